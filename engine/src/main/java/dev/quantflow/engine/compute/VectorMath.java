@@ -1,0 +1,137 @@
+package dev.quantflow.engine.compute;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/** Vector API primitives the decoder is built from: dot products, norms, element-wise ops. */
+public final class VectorMath {
+    public static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.length() * 16));
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private VectorMath() {}
+
+    /** sum_i a[ao+i] * b[bo+i], four accumulators to hide FMA latency. */
+    public static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int L = F.length(), i = 0;
+        for (; i <= n - 4 * L; i += 4 * L) {
+            s0 = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), s0);
+            s1 = FloatVector.fromArray(F, a, ao + i + L).fma(FloatVector.fromArray(F, b, bo + i + L), s1);
+            s2 = FloatVector.fromArray(F, a, ao + i + 2 * L).fma(FloatVector.fromArray(F, b, bo + i + 2 * L), s2);
+            s3 = FloatVector.fromArray(F, a, ao + i + 3 * L).fma(FloatVector.fromArray(F, b, bo + i + 3 * L), s3);
+        }
+        for (; i <= n - L; i += L) s0 = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), s0);
+        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) sum += a[ao + i] * b[bo + i];
+        return sum;
+    }
+
+    /** Dot of an F32 little-endian row stored at byte offset off of w with x[xo..xo+n). */
+    public static float dotF32(MemorySegment w, long off, float[] x, int xo, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int L = F.length(), i = 0;
+        for (; i <= n - 4 * L; i += 4 * L) {
+            long o = off + 4L * i;
+            s0 = FloatVector.fromMemorySegment(F, w, o, LE).fma(FloatVector.fromArray(F, x, xo + i), s0);
+            s1 = FloatVector.fromMemorySegment(F, w, o + 4L * L, LE).fma(FloatVector.fromArray(F, x, xo + i + L), s1);
+            s2 = FloatVector.fromMemorySegment(F, w, o + 8L * L, LE).fma(FloatVector.fromArray(F, x, xo + i + 2 * L), s2);
+            s3 = FloatVector.fromMemorySegment(F, w, o + 12L * L, LE).fma(FloatVector.fromArray(F, x, xo + i + 3 * L), s3);
+        }
+        for (; i <= n - L; i += L)
+            s0 = FloatVector.fromMemorySegment(F, w, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xo + i), s0);
+        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) sum += w.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE), off + 4L * i) * x[xo + i];
+        return sum;
+    }
+
+    /** BF16 lanes are the top half of an f32: widen to int, shift left 16, reinterpret. */
+    static FloatVector bf16(MemorySegment w, long byteOff) {
+        return (FloatVector) ShortVector.fromMemorySegment(S, w, byteOff, LE)
+                .convertShape(VectorOperators.S2I, I, 0)
+                .lanewise(VectorOperators.LSHL, 16)
+                .reinterpretAsFloats();
+    }
+
+    /** Dot of a BF16 row (byte offset off) with x, converted in registers (reads 2 bytes per weight). */
+    public static float dotBF16(MemorySegment w, long off, float[] x, int xo, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        int L = F.length(), i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            s0 = bf16(w, off + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), s0);
+            s1 = bf16(w, off + 2L * (i + L)).fma(FloatVector.fromArray(F, x, xo + i + L), s1);
+        }
+        for (; i <= n - L; i += L) s0 = bf16(w, off + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), s0);
+        float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            short b = w.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
+            sum += Float.intBitsToFloat((b & 0xFFFF) << 16) * x[xo + i];
+        }
+        return sum;
+    }
+
+    /** Decodes n BF16 values at byte offset off into dst[0..n). */
+    public static void decodeBF16(MemorySegment w, long off, float[] dst, int n) {
+        int L = F.length(), i = 0;
+        for (; i <= n - L; i += L) bf16(w, off + 2L * i).intoArray(dst, i);
+        for (; i < n; i++) {
+            short b = w.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
+            dst[i] = Float.intBitsToFloat((b & 0xFFFF) << 16);
+        }
+    }
+
+    /** out = x * weight / rms(x), one row of n starting at xo. */
+    public static void rmsnorm(float[] out, int oo, float[] x, int xo, float[] weight, int n, float eps) {
+        float ss = dot(x, xo, x, xo, n);
+        float inv = (float) (1.0 / Math.sqrt(ss / n + eps));
+        int L = F.length(), i = 0;
+        for (; i <= n - L; i += L)
+            FloatVector.fromArray(F, x, xo + i).mul(inv).mul(FloatVector.fromArray(F, weight, i)).intoArray(out, oo + i);
+        for (; i < n; i++) out[oo + i] = x[xo + i] * inv * weight[i];
+    }
+
+    /** a[i] += b[i] for n elements. */
+    public static void addInPlace(float[] a, int ao, float[] b, int bo, int n) {
+        int L = F.length(), i = 0;
+        for (; i <= n - L; i += L)
+            FloatVector.fromArray(F, a, ao + i).add(FloatVector.fromArray(F, b, bo + i)).intoArray(a, ao + i);
+        for (; i < n; i++) a[ao + i] += b[bo + i];
+    }
+
+    /** a[i] += s * b[i] for n elements. */
+    public static void axpy(float[] a, int ao, float s, float[] b, int bo, int n) {
+        int L = F.length(), i = 0;
+        for (; i <= n - L; i += L)
+            FloatVector.fromArray(F, b, bo + i).fma(FloatVector.broadcast(F, s), FloatVector.fromArray(F, a, ao + i)).intoArray(a, ao + i);
+        for (; i < n; i++) a[ao + i] += s * b[bo + i];
+    }
+
+    /** gate[i] = silu(gate[i]) * up[i]  (SwiGLU), silu(x) = x / (1 + e^-x). */
+    public static void siluGate(float[] gate, float[] up, int n) {
+        for (int i = 0; i < n; i++) {
+            float g = gate[i];
+            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+        }
+    }
+
+    /** In-place softmax over x[off..off+n). */
+    public static void softmax(float[] x, int off, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
+        float sum = 0;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        for (int i = 0; i < n; i++) x[off + i] *= inv;
+    }
+}

@@ -1,0 +1,106 @@
+package dev.quantflow.engine.generate;
+
+import dev.quantflow.engine.kv.BlockAllocator;
+import dev.quantflow.engine.kv.F32KvCache;
+import dev.quantflow.engine.kv.KvCache;
+import dev.quantflow.engine.llama.BatchRows;
+import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.sample.Sampler;
+import dev.quantflow.engine.sample.StopMatcher;
+import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
+import dev.quantflow.engine.tokenizer.Tokenizer;
+import java.util.Arrays;
+import java.util.Set;
+import java.util.function.IntFunction;
+
+/**
+ * The single-sequence generation loop (the CLI's generate, tests, eval): prefill the prompt in
+ * chunks, then decode one token per step until EOS, a stop string, max tokens or the context end.
+ * The server's batched loop lives in the scheduler; this one is the plain reference.
+ */
+public final class Generator {
+    public static final int BLOCK_SIZE = 16;
+    private static final int PREFILL_CHUNK = 512;
+
+    private final LlamaStage model;
+    private final Tokenizer tokenizer;
+    private final IntFunction<KvCache> cacheFactory;
+
+    /** model must cover all layers (embedding to lm_head). */
+    public Generator(LlamaStage model, Tokenizer tokenizer) {
+        this(model, tokenizer, blocks -> {
+            LlamaConfig c = model.config();
+            return new F32KvCache(c.numLayers(), blocks, BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim());
+        });
+    }
+
+    public Generator(LlamaStage model, Tokenizer tokenizer, IntFunction<KvCache> cacheFactory) {
+        if (!model.hasEmbedding() || !model.hasHead()) throw new IllegalArgumentException("Generator needs a stage over all layers");
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.cacheFactory = cacheFactory;
+    }
+
+    /** Called with each token as it is chosen and the text that became final with it (may be empty). */
+    @FunctionalInterface
+    public interface Listener {
+        void onToken(int id, String textDelta);
+    }
+
+    public GenerateResult generate(int[] prompt, GenerateOptions opt, Listener listener) {
+        LlamaConfig c = model.config();
+        if (prompt.length == 0) throw new IllegalArgumentException("empty prompt (no tokens)");
+        if (prompt.length >= c.maxPositions())
+            throw new IllegalArgumentException("prompt has " + prompt.length + " tokens; the context is " + c.maxPositions());
+        int budget = Math.min(c.maxPositions(), prompt.length + opt.maxTokens());
+        KvCache cache = cacheFactory.apply((budget + BLOCK_SIZE - 1) / BLOCK_SIZE);
+        BlockAllocator blocks = new BlockAllocator(cache.numBlocks());
+        int[] table = blocks.ensure(new int[0], budget, BLOCK_SIZE);
+        Sampler sampler = new Sampler(opt.sampling());
+        IncrementalDetokenizer detok = tokenizer.newDetokenizer();
+        StopMatcher stops = new StopMatcher(opt.stop());
+        Set<Integer> eos = tokenizer.eosTokenIds();
+        StringBuilder text = new StringBuilder();
+        int[] out = new int[opt.maxTokens()];
+        int n = 0;
+        String finish = "length";
+
+        long t0 = System.nanoTime();
+        float[] logits = null;
+        for (int s = 0; s < prompt.length; s += PREFILL_CHUNK) {
+            int e = Math.min(prompt.length, s + PREFILL_CHUNK);
+            logits = step(Arrays.copyOfRange(prompt, s, e), s, table, cache);
+        }
+        long t1 = System.nanoTime();
+        int pos = prompt.length;
+        while (n < opt.maxTokens()) {
+            int next = sampler.sample(logits, 0, c.vocabSize());
+            if (!opt.ignoreEos() && eos.contains(next)) { finish = "stop"; break; }
+            out[n++] = next;
+            String delta = stops.push(detok.push(next));
+            text.append(delta);
+            listener.onToken(next, delta);
+            if (stops.stopped()) { finish = "stop"; break; }
+            if (n == opt.maxTokens() || pos >= c.maxPositions()) break;
+            logits = step(new int[] {next}, pos++, table, cache);
+        }
+        if (!stops.stopped()) {
+            String tail = stops.push(detok.flush()) + stops.flush();
+            text.append(tail);
+            if (!tail.isEmpty()) listener.onToken(-1, tail);
+        }
+        long t2 = System.nanoTime();
+        return new GenerateResult(Arrays.copyOf(out, n), text.toString(), finish, prompt.length, t1 - t0, t2 - t1);
+    }
+
+    /** Runs tokens at positions start.. through the model; returns the last row's logits. */
+    private float[] step(int[] tokens, int start, int[] table, KvCache cache) {
+        int[] pos = new int[tokens.length];
+        int[][] tables = new int[tokens.length][];
+        for (int i = 0; i < tokens.length; i++) { pos[i] = start + i; tables[i] = table; }
+        float[] x = model.embed(tokens);
+        model.forwardLayers(x, new BatchRows(tokens, pos, tables), cache);
+        return model.logits(x, new int[] {tokens.length - 1});
+    }
+}

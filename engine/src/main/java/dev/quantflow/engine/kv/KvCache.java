@@ -1,0 +1,27 @@
+package dev.quantflow.engine.kv;
+
+/**
+ * The paged key/value cache of a range of layers. Storage is a pool of fixed-size blocks; a
+ * sequence's block table maps its position t to block table[t / blockSize], slot t % blockSize.
+ * Each storage format (f32, int8) is its own class and brings its own attention kernel.
+ */
+public interface KvCache {
+    int numLayers();
+
+    int numBlocks();
+
+    int blockSize();
+
+    /** Stores the key and value (kvDim each) of the token at position pos. */
+    void store(int layer, int[] blockTable, int pos, float[] k, int ko, float[] v, int vo);
+
+    /**
+     * Grouped-query attention of one token: q holds numHeads*headDim values at qo; attends to
+     * positions [0, pos] of the sequence; writes numHeads*headDim values at out[oo].
+     * scores is scratch of at least pos+1 floats.
+     */
+    void attend(int layer, int[] blockTable, int pos, float[] q, int qo, float[] out, int oo, float[] scores);
+
+    /** Resident bytes of the cache storage. */
+    long bytes();
+}

@@ -1,0 +1,73 @@
+package dev.quantflow.engine.model;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * A stored tensor: a typed, shaped view over (usually memory-mapped) bytes. Row-major; for a
+ * linear layer's weight the shape is (out_features, in_features) as Hugging Face stores it.
+ */
+public record Tensor(String name, DType dtype, long[] shape, MemorySegment data) {
+    static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    public long numel() {
+        long n = 1;
+        for (long d : shape) n *= d;
+        return n;
+    }
+
+    public int rows() {
+        return (int) shape[0];
+    }
+
+    public int cols() {
+        return shape.length == 1 ? 1 : (int) (numel() / shape[0]);
+    }
+
+    /** Element i converted to float (F32, F16, BF16, F64, I8, I32). */
+    public float getFloat(long i) {
+        return switch (dtype) {
+            case F32 -> data.get(F32_LE, i * 4);
+            case BF16 -> Float.intBitsToFloat((data.get(I16_LE, i * 2) & 0xFFFF) << 16);
+            case F16 -> Float.float16ToFloat(data.get(I16_LE, i * 2));
+            case F64 -> (float) data.get(ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i * 8);
+            case I8 -> data.get(ValueLayout.JAVA_BYTE, i);
+            case I32 -> data.get(I32_LE, i * 4);
+            default -> throw new UnsupportedOperationException(name + ": cannot read " + dtype + " as float");
+        };
+    }
+
+    /** Copies elements [from, from+n) as floats into dst[off..]. */
+    public void readFloats(long from, float[] dst, int off, int n) {
+        if (dtype == DType.F32) {
+            MemorySegment.copy(data, F32_LE, from * 4, dst, off, n);
+            return;
+        }
+        for (int i = 0; i < n; i++) dst[off + i] = getFloat(from + i);
+    }
+
+    /** The whole tensor as a heap float array (small tensors only: norms, biases). */
+    public float[] toFloatArray() {
+        long n = numel();
+        if (n > Integer.MAX_VALUE - 8) throw new IllegalStateException(name + " too large for a heap array");
+        float[] out = new float[(int) n];
+        readFloats(0, out, 0, out.length);
+        return out;
+    }
+
+    public int[] toIntArray() {
+        if (dtype != DType.I32) throw new IllegalStateException(name + " is " + dtype + ", not I32");
+        int[] out = new int[(int) numel()];
+        MemorySegment.copy(data, I32_LE, 0, out, 0, out.length);
+        return out;
+    }
+
+    @Override
+    public String toString() {
+        return name + " " + dtype + Arrays.toString(shape);
+    }
+}
