@@ -1,0 +1,79 @@
+package dev.quantflow.server.cli;
+
+import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.generate.GenerateOptions;
+import dev.quantflow.engine.generate.GenerateResult;
+import dev.quantflow.engine.generate.Generator;
+import dev.quantflow.engine.llama.LlamaModel;
+import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.sample.SamplingParams;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** Generates a completion: only the generated text (or ids) on stdout, timings on stderr. */
+@Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a prompt.")
+public final class GenerateCommand implements Callable<Integer> {
+    @Mixin
+    ModelOption model;
+
+    @Option(names = "--prompt", defaultValue = "", description = "Prompt text (default: empty, i.e. BOS only)")
+    String prompt;
+
+    @Option(names = "--max-tokens", defaultValue = "256", description = "Maximum number of generated tokens")
+    int maxTokens;
+
+    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy")
+    float temperature;
+
+    @Option(names = "--top-p", defaultValue = "1.0")
+    float topP;
+
+    @Option(names = "--top-k", defaultValue = "0", description = "0 = off")
+    int topK;
+
+    @Option(names = "--seed", description = "Sampling seed (default: random)")
+    Long seed;
+
+    @Option(names = "--stop", description = "Stop string (repeatable)")
+    List<String> stop = List.of();
+
+    @Option(names = "--ignore-eos", description = "Keep generating past the end-of-sequence token")
+    boolean ignoreEos;
+
+    @Option(names = "--ids", description = "Print the generated token ids instead of text")
+    boolean ids;
+
+    @Override
+    public Integer call() {
+        if (maxTokens < 0) throw new QuantflowCommand.UserError("--max-tokens must be >= 0");
+        long seedValue = seed != null ? seed : System.nanoTime();
+        GenerateOptions opts = new GenerateOptions(maxTokens, new SamplingParams(temperature, topK, topP, seedValue), ignoreEos, stop);
+        long t0 = System.nanoTime();
+        try (LlamaModel m = LlamaModel.open(model.dir())) {
+            LlamaStage stage = m.full(LinearFactory.DENSE);
+            long loadNanos = System.nanoTime() - t0;
+            int[] promptIds = m.tokenizer().encode(prompt);
+            PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+            StringBuilder idLine = new StringBuilder();
+            GenerateResult r = new Generator(stage, m.tokenizer()).generate(promptIds, opts, (id, delta) -> {
+                if (ids) {
+                    if (id >= 0) idLine.append(idLine.isEmpty() ? "" : " ").append(id);
+                } else if (!delta.isEmpty()) {
+                    out.print(delta);
+                    out.flush();
+                }
+            });
+            out.println(ids ? idLine : "");
+            out.flush();
+            System.err.printf(Locale.ROOT, "load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.2f tokens/s | finish %s%n",
+                    loadNanos / 1e9, r.promptTokens(), r.prefillTokensPerSecond(), r.tokens().length, r.decodeTokensPerSecond(), r.finishReason());
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,68 @@
+package dev.quantflow.server.cli;
+
+import dev.quantflow.engine.model.DType;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.SyntheticModel;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Writes a random-weight Llama checkpoint of a given shape (for speed benchmarks). */
+@Command(name = "synth-model", mixinStandardHelpOptions = true,
+        description = "Write a random-weight Hugging Face Llama checkpoint of any shape.")
+public final class SynthModelCommand implements Callable<Integer> {
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    ShapeSource source;
+
+    static final class ShapeSource {
+        @Option(names = "--like", paramLabel = "DIR", description = "Copy the shape of this model's config.json")
+        Path like;
+
+        @ArgGroup(exclusive = false)
+        Dims dims;
+    }
+
+    static final class Dims {
+        @Option(names = "--hidden", required = true) int hidden;
+        @Option(names = "--layers", required = true) int layers;
+        @Option(names = "--heads", required = true) int heads;
+        @Option(names = "--kv-heads") Integer kvHeads;
+        @Option(names = "--intermediate", required = true) int intermediate;
+        @Option(names = "--vocab", required = true) int vocab;
+        @Option(names = "--max-positions", defaultValue = "2048") int maxPositions;
+    }
+
+    @Option(names = "--dtype", defaultValue = "f32", description = "f32 or bf16")
+    String dtype;
+
+    @Option(names = "--tokenizer", required = true, paramLabel = "DIR", description = "Directory whose tokenizer.json (and configs) the model gets")
+    Path tokenizer;
+
+    @Option(names = "--seed", defaultValue = "1")
+    long seed;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR")
+    Path out;
+
+    @Override
+    public Integer call() {
+        SyntheticModel.Shape shape;
+        if (source.like != null) {
+            shape = SyntheticModel.shapeOf(LlamaConfig.load(source.like));
+        } else {
+            Dims d = source.dims;
+            shape = new SyntheticModel.Shape(d.hidden, d.layers, d.heads, d.kvHeads == null ? d.heads : d.kvHeads, d.intermediate, d.vocab, d.maxPositions);
+        }
+        DType dt = switch (dtype.toLowerCase()) {
+            case "f32", "fp32", "float32" -> DType.F32;
+            case "bf16", "bfloat16" -> DType.BF16;
+            default -> throw new QuantflowCommand.UserError("--dtype must be f32 or bf16, got " + dtype);
+        };
+        long t0 = System.nanoTime();
+        SyntheticModel.write(shape, dt, tokenizer, seed, out);
+        System.err.printf("wrote %s (%s) in %.1f s%n", out, shape, (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+}
