@@ -1,0 +1,25 @@
+package dev.quantflow.actors.api;
+
+import java.util.List;
+import java.util.Map;
+
+/** Scheduler and stage state for metrics and tests; a consistent copy taken by the scheduler. */
+public record EngineSnapshot(
+        int waiting,                 // requests queued, not yet admitted
+        int running,                 // sequences holding KV blocks
+        int kvBlocksUsed,
+        int kvBlocksTotal,
+        int lastBatchTokens,         // token rows in the last step
+        int lastBatchSequences,
+        long stepsTotal,
+        long preemptionsTotal,
+        List<StageStats> stages,
+        Map<String, Double> outlierColumnFraction) {  // LLM.int8: per layer name, mean fraction of outlier input columns
+
+    public record StageStats(int stage, String device, int firstLayer, int lastLayer, double lastStepSeconds,
+                             double busyFraction, long deviceMemoryBytes) {}
+
+    public double kvCacheUsage() {
+        return kvBlocksTotal == 0 ? 0 : (double) kvBlocksUsed / kvBlocksTotal;
+    }
+}

@@ -1,0 +1,40 @@
+package dev.quantflow.actors.api;
+
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.stream.javadsl.Source;
+
+/**
+ * The in-process API of the actor pipeline, used by the HTTP and gRPC layers. submit never blocks;
+ * an overloaded, draining or invalid request fails its Source with an EngineException before any
+ * Delta. Cancelling the Source (client gone) cancels the sequence within one scheduler step.
+ */
+public interface InferenceEngine extends AutoCloseable {
+    Source<TokenEvent, NotUsed> submit(GenerateRequest request);
+
+    /** Cancels a request by id (e.g. gRPC Abort); true if it was known and still running or waiting. */
+    CompletionStage<Boolean> cancel(String requestId);
+
+    CompletionStage<EngineSnapshot> snapshot();
+
+    /** ready: has served (a warm-up generation passed); degraded: a stage is restarting. */
+    Health health();
+
+    /** Stops admitting new requests (they fail UNAVAILABLE); in-flight ones continue. */
+    void startDrain();
+
+    /** Completes when no request is waiting or running. */
+    CompletionStage<Void> idle();
+
+    /** The served model's id (its directory name or configured name), its tokenizer, and context length. */
+    String modelId();
+
+    dev.quantflow.engine.tokenizer.Tokenizer tokenizer();
+
+    int contextLength();
+
+    record Health(boolean ready, boolean degraded, boolean draining) {}
+
+    @Override
+    void close();
+}
