@@ -93,6 +93,18 @@ public final class WeightStore implements AutoCloseable {
         return metadata;
     }
 
+    /**
+     * A view of this store with some tensors replaced or added (heap tensors after a
+     * function-preserving transform); the view shares the mapping, so close the original last.
+     */
+    public WeightStore withReplaced(Map<String, Tensor> replaced) {
+        WeightStore view = new WeightStore();
+        view.tensors.putAll(tensors);
+        view.tensors.putAll(replaced);
+        view.metadata.putAll(metadata);
+        return view;
+    }
+
     @Override
     public void close() {
         arena.close();

@@ -1,0 +1,161 @@
+package dev.quantflow.engine.quant;
+
+import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.compute.Parallel;
+import dev.quantflow.engine.compute.VectorMath;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * W4A16: int4 weights with a scale and zero point per group of G input columns (RTN, GPTQ, AWQ
+ * all produce this), activations fp32. In memory each row is cut into blocks of 32 columns held in
+ * 16 bytes: byte j keeps column j in its low nibble and column j+16 in its high nibble, so one
+ * 16-byte load yields two 16-float vectors. Dequantization is fused into the dot product:
+ * y = sum_g s_g * (sum_{i in g} q_i x_i - z_g * sum_{i in g} x_i).
+ * An optional input permutation (GPTQ act-order checkpoints' g_idx) gathers x first.
+ */
+public final class Int4GroupLinear implements Linear {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
+    private static final boolean FAST = FloatVector.SPECIES_PREFERRED.length() >= 16;
+
+    private final int out, in, padded, bytesPerRow;
+    private final GroupLayout layout;
+    private final byte[] packed;      // (out, padded/2) block layout
+    private final float[] scales;     // (out, groups)
+    private final byte[] zeros;       // (out, groups), 0..15
+    private final int[] perm;         // x column i of the stored order is input column perm[i]; null = identity
+    private final float[] bias;
+    private final String scheme;
+
+    public Int4GroupLinear(QuantizedMatrix m, int[] perm, float[] bias, String scheme) {
+        if (m.range().bits() != 4) throw new IllegalArgumentException("Int4GroupLinear needs int4 codes");
+        QuantizedMatrix u = Int4Packing.toUnsigned(m);
+        this.out = u.rows();
+        this.in = u.cols();
+        this.layout = u.layout();
+        this.padded = (in + 31) / 32 * 32;
+        this.bytesPerRow = padded / 2;
+        this.scales = u.scales();
+        this.zeros = u.zeros();
+        this.perm = perm;
+        this.bias = bias;
+        this.scheme = scheme;
+        if (perm != null && perm.length != in) throw new IllegalArgumentException("input permutation has " + perm.length + " entries, expected " + in);
+        this.packed = new byte[out * bytesPerRow];
+        byte[] q = u.q();
+        for (int o = 0; o < out; o++)
+            for (int c = 0; c < in; c++) {
+                int block = c / 32, j = c % 32, b = o * bytesPerRow + block * 16 + (j % 16);
+                packed[b] |= (byte) (j < 16 ? q[o * in + c] : q[o * in + c] << 4);
+            }
+    }
+
+    /** Round-to-nearest int4 of weight (out, in), asymmetric, groups of groupSize. */
+    public static Int4GroupLinear rtn(float[] weight, int out, int in, int groupSize, float[] bias, String scheme) {
+        return new Int4GroupLinear(QuantizedMatrix.quantize(weight, out, in, IntRange.INT4_ASYM, groupSize, RangeMethod.MIN_MAX), null, bias, scheme);
+    }
+
+    /** The codes (unsigned, stored column order), scales and zero points. */
+    public QuantizedMatrix weights() {
+        byte[] q = new byte[out * in];
+        for (int o = 0; o < out; o++) for (int c = 0; c < in; c++) q[o * in + c] = (byte) code(o, c);
+        return new QuantizedMatrix(IntRange.INT4_ASYM, out, in, layout, q, scales, zeros);
+    }
+
+    public int[] permutation() {
+        return perm == null ? null : perm.clone();
+    }
+
+    private int code(int o, int c) {
+        int block = c / 32, j = c % 32;
+        int b = packed[o * bytesPerRow + block * 16 + (j % 16)] & 0xFF;
+        return j < 16 ? b & 0xF : b >>> 4;
+    }
+
+    @Override
+    public int inFeatures() {
+        return in;
+    }
+
+    @Override
+    public int outFeatures() {
+        return out;
+    }
+
+    @Override
+    public long weightBytes() {
+        return (long) out * Int4Packing.bytesPerRow(in) + 4L * scales.length + zeros.length
+                + (perm == null ? 0 : 4L * perm.length) + (bias == null ? 0 : 4L * bias.length);
+    }
+
+    @Override
+    public String scheme() {
+        return scheme;
+    }
+
+    @Override
+    public void forward(float[] x, int rows, float[] y) {
+        float[] xs = gather(x, rows);
+        if (rows == 1 && FAST && (layout.groupSize() % 32 == 0 || layout.groups() == 1)) {
+            decodeOne(xs, y);
+            return;
+        }
+        Parallel.range(out, (long) in * rows, (start, end) -> {
+            float[] row = new float[in];
+            for (int o = start; o < end; o++) {
+                dequantizeRow(o, row);
+                float b = bias == null ? 0f : bias[o];
+                for (int r = 0; r < rows; r++) y[r * out + o] = b + VectorMath.dot(row, 0, xs, r * in, in);
+            }
+        });
+    }
+
+    private float[] gather(float[] x, int rows) {
+        if (perm == null) return x;
+        float[] g = new float[rows * in];
+        for (int r = 0; r < rows; r++) for (int i = 0; i < in; i++) g[r * in + i] = x[r * in + perm[i]];
+        return g;
+    }
+
+    /** Row o of W in stored column order, dequantized. */
+    public void dequantizeRow(int o, float[] dst) {
+        int ng = layout.groups();
+        for (int g = 0; g < ng; g++) {
+            float s = scales[o * ng + g];
+            int z = zeros[o * ng + g];
+            for (int c = layout.start(g); c < layout.end(g); c++) dst[c] = (code(o, c) - z) * s;
+        }
+    }
+
+    /** One activation row: the fused nibble-unpack + FMA kernel, zero points applied per group. */
+    private void decodeOne(float[] x, float[] y) {
+        float[] xp = new float[padded];
+        System.arraycopy(x, 0, xp, 0, in);
+        int ng = layout.groups();
+        float[] xsum = new float[ng];
+        for (int g = 0; g < ng; g++) for (int c = layout.start(g); c < layout.end(g); c++) xsum[g] += xp[c];
+        Parallel.range(out, in, (start, end) -> {
+            for (int o = start; o < end; o++) {
+                int base = o * bytesPerRow;
+                float total = 0f;
+                for (int g = 0; g < ng; g++) {
+                    int b0 = layout.start(g) / 32, b1 = (layout.end(g) + 31) / 32;
+                    FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+                    for (int blk = b0; blk < b1; blk++) {
+                        ByteVector v = ByteVector.fromArray(B, packed, base + blk * 16);
+                        FloatVector lo = (FloatVector) v.and((byte) 0x0F).convertShape(VectorOperators.B2F, F, 0);
+                        FloatVector hi = (FloatVector) v.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).convertShape(VectorOperators.B2F, F, 0);
+                        acc0 = lo.fma(FloatVector.fromArray(F, xp, blk * 32), acc0);
+                        acc1 = hi.fma(FloatVector.fromArray(F, xp, blk * 32 + 16), acc1);
+                    }
+                    float qx = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+                    total += scales[o * ng + g] * (qx - zeros[o * ng + g] * xsum[g]);
+                }
+                y[o] = (bias == null ? 0f : bias[o]) + total;
+            }
+        });
+    }
+}

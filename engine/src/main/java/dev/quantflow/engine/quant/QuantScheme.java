@@ -1,0 +1,162 @@
+package dev.quantflow.engine.quant;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A quantization scheme for a linear layer, by name with optional parameters, e.g.
+ * {@code llm-int8:threshold=6.0}, {@code w8a8-dynamic:group=128}, {@code w4a16-gptq:group=128,act-order=true}.
+ * The names are the CLI's --quant values; {@link #toString()} gives the canonical form back.
+ */
+public sealed interface QuantScheme {
+    /** Default group size of the int4 schemes (as AutoGPTQ/AutoAWQ); a group wider than a row means one per row. */
+    int DEFAULT_INT4_GROUP = 128;
+
+    String name();
+
+    /** Whether building this layer needs statistics from calibration text. */
+    default boolean needsCalibration() {
+        return false;
+    }
+
+    record Fp32() implements QuantScheme {
+        public String name() { return "fp32"; }
+        @Override public String toString() { return name(); }
+    }
+
+    record Bf16() implements QuantScheme {
+        public String name() { return "bf16"; }
+        @Override public String toString() { return name(); }
+    }
+
+    /** Static per-tensor activation scale from calibration, per-tensor weights. */
+    record W8A8Tensor() implements QuantScheme {
+        public String name() { return "w8a8-tensor"; }
+        @Override public boolean needsCalibration() { return true; }
+        @Override public String toString() { return name(); }
+    }
+
+    /** Weight-only int8 per output channel. */
+    record W8A16() implements QuantScheme {
+        public String name() { return "w8a16"; }
+        @Override public String toString() { return name(); }
+    }
+
+    /** Per-token dynamic int8 activations; weights per output channel (group 0) or per group. */
+    record W8A8Dynamic(int group) implements QuantScheme {
+        public String name() { return "w8a8-dynamic"; }
+        @Override public String toString() { return group > 0 ? name() + ":group=" + group : name(); }
+    }
+
+    /** LLM.int8(): outlier columns (|x| >= threshold) in floating point, the rest int8. */
+    record LlmInt8(float threshold, LlmInt8Linear.FpSource fp) implements QuantScheme {
+        public String name() { return "llm-int8"; }
+        @Override public boolean needsCalibration() { return fp == LlmInt8Linear.FpSource.CALIBRATED; }
+        @Override public String toString() {
+            return name() + ":threshold=" + fmt(threshold) + (fp == LlmInt8Linear.FpSource.CALIBRATED ? "" : ",fp=" + fp.name().toLowerCase(Locale.ROOT));
+        }
+    }
+
+    /** SmoothQuant: migrate activation outliers into the weights with s = max|X|^alpha / max|W|^(1-alpha), then W8A8. */
+    record SmoothQuant(float alpha, boolean perChannelWeights) implements QuantScheme {
+        public String name() { return "smoothquant"; }
+        @Override public boolean needsCalibration() { return true; }
+        @Override public String toString() { return name() + ":alpha=" + fmt(alpha) + (perChannelWeights ? "" : ",weights=tensor"); }
+    }
+
+    enum Int4Method { RTN, GPTQ, AWQ }
+
+    /** Weight-only int4, asymmetric, groups of G input columns. */
+    record W4A16(Int4Method method, int group, boolean actOrder) implements QuantScheme {
+        public String name() { return "w4a16-" + method.name().toLowerCase(Locale.ROOT); }
+        @Override public boolean needsCalibration() { return method != Int4Method.RTN; }
+        @Override public String toString() { return name() + ":group=" + group + (actOrder ? ",act-order=true" : ""); }
+    }
+
+    private static String fmt(float v) {
+        return v == Math.rint(v) ? String.format(Locale.ROOT, "%.1f", v) : Float.toString(v);
+    }
+
+    static QuantScheme parse(String spec) {
+        String s = spec.trim().toLowerCase(Locale.ROOT);
+        int colon = s.indexOf(':');
+        String name = colon < 0 ? s : s.substring(0, colon);
+        Map<String, String> p = params(colon < 0 ? "" : s.substring(colon + 1), spec);
+        QuantScheme q = switch (name) {
+            case "fp32", "f32" -> new Fp32();
+            case "bf16" -> new Bf16();
+            case "w8a8-tensor" -> new W8A8Tensor();
+            case "w8a16", "int8" -> new W8A16();
+            case "w8a8-dynamic", "w8a8" -> new W8A8Dynamic(intParam(p, "group", 0, spec));
+            case "llm-int8" -> new LlmInt8(floatParam(p, "threshold", 6.0f, spec), fpSource(p.remove("fp"), spec));
+            case "smoothquant" -> new SmoothQuant(alpha(p, spec), !"tensor".equals(p.remove("weights")));
+            case "w4a16-rtn", "w4a16-gptq", "w4a16-awq" -> new W4A16(Int4Method.valueOf(name.substring(6).toUpperCase(Locale.ROOT)),
+                    intParam(p, "group", DEFAULT_INT4_GROUP, spec), Boolean.parseBoolean(p.getOrDefault("act-order", "false")));
+            default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
+                    + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], w4a16-rtn|gptq|awq[:group=128])");
+        };
+        p.remove("act-order");
+        if (!p.isEmpty()) throw new IllegalArgumentException("scheme '" + spec + "': unknown parameter(s) " + p.keySet());
+        if (q instanceof W4A16 w && w.actOrder() && w.method() != Int4Method.GPTQ)
+            throw new IllegalArgumentException("scheme '" + spec + "': act-order applies to w4a16-gptq only");
+        return q;
+    }
+
+    private static Map<String, String> params(String s, String spec) {
+        Map<String, String> m = new LinkedHashMap<>();
+        if (s.isBlank()) return m;
+        for (String kv : s.split(",")) {
+            int eq = kv.indexOf('=');
+            if (eq <= 0) throw new IllegalArgumentException("scheme '" + spec + "': parameter '" + kv + "' is not key=value");
+            m.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+        }
+        return m;
+    }
+
+    private static int intParam(Map<String, String> p, String key, int def, String spec) {
+        String v = p.remove(key);
+        if (v == null) return def;
+        try {
+            int i = Integer.parseInt(v);
+            if (i <= 0) throw new NumberFormatException();
+            return i;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("scheme '" + spec + "': " + key + " must be a positive integer, got '" + v + "'");
+        }
+    }
+
+    private static float floatParam(Map<String, String> p, String key, float def, String spec) {
+        String v = p.remove(key);
+        if (v == null) return def;
+        try {
+            float f = Float.parseFloat(v);
+            if (!(f > 0) || Float.isInfinite(f)) throw new NumberFormatException();
+            return f;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("scheme '" + spec + "': " + key + " must be a positive number, got '" + v + "'");
+        }
+    }
+
+    private static float alpha(Map<String, String> p, String spec) {
+        String v = p.remove("alpha");
+        if (v == null) return 0.5f;
+        try {
+            float a = Float.parseFloat(v);
+            if (!(a >= 0 && a <= 1)) throw new NumberFormatException();
+            return a;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("scheme '" + spec + "': alpha must be in [0, 1], got '" + v + "'");
+        }
+    }
+
+    private static LlmInt8Linear.FpSource fpSource(String v, String spec) {
+        if (v == null) return LlmInt8Linear.FpSource.CALIBRATED;
+        return switch (v) {
+            case "dequant" -> LlmInt8Linear.FpSource.DEQUANT;
+            case "calibrated" -> LlmInt8Linear.FpSource.CALIBRATED;
+            case "copy" -> LlmInt8Linear.FpSource.COPY;
+            default -> throw new IllegalArgumentException("scheme '" + spec + "': fp must be dequant, calibrated or copy, got '" + v + "'");
+        };
+    }
+}

@@ -1,0 +1,82 @@
+package dev.quantflow.engine.quant;
+
+/**
+ * A (rows, cols) matrix of integer codes with a scale and zero point per (row, group): per-tensor
+ * (one shared pair), per-channel / per-token (one group per row) or group-wise. Codes are
+ * unpacked, one per byte; packing into nibbles is the storage formats' business.
+ */
+public record QuantizedMatrix(IntRange range, int rows, int cols, GroupLayout layout, byte[] q, float[] scales, byte[] zeros) {
+
+    public QuantizedMatrix {
+        if (q.length != rows * cols) throw new IllegalArgumentException("codes length " + q.length + " != " + rows + "x" + cols);
+        if (scales.length != rows * layout.groups() || zeros.length != scales.length)
+            throw new IllegalArgumentException("need one scale and zero point per (row, group)");
+    }
+
+    /** Quantizes each (row, group) of w (rows, cols) with its own range. groupSize >= cols means per row. */
+    public static QuantizedMatrix quantize(float[] w, int rows, int cols, IntRange r, int groupSize, RangeMethod method) {
+        GroupLayout g = new GroupLayout(cols, groupSize);
+        int ng = g.groups();
+        byte[] q = new byte[rows * cols];
+        float[] scales = new float[rows * ng];
+        byte[] zeros = new byte[rows * ng];
+        for (int row = 0; row < rows; row++) {
+            for (int k = 0; k < ng; k++) {
+                int s = row * cols + g.start(k), e = row * cols + g.end(k);
+                float[] lohi = method.range(w, s, e, r);
+                IntRange.QParams p = r.params(lohi[0], lohi[1]);
+                scales[row * ng + k] = p.scale();
+                zeros[row * ng + k] = (byte) p.zero();
+                for (int i = s; i < e; i++) q[i] = (byte) r.quantize(w[i], p);
+            }
+        }
+        return new QuantizedMatrix(r, rows, cols, g, q, scales, zeros);
+    }
+
+    /** One range for the whole matrix (the naive baseline that a single outlier ruins). */
+    public static QuantizedMatrix quantizePerTensor(float[] w, int rows, int cols, IntRange r, RangeMethod method) {
+        float[] lohi = method.range(w, 0, w.length, r);
+        IntRange.QParams p = r.params(lohi[0], lohi[1]);
+        byte[] q = new byte[rows * cols];
+        for (int i = 0; i < q.length; i++) q[i] = (byte) r.quantize(w[i], p);
+        float[] scales = new float[rows];
+        byte[] zeros = new byte[rows];
+        java.util.Arrays.fill(scales, p.scale());
+        java.util.Arrays.fill(zeros, (byte) p.zero());
+        return new QuantizedMatrix(r, rows, cols, GroupLayout.perRow(cols), q, scales, zeros);
+    }
+
+    public int groups() {
+        return layout.groups();
+    }
+
+    public float scale(int row, int group) {
+        return scales[row * layout.groups() + group];
+    }
+
+    public int zero(int row, int group) {
+        return zeros[row * layout.groups() + group];
+    }
+
+    public int code(int row, int col) {
+        return q[row * cols + col];
+    }
+
+    public float dequantize(int row, int col) {
+        int g = col / layout.groupSize();
+        return (q[row * cols + col] - zero(row, g)) * scale(row, g);
+    }
+
+    public float[] dequantize() {
+        float[] w = new float[rows * cols];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) w[r * cols + c] = dequantize(r, c);
+        return w;
+    }
+
+    /** Resident bytes when stored compactly: codes at bits each, fp32 scales, zero points (asymmetric only). */
+    public long packedBytes() {
+        long codes = range.bits() == 8 ? (long) rows * cols : (long) rows * ((cols + 1) / 2);
+        return codes + 4L * scales.length + (range.symmetric() ? 0 : zeros.length);
+    }
+}
