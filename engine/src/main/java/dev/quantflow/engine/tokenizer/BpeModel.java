@@ -17,7 +17,7 @@ final class BpeModel implements TokenModel {
     private static final int MAX_CACHE_ENTRIES = 200_000;
 
     private final Map<String, Integer> vocab;
-    private final Map<Long, Long> merges; // (left id, right id) -> (rank, merged id)
+    private final MergeTable merges;
     private final ByteTokens byteFallback; // null: no byte fallback
     private final int unkId; // -1: characters outside the vocabulary are dropped, as HF does
     private final boolean fuseUnk;
@@ -27,21 +27,17 @@ final class BpeModel implements TokenModel {
     /** {@code merges} in rank order, each a pair of token strings; pairs not in the vocab are skipped. */
     BpeModel(Map<String, Integer> vocab, List<String[]> merges, boolean byteFallback, int unkId, boolean fuseUnk, boolean ignoreMerges) {
         this.vocab = vocab;
-        this.merges = new java.util.HashMap<>(merges.size() * 2);
+        this.merges = new MergeTable(merges.size());
         for (int rank = 0; rank < merges.size(); rank++) {
             String[] pair = merges.get(rank);
             Integer left = vocab.get(pair[0]), right = vocab.get(pair[1]), merged = vocab.get(pair[0] + pair[1]);
             if (left == null || right == null || merged == null) continue;
-            this.merges.putIfAbsent(pairKey(left, right), ((long) rank << 32) | merged);
+            this.merges.putIfAbsent(left, right, rank, merged);
         }
         this.byteFallback = byteFallback ? new ByteTokens(vocab) : null;
         this.unkId = unkId;
         this.fuseUnk = fuseUnk;
         this.ignoreMerges = ignoreMerges;
-    }
-
-    private static long pairKey(int left, int right) {
-        return ((long) left << 32) | (right & 0xFFFFFFFFL);
     }
 
     @Override
@@ -78,9 +74,9 @@ final class BpeModel implements TokenModel {
             int rank = (int) (top >>> 32), pos = (int) top;
             int right = next[pos];
             if (symbol[pos] < 0 || right < 0) continue;
-            Long merge = merges.get(pairKey(symbol[pos], symbol[right]));
-            if (merge == null || (int) (merge >>> 32) != rank) continue; // stale: a neighbour changed
-            symbol[pos] = (int) (long) merge;
+            long merge = merges.get(symbol[pos], symbol[right]);
+            if (merge == MergeTable.ABSENT || (int) (merge >>> 32) != rank) continue; // stale: a neighbour changed
+            symbol[pos] = (int) merge;
             symbol[right] = -1;
             next[pos] = next[right];
             if (next[pos] >= 0) prev[next[pos]] = pos;
@@ -93,8 +89,8 @@ final class BpeModel implements TokenModel {
     }
 
     private void pushPair(LongHeap heap, int[] symbol, int left, int right) {
-        Long merge = merges.get(pairKey(symbol[left], symbol[right]));
-        if (merge != null) heap.push((merge & 0xFFFFFFFF00000000L) | left);
+        long merge = merges.get(symbol[left], symbol[right]);
+        if (merge != MergeTable.ABSENT) heap.push((merge & 0xFFFFFFFF00000000L) | left);
     }
 
     private TokenIds initialSymbols(String piece) {
