@@ -5,7 +5,9 @@ import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.VectorMath;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -17,9 +19,12 @@ import jdk.incubator.vector.VectorSpecies;
  * An optional input permutation (GPTQ act-order checkpoints' g_idx) gathers x first.
  */
 public final class Int4GroupLinear implements Linear {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
-    private static final boolean FAST = FloatVector.SPECIES_PREFERRED.length() >= 16;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, L * 8)));
+    /** The fused kernel takes a block's 16 bytes L at a time (L = 4, 8 or 16 float lanes). */
+    private static final boolean FAST = L >= 8 && L <= 16;
 
     private final int out, in, padded, bytesPerRow;
     private final GroupLayout layout;
@@ -104,7 +109,7 @@ public final class Int4GroupLinear implements Linear {
             return;
         }
         Parallel.range(out, (long) in * rows, (start, end) -> {
-            float[] row = new float[in];
+            float[] row = new float[padded];
             for (int o = start; o < end; o++) {
                 dequantizeRow(o, row);
                 float b = bias == null ? 0f : bias[o];
@@ -120,9 +125,22 @@ public final class Int4GroupLinear implements Linear {
         return g;
     }
 
-    /** Row o of W in stored column order, dequantized. */
+    /** Row o of W in stored column order, dequantized into dst (at least padded columns long when aligned). */
     public void dequantizeRow(int o, float[] dst) {
         int ng = layout.groups();
+        if (FAST && dst.length >= padded && (layout.groupSize() % 32 == 0 || ng == 1)) {
+            int base = o * bytesPerRow;
+            for (int blk = 0; blk < padded / 32; blk++) {
+                int g = Math.min(ng - 1, blk * 32 / layout.groupSize());
+                float s = scales[o * ng + g], z = zeros[o * ng + g];
+                for (int c = 0; c < 16; c += L) {
+                    IntVector v = (IntVector) ByteVector.fromArray(B, packed, base + blk * 16 + c).convertShape(VectorOperators.B2I, I, 0);
+                    ((FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0)).sub(z).mul(s).intoArray(dst, blk * 32 + c);
+                    ((FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0)).sub(z).mul(s).intoArray(dst, blk * 32 + 16 + c);
+                }
+            }
+            return;
+        }
         for (int g = 0; g < ng; g++) {
             float s = scales[o * ng + g];
             int z = zeros[o * ng + g];
@@ -145,11 +163,14 @@ public final class Int4GroupLinear implements Linear {
                     int b0 = layout.start(g) / 32, b1 = (layout.end(g) + 31) / 32;
                     FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
                     for (int blk = b0; blk < b1; blk++) {
-                        ByteVector v = ByteVector.fromArray(B, packed, base + blk * 16);
-                        FloatVector lo = (FloatVector) v.and((byte) 0x0F).convertShape(VectorOperators.B2F, F, 0);
-                        FloatVector hi = (FloatVector) v.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).convertShape(VectorOperators.B2F, F, 0);
-                        acc0 = lo.fma(FloatVector.fromArray(F, xp, blk * 32), acc0);
-                        acc1 = hi.fma(FloatVector.fromArray(F, xp, blk * 32 + 16), acc1);
+                        for (int c = 0; c < 16; c += L) {
+                            // widen L bytes to ints, then split nibbles: low = column c.., high = column 16+c..
+                            IntVector v = (IntVector) ByteVector.fromArray(B, packed, base + blk * 16 + c).convertShape(VectorOperators.B2I, I, 0);
+                            FloatVector lo = (FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0);
+                            FloatVector hi = (FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0);
+                            acc0 = lo.fma(FloatVector.fromArray(F, xp, blk * 32 + c), acc0);
+                            acc1 = hi.fma(FloatVector.fromArray(F, xp, blk * 32 + 16 + c), acc1);
+                        }
                     }
                     float qx = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
                     total += scales[o * ng + g] * (qx - zeros[o * ng + g] * xsum[g]);

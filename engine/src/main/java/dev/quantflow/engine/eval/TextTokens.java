@@ -1,0 +1,40 @@
+package dev.quantflow.engine.eval;
+
+import dev.quantflow.engine.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * A text file as one token stream: documents are separated by blank lines and each is encoded
+ * with the tokenizer's special tokens (BOS first), as a model sees a story or paragraph.
+ */
+public final class TextTokens {
+    private TextTokens() {}
+
+    /** At most maxTokens tokens (0 = all) of the file's documents, in order. */
+    public static int[] load(Path file, Tokenizer tokenizer, int maxTokens) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": cannot read text: " + e.getMessage(), e);
+        }
+        int[] out = new int[1024];
+        int n = 0;
+        for (String doc : text.split("\\n\\s*\\n")) {
+            String d = doc.strip();
+            if (d.isEmpty()) continue;
+            int[] ids = tokenizer.encode(d, true);
+            if (n + ids.length > out.length) out = Arrays.copyOf(out, Math.max(out.length * 2, n + ids.length));
+            System.arraycopy(ids, 0, out, n, ids.length);
+            n += ids.length;
+            if (maxTokens > 0 && n >= maxTokens) break;
+        }
+        if (n == 0) throw new IllegalArgumentException(file + ": no text to tokenize");
+        return Arrays.copyOf(out, maxTokens > 0 ? Math.min(n, maxTokens) : n);
+    }
+}

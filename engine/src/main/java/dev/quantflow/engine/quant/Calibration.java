@@ -1,0 +1,58 @@
+package dev.quantflow.engine.quant;
+
+import dev.quantflow.engine.compute.DenseLinear;
+import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.eval.WindowForward;
+import dev.quantflow.engine.generate.Generator;
+import dev.quantflow.engine.kv.F32KvCache;
+import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.WeightStore;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Runs the unquantized model over calibration tokens (windows of the context length) with every
+ * linear wrapped by a recorder, and returns the statistics of each linear input by
+ * {@link LinearNames#inputKey}. The forward pass itself is unchanged.
+ */
+public final class Calibration {
+    public static final int DEFAULT_SAMPLE_ROWS = 256;
+
+    private Calibration() {}
+
+    /** hessianFor: the input keys that need X^T X (GPTQ). */
+    public static Map<String, InputStats> collect(LlamaConfig c, WeightStore weights, int[] tokens, int window, Set<String> hessianFor, int sampleRows) {
+        Map<String, InputStats> stats = new LinkedHashMap<>();
+        LinearFactory recording = (name, weight, bias) -> {
+            Linear inner = new DenseLinear(weight, bias);
+            if (!LinearNames.recordsInput(name)) return inner;
+            String key = LinearNames.inputKey(name);
+            InputStats s = stats.computeIfAbsent(key, k -> new InputStats(inner.inFeatures(), hessianFor.contains(k), sampleRows));
+            return new RecordingLinear(inner, s);
+        };
+        LlamaStage stage = new LlamaStage(c, weights, 0, c.numLayers(), recording);
+        int w = Math.min(window, c.maxPositions());
+        for (int s = 0; s < tokens.length; s += w) {
+            int[] win = java.util.Arrays.copyOfRange(tokens, s, Math.min(tokens.length, s + w));
+            if (win.length < 2) break;
+            WindowForward.hidden(stage, win, blocks -> new F32KvCache(c.numLayers(), blocks, Generator.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim()));
+        }
+        return stats;
+    }
+
+    /** Passes through, recording each input batch first. */
+    record RecordingLinear(Linear inner, InputStats stats) implements Linear {
+        public int inFeatures() { return inner.inFeatures(); }
+        public int outFeatures() { return inner.outFeatures(); }
+        public long weightBytes() { return inner.weightBytes(); }
+        public String scheme() { return inner.scheme(); }
+
+        public void forward(float[] x, int rows, float[] y) {
+            stats.record(x, rows);
+            inner.forward(x, rows, y);
+        }
+    }
+}

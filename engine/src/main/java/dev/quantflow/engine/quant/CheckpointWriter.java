@@ -1,0 +1,79 @@
+package dev.quantflow.engine.quant;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.quantflow.engine.model.DType;
+import dev.quantflow.engine.model.SafetensorsWriter;
+import dev.quantflow.engine.model.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+
+/**
+ * Writes a model directory: the source's tokenizer and config files copied, config.json with an
+ * optional quantization_config, and one model.safetensors with the given tensors.
+ */
+public final class CheckpointWriter {
+    private final SafetensorsWriter st = new SafetensorsWriter();
+
+    public CheckpointWriter add(Tensor t) {
+        MemorySegment data = t.data();
+        st.add(t.name(), t.dtype(), t.shape(), (buf, off) -> {
+            int n = (int) Math.min(buf.remaining(), data.byteSize() - off);
+            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, off, MemorySegment.ofBuffer(buf).asSlice(buf.position()), ValueLayout.JAVA_BYTE, 0, n);
+            buf.position(buf.position() + n);
+        });
+        return this;
+    }
+
+    public CheckpointWriter addFloats(String name, long[] shape, float[] v) {
+        st.addFloats(name, shape, v);
+        return this;
+    }
+
+    public CheckpointWriter addBytes(String name, DType dtype, long[] shape, byte[] v) {
+        st.addBytes(name, dtype, shape, v);
+        return this;
+    }
+
+    public CheckpointWriter addInts(String name, long[] shape, int[] v) {
+        byte[] b = new byte[v.length * 4];
+        java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer().put(v);
+        return addBytes(name, DType.I32, shape, b);
+    }
+
+    public CheckpointWriter addHalfs(String name, long[] shape, float[] v) {
+        byte[] b = new byte[v.length * 2];
+        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (float f : v) bb.putShort(Float.floatToFloat16(f));
+        return addBytes(name, DType.F16, shape, b);
+    }
+
+    /** Writes out/ (created); quantizationConfig may be null (then none is written, and any old one dropped). */
+    public void write(Path source, Path out, JsonNode quantizationConfig) {
+        try {
+            Files.createDirectories(out);
+            if (Files.isSameFile(source, out)) throw new IllegalArgumentException("--out must differ from the source model directory");
+            try (Stream<Path> files = Files.list(source)) {
+                for (Path f : files.toList()) {
+                    String n = f.getFileName().toString();
+                    if (n.endsWith(".safetensors") || n.equals("model.safetensors.index.json") || n.equals("config.json") || !Files.isRegularFile(f)) continue;
+                    Files.copy(f, out.resolve(n), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            ObjectMapper om = new ObjectMapper();
+            ObjectNode config = (ObjectNode) om.readTree(source.resolve("config.json").toFile());
+            config.remove("quantization_config");
+            if (quantizationConfig != null) config.set("quantization_config", quantizationConfig);
+            om.writerWithDefaultPrettyPrinter().writeValue(out.resolve("config.json").toFile(), config);
+            st.write(out.resolve("model.safetensors"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(out + ": cannot write the model: " + e.getMessage(), e);
+        }
+    }
+}

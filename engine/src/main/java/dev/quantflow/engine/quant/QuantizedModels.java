@@ -1,0 +1,190 @@
+package dev.quantflow.engine.quant;
+
+import dev.quantflow.engine.compute.DenseLinear;
+import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.model.DType;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.Tensor;
+import dev.quantflow.engine.model.WeightStore;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Turns (model, plan, calibration tokens) into a runnable quantized model: calibrate if a scheme
+ * needs it, fold SmoothQuant/AWQ scales into the weights, then build every linear in its format.
+ * The CLI, the actors and the evaluator all come through here.
+ */
+public final class QuantizedModels {
+    private QuantizedModels() {}
+
+    public record Options(int calibWindow, int sampleRows, boolean trackLayerError) {
+        public static final Options DEFAULT = new Options(512, Calibration.DEFAULT_SAMPLE_ROWS, false);
+
+        public Options withLayerError(boolean on) {
+            return new Options(calibWindow, sampleRows, on);
+        }
+    }
+
+    /** A model whose linears are built: the stage to run, each linear by name, the folded scales by producer. */
+    public record Built(LlamaStage stage, LlamaConfig config, QuantPlan plan, WeightStore weights,
+                        Map<String, Linear> linears, Map<String, float[]> foldFactors, Map<String, String> foldKinds) {
+        /** Resident bytes of all linear weights (incl. lm_head, scales, zero points, fp copies). */
+        public long weightBytes() {
+            return linears.values().stream().mapToLong(Linear::weightBytes).sum();
+        }
+
+        /** Resident bytes of the decoder layers' linears (without lm_head, which stays fp32 unless overridden). */
+        public long decoderWeightBytes() {
+            return linears.entrySet().stream().filter(e -> !e.getKey().equals("lm_head")).mapToLong(e -> e.getValue().weightBytes()).sum();
+        }
+
+        /** The format that actually runs (under any error probe). */
+        public Linear format(String name) {
+            Linear l = linears.get(name);
+            return l instanceof LayerErrorProbe p ? p.quantized() : l;
+        }
+
+        /** LLM.int8() outlier columns summed over all layers. */
+        public OutlierStats outlierStats() {
+            OutlierStats s = OutlierStats.NONE;
+            for (String n : linears.keySet()) if (format(n) instanceof LlmInt8Linear l) s = s.plus(l.outlierStats());
+            return s;
+        }
+
+        public Map<String, OutlierStats> outlierStatsByLayer() {
+            Map<String, OutlierStats> m = new LinkedHashMap<>();
+            for (String n : linears.keySet()) if (format(n) instanceof LlmInt8Linear l) m.put(n, l.outlierStats());
+            return m;
+        }
+
+        public Map<String, Double> layerErrors() {
+            Map<String, Double> m = new LinkedHashMap<>();
+            linears.forEach((n, l) -> {
+                if (l instanceof LayerErrorProbe p) m.put(n, p.relativeError());
+            });
+            return m;
+        }
+    }
+
+    /** Builds plan over model weights; calibTokens is required when a scheme needs calibration. */
+    public static Built build(LlamaConfig c, WeightStore weights, QuantPlan plan, Optional<int[]> calibTokens, Options opt) {
+        Map<String, QuantScheme> schemes = new LinkedHashMap<>();
+        for (String n : LinearNames.all(c)) schemes.put(n, plan.schemeFor(n));
+        Map<String, InputStats> stats = Map.of();
+        Optional<QuantScheme> needs = schemes.values().stream().filter(QuantScheme::needsCalibration).findFirst();
+        if (needs.isPresent()) {
+            int[] tokens = calibTokens.orElseThrow(() -> new IllegalArgumentException(
+                    "scheme " + needs.get() + " needs calibration text (--calib FILE)"));
+            Set<String> hessian = new HashSet<>();
+            schemes.forEach((n, s) -> {
+                if (s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.GPTQ) hessian.add(LinearNames.inputKey(n));
+            });
+            stats = Calibration.collect(c, weights, tokens, opt.calibWindow(), hessian, opt.sampleRows());
+        }
+
+        WeightEdits edits = new WeightEdits(weights);
+        Map<String, float[]> factors = new LinkedHashMap<>();
+        Map<String, String> kinds = new LinkedHashMap<>();
+        Map<String, ChannelFold> foldOfInput = new LinkedHashMap<>();
+        for (ChannelFold fold : ChannelFold.all(c)) {
+            List<QuantScheme> consumers = fold.consumers().stream().map(schemes::get).toList();
+            InputStats in = stats.get(fold.inputKey());
+            Optional<QuantScheme.SmoothQuant> sq = consumers.stream().filter(s -> s instanceof QuantScheme.SmoothQuant)
+                    .map(s -> (QuantScheme.SmoothQuant) s).findFirst();
+            Optional<QuantScheme.W4A16> awq = consumers.stream().filter(s -> s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.AWQ)
+                    .map(s -> (QuantScheme.W4A16) s).findFirst();
+            if (sq.isPresent()) {
+                factors.put(fold.producer(), SmoothQuant.smooth(fold, in, edits, sq.get().alpha()));
+                kinds.put(fold.producer(), "smoothquant");
+            } else if (awq.isPresent()) {
+                factors.put(fold.producer(), Awq.searchAndFold(fold, in, edits, awq.get().group()));
+                kinds.put(fold.producer(), "awq");
+            } else {
+                continue;
+            }
+            foldOfInput.put(fold.inputKey(), fold);
+        }
+        WeightStore store = edits.isEmpty() ? weights : edits.apply();
+
+        Map<String, Linear> linears = new LinkedHashMap<>();
+        Map<String, InputStats> st = stats;
+        LinearFactory factory = (name, weight, bias) -> {
+            Linear l = create(name, schemes.getOrDefault(name, new QuantScheme.Fp32()), weight, bias, st.get(LinearNames.inputKey(name)),
+                    foldOfInput.get(LinearNames.inputKey(name)), factors);
+            if (opt.trackLayerError() && !(l instanceof DenseLinear)) l = new LayerErrorProbe(l, new DenseLinear(weight, bias));
+            linears.put(name, l);
+            return l;
+        };
+        LlamaStage stage = new LlamaStage(c, store, 0, c.numLayers(), factory);
+        return new Built(stage, c, plan, store, linears, factors, kinds);
+    }
+
+    static Linear create(String name, QuantScheme scheme, Tensor weight, float[] bias, InputStats input, ChannelFold fold, Map<String, float[]> factors) {
+        int out = weight.rows(), in = weight.cols();
+        return switch (scheme) {
+            case QuantScheme.Fp32 f -> new DenseLinear(weight, bias);
+            case QuantScheme.Bf16 b -> new DenseLinear(toBf16(weight), bias);
+            case QuantScheme.W8A16 w -> Int8Linear.quantize(weight.toFloatArray(), out, in, bias);
+            case QuantScheme.W8A8Dynamic w -> W8A8DynamicLinear.quantize(weight.toFloatArray(), out, in, w.group() > 0 ? w.group() : in, bias, w.toString());
+            case QuantScheme.W8A8Tensor w -> W8A8TensorLinear.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).maxAbs(), bias);
+            case QuantScheme.LlmInt8 l -> LlmInt8Linear.quantize(weight.toFloatArray(), out, in, l.threshold(), l.fp(),
+                    input == null ? new int[0] : input.channelsAbove(l.threshold()), bias);
+            case QuantScheme.SmoothQuant s -> {
+                float[] w = weight.toFloatArray();
+                QuantizedMatrix q = s.perChannelWeights()
+                        ? QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX)
+                        : QuantizedMatrix.quantizePerTensor(w, out, in, IntRange.INT8_SYM, RangeMethod.MIN_MAX);
+                yield new W8A8DynamicLinear(q, bias, s.toString());
+            }
+            case QuantScheme.W4A16 w -> switch (w.method()) {
+                case RTN -> Int4GroupLinear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());
+                case GPTQ -> new Int4GroupLinear(Gptq.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).hessian(),
+                        IntRange.INT4_ASYM, w.group(), w.actOrder(), Gptq.DEFAULT_DAMP), null, bias, w.toString());
+                case AWQ -> {
+                    boolean qk = name.endsWith("q_proj") || name.endsWith("k_proj");
+                    if (qk || input == null || input.sampleRows() == 0) yield Int4GroupLinear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());
+                    float[] x = actualInput(input, fold, factors);
+                    yield new Int4GroupLinear(Awq.clipSearch(weight.toFloatArray(), out, in, w.group(), x, input.sampleRows()), null, bias, w.toString());
+                }
+            };
+        };
+    }
+
+    /** The calibration sample rows as this layer sees them after folding: X / s. */
+    private static float[] actualInput(InputStats input, ChannelFold fold, Map<String, float[]> factors) {
+        float[] x = input.sample();
+        if (fold == null) return x;
+        float[] s = factors.get(fold.producer());
+        int in = input.inFeatures();
+        for (int r = 0; r < input.sampleRows(); r++) for (int col = 0; col < in; col++) x[r * in + col] /= s[fold.paramOf()[col]];
+        return x;
+    }
+
+    private static InputStats required(InputStats s, String name, QuantScheme scheme) {
+        if (s == null) throw new IllegalStateException(name + ": scheme " + scheme + " has no calibration statistics for its input");
+        return s;
+    }
+
+    /** A heap BF16 copy (round to nearest even) of a weight. */
+    static Tensor toBf16(Tensor t) {
+        if (t.dtype() == DType.BF16) return t;
+        long n = t.numel();
+        MemorySegment seg = MemorySegment.ofArray(new short[(int) n]);
+        for (long i = 0; i < n; i++) seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), i, bf16(t.getFloat(i)));
+        return new Tensor(t.name(), DType.BF16, t.shape(), seg);
+    }
+
+    static short bf16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) return (short) ((bits >>> 16) | 0x40);
+        return (short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16);
+    }
+}

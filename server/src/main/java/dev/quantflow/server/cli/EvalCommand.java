@@ -1,0 +1,118 @@
+package dev.quantflow.server.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.eval.DecodeSpeed;
+import dev.quantflow.engine.eval.EvalResult;
+import dev.quantflow.engine.eval.PerplexityEvaluator;
+import dev.quantflow.engine.eval.TextTokens;
+import dev.quantflow.engine.generate.Generator;
+import dev.quantflow.engine.kv.KvFormat;
+import dev.quantflow.engine.llama.LlamaModel;
+import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.quant.OutlierStats;
+import dev.quantflow.engine.quant.QuantPlan;
+import dev.quantflow.engine.quant.QuantizedModels;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** Perplexity, KL divergence and top-1 agreement of a quantization scheme against fp32 on a text. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Evaluate a quantization scheme against fp32: perplexity, KL divergence, top-1 agreement, per-layer error, speed.")
+public final class EvalCommand implements Callable<Integer> {
+    @Mixin
+    ModelOption model;
+
+    @Mixin
+    QuantOptions quant;
+
+    @Option(names = "--text", required = true, paramLabel = "FILE", description = "Evaluation text (documents separated by blank lines)")
+    Path text;
+
+    @Option(names = "--max-tokens", defaultValue = "0", description = "Score at most this many tokens (0 = the whole text)")
+    int maxTokens;
+
+    @Option(names = "--ctx", defaultValue = "0", description = "Window length (0 = the model's context, at most 512)")
+    int ctx;
+
+    @Option(names = "--speed-tokens", defaultValue = "32", description = "Decode this many tokens to measure tokens/s (0 = skip)")
+    int speedTokens;
+
+    @Option(names = "--layers", description = "Print the relative output error of every linear layer")
+    boolean layers;
+
+    @Option(names = "--json", description = "Print one JSON object on stdout")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (maxTokens < 0 || ctx < 0 || speedTokens < 0) throw new QuantflowCommand.UserError("--max-tokens, --ctx and --speed-tokens must be >= 0");
+        QuantPlan plan = quant.plan();
+        KvFormat kv = quant.kvFormat();
+        try (LlamaModel m = LlamaModel.open(model.dir())) {
+            var c = m.config();
+            int window = ctx > 0 ? Math.min(ctx, c.maxPositions()) : Math.min(512, c.maxPositions());
+            Optional<int[]> calib = quant.calibTokens(m.tokenizer());
+            long t0 = System.nanoTime();
+            QuantizedModels.Built built = QuantizedModels.build(c, m.weights(), plan, calib,
+                    QuantizedModels.Options.DEFAULT.withLayerError(true));
+            double buildSeconds = (System.nanoTime() - t0) / 1e9;
+            LlamaStage reference = m.full(LinearFactory.DENSE);
+            long refBytes = linearBytes(reference), refDecoderBytes = refBytes - reference.lmHead().weightBytes();
+            int[] tokens = TextTokens.load(text, m.tokenizer(), maxTokens > 0 ? maxTokens * 2 + window : 0);
+            EvalResult r = PerplexityEvaluator.evaluate(
+                    new PerplexityEvaluator.Subject(built.stage(), kv.caches(c, Generator.BLOCK_SIZE)),
+                    new PerplexityEvaluator.Subject(reference, KvFormat.F32.caches(c, Generator.BLOCK_SIZE)),
+                    tokens, window, maxTokens);
+            OutlierStats outliers = built.outlierStats();
+            // the error probes would double the cost of a decode step: time a build without them
+            double tps = 0, refTps = 0;
+            if (speedTokens > 0) {
+                QuantizedModels.Built fast = QuantizedModels.build(c, m.weights(), plan, calib, QuantizedModels.Options.DEFAULT);
+                int[] prompt = Arrays.copyOf(tokens, Math.min(16, tokens.length));
+                refTps = DecodeSpeed.tokensPerSecond(reference, KvFormat.F32.caches(c, Generator.BLOCK_SIZE), prompt, speedTokens);
+                tps = DecodeSpeed.tokensPerSecond(fast.stage(), kv.caches(c, Generator.BLOCK_SIZE), prompt, speedTokens);
+            }
+            String scheme = plan.toString();
+            if (json) {
+                ObjectMapper om = new ObjectMapper();
+                ObjectNode o = om.createObjectNode();
+                o.put("scheme", scheme).put("kv", kv.toString()).put("model", model.dir().toString());
+                o.put("perplexity", r.perplexity()).put("fp32_perplexity", r.referencePerplexity())
+                        .put("perplexity_delta_pct", r.perplexityDeltaPercent());
+                o.put("kl_divergence", r.klDivergence()).put("top1_agreement", r.top1Agreement()).put("tokens", r.tokens());
+                o.put("weight_bytes", built.weightBytes()).put("fp32_weight_bytes", refBytes)
+                        .put("decoder_weight_bytes", built.decoderWeightBytes()).put("fp32_decoder_weight_bytes", refDecoderBytes);
+                o.put("tokens_per_second", tps).put("fp32_tokens_per_second", refTps);
+                o.put("outlier_fraction", outliers.fraction()).put("build_seconds", buildSeconds);
+                ObjectNode le = o.putObject("layer_errors");
+                built.layerErrors().forEach(le::put);
+                System.out.println(om.writeValueAsString(o));
+            } else {
+                System.out.printf(Locale.ROOT, "scheme %s  kv %s  tokens %d%n", scheme, kv, r.tokens());
+                System.out.printf(Locale.ROOT, "perplexity %.4f (fp32 %.4f, %+.2f%%)  KL %.6f  top-1 agreement %.4f%n",
+                        r.perplexity(), r.referencePerplexity(), r.perplexityDeltaPercent(), r.klDivergence(), r.top1Agreement());
+                System.out.printf(Locale.ROOT, "weight bytes %d (fp32 %d, %.3fx; decoder layers %.3fx)  outlier columns %.4f%%  build %.1f s%n",
+                        built.weightBytes(), refBytes, (double) built.weightBytes() / refBytes,
+                        (double) built.decoderWeightBytes() / refDecoderBytes, 100 * outliers.fraction(), buildSeconds);
+                if (speedTokens > 0) System.out.printf(Locale.ROOT, "decode %.2f tokens/s (fp32 %.2f, %.2fx)%n", tps, refTps, tps / refTps);
+                if (layers) built.layerErrors().forEach((n, e) -> System.out.printf(Locale.ROOT, "  %-40s %.5f%n", n, e));
+            }
+        }
+        return 0;
+    }
+
+    static long linearBytes(LlamaStage s) {
+        long b = s.hasHead() ? s.lmHead().weightBytes() : 0;
+        for (int l = s.firstLayer(); l < s.lastLayer(); l++) for (var lin : s.layer(l).linears()) b += lin.weightBytes();
+        return b;
+    }
+}
