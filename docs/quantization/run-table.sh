@@ -15,7 +15,7 @@ for base in stories260K sotu6M; do
              smoothquant smoothquant:weights=tensor w4a16-rtn:group=$G w4a16-gptq:group=$G w4a16-awq:group=$G "fp32 --kv int8"; do
       # shellcheck disable=SC2086
       $QF eval --model "$model" --quant $q --calib ../shared/data/$base-calib.txt --text ../shared/data/$base-eval.txt \
-        --max-tokens 4096 --calib-tokens 4096 --speed-tokens 32 --json | tee -a "$OUT"
+        --max-tokens 2048 --calib-tokens 4096 --speed-tokens 32 --json | tee -a "$OUT"
     done
   done
 done

@@ -52,6 +52,11 @@ public final class QuantizedModels {
             return l instanceof LayerErrorProbe p ? p.quantized() : l;
         }
 
+        /** The same layers without error probes (for timing), sharing the built linears. */
+        public LlamaStage unprobedStage() {
+            return new LlamaStage(config, weights, 0, config.numLayers(), (name, w, b) -> format(name));
+        }
+
         /** LLM.int8() outlier columns summed over all layers. */
         public OutlierStats outlierStats() {
             OutlierStats s = OutlierStats.NONE;

@@ -73,13 +73,12 @@ public final class EvalCommand implements Callable<Integer> {
                     new PerplexityEvaluator.Subject(reference, KvFormat.F32.caches(c, Generator.BLOCK_SIZE)),
                     tokens, window, maxTokens);
             OutlierStats outliers = built.outlierStats();
-            // the error probes would double the cost of a decode step: time a build without them
+            // the error probes would double the cost of a decode step: time the same linears without them
             double tps = 0, refTps = 0;
             if (speedTokens > 0) {
-                QuantizedModels.Built fast = QuantizedModels.build(c, m.weights(), plan, calib, QuantizedModels.Options.DEFAULT);
                 int[] prompt = Arrays.copyOf(tokens, Math.min(16, tokens.length));
                 refTps = DecodeSpeed.tokensPerSecond(reference, KvFormat.F32.caches(c, Generator.BLOCK_SIZE), prompt, speedTokens);
-                tps = DecodeSpeed.tokensPerSecond(fast.stage(), kv.caches(c, Generator.BLOCK_SIZE), prompt, speedTokens);
+                tps = DecodeSpeed.tokensPerSecond(built.unprobedStage(), kv.caches(c, Generator.BLOCK_SIZE), prompt, speedTokens);
             }
             String scheme = plan.toString();
             if (json) {

@@ -1,0 +1,151 @@
+package dev.quantflow.engine.quant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.quantflow.engine.compute.Linear;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Every quantized linear against a float64 reference of the math it claims to do (same codes and
+ * scales): fp32 accumulation error only, bounded relative to sum |w x|.
+ */
+class QuantLinearTest {
+    static float[] rand(int n, long seed, float sd) {
+        Random r = new Random(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) r.nextGaussian() * sd;
+        return v;
+    }
+
+    /** |y - ref| <= 1e-5 * sum |terms| + 1e-6 (fp32 summation of n terms). */
+    static void assertClose(float[] y, double[] ref, double[] absSum) {
+        for (int i = 0; i < y.length; i++) assertThat(Math.abs(y[i] - ref[i])).as("y[%d]", i).isLessThanOrEqualTo(2e-5 * absSum[i] + 1e-6);
+    }
+
+    /** y = x W^T in float64 for a dequantized W. */
+    static double[][] reference(float[] wDeq, int out, int in, float[] x, int rows, float[] bias) {
+        double[] y = new double[rows * out], s = new double[rows * out];
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < out; o++) {
+                double acc = bias == null ? 0 : bias[o], abs = 0;
+                for (int i = 0; i < in; i++) {
+                    acc += (double) wDeq[o * in + i] * x[r * in + i];
+                    abs += Math.abs((double) wDeq[o * in + i] * x[r * in + i]);
+                }
+                y[r * out + o] = acc;
+                s[r * out + o] = abs;
+            }
+        return new double[][] {y, s};
+    }
+
+    @Test
+    void int8DotProductsAreExact() {
+        Random r = new Random(1);
+        for (int n : new int[] {1, 15, 16, 33, 172, 1000}) {
+            byte[] a = new byte[n + 3], b = new byte[n + 5];
+            r.nextBytes(a);
+            r.nextBytes(b);
+            for (int i = 0; i < a.length; i++) a[i] = (byte) Math.max(-127, a[i]);
+            long expect = 0;
+            for (int i = 0; i < n; i++) expect += a[i + 3] * b[i + 5];
+            assertThat(Int8Kernels.dotI8(a, 3, b, 5, n)).isEqualTo((int) expect);
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,64,64", "3,172,64", "1,64,172", "5,100,33"})
+    void w8a16MatchesItsDequantizedWeights(int rows, int out, int in) {
+        float[] w = rand(out * in, 2, 0.1f), x = rand(rows * in, 3, 1f), bias = rand(out, 4, 0.1f);
+        Int8Linear l = Int8Linear.quantize(w, out, in, bias);
+        float[] y = new float[rows * out];
+        l.forward(x, rows, y);
+        double[][] ref = reference(l.weights().dequantize(), out, in, x, rows, bias);
+        assertClose(y, ref[0], ref[1]);
+        assertThat(l.weightBytes()).isEqualTo((long) out * in + 4L * out + 4L * out);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,64,64,64", "4,48,172,172", "2,64,172,128", "3,32,200,32"})
+    void w8a8DynamicIsTheExactIntegerProductScaled(int rows, int out, int in, int group) {
+        float[] w = rand(out * in, 5, 0.1f), x = rand(rows * in, 6, 1f);
+        W8A8DynamicLinear l = W8A8DynamicLinear.quantize(w, out, in, group, null, "w8a8-dynamic");
+        float[] y = new float[rows * out];
+        l.forward(x, rows, y);
+        ActivationQuant a = ActivationQuant.quantize(x, rows, new GroupLayout(in, group));
+        QuantizedMatrix q = l.weights();
+        GroupLayout g = q.layout();
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < out; o++) {
+                double ref = 0, abs = 0;
+                for (int k = 0; k < g.groups(); k++) {
+                    long dot = 0;
+                    for (int i = g.start(k); i < g.end(k); i++) dot += (long) a.q()[r * in + i] * q.code(o, i);
+                    double term = dot * (double) a.scales()[r * g.groups() + k] * q.scale(o, k);
+                    ref += term;
+                    abs += Math.abs(term);
+                }
+                assertThat(Math.abs(y[r * out + o] - ref)).isLessThanOrEqualTo(1e-5 * abs + 1e-6);
+            }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,64,64,32", "1,32,172,128", "3,32,172,128", "1,16,200,48", "2,16,64,128", "1,40,256,128", "4,40,256,64"})
+    void int4GroupMatchesItsDequantizedWeights(int rows, int out, int in, int group) {
+        float[] w = rand(out * in, 7, 0.1f), x = rand(rows * in, 8, 1f), bias = rand(out, 9, 0.1f);
+        Int4GroupLinear l = Int4GroupLinear.rtn(w, out, in, group, bias, "w4a16-rtn");
+        QuantizedMatrix q = l.weights();
+        float[] y = new float[rows * out];
+        l.forward(x, rows, y);
+        double[][] ref = reference(q.dequantize(), out, in, x, rows, bias);
+        assertClose(y, ref[0], ref[1]);
+        // int4: half a byte per weight plus a scale (4 bytes) and a zero point (1 byte) per group
+        assertThat(l.weightBytes()).isEqualTo((long) out * ((in + 1) / 2) + 5L * out * q.groups() + 4L * out);
+    }
+
+    @Test
+    void int4WithAnInputPermutationGathersFirst() {
+        int out = 8, in = 64;
+        float[] w = rand(out * in, 10, 0.1f), x = rand(in, 11, 1f);
+        int[] perm = new int[in];
+        for (int i = 0; i < in; i++) perm[i] = (i * 7) % in;
+        QuantizedMatrix q = QuantizedMatrix.quantize(w, out, in, IntRange.INT4_ASYM, 32, RangeMethod.MIN_MAX);
+        Int4GroupLinear l = new Int4GroupLinear(q, perm, null, "w4a16-gptq");
+        float[] y = new float[out], xp = new float[in];
+        for (int i = 0; i < in; i++) xp[i] = x[perm[i]];
+        l.forward(x, 1, y);
+        double[][] ref = reference(q.dequantize(), out, in, xp, 1, null);
+        assertClose(y, ref[0], ref[1]);
+    }
+
+    @Test
+    void w8a8TensorClipsAtTheCalibratedRange() {
+        int out = 16, in = 32;
+        float[] w = rand(out * in, 12, 0.1f), x = rand(in, 13, 1f);
+        x[3] = 10f;   // beyond the calibrated max of 2: clipped to 2
+        W8A8TensorLinear l = W8A8TensorLinear.quantize(w, out, in, 2f, null);
+        float[] y = new float[out];
+        l.forward(x, 1, y);
+        float s = 2f / 127;
+        float ws = l.weights().scale(0, 0);
+        for (int o = 0; o < out; o++) {
+            long dot = 0;
+            for (int i = 0; i < in; i++) dot += (long) Math.max(-127, Math.min(127, Math.round(x[i] / s))) * l.weights().code(o, i);
+            assertThat((double) y[o]).isCloseTo(dot * (double) s * ws, org.assertj.core.data.Offset.offset(1e-5));
+        }
+    }
+
+    static double relError(Linear l, float[] w, int out, int in, float[] x, int rows) {
+        float[] y = new float[rows * out];
+        l.forward(x, rows, y);
+        double[][] ref = reference(w, out, in, x, rows, null);
+        double e = 0, n = 0;
+        for (int i = 0; i < y.length; i++) {
+            e += (y[i] - ref[0][i]) * (y[i] - ref[0][i]);
+            n += ref[0][i] * ref[0][i];
+        }
+        return Math.sqrt(e / n);
+    }
+}

@@ -1,0 +1,129 @@
+package dev.quantflow.engine.quant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Quantization primitives against float64: the round-trip error of every in-range value is at most scale/2. */
+class QuantPrimitivesTest {
+    static float[] gaussian(int n, long seed) {
+        Random r = new Random(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) r.nextGaussian() * 0.1f + (i % 7 == 0 ? 0.05f : 0f);
+        return v;
+    }
+
+    /** |x - dequant(quant(x))| <= scale/2 (+ float rounding of the scale arithmetic) for every element. */
+    static void assertWithinHalfStep(float[] w, QuantizedMatrix q) {
+        for (int r = 0; r < q.rows(); r++)
+            for (int c = 0; c < q.cols(); c++) {
+                int g = c / q.layout().groupSize();
+                double scale = q.scale(r, g);
+                double deq = ((double) q.code(r, c) - q.zero(r, g)) * scale;
+                assertThat(Math.abs(deq - w[r * q.cols() + c])).as("row %d col %d", r, c).isLessThanOrEqualTo(scale / 2 * (1 + 1e-5) + 1e-7);
+                assertThat(q.code(r, c)).isBetween(q.range().qmin(), q.range().qmax());
+            }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"8,true,64", "8,false,64", "4,true,32", "4,false,32", "4,false,128", "8,true,172", "4,false,500"})
+    void perGroupRoundTripIsWithinHalfAStep(int bits, boolean sym, int group) {
+        int rows = 5, cols = 172;   // stories260K's intermediate size: 128 + a ragged 44
+        float[] w = gaussian(rows * cols, bits * 31L + group);
+        QuantizedMatrix q = QuantizedMatrix.quantize(w, rows, cols, new IntRange(bits, sym), group, RangeMethod.MIN_MAX);
+        assertThat(q.groups()).isEqualTo((cols + Math.min(group, cols) - 1) / Math.min(group, cols));
+        assertWithinHalfStep(w, q);
+        // the scale follows from the group's range: max|w| / qmax (symmetric) or (max - min) / (2^b - 1)
+        float lo = 0, hi = 0;
+        for (int c = 0; c < Math.min(group, cols); c++) {
+            lo = Math.min(lo, w[c]);
+            hi = Math.max(hi, w[c]);
+        }
+        double expected = sym ? Math.max(-lo, hi) / q.range().qmax() : (hi - lo) / ((1 << bits) - 1.0);
+        assertThat((double) q.scale(0, 0)).isCloseTo(expected, org.assertj.core.data.Offset.offset(expected * 1e-6));
+    }
+
+    @Test
+    void perTensorUsesOneScaleAndPerTokenOnePerRow() {
+        float[] x = gaussian(4 * 64, 7);
+        x[70] = 5f;   // one outlier stretches the per-tensor scale for everyone
+        QuantizedMatrix t = QuantizedMatrix.quantizePerTensor(x, 4, 64, IntRange.INT8_SYM, RangeMethod.MIN_MAX);
+        assertWithinHalfStep(x, t);
+        assertThat(t.scale(0, 0)).isEqualTo(t.scale(3, 0)).isEqualTo(5f / 127);
+        ActivationQuant a = ActivationQuant.quantize(x, 4, GroupLayout.perRow(64));
+        assertThat(a.scales()[1]).isEqualTo(5f / 127);
+        assertThat(a.scales()[0]).isLessThan(1f / 127);
+        for (int r = 0; r < 4; r++)
+            for (int c = 0; c < 64; c++)
+                assertThat(Math.abs(a.q()[r * 64 + c] * (double) a.scales()[r] - x[r * 64 + c])).isLessThanOrEqualTo(a.scales()[r] / 2 * (1 + 1e-5));
+    }
+
+    @Test
+    void groupLargerThanTheRowIsOneGroupPerRow() {
+        GroupLayout g = new GroupLayout(64, 128);
+        assertThat(g.groups()).isEqualTo(1);
+        assertThat(g.end(0)).isEqualTo(64);
+        GroupLayout ragged = new GroupLayout(172, 128);
+        assertThat(ragged.groups()).isEqualTo(2);
+        assertThat(ragged.end(1) - ragged.start(1)).isEqualTo(44);
+    }
+
+    @Test
+    void percentileClipsAndMseSearchNeverLosesToMinMax() {
+        float[] v = gaussian(1000, 3);
+        v[10] = 3f;
+        float[] p = new RangeMethod.Percentile(99).range(v, 0, v.length, IntRange.INT8_SYM);
+        assertThat(p[1]).isLessThan(3f).isGreaterThan(0.1f);
+        IntRange r = IntRange.INT4_SYM;
+        double mse = err(v, r, RangeMethod.MseSearch.DEFAULT.range(v, 0, v.length, r));
+        double minmax = err(v, r, RangeMethod.MIN_MAX.range(v, 0, v.length, r));
+        assertThat(mse).isLessThanOrEqualTo(minmax);
+        assertThat(mse).isLessThan(minmax * 0.9);   // one outlier: clipping it pays
+    }
+
+    static double err(float[] v, IntRange r, float[] lohi) {
+        IntRange.QParams p = r.params(lohi[0], lohi[1]);
+        double e = 0;
+        for (float x : v) {
+            double d = r.dequantize(r.quantize(x, p), p) - x;
+            e += d * d;
+        }
+        return e;
+    }
+
+    @Test
+    void int4PackingRoundTripsOddRows() {
+        Random rnd = new Random(5);
+        byte[] codes = new byte[3 * 7];
+        for (int i = 0; i < codes.length; i++) codes[i] = (byte) rnd.nextInt(16);
+        byte[] packed = Int4Packing.pack(codes, 3, 7);
+        assertThat(packed).hasSize(3 * 4);
+        assertThat(packed[0] & 0xF).isEqualTo(codes[0]);
+        assertThat((packed[0] & 0xFF) >>> 4).isEqualTo(codes[1]);
+        assertThat(Int4Packing.unpack(packed, 3, 7)).isEqualTo(codes);
+        assertThatThrownBy(() -> Int4Packing.pack(new byte[] {16}, 1, 1)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void schemesParseAndPrintCanonically() {
+        assertThat(QuantScheme.parse("llm-int8:threshold=6.0")).isEqualTo(new QuantScheme.LlmInt8(6f, LlmInt8Linear.FpSource.CALIBRATED));
+        assertThat(QuantScheme.parse("w4a16-gptq").toString()).isEqualTo("w4a16-gptq:group=128");
+        assertThat(QuantScheme.parse("w8a8-dynamic:group=64")).isEqualTo(new QuantScheme.W8A8Dynamic(64));
+        assertThat(QuantScheme.parse("smoothquant:alpha=0.8,weights=tensor")).isEqualTo(new QuantScheme.SmoothQuant(0.8f, false));
+        for (String s : new String[] {"fp32", "bf16", "w8a16", "w8a8-tensor", "llm-int8:threshold=6.0,fp=dequant", "w4a16-awq:group=32"})
+            assertThat(QuantScheme.parse(QuantScheme.parse(s).toString())).isEqualTo(QuantScheme.parse(s));
+        assertThatThrownBy(() -> QuantScheme.parse("int3")).hasMessageContaining("unknown quantization scheme");
+        assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:group=0")).hasMessageContaining("group");
+        assertThatThrownBy(() -> QuantScheme.parse("smoothquant:alpha=2")).hasMessageContaining("alpha");
+        assertThatThrownBy(() -> QuantScheme.parse("llm-int8:bogus=1")).hasMessageContaining("bogus");
+        QuantPlan plan = QuantPlan.parse("w4a16-rtn", java.util.List.of("down_proj=w8a16", "layers.0.*=fp32"));
+        assertThat(plan.schemeFor("model.layers.3.mlp.down_proj")).isEqualTo(new QuantScheme.W8A16());
+        assertThat(plan.schemeFor("model.layers.0.mlp.down_proj")).isEqualTo(new QuantScheme.Fp32());
+        assertThat(plan.schemeFor("model.layers.2.self_attn.q_proj").name()).isEqualTo("w4a16-rtn");
+        assertThat(plan.schemeFor("lm_head")).isEqualTo(new QuantScheme.Fp32());
+    }
+}
