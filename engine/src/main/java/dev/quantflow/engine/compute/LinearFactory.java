@@ -7,5 +7,13 @@ import dev.quantflow.engine.model.Tensor;
 public interface LinearFactory {
     Linear create(String name, Tensor weight, float[] bias);
 
+    /**
+     * The layer of a quantized checkpoint, which stores no plain "NAME.weight" (but e.g. qweight
+     * and scales); empty when this factory does not know the layer.
+     */
+    default java.util.Optional<Linear> fromStore(String name, int out, int in, float[] bias) {
+        return java.util.Optional.empty();
+    }
+
     LinearFactory DENSE = (name, weight, bias) -> new DenseLinear(weight, bias);
 }

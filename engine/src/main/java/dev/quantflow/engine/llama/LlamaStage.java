@@ -62,9 +62,15 @@ public final class LlamaStage {
     }
 
     private static Linear linear(WeightStore w, LinearFactory f, String name, int out, int in) {
+        float[] bias = w.find(name + ".bias").map(Tensor::toFloatArray).orElse(null);
+        if (w.find(name + ".weight").isEmpty()) {   // a quantized checkpoint: the factory knows its tensors
+            Linear q = f.fromStore(name, out, in, bias).orElseThrow(() -> new ModelLoadException(java.nio.file.Path.of("weights"), "missing tensor " + name + ".weight"));
+            if (q.outFeatures() != out || q.inFeatures() != in)
+                throw new ModelLoadException(java.nio.file.Path.of("weights"), name + " is " + q.outFeatures() + "x" + q.inFeatures() + ", expected " + out + "x" + in);
+            return q;
+        }
         Tensor weight = checkShape(tensor(w, name + ".weight"), out, in);
-        Optional<Tensor> bias = w.find(name + ".bias");
-        return f.create(name, weight, bias.map(Tensor::toFloatArray).orElse(null));
+        return f.create(name, weight, bias);
     }
 
     private static Tensor tensor(WeightStore w, String name) {

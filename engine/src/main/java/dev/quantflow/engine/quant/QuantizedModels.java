@@ -54,7 +54,15 @@ public final class QuantizedModels {
 
         /** The same layers without error probes (for timing), sharing the built linears. */
         public LlamaStage unprobedStage() {
-            return new LlamaStage(config, weights, 0, config.numLayers(), (name, w, b) -> format(name));
+            return new LlamaStage(config, weights, 0, config.numLayers(), new LinearFactory() {
+                public Linear create(String name, Tensor w, float[] b) {
+                    return format(name);
+                }
+
+                public Optional<Linear> fromStore(String name, int out, int in, float[] b) {
+                    return Optional.ofNullable(format(name));
+                }
+            });
         }
 
         /** LLM.int8() outlier columns summed over all layers. */
@@ -77,6 +85,28 @@ public final class QuantizedModels {
             });
             return m;
         }
+    }
+
+    /** A quantized checkpoint's linears as stored (see {@link QuantizedCheckpoint}). */
+    public static Built loadStored(dev.quantflow.engine.llama.LlamaModel m) {
+        Map<String, Linear> linears = new LinkedHashMap<>();
+        LinearFactory stored = m.storedLinears();
+        LinearFactory recording = new LinearFactory() {
+            public Linear create(String name, Tensor weight, float[] bias) {
+                Linear l = stored.create(name, weight, bias);
+                linears.put(name, l);
+                return l;
+            }
+
+            public Optional<Linear> fromStore(String name, int out, int in, float[] bias) {
+                Optional<Linear> l = stored.fromStore(name, out, in, bias);
+                l.ifPresent(x -> linears.put(name, x));
+                return l;
+            }
+        };
+        LlamaConfig c = m.config();
+        LlamaStage stage = new LlamaStage(c, m.weights(), 0, c.numLayers(), recording);
+        return new Built(stage, c, QuantPlan.of(new QuantScheme.Fp32()), m.weights(), linears, Map.of(), Map.of());
     }
 
     /** Builds plan over model weights; calibTokens is required when a scheme needs calibration. */

@@ -13,6 +13,7 @@ import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.quant.OutlierStats;
 import dev.quantflow.engine.quant.QuantPlan;
+import dev.quantflow.engine.quant.QuantizedCheckpoint;
 import dev.quantflow.engine.quant.QuantizedModels;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -49,6 +50,9 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--layers", description = "Print the relative output error of every linear layer")
     boolean layers;
 
+    @Option(names = "--reference", paramLabel = "DIR", description = "The fp32 model to compare with (needed when --model is a quantized checkpoint)")
+    Path referenceDir;
+
     @Option(names = "--json", description = "Print one JSON object on stdout")
     boolean json;
 
@@ -62,10 +66,14 @@ public final class EvalCommand implements Callable<Integer> {
             int window = ctx > 0 ? Math.min(ctx, c.maxPositions()) : Math.min(512, c.maxPositions());
             Optional<int[]> calib = quant.calibTokens(m.tokenizer());
             long t0 = System.nanoTime();
-            QuantizedModels.Built built = QuantizedModels.build(c, m.weights(), plan, calib,
-                    QuantizedModels.Options.DEFAULT.withLayerError(true));
+            boolean stored = QuantizedCheckpoint.isQuantized(c);
+            if (stored && referenceDir == null) throw new QuantflowCommand.UserError(model.dir() + " is a quantized checkpoint: give the fp32 model with --reference DIR");
+            if (stored && !plan.toString().equals("fp32")) throw new QuantflowCommand.UserError(model.dir() + " is already quantized; drop --quant");
+            QuantizedModels.Built built = stored ? QuantizedModels.loadStored(m)
+                    : QuantizedModels.build(c, m.weights(), plan, calib, QuantizedModels.Options.DEFAULT.withLayerError(true));
             double buildSeconds = (System.nanoTime() - t0) / 1e9;
-            LlamaStage reference = m.full(LinearFactory.DENSE);
+            LlamaModel refModel = referenceDir == null ? m : LlamaModel.open(referenceDir);
+            LlamaStage reference = refModel.full(LinearFactory.DENSE);
             long refBytes = linearBytes(reference), refDecoderBytes = refBytes - reference.lmHead().weightBytes();
             int[] tokens = TextTokens.load(text, m.tokenizer(), maxTokens > 0 ? maxTokens * 2 + window : 0);
             EvalResult r = PerplexityEvaluator.evaluate(
@@ -80,7 +88,7 @@ public final class EvalCommand implements Callable<Integer> {
                 refTps = DecodeSpeed.tokensPerSecond(reference, KvFormat.F32.caches(c, Generator.BLOCK_SIZE), prompt, speedTokens);
                 tps = DecodeSpeed.tokensPerSecond(built.unprobedStage(), kv.caches(c, Generator.BLOCK_SIZE), prompt, speedTokens);
             }
-            String scheme = plan.toString();
+            String scheme = stored ? "stored " + c.quantizationConfig().path("quant_method").asText() : plan.toString();
             if (json) {
                 ObjectMapper om = new ObjectMapper();
                 ObjectNode o = om.createObjectNode();

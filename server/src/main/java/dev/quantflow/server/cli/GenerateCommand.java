@@ -1,6 +1,5 @@
 package dev.quantflow.server.cli;
 
-import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.generate.GenerateResult;
 import dev.quantflow.engine.generate.Generator;
@@ -49,6 +48,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--ids", description = "Print the generated token ids instead of text")
     boolean ids;
 
+    @Mixin
+    QuantOptions quant;
+
     @Override
     public Integer call() {
         if (maxTokens < 0) throw new QuantflowCommand.UserError("--max-tokens must be >= 0");
@@ -56,12 +58,12 @@ public final class GenerateCommand implements Callable<Integer> {
         GenerateOptions opts = new GenerateOptions(maxTokens, new SamplingParams(temperature, topK, topP, seedValue), ignoreEos, stop);
         long t0 = System.nanoTime();
         try (LlamaModel m = LlamaModel.open(model.dir())) {
-            LlamaStage stage = m.full(LinearFactory.DENSE);
+            LlamaStage stage = QuantOptions.stage(m, quant);
             long loadNanos = System.nanoTime() - t0;
             int[] promptIds = m.tokenizer().encode(prompt);
             PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
             StringBuilder idLine = new StringBuilder();
-            GenerateResult r = new Generator(stage, m.tokenizer()).generate(promptIds, opts, (id, delta) -> {
+            GenerateResult r = new Generator(stage, m.tokenizer(), quant.kvFormat().caches(m.config(), Generator.BLOCK_SIZE)).generate(promptIds, opts, (id, delta) -> {
                 if (ids) {
                     if (id >= 0) idLine.append(idLine.isEmpty() ? "" : " ").append(id);
                 } else if (!delta.isEmpty()) {

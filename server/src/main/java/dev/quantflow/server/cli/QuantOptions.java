@@ -30,6 +30,20 @@ public final class QuantOptions {
     @Option(names = "--calib-tokens", defaultValue = "4096", description = "Calibration tokens to use")
     int calibTokens;
 
+    /**
+     * The model's stage: a quantized checkpoint as stored (no --quant needed), else the model
+     * quantized now with --quant (calibrating on --calib where the scheme needs it).
+     */
+    public static dev.quantflow.engine.llama.LlamaStage stage(dev.quantflow.engine.llama.LlamaModel m, QuantOptions q) {
+        QuantPlan plan = q.plan();
+        if (dev.quantflow.engine.quant.QuantizedCheckpoint.isQuantized(m.config())) {
+            if (!plan.toString().equals("fp32")) throw new QuantflowCommand.UserError(m.dir() + " is already quantized; drop --quant");
+            return m.full(m.storedLinears());
+        }
+        return dev.quantflow.engine.quant.QuantizedModels.build(m.config(), m.weights(), plan, q.calibTokens(m.tokenizer()),
+                dev.quantflow.engine.quant.QuantizedModels.Options.DEFAULT).stage();
+    }
+
     public QuantPlan plan() {
         return QuantPlan.parse(scheme, overrides);
     }

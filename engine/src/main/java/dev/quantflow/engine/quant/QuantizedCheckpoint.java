@@ -1,0 +1,243 @@
+package dev.quantflow.engine.quant;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.quantflow.engine.compute.DenseLinear;
+import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.model.DType;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.ModelLoadException;
+import dev.quantflow.engine.model.Tensor;
+import dev.quantflow.engine.model.WeightStore;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Quantized models on disk. Our format ("quant_method": "quantflow"): per linear NAME, by scheme,
+ * NAME.qweight (I8, out x in) + NAME.scales (F32, out x groups) [+ NAME.input_scale, or
+ * NAME.fp_columns (I32) + NAME.fp_weight (F32, k x out) for LLM.int8()], or for int4 NAME.qweight4
+ * (U8, two codes per byte, see {@link Int4Packing}) + NAME.scales + NAME.qzeros (U8) [+ NAME.perm];
+ * unquantized layers keep NAME.weight; folded SmoothQuant/AWQ factors are already in the norms and
+ * weights and are also written as PRODUCER.smooth_factors for inspection. config.json's
+ * quantization_config names each layer's scheme. AutoGPTQ ("gptq") and AutoAWQ ("awq") 4-bit
+ * checkpoints are read and written too ({@link AutoGptqFormat}).
+ */
+public final class QuantizedCheckpoint {
+    public enum Format { QUANTFLOW, GPTQ, AWQ;
+        public static Format parse(String s) {
+            return switch (s.toLowerCase(Locale.ROOT)) {
+                case "quantflow" -> QUANTFLOW;
+                case "gptq", "autogptq" -> GPTQ;
+                case "awq", "autoawq" -> AWQ;
+                default -> throw new IllegalArgumentException("--format must be quantflow, gptq or awq, got '" + s + "'");
+            };
+        }
+    }
+
+    private QuantizedCheckpoint() {}
+
+    public static void save(QuantizedModels.Built b, Path source, Path out, Format format) {
+        ObjectMapper om = new ObjectMapper();
+        ObjectNode qc = om.createObjectNode();
+        CheckpointWriter w = new CheckpointWriter();
+        int group = format == Format.QUANTFLOW ? 0 : commonInt4Group(b);
+        for (Tensor t : b.weights().tensors().values()) {
+            String n = t.name();
+            String base = n.endsWith(".weight") ? n.substring(0, n.length() - 7) : null;
+            if (base != null && b.linears().containsKey(base)) {
+                Linear l = b.format(base);
+                if (l instanceof DenseLinear d) w.add(d.scheme().equals("bf16") ? QuantizedModels.toBf16(t) : t);
+                continue;
+            }
+            w.add(t);
+        }
+        ObjectNode layers = om.createObjectNode();
+        for (String name : b.linears().keySet()) {
+            Linear l = b.format(name);
+            layers.put(name, l instanceof DenseLinear ? l.scheme() : b.plan().schemeFor(name).toString());
+            switch (format) {
+                case QUANTFLOW -> writeOurs(w, name, l);
+                case GPTQ, AWQ -> writeAuto(w, name, l, format);
+            }
+        }
+        if (format == Format.QUANTFLOW) {
+            qc.put("quant_method", "quantflow").put("format_version", 1).put("plan", b.plan().toString());
+            qc.set("layers", layers);
+            b.foldFactors().forEach((producer, s) -> w.addFloats(producer.replaceAll("\\.weight$", "") + ".smooth_factors", new long[] {s.length}, s));
+            ObjectNode folds = qc.putObject("folds");
+            b.foldKinds().forEach(folds::put);
+        } else {
+            qc.put("quant_method", format == Format.GPTQ ? "gptq" : "awq").put("bits", 4).put("group_size", group);
+            if (format == Format.GPTQ) qc.put("desc_act", false).put("sym", false).put("checkpoint_format", "gptq");
+            else qc.put("zero_point", true).put("version", "gemm");
+        }
+        w.write(source, out, qc);
+    }
+
+    private static int commonInt4Group(QuantizedModels.Built b) {
+        int g = -1;
+        for (String name : b.linears().keySet()) {
+            Linear l = b.format(name);
+            if (l instanceof DenseLinear) continue;
+            if (!(l instanceof Int4GroupLinear i4) || i4.permutation() != null)
+                throw new IllegalArgumentException(name + " is " + l.scheme() + ": AutoGPTQ/AutoAWQ files hold only int4 layers (w4a16-*) without act-order");
+            int gs = i4.weights().layout().groupSize();
+            if (g >= 0 && gs != g) throw new IllegalArgumentException("AutoGPTQ/AutoAWQ files need one group size; found " + g + " and " + gs);
+            g = gs;
+        }
+        return g;
+    }
+
+    private static void writeOurs(CheckpointWriter w, String name, Linear l) {
+        switch (l) {
+            case DenseLinear d -> { }
+            case Int8Linear i -> int8(w, name, i.weights());
+            case W8A8DynamicLinear d -> int8(w, name, d.weights());
+            case W8A8TensorLinear t -> {
+                int8(w, name, t.weights());
+                w.addFloats(name + ".input_scale", new long[] {1}, new float[] {t.inputScale()});
+            }
+            case LlmInt8Linear li -> {
+                int8(w, name, li.weights());
+                int[] cols = li.fpColumns();
+                float[] fp = new float[cols.length * li.outFeatures()];
+                for (int k = 0; k < cols.length; k++) System.arraycopy(li.fpColumn(k), 0, fp, k * li.outFeatures(), li.outFeatures());
+                w.addInts(name + ".fp_columns", new long[] {cols.length}, cols);
+                w.addFloats(name + ".fp_weight", new long[] {cols.length, li.outFeatures()}, fp);
+            }
+            case Int4GroupLinear i4 -> {
+                QuantizedMatrix m = i4.weights();
+                w.addBytes(name + ".qweight4", DType.U8, new long[] {m.rows(), Int4Packing.bytesPerRow(m.cols())}, Int4Packing.pack(m.q(), m.rows(), m.cols()));
+                w.addFloats(name + ".scales", new long[] {m.rows(), m.groups()}, m.scales());
+                w.addBytes(name + ".qzeros", DType.U8, new long[] {m.rows(), m.groups()}, m.zeros());
+                if (i4.permutation() != null) w.addInts(name + ".perm", new long[] {m.cols()}, i4.permutation());
+            }
+            default -> throw new IllegalArgumentException(name + ": cannot save a " + l.getClass().getSimpleName());
+        }
+    }
+
+    private static void int8(CheckpointWriter w, String name, QuantizedMatrix m) {
+        w.addBytes(name + ".qweight", DType.I8, new long[] {m.rows(), m.cols()}, m.q());
+        w.addFloats(name + ".scales", new long[] {m.rows(), m.groups()}, m.scales());
+    }
+
+    private static void writeAuto(CheckpointWriter w, String name, Linear l, Format f) {
+        if (!(l instanceof Int4GroupLinear i4)) return;   // dense layers were written as NAME.weight
+        AutoGptqFormat.Packed p = f == Format.GPTQ ? AutoGptqFormat.packGptq(i4.weights()) : AutoGptqFormat.packAwq(i4.weights());
+        if (f == Format.GPTQ) {
+            w.addInts(name + ".qweight", new long[] {p.in() / 8, p.out()}, p.qweight());
+            w.addInts(name + ".g_idx", new long[] {p.in()}, p.gIdx());
+        } else {
+            w.addInts(name + ".qweight", new long[] {p.in(), p.out() / 8}, p.qweight());
+        }
+        w.addInts(name + ".qzeros", new long[] {p.groups(), p.out() / 8}, p.qzeros());
+        w.addHalfs(name + ".scales", new long[] {p.groups(), p.out()}, p.scales());
+    }
+
+    /** The factory that builds the linears of a model directory: dense, or from its quantization_config. */
+    public static LinearFactory loader(LlamaConfig c, WeightStore store) {
+        JsonNode qc = c.quantizationConfig();
+        if (qc == null || qc.isMissingNode() || qc.isNull()) return LinearFactory.DENSE;
+        String method = qc.path("quant_method").asText("");
+        return switch (method) {
+            case "quantflow" -> new Stored(store, qc, method);
+            case "gptq", "awq" -> {
+                if (qc.path("bits").asInt(4) != 4) throw new ModelLoadException(Path.of("config.json"), method + " checkpoints with " + qc.path("bits").asInt() + " bits are not supported (4 only)");
+                yield new Stored(store, qc, method);
+            }
+            default -> throw new ModelLoadException(Path.of("config.json"), "unsupported quantization_config.quant_method '" + method + "' (supported: quantflow, gptq, awq)");
+        };
+    }
+
+    /** Whether a config's model is stored quantized. */
+    public static boolean isQuantized(LlamaConfig c) {
+        JsonNode qc = c.quantizationConfig();
+        return qc != null && !qc.isMissingNode() && !qc.isNull();
+    }
+
+    private record Stored(WeightStore store, JsonNode qc, String method) implements LinearFactory {
+        @Override
+        public Linear create(String name, Tensor weight, float[] bias) {
+            return new DenseLinear(weight, bias);
+        }
+
+        @Override
+        public Optional<Linear> fromStore(String name, int out, int in, float[] bias) {
+            if (store.find(name + ".qweight").isEmpty() && store.find(name + ".qweight4").isEmpty()) return Optional.empty();
+            return Optional.of(switch (method) {
+                case "quantflow" -> ours(name, out, in, bias);
+                case "gptq" -> {
+                    int g = groupSize(in);
+                    AutoGptqFormat.Packed p = new AutoGptqFormat.Packed(ints(name + ".qweight"), ints(name + ".qzeros"), floats(name + ".scales"),
+                            store.find(name + ".g_idx").map(Tensor::toIntArray).orElseGet(() -> java.util.stream.IntStream.range(0, in).map(i -> i / g).toArray()),
+                            in, out, (in + g - 1) / g);
+                    AutoGptqFormat.Unpacked u = AutoGptqFormat.unpackGptq(p, g);
+                    yield new Int4GroupLinear(u.weights(), u.permutation(), bias, "w4a16-gptq:group=" + g);
+                }
+                case "awq" -> {
+                    int g = groupSize(in);
+                    AutoGptqFormat.Packed p = new AutoGptqFormat.Packed(ints(name + ".qweight"), ints(name + ".qzeros"), floats(name + ".scales"), null, in, out, (in + g - 1) / g);
+                    yield new Int4GroupLinear(AutoGptqFormat.unpackAwq(p, g), null, bias, "w4a16-awq:group=" + g);
+                }
+                default -> throw new IllegalStateException(method);
+            });
+        }
+
+        private int groupSize(int in) {
+            int g = qc.path("group_size").asInt(128);
+            return g <= 0 ? in : g;
+        }
+
+        private Linear ours(String name, int out, int in, float[] bias) {
+            String spec = qc.path("layers").path(name).asText("");
+            if (spec.isEmpty()) throw new ModelLoadException(Path.of("config.json"), "quantization_config.layers has no scheme for " + name);
+            QuantScheme s = QuantScheme.parse(spec);
+            return switch (s) {
+                case QuantScheme.W8A16 x -> new Int8Linear(int8(name, out, in, in), bias);
+                case QuantScheme.W8A8Dynamic x -> new W8A8DynamicLinear(int8(name, out, in, x.group() > 0 ? x.group() : in), bias, x.toString());
+                case QuantScheme.SmoothQuant x -> new W8A8DynamicLinear(int8(name, out, in, in), bias, x.toString());
+                case QuantScheme.W8A8Tensor x -> new W8A8TensorLinear(int8(name, out, in, in), floats(name + ".input_scale")[0], bias);
+                case QuantScheme.LlmInt8 x -> {
+                    int[] cols = ints(name + ".fp_columns");
+                    float[] fp = floats(name + ".fp_weight");
+                    float[][] colsW = new float[cols.length][];
+                    for (int k = 0; k < cols.length; k++) colsW[k] = java.util.Arrays.copyOfRange(fp, k * out, (k + 1) * out);
+                    yield new LlmInt8Linear(int8(name, out, in, in), x.threshold(), cols, colsW, bias);
+                }
+                case QuantScheme.W4A16 x -> {
+                    float[] scales = floats(name + ".scales");
+                    byte[] codes = Int4Packing.unpack(bytes(name + ".qweight4"), out, in);
+                    QuantizedMatrix m = new QuantizedMatrix(IntRange.INT4_ASYM, out, in, new GroupLayout(in, x.group()), codes, scales, bytes(name + ".qzeros"));
+                    yield new Int4GroupLinear(m, store.find(name + ".perm").map(Tensor::toIntArray).orElse(null), bias, x.toString());
+                }
+                case QuantScheme.Fp32 x -> throw new ModelLoadException(Path.of("weights"), "missing tensor " + name + ".weight");
+                case QuantScheme.Bf16 x -> throw new ModelLoadException(Path.of("weights"), "missing tensor " + name + ".weight");
+            };
+        }
+
+        private QuantizedMatrix int8(String name, int out, int in, int group) {
+            GroupLayout g = new GroupLayout(in, group);
+            return new QuantizedMatrix(IntRange.INT8_SYM, out, in, g, bytes(name + ".qweight"), floats(name + ".scales"), new byte[out * g.groups()]);
+        }
+
+        private Tensor get(String n) {
+            return store.find(n).orElseThrow(() -> new ModelLoadException(Path.of("weights"), "missing tensor " + n));
+        }
+
+        private byte[] bytes(String n) {
+            return get(n).data().toArray(ValueLayout.JAVA_BYTE);
+        }
+
+        private float[] floats(String n) {
+            return get(n).toFloatArray();
+        }
+
+        private int[] ints(String n) {
+            return get(n).toIntArray();
+        }
+    }
+}

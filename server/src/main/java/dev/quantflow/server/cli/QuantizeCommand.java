@@ -1,0 +1,44 @@
+package dev.quantflow.server.cli;
+
+import dev.quantflow.engine.llama.LlamaModel;
+import dev.quantflow.engine.quant.QuantPlan;
+import dev.quantflow.engine.quant.QuantizedCheckpoint;
+import dev.quantflow.engine.quant.QuantizedModels;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** Quantizes a model (calibrating on text if the scheme needs it) and writes it as a loadable model directory. */
+@Command(name = "quantize", mixinStandardHelpOptions = true,
+        description = "Quantize a model and write it (safetensors with packed weights, scales, zero points; quantization_config in config.json).")
+public final class QuantizeCommand implements Callable<Integer> {
+    @Mixin
+    ModelOption model;
+
+    @Mixin
+    QuantOptions quant;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR")
+    Path out;
+
+    @Option(names = "--format", defaultValue = "quantflow", description = "quantflow (any scheme), gptq or awq (AutoGPTQ/AutoAWQ 4-bit layout)")
+    String format;
+
+    @Override
+    public Integer call() {
+        QuantizedCheckpoint.Format f = QuantizedCheckpoint.Format.parse(format);
+        QuantPlan plan = quant.plan();
+        long t0 = System.nanoTime();
+        try (LlamaModel m = LlamaModel.open(model.dir())) {
+            if (QuantizedCheckpoint.isQuantized(m.config())) throw new QuantflowCommand.UserError(model.dir() + " is already quantized; quantize the original model");
+            QuantizedModels.Built b = QuantizedModels.build(m.config(), m.weights(), plan, quant.calibTokens(m.tokenizer()), QuantizedModels.Options.DEFAULT);
+            QuantizedCheckpoint.save(b, model.dir(), out, f);
+            System.err.printf(Locale.ROOT, "wrote %s (%s, %s format): linear weights %d bytes, in %.1f s%n",
+                    out, plan, f.name().toLowerCase(Locale.ROOT), b.weightBytes(), (System.nanoTime() - t0) / 1e9);
+        }
+        return 0;
+    }
+}
