@@ -20,6 +20,11 @@ public sealed interface QuantScheme {
         return false;
     }
 
+    /** Whether this layer uses calibration statistics when they are there. */
+    default boolean usesCalibration() {
+        return needsCalibration();
+    }
+
     record Fp32() implements QuantScheme {
         public String name() { return "fp32"; }
         @Override public String toString() { return name(); }
@@ -52,7 +57,8 @@ public sealed interface QuantScheme {
     /** LLM.int8(): outlier columns (|x| >= threshold) in floating point, the rest int8. */
     record LlmInt8(float threshold, LlmInt8Linear.FpSource fp) implements QuantScheme {
         public String name() { return "llm-int8"; }
-        @Override public boolean needsCalibration() { return fp == LlmInt8Linear.FpSource.CALIBRATED; }
+        /** Calibration is optional: without it every outlier column is dequantized from int8 (fp=dequant). */
+        @Override public boolean usesCalibration() { return fp == LlmInt8Linear.FpSource.CALIBRATED; }
         @Override public String toString() {
             return name() + ":threshold=" + fmt(threshold) + (fp == LlmInt8Linear.FpSource.CALIBRATED ? "" : ",fp=" + fp.name().toLowerCase(Locale.ROOT));
         }

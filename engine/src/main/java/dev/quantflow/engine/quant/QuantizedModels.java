@@ -115,9 +115,10 @@ public final class QuantizedModels {
         for (String n : LinearNames.all(c)) schemes.put(n, plan.schemeFor(n));
         Map<String, InputStats> stats = Map.of();
         Optional<QuantScheme> needs = schemes.values().stream().filter(QuantScheme::needsCalibration).findFirst();
-        if (needs.isPresent()) {
-            int[] tokens = calibTokens.orElseThrow(() -> new IllegalArgumentException(
-                    "scheme " + needs.get() + " needs calibration text (--calib FILE)"));
+        if (needs.isPresent() && calibTokens.isEmpty())
+            throw new IllegalArgumentException("scheme " + needs.get() + " needs calibration text (--calib FILE)");
+        if (calibTokens.isPresent() && schemes.values().stream().anyMatch(QuantScheme::usesCalibration)) {
+            int[] tokens = calibTokens.get();
             Set<String> hessian = new HashSet<>();
             schemes.forEach((n, s) -> {
                 if (s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.GPTQ) hessian.add(LinearNames.inputKey(n));

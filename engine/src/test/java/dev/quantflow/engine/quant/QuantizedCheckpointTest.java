@@ -32,7 +32,7 @@ class QuantizedCheckpointTest {
     void ourFormatReloadsToTheSameOutputs(String scheme) {
         Path src = SharedData.path("models/stories260K");
         try (LlamaModel m = LlamaModel.open(src)) {
-            int[] calib = TextTokens.load(SharedData.path("data/stories260K-calib.txt"), m.tokenizer(), 512);
+            int[] calib = TextTokens.load(SharedData.path("data/stories260K-calib.txt"), m.tokenizer(), 256);
             int[] text = TextTokens.load(SharedData.path("data/stories260K-eval.txt"), m.tokenizer(), 48);
             QuantizedModels.Built b = QuantizedModels.build(m.config(), m.weights(), QuantPlan.parse(scheme, List.of()), Optional.of(calib), QuantizedModels.Options.DEFAULT);
             float[] before = logits(b.stage(), m, text);

@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "quantflow", mixinStandardHelpOptions = true, version = "quantflow 0.1.0",
         description = "A JVM LLM inference server with quantization.",
         subcommands = {GenerateCommand.class, TokenizeCommand.class, SynthModelCommand.class,
-                EvalCommand.class, InjectOutliersCommand.class, QuantizeCommand.class})
+                EvalCommand.class, InjectOutliersCommand.class, QuantizeCommand.class,
+                QuantReportCommand.class})
 public final class QuantflowCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

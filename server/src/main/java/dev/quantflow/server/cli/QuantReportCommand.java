@@ -1,0 +1,102 @@
+package dev.quantflow.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Turns `eval --json` lines into the markdown table and the perplexity-vs-weight-bytes plot of docs/QUANTIZATION.md. */
+@Command(name = "quant-report", mixinStandardHelpOptions = true,
+        description = "Markdown table and PNG plot (perplexity vs weight bytes) from eval --json results, one JSON object per line.")
+public final class QuantReportCommand implements Callable<Integer> {
+    private static final org.knowm.xchart.style.markers.Marker[] MARKERS = {SeriesMarkers.CIRCLE, SeriesMarkers.DIAMOND,
+            SeriesMarkers.SQUARE, SeriesMarkers.TRIANGLE_UP, SeriesMarkers.TRIANGLE_DOWN, SeriesMarkers.CROSS};
+
+    @Option(names = "--results", required = true, paramLabel = "FILE", description = "JSON lines written by eval --json")
+    Path results;
+
+    @Option(names = "--plot", paramLabel = "PNG", description = "Write the plot here")
+    Path plot;
+
+    @Override
+    public Integer call() throws IOException {
+        Map<String, List<JsonNode>> byModel = new LinkedHashMap<>();
+        ObjectMapper om = new ObjectMapper();
+        for (String line : Files.readAllLines(results)) {
+            if (line.isBlank()) continue;
+            JsonNode n = om.readTree(line);
+            byModel.computeIfAbsent(shortName(n.path("model").asText()), k -> new ArrayList<>()).add(n);
+        }
+        if (byModel.isEmpty()) throw new QuantflowCommand.UserError(results + ": no results");
+        StringBuilder md = new StringBuilder();
+        for (var e : byModel.entrySet()) {
+            md.append("\n**").append(e.getKey()).append("**\n\n");
+            md.append("| scheme | kv | perplexity | vs fp32 | KL div. | top-1 agr. | decoder weight bytes | x fp32 | all linears incl. lm_head | tokens/s (fp32) | outlier cols |\n");
+            md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            for (JsonNode n : e.getValue()) {
+                md.append(String.format(Locale.ROOT, "| %s | %s | %.4f | %+.2f%% | %.5f | %.4f | %,d | %.3f | %,d | %.0f (%.0f) | %.2f%% |%n",
+                        n.path("scheme").asText(), n.path("kv").asText(), n.path("perplexity").asDouble(), n.path("perplexity_delta_pct").asDouble(),
+                        n.path("kl_divergence").asDouble(), n.path("top1_agreement").asDouble(), n.path("decoder_weight_bytes").asLong(),
+                        n.path("decoder_weight_bytes").asDouble() / n.path("fp32_decoder_weight_bytes").asDouble(), n.path("weight_bytes").asLong(),
+                        n.path("tokens_per_second").asDouble(), n.path("fp32_tokens_per_second").asDouble(), 100 * n.path("outlier_fraction").asDouble()));
+            }
+            md.append(String.format(Locale.ROOT, "%nfp32 perplexity %.4f over %d tokens.%n", e.getValue().getFirst().path("fp32_perplexity").asDouble(),
+                    e.getValue().getFirst().path("tokens").asInt()));
+        }
+        System.out.print(md);
+        if (plot != null) writePlot(byModel);
+        return 0;
+    }
+
+    private static String shortName(String modelPath) {
+        Path p = Path.of(modelPath).getFileName();
+        return p == null ? modelPath : p.toString();
+    }
+
+    private void writePlot(Map<String, List<JsonNode>> byModel) {
+        System.setProperty("java.awt.headless", "true");
+        List<XYChart> charts = new ArrayList<>();
+        for (var e : byModel.entrySet()) {
+            XYChart c = new XYChartBuilder().width(760).height(520).title(e.getKey() + ": perplexity vs decoder weight bytes")
+                    .xAxisTitle("decoder linear weight bytes (KiB)").yAxisTitle("perplexity").build();
+            c.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+            c.getStyler().setMarkerSize(9);
+            c.getStyler().setLegendFont(c.getStyler().getLegendFont().deriveFont(10f));
+            double fp32 = e.getValue().getFirst().path("fp32_perplexity").asDouble();
+            double yMax = fp32 * 1.6;   // w8a8-tensor on the injected models is off the chart: its row is in the table
+            c.getStyler().setYAxisMin(fp32 * 0.98);
+            c.getStyler().setYAxisMax(yMax);
+            for (JsonNode n : e.getValue()) {
+                String name = n.path("scheme").asText() + (n.path("kv").asText().equals("int8") ? " +kv int8" : "");
+                double y = Math.min(n.path("perplexity").asDouble(), yMax);
+                XYSeries s = c.addSeries(name + (n.path("perplexity").asDouble() > yMax ? String.format(Locale.ROOT, " (ppl %.0f)", n.path("perplexity").asDouble()) : ""),
+                        new double[] {n.path("decoder_weight_bytes").asDouble() / 1024}, new double[] {y});
+                s.setMarker(MARKERS[c.getSeriesMap().size() % MARKERS.length]);   // colours repeat after 9 series; shapes tell them apart
+            }
+            charts.add(c);
+        }
+        int cols = Math.min(2, charts.size()), rows = (charts.size() + cols - 1) / cols;
+        try {
+            String file = plot.toString().replaceAll("\\.png$", "");
+            BitmapEncoder.saveBitmap(new ArrayList<>(charts), rows, cols, file, BitmapEncoder.BitmapFormat.PNG);
+        } catch (IOException ex) {
+            throw new UncheckedIOException(plot + ": cannot write the plot: " + ex.getMessage(), ex);
+        }
+        System.err.println("wrote " + plot);
+    }
+}
