@@ -2,7 +2,6 @@ package dev.quantflow.engine.eval;
 
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,8 +19,10 @@ public final class TextTokens {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IllegalArgumentException(file + ": no such text file");
         } catch (IOException e) {
-            throw new UncheckedIOException(file + ": cannot read text: " + e.getMessage(), e);
+            throw new IllegalArgumentException(file + ": cannot read text: " + e.getMessage(), e);
         }
         int[] out = new int[1024];
         int n = 0;
