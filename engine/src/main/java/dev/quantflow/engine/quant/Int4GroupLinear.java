@@ -92,7 +92,7 @@ public final class Int4GroupLinear implements Linear {
 
     @Override
     public long weightBytes() {
-        return (long) out * Int4Packing.bytesPerRow(in) + 4L * scales.length + zeros.length
+        return packed.length + 4L * scales.length + zeros.length   // rows padded to whole 32-column blocks
                 + (perm == null ? 0 : 4L * perm.length) + (bias == null ? 0 : 4L * bias.length);
     }
 

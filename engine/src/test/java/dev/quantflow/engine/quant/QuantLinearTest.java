@@ -101,8 +101,8 @@ class QuantLinearTest {
         l.forward(x, rows, y);
         double[][] ref = reference(q.dequantize(), out, in, x, rows, bias);
         assertClose(y, ref[0], ref[1]);
-        // int4: half a byte per weight plus a scale (4 bytes) and a zero point (1 byte) per group
-        assertThat(l.weightBytes()).isEqualTo((long) out * ((in + 1) / 2) + 5L * out * q.groups() + 4L * out);
+        // int4: half a byte per weight (rows padded to 32 columns) plus a scale (4 bytes) and a zero point (1 byte) per group
+        assertThat(l.weightBytes()).isEqualTo((long) out * ((in + 31) / 32 * 16) + 5L * out * q.groups() + 4L * out);
     }
 
     @Test
