@@ -1,0 +1,85 @@
+package dev.quantflow.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quantflow.engine.SharedData;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The quantization commands end to end on stories260K: eval --json, inject-outliers, quantize, generate from the result. */
+class QuantCommandsTest {
+    @TempDir
+    Path tmp;
+
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        try {
+            System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+            CommandLine cl = QuantflowCommand.commandLine();
+            cl.setErr(new PrintWriter(err, true));
+            int code = cl.execute(args);
+            return new Run(code, buf.toString(StandardCharsets.UTF_8), err.toString());
+        } finally {
+            System.setOut(old);
+        }
+    }
+
+    static String shared(String p) {
+        return SharedData.path(p).toString();
+    }
+
+    @Test
+    void evalJsonHasTheReportedFields() throws Exception {
+        Run r = run("eval", "--model", shared("models/stories260K"), "--quant", "llm-int8", "--calib", shared("data/stories260K-calib.txt"),
+                "--calib-tokens", "256", "--text", shared("data/stories260K-eval.txt"), "--max-tokens", "64", "--speed-tokens", "4", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        for (String k : new String[] {"scheme", "perplexity", "kl_divergence", "top1_agreement", "tokens", "weight_bytes", "tokens_per_second", "outlier_fraction", "layer_errors"})
+            assertThat(j.has(k)).as(k).isTrue();
+        assertThat(j.get("scheme").asText()).isEqualTo("llm-int8:threshold=6.0");
+        assertThat(j.get("tokens").asInt()).isEqualTo(64);
+        assertThat(j.get("perplexity").asDouble()).isGreaterThan(1);
+        assertThat(j.get("weight_bytes").asLong()).isLessThan(j.get("fp32_weight_bytes").asLong() / 2);
+        assertThat(j.get("layer_errors").size()).isEqualTo(5 * 7);
+    }
+
+    @Test
+    void injectThenQuantizeThenGenerateWithoutQuant() {
+        Path injected = tmp.resolve("inj"), quantized = tmp.resolve("q");
+        Run inj = run("inject-outliers", "--model", shared("models/stories260K"), "--out", injected.toString(), "--channels", "2", "--scale", "40", "--seed", "1");
+        assertThat(inj.code()).as(inj.err()).isZero();
+        Run q = run("quantize", "--model", injected.toString(), "--quant", "w8a16", "--out", quantized.toString());
+        assertThat(q.code()).as(q.err()).isZero();
+        assertThat(Files.exists(quantized.resolve("model.safetensors"))).isTrue();
+        Run plain = run("generate", "--model", shared("models/stories260K"), "--prompt", "Once upon a time", "--max-tokens", "12", "--ids");
+        Run fromQuantized = run("generate", "--model", quantized.toString(), "--prompt", "Once upon a time", "--max-tokens", "12", "--ids");
+        assertThat(fromQuantized.code()).as(fromQuantized.err()).isZero();
+        assertThat(fromQuantized.out().trim().split(" ")).hasSize(12);
+        // int8 weights of a function-preserving transform: the greedy story starts the same
+        assertThat(fromQuantized.out().trim().split(" ")[0]).isEqualTo(plain.out().trim().split(" ")[0]);
+    }
+
+    @Test
+    void badSchemesAndMissingCalibrationAreOneLineErrors() {
+        Run bad = run("eval", "--model", shared("models/stories260K"), "--quant", "w3a3", "--text", shared("data/stories260K-eval.txt"));
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("unknown quantization scheme 'w3a3'").doesNotContain("\tat ");
+        Run noCalib = run("generate", "--model", shared("models/stories260K"), "--quant", "smoothquant", "--prompt", "x", "--max-tokens", "2");
+        assertThat(noCalib.code()).isEqualTo(2);
+        assertThat(noCalib.err()).contains("needs calibration text (--calib FILE)");
+    }
+}
