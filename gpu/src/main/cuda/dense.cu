@@ -28,7 +28,7 @@ struct Half16Weights {   // bf16 or IEEE fp16, as raw 16-bit words
 };
 
 #define QF_DENSE(NAME, LOADER, TYPE)                                                                                      \
-    extern "C" __global__ void __launch_bounds__(256) qf_gemv_##NAME(const float* __restrict__ X, const TYPE* __restrict__ W, \
+    extern "C" __global__ void __launch_bounds__(256, 2) qf_gemv_##NAME(const float* __restrict__ X, const TYPE* __restrict__ W, \
             const float* __restrict__ bias, float* __restrict__ Y, int M, int N, int K) {                                 \
         qf_fp::gemv(X, LOADER{W, K}, bias, Y, M, N, K);                                                                   \
     }                                                                                                                     \
