@@ -1,6 +1,5 @@
 package dev.quantflow.server.cli;
 
-import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.generate.GenerateResult;
 import dev.quantflow.engine.generate.Generator;
@@ -21,6 +20,9 @@ import picocli.CommandLine.Option;
 public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
+
+    @Mixin
+    PlacementOptions placement;
 
     @Option(names = "--prompt", defaultValue = "", description = "Prompt text (default: empty, i.e. BOS only)")
     String prompt;
@@ -56,7 +58,7 @@ public final class GenerateCommand implements Callable<Integer> {
         GenerateOptions opts = new GenerateOptions(maxTokens, new SamplingParams(temperature, topK, topP, seedValue), ignoreEos, stop);
         long t0 = System.nanoTime();
         try (LlamaModel m = LlamaModel.open(model.dir())) {
-            LlamaStage stage = m.full(LinearFactory.DENSE);
+            LlamaStage stage = m.full(placement.linears(m.config().numLayers()));
             long loadNanos = System.nanoTime() - t0;
             int[] promptIds = m.tokenizer().encode(prompt);
             PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
