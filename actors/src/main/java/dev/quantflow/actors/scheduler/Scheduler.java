@@ -6,6 +6,7 @@ import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.actors.engine.EngineStatus;
 import dev.quantflow.actors.engine.LayerRange;
+import dev.quantflow.actors.sampler.EventStreams;
 import dev.quantflow.actors.sampler.SamplerActor;
 import dev.quantflow.actors.stage.StageWorker;
 import dev.quantflow.actors.tokenize.TokenizerWorker;
@@ -155,12 +156,12 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private Behavior<Command> onSubmit(Submit s) {
         GenerateRequest r = s.request();
         if (draining) {
-            s.events().fail(new EngineException(EngineException.Kind.UNAVAILABLE, "the engine is draining and takes no new requests"));
+            EventStreams.fail(s.events(), new EngineException(EngineException.Kind.UNAVAILABLE, "the engine is draining and takes no new requests"));
         } else if (tokenizing.size() + batcher.waiting() >= settings.maxWaiting()) {
-            s.events().fail(new EngineException(EngineException.Kind.OVERLOADED, "overloaded: " + (tokenizing.size() + batcher.waiting())
+            EventStreams.fail(s.events(), new EngineException(EngineException.Kind.OVERLOADED, "overloaded: " + (tokenizing.size() + batcher.waiting())
                     + " requests are waiting (limit " + settings.maxWaiting() + "); retry later"));
         } else if (byRequestId.containsKey(r.requestId())) {
-            s.events().fail(new EngineException(EngineException.Kind.INVALID_REQUEST, "request id '" + r.requestId() + "' is already in use"));
+            EventStreams.fail(s.events(), new EngineException(EngineException.Kind.INVALID_REQUEST, "request id '" + r.requestId() + "' is already in use"));
         } else {
             tokenizing.put(s.sequence(), new Pending(r, s.events()));
             byRequestId.put(r.requestId(), s.sequence());
@@ -175,7 +176,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         int limit = settings.positionLimit();
         if (e.ids().length >= limit) {
             byRequestId.remove(p.request.requestId());
-            p.events.fail(new EngineException(EngineException.Kind.INVALID_REQUEST, "the prompt has " + e.ids().length + " tokens; at most "
+            EventStreams.fail(p.events, new EngineException(EngineException.Kind.INVALID_REQUEST, "the prompt has " + e.ids().length + " tokens; at most "
                     + (limit - 1) + " fit (context " + settings.contextLength() + ", KV cache " + (long) settings.kvBlocks() * settings.kvBlockSize() + " tokens)"));
             checkIdle();
             return this;
@@ -199,7 +200,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         Pending p = tokenizing.remove(e.sequence());
         if (p != null) {
             byRequestId.remove(p.request.requestId());
-            p.events.fail(e.error());
+            EventStreams.fail(p.events, e.error());
         }
         checkIdle();
         return this;
