@@ -1,11 +1,5 @@
 package dev.quantflow.engine.tokenizer;
 
-<<<<<<< HEAD
-/** Placeholder (replaced by the tokenizer branch). */
-public final class IncrementalDetokenizer {
-    public String push(int tokenId) { throw new UnsupportedOperationException(); }
-    public String flush() { throw new UnsupportedOperationException(); }
-=======
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharsetDecoder;
@@ -68,5 +62,4 @@ public final class IncrementalDetokenizer {
         pending.compact();
         return chars.flip().toString();
     }
->>>>>>> tokenizer
 }
