@@ -20,11 +20,14 @@ public final class WeightStore implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final Map<String, Tensor> tensors = new LinkedHashMap<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
+    private final Path source;
 
-    private WeightStore() {}
+    private WeightStore(Path source) {
+        this.source = source;
+    }
 
     public static WeightStore open(Path dir) {
-        WeightStore store = new WeightStore();
+        WeightStore store = new WeightStore(dir);
         try {
             Map<String, Path> fileOf = new LinkedHashMap<>();
             for (Path file : shardFiles(dir)) {
@@ -97,6 +100,11 @@ public final class WeightStore implements AutoCloseable {
         if (s == null) return "";
         int nl = s.indexOf('\n');
         return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    /** The checkpoint directory the tensors come from (for messages). */
+    public Path source() {
+        return source;
     }
 
     public Optional<Tensor> find(String name) {
