@@ -253,6 +253,36 @@ class EngineBehaviourTest {
         }
     }
 
+    /** A linear that counts the token rows it has seen: stands in for LLM.int8's outlier statistics. */
+    static final class CountingLinear implements dev.quantflow.engine.compute.Linear {
+        final dev.quantflow.engine.compute.Linear inner;
+        final java.util.concurrent.atomic.AtomicLong rows = new java.util.concurrent.atomic.AtomicLong();
+
+        CountingLinear(dev.quantflow.engine.compute.Linear inner) { this.inner = inner; }
+        @Override public int inFeatures() { return inner.inFeatures(); }
+        @Override public int outFeatures() { return inner.outFeatures(); }
+        @Override public void forward(float[] x, int n, float[] y) { rows.addAndGet(n); inner.forward(x, n, y); }
+        @Override public long weightBytes() { return inner.weightBytes(); }
+        @Override public String scheme() { return "counting"; }
+    }
+
+    @Test
+    void linearProbesReachTheSnapshotByLayerName() throws Exception {
+        LinearFactory counting = (name, w, b) -> name.endsWith("down_proj") ? new CountingLinear(LinearFactory.DENSE.create(name, w, b))
+                : LinearFactory.DENSE.create(name, w, b);
+        EngineConfig config = base().stages(2).linears(() -> counting)
+                .linearProbe(l -> l instanceof CountingLinear c ? java.util.OptionalDouble.of(c.rows.get()) : java.util.OptionalDouble.empty()).build();
+        try (PipelineEngine engine = PipelineEngine.start(config)) {
+            assertThat(await(run(engine, client, text("p1", "Once upon a time", GenerateOptions.greedy(10)))).error()).isNull();
+            Thread.sleep(1100);   // stages report at most once a second
+            assertThat(await(run(engine, client, text("p2", "Once upon a time", GenerateOptions.greedy(10)))).error()).isNull();
+            java.util.Map<String, Double> probes = snapshot(engine).outlierColumnFraction();
+            assertThat(probes.keySet()).containsExactly("model.layers.0.mlp.down_proj", "model.layers.1.mlp.down_proj",
+                    "model.layers.2.mlp.down_proj", "model.layers.3.mlp.down_proj", "model.layers.4.mlp.down_proj");
+            assertThat(probes.values()).allSatisfy(v -> assertThat(v).isGreaterThan(5.0));
+        }
+    }
+
     static void awaitState(PipelineEngine engine, java.util.function.Predicate<EngineSnapshot> p) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!p.test(snapshot(engine))) {

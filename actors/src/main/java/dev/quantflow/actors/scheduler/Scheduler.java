@@ -71,6 +71,9 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
 
     public record StepDropped(int stage, long stepId) implements Command {}
 
+    /** The latest per-linear statistics of a stage (outlier-column fractions), by layer name. */
+    public record StageProbes(int stage, Map<String, Double> values) implements Command {}
+
     // from the sampler
     public record StepSampled(long stepId, List<SampleOutcome> outcomes, long[] stageNanos) implements Command {}
 
@@ -106,6 +109,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private long stepsTotal, activeNanos, activeSince;
     private int lastBatchTokens, lastBatchSequences;
     private final long[] busyNanos, lastStageNanos, stageWeightBytes, stageKvBytes;
+    private final Map<Integer, Map<String, Double>> probes = new java.util.TreeMap<>();
 
     private Scheduler(ActorContext<Command> ctx, SchedulerSettings settings, EngineStatus status, CompletableFuture<Void> loaded, Pipeline pipeline) {
         super(ctx);
@@ -145,6 +149,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                 .onMessage(StageLoadFailed.class, this::onStageLoadFailed)
                 .onMessage(StageFailed.class, this::onStageFailed)
                 .onMessage(StepDropped.class, this::onStepDropped)
+                .onMessage(StageProbes.class, p -> { probes.put(p.stage(), new java.util.LinkedHashMap<>(p.values())); return this; })
                 .onMessage(GetSnapshot.class, g -> { g.replyTo().tell(snapshot()); return this; })
                 .onMessage(Drain.class, d -> { draining = true; status.setDraining(true); return this; })
                 .onMessage(WhenIdle.class, w -> { idleWaiters.add(w.idle()); checkIdle(); return this; })
@@ -370,6 +375,12 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                     busyNanos[k], active));
         }
         return new EngineSnapshot(tokenizing.size() + batcher.waiting(), batcher.running(), batcher.blocksUsed(), batcher.blocksTotal(),
-                lastBatchTokens, lastBatchSequences, stepsTotal, batcher.preemptions(), stages, Map.of());
+                lastBatchTokens, lastBatchSequences, stepsTotal, batcher.preemptions(), stages, outlierFractions());
+    }
+
+    private Map<String, Double> outlierFractions() {
+        Map<String, Double> all = new java.util.LinkedHashMap<>();
+        probes.values().forEach(all::putAll);
+        return java.util.Collections.unmodifiableMap(all);
     }
 }
