@@ -253,6 +253,40 @@ class EngineBehaviourTest {
         }
     }
 
+    @Test
+    void closingTheEngineFailsOpenStreamsInsteadOfLeavingThemHanging() throws Exception {
+        CompletableFuture<Outcome> open;
+        try (PipelineEngine engine = PipelineEngine.start(base().faults(SLOW).build())) {
+            open = run(engine, client, text("open", "Once upon a time", longRun(400)));
+            awaitState(engine, s -> s.running() == 1);
+        }
+        assertThat(await(open).error()).isInstanceOfSatisfying(EngineException.class, e -> {
+            assertThat(e.kind()).isEqualTo(EngineException.Kind.UNAVAILABLE);
+            assertThat(e.getMessage()).contains("shut down");
+        });
+    }
+
+    @Test
+    void logprobsComeWithEveryTokenWhenAsked() throws Exception {
+        try (PipelineEngine engine = PipelineEngine.start(base().build())) {
+            Outcome o = await(run(engine, client, new GenerateRequest("lp", new Prompt.Text("Once upon a time"), GenerateOptions.greedy(8), 3)));
+            List<TokenEvent.Delta> deltas = o.events().stream().filter(e -> e instanceof TokenEvent.Delta d && d.tokenIds().length > 0)
+                    .map(e -> (TokenEvent.Delta) e).toList();
+            assertThat(deltas).hasSize(8);
+            for (TokenEvent.Delta d : deltas) {
+                TokenEvent.TokenLogprob lp = d.logprobs().getFirst();
+                assertThat(lp.tokenId()).isEqualTo(d.tokenIds()[0]);
+                assertThat(lp.top()).hasSize(3);
+                assertThat(lp.top().getFirst().tokenId()).as("greedy picks the most likely").isEqualTo(lp.tokenId());
+                assertThat(lp.logprob()).isEqualTo(lp.top().getFirst().logprob()).isLessThanOrEqualTo(0f);
+                assertThat(lp.top().get(1).logprob()).isLessThanOrEqualTo(lp.top().get(0).logprob());
+                assertThat(lp.top().get(2).logprob()).isLessThanOrEqualTo(lp.top().get(1).logprob());
+            }
+            Outcome none = await(run(engine, client, text("nolp", "Once upon a time", GenerateOptions.greedy(3))));
+            assertThat(none.events()).filteredOn(e -> e instanceof TokenEvent.Delta).allSatisfy(e -> assertThat(((TokenEvent.Delta) e).logprobs()).isEmpty());
+        }
+    }
+
     /** A linear that counts the token rows it has seen: stands in for LLM.int8's outlier statistics. */
     static final class CountingLinear implements dev.quantflow.engine.compute.Linear {
         final dev.quantflow.engine.compute.Linear inner;

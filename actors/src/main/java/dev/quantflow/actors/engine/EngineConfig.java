@@ -24,6 +24,7 @@ public record EngineConfig(
         long kvMemoryBytes,           // the budget an automatic kvBlocks stays under (all stages together)
         int maxWaiting,               // requests queued (or tokenizing) before new ones are refused OVERLOADED
         int tokenizerWorkers,
+        int stageThreads,             // threads a stage's matmuls split over; 0 -> all cores (stages share them)
         boolean warmup,               // run one 1-token generation at start; health().ready waits for it
         Supplier<LinearFactory> linears,
         KvCacheFactory kvCaches,
@@ -46,6 +47,7 @@ public record EngineConfig(
         require(kvMemoryBytes > 0, "kv memory must be > 0");
         require(maxWaiting >= 0, "max waiting must be >= 0, got " + maxWaiting);
         require(tokenizerWorkers >= 1, "tokenizer workers must be >= 1, got " + tokenizerWorkers);
+        require(stageThreads >= 0, "stage threads must be >= 0 (0 = all cores), got " + stageThreads);
     }
 
     public static Builder builder(Path modelDir) {
@@ -65,6 +67,7 @@ public record EngineConfig(
         b.kvMemoryBytes = kvMemoryBytes;
         b.maxWaiting = maxWaiting;
         b.tokenizerWorkers = tokenizerWorkers;
+        b.stageThreads = stageThreads;
         b.warmup = warmup;
         b.linears = linears;
         b.kvCaches = kvCaches;
@@ -121,6 +124,7 @@ public record EngineConfig(
         private long kvMemoryBytes = 512L << 20;
         private int maxWaiting = 256;
         private int tokenizerWorkers = 2;
+        private int stageThreads = 0;
         private boolean warmup = true;
         private Supplier<LinearFactory> linears = () -> LinearFactory.DENSE;
         private KvCacheFactory kvCaches = KvCacheFactory.F32;
@@ -142,6 +146,7 @@ public record EngineConfig(
         public Builder kvMemoryBytes(long v) { kvMemoryBytes = v; return this; }
         public Builder maxWaiting(int v) { maxWaiting = v; return this; }
         public Builder tokenizerWorkers(int v) { tokenizerWorkers = v; return this; }
+        public Builder stageThreads(int v) { stageThreads = v; return this; }
         public Builder warmup(boolean v) { warmup = v; return this; }
         public Builder linears(Supplier<LinearFactory> v) { linears = v; return this; }
         public Builder kvCaches(KvCacheFactory v) { kvCaches = v; return this; }
@@ -150,7 +155,7 @@ public record EngineConfig(
 
         public EngineConfig build() {
             return new EngineConfig(modelDir, servedModelName, stages, layerSplit, devices, maxBatchTokens, maxSequences, kvBlocks,
-                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, warmup, linears, kvCaches, linearProbe, faults);
+                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, linears, kvCaches, linearProbe, faults);
         }
     }
 }
