@@ -62,9 +62,10 @@ public final class EngineBenchCommand implements Callable<Integer> {
             int[] corpus = engine.tokenizer().encode(Files.readString(java.nio.file.Path.of(corpusText())));
             EngineLoadGenerator load = new EngineLoadGenerator(engine, clients, corpus);
             EngineLoadGenerator.Settings settings = new EngineLoadGenerator.Settings(promptTokens, maxTokens);
-            System.err.printf(Locale.ROOT, "engine: %s, stages %s, max batch tokens %d, max seqs %d, KV %d blocks x %d, threads %d%n",
+            System.err.printf(Locale.ROOT, "engine: %s, stages %s, max batch tokens %d, max seqs %d, KV %d blocks x %d, threads per stage %s of %d%n",
                     engine.modelId(), engine.settings().stages(), config.maxBatchTokens(), config.maxSequences(), engine.settings().kvBlocks(),
-                    config.kvBlockSize(), dev.quantflow.engine.compute.Parallel.threads());
+                    config.kvBlockSize(), config.stageThreads() == 0 ? "all" : String.valueOf(config.stageThreads()),
+                    dev.quantflow.engine.compute.Parallel.threads());
             if (warmupRequests > 0) load.run(Math.min(warmupRequests, 4), warmupRequests, new EngineLoadGenerator.Settings(promptTokens, Math.min(maxTokens, 32)));
             if (!json) System.out.println("concurrency  requests  tokens/s  x1      TTFT p50/p99 ms    TPOT p50/p99 ms   errors  rows/step  stage busy");
             LevelResult single = null;
