@@ -1,0 +1,83 @@
+package dev.quantflow.ops;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The real server in its own JVM, started the way an operator starts it ({@code quantflow serve}),
+ * from the test's class path, on free loopback ports.
+ */
+final class QuantflowServerProcess implements AutoCloseable {
+    private final Process process;
+    private final Path log;
+    final int httpPort;
+    final int grpcPort;
+    final URI base;
+
+    private QuantflowServerProcess(Process process, Path log, int httpPort, int grpcPort) {
+        this.process = process;
+        this.log = log;
+        this.httpPort = httpPort;
+        this.grpcPort = grpcPort;
+        this.base = URI.create("http://127.0.0.1:" + httpPort);
+    }
+
+    static QuantflowServerProcess start(Path model, Path workDir, List<String> extraArgs) throws IOException, InterruptedException {
+        int httpPort = FreePort.pick();
+        int grpcPort = FreePort.pick();
+        Path log = workDir.resolve("server.log");
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "--sun-misc-unsafe-memory-access=allow", "-XX:+UseParallelGC", "-Xss4m", "-Xmx1g",
+                "-cp", System.getProperty("java.class.path"),
+                "dev.quantflow.server.Main", "serve",
+                "--model", model.toString(),
+                "--host", "127.0.0.1",
+                "--port", Integer.toString(httpPort),
+                "--grpc-port", Integer.toString(grpcPort)));
+        command.addAll(extraArgs);
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        QuantflowServerProcess server = new QuantflowServerProcess(process, log, httpPort, grpcPort);
+        server.awaitReady(Duration.ofSeconds(120));
+        return server;
+    }
+
+    private void awaitReady(Duration limit) throws IOException, InterruptedException {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        Instant deadline = Instant.now().plus(limit);
+        while (Instant.now().isBefore(deadline)) {
+            if (!process.isAlive()) throw new IOException("quantflow serve exited " + process.exitValue() + ":\n" + log());
+            try {
+                HttpResponse<Void> response = http.send(HttpRequest.newBuilder(base.resolve("/health/ready"))
+                        .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding());
+                if (response.statusCode() == 200) return;
+            } catch (IOException notYet) {
+                // not listening yet
+            }
+            Thread.sleep(250);
+        }
+        throw new IOException("quantflow serve not ready within " + limit + ":\n" + log());
+    }
+
+    String log() throws IOException {
+        return Files.exists(log) ? Files.readString(log) : "";
+    }
+
+    /** SIGTERM, as Kubernetes sends it: the server drains and exits. */
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) process.destroyForcibly().waitFor();
+    }
+}
