@@ -1,14 +1,47 @@
 package dev.quantflow.engine.tokenizer;
 
-/** Placeholder API (replaced by the tokenizer branch). */
+import java.nio.file.Path;
+import java.util.OptionalInt;
+import java.util.Set;
+
+/**
+ * Text to token ids and back, for one model. Implementations are immutable and thread-safe;
+ * {@link IncrementalDetokenizer}s are per sequence.
+ */
 public interface Tokenizer {
-    static Tokenizer fromModelDir(java.nio.file.Path dir) { throw new UnsupportedOperationException(); }
-    int[] encode(String text);
+    /**
+     * Loads tokenizer.json from a Hugging Face model directory, with tokenizer_config.json,
+     * generation_config.json and config.json (when present) for BOS/EOS.
+     */
+    static Tokenizer fromModelDir(Path dir) {
+        return TokenizerJsonLoader.load(dir);
+    }
+
+    /** Builds the tokenizer from a GGUF file's tokenizer.ggml.* metadata. */
+    static Tokenizer fromGguf(Path ggufFile) {
+        return GgufTokenizerLoader.load(ggufFile);
+    }
+
+    /** Encodes as the model's own tokenizer does by default (BOS etc. added as configured). */
+    default int[] encode(String text) {
+        return encode(text, true);
+    }
+
+    /** Encodes; {@code addSpecialTokens} controls the post-processor's BOS/EOS only (added tokens in the text are always matched). */
     int[] encode(String text, boolean addSpecialTokens);
+
+    /** Text of the ids; BOS and EOS are not rendered, everything else is. */
     String decode(int... ids);
+
     int vocabSize();
-    java.util.OptionalInt bosTokenId();
-    java.util.Set<Integer> eosTokenIds();
+
+    OptionalInt bosTokenId();
+
+    /** Ids that end generation. */
+    Set<Integer> eosTokenIds();
+
+    /** The token's string as stored in the vocabulary (e.g. "▁Hello", "Ġworld", "<0x0A>"). */
     String tokenText(int id);
+
     IncrementalDetokenizer newDetokenizer();
 }
