@@ -38,7 +38,7 @@ class DashboardTest {
                 "quantflow_inter_token_latency_seconds_bucket", "quantflow_e2e_request_latency_seconds_bucket",
                 "quantflow_num_requests_waiting", "quantflow_num_requests_running", "quantflow_batch_size",
                 "quantflow_prompt_tokens_total", "quantflow_generation_tokens_total", "quantflow_kv_cache_usage_perc",
-                "quantflow_stage_step_seconds", "quantflow_int8_outlier_column_fraction", "quantflow_device_memory_used_bytes",
+                "quantflow_stage_step_time_seconds", "quantflow_stage_busy_ratio", "quantflow_llm_int8_outlier_column_fraction", "quantflow_device_memory_bytes",
                 "jvm_memory_used_bytes", "jvm_gc_pause_seconds")) {
             assertThat(all).as("a panel on %s", metric).contains(metric);
         }

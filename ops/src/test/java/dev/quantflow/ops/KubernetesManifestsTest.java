@@ -165,7 +165,10 @@ class KubernetesManifestsTest {
         JsonNode resources = spec.path("containers").path(0).path("resources");
         String cards = resources.path("limits").path("nvidia.com/gpu").asText();
         assertThat(cards).isNotEmpty();
-        assertThat(env(spec.path("containers").path(0), "QUANTFLOW_CARDS")).contains(cards);
+        assertThat(resources.path("requests").path("nvidia.com/gpu").asText()).isEqualTo(cards);
+        JsonNode container = spec.path("containers").path(0);
+        assertThat(env(container, "QUANTFLOW_STAGES")).as("one pipeline stage per card").contains(cards);
+        assertThat(env(container, "QUANTFLOW_DEVICES").orElseThrow().split(",")).hasSize(Integer.parseInt(cards));
         assertThat(spec.path("tolerations").toString()).contains("nvidia.com/gpu");
         assertThat(spec.path("nodeSelector").size()).isPositive();
         assertThat(one("overlays/cpu", "Deployment").toString()).doesNotContain("nvidia.com/gpu");
