@@ -53,15 +53,15 @@ class DashboardAndRulesAgainstPrometheusIT {
     private static void awaitData() throws Exception {
         Instant deadline = Instant.now().plusSeconds(90);
         while (Instant.now().isBefore(deadline)) {
-            if (prometheus.query("increase(quantflow_generation_tokens_total[" + RATE_INTERVAL + "]) > 0").result().size() > 0
-                    && prometheus.query("quantflow:generation_tokens:rate5m > 0").result().size() > 0) {
+            if (prometheus.api.query("increase(quantflow_generation_tokens_total[" + RATE_INTERVAL + "]) > 0").result().size() > 0
+                    && prometheus.api.query("quantflow:generation_tokens:rate5m > 0").result().size() > 0) {
                 Thread.sleep(5000);
                 return;
             }
             Thread.sleep(1000);
         }
         throw new AssertionError("no generated tokens reached Prometheus within 90 s; traffic statuses " + traffic.statuses
-                + "\ntargets: " + prometheus.targets() + "\nserver log:\n" + server.log());
+                + "\ntargets: " + prometheus.api.targets() + "\nserver log:\n" + server.log());
     }
 
     @AfterAll
@@ -74,7 +74,7 @@ class DashboardAndRulesAgainstPrometheusIT {
     @Test
     @Order(1)
     void prometheusScrapesTheServer() throws Exception {
-        JsonNode targets = prometheus.targets();
+        JsonNode targets = prometheus.api.targets();
         assertThat(targets).hasSize(1);
         assertThat(targets.path(0).path("health").asText()).as("scrape error: %s", targets.path(0).path("lastError")).isEqualTo("up");
         assertThat(traffic.okResponses()).isPositive();
@@ -89,7 +89,7 @@ class DashboardAndRulesAgainstPrometheusIT {
         assertThat(queries).hasSizeGreaterThan(30);
         List<String> failures = new ArrayList<>();
         for (DashboardQueries.Query q : queries) {
-            PrometheusProcess.QueryResult r = prometheus.query(q.expr());
+            PrometheusClient.Answer r = prometheus.api.query(q.expr());
             if (!r.ok()) failures.add(q.where() + ": " + r.error() + "\n    " + q.expr());
             else if (!r.hasFiniteSample()) failures.add(q.where() + ": no finite sample " + r.result() + "\n    " + q.expr());
         }
@@ -100,7 +100,7 @@ class DashboardAndRulesAgainstPrometheusIT {
     @Order(3)
     void everyTemplateVariableFindsItsLabel() throws Exception {
         for (DashboardQueries.Query variable : DashboardQueries.load(OpsPaths.dashboard()).variableSelectors()) {
-            PrometheusProcess.QueryResult r = prometheus.series(variable.expr());
+            PrometheusClient.Answer r = prometheus.api.series(variable.expr());
             assertThat(r.error()).as(variable.where()).isNull();
             String label = variable.where().replaceAll(".*\\(label (\\w+)\\)$", "$1");
             assertThat(r.result().findValuesAsText(label)).as("%s over %s", variable.where(), variable.expr()).isNotEmpty();
@@ -112,7 +112,7 @@ class DashboardAndRulesAgainstPrometheusIT {
     void everyRecordingRuleReturnsDataAndEveryRuleIsHealthy() throws Exception {
         List<String> failures = new ArrayList<>();
         for (RuleGroups.Rule rule : RuleGroups.load(OpsPaths.prometheusRule()).rules()) {
-            PrometheusProcess.QueryResult direct = prometheus.query(rule.expr());
+            PrometheusClient.Answer direct = prometheus.api.query(rule.expr());
             if (!direct.ok()) {
                 failures.add(rule.name() + ": " + direct.error());
                 continue;
@@ -120,15 +120,15 @@ class DashboardAndRulesAgainstPrometheusIT {
             if (rule.alert()) {
                 // an alert is quiet on a healthy server; the signals it compares must still be there
                 for (String signal : signals(rule.expr())) {
-                    PrometheusProcess.QueryResult r = prometheus.query(signal);
+                    PrometheusClient.Answer r = prometheus.api.query(signal);
                     if (!r.ok() || r.result().isEmpty()) failures.add(rule.name() + ": its signal has no data: " + signal);
                 }
             } else {
                 if (!direct.hasFiniteSample()) failures.add(rule.name() + ": no finite sample " + direct.result());
-                if (prometheus.query(rule.name()).result().isEmpty()) failures.add(rule.name() + ": Prometheus recorded nothing");
+                if (prometheus.api.query(rule.name()).result().isEmpty()) failures.add(rule.name() + ": Prometheus recorded nothing");
             }
         }
-        for (JsonNode group : prometheus.rules()) {
+        for (JsonNode group : prometheus.api.rules()) {
             for (JsonNode rule : group.path("rules")) {
                 if (!"ok".equals(rule.path("health").asText())) {
                     failures.add(rule.path("name").asText() + ": health " + rule.path("health").asText() + " " + rule.path("lastError").asText());
@@ -153,23 +153,37 @@ class DashboardAndRulesAgainstPrometheusIT {
         List<AdapterQueries.AdapterRule> rules = AdapterQueries.adapterRules(NAMESPACE, POD);
         assertThat(rules).extracting(AdapterQueries.AdapterRule::publishedAs).contains("quantflow_requests_waiting");
         for (AdapterQueries.AdapterRule rule : rules) {
-            PrometheusProcess.QueryResult series = prometheus.series(rule.seriesQuery());
+            PrometheusClient.Answer series = prometheus.api.series(rule.seriesQuery());
             assertThat(series.error()).isNull();
             assertThat(series.result()).as("series of %s", rule.seriesQuery()).isNotEmpty();
-            PrometheusProcess.QueryResult values = prometheus.query(rule.metricsQuery());
+            PrometheusClient.Answer values = prometheus.api.query(rule.metricsQuery());
             assertThat(values.error()).as(rule.metricsQuery()).isNull();
             assertThat(values.hasFiniteSample()).as("%s -> %s", rule.metricsQuery(), values.result()).isTrue();
             assertThat(values.result().path(0).path("metric").path("pod").asText()).isEqualTo(POD);
         }
-        PrometheusProcess.QueryResult keda = prometheus.query(AdapterQueries.kedaQuery());
+        PrometheusClient.Answer keda = prometheus.api.query(AdapterQueries.kedaQuery());
         assertThat(keda.error()).isNull();
         assertThat(keda.hasFiniteSample()).as("KEDA query %s", AdapterQueries.kedaQuery()).isTrue();
     }
 
     @Test
+    @Order(7)
+    void theDashboardRendersToPngFromThisData() throws Exception {
+        Path png = OpsPaths.root().resolve("ops/target/test-work/prometheus-e2e/dashboard.png");
+        new DashboardSnapshot(prometheus.api, DashboardQueries.load(OpsPaths.dashboard()), trafficStart.minusSeconds(5), Instant.now())
+                .write(png);
+        java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(png.toFile());
+        assertThat(image.getWidth()).isEqualTo(1800);
+        // lines were drawn: far more distinct colours than the background, panels and text
+        java.util.Set<Integer> colours = new java.util.HashSet<>();
+        for (int y = 0; y < image.getHeight(); y += 3) for (int x = 0; x < image.getWidth(); x += 3) colours.add(image.getRGB(x, y));
+        assertThat(colours.size()).isGreaterThan(200);
+    }
+
+    @Test
     @Order(6)
     void aQueryThatDoesNotParseIsReportedAsAnError() throws Exception {
-        assertThat(prometheus.query("sum by (le (rate(quantflow_http_requests_total[1m]))").error()).contains("parse error");
-        assertThat(prometheus.query("quantflow_no_such_metric").result()).isEmpty();
+        assertThat(prometheus.api.query("sum by (le (rate(quantflow_http_requests_total[1m]))").error()).contains("parse error");
+        assertThat(prometheus.api.query("quantflow_no_such_metric").result()).isEmpty();
     }
 }

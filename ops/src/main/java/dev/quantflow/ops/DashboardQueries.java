@@ -14,19 +14,19 @@ import java.util.regex.Pattern;
  * the template variables' label_values() queries, with Grafana's variables replaced the way
  * Grafana would for "All" and a given rate interval.
  */
-record DashboardQueries(JsonNode dashboard) {
+public record DashboardQueries(JsonNode dashboard) {
 
     /** One expression; {@code where} names the panel and target (or variable) it came from. */
-    record Query(String where, String expr) {}
+    public record Query(String where, String expr) {}
 
     private static final Pattern LABEL_VALUES = Pattern.compile("^label_values\\((.*),\\s*([a-zA-Z_][a-zA-Z0-9_]*)\\)$", Pattern.DOTALL);
 
-    static DashboardQueries load(Path file) throws IOException {
+    public static DashboardQueries load(Path file) throws IOException {
         return new DashboardQueries(new ObjectMapper().readTree(file.toFile()));
     }
 
     /** Panel targets, as Grafana sends them with every variable at "All". */
-    List<Query> panelQueries(String rateInterval) {
+    public List<Query> panelQueries(String rateInterval) {
         List<Query> queries = new ArrayList<>();
         collect(dashboard.path("panels"), rateInterval, queries);
         return queries;
@@ -46,7 +46,7 @@ record DashboardQueries(JsonNode dashboard) {
      * The series selectors behind the query variables: label_values(selector, label) lists the
      * label's values over the series the selector matches.
      */
-    List<Query> variableSelectors() {
+    public List<Query> variableSelectors() {
         List<Query> selectors = new ArrayList<>();
         for (JsonNode variable : dashboard.path("templating").path("list")) {
             if (!"query".equals(variable.path("type").asText())) continue;
@@ -63,7 +63,7 @@ record DashboardQueries(JsonNode dashboard) {
     }
 
     /** "All" of a multi-value variable is its allValue (.*), as the dashboard defines it. */
-    private String substitute(String expr, String rateInterval) {
+    String substitute(String expr, String rateInterval) {
         String out = expr.replace("$__rate_interval", rateInterval).replace("$__interval", rateInterval);
         for (JsonNode variable : dashboard.path("templating").path("list")) {
             if (!"query".equals(variable.path("type").asText())) continue;
