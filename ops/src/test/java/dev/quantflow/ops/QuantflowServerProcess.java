@@ -14,8 +14,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The real server in its own JVM, started the way an operator starts it ({@code quantflow serve}),
- * from the test's class path, on free loopback ports.
+ * The real server in its own JVM, started the way the Deployment starts it ({@code quantflow serve}
+ * with its settings in QUANTFLOW_* variables), from the test's class path, on free loopback ports.
  */
 final class QuantflowServerProcess implements AutoCloseable {
     private final Process process;
@@ -32,7 +32,7 @@ final class QuantflowServerProcess implements AutoCloseable {
         this.base = URI.create("http://127.0.0.1:" + httpPort);
     }
 
-    static QuantflowServerProcess start(Path model, Path workDir, List<String> extraArgs) throws IOException, InterruptedException {
+    static QuantflowServerProcess start(Path model, Path workDir) throws IOException, InterruptedException {
         int httpPort = FreePort.pick();
         int grpcPort = FreePort.pick();
         Path log = workDir.resolve("server.log");
@@ -41,13 +41,14 @@ final class QuantflowServerProcess implements AutoCloseable {
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow", "-XX:+UseParallelGC", "-Xss4m", "-Xmx1g",
                 "-cp", System.getProperty("java.class.path"),
-                "dev.quantflow.server.Main", "serve",
-                "--model", model.toString(),
-                "--host", "127.0.0.1",
-                "--port", Integer.toString(httpPort),
-                "--grpc-port", Integer.toString(grpcPort)));
-        command.addAll(extraArgs);
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+                System.getProperty("quantflow.ops.serverMain", "dev.quantflow.server.Main"), "serve"));
+        // settings through the environment, as the Deployment passes them
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        builder.environment().put("QUANTFLOW_MODEL", model.toString());
+        builder.environment().put("QUANTFLOW_HOST", "127.0.0.1");
+        builder.environment().put("QUANTFLOW_PORT", Integer.toString(httpPort));
+        builder.environment().put("QUANTFLOW_GRPC_PORT", Integer.toString(grpcPort));
+        Process process = builder.start();
         QuantflowServerProcess server = new QuantflowServerProcess(process, log, httpPort, grpcPort);
         server.awaitReady(Duration.ofSeconds(120));
         return server;
@@ -68,6 +69,13 @@ final class QuantflowServerProcess implements AutoCloseable {
             Thread.sleep(250);
         }
         throw new IOException("quantflow serve not ready within " + limit + ":\n" + log());
+    }
+
+    /** The server's /metrics text. */
+    String scrape() throws IOException, InterruptedException {
+        HttpClient http = HttpClient.newHttpClient();
+        return http.send(HttpRequest.newBuilder(base.resolve("/metrics")).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
     }
 
     String log() throws IOException {
