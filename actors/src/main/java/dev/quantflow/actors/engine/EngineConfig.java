@@ -1,0 +1,156 @@
+package dev.quantflow.actors.engine;
+
+import dev.quantflow.engine.compute.LinearFactory;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * Everything the actor pipeline needs to start: the model, how its layers split into stages and
+ * onto which devices, the scheduler's budgets and the pluggable linear and KV-cache formats.
+ * Build one with {@link #builder(Path)}; every value is checked here so a bad flag fails fast.
+ */
+public record EngineConfig(
+        Path modelDir,
+        String servedModelName,       // "" -> the model directory's name
+        int stages,                   // pipeline stages; ignored when layerSplit is given
+        List<Integer> layerSplit,     // layers per stage, e.g. [3, 5]; empty -> an even split
+        List<String> devices,         // one for all stages, or one per stage: cpu (cuda:N with the GPU backend)
+        int maxBatchTokens,           // token rows per step (prefill chunks + decode tokens)
+        int maxSequences,             // sequences holding KV blocks at once
+        int kvBlocks,                 // 0 -> derived from kvMemoryBytes and maxSequences
+        int kvBlockSize,              // tokens per KV block
+        long kvMemoryBytes,           // the budget an automatic kvBlocks stays under (all stages together)
+        int maxWaiting,               // requests queued (or tokenizing) before new ones are refused OVERLOADED
+        int tokenizerWorkers,
+        boolean warmup,               // run one 1-token generation at start; health().ready waits for it
+        Supplier<LinearFactory> linears,
+        KvCacheFactory kvCaches,
+        LinearProbe linearProbe,      // per-linear statistics for the snapshot (LLM.int8 outlier columns)
+        StageFaults faults) {
+
+    public EngineConfig {
+        layerSplit = List.copyOf(layerSplit);
+        devices = List.copyOf(devices);
+        require(stages >= 1, "stages must be >= 1, got " + stages);
+        for (int n : layerSplit) require(n >= 1, "every stage needs at least one layer, got split " + layerSplit);
+        require(!devices.isEmpty(), "devices must name at least one device");
+        int s = layerSplit.isEmpty() ? stages : layerSplit.size();
+        require(devices.size() == 1 || devices.size() == s, devices.size() + " devices for " + s + " stages: give one device, or one per stage");
+        for (String d : devices) checkDevice(d);
+        require(maxBatchTokens >= 1, "max batch tokens must be >= 1, got " + maxBatchTokens);
+        require(maxSequences >= 1, "max sequences must be >= 1, got " + maxSequences);
+        require(kvBlocks >= 0, "kv blocks must be >= 0 (0 = automatic), got " + kvBlocks);
+        require(kvBlockSize >= 1, "kv block size must be >= 1, got " + kvBlockSize);
+        require(kvMemoryBytes > 0, "kv memory must be > 0");
+        require(maxWaiting >= 0, "max waiting must be >= 0, got " + maxWaiting);
+        require(tokenizerWorkers >= 1, "tokenizer workers must be >= 1, got " + tokenizerWorkers);
+    }
+
+    public static Builder builder(Path modelDir) {
+        return new Builder(modelDir);
+    }
+
+    public Builder toBuilder() {
+        Builder b = new Builder(modelDir);
+        b.servedModelName = servedModelName;
+        b.stages = stages;
+        b.layerSplit = layerSplit;
+        b.devices = devices;
+        b.maxBatchTokens = maxBatchTokens;
+        b.maxSequences = maxSequences;
+        b.kvBlocks = kvBlocks;
+        b.kvBlockSize = kvBlockSize;
+        b.kvMemoryBytes = kvMemoryBytes;
+        b.maxWaiting = maxWaiting;
+        b.tokenizerWorkers = tokenizerWorkers;
+        b.warmup = warmup;
+        b.linears = linears;
+        b.kvCaches = kvCaches;
+        b.linearProbe = linearProbe;
+        b.faults = faults;
+        return b;
+    }
+
+    public int stageCount() {
+        return layerSplit.isEmpty() ? stages : layerSplit.size();
+    }
+
+    /** The layer range and device of every stage: the given split, or layers spread evenly (earlier stages take the remainder). */
+    public List<LayerRange> stagePlan(int numLayers) {
+        int s = stageCount();
+        List<Integer> counts = new ArrayList<>(layerSplit);
+        if (counts.isEmpty()) {
+            require(s <= numLayers, s + " stages for a model of " + numLayers + " layers: each stage needs at least one layer");
+            for (int i = 0; i < s; i++) counts.add(numLayers / s + (i < numLayers % s ? 1 : 0));
+        }
+        int total = counts.stream().mapToInt(Integer::intValue).sum();
+        require(total == numLayers, "layer split " + counts + " covers " + total + " layers; the model has " + numLayers);
+        List<LayerRange> plan = new ArrayList<>();
+        int first = 0;
+        for (int i = 0; i < s; i++) {
+            plan.add(new LayerRange(i, first, first + counts.get(i), devices.size() == 1 ? devices.get(0) : devices.get(i)));
+            first += counts.get(i);
+        }
+        return plan;
+    }
+
+    private static void checkDevice(String d) {
+        if (d.equals("cpu")) return;
+        if (d.matches("cuda:\\d+"))
+            throw new IllegalArgumentException("device " + d + ": CUDA stages come with the GPU backend, which this build does not have; use cpu");
+        throw new IllegalArgumentException("unknown device '" + d + "' (expected cpu or cuda:N)");
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) throw new IllegalArgumentException(message);
+    }
+
+    /** Defaults sized for a CPU server; tests shrink the budgets to force waiting and preemption. */
+    public static final class Builder {
+        private final Path modelDir;
+        private String servedModelName = "";
+        private int stages = 1;
+        private List<Integer> layerSplit = List.of();
+        private List<String> devices = List.of("cpu");
+        private int maxBatchTokens = 512;
+        private int maxSequences = 32;
+        private int kvBlocks = 0;
+        private int kvBlockSize = 16;
+        private long kvMemoryBytes = 512L << 20;
+        private int maxWaiting = 256;
+        private int tokenizerWorkers = 2;
+        private boolean warmup = true;
+        private Supplier<LinearFactory> linears = () -> LinearFactory.DENSE;
+        private KvCacheFactory kvCaches = KvCacheFactory.F32;
+        private LinearProbe linearProbe = LinearProbe.NONE;
+        private StageFaults faults = StageFaults.NONE;
+
+        private Builder(Path modelDir) {
+            this.modelDir = modelDir;
+        }
+
+        public Builder servedModelName(String v) { servedModelName = v; return this; }
+        public Builder stages(int v) { stages = v; return this; }
+        public Builder layerSplit(List<Integer> v) { layerSplit = v; return this; }
+        public Builder devices(List<String> v) { devices = v; return this; }
+        public Builder maxBatchTokens(int v) { maxBatchTokens = v; return this; }
+        public Builder maxSequences(int v) { maxSequences = v; return this; }
+        public Builder kvBlocks(int v) { kvBlocks = v; return this; }
+        public Builder kvBlockSize(int v) { kvBlockSize = v; return this; }
+        public Builder kvMemoryBytes(long v) { kvMemoryBytes = v; return this; }
+        public Builder maxWaiting(int v) { maxWaiting = v; return this; }
+        public Builder tokenizerWorkers(int v) { tokenizerWorkers = v; return this; }
+        public Builder warmup(boolean v) { warmup = v; return this; }
+        public Builder linears(Supplier<LinearFactory> v) { linears = v; return this; }
+        public Builder kvCaches(KvCacheFactory v) { kvCaches = v; return this; }
+        public Builder linearProbe(LinearProbe v) { linearProbe = v; return this; }
+        public Builder faults(StageFaults v) { faults = v; return this; }
+
+        public EngineConfig build() {
+            return new EngineConfig(modelDir, servedModelName, stages, layerSplit, devices, maxBatchTokens, maxSequences, kvBlocks,
+                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, warmup, linears, kvCaches, linearProbe, faults);
+        }
+    }
+}
