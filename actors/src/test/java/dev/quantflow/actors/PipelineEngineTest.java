@@ -50,8 +50,10 @@ class PipelineEngineTest {
         try (PipelineEngine engine = PipelineEngine.start(config)) {
             List<CompletableFuture<Outcome>> runs = new ArrayList<>();
             for (int i = 0; i < prompts.size(); i++) runs.add(run(engine, client, text("r" + i, prompts.get(i), options(i))));
+            int tokens = 0;
             for (int i = 0; i < prompts.size(); i++) {
                 Outcome got = await(runs.get(i));
+                tokens += got.ids().length;
                 GenerateResult want = reference(model, prompts.get(i), options(i));
                 assertThat(got.error()).as("request %d", i).isNull();
                 assertThat(got.events().getFirst()).isInstanceOf(TokenEvent.Accepted.class);
@@ -66,7 +68,7 @@ class PipelineEngineTest {
             assertThat(s.kvBlocksUsed()).isZero();
             assertThat(s.running()).isZero();
             assertThat(s.stages()).hasSize(stages);
-            assertThat(s.lastBatchSequences()).isGreaterThanOrEqualTo(1);
+            assertThat(s.stepsTotal()).as("steps for %d generated tokens: sequences were batched", tokens).isLessThan(tokens / 4);
         }
     }
 

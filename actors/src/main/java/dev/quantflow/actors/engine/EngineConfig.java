@@ -27,6 +27,7 @@ public record EngineConfig(
         boolean warmup,               // run one 1-token generation at start; health().ready waits for it
         Supplier<LinearFactory> linears,
         KvCacheFactory kvCaches,
+        LinearProbe linearProbe,      // per-linear statistics for the snapshot (LLM.int8 outlier columns)
         StageFaults faults) {
 
     public EngineConfig {
@@ -67,6 +68,7 @@ public record EngineConfig(
         b.warmup = warmup;
         b.linears = linears;
         b.kvCaches = kvCaches;
+        b.linearProbe = linearProbe;
         b.faults = faults;
         return b;
     }
@@ -122,6 +124,7 @@ public record EngineConfig(
         private boolean warmup = true;
         private Supplier<LinearFactory> linears = () -> LinearFactory.DENSE;
         private KvCacheFactory kvCaches = KvCacheFactory.F32;
+        private LinearProbe linearProbe = LinearProbe.NONE;
         private StageFaults faults = StageFaults.NONE;
 
         private Builder(Path modelDir) {
@@ -142,11 +145,12 @@ public record EngineConfig(
         public Builder warmup(boolean v) { warmup = v; return this; }
         public Builder linears(Supplier<LinearFactory> v) { linears = v; return this; }
         public Builder kvCaches(KvCacheFactory v) { kvCaches = v; return this; }
+        public Builder linearProbe(LinearProbe v) { linearProbe = v; return this; }
         public Builder faults(StageFaults v) { faults = v; return this; }
 
         public EngineConfig build() {
             return new EngineConfig(modelDir, servedModelName, stages, layerSplit, devices, maxBatchTokens, maxSequences, kvBlocks,
-                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, warmup, linears, kvCaches, faults);
+                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, warmup, linears, kvCaches, linearProbe, faults);
         }
     }
 }

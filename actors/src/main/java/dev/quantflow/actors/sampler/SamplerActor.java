@@ -140,13 +140,13 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
             if (!tail.isEmpty()) emit(out, new TokenEvent.Delta(tail, new int[0], List.of()));
         }
         emit(out, new TokenEvent.Finished(reason, out.promptTokens, out.completionTokens));
-        out.events.complete();
+        EventStreams.complete(out.events);
         outputs.remove(seq);
     }
 
     private void fail(long seq, EngineException error) {
         SequenceOutput out = outputs.remove(seq);
-        if (out != null) out.events.fail(error);
+        if (out != null) EventStreams.fail(out.events, error);
     }
 
     /** The buffer holds every event a request can produce (sized at submit), so nothing is dropped; a closed stream means the client left. */

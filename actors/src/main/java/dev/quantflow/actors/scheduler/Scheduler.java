@@ -6,6 +6,7 @@ import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.actors.engine.EngineStatus;
 import dev.quantflow.actors.engine.LayerRange;
+import dev.quantflow.actors.sampler.EventStreams;
 import dev.quantflow.actors.sampler.SamplerActor;
 import dev.quantflow.actors.stage.StageWorker;
 import dev.quantflow.actors.tokenize.TokenizerWorker;
@@ -70,6 +71,9 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
 
     public record StepDropped(int stage, long stepId) implements Command {}
 
+    /** The latest per-linear statistics of a stage (outlier-column fractions), by layer name. */
+    public record StageProbes(int stage, Map<String, Double> values) implements Command {}
+
     // from the sampler
     public record StepSampled(long stepId, List<SampleOutcome> outcomes, long[] stageNanos) implements Command {}
 
@@ -105,6 +109,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private long stepsTotal, activeNanos, activeSince;
     private int lastBatchTokens, lastBatchSequences;
     private final long[] busyNanos, lastStageNanos, stageWeightBytes, stageKvBytes;
+    private final Map<Integer, Map<String, Double>> probes = new java.util.TreeMap<>();
 
     private Scheduler(ActorContext<Command> ctx, SchedulerSettings settings, EngineStatus status, CompletableFuture<Void> loaded, Pipeline pipeline) {
         super(ctx);
@@ -144,6 +149,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                 .onMessage(StageLoadFailed.class, this::onStageLoadFailed)
                 .onMessage(StageFailed.class, this::onStageFailed)
                 .onMessage(StepDropped.class, this::onStepDropped)
+                .onMessage(StageProbes.class, p -> { probes.put(p.stage(), new java.util.LinkedHashMap<>(p.values())); return this; })
                 .onMessage(GetSnapshot.class, g -> { g.replyTo().tell(snapshot()); return this; })
                 .onMessage(Drain.class, d -> { draining = true; status.setDraining(true); return this; })
                 .onMessage(WhenIdle.class, w -> { idleWaiters.add(w.idle()); checkIdle(); return this; })
@@ -155,12 +161,12 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private Behavior<Command> onSubmit(Submit s) {
         GenerateRequest r = s.request();
         if (draining) {
-            s.events().fail(new EngineException(EngineException.Kind.UNAVAILABLE, "the engine is draining and takes no new requests"));
+            EventStreams.fail(s.events(), new EngineException(EngineException.Kind.UNAVAILABLE, "the engine is draining and takes no new requests"));
         } else if (tokenizing.size() + batcher.waiting() >= settings.maxWaiting()) {
-            s.events().fail(new EngineException(EngineException.Kind.OVERLOADED, "overloaded: " + (tokenizing.size() + batcher.waiting())
+            EventStreams.fail(s.events(), new EngineException(EngineException.Kind.OVERLOADED, "overloaded: " + (tokenizing.size() + batcher.waiting())
                     + " requests are waiting (limit " + settings.maxWaiting() + "); retry later"));
         } else if (byRequestId.containsKey(r.requestId())) {
-            s.events().fail(new EngineException(EngineException.Kind.INVALID_REQUEST, "request id '" + r.requestId() + "' is already in use"));
+            EventStreams.fail(s.events(), new EngineException(EngineException.Kind.INVALID_REQUEST, "request id '" + r.requestId() + "' is already in use"));
         } else {
             tokenizing.put(s.sequence(), new Pending(r, s.events()));
             byRequestId.put(r.requestId(), s.sequence());
@@ -175,7 +181,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         int limit = settings.positionLimit();
         if (e.ids().length >= limit) {
             byRequestId.remove(p.request.requestId());
-            p.events.fail(new EngineException(EngineException.Kind.INVALID_REQUEST, "the prompt has " + e.ids().length + " tokens; at most "
+            EventStreams.fail(p.events, new EngineException(EngineException.Kind.INVALID_REQUEST, "the prompt has " + e.ids().length + " tokens; at most "
                     + (limit - 1) + " fit (context " + settings.contextLength() + ", KV cache " + (long) settings.kvBlocks() * settings.kvBlockSize() + " tokens)"));
             checkIdle();
             return this;
@@ -199,7 +205,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         Pending p = tokenizing.remove(e.sequence());
         if (p != null) {
             byRequestId.remove(p.request.requestId());
-            p.events.fail(e.error());
+            EventStreams.fail(p.events, e.error());
         }
         checkIdle();
         return this;
@@ -369,6 +375,12 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                     busyNanos[k], active));
         }
         return new EngineSnapshot(tokenizing.size() + batcher.waiting(), batcher.running(), batcher.blocksUsed(), batcher.blocksTotal(),
-                lastBatchTokens, lastBatchSequences, stepsTotal, batcher.preemptions(), stages, Map.of());
+                lastBatchTokens, lastBatchSequences, stepsTotal, batcher.preemptions(), stages, outlierFractions());
+    }
+
+    private Map<String, Double> outlierFractions() {
+        Map<String, Double> all = new java.util.LinkedHashMap<>();
+        probes.values().forEach(all::putAll);
+        return java.util.Collections.unmodifiableMap(all);
     }
 }

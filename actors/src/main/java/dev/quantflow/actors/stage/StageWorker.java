@@ -7,6 +7,10 @@ import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.compute.LinearFactory;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -49,15 +53,18 @@ public final class StageWorker {
     private final WeightStore weights;
     private final LlamaStage layers;
     private final KvCache cache;
-    private long minEpoch;
+    private final Map<String, Linear> probed;   // the linears the probe reports on, by layer name
+    private long minEpoch, lastReport;
 
-    private StageWorker(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler, WeightStore weights, LlamaStage layers, KvCache cache) {
+    private StageWorker(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler, WeightStore weights, LlamaStage layers,
+                        KvCache cache, Map<String, Linear> probed) {
         this.spec = spec;
         this.next = next;
         this.scheduler = scheduler;
         this.weights = weights;
         this.layers = layers;
         this.cache = cache;
+        this.probed = probed;
     }
 
     /** The counter lives outside setup, so it survives restarts: incarnation 1 is the first load, later ones are reloads. */
@@ -83,9 +90,16 @@ public final class StageWorker {
         LlamaConfig c = spec.model();
         WeightStore weights = WeightStore.open(spec.modelDir());
         try {
-            LlamaStage layers = new LlamaStage(c, weights, spec.range().first(), spec.range().last(), spec.linears().get());
+            LinearFactory factory = spec.linears().get();
+            Map<String, Linear> probed = new LinkedHashMap<>();
+            LinearFactory naming = (name, weight, bias) -> {
+                Linear l = factory.create(name, weight, bias);
+                if (spec.linearProbe().outlierFraction(l).isPresent()) probed.put(name, l);
+                return l;
+            };
+            LlamaStage layers = new LlamaStage(c, weights, spec.range().first(), spec.range().last(), naming);
             KvCache cache = spec.kvCaches().create(spec.range().layers(), spec.kvBlocks(), spec.kvBlockSize(), c.numHeads(), c.numKvHeads(), c.headDim());
-            return new StageWorker(spec, next, scheduler, weights, layers, cache);
+            return new StageWorker(spec, next, scheduler, weights, layers, cache, probed);
         } catch (RuntimeException | Error e) {
             weights.close();
             throw e;
@@ -146,7 +160,18 @@ public final class StageWorker {
             case NextStage n -> n.ref().tell(new Forward(step, x, nanos));
             case ToSampler s -> s.ref().tell(new SamplerActor.SampleStep(step, logits, nanos));
         }
+        reportProbes();
         return Behaviors.same();
+    }
+
+    /** At most once a second: the probed statistics of this stage's linears, for the snapshot. */
+    private void reportProbes() {
+        long now = System.nanoTime();
+        if (probed.isEmpty() || now - lastReport < 1_000_000_000L) return;
+        lastReport = now;
+        Map<String, Double> values = new LinkedHashMap<>();
+        probed.forEach((name, l) -> spec.linearProbe().outlierFraction(l).ifPresent(v -> values.put(name, v)));
+        scheduler.tell(new Scheduler.StageProbes(spec.range().stage(), values));
     }
 
     static String describe(Throwable e) {

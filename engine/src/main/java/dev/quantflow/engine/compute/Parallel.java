@@ -21,13 +21,21 @@ public final class Parallel {
         void run(int start, int end);
     }
 
+    /** Limits the threads range() uses while body runs on this thread (benchmarks: one core vs all). */
+    private static final ScopedValue<Integer> LIMIT = ScopedValue.newInstance();
+
     public static int threads() {
-        return THREADS;
+        return LIMIT.isBound() ? Math.min(THREADS, LIMIT.get()) : THREADS;
+    }
+
+    /** Runs body with range() splitting over at most n threads (n = 1: everything on the caller). */
+    public static void withThreads(int n, Runnable body) {
+        ScopedValue.where(LIMIT, Math.max(1, n)).run(body);
     }
 
     /** Runs body over [0, n) in up to threads() contiguous chunks; workPerItem decides whether to split. */
     public static void range(int n, long workPerItem, RangeBody body) {
-        int chunks = (int) Math.min(THREADS, Math.max(1, n * workPerItem / MIN_PARALLEL_WORK));
+        int chunks = (int) Math.min(threads(), Math.max(1, n * workPerItem / MIN_PARALLEL_WORK));
         chunks = Math.min(chunks, n);
         if (chunks <= 1) {
             body.run(0, n);

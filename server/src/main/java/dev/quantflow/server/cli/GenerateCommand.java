@@ -7,18 +7,22 @@ import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.sample.SamplingParams;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Generates a completion: only the generated text (or ids) on stdout, timings on stderr. */
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a prompt.")
 public final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Mixin
     ModelOption model;
 
@@ -59,7 +63,7 @@ public final class GenerateCommand implements Callable<Integer> {
             LlamaStage stage = m.full(LinearFactory.DENSE);
             long loadNanos = System.nanoTime() - t0;
             int[] promptIds = m.tokenizer().encode(prompt);
-            PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+            PrintWriter out = spec.commandLine().getOut();
             StringBuilder idLine = new StringBuilder();
             GenerateResult r = new Generator(stage, m.tokenizer()).generate(promptIds, opts, (id, delta) -> {
                 if (ids) {
@@ -71,7 +75,7 @@ public final class GenerateCommand implements Callable<Integer> {
             });
             out.println(ids ? idLine : "");
             out.flush();
-            System.err.printf(Locale.ROOT, "load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.2f tokens/s | finish %s%n",
+            spec.commandLine().getErr().printf(Locale.ROOT, "load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.2f tokens/s | finish %s%n",
                     loadNanos / 1e9, r.promptTokens(), r.prefillTokensPerSecond(), r.tokens().length, r.decodeTokensPerSecond(), r.finishReason());
         }
         return 0;

@@ -204,9 +204,9 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                 .recover(new PFBuilder<Throwable, ByteString>()
                         .match(Throwable.class, t -> event(OpenAiShape.streamError(Generations.toApiException(t).error())))
                         .build())
-                .concat(Source.lazySingle(() -> finished[0] ? ByteString.emptyByteString()
+                .concatLazy(Source.lazySingle(() -> finished[0] ? ByteString.emptyByteString()
                         : event(OpenAiShape.streamError(ApiError.of(ApiError.Kind.INTERNAL, "the generation ended without finishing")))))
-                .concat(Source.single(DONE))
+                .concatLazy(Source.single(DONE))
                 .filter(b -> !b.isEmpty())
                 .keepAlive(settings.sseKeepAlive(), () -> KEEP_ALIVE);
         return HttpResponse.create()
