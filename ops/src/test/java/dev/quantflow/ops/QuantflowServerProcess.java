@@ -32,6 +32,19 @@ final class QuantflowServerProcess implements AutoCloseable {
         this.base = URI.create("http://127.0.0.1:" + httpPort);
     }
 
+    /**
+     * Whether this build's CLI has the `serve` subcommand (the serving issue may land after this
+     * module): `quantflow --help` lists it under Commands.
+     */
+    static boolean serveCommandExists() throws IOException, InterruptedException {
+        String help = Command.of(Path.of("."), Duration.ofMinutes(1),
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+                System.getProperty("quantflow.ops.serverMain", "dev.quantflow.server.Main"), "--help").check();
+        int commands = help.indexOf("Commands:");
+        if (commands < 0) throw new AssertionError("quantflow --help lists no commands:\n" + help);
+        return help.substring(commands).lines().anyMatch(l -> l.matches("\\s+serve(\\s.*)?"));
+    }
+
     static QuantflowServerProcess start(Path model, Path workDir) throws IOException, InterruptedException {
         int httpPort = FreePort.pick();
         int grpcPort = FreePort.pick();
