@@ -121,7 +121,7 @@ class ContainerImageIT {
         pb.environment().put("QUANTFLOW_HOST", "127.0.0.1");
         Process container = pb.start();
         try {
-            HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+            HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
             URI base = URI.create("http://127.0.0.1:" + port);
             Instant deadline = Instant.now().plusSeconds(120);
             int ready = -1;

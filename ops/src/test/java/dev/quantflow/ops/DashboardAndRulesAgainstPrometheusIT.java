@@ -49,7 +49,7 @@ class DashboardAndRulesAgainstPrometheusIT {
         trafficStart = Instant.now();
         // a longer history only for drawing docs/images/dashboard.png (-Dquantflow.ops.historySeconds=300)
         long history = Long.getLong("quantflow.ops.historySeconds", 0);
-        traffic = new Traffic(server.base, 3, 3000 + (int) history * 40, Duration.ofMinutes(4).plusSeconds(history));
+        traffic = new Traffic(server.base, 4, 20_000, Duration.ofMinutes(4).plusSeconds(history));
         awaitData();
         Thread.sleep(history * 1000);
     }

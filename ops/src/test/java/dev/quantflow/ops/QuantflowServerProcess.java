@@ -68,7 +68,7 @@ final class QuantflowServerProcess implements AutoCloseable {
     }
 
     private void awaitReady(Duration limit) throws IOException, InterruptedException {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
         Instant deadline = Instant.now().plus(limit);
         while (Instant.now().isBefore(deadline)) {
             if (!process.isAlive()) throw new IOException("quantflow serve exited " + process.exitValue() + ":\n" + log());
@@ -86,7 +86,8 @@ final class QuantflowServerProcess implements AutoCloseable {
 
     /** The server's /metrics text. */
     String scrape() throws IOException, InterruptedException {
-        HttpClient http = HttpClient.newHttpClient();
+        // HTTP/1.1 as Prometheus scrapes (the JDK client would otherwise try an h2c upgrade)
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         return http.send(HttpRequest.newBuilder(base.resolve("/metrics")).timeout(Duration.ofSeconds(10)).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
     }

@@ -19,13 +19,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class Traffic implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
     private final URI base;
     private final String model;
     private final AtomicBoolean stop = new AtomicBoolean();
     private final AtomicInteger sent = new AtomicInteger();
     final ConcurrentHashMap<Integer, AtomicInteger> statuses = new ConcurrentHashMap<>();
     private final Thread[] clients;
+    /** A pause between one client's requests: a steady load rather than the machine's maximum. */
+    private static final Duration PACE = Duration.ofMillis(50);
 
     Traffic(URI base, int clients, int maxRequests, Duration maxTime) throws IOException, InterruptedException {
         this.base = base;
@@ -39,6 +41,7 @@ final class Traffic implements AutoCloseable {
                 while (!stop.get() && Instant.now().isBefore(deadline) && sent.incrementAndGet() <= maxRequests) {
                     try {
                         one(client, i++);
+                        Thread.sleep(PACE);
                     } catch (IOException e) {
                         statuses.computeIfAbsent(-1, k -> new AtomicInteger()).incrementAndGet();
                     } catch (InterruptedException e) {
