@@ -136,4 +136,31 @@ public final class DenseLinear implements Linear {
             }
         }
     }
+
+    private static volatile boolean warm;
+
+    /**
+     * Runs every kernel on small heap matrices until the JIT has compiled them (or for at most
+     * maxMillis). Interpreted Vector API code is ~100x slower than compiled, so without this the
+     * first forward pass of a large model takes seconds; call it once before serving.
+     */
+    public static void warmUp(long maxMillis) {
+        if (warm) return;
+        int out = 64, in = 256;
+        java.util.List<DenseLinear> linears = new java.util.ArrayList<>();
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            byte[] bytes = new byte[out * in * dt.bytes];
+            for (int i = 0; i < bytes.length; i += dt.bytes) bytes[i + dt.bytes - 1] = 0x3C;   // small positive values
+            linears.add(new DenseLinear(new Tensor("warm-up", dt, new long[] {out, in}, MemorySegment.ofArray(bytes)), null));
+        }
+        float[] x = new float[5 * in], y = new float[5 * out];
+        java.util.Arrays.fill(x, 0.5f);
+        long deadline = System.nanoTime() + maxMillis * 1_000_000;
+        for (int i = 0; i < 2_000 && System.nanoTime() < deadline; i++)
+            for (DenseLinear l : linears) {
+                l.forward(x, 1, y);
+                l.forward(x, 5, y);
+            }
+        warm = true;
+    }
 }
