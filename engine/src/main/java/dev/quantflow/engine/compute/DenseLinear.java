@@ -8,8 +8,9 @@ import java.nio.ByteOrder;
 
 /**
  * An unquantized linear layer over F32, BF16 or F16 weights (out, in), read in place from the
- * memory-mapped segment (heap weights are copied off-heap once, see KernelMemory). BF16 is widened in registers for one row; for a batch, and
- * for F16, a block of rows is decoded to f32 once and reused for every row of the batch.
+ * memory-mapped segment (heap weights are copied off-heap once, see KernelMemory). BF16 is
+ * widened in registers for one row; for a batch, and for F16, a block of rows is decoded to f32
+ * once and reused for every row of the batch.
  */
 public final class DenseLinear implements Linear {
     private final MemorySegment w;   // (out, in) row-major; a uniform native view (see KernelMemory)
@@ -35,7 +36,7 @@ public final class DenseLinear implements Linear {
             throw new IllegalArgumentException(weight + ": dense weights must be F32, BF16 or F16");
     }
 
-    /** A heap F32 matrix (out, in), e.g. after a function-preserving transform. */
+    /** An F32 matrix (out, in) from the heap (copied off-heap), e.g. after a function-preserving transform. */
     public static DenseLinear ofF32(float[] weight, int out, int in, float[] bias) {
         return new DenseLinear(new Tensor("heap", DType.F32, new long[] {out, in}, MemorySegment.ofArray(weight)), bias);
     }
@@ -130,32 +131,5 @@ public final class DenseLinear implements Linear {
                 for (int i = 0; i < in; i++) dst.set(KernelMemory.F32, d + 4L * i, Float.float16ToFloat(w.get(I16_LE, off + 2L * i)));
             }
         }
-    }
-
-    private static volatile boolean warm;
-
-    /**
-     * Runs every kernel on small heap matrices until the JIT has compiled them (or for at most
-     * maxMillis). Interpreted Vector API code is ~100x slower than compiled, so without this the
-     * first forward pass of a large model takes seconds; call it once before serving.
-     */
-    public static void warmUp(long maxMillis) {
-        if (warm) return;
-        int out = 64, in = 256;
-        java.util.List<DenseLinear> linears = new java.util.ArrayList<>();
-        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
-            byte[] bytes = new byte[out * in * dt.bytes];
-            for (int i = 0; i < bytes.length; i += dt.bytes) bytes[i + dt.bytes - 1] = 0x3C;   // small positive values
-            linears.add(new DenseLinear(new Tensor("warm-up", dt, new long[] {out, in}, MemorySegment.ofArray(bytes)), null));
-        }
-        float[] x = new float[5 * in], y = new float[5 * out];
-        java.util.Arrays.fill(x, 0.5f);
-        long deadline = System.nanoTime() + maxMillis * 1_000_000;
-        for (int i = 0; i < 2_000 && System.nanoTime() < deadline; i++)
-            for (DenseLinear l : linears) {
-                l.forward(x, 1, y);
-                l.forward(x, 5, y);
-            }
-        warm = true;
     }
 }
