@@ -8,11 +8,13 @@ import java.nio.ByteOrder;
 
 /**
  * An unquantized linear layer over F32, BF16 or F16 weights (out, in), read in place from the
- * (memory-mapped or heap) segment. BF16 is widened in registers for one row; for a batch, and
- * for F16, a block of rows is decoded to f32 once and reused for every row of the batch.
+ * memory-mapped segment (heap weights are copied off-heap once, see KernelMemory). BF16 is
+ * widened in registers for one row; for a batch, and for F16, a block of rows is decoded to f32
+ * once and reused for every row of the batch.
  */
 public final class DenseLinear implements Linear {
-    private final MemorySegment w;   // (out, in) row-major
+    private final MemorySegment w;   // (out, in) row-major; a uniform native view (see KernelMemory)
+    private final MemorySegment owner;
     private final DType dtype;
     private final int in, out;
     private final float[] bias;      // (out) or null
@@ -21,7 +23,9 @@ public final class DenseLinear implements Linear {
 
     public DenseLinear(Tensor weight, float[] bias) {
         if (weight.shape().length != 2) throw new IllegalArgumentException(weight + " is not a matrix");
-        this.w = weight.data();
+        KernelMemory.View v = KernelMemory.uniform(weight.data());
+        this.w = v.view();
+        this.owner = v.owner();
         this.dtype = weight.dtype();
         this.out = (int) weight.shape()[0];
         this.in = (int) weight.shape()[1];
@@ -32,7 +36,7 @@ public final class DenseLinear implements Linear {
             throw new IllegalArgumentException(weight + ": dense weights must be F32, BF16 or F16");
     }
 
-    /** A heap F32 matrix (out, in), e.g. after a function-preserving transform. */
+    /** An F32 matrix (out, in) from the heap (copied off-heap), e.g. after a function-preserving transform. */
     public static DenseLinear ofF32(float[] weight, int out, int in, float[] bias) {
         return new DenseLinear(new Tensor("heap", DType.F32, new long[] {out, in}, MemorySegment.ofArray(weight)), bias);
     }
@@ -71,6 +75,7 @@ public final class DenseLinear implements Linear {
     @Override
     public void forward(float[] x, int rows, float[] y) {
         if (rows <= 0) return;
+        if (!owner.scope().isAlive()) throw new IllegalStateException("the weights of this layer were closed");
         int bo = blockOuts(rows);
         int blocks = (out + bo - 1) / bo;
         Parallel.range(blocks, (long) bo * in * rows, (start, end) -> {
@@ -81,9 +86,9 @@ public final class DenseLinear implements Linear {
                 } else if (dtype == DType.BF16 && rows == 1) {
                     blockBF16Row(x, y, o0, o1);
                 } else {
-                    float[] scratch = scratch((o1 - o0) * in);
+                    MemorySegment scratch = KernelMemory.scratch(4L * (o1 - o0) * in);
                     decodeRows(o0, o1, scratch);
-                    block(MemorySegment.ofArray(scratch), 0, x, rows, y, o0, o1);
+                    block(scratch, 0, x, rows, y, o0, o1);
                 }
             }
         });
@@ -116,23 +121,14 @@ public final class DenseLinear implements Linear {
         for (int o = quads; o < o1; o++) DenseKernels.r1o1BF16(w, o * stride, x, 0, in, y, o, b[o]);
     }
 
-    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
-
-    private static float[] scratch(int n) {
-        float[] s = SCRATCH.get();
-        if (s.length < n) SCRATCH.set(s = new float[n]);
-        return s;
-    }
-
-    /** Weight rows [o0, o1) as f32 into dst (row-major, in per row). */
-    private void decodeRows(int o0, int o1, float[] dst) {
+    /** Weight rows [o0, o1) as little-endian f32 into dst (row-major, in per row). */
+    private void decodeRows(int o0, int o1, MemorySegment dst) {
         for (int o = o0; o < o1; o++) {
-            long off = (long) o * in * dtype.bytes;
-            int d = (o - o0) * in;
+            long off = (long) o * in * dtype.bytes, d = 4L * (o - o0) * in;
             if (dtype == DType.BF16) {
                 VectorMath.decodeBF16(w, off, dst, d, in);
             } else {
-                for (int i = 0; i < in; i++) dst[d + i] = Float.float16ToFloat(w.get(I16_LE, off + 2L * i));
+                for (int i = 0; i < in; i++) dst.set(KernelMemory.F32, d + 4L * i, Float.float16ToFloat(w.get(I16_LE, off + 2L * i)));
             }
         }
     }

@@ -10,7 +10,11 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
-/** Vector API primitives the decoder is built from: dot products, norms, element-wise ops. */
+/**
+ * Vector API primitives the decoder is built from: dot products, norms, element-wise ops.
+ * The MemorySegment variants want native segments only (see KernelMemory: one heap segment
+ * seen by the Vector API anywhere in the JVM makes every segment kernel several times slower).
+ */
 public final class VectorMath {
     public static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
@@ -111,6 +115,16 @@ public final class VectorMath {
         for (; i < n; i++) {
             short b = w.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
             dst[dstOff + i] = Float.intBitsToFloat((b & 0xFFFF) << 16);
+        }
+    }
+
+    /** Decodes n BF16 values at byte offset off into little-endian f32 at byte offset dstOff of dst. */
+    public static void decodeBF16(MemorySegment w, long off, MemorySegment dst, long dstOff, int n) {
+        int L = F.length(), i = 0;
+        for (; i <= n - L; i += L) bf16(w, off + 2L * i).intoMemorySegment(dst, dstOff + 4L * i, LE);
+        for (; i < n; i++) {
+            short b = w.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
+            dst.set(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE), dstOff + 4L * i, Float.intBitsToFloat((b & 0xFFFF) << 16));
         }
     }
 

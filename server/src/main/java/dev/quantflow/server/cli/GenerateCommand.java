@@ -67,6 +67,7 @@ public final class GenerateCommand implements Callable<Integer> {
             int[] promptIds = m.tokenizer().encode(prompt);
             PrintWriter out = spec.commandLine().getOut();
             StringBuilder idLine = new StringBuilder();
+            long cpu0 = processCpuNanos();
             GenerateResult r = new Generator(stage, m.tokenizer()).generate(promptIds, opts, (id, delta) -> {
                 if (ids) {
                     if (id >= 0) idLine.append(idLine.isEmpty() ? "" : " ").append(id);
@@ -77,9 +78,16 @@ public final class GenerateCommand implements Callable<Integer> {
             });
             out.println(ids ? idLine : "");
             out.flush();
-            spec.commandLine().getErr().printf(Locale.ROOT, "load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.2f tokens/s | finish %s%n",
-                    loadNanos / 1e9, r.promptTokens(), r.prefillTokensPerSecond(), r.tokens().length, r.decodeTokensPerSecond(), r.finishReason());
+            // CPU time next to wall time: on a shared machine the gap is time spent waiting for a core
+            spec.commandLine().getErr().printf(Locale.ROOT, "load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.2f tokens/s | finish %s | cpu %.2f s in %.2f s%n",
+                    loadNanos / 1e9, r.promptTokens(), r.prefillTokensPerSecond(), r.tokens().length, r.decodeTokensPerSecond(), r.finishReason(),
+                    (processCpuNanos() - cpu0) / 1e9, (r.prefillNanos() + r.decodeNanos()) / 1e9);
         }
         return 0;
+    }
+
+    private static long processCpuNanos() {
+        return java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : 0;
     }
 }
