@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
 /** The top-level `quantflow` command; each subcommand is its own class. */
 @Command(name = "quantflow", mixinStandardHelpOptions = true, version = "quantflow 0.1.0",
         description = "A JVM LLM inference server with quantization.",
-        subcommands = {GenerateCommand.class, TokenizeCommand.class, SynthModelCommand.class, BenchCommand.class})
+        subcommands = {GenerateCommand.class, TokenizeCommand.class, SynthModelCommand.class, BenchCommand.class, ServeCommand.class})
 public final class QuantflowCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
