@@ -24,6 +24,15 @@ import org.apache.pekko.stream.javadsl.Sink;
  * output token after it; the engine's snapshots before and after give each stage's busy share.
  */
 public final class EngineLoadGenerator {
+    /** Prompt text for benchmarks: plain story prose, so prompts tokenize like real requests. */
+    public static final String DEFAULT_TEXT = """
+            The lighthouse keeper climbed the stairs every evening before the sun went down. She counted the steps out loud, \
+            one hundred and twelve of them, and at the top she wiped the salt from the glass and lit the lamp. Ships passed \
+            far out at sea and never knew her name, but they steered by her light. One winter night a small boat came too \
+            close to the rocks. The keeper rang the bell, waved her lantern and shouted until the sailors turned away from \
+            the danger. In the morning they rowed back with bread, apples and a letter of thanks, and she kept the letter \
+            in a tin box under her bed for the rest of her life.""";
+
     public record Settings(int promptTokens, int maxTokens) {}
 
     /** One concurrency level's results. stageBusy[k]: stage k's compute time over the time any step was in flight. */

@@ -1,6 +1,7 @@
 package dev.quantflow.actors.engine;
 
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.model.LlamaConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,6 +25,7 @@ public record EngineConfig(
         long kvMemoryBytes,           // the budget an automatic kvBlocks stays under (all stages together)
         int maxWaiting,               // requests queued (or tokenizing) before new ones are refused OVERLOADED
         int tokenizerWorkers,
+        int stageThreads,             // threads a stage's matmuls split over; 0 -> all cores (stages share them)
         boolean warmup,               // run one 1-token generation at start; health().ready waits for it
         Supplier<LinearFactory> linears,
         KvCacheFactory kvCaches,
@@ -46,6 +48,7 @@ public record EngineConfig(
         require(kvMemoryBytes > 0, "kv memory must be > 0");
         require(maxWaiting >= 0, "max waiting must be >= 0, got " + maxWaiting);
         require(tokenizerWorkers >= 1, "tokenizer workers must be >= 1, got " + tokenizerWorkers);
+        require(stageThreads >= 0, "stage threads must be >= 0 (0 = all cores), got " + stageThreads);
     }
 
     public static Builder builder(Path modelDir) {
@@ -65,6 +68,7 @@ public record EngineConfig(
         b.kvMemoryBytes = kvMemoryBytes;
         b.maxWaiting = maxWaiting;
         b.tokenizerWorkers = tokenizerWorkers;
+        b.stageThreads = stageThreads;
         b.warmup = warmup;
         b.linears = linears;
         b.kvCaches = kvCaches;
@@ -77,14 +81,14 @@ public record EngineConfig(
         return layerSplit.isEmpty() ? stages : layerSplit.size();
     }
 
-    /** The layer range and device of every stage: the given split, or layers spread evenly (earlier stages take the remainder). */
-    public List<LayerRange> stagePlan(int numLayers) {
-        int s = stageCount();
-        List<Integer> counts = new ArrayList<>(layerSplit);
-        if (counts.isEmpty()) {
-            require(s <= numLayers, s + " stages for a model of " + numLayers + " layers: each stage needs at least one layer");
-            for (int i = 0; i < s; i++) counts.add(numLayers / s + (i < numLayers % s ? 1 : 0));
-        }
+    /**
+     * The layer range and device of every stage: the given split, or contiguous ranges balanced by
+     * weight (decode reads every weight once per step, so bytes decide a stage's time), with the
+     * lm_head counted on the last stage. The embedding is a row gather and costs nothing here.
+     */
+    public List<LayerRange> stagePlan(LlamaConfig model) {
+        int s = stageCount(), numLayers = model.numLayers();
+        List<Integer> counts = layerSplit.isEmpty() ? balancedSplit(model, s) : layerSplit;
         int total = counts.stream().mapToInt(Integer::intValue).sum();
         require(total == numLayers, "layer split " + counts + " covers " + total + " layers; the model has " + numLayers);
         List<LayerRange> plan = new ArrayList<>();
@@ -94,6 +98,34 @@ public record EngineConfig(
             first += counts.get(i);
         }
         return plan;
+    }
+
+    /** Layers per stage minimizing the largest stage's weight count (a contiguous partition, by dynamic programming). */
+    static List<Integer> balancedSplit(LlamaConfig m, int stages) {
+        int n = m.numLayers();
+        require(stages <= n, stages + " stages for a model of " + n + " layers: each stage needs at least one layer");
+        long d = m.hiddenSize();
+        long layer = d * m.qDim() * 2 + d * m.kvDim() * 2 + 3 * d * m.intermediateSize();
+        long head = (long) m.vocabSize() * d;
+        // best[k][i]: the smallest possible largest cost when the first i layers form k stages
+        long[][] best = new long[stages + 1][n + 1];
+        int[][] cut = new int[stages + 1][n + 1];
+        for (long[] row : best) java.util.Arrays.fill(row, Long.MAX_VALUE);
+        best[0][0] = 0;
+        for (int k = 1; k <= stages; k++)
+            for (int i = k; i <= n; i++)
+                for (int j = k - 1; j < i; j++) {
+                    if (best[k - 1][j] == Long.MAX_VALUE) continue;
+                    long cost = (i - j) * layer + (k == stages && i == n ? head : 0);
+                    long worst = Math.max(best[k - 1][j], cost);
+                    if (worst < best[k][i]) {
+                        best[k][i] = worst;
+                        cut[k][i] = j;
+                    }
+                }
+        Integer[] counts = new Integer[stages];
+        for (int k = stages, i = n; k >= 1; i = cut[k][i], k--) counts[k - 1] = i - cut[k][i];
+        return List.of(counts);
     }
 
     private static void checkDevice(String d) {
@@ -121,6 +153,7 @@ public record EngineConfig(
         private long kvMemoryBytes = 512L << 20;
         private int maxWaiting = 256;
         private int tokenizerWorkers = 2;
+        private int stageThreads = 0;
         private boolean warmup = true;
         private Supplier<LinearFactory> linears = () -> LinearFactory.DENSE;
         private KvCacheFactory kvCaches = KvCacheFactory.F32;
@@ -142,6 +175,7 @@ public record EngineConfig(
         public Builder kvMemoryBytes(long v) { kvMemoryBytes = v; return this; }
         public Builder maxWaiting(int v) { maxWaiting = v; return this; }
         public Builder tokenizerWorkers(int v) { tokenizerWorkers = v; return this; }
+        public Builder stageThreads(int v) { stageThreads = v; return this; }
         public Builder warmup(boolean v) { warmup = v; return this; }
         public Builder linears(Supplier<LinearFactory> v) { linears = v; return this; }
         public Builder kvCaches(KvCacheFactory v) { kvCaches = v; return this; }
@@ -150,7 +184,7 @@ public record EngineConfig(
 
         public EngineConfig build() {
             return new EngineConfig(modelDir, servedModelName, stages, layerSplit, devices, maxBatchTokens, maxSequences, kvBlocks,
-                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, warmup, linears, kvCaches, linearProbe, faults);
+                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, linears, kvCaches, linearProbe, faults);
         }
     }
 }

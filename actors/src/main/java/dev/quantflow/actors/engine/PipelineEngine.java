@@ -60,7 +60,7 @@ public final class PipelineEngine implements InferenceEngine {
     public static PipelineEngine start(EngineConfig config) {
         LlamaConfig model = LlamaConfig.load(config.modelDir());
         Tokenizer tokenizer = Tokenizer.fromModelDir(config.modelDir());
-        List<LayerRange> plan = config.stagePlan(model.numLayers());
+        List<LayerRange> plan = config.stagePlan(model);
         int kvBlocks = config.kvBlocks() > 0 ? config.kvBlocks() : automaticKvBlocks(config, model);
         SchedulerSettings settings = new SchedulerSettings(plan, config.maxBatchTokens(), config.maxSequences(), Math.max(1, config.maxWaiting()),
                 kvBlocks, config.kvBlockSize(), model.maxPositions());

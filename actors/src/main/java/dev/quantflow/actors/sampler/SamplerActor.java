@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -69,6 +70,7 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
                 .onMessage(SampleStep.class, this::onSampleStep)
                 .onMessage(End.class, this::onEnd)
                 .onMessage(Fail.class, this::onFail)
+                .onSignal(PostStop.class, stop -> onStop())
                 .build();
     }
 
@@ -126,6 +128,14 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
     private Behavior<Command> onEnd(End e) {
         SequenceOutput out = outputs.get(e.sequence());
         if (out != null) finish(e.sequence(), out, e.finishReason());
+        return this;
+    }
+
+    /** The engine is shutting down: no stream is left open. */
+    private Behavior<Command> onStop() {
+        EngineException closed = new EngineException(EngineException.Kind.UNAVAILABLE, "the engine shut down");
+        outputs.values().forEach(out -> EventStreams.fail(out.events, closed));
+        outputs.clear();
         return this;
     }
 

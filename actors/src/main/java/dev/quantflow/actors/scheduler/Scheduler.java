@@ -19,6 +19,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -153,6 +154,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
                 .onMessage(GetSnapshot.class, g -> { g.replyTo().tell(snapshot()); return this; })
                 .onMessage(Drain.class, d -> { draining = true; status.setDraining(true); return this; })
                 .onMessage(WhenIdle.class, w -> { idleWaiters.add(w.idle()); checkIdle(); return this; })
+                .onSignal(PostStop.class, stop -> onStop())
                 .build();
     }
 
@@ -354,6 +356,15 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         StepPlan plan = batcher.abandon(d.stepId());
         stepEnded(new long[numStages]);
         afterStep(plan);
+        return this;
+    }
+
+    /** Shutting down: requests still being tokenized fail (the sampler fails the admitted ones). */
+    private Behavior<Command> onStop() {
+        EngineException closed = new EngineException(EngineException.Kind.UNAVAILABLE, "the engine shut down");
+        tokenizing.values().forEach(p -> EventStreams.fail(p.events, closed));
+        tokenizing.clear();
+        idleWaiters.forEach(f -> f.completeExceptionally(closed));
         return this;
     }
 

@@ -10,7 +10,7 @@ import java.nio.file.Path;
 import java.util.function.Supplier;
 
 /** What a stage worker loads (and reloads after a failure): its layer range of the model, its linears and its KV cache. */
-public record StageSpec(LayerRange range, int numStages, Path modelDir, LlamaConfig model, int kvBlocks, int kvBlockSize,
+public record StageSpec(LayerRange range, int numStages, Path modelDir, LlamaConfig model, int kvBlocks, int kvBlockSize, int threads,
                         Supplier<LinearFactory> linears, KvCacheFactory kvCaches, LinearProbe linearProbe, StageFaults faults) {
     public boolean isLast() {
         return range.stage() == numStages - 1;

@@ -9,6 +9,7 @@ import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.compute.Parallel;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -142,13 +143,18 @@ public final class StageWorker {
             return Behaviors.same();
         }
         long t0 = System.nanoTime();
-        float[] x;
-        float[] logits = null;
+        float[] x = layers.hasEmbedding() ? new float[0] : f.hidden();
+        float[][] logits = {null};
         try {
             spec.faults().beforeCompute(stage, step.id(), step.rows().rows());
-            x = layers.hasEmbedding() ? layers.embed(step.rows().tokens()) : f.hidden();
-            layers.forwardLayers(x, step.rows(), cache);
-            if (layers.hasHead()) logits = layers.logits(x, step.logitRows());
+            if (layers.hasEmbedding()) x = layers.embed(step.rows().tokens());
+            float[] hidden = x;
+            Runnable compute = () -> {
+                layers.forwardLayers(hidden, step.rows(), cache);
+                if (layers.hasHead()) logits[0] = layers.logits(hidden, step.logitRows());
+            };
+            if (spec.threads() > 0) Parallel.withThreads(spec.threads(), compute);
+            else compute.run();
         } catch (RuntimeException | Error e) {
             scheduler.tell(new Scheduler.StageFailed(stage, step.id(), describe(e)));
             if (e instanceof VirtualMachineError vm) throw vm;
@@ -158,7 +164,7 @@ public final class StageWorker {
         nanos[stage] = System.nanoTime() - t0;
         switch (next) {
             case NextStage n -> n.ref().tell(new Forward(step, x, nanos));
-            case ToSampler s -> s.ref().tell(new SamplerActor.SampleStep(step, logits, nanos));
+            case ToSampler s -> s.ref().tell(new SamplerActor.SampleStep(step, logits[0], nanos));
         }
         reportProbes();
         return Behaviors.same();

@@ -6,6 +6,7 @@ import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
 import dev.quantflow.bench.EngineLoadGenerator;
 import dev.quantflow.bench.EngineLoadGenerator.LevelResult;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.util.Arrays;
 import java.util.List;
@@ -15,7 +16,9 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * `quantflow bench engine`: starts the in-process engine and sweeps concurrency levels with the
@@ -46,11 +49,18 @@ public final class EngineBenchCommand implements Callable<Integer> {
     @Option(names = "--warmup-requests", defaultValue = "4", description = "Requests run before the first level, not measured (default: ${DEFAULT-VALUE})")
     int warmupRequests;
 
+    @Option(names = "--prompt-file", paramLabel = "FILE", description = "Text the prompts are cut from (default: a built-in paragraph)")
+    java.nio.file.Path promptFile;
+
     @Option(names = "--json", description = "One JSON object per level on stdout")
     boolean json;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         if (concurrency.stream().anyMatch(c -> c < 1)) throw new QuantflowCommand.UserError("--concurrency levels must be >= 1");
         if (maxTokens < 1 || promptTokens < 2) throw new QuantflowCommand.UserError("--max-tokens must be >= 1 and --prompt-tokens >= 2");
         EngineConfig config = engineOptions.apply(EngineConfig.builder(model.dir())).build();
@@ -59,20 +69,21 @@ public final class EngineBenchCommand implements Callable<Integer> {
             if (promptTokens + maxTokens > engine.settings().positionLimit())
                 throw new QuantflowCommand.UserError("--prompt-tokens + --max-tokens = " + (promptTokens + maxTokens) + " exceed the "
                         + engine.settings().positionLimit() + " positions a sequence may use");
-            int[] corpus = engine.tokenizer().encode(Files.readString(java.nio.file.Path.of(corpusText())));
+            int[] corpus = engine.tokenizer().encode(promptFile == null ? EngineLoadGenerator.DEFAULT_TEXT : Files.readString(promptFile));
             EngineLoadGenerator load = new EngineLoadGenerator(engine, clients, corpus);
             EngineLoadGenerator.Settings settings = new EngineLoadGenerator.Settings(promptTokens, maxTokens);
-            System.err.printf(Locale.ROOT, "engine: %s, stages %s, max batch tokens %d, max seqs %d, KV %d blocks x %d, threads %d%n",
+            err.printf(Locale.ROOT, "engine: %s, stages %s, max batch tokens %d, max seqs %d, KV %d blocks x %d, threads per stage %s of %d%n",
                     engine.modelId(), engine.settings().stages(), config.maxBatchTokens(), config.maxSequences(), engine.settings().kvBlocks(),
-                    config.kvBlockSize(), dev.quantflow.engine.compute.Parallel.threads());
+                    config.kvBlockSize(), config.stageThreads() == 0 ? "all" : String.valueOf(config.stageThreads()),
+                    dev.quantflow.engine.compute.Parallel.threads());
             if (warmupRequests > 0) load.run(Math.min(warmupRequests, 4), warmupRequests, new EngineLoadGenerator.Settings(promptTokens, Math.min(maxTokens, 32)));
-            if (!json) System.out.println("concurrency  requests  tokens/s  x1      TTFT p50/p99 ms    TPOT p50/p99 ms   errors  rows/step  stage busy");
+            if (!json) out.println("concurrency  requests  tokens/s  x1      TTFT p50/p99 ms    TPOT p50/p99 ms   errors  rows/step  stage busy");
             LevelResult single = null;
             for (int c : concurrency) {
                 int n = requests > 0 ? requests : Math.max(4, 2 * c);
                 LevelResult r = load.run(c, n, settings);
                 if (c == 1 && single == null) single = r;
-                print(r, single, engine.settings().stages().size());
+                print(out, err, r, single, engine.settings().stages().size());
             }
         } finally {
             clients.terminate();
@@ -80,25 +91,26 @@ public final class EngineBenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void print(LevelResult r, LevelResult single, int stages) throws Exception {
+    private void print(PrintWriter out, PrintWriter err, LevelResult r, LevelResult single, int stages) throws Exception {
         if (json) {
             ObjectNode o = new ObjectMapper().createObjectNode();
             o.put("concurrency", r.concurrency());
             o.put("requests", r.requests());
-            o.put("tokens_per_second", round(r.tokensPerSecond()));
-            o.put("ttft_p50_ms", round(r.ttftP50Ms()));
-            o.put("ttft_p99_ms", round(r.ttftP99Ms()));
-            o.put("tpot_p50_ms", round(r.tpotP50Ms()));
-            o.put("tpot_p99_ms", round(r.tpotP99Ms()));
+            put(o, "tokens_per_second", r.tokensPerSecond());
+            put(o, "ttft_p50_ms", r.ttftP50Ms());
+            put(o, "ttft_p99_ms", r.ttftP99Ms());
+            put(o, "tpot_p50_ms", r.tpotP50Ms());
+            put(o, "tpot_p99_ms", r.tpotP99Ms());
             o.put("errors", r.errors());
-            System.out.println(new ObjectMapper().writeValueAsString(o));
+            out.println(new ObjectMapper().writeValueAsString(o));
         } else {
-            System.out.printf(Locale.ROOT, "%11d  %8d  %8.1f  %-6s  %8.1f / %-8.1f  %7.2f / %-7.2f  %6d  %9.1f  %s%n", r.concurrency(), r.requests(),
+            out.printf(Locale.ROOT, "%11d  %8d  %8.1f  %-6s  %8.1f / %-8.1f  %7.2f / %-7.2f  %6d  %9.1f  %s%n", r.concurrency(), r.requests(),
                     r.tokensPerSecond(), single == null ? "-" : String.format(Locale.ROOT, "%.2f", r.tokensPerSecond() / single.tokensPerSecond()),
                     r.ttftP50Ms(), r.ttftP99Ms(), r.tpotP50Ms(), r.tpotP99Ms(), r.errors(), r.meanBatchRows(), busy(r.stageBusy()));
         }
+        out.flush();
         int m = Math.min(r.concurrency(), stages);
-        System.err.printf(Locale.ROOT, "concurrency %d: %d tokens in %.2f s; stage busy %s; bubble bound (S-1)/(S-1+M) = %.3f with S=%d, M=%d%n",
+        err.printf(Locale.ROOT, "concurrency %d: %d tokens in %.2f s; stage busy %s; bubble bound (S-1)/(S-1+M) = %.3f with S=%d, M=%d%n",
                 r.concurrency(), r.generatedTokens(), r.seconds(), busy(r.stageBusy()), (stages - 1.0) / (stages - 1 + m), stages, m);
     }
 
@@ -107,13 +119,12 @@ public final class EngineBenchCommand implements Callable<Integer> {
     }
 
     private static double round(double v) {
-        return Double.isNaN(v) ? v : Math.round(v * 100) / 100.0;
+        return Math.round(v * 100) / 100.0;
     }
 
-    /** Text the prompts are cut from: the TinyStories sample beside the project, else the README. */
-    private static String corpusText() {
-        String home = System.getProperty("quantflow.home", ".");
-        java.nio.file.Path sample = java.nio.file.Path.of(home).resolve("../shared/data/tinystories_sample.txt").normalize();
-        return Files.isRegularFile(sample) ? sample.toString() : java.nio.file.Path.of(home).resolve("README.md").toString();
+    /** Rounded to 0.01; null where nothing was measured (every request failed), since JSON has no NaN. */
+    private static void put(ObjectNode o, String key, double v) {
+        if (Double.isNaN(v)) o.putNull(key);
+        else o.put(key, round(v));
     }
 }

@@ -31,8 +31,11 @@ public final class EngineOptions {
     @Option(names = "--max-waiting", defaultValue = "256", description = "Queued requests before new ones are refused as overloaded (default: ${DEFAULT-VALUE})")
     int maxWaiting;
 
+    @Option(names = "--stage-threads", defaultValue = "0", description = "Threads each stage's matmuls use; 0 = all cores, shared by the stages (default: ${DEFAULT-VALUE})")
+    int stageThreads;
+
     public EngineConfig.Builder apply(EngineConfig.Builder b) {
         return b.stages(stages).layerSplit(layerSplit).devices(devices).maxBatchTokens(maxBatchTokens).maxSequences(maxSequences)
-                .kvBlocks(kvBlocks).kvBlockSize(kvBlockSize).maxWaiting(maxWaiting);
+                .kvBlocks(kvBlocks).kvBlockSize(kvBlockSize).maxWaiting(maxWaiting).stageThreads(stageThreads);
     }
 }
