@@ -72,28 +72,30 @@ public final class ServeLoadGenerator {
             ObjectNode o = JSON.createObjectNode();
             o.put("concurrency", concurrency);
             o.put("requests", requests);
-            o.put("tokens_per_second", round(tokensPerSecond));
-            o.put("ttft_p50_ms", round(ttft.p50 * 1e3));
-            o.put("ttft_p99_ms", round(ttft.p99 * 1e3));
-            o.put("tpot_p50_ms", round(tpot.p50 * 1e3));
-            o.put("tpot_p99_ms", round(tpot.p99 * 1e3));
+            number(o, "tokens_per_second", tokensPerSecond);
+            number(o, "ttft_p50_ms", ttft.p50 * 1e3);
+            number(o, "ttft_p99_ms", ttft.p99 * 1e3);
+            number(o, "tpot_p50_ms", tpot.p50 * 1e3);
+            number(o, "tpot_p99_ms", tpot.p99 * 1e3);
             o.put("errors", errors);
-            o.put("ttft_p90_ms", round(ttft.p90 * 1e3));
-            o.put("tpot_p90_ms", round(tpot.p90 * 1e3));
-            o.put("e2e_p50_ms", round(e2e.p50 * 1e3));
-            o.put("e2e_p90_ms", round(e2e.p90 * 1e3));
-            o.put("e2e_p99_ms", round(e2e.p99 * 1e3));
-            o.put("requests_per_second", round(requestsPerSecond));
+            number(o, "ttft_p90_ms", ttft.p90 * 1e3);
+            number(o, "tpot_p90_ms", tpot.p90 * 1e3);
+            number(o, "e2e_p50_ms", e2e.p50 * 1e3);
+            number(o, "e2e_p90_ms", e2e.p90 * 1e3);
+            number(o, "e2e_p99_ms", e2e.p99 * 1e3);
+            number(o, "requests_per_second", requestsPerSecond);
             o.put("generated_tokens", generatedTokens);
-            o.put("duration_s", round(seconds));
+            number(o, "duration_s", seconds);
             o.put("mismatches", mismatches);
             ObjectNode kinds = o.putObject("error_kinds");
             errorKinds.forEach(kinds::put);
             return o;
         }
 
-        private static double round(double v) {
-            return Double.isNaN(v) ? v : Math.round(v * 100) / 100.0;
+        /** Two decimals; null where nothing was measured (as bench engine prints it). */
+        private static void number(ObjectNode o, String key, double v) {
+            if (Double.isNaN(v) || Double.isInfinite(v)) o.putNull(key);
+            else o.put(key, Math.round(v * 100) / 100.0);
         }
     }
 

@@ -26,6 +26,9 @@ import picocli.CommandLine.Option;
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Load-test a running server (streaming OpenAI completions) at several concurrency levels.")
 public final class ServeBenchCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--url", defaultValue = "http://127.0.0.1:8080", description = "The server (default: ${DEFAULT-VALUE})")
     URI url;
 
@@ -69,29 +72,31 @@ public final class ServeBenchCommand implements Callable<Integer> {
         if (requests < 0) throw new QuantflowCommand.UserError("--requests must be >= 0");
         if (durationSeconds != null && !(durationSeconds > 0)) throw new QuantflowCommand.UserError("--duration must be > 0");
         if (url.getScheme() == null || !url.getScheme().startsWith("http")) throw new QuantflowCommand.UserError("--url must be http://HOST:PORT");
+        java.io.PrintWriter out = spec.commandLine().getOut();
+        java.io.PrintWriter err = spec.commandLine().getErr();
         Optional<String> key = Optional.ofNullable(apiKey).or(() -> Optional.ofNullable(System.getenv("QUANTFLOW_API_KEY"))).filter(k -> !k.isBlank());
         ServeLoadGenerator load = new ServeLoadGenerator(new ServeLoadGenerator.Settings(url, key, Optional.ofNullable(model), maxTokens, prompts(),
                 Duration.ofSeconds(timeoutSeconds)));
         List<String> references = List.of();
         if (!noVerify) {
-            System.err.printf(Locale.ROOT, "references: %d prompts, one request at a time ...%n", prompts().size());
+            err.printf(Locale.ROOT, "references: %d prompts, one request at a time ...%n", prompts().size());
             references = load.references();
         }
-        if (!json) System.out.println("concurrency  requests  errors  mismatch  tokens/s   req/s   TTFT p50/p90/p99 ms      TPOT p50/p90/p99 ms   E2E p50/p90/p99 ms");
+        if (!json) out.println("concurrency  requests  errors  mismatch  tokens/s   req/s   TTFT p50/p90/p99 ms      TPOT p50/p90/p99 ms   E2E p50/p90/p99 ms");
         boolean clean = true;
         for (int c : concurrency) {
             int n = durationSeconds != null ? 0 : requests > 0 ? requests : Math.max(8, 4 * c);
             Duration d = durationSeconds != null ? Duration.ofMillis((long) (durationSeconds * 1000)) : Duration.ZERO;
-            ProgressBar bar = new ProgressBar(c, noProgress, d);
+            ProgressBar bar = new ProgressBar(c, noProgress, d, err);
             LevelResult r = load.run(c, n, d, references, bar::update);
             bar.finish();
             clean &= r.errors() == 0 && r.mismatches() == 0;
-            if (json) System.out.println(r.json());
-            else System.out.printf(Locale.ROOT, "%11d  %8d  %6d  %8d  %8.1f  %6.2f  %6.1f/%6.1f/%6.1f  %6.2f/%6.2f/%6.2f  %7.0f/%7.0f/%7.0f%n",
+            if (json) out.println(r.json());
+            else out.printf(Locale.ROOT, "%11d  %8d  %6d  %8d  %8.1f  %6.2f  %6.1f/%6.1f/%6.1f  %6.2f/%6.2f/%6.2f  %7.0f/%7.0f/%7.0f%n",
                     c, r.requests(), r.errors(), r.mismatches(), r.tokensPerSecond(), r.requestsPerSecond(),
                     r.ttft().p50() * 1e3, r.ttft().p90() * 1e3, r.ttft().p99() * 1e3, r.tpot().p50() * 1e3, r.tpot().p90() * 1e3, r.tpot().p99() * 1e3,
                     r.e2e().p50() * 1e3, r.e2e().p90() * 1e3, r.e2e().p99() * 1e3);
-            if (!r.errorKinds().isEmpty()) System.err.println("errors at concurrency " + c + ": " + r.errorKinds());
+            if (!r.errorKinds().isEmpty()) err.println("errors at concurrency " + c + ": " + r.errorKinds());
         }
         return clean ? 0 : 3;
     }
@@ -126,9 +131,11 @@ public final class ServeBenchCommand implements Callable<Integer> {
         private final int concurrency;
         private final boolean off;
         private final Duration duration;
+        private final java.io.PrintWriter err;
         private long lastDraw;
 
-        ProgressBar(int concurrency, boolean off, Duration duration) {
+        ProgressBar(int concurrency, boolean off, Duration duration, java.io.PrintWriter err) {
+            this.err = err;
             this.concurrency = concurrency;
             this.off = off || System.console() == null && System.getenv("QUANTFLOW_PROGRESS") == null;
             this.duration = duration;
@@ -140,12 +147,16 @@ public final class ServeBenchCommand implements Callable<Integer> {
             double frac = p.total() > 0 ? (double) p.done() / p.total() : Math.min(1, p.seconds() / Math.max(1e-9, duration.toMillis() / 1e3));
             int width = 30;
             int filled = (int) Math.round(frac * width);
-            System.err.printf(Locale.ROOT, "\rconcurrency %3d [%s%s] %5.1f%%  %d done  %d errors  %.0f tokens/s ", concurrency, "#".repeat(filled),
+            err.printf(Locale.ROOT, "\rconcurrency %3d [%s%s] %5.1f%%  %d done  %d errors  %.0f tokens/s ", concurrency, "#".repeat(filled),
                     "-".repeat(width - filled), frac * 100, p.done(), p.errors(), p.tokens() / Math.max(1e-9, p.seconds()));
+            err.flush();
         }
 
         void finish() {
-            if (!off) System.err.print("\r" + " ".repeat(100) + "\r");
+            if (!off) {
+                err.print("\r" + " ".repeat(100) + "\r");
+                err.flush();
+            }
         }
     }
 }
