@@ -50,6 +50,8 @@ import org.slf4j.LoggerFactory;
 public final class QuantflowServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(QuantflowServer.class);
     private static final Duration UNBIND_DEADLINE = Duration.ofSeconds(3);
+    /** After the last response stream ended, its final bytes may still sit in Pekko's connection stage: let them leave before closing. */
+    private static final Duration LINGER = Duration.ofMillis(500);
 
     private final InferenceEngine engine;
     private final ServerSettings settings;
@@ -87,7 +89,7 @@ public final class QuantflowServer implements AutoCloseable {
             OpenAiHttp http = new OpenAiHttp(model, generations, engine, keys, metrics, state, settings.http(), mat);
             @SuppressWarnings("unchecked")
             org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> grpcHandlers = ServiceHandler.concatOrNotFound(
-                    GenerationServicePowerApiHandlerFactory.partial(new GenerationGrpcService(model, generations, engine, keys, metrics), GenerationService.name, system),
+                    GenerationServicePowerApiHandlerFactory.partial(new GenerationGrpcService(model, generations, engine, keys, metrics, state), GenerationService.name, system),
                     HealthPowerApiHandlerFactory.partial(new HealthGrpcService(state), Health.name, system),
                     ServerReflection.create(List.of(GenerationService.description, Health.description), system));
             Function<HttpRequest, CompletionStage<HttpResponse>> grpc = request -> {
@@ -177,12 +179,13 @@ public final class QuantflowServer implements AutoCloseable {
         if (!state.startDraining()) return terminated;
         log.info("draining: readiness off, new requests refused; waiting up to {} s for in-flight requests", settings.drainTimeout().toSeconds());
         engine.startDrain();
-        engine.idle().toCompletableFuture()
+        engine.idle().thenCompose(v -> state.streamsClosed()).toCompletableFuture()
                 .orTimeout(Math.max(1, settings.drainTimeout().toMillis()), TimeUnit.MILLISECONDS)
                 .handle((v, err) -> {
                     if (err != null) log.warn("drain timeout reached with requests still in flight; closing them");
                     return Done.getInstance();
                 })
+                .thenCompose(d -> CompletableFuture.supplyAsync(() -> d, CompletableFuture.delayedExecutor(LINGER.toMillis(), TimeUnit.MILLISECONDS)))
                 .thenCompose(d -> terminateBindings())
                 .whenComplete((d, err) -> shutdown());
         return terminated;

@@ -6,6 +6,7 @@ import dev.quantflow.actors.scheduler.SchedulerSettings;
 import dev.quantflow.actors.stage.StageSpec;
 import dev.quantflow.actors.stage.StageWorker;
 import dev.quantflow.actors.tokenize.TokenizerWorker;
+import dev.quantflow.engine.chat.ChatTemplate;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.time.Duration;
@@ -54,7 +55,7 @@ final class Guardian {
             Collections.reverse(stages);
             ActorRef<TokenizerWorker.Encode> tokenizers = ctx.spawn(
                     Routers.pool(config.tokenizerWorkers(),
-                                    Behaviors.supervise(TokenizerWorker.create(tokenizer, model.vocabSize())).onFailure(SupervisorStrategy.restart()))
+                                    Behaviors.supervise(TokenizerWorker.create(tokenizer, ChatTemplate.fromModelDir(config.modelDir()), model.vocabSize())).onFailure(SupervisorStrategy.restart()))
                             .withRouteeProps(TOKENIZER),
                     "tokenizers");
             scheduler.tell(new Scheduler.Start(new Scheduler.Pipeline(tokenizers, stages, sampler)));

@@ -3,7 +3,11 @@ package dev.quantflow.actors.tokenize;
 import dev.quantflow.actors.api.EngineException;
 import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.actors.scheduler.Scheduler;
+import dev.quantflow.engine.chat.ChatTemplate;
+import dev.quantflow.engine.chat.ChatTemplateException;
+import dev.quantflow.engine.chat.Message;
 import dev.quantflow.engine.tokenizer.Tokenizer;
+import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -19,9 +23,14 @@ public final class TokenizerWorker {
     private TokenizerWorker() {}
 
     public static Behavior<Encode> create(Tokenizer tokenizer, int vocabSize) {
+        return create(tokenizer, ChatTemplate.plain(), vocabSize);
+    }
+
+    /** chatTemplate renders Prompt.Chat (the model's Jinja template, or the plain fallback). */
+    public static Behavior<Encode> create(Tokenizer tokenizer, ChatTemplate chatTemplate, int vocabSize) {
         return Behaviors.receiveMessage(e -> {
             try {
-                e.replyTo().tell(new Scheduler.Encoded(e.sequence(), encode(tokenizer, vocabSize, e.prompt())));
+                e.replyTo().tell(new Scheduler.Encoded(e.sequence(), encode(tokenizer, chatTemplate, vocabSize, e.prompt())));
             } catch (EngineException ex) {
                 e.replyTo().tell(new Scheduler.EncodeRejected(e.sequence(), ex));
             } catch (RuntimeException ex) {
@@ -33,12 +42,24 @@ public final class TokenizerWorker {
     }
 
     static int[] encode(Tokenizer tokenizer, int vocabSize, Prompt prompt) {
+        return encode(tokenizer, ChatTemplate.plain(), vocabSize, prompt);
+    }
+
+    static int[] encode(Tokenizer tokenizer, ChatTemplate chatTemplate, int vocabSize, Prompt prompt) {
         int[] ids = switch (prompt) {
             case Prompt.Text t -> tokenizer.encode(t.text());
             case Prompt.Tokens t -> t.ids().clone();
             case Prompt.Chat c -> {
                 if (c.messages().isEmpty()) throw invalid("a chat prompt needs at least one message");
-                yield tokenizer.encode(FallbackChatRenderer.render(c));
+                List<Message> messages = c.messages().stream().map(m -> new Message(m.role(), m.content())).toList();
+                String text;
+                try {
+                    text = chatTemplate.render(messages, c.addGenerationPrompt());
+                } catch (ChatTemplateException ex) {
+                    throw invalid(ex.getMessage());
+                }
+                // a real template writes BOS and the like itself, as Hugging Face's apply_chat_template assumes
+                yield tokenizer.encode(text, chatTemplate.isPlain());
             }
         };
         if (ids.length == 0) throw invalid("the prompt is empty (no tokens, and the tokenizer adds no BOS)");

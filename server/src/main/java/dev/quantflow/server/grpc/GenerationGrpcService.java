@@ -23,6 +23,7 @@ import dev.quantflow.server.api.ApiError;
 import dev.quantflow.server.api.GenerationParams;
 import dev.quantflow.server.api.Generations;
 import dev.quantflow.server.api.ServedModel;
+import dev.quantflow.server.api.ServingState;
 import dev.quantflow.server.auth.ApiKeys;
 import dev.quantflow.server.metrics.ServerMetrics;
 import java.util.List;
@@ -51,13 +52,15 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
     private final InferenceEngine engine;
     private final ApiKeys keys;
     private final ServerMetrics metrics;
+    private final ServingState state;
 
-    public GenerationGrpcService(ServedModel model, Generations generations, InferenceEngine engine, ApiKeys keys, ServerMetrics metrics) {
+    public GenerationGrpcService(ServedModel model, Generations generations, InferenceEngine engine, ApiKeys keys, ServerMetrics metrics, ServingState state) {
         this.model = model;
         this.generations = generations;
         this.engine = engine;
         this.keys = keys;
         this.metrics = metrics;
+        this.state = state;
     }
 
     @Override
@@ -73,7 +76,7 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
         } catch (RuntimeException e) {
             responses = Source.failed(e);
         }
-        return responses
+        return state.tracked(responses)
                 .mapError(new PFBuilder<Throwable, Throwable>().match(Throwable.class, GrpcErrors::map).build())
                 .watchTermination((nu, done) -> {
                     done.whenComplete((d, err) -> metrics.grpcRequest("Generate", GrpcErrors.code(err)));

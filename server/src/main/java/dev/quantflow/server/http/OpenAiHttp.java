@@ -210,7 +210,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                 .filter(b -> !b.isEmpty())
                 .keepAlive(settings.sseKeepAlive(), () -> KEEP_ALIVE);
         return HttpResponse.create()
-                .withEntity(HttpEntities.createChunked(EVENT_STREAM, bytes))
+                .withEntity(HttpEntities.createChunked(EVENT_STREAM, state.tracked(bytes)))
                 .addHeader(RawHeader.create("Cache-Control", "no-cache"));
     }
 

@@ -59,7 +59,7 @@ public final class ServerMetrics implements AutoCloseable {
         gauge("quantflow.num.requests.waiting", "Requests accepted and waiting for a batch slot (queue depth; the autoscaling signal)", s -> s.waiting());
         gauge("quantflow.kv.cache.usage.perc", "Fraction of KV cache blocks in use, 0 to 1", EngineSnapshot::kvCacheUsage);
         gauge("quantflow.kv.cache.blocks.used", "KV cache blocks in use", s -> s.kvBlocksUsed());
-        gauge("quantflow.kv.cache.blocks.total", "KV cache blocks available to the scheduler", s -> s.kvBlocksTotal());
+        gauge("quantflow.kv.cache.capacity.blocks", "KV cache blocks the scheduler manages (capacity)", s -> s.kvBlocksTotal());
         gauge("quantflow.batch.size", "Sequences in the last engine step's batch", s -> s.lastBatchSequences());
         gauge("quantflow.batch.tokens", "Token rows (prefill chunks plus decode tokens) in the last engine step", s -> s.lastBatchTokens());
         FunctionCounter.builder("quantflow.num.preemptions", latest, r -> r.get().preemptionsTotal())
