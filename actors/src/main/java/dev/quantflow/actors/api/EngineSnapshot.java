@@ -16,8 +16,18 @@ public record EngineSnapshot(
         List<StageStats> stages,
         Map<String, Double> outlierColumnFraction) {  // LLM.int8: per layer name, mean fraction of outlier input columns
 
+    /**
+     * busyFraction = busyNanosTotal / activeNanosTotal: the share of the time with any step in
+     * flight that this stage computed (1 - the pipeline bubble). The totals let a benchmark
+     * take the fraction over its own interval from two snapshots.
+     */
     public record StageStats(int stage, String device, int firstLayer, int lastLayer, double lastStepSeconds,
-                             double busyFraction, long deviceMemoryBytes) {}
+                             double busyFraction, long deviceMemoryBytes, long busyNanosTotal, long activeNanosTotal) {
+        public StageStats(int stage, String device, int firstLayer, int lastLayer, double lastStepSeconds,
+                          double busyFraction, long deviceMemoryBytes) {
+            this(stage, device, firstLayer, lastLayer, lastStepSeconds, busyFraction, deviceMemoryBytes, 0, 0);
+        }
+    }
 
     public double kvCacheUsage() {
         return kvBlocksTotal == 0 ? 0 : (double) kvBlocksUsed / kvBlocksTotal;

@@ -7,9 +7,14 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
-/** Vector API primitives the decoder is built from: dot products, norms, element-wise ops. */
+/**
+ * Vector API primitives the decoder is built from: dot products, norms, element-wise ops.
+ * The MemorySegment variants want native segments only (see KernelMemory: one heap segment
+ * seen by the Vector API anywhere in the JVM makes every segment kernel several times slower).
+ */
 public final class VectorMath {
     public static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
@@ -17,6 +22,27 @@ public final class VectorMath {
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private VectorMath() {}
+
+    // lane i <-> lane i ^ h: adding a vector to its swap halves the distinct partial sums
+    private static final VectorShuffle<Float> SWAP1 = swap(1), SWAP2 = swap(2), SWAP4 = swap(4), SWAP8 = swap(8);
+
+    private static VectorShuffle<Float> swap(int h) {
+        return h < F.length() ? VectorShuffle.fromOp(F, i -> i ^ h) : VectorShuffle.iota(F, 0, 1, true);
+    }
+
+    /**
+     * The sum of v's lanes by a fixed pairwise tree. reduceLanes(ADD) leaves the order open and
+     * it does differ (sequential when interpreted, a tree when compiled), so results would
+     * depend on JIT timing; this order is the same everywhere.
+     */
+    public static float sumLanes(FloatVector v) {
+        int n = F.length();
+        if (n > 8) v = v.add(v.rearrange(SWAP8));
+        if (n > 4) v = v.add(v.rearrange(SWAP4));
+        if (n > 2) v = v.add(v.rearrange(SWAP2));
+        if (n > 1) v = v.add(v.rearrange(SWAP1));
+        return v.lane(0);
+    }
 
     /** sum_i a[ao+i] * b[bo+i], four accumulators to hide FMA latency. */
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
@@ -29,7 +55,7 @@ public final class VectorMath {
             s3 = FloatVector.fromArray(F, a, ao + i + 3 * L).fma(FloatVector.fromArray(F, b, bo + i + 3 * L), s3);
         }
         for (; i <= n - L; i += L) s0 = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), s0);
-        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        float sum = sumLanes(s0.add(s1).add(s2.add(s3)));
         for (; i < n; i++) sum += a[ao + i] * b[bo + i];
         return sum;
     }
@@ -47,7 +73,7 @@ public final class VectorMath {
         }
         for (; i <= n - L; i += L)
             s0 = FloatVector.fromMemorySegment(F, w, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xo + i), s0);
-        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        float sum = sumLanes(s0.add(s1).add(s2.add(s3)));
         for (; i < n; i++) sum += w.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE), off + 4L * i) * x[xo + i];
         return sum;
     }
@@ -69,7 +95,7 @@ public final class VectorMath {
             s1 = bf16(w, off + 2L * (i + L)).fma(FloatVector.fromArray(F, x, xo + i + L), s1);
         }
         for (; i <= n - L; i += L) s0 = bf16(w, off + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), s0);
-        float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        float sum = sumLanes(s0.add(s1));
         for (; i < n; i++) {
             short b = w.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
             sum += Float.intBitsToFloat((b & 0xFFFF) << 16) * x[xo + i];
@@ -79,11 +105,26 @@ public final class VectorMath {
 
     /** Decodes n BF16 values at byte offset off into dst[0..n). */
     public static void decodeBF16(MemorySegment w, long off, float[] dst, int n) {
+        decodeBF16(w, off, dst, 0, n);
+    }
+
+    /** Decodes n BF16 values at byte offset off into dst[dstOff..dstOff+n). */
+    public static void decodeBF16(MemorySegment w, long off, float[] dst, int dstOff, int n) {
         int L = F.length(), i = 0;
-        for (; i <= n - L; i += L) bf16(w, off + 2L * i).intoArray(dst, i);
+        for (; i <= n - L; i += L) bf16(w, off + 2L * i).intoArray(dst, dstOff + i);
         for (; i < n; i++) {
             short b = w.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
-            dst[i] = Float.intBitsToFloat((b & 0xFFFF) << 16);
+            dst[dstOff + i] = Float.intBitsToFloat((b & 0xFFFF) << 16);
+        }
+    }
+
+    /** Decodes n BF16 values at byte offset off into little-endian f32 at byte offset dstOff of dst. */
+    public static void decodeBF16(MemorySegment w, long off, MemorySegment dst, long dstOff, int n) {
+        int L = F.length(), i = 0;
+        for (; i <= n - L; i += L) bf16(w, off + 2L * i).intoMemorySegment(dst, dstOff + 4L * i, LE);
+        for (; i < n; i++) {
+            short b = w.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
+            dst.set(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE), dstOff + 4L * i, Float.intBitsToFloat((b & 0xFFFF) << 16));
         }
     }
 

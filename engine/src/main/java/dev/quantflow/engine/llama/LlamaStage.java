@@ -34,13 +34,13 @@ public final class LlamaStage {
         this.rope = new Rope(c);
         boolean isFirst = first == 0, isLast = last == c.numLayers();
         Tensor embed = isFirst || (isLast && c.tieWordEmbeddings()) ? tensor(w, "model.embed_tokens.weight") : null;
-        this.embedding = isFirst ? checkShape(embed, c.vocabSize(), c.hiddenSize()) : null;
+        this.embedding = isFirst ? checkShape(w, embed, c.vocabSize(), c.hiddenSize()) : null;
         this.layers = new LayerWeights[last - first];
         for (int l = first; l < last; l++) layers[l - first] = loadLayer(w, l, linears);
         this.finalNorm = isLast ? tensor(w, "model.norm.weight").toFloatArray() : null;
         if (isLast) {
             Tensor head = c.tieWordEmbeddings() ? embed : w.find("lm_head.weight").orElseGet(() -> tensor(w, "model.embed_tokens.weight"));
-            this.lmHead = linears.create("lm_head", checkShape(head, c.vocabSize(), c.hiddenSize()), null);
+            this.lmHead = linears.create("lm_head", checkShape(w, head, c.vocabSize(), c.hiddenSize()), null);
         } else {
             this.lmHead = null;
         }
@@ -64,22 +64,22 @@ public final class LlamaStage {
     private static Linear linear(WeightStore w, LinearFactory f, String name, int out, int in) {
         float[] bias = w.find(name + ".bias").map(Tensor::toFloatArray).orElse(null);
         if (w.find(name + ".weight").isEmpty()) {   // a quantized checkpoint: the factory knows its tensors
-            Linear q = f.fromStore(name, out, in, bias).orElseThrow(() -> new ModelLoadException(java.nio.file.Path.of("weights"), "missing tensor " + name + ".weight"));
+            Linear q = f.fromStore(name, out, in, bias).orElseThrow(() -> new ModelLoadException(w.source(), "the checkpoint has no tensor " + name + ".weight"));
             if (q.outFeatures() != out || q.inFeatures() != in)
-                throw new ModelLoadException(java.nio.file.Path.of("weights"), name + " is " + q.outFeatures() + "x" + q.inFeatures() + ", expected " + out + "x" + in);
+                throw new ModelLoadException(w.source(), name + " is " + q.outFeatures() + "x" + q.inFeatures() + ", expected " + out + "x" + in + " by config.json");
             return q;
         }
-        Tensor weight = checkShape(tensor(w, name + ".weight"), out, in);
+        Tensor weight = checkShape(w, tensor(w, name + ".weight"), out, in);
         return f.create(name, weight, bias);
     }
 
     private static Tensor tensor(WeightStore w, String name) {
-        return w.find(name).orElseThrow(() -> new ModelLoadException(java.nio.file.Path.of("weights"), "missing tensor " + name));
+        return w.find(name).orElseThrow(() -> new ModelLoadException(w.source(), "the checkpoint has no tensor " + name));
     }
 
-    private static Tensor checkShape(Tensor t, int rows, int cols) {
+    private static Tensor checkShape(WeightStore w, Tensor t, int rows, int cols) {
         if (t.shape().length != 2 || t.shape()[0] != rows || t.shape()[1] != cols)
-            throw new ModelLoadException(java.nio.file.Path.of("weights"), "tensor " + t + " should have shape [" + rows + ", " + cols + "]");
+            throw new ModelLoadException(w.source(), "tensor " + t + " should have shape [" + rows + ", " + cols + "] by config.json");
         return t;
     }
 
@@ -116,7 +116,7 @@ public final class LlamaStage {
         int d = c.hiddenSize();
         float[] x = new float[tokens.length * d];
         for (int r = 0; r < tokens.length; r++) {
-            if (tokens[r] < 0 || tokens[r] >= c.vocabSize()) throw new IllegalArgumentException("token id " + tokens[r] + " out of range");
+            if (tokens[r] < 0 || tokens[r] >= c.vocabSize()) throw new IllegalArgumentException("token id " + tokens[r] + " out of range (vocab_size " + c.vocabSize() + ")");
             embedding.readFloats((long) tokens[r] * d, x, r * d, d);
         }
         return x;

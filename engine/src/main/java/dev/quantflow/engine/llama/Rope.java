@@ -17,6 +17,8 @@ final class Rope {
         invFreq = new float[half];
         for (int i = 0; i < half; i++) invFreq[i] = (float) (1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / headDim));
         LlamaConfig.RopeScaling s = c.ropeScaling();
+        if (s.type().equals("linear"))
+            for (int i = 0; i < half; i++) invFreq[i] = (float) (invFreq[i] / s.factor());
         if (s.type().equals("llama3")) {
             double lowWavelen = s.originalMaxPositions() / s.lowFreqFactor();
             double highWavelen = s.originalMaxPositions() / s.highFreqFactor();

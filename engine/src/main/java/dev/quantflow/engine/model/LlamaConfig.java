@@ -33,7 +33,10 @@ public record LlamaConfig(
     static final Set<String> SUPPORTED = Set.of(
             "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "LLaMAForCausalLM");
 
-    /** Llama 3.1-style frequency scaling ("rope_type": "llama3"); factor 1 means none. */
+    /**
+     * RoPE frequency scaling: "llama3" (Llama 3.1: low frequencies stretched by factor, smooth
+     * in between), "linear" (positions divided by factor), "none".
+     */
     public record RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
         public static final RopeScaling NONE = new RopeScaling("none", 1, 1, 4, 8192);
     }
@@ -76,6 +79,8 @@ public record LlamaConfig(
             if (type.equals("llama3")) {
                 scaling = new RopeScaling(type, rs.path("factor").asDouble(8), rs.path("low_freq_factor").asDouble(1),
                         rs.path("high_freq_factor").asDouble(4), rs.path("original_max_position_embeddings").asInt(8192));
+            } else if (type.equals("linear")) {
+                scaling = new RopeScaling(type, rs.path("factor").asDouble(1), 1, 4, c.path("max_position_embeddings").asInt(2048));
             } else if (!type.equals("default") && !type.isEmpty()) {
                 throw new ModelLoadException(file, "unsupported rope_scaling type '" + type + "'");
             }

@@ -46,6 +46,7 @@ public final class SafetensorsFile {
             } catch (IOException e) {
                 throw new ModelLoadException(path, "safetensors header is not valid JSON");
             }
+            if (!header.isObject()) throw new ModelLoadException(path, "safetensors header is not a JSON object");
             long dataStart = 8 + headerLen;
             long dataLen = size - dataStart;
             for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
@@ -70,19 +71,30 @@ public final class SafetensorsFile {
             throw new ModelLoadException(path, "tensor " + name + ": " + e.getMessage());
         }
         JsonNode shapeNode = info.path("shape");
+        if (!shapeNode.isArray()) throw new ModelLoadException(path, "tensor " + name + " has no shape");
         long[] shape = new long[shapeNode.size()];
         long numel = 1;
         for (int i = 0; i < shape.length; i++) {
-            shape[i] = shapeNode.get(i).asLong();
-            numel *= shape[i];
+            shape[i] = shapeNode.get(i).asLong(-1);
+            if (shape[i] < 0 || !shapeNode.get(i).isIntegralNumber()) throw new ModelLoadException(path, "tensor " + name + " has an invalid shape " + shapeNode);
+            numel = multiply(name, numel, shape[i]);
         }
+        long bytes = multiply(name, numel, dtype.bytes);
         long begin = info.path("data_offsets").path(0).asLong(-1);
         long end = info.path("data_offsets").path(1).asLong(-1);
-        if (begin < 0 || end < begin || end - begin != numel * dtype.bytes)
+        if (begin < 0 || end < begin || end - begin != bytes)
             throw new ModelLoadException(path, "tensor " + name + " has inconsistent data_offsets for its shape and dtype");
         if (end > dataLen)
             throw new ModelLoadException(path, "truncated: tensor " + name + " ends at byte " + (dataStart + end) + " but the file has " + (dataStart + dataLen));
         return new Tensor(name, dtype, shape, all.asSlice(dataStart + begin, end - begin));
+    }
+
+    private long multiply(String name, long a, long b) {
+        try {
+            return Math.multiplyExact(a, b);
+        } catch (ArithmeticException e) {
+            throw new ModelLoadException(path, "tensor " + name + " has an impossibly large shape");
+        }
     }
 
     public Path path() {

@@ -20,17 +20,26 @@ public final class WeightStore implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final Map<String, Tensor> tensors = new LinkedHashMap<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
+    private final Path source;
 
-    private WeightStore() {}
+    private WeightStore(Path source) {
+        this.source = source;
+    }
 
     public static WeightStore open(Path dir) {
-        WeightStore store = new WeightStore();
+        WeightStore store = new WeightStore(dir);
         try {
+            Map<String, Path> fileOf = new LinkedHashMap<>();
             for (Path file : shardFiles(dir)) {
                 SafetensorsFile f = SafetensorsFile.open(file, store.arena);
+                for (String name : f.tensors().keySet()) {
+                    Path before = fileOf.put(name, file);
+                    if (before != null) throw new ModelLoadException(file, "tensor " + name + " is also in " + before.getFileName());
+                }
                 store.tensors.putAll(f.tensors());
                 store.metadata.putAll(f.metadata());
             }
+            checkIndex(dir, fileOf);
         } catch (RuntimeException e) {
             store.close();
             throw e;
@@ -38,23 +47,41 @@ public final class WeightStore implements AutoCloseable {
         return store;
     }
 
+    /** With shards, every tensor the index names must be in the shard it names. */
+    private static void checkIndex(Path dir, Map<String, Path> fileOf) {
+        Path index = dir.resolve("model.safetensors.index.json");
+        if (Files.isRegularFile(dir.resolve("model.safetensors")) || !Files.isRegularFile(index)) return;
+        for (Map.Entry<String, JsonNode> e : readWeightMap(index).properties()) {
+            Path actual = fileOf.get(e.getKey());
+            if (actual == null || !actual.getFileName().toString().equals(e.getValue().asText()))
+                throw new ModelLoadException(index, "names tensor " + e.getKey() + " in " + e.getValue().asText()
+                        + (actual == null ? ", but no shard has it" : ", but it is in " + actual.getFileName()));
+        }
+    }
+
+    private static JsonNode readWeightMap(Path index) {
+        JsonNode map;
+        try {
+            map = new ObjectMapper().readTree(index.toFile()).path("weight_map");
+        } catch (IOException e) {
+            throw new ModelLoadException(index, "not valid JSON: " + firstLine(e.getMessage()));
+        }
+        if (!map.isObject() || map.isEmpty()) throw new ModelLoadException(index, "has no weight_map");
+        return map;
+    }
+
     static Iterable<Path> shardFiles(Path dir) {
         Path single = dir.resolve("model.safetensors");
         if (Files.isRegularFile(single)) return java.util.List.of(single);
         Path index = dir.resolve("model.safetensors.index.json");
         if (Files.isRegularFile(index)) {
-            JsonNode map;
-            try {
-                map = new ObjectMapper().readTree(index.toFile()).path("weight_map");
-            } catch (IOException e) {
-                throw new ModelLoadException(index, "not valid JSON: " + firstLine(e.getMessage()));
-            }
-            if (!map.isObject() || map.isEmpty()) throw new ModelLoadException(index, "has no weight_map");
+            JsonNode map = readWeightMap(index);
             TreeSet<String> names = new TreeSet<>();
             map.fields().forEachRemaining(e -> names.add(e.getValue().asText()));
             java.util.List<Path> files = new java.util.ArrayList<>();
             for (String n : names) {
                 Path p = dir.resolve(n);
+                if (!p.normalize().startsWith(dir.normalize())) throw new ModelLoadException(index, "names shard " + n + " outside the model directory");
                 if (!Files.isRegularFile(p)) throw new ModelLoadException(index, "names shard " + n + " which does not exist");
                 files.add(p);
             }
@@ -73,6 +100,11 @@ public final class WeightStore implements AutoCloseable {
         if (s == null) return "";
         int nl = s.indexOf('\n');
         return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    /** The checkpoint directory the tensors come from (for messages). */
+    public Path source() {
+        return source;
     }
 
     public Optional<Tensor> find(String name) {
@@ -98,7 +130,7 @@ public final class WeightStore implements AutoCloseable {
      * function-preserving transform); the view shares the mapping, so close the original last.
      */
     public WeightStore withReplaced(Map<String, Tensor> replaced) {
-        WeightStore view = new WeightStore();
+        WeightStore view = new WeightStore(source);
         view.tensors.putAll(tensors);
         view.tensors.putAll(replaced);
         view.metadata.putAll(metadata);

@@ -97,7 +97,7 @@ public sealed interface QuantScheme {
             case "w8a8-dynamic", "w8a8" -> new W8A8Dynamic(intParam(p, "group", 0, spec));
             case "llm-int8" -> new LlmInt8(floatParam(p, "threshold", 6.0f, spec), fpSource(p.remove("fp"), spec));
             case "smoothquant" -> new SmoothQuant(alpha(p, spec), !"tensor".equals(p.remove("weights")));
-            case "w4a16-rtn", "w4a16-gptq", "w4a16-awq" -> new W4A16(Int4Method.valueOf(name.substring(6).toUpperCase(Locale.ROOT)),
+            case "w4a16", "w4a16-rtn", "w4a16-gptq", "w4a16-awq" -> new W4A16(name.equals("w4a16") ? Int4Method.RTN : Int4Method.valueOf(name.substring(6).toUpperCase(Locale.ROOT)),
                     intParam(p, "group", DEFAULT_INT4_GROUP, spec), Boolean.parseBoolean(p.getOrDefault("act-order", "false")));
             default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
                     + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], w4a16-rtn|gptq|awq[:group=128])");

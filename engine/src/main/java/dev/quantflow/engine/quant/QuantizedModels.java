@@ -87,6 +87,18 @@ public final class QuantizedModels {
         }
     }
 
+    /**
+     * The factory of a scheme that needs no calibration (what a backend can build from the weights
+     * alone); schemes that calibrate are quantized offline with `quantflow quantize` and loaded.
+     */
+    public static LinearFactory calibrationFree(String spec) {
+        QuantScheme s = QuantScheme.parse(spec);
+        if (s.needsCalibration())
+            throw new IllegalArgumentException("scheme " + s + " needs calibration text: quantize the model first (quantflow quantize --calib FILE) and load the result");
+        QuantPlan plan = QuantPlan.of(s);
+        return (name, weight, bias) -> create(name, plan.schemeFor(name), weight, bias, null, null, Map.of());
+    }
+
     /** A quantized checkpoint's linears as stored (see {@link QuantizedCheckpoint}). */
     public static Built loadStored(dev.quantflow.engine.llama.LlamaModel m) {
         Map<String, Linear> linears = new LinkedHashMap<>();

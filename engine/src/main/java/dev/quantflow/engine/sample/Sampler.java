@@ -1,6 +1,5 @@
 package dev.quantflow.engine.sample;
 
-import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /** Picks tokens for one sequence: greedy, or temperature -> top-k -> top-p -> a seeded draw. */
@@ -24,10 +23,9 @@ public final class Sampler {
     /** The next token from logits[off..off+vocab). Does not modify logits. */
     public int sample(float[] logits, int off, int vocab) {
         if (p.greedy()) return argmax(logits, off, vocab);
-        // candidates sorted by logit, descending; top-k cuts the list before the softmax
-        Integer[] idx = new Integer[vocab];
-        for (int i = 0; i < vocab; i++) idx[i] = i;
-        Arrays.sort(idx, (a, b) -> Float.compare(logits[off + b], logits[off + a]));
+        // candidates sorted by logit, descending (primitive sort of (logit, id) keys; no boxing of
+        // a 128K vocabulary per token); top-k cuts the list before the softmax
+        int[] idx = sortedByLogitDescending(logits, off, vocab);
         int n = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
         double[] prob = new double[n];
         double max = logits[off + idx[0]], sum = 0;
@@ -50,6 +48,20 @@ public final class Sampler {
             if (r < 0) return idx[i];
         }
         return idx[keep - 1];
+    }
+
+    /** Token ids ordered by logit, largest first; ties keep the lower id first. */
+    static int[] sortedByLogitDescending(float[] logits, int off, int n) {
+        long[] keys = new long[n];
+        for (int i = 0; i < n; i++) {
+            int bits = Float.floatToIntBits(logits[off + i]);
+            int ordered = bits >= 0 ? bits : bits ^ 0x7FFFFFFF;     // total order of floats as ints
+            keys[i] = ((long) ~ordered << 32) | i;                   // ~ : descending by logit, then ascending id
+        }
+        java.util.Arrays.sort(keys);
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) ids[i] = (int) keys[i];
+        return ids;
     }
 
     /** log softmax of logits[off..off+n) at token id (for logprobs). */

@@ -104,7 +104,7 @@ final class GgufTokenizerLoader {
             model = new BpeModel(vocab, merges, false, -1, false, spec.ignoreMerges());
             renderer = TokenRenderer.byteLevel(tokens, hidden);
         }
-        return new PipelineTokenizer(new PipelineTokenizer.Parts(tokens, vocab, added, normalizer, preTokenizer, model,
+        return new PipelineTokenizer(new PipelineTokenizer.Parts(file.toString(), tokens, added, normalizer, preTokenizer, model,
                 prefix, suffix, renderer, bos, eos));
     }
 

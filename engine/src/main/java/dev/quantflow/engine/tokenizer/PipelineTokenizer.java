@@ -2,7 +2,6 @@ package dev.quantflow.engine.tokenizer;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.Set;
@@ -14,8 +13,8 @@ import java.util.Set;
  * tokens go around the result.
  */
 final class PipelineTokenizer implements Tokenizer {
+    private final String source;
     private final String[] tokens;
-    private final Map<String, Integer> idsByText;
     private final AddedTokenSplitter rawAddedTokens;
     private final Normalizer normalizer;
     private final AddedTokenSplitter normalizedAddedTokens;
@@ -27,13 +26,14 @@ final class PipelineTokenizer implements Tokenizer {
     private final OptionalInt bos;
     private final Set<Integer> eos;
 
-    record Parts(String[] tokens, Map<String, Integer> idsByText, List<AddedToken> addedTokens, Normalizer normalizer,
+    /** {@code source} says where the tokenizer came from, for messages. */
+    record Parts(String source, String[] tokens, List<AddedToken> addedTokens, Normalizer normalizer,
                  PreTokenizer preTokenizer, TokenModel model, int[] prefix, int[] suffix, TokenRenderer renderer,
                  OptionalInt bos, Set<Integer> eos) {}
 
     PipelineTokenizer(Parts p) {
+        this.source = p.source();
         this.tokens = p.tokens();
-        this.idsByText = p.idsByText();
         this.normalizer = Objects.requireNonNullElse(p.normalizer(), Normalizer.IDENTITY);
         List<AddedToken> raw = new ArrayList<>(), normalized = new ArrayList<>();
         List<String> rawPatterns = new ArrayList<>(), normalizedPatterns = new ArrayList<>();
@@ -111,14 +111,13 @@ final class PipelineTokenizer implements Tokenizer {
         return tokens[id];
     }
 
-    /** Id of a token string, if the vocabulary has it. */
-    OptionalInt idOf(String token) {
-        Integer id = idsByText.get(token);
-        return id == null ? OptionalInt.empty() : OptionalInt.of(id);
-    }
-
     @Override
     public IncrementalDetokenizer newDetokenizer() {
         return new IncrementalDetokenizer(renderer);
+    }
+
+    @Override
+    public String toString() {
+        return "Tokenizer[" + source + ", " + tokens.length + " tokens]";
     }
 }

@@ -117,7 +117,7 @@ final class TokenizerJsonLoader {
         TokenRenderer renderer = root.path("decoder").isObject() ? renderer(root.path("decoder"), tokens, hidden)
                 : TokenRenderer.text(tokens, hidden, List.of(), false, 0);
 
-        return new PipelineTokenizer(new PipelineTokenizer.Parts(tokens, idsByText, added, normalizer, preTokenizer, bpe,
+        return new PipelineTokenizer(new PipelineTokenizer.Parts(file.toString(), tokens, added, normalizer, preTokenizer, bpe,
                 toArray(prefix), toArray(suffix), renderer, bos, eos));
     }
 

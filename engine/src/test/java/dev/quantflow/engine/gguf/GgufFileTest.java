@@ -97,6 +97,23 @@ class GgufFileTest {
     }
 
     @Test
+    void mapsFilesLargerThan2GiB() throws IOException {
+        long padBytes = (1L << 31) + 4096; // an I8 tensor past the 2 GiB mark, left as a sparse hole
+        float[] tail = {3.5f, -1f, 0.25f, 42f};
+        Path file = new GgufTestWriter()
+                .put("general.architecture", "big")
+                .tensor("pad", GgmlType.I8, new byte[0], padBytes)
+                .tensor("tail", GgmlType.F32, f32Bytes(tail), 4)
+                .writeSparse(tmp.resolve("big.gguf"));
+        assertThat(Files.size(file)).isGreaterThan(1L << 31);
+        try (GgufFile g = GgufFile.open(file)) {
+            assertThat(g.tensorData("pad").byteSize()).isEqualTo(padBytes);
+            assertThat(g.tensor("tail").offset()).isGreaterThan(1L << 31);
+            assertThat(g.toFloatArray("tail")).containsExactly(tail);
+        }
+    }
+
+    @Test
     void rejectsTruncatedAndInvalidFilesNamingThem() throws IOException {
         byte[] good = new GgufTestWriter().put("general.name", "x")
                 .tensor("t", GgmlType.F32, f32Bytes(new float[] {1, 2, 3, 4}), 4).toBytes();

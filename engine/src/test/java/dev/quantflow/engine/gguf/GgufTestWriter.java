@@ -4,6 +4,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,7 +33,8 @@ final class GgufTestWriter {
         return this;
     }
 
-    byte[] toBytes() {
+    /** The header and tensor directory, padded to the start of the data section. */
+    private Out header(List<Long> offsets) {
         Out out = new Out();
         out.i32(0x46554747).i32(3).i64(tensors.size()).i64(metadata.size());
         metadata.forEach((k, v) -> {
@@ -39,25 +42,54 @@ final class GgufTestWriter {
             value(out, v, true);
         });
         long offset = 0;
-        List<Long> offsets = new ArrayList<>();
         for (Tensor t : tensors) {
             out.str(t.name).i32(t.dims.length);
             for (long d : t.dims) out.i64(d);
             out.i32(t.type.code).i64(offset);
             offsets.add(offset);
-            offset = align(offset + t.data.length);
+            offset = align(offset + declaredSize(t));
         }
         out.padTo(align(out.size()));
+        return out;
+    }
+
+    private static long declaredSize(Tensor t) {
+        long n = 1;
+        for (long d : t.dims) n *= d;
+        return t.type.byteSize(n);
+    }
+
+    byte[] toBytes() {
+        List<Long> offsets = new ArrayList<>();
+        Out out = header(offsets);
         long dataStart = out.size();
         for (int i = 0; i < tensors.size(); i++) {
             out.padTo(dataStart + offsets.get(i));
             out.bytes(tensors.get(i).data);
+            out.padTo(dataStart + offsets.get(i) + declaredSize(tensors.get(i)));
         }
         return out.toByteArray();
     }
 
     Path write(Path file) throws IOException {
         Files.write(file, toBytes());
+        return file;
+    }
+
+    /** Writes only the given bytes of each tensor at its offset; the rest of the file stays a hole. */
+    Path writeSparse(Path file) throws IOException {
+        List<Long> offsets = new ArrayList<>();
+        byte[] header = header(offsets).toByteArray();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(ByteBuffer.wrap(header), 0);
+            long end = header.length;
+            for (int i = 0; i < tensors.size(); i++) {
+                long at = header.length + offsets.get(i);
+                ch.write(ByteBuffer.wrap(tensors.get(i).data), at);
+                end = at + declaredSize(tensors.get(i));
+            }
+            if (ch.size() < end) ch.write(ByteBuffer.wrap(new byte[1]), end - 1);
+        }
         return file;
     }
 

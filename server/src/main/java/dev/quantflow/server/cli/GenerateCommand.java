@@ -6,20 +6,27 @@ import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.sample.SamplingParams;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Generates a completion: only the generated text (or ids) on stdout, timings on stderr. */
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a prompt.")
 public final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Mixin
     ModelOption model;
+
+    @Mixin
+    PlacementOptions placement;
 
     @Option(names = "--prompt", defaultValue = "", description = "Prompt text (default: empty, i.e. BOS only)")
     String prompt;
@@ -49,7 +56,7 @@ public final class GenerateCommand implements Callable<Integer> {
     boolean ids;
 
     @Mixin
-    QuantOptions quant;
+    QuantExtras quant;
 
     @Override
     public Integer call() {
@@ -58,11 +65,14 @@ public final class GenerateCommand implements Callable<Integer> {
         GenerateOptions opts = new GenerateOptions(maxTokens, new SamplingParams(temperature, topK, topP, seedValue), ignoreEos, stop);
         long t0 = System.nanoTime();
         try (LlamaModel m = LlamaModel.open(model.dir())) {
-            LlamaStage stage = QuantOptions.stage(m, quant);
+            // on the CPU every --quant scheme of engine.quant (and stored quantized checkpoints); elsewhere the backend's schemes
+            placement.validate(m.config().numLayers());
+            LlamaStage stage = placement.cpuOnly() ? quant.stage(m, quant.plan(placement.scheme)) : m.full(placement.linears(m.config().numLayers()));
             long loadNanos = System.nanoTime() - t0;
             int[] promptIds = m.tokenizer().encode(prompt);
-            PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+            PrintWriter out = spec.commandLine().getOut();
             StringBuilder idLine = new StringBuilder();
+            long cpu0 = processCpuNanos();
             GenerateResult r = new Generator(stage, m.tokenizer(), quant.kvFormat().caches(m.config(), Generator.BLOCK_SIZE)).generate(promptIds, opts, (id, delta) -> {
                 if (ids) {
                     if (id >= 0) idLine.append(idLine.isEmpty() ? "" : " ").append(id);
@@ -73,9 +83,16 @@ public final class GenerateCommand implements Callable<Integer> {
             });
             out.println(ids ? idLine : "");
             out.flush();
-            System.err.printf(Locale.ROOT, "load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.2f tokens/s | finish %s%n",
-                    loadNanos / 1e9, r.promptTokens(), r.prefillTokensPerSecond(), r.tokens().length, r.decodeTokensPerSecond(), r.finishReason());
+            // CPU time next to wall time: on a shared machine the gap is time spent waiting for a core
+            spec.commandLine().getErr().printf(Locale.ROOT, "load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.2f tokens/s | finish %s | cpu %.2f s in %.2f s%n",
+                    loadNanos / 1e9, r.promptTokens(), r.prefillTokensPerSecond(), r.tokens().length, r.decodeTokensPerSecond(), r.finishReason(),
+                    (processCpuNanos() - cpu0) / 1e9, (r.prefillNanos() + r.decodeNanos()) / 1e9);
         }
         return 0;
+    }
+
+    private static long processCpuNanos() {
+        return java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : 0;
     }
 }

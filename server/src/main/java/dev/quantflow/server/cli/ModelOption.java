@@ -10,7 +10,10 @@ public final class ModelOption {
     Path model;
 
     public Path dir() {
-        if (model != null) return model;
+        if (model != null) {
+            if (!Files.isDirectory(model)) throw new QuantflowCommand.UserError(model + ": model directory does not exist");
+            return model;
+        }
         String env = System.getenv("QUANTFLOW_MODEL");
         if (env != null && !env.isBlank()) return Path.of(env);
         String home = System.getProperty("quantflow.home", System.getenv().getOrDefault("QUANTFLOW_HOME", "."));

@@ -1,61 +1,31 @@
 package dev.quantflow.server.cli;
 
-import dev.quantflow.engine.eval.TextTokens;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.quant.QuantPlan;
 import dev.quantflow.engine.tokenizer.Tokenizer;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Optional;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** --quant SCHEME, --quant-layer PATTERN=SCHEME, --kv, --calib FILE, --calib-tokens N. */
+/** --quant SCHEME and its extras, for the commands that quantize on the CPU (eval, quantize). */
 public final class QuantOptions {
     @Option(names = "--quant", paramLabel = "SCHEME", defaultValue = "fp32",
             description = "fp32, bf16, w8a8-tensor, w8a16, w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], "
                     + "w4a16-rtn|w4a16-gptq|w4a16-awq[:group=128]")
     String scheme;
 
-    @Option(names = "--quant-layer", paramLabel = "PATTERN=SCHEME", description = "Per-layer override, e.g. down_proj=w8a16 (repeatable)")
-    List<String> overrides = new ArrayList<>();
-
-    @Option(names = "--kv", defaultValue = "f32", description = "KV cache storage: f32 or int8")
-    String kv;
-
-    @Option(names = "--calib", paramLabel = "FILE", description = "Calibration text (needed by w8a8-tensor, smoothquant, gptq, awq; llm-int8 uses it to keep fp32 copies of outlier channels)")
-    Path calib;
-
-    @Option(names = "--calib-tokens", defaultValue = "4096", description = "Calibration tokens to use")
-    int calibTokens;
-
-    /**
-     * The model's stage: a quantized checkpoint as stored (no --quant needed), else the model
-     * quantized now with --quant (calibrating on --calib where the scheme needs it).
-     */
-    public static dev.quantflow.engine.llama.LlamaStage stage(dev.quantflow.engine.llama.LlamaModel m, QuantOptions q) {
-        QuantPlan plan = q.plan();
-        if (dev.quantflow.engine.quant.QuantizedCheckpoint.isQuantized(m.config())) {
-            if (!plan.toString().equals("fp32")) throw new QuantflowCommand.UserError(m.dir() + " is already quantized; drop --quant");
-            return m.full(m.storedLinears());
-        }
-        return dev.quantflow.engine.quant.QuantizedModels.build(m.config(), m.weights(), plan, q.calibTokens(m.tokenizer()),
-                dev.quantflow.engine.quant.QuantizedModels.Options.DEFAULT).stage();
-    }
+    @Mixin
+    QuantExtras extras;
 
     public QuantPlan plan() {
-        return QuantPlan.parse(scheme, overrides);
+        return extras.plan(scheme);
     }
 
     public KvFormat kvFormat() {
-        return KvFormat.parse(kv);
+        return extras.kvFormat();
     }
 
     public Optional<int[]> calibTokens(Tokenizer t) {
-        if (calib == null) return Optional.empty();
-        if (!Files.isRegularFile(calib)) throw new QuantflowCommand.UserError("--calib " + calib + ": no such file");
-        if (calibTokens <= 0) throw new QuantflowCommand.UserError("--calib-tokens must be positive");
-        return Optional.of(TextTokens.load(calib, t, calibTokens));
+        return extras.calibTokens(t);
     }
 }

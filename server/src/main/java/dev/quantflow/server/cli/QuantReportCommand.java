@@ -3,7 +3,6 @@ package dev.quantflow.server.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,11 +11,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.XYSeries;
-import org.knowm.xchart.style.markers.SeriesMarkers;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -24,14 +18,6 @@ import picocli.CommandLine.Option;
 @Command(name = "quant-report", mixinStandardHelpOptions = true,
         description = "Markdown table and PNG plot (perplexity vs weight bytes) from eval --json results, one JSON object per line.")
 public final class QuantReportCommand implements Callable<Integer> {
-    private static final org.knowm.xchart.style.markers.Marker[] MARKERS = {SeriesMarkers.CIRCLE, SeriesMarkers.DIAMOND,
-            SeriesMarkers.SQUARE, SeriesMarkers.TRIANGLE_UP, SeriesMarkers.TRIANGLE_DOWN, SeriesMarkers.CROSS};
-
-    private static final java.awt.Color[] COLORS = {new java.awt.Color(0x1f77b4), new java.awt.Color(0xff7f0e), new java.awt.Color(0x2ca02c),
-            new java.awt.Color(0xd62728), new java.awt.Color(0x9467bd), new java.awt.Color(0x8c564b), new java.awt.Color(0xe377c2),
-            new java.awt.Color(0x7f7f7f), new java.awt.Color(0xbcbd22), new java.awt.Color(0x17becf), new java.awt.Color(0x000000),
-            new java.awt.Color(0xaec7e8), new java.awt.Color(0xff9896), new java.awt.Color(0x98df8a), new java.awt.Color(0xc5b0d5)};
-
     @Option(names = "--results", required = true, paramLabel = "FILE", description = "JSON lines written by eval --json")
     Path results;
 
@@ -64,7 +50,7 @@ public final class QuantReportCommand implements Callable<Integer> {
                     e.getValue().getFirst().path("tokens").asInt()));
         }
         System.out.print(md);
-        if (plot != null) writePlot(byModel);
+        if (plot != null) QuantPlot.write(byModel, plot);   // AWT only when plotting: the server image has no java.desktop
         return 0;
     }
 
@@ -73,43 +59,4 @@ public final class QuantReportCommand implements Callable<Integer> {
         return p == null ? modelPath : p.toString();
     }
 
-    private void writePlot(Map<String, List<JsonNode>> byModel) {
-        System.setProperty("java.awt.headless", "true");
-        List<XYChart> charts = new ArrayList<>();
-        for (var e : byModel.entrySet()) {
-            XYChart c = new XYChartBuilder().width(760).height(520).title(e.getKey() + ": perplexity vs decoder weight bytes")
-                    .xAxisTitle("decoder linear weight bytes (KiB)").yAxisTitle("perplexity").build();
-            c.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
-            c.getStyler().setMarkerSize(9);
-            c.getStyler().setLegendFont(c.getStyler().getLegendFont().deriveFont(10f));
-            double fp32 = e.getValue().getFirst().path("fp32_perplexity").asDouble();
-            double yMax = fp32 * 1.6, seenMax = fp32, seenMin = fp32;   // a point beyond 1.6x fp32 (w8a8-tensor with outliers) is pinned to the top
-            for (JsonNode n : e.getValue()) {
-                seenMax = Math.max(seenMax, Math.min(yMax, n.path("perplexity").asDouble()));
-                seenMin = Math.min(seenMin, n.path("perplexity").asDouble());
-            }
-            yMax = Math.min(yMax, seenMax + 0.05 * (seenMax - seenMin) + 1e-3);
-            c.getStyler().setYAxisMin(seenMin - 0.05 * (seenMax - seenMin) - 1e-3);
-            c.getStyler().setYAxisMax(yMax);
-            int i = 0;
-            for (JsonNode n : e.getValue()) {
-                String name = n.path("scheme").asText() + (n.path("kv").asText().equals("int8") ? " +kv int8" : "");
-                double ppl = n.path("perplexity").asDouble(), y = Math.min(ppl, yMax);
-                XYSeries s = c.addSeries(name + (ppl > yMax ? String.format(Locale.ROOT, " (ppl %.0f, off the chart)", ppl) : ""),
-                        new double[] {n.path("decoder_weight_bytes").asDouble() / 1024}, new double[] {y});
-                s.setMarker(MARKERS[i % MARKERS.length]);
-                s.setMarkerColor(COLORS[i % COLORS.length]);
-                i++;
-            }
-            charts.add(c);
-        }
-        int cols = Math.min(2, charts.size()), rows = (charts.size() + cols - 1) / cols;
-        try {
-            String file = plot.toString().replaceAll("\\.png$", "");
-            BitmapEncoder.saveBitmap(new ArrayList<>(charts), rows, cols, file, BitmapEncoder.BitmapFormat.PNG);
-        } catch (IOException ex) {
-            throw new UncheckedIOException(plot + ": cannot write the plot: " + ex.getMessage(), ex);
-        }
-        System.err.println("wrote " + plot);
-    }
 }

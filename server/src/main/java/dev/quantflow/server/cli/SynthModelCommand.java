@@ -4,9 +4,12 @@ import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.SyntheticModel;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 /** Writes a random-weight Llama checkpoint of a given shape (for speed benchmarks). */
@@ -33,6 +36,9 @@ public final class SynthModelCommand implements Callable<Integer> {
         @Option(names = "--vocab", required = true) int vocab;
         @Option(names = "--max-positions", defaultValue = "2048") int maxPositions;
     }
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--dtype", defaultValue = "f32", description = "f32 or bf16")
     String dtype;
@@ -62,7 +68,7 @@ public final class SynthModelCommand implements Callable<Integer> {
         };
         long t0 = System.nanoTime();
         SyntheticModel.write(shape, dt, tokenizer, seed, out);
-        System.err.printf("wrote %s (%s) in %.1f s%n", out, shape, (System.nanoTime() - t0) / 1e9);
+        spec.commandLine().getErr().printf(Locale.ROOT, "wrote %s (%s) in %.1f s%n", out, shape, (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 }

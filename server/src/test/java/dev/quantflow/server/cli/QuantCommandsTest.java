@@ -31,6 +31,7 @@ class QuantCommandsTest {
             System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
             CommandLine cl = QuantflowCommand.commandLine();
             cl.setErr(new PrintWriter(err, true));
+            cl.setOut(new PrintWriter(new java.io.OutputStreamWriter(System.out, StandardCharsets.UTF_8), true));
             int code = cl.execute(args);
             return new Run(code, buf.toString(StandardCharsets.UTF_8), err.toString());
         } finally {

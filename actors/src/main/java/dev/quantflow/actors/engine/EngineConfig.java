@@ -1,0 +1,190 @@
+package dev.quantflow.actors.engine;
+
+import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.model.LlamaConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * Everything the actor pipeline needs to start: the model, how its layers split into stages and
+ * onto which devices, the scheduler's budgets and the pluggable linear and KV-cache formats.
+ * Build one with {@link #builder(Path)}; every value is checked here so a bad flag fails fast.
+ */
+public record EngineConfig(
+        Path modelDir,
+        String servedModelName,       // "" -> the model directory's name
+        int stages,                   // pipeline stages; ignored when layerSplit is given
+        List<Integer> layerSplit,     // layers per stage, e.g. [3, 5]; empty -> an even split
+        List<String> devices,         // one for all stages, or one per stage: cpu (cuda:N with the GPU backend)
+        int maxBatchTokens,           // token rows per step (prefill chunks + decode tokens)
+        int maxSequences,             // sequences holding KV blocks at once
+        int kvBlocks,                 // 0 -> derived from kvMemoryBytes and maxSequences
+        int kvBlockSize,              // tokens per KV block
+        long kvMemoryBytes,           // the budget an automatic kvBlocks stays under (all stages together)
+        int maxWaiting,               // requests queued (or tokenizing) before new ones are refused OVERLOADED
+        int tokenizerWorkers,
+        int stageThreads,             // threads a stage's matmuls split over; 0 -> all cores (stages share them)
+        boolean warmup,               // run one 1-token generation at start; health().ready waits for it
+        Supplier<LinearFactory> linears,
+        KvCacheFactory kvCaches,
+        LinearProbe linearProbe,      // per-linear statistics for the snapshot (LLM.int8 outlier columns)
+        StageFaults faults) {
+
+    public EngineConfig {
+        layerSplit = List.copyOf(layerSplit);
+        devices = List.copyOf(devices);
+        require(stages >= 1, "stages must be >= 1, got " + stages);
+        for (int n : layerSplit) require(n >= 1, "every stage needs at least one layer, got split " + layerSplit);
+        require(!devices.isEmpty(), "devices must name at least one device");
+        int s = layerSplit.isEmpty() ? stages : layerSplit.size();
+        require(devices.size() == 1 || devices.size() == s, devices.size() + " devices for " + s + " stages: give one device, or one per stage");
+        for (String d : devices) checkDevice(d);
+        require(maxBatchTokens >= 1, "max batch tokens must be >= 1, got " + maxBatchTokens);
+        require(maxSequences >= 1, "max sequences must be >= 1, got " + maxSequences);
+        require(kvBlocks >= 0, "kv blocks must be >= 0 (0 = automatic), got " + kvBlocks);
+        require(kvBlockSize >= 1, "kv block size must be >= 1, got " + kvBlockSize);
+        require(kvMemoryBytes > 0, "kv memory must be > 0");
+        require(maxWaiting >= 0, "max waiting must be >= 0, got " + maxWaiting);
+        require(tokenizerWorkers >= 1, "tokenizer workers must be >= 1, got " + tokenizerWorkers);
+        require(stageThreads >= 0, "stage threads must be >= 0 (0 = all cores), got " + stageThreads);
+    }
+
+    public static Builder builder(Path modelDir) {
+        return new Builder(modelDir);
+    }
+
+    public Builder toBuilder() {
+        Builder b = new Builder(modelDir);
+        b.servedModelName = servedModelName;
+        b.stages = stages;
+        b.layerSplit = layerSplit;
+        b.devices = devices;
+        b.maxBatchTokens = maxBatchTokens;
+        b.maxSequences = maxSequences;
+        b.kvBlocks = kvBlocks;
+        b.kvBlockSize = kvBlockSize;
+        b.kvMemoryBytes = kvMemoryBytes;
+        b.maxWaiting = maxWaiting;
+        b.tokenizerWorkers = tokenizerWorkers;
+        b.stageThreads = stageThreads;
+        b.warmup = warmup;
+        b.linears = linears;
+        b.kvCaches = kvCaches;
+        b.linearProbe = linearProbe;
+        b.faults = faults;
+        return b;
+    }
+
+    public int stageCount() {
+        return layerSplit.isEmpty() ? stages : layerSplit.size();
+    }
+
+    /**
+     * The layer range and device of every stage: the given split, or contiguous ranges balanced by
+     * weight (decode reads every weight once per step, so bytes decide a stage's time), with the
+     * lm_head counted on the last stage. The embedding is a row gather and costs nothing here.
+     */
+    public List<LayerRange> stagePlan(LlamaConfig model) {
+        int s = stageCount(), numLayers = model.numLayers();
+        List<Integer> counts = layerSplit.isEmpty() ? balancedSplit(model, s) : layerSplit;
+        int total = counts.stream().mapToInt(Integer::intValue).sum();
+        require(total == numLayers, "layer split " + counts + " covers " + total + " layers; the model has " + numLayers);
+        List<LayerRange> plan = new ArrayList<>();
+        int first = 0;
+        for (int i = 0; i < s; i++) {
+            plan.add(new LayerRange(i, first, first + counts.get(i), devices.size() == 1 ? devices.get(0) : devices.get(i)));
+            first += counts.get(i);
+        }
+        return plan;
+    }
+
+    /** Layers per stage minimizing the largest stage's weight count (a contiguous partition, by dynamic programming). */
+    static List<Integer> balancedSplit(LlamaConfig m, int stages) {
+        int n = m.numLayers();
+        require(stages <= n, stages + " stages for a model of " + n + " layers: each stage needs at least one layer");
+        long d = m.hiddenSize();
+        long layer = d * m.qDim() * 2 + d * m.kvDim() * 2 + 3 * d * m.intermediateSize();
+        long head = (long) m.vocabSize() * d;
+        // best[k][i]: the smallest possible largest cost when the first i layers form k stages
+        long[][] best = new long[stages + 1][n + 1];
+        int[][] cut = new int[stages + 1][n + 1];
+        for (long[] row : best) java.util.Arrays.fill(row, Long.MAX_VALUE);
+        best[0][0] = 0;
+        for (int k = 1; k <= stages; k++)
+            for (int i = k; i <= n; i++)
+                for (int j = k - 1; j < i; j++) {
+                    if (best[k - 1][j] == Long.MAX_VALUE) continue;
+                    long cost = (i - j) * layer + (k == stages && i == n ? head : 0);
+                    long worst = Math.max(best[k - 1][j], cost);
+                    if (worst < best[k][i]) {
+                        best[k][i] = worst;
+                        cut[k][i] = j;
+                    }
+                }
+        Integer[] counts = new Integer[stages];
+        for (int k = stages, i = n; k >= 1; i = cut[k][i], k--) counts[k - 1] = i - cut[k][i];
+        return List.of(counts);
+    }
+
+    private static void checkDevice(String d) {
+        if (d.equals("cpu")) return;
+        if (d.matches("cuda:\\d+"))
+            throw new IllegalArgumentException("device " + d + ": CUDA stages come with the GPU backend, which this build does not have; use cpu");
+        throw new IllegalArgumentException("unknown device '" + d + "' (expected cpu or cuda:N)");
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) throw new IllegalArgumentException(message);
+    }
+
+    /** Defaults sized for a CPU server; tests shrink the budgets to force waiting and preemption. */
+    public static final class Builder {
+        private final Path modelDir;
+        private String servedModelName = "";
+        private int stages = 1;
+        private List<Integer> layerSplit = List.of();
+        private List<String> devices = List.of("cpu");
+        private int maxBatchTokens = 512;
+        private int maxSequences = 32;
+        private int kvBlocks = 0;
+        private int kvBlockSize = 16;
+        private long kvMemoryBytes = 512L << 20;
+        private int maxWaiting = 256;
+        private int tokenizerWorkers = 2;
+        private int stageThreads = 0;
+        private boolean warmup = true;
+        private Supplier<LinearFactory> linears = () -> LinearFactory.DENSE;
+        private KvCacheFactory kvCaches = KvCacheFactory.F32;
+        private LinearProbe linearProbe = LinearProbe.NONE;
+        private StageFaults faults = StageFaults.NONE;
+
+        private Builder(Path modelDir) {
+            this.modelDir = modelDir;
+        }
+
+        public Builder servedModelName(String v) { servedModelName = v; return this; }
+        public Builder stages(int v) { stages = v; return this; }
+        public Builder layerSplit(List<Integer> v) { layerSplit = v; return this; }
+        public Builder devices(List<String> v) { devices = v; return this; }
+        public Builder maxBatchTokens(int v) { maxBatchTokens = v; return this; }
+        public Builder maxSequences(int v) { maxSequences = v; return this; }
+        public Builder kvBlocks(int v) { kvBlocks = v; return this; }
+        public Builder kvBlockSize(int v) { kvBlockSize = v; return this; }
+        public Builder kvMemoryBytes(long v) { kvMemoryBytes = v; return this; }
+        public Builder maxWaiting(int v) { maxWaiting = v; return this; }
+        public Builder tokenizerWorkers(int v) { tokenizerWorkers = v; return this; }
+        public Builder stageThreads(int v) { stageThreads = v; return this; }
+        public Builder warmup(boolean v) { warmup = v; return this; }
+        public Builder linears(Supplier<LinearFactory> v) { linears = v; return this; }
+        public Builder kvCaches(KvCacheFactory v) { kvCaches = v; return this; }
+        public Builder linearProbe(LinearProbe v) { linearProbe = v; return this; }
+        public Builder faults(StageFaults v) { faults = v; return this; }
+
+        public EngineConfig build() {
+            return new EngineConfig(modelDir, servedModelName, stages, layerSplit, devices, maxBatchTokens, maxSequences, kvBlocks,
+                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, linears, kvCaches, linearProbe, faults);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+package dev.quantflow.actors.engine;
+
+import dev.quantflow.engine.compute.Linear;
+import java.util.OptionalDouble;
+
+/**
+ * Reads a statistic a linear keeps about itself while it runs, e.g. LLM.int8()'s mean fraction
+ * of outlier input columns; empty for linears that keep none. Stage workers read it on their own
+ * thread about once a second and the scheduler's snapshot reports it per layer name.
+ */
+@FunctionalInterface
+public interface LinearProbe {
+    OptionalDouble outlierFraction(Linear linear);
+
+    LinearProbe NONE = linear -> OptionalDouble.empty();
+}

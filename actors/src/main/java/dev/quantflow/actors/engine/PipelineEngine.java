@@ -1,0 +1,189 @@
+package dev.quantflow.actors.engine;
+
+import dev.quantflow.actors.api.EngineSnapshot;
+import dev.quantflow.actors.api.GenerateRequest;
+import dev.quantflow.actors.api.InferenceEngine;
+import dev.quantflow.actors.api.Prompt;
+import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.actors.scheduler.Scheduler;
+import dev.quantflow.actors.scheduler.SchedulerSettings;
+import dev.quantflow.engine.generate.GenerateOptions;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.tokenizer.Tokenizer;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The actor pipeline behind {@link InferenceEngine}: {@link #start} loads the model's config and
+ * tokenizer, starts the actors in their own actor system, waits until every stage has loaded its
+ * shard, then runs a one-token warm-up after which {@link #health()} reports ready.
+ */
+public final class PipelineEngine implements InferenceEngine {
+    private static final Logger LOG = LoggerFactory.getLogger(PipelineEngine.class);
+    private static final Duration ASK_TIMEOUT = Duration.ofSeconds(10);
+
+    private final EngineConfig config;
+    private final LlamaConfig model;
+    private final Tokenizer tokenizer;
+    private final SchedulerSettings settings;
+    private final ActorSystem<Void> system;
+    private final ActorRef<Scheduler.Command> scheduler;
+    private final EngineStatus status;
+    private final AtomicLong sequenceIds = new AtomicLong();
+
+    private PipelineEngine(EngineConfig config, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings, ActorSystem<Void> system,
+                           ActorRef<Scheduler.Command> scheduler, EngineStatus status) {
+        this.config = config;
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.settings = settings;
+        this.system = system;
+        this.scheduler = scheduler;
+        this.status = status;
+    }
+
+    /** Starts the engine; throws (with a one-line message) when the model or the configuration is unusable. */
+    public static PipelineEngine start(EngineConfig config) {
+        LlamaConfig model = LlamaConfig.load(config.modelDir());
+        Tokenizer tokenizer = Tokenizer.fromModelDir(config.modelDir());
+        List<LayerRange> plan = config.stagePlan(model);
+        int kvBlocks = config.kvBlocks() > 0 ? config.kvBlocks() : automaticKvBlocks(config, model);
+        SchedulerSettings settings = new SchedulerSettings(plan, config.maxBatchTokens(), config.maxSequences(), Math.max(1, config.maxWaiting()),
+                kvBlocks, config.kvBlockSize(), model.maxPositions());
+        EngineStatus status = new EngineStatus();
+        CompletableFuture<Void> loaded = new CompletableFuture<>();
+        CompletableFuture<ActorRef<Scheduler.Command>> schedulerRef = new CompletableFuture<>();
+        ActorSystem<Void> system = ActorSystem.create(Guardian.create(config, model, tokenizer, settings, status, loaded, schedulerRef), "quantflow-engine");
+        try {
+            loaded.get();
+            PipelineEngine engine = new PipelineEngine(config, model, tokenizer, settings, system, schedulerRef.get(), status);
+            if (config.warmup()) engine.warmUp();
+            else status.setReady(true);
+            return engine;
+        } catch (ExecutionException e) {
+            system.terminate();
+            throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            system.terminate();
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while the stages were loading");
+        }
+    }
+
+    /** Blocks for as many sequences as may run at once at full context, within the memory budget (fp32 KV estimate). */
+    static int automaticKvBlocks(EngineConfig config, LlamaConfig model) {
+        long bytesPerBlock = 2L * model.numLayers() * config.kvBlockSize() * model.kvDim() * Float.BYTES;
+        long perSequence = (model.maxPositions() + config.kvBlockSize() - 1) / config.kvBlockSize();
+        long blocks = Math.min((long) config.maxSequences() * perSequence, config.kvMemoryBytes() / bytesPerBlock);
+        if (blocks < 2) throw new IllegalArgumentException("the KV memory budget of " + config.kvMemoryBytes() + " bytes holds fewer than 2 blocks of "
+                + bytesPerBlock + " bytes");
+        return (int) Math.min(blocks, Integer.MAX_VALUE);
+    }
+
+    private void warmUp() {
+        int bos = tokenizer.bosTokenId().orElse(0);
+        submit(new GenerateRequest("warmup-" + System.nanoTime(), new Prompt.Tokens(new int[] {bos}), GenerateOptions.greedy(1)))
+                .runWith(Sink.ignore(), system)
+                .whenComplete((done, error) -> {
+                    if (error == null) status.setReady(true);
+                    else LOG.error("warm-up generation failed; the engine stays not ready: {}", error.toString());
+                });
+    }
+
+    /**
+     * Each materialization submits the request once. The buffer holds every event the request can
+     * produce (Accepted, one Delta per token, a tail, Finished), so a slow client never loses one.
+     */
+    @Override
+    public Source<TokenEvent, NotUsed> submit(GenerateRequest request) {
+        int capacity = Math.min(request.options().maxTokens(), settings.positionLimit()) + 4;
+        return Source.<TokenEvent>queue(capacity).watchTermination((events, done) -> {
+            long id = sequenceIds.incrementAndGet();
+            scheduler.tell(new Scheduler.Submit(id, request, events));
+            done.whenComplete((d, e) -> scheduler.tell(new Scheduler.StreamClosed(id)));
+            return NotUsed.notUsed();
+        });
+    }
+
+    @Override
+    public CompletionStage<Boolean> cancel(String requestId) {
+        return AskPattern.ask(scheduler, (ActorRef<Boolean> replyTo) -> new Scheduler.Cancel(requestId, replyTo), ASK_TIMEOUT, system.scheduler());
+    }
+
+    @Override
+    public CompletionStage<EngineSnapshot> snapshot() {
+        return AskPattern.ask(scheduler, Scheduler.GetSnapshot::new, ASK_TIMEOUT, system.scheduler());
+    }
+
+    @Override
+    public Health health() {
+        return new Health(status.ready(), status.degraded(), status.draining());
+    }
+
+    @Override
+    public void startDrain() {
+        status.setDraining(true);
+        scheduler.tell(new Scheduler.Drain());
+    }
+
+    @Override
+    public CompletionStage<Void> idle() {
+        CompletableFuture<Void> idle = new CompletableFuture<>();
+        scheduler.tell(new Scheduler.WhenIdle(idle));
+        return idle;
+    }
+
+    @Override
+    public String modelId() {
+        return config.servedModelName().isEmpty() ? config.modelDir().toAbsolutePath().normalize().getFileName().toString() : config.servedModelName();
+    }
+
+    @Override
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    @Override
+    public int contextLength() {
+        return model.maxPositions();
+    }
+
+    public LlamaConfig modelConfig() {
+        return model;
+    }
+
+    public EngineConfig config() {
+        return config;
+    }
+
+    /** The stage split in use, the KV blocks and the position limit a sequence can reach. */
+    public SchedulerSettings settings() {
+        return settings;
+    }
+
+    @Override
+    public void close() {
+        system.terminate();
+        try {
+            system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.warn("the engine's actor system did not stop cleanly: {}", e.toString());
+        }
+    }
+}

@@ -1,0 +1,168 @@
+package dev.quantflow.actors.sampler;
+
+import dev.quantflow.actors.api.EngineException;
+import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.actors.scheduler.SampleOutcome;
+import dev.quantflow.actors.scheduler.Scheduler;
+import dev.quantflow.actors.scheduler.Step;
+import dev.quantflow.engine.generate.GenerateOptions;
+import dev.quantflow.engine.tokenizer.Tokenizer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.QueueOfferResult;
+
+/**
+ * The sampling and detokenizing step. Receives the last stage's logits, picks each sequence's
+ * next token with its own seeded sampler, turns it into text (incremental detokenizer, stop
+ * strings), streams the Delta, decides whether the sequence ended (EOS, stop string, max
+ * tokens, context end) and tells the scheduler. It is the only writer of each request's event
+ * stream from Accepted to Finished, so a stream sees exactly one end.
+ */
+public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
+    public sealed interface Command {}
+
+    /** A sequence was admitted to the waiting queue: its stream now belongs to the sampler, which emits Accepted. */
+    public record Register(long sequence, String requestId, BoundedSourceQueue<TokenEvent> events, GenerateOptions options,
+                           int promptTokens, int positionLimit, int topLogprobs) implements Command {}
+
+    /** The last stage's logits (logitRows.length, vocab) for a step. */
+    public record SampleStep(Step step, float[] logits, long[] stageNanos) implements Command {}
+
+    /** Ends a sequence that the scheduler stopped (cancelled, or nothing to generate): flushes its text, emits Finished. */
+    public record End(long sequence, String finishReason) implements Command {}
+
+    /** Fails a sequence's stream (a stage failed in its step). */
+    public record Fail(long sequence, EngineException error) implements Command {}
+
+    private final ActorRef<Scheduler.Command> scheduler;
+    private final Tokenizer tokenizer;
+    private final int vocab;
+    private final Set<Integer> eos;
+    private final Map<Long, SequenceOutput> outputs = new HashMap<>();
+
+    private SamplerActor(ActorContext<Command> ctx, ActorRef<Scheduler.Command> scheduler, Tokenizer tokenizer, int vocab) {
+        super(ctx);
+        this.scheduler = scheduler;
+        this.tokenizer = tokenizer;
+        this.vocab = vocab;
+        this.eos = tokenizer.eosTokenIds();
+    }
+
+    public static Behavior<Command> create(ActorRef<Scheduler.Command> scheduler, Tokenizer tokenizer, int vocab) {
+        return Behaviors.setup(ctx -> new SamplerActor(ctx, scheduler, tokenizer, vocab));
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Register.class, this::onRegister)
+                .onMessage(SampleStep.class, this::onSampleStep)
+                .onMessage(End.class, this::onEnd)
+                .onMessage(Fail.class, this::onFail)
+                .onSignal(PostStop.class, stop -> onStop())
+                .build();
+    }
+
+    private Behavior<Command> onRegister(Register r) {
+        SequenceOutput out = new SequenceOutput(r.requestId(), r.events(), r.options(), r.promptTokens(), r.positionLimit(),
+                r.topLogprobs(), tokenizer.newDetokenizer());
+        outputs.put(r.sequence(), out);
+        emit(out, new TokenEvent.Accepted(r.requestId(), r.promptTokens()));
+        return this;
+    }
+
+    private Behavior<Command> onSampleStep(SampleStep s) {
+        Step step = s.step();
+        List<SampleOutcome> outcomes = new ArrayList<>(step.logitRows().length);
+        for (int i = 0; i < step.logitRows().length; i++) {
+            long seq = step.logitSequences()[i];
+            SequenceOutput out = outputs.get(seq);
+            if (out == null) {
+                outcomes.add(new SampleOutcome.Ended(seq));
+                continue;
+            }
+            try {
+                outcomes.add(sample(seq, out, s.logits(), i * vocab));
+            } catch (RuntimeException e) {
+                fail(seq, new EngineException(EngineException.Kind.INTERNAL, "sampling failed: " + e));
+                outcomes.add(new SampleOutcome.Ended(seq));
+            }
+        }
+        scheduler.tell(new Scheduler.StepSampled(step.id(), outcomes, s.stageNanos()));
+        return this;
+    }
+
+    /** The Generator's decode rule for one token: EOS ends without the token; otherwise emit it and check stop string, max tokens, context. */
+    private SampleOutcome sample(long seq, SequenceOutput out, float[] logits, int off) {
+        int token = out.sampler.sample(logits, off, vocab);
+        if (!out.options.ignoreEos() && eos.contains(token)) {
+            finish(seq, out, "stop");
+            return new SampleOutcome.Ended(seq);
+        }
+        out.completionTokens++;
+        String text = out.stops.push(out.detokenizer.push(token));
+        List<TokenEvent.TokenLogprob> logprobs = out.topLogprobs < 0 ? List.of() : List.of(Logprobs.of(tokenizer, logits, off, vocab, token, out.topLogprobs));
+        emit(out, new TokenEvent.Delta(text, new int[] {token}, logprobs));
+        if (out.stops.stopped()) {
+            finish(seq, out, "stop");
+            return new SampleOutcome.Ended(seq);
+        }
+        if (out.completionTokens >= out.options.maxTokens() || out.lastPosition() >= out.positionLimit) {
+            finish(seq, out, "length");
+            return new SampleOutcome.Ended(seq);
+        }
+        return new SampleOutcome.Next(seq, token);
+    }
+
+    private Behavior<Command> onEnd(End e) {
+        SequenceOutput out = outputs.get(e.sequence());
+        if (out != null) finish(e.sequence(), out, e.finishReason());
+        return this;
+    }
+
+    /** The engine is shutting down: no stream is left open. */
+    private Behavior<Command> onStop() {
+        EngineException closed = new EngineException(EngineException.Kind.UNAVAILABLE, "the engine shut down");
+        outputs.values().forEach(out -> EventStreams.fail(out.events, closed));
+        outputs.clear();
+        return this;
+    }
+
+    private Behavior<Command> onFail(Fail f) {
+        fail(f.sequence(), f.error());
+        return this;
+    }
+
+    private void finish(long seq, SequenceOutput out, String reason) {
+        if (!out.stops.stopped()) {
+            String tail = out.stops.push(out.detokenizer.flush()) + out.stops.flush();
+            if (!tail.isEmpty()) emit(out, new TokenEvent.Delta(tail, new int[0], List.of()));
+        }
+        emit(out, new TokenEvent.Finished(reason, out.promptTokens, out.completionTokens));
+        EventStreams.complete(out.events);
+        outputs.remove(seq);
+    }
+
+    private void fail(long seq, EngineException error) {
+        SequenceOutput out = outputs.remove(seq);
+        if (out != null) EventStreams.fail(out.events, error);
+    }
+
+    /** The buffer holds every event a request can produce (sized at submit), so nothing is dropped; a closed stream means the client left. */
+    private void emit(SequenceOutput out, TokenEvent event) {
+        QueueOfferResult r = out.events.offer(event);
+        if (r instanceof QueueOfferResult.Dropped$)
+            getContext().getLog().error("event buffer of request {} overflowed; this is a bug in buffer sizing", out.requestId);
+    }
+}

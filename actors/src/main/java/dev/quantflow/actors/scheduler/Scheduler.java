@@ -1,0 +1,397 @@
+package dev.quantflow.actors.scheduler;
+
+import dev.quantflow.actors.api.EngineException;
+import dev.quantflow.actors.api.EngineSnapshot;
+import dev.quantflow.actors.api.GenerateRequest;
+import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.actors.engine.EngineStatus;
+import dev.quantflow.actors.engine.LayerRange;
+import dev.quantflow.actors.sampler.EventStreams;
+import dev.quantflow.actors.sampler.SamplerActor;
+import dev.quantflow.actors.stage.StageWorker;
+import dev.quantflow.actors.tokenize.TokenizerWorker;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.stream.BoundedSourceQueue;
+
+/**
+ * The engine loop as vLLM v1 has it: schedule -> execute -> update. The only owner of sequence
+ * state and of the KV block allocator. Admits requests (or refuses them at once when the
+ * waiting queue is full), plans steps with the {@link ContinuousBatcher}, sends each to stage 0,
+ * and on the sampler's answer appends tokens, frees the blocks of ended sequences and plans the
+ * next step of that group. Cancellations take effect at the step boundary; a stage failure ends
+ * the sequences of the failed step with an error and sends every other sequence back to
+ * recompute, since the restarted stage lost its KV cache.
+ */
+public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
+    public sealed interface Command {}
+
+    /** The guardian's wiring, sent once all actors exist; until then the scheduler stashes. */
+    public record Start(Pipeline pipeline) implements Command {}
+
+    public record Pipeline(ActorRef<TokenizerWorker.Encode> tokenizers, List<ActorRef<StageWorker.Command>> stages,
+                           ActorRef<SamplerActor.Command> sampler) {}
+
+    // from the engine API
+    public record Submit(long sequence, GenerateRequest request, BoundedSourceQueue<TokenEvent> events) implements Command {}
+
+    /** The request's stream ended for any reason (completed, failed, or the client cancelled it). */
+    public record StreamClosed(long sequence) implements Command {}
+
+    public record Cancel(String requestId, ActorRef<Boolean> replyTo) implements Command {}
+
+    public record GetSnapshot(ActorRef<EngineSnapshot> replyTo) implements Command {}
+
+    public record Drain() implements Command {}
+
+    public record WhenIdle(CompletableFuture<Void> idle) implements Command {}
+
+    // from the tokenizer pool
+    public record Encoded(long sequence, int[] ids) implements Command {}
+
+    public record EncodeRejected(long sequence, EngineException error) implements Command {}
+
+    // from the stage workers
+    public record StageLoaded(int stage, int incarnation, long weightBytes, long kvBytes) implements Command {}
+
+    public record StageLoadFailed(int stage, String message) implements Command {}
+
+    public record StageFailed(int stage, long stepId, String message) implements Command {}
+
+    public record StepDropped(int stage, long stepId) implements Command {}
+
+    /** The latest per-linear statistics of a stage (outlier-column fractions), by layer name. */
+    public record StageProbes(int stage, Map<String, Double> values) implements Command {}
+
+    // from the sampler
+    public record StepSampled(long stepId, List<SampleOutcome> outcomes, long[] stageNanos) implements Command {}
+
+    private static final int STARTUP_STASH = 100_000;
+
+    /** A request being tokenized: not yet a sequence. */
+    private static final class Pending {
+        final GenerateRequest request;
+        final BoundedSourceQueue<TokenEvent> events;
+        boolean cancelled;
+
+        Pending(GenerateRequest request, BoundedSourceQueue<TokenEvent> events) {
+            this.request = request;
+            this.events = events;
+        }
+    }
+
+    private final SchedulerSettings settings;
+    private final EngineStatus status;
+    private final CompletableFuture<Void> loaded;
+    private final Pipeline pipeline;
+    private final int numStages;
+    private final ContinuousBatcher batcher;
+    private final Map<Long, Pending> tokenizing = new HashMap<>();
+    private final Map<Long, Sequence> sequences = new HashMap<>();
+    private final Map<String, Long> byRequestId = new HashMap<>();
+    private final Set<Integer> unavailableStages = new HashSet<>();
+    private final List<CompletableFuture<Void>> idleWaiters = new ArrayList<>();
+    private boolean draining;
+    private long epoch, nextStepId;
+    private int nextGroup;
+    // statistics for the snapshot
+    private long stepsTotal, activeNanos, activeSince;
+    private int lastBatchTokens, lastBatchSequences;
+    private final long[] busyNanos, lastStageNanos, stageWeightBytes, stageKvBytes;
+    private final Map<Integer, Map<String, Double>> probes = new java.util.TreeMap<>();
+
+    private Scheduler(ActorContext<Command> ctx, SchedulerSettings settings, EngineStatus status, CompletableFuture<Void> loaded, Pipeline pipeline) {
+        super(ctx);
+        this.settings = settings;
+        this.status = status;
+        this.loaded = loaded;
+        this.pipeline = pipeline;
+        this.numStages = settings.stages().size();
+        this.batcher = new ContinuousBatcher(numStages, settings.maxBatchTokens(), settings.maxSequences(), settings.kvBlocks(), settings.kvBlockSize());
+        for (int s = 0; s < numStages; s++) unavailableStages.add(s);
+        busyNanos = new long[numStages];
+        lastStageNanos = new long[numStages];
+        stageWeightBytes = new long[numStages];
+        stageKvBytes = new long[numStages];
+    }
+
+    public static Behavior<Command> create(SchedulerSettings settings, EngineStatus status, CompletableFuture<Void> loaded) {
+        return Behaviors.withStash(STARTUP_STASH, stash -> Behaviors.setup(ctx -> Behaviors.receive(Command.class)
+                .onMessage(Start.class, s -> stash.unstashAll(new Scheduler(ctx, settings, status, loaded, s.pipeline())))
+                .onAnyMessage(m -> {
+                    stash.stash(m);
+                    return Behaviors.same();
+                })
+                .build()));
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Submit.class, this::onSubmit)
+                .onMessage(Encoded.class, this::onEncoded)
+                .onMessage(EncodeRejected.class, this::onEncodeRejected)
+                .onMessage(StepSampled.class, this::onStepSampled)
+                .onMessage(StreamClosed.class, c -> cancel(c.sequence(), false))
+                .onMessage(Cancel.class, this::onCancel)
+                .onMessage(StageLoaded.class, this::onStageLoaded)
+                .onMessage(StageLoadFailed.class, this::onStageLoadFailed)
+                .onMessage(StageFailed.class, this::onStageFailed)
+                .onMessage(StepDropped.class, this::onStepDropped)
+                .onMessage(StageProbes.class, p -> { probes.put(p.stage(), new java.util.LinkedHashMap<>(p.values())); return this; })
+                .onMessage(GetSnapshot.class, g -> { g.replyTo().tell(snapshot()); return this; })
+                .onMessage(Drain.class, d -> { draining = true; status.setDraining(true); return this; })
+                .onMessage(WhenIdle.class, w -> { idleWaiters.add(w.idle()); checkIdle(); return this; })
+                .onSignal(PostStop.class, stop -> onStop())
+                .build();
+    }
+
+    // ---- admission --------------------------------------------------------------------------
+
+    private Behavior<Command> onSubmit(Submit s) {
+        GenerateRequest r = s.request();
+        if (draining) {
+            EventStreams.fail(s.events(), new EngineException(EngineException.Kind.UNAVAILABLE, "the engine is draining and takes no new requests"));
+        } else if (tokenizing.size() + batcher.waiting() >= settings.maxWaiting()) {
+            EventStreams.fail(s.events(), new EngineException(EngineException.Kind.OVERLOADED, "overloaded: " + (tokenizing.size() + batcher.waiting())
+                    + " requests are waiting (limit " + settings.maxWaiting() + "); retry later"));
+        } else if (byRequestId.containsKey(r.requestId())) {
+            EventStreams.fail(s.events(), new EngineException(EngineException.Kind.INVALID_REQUEST, "request id '" + r.requestId() + "' is already in use"));
+        } else {
+            tokenizing.put(s.sequence(), new Pending(r, s.events()));
+            byRequestId.put(r.requestId(), s.sequence());
+            pipeline.tokenizers().tell(new TokenizerWorker.Encode(s.sequence(), r.prompt(), getContext().getSelf()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onEncoded(Encoded e) {
+        Pending p = tokenizing.remove(e.sequence());
+        if (p == null) return this;   // its stream closed while it was being tokenized
+        int limit = settings.positionLimit();
+        if (e.ids().length >= limit) {
+            byRequestId.remove(p.request.requestId());
+            EventStreams.fail(p.events, new EngineException(EngineException.Kind.INVALID_REQUEST, "the prompt has " + e.ids().length + " tokens; at most "
+                    + (limit - 1) + " fit (context " + settings.contextLength() + ", KV cache " + (long) settings.kvBlocks() * settings.kvBlockSize() + " tokens)"));
+            checkIdle();
+            return this;
+        }
+        GenerateRequest r = p.request;
+        pipeline.sampler().tell(new SamplerActor.Register(e.sequence(), r.requestId(), p.events, r.options(), e.ids().length, limit, r.topLogprobs()));
+        if (p.cancelled || r.options().maxTokens() == 0) {
+            byRequestId.remove(r.requestId());
+            pipeline.sampler().tell(new SamplerActor.End(e.sequence(), p.cancelled ? "cancelled" : "length"));
+            checkIdle();
+            return this;
+        }
+        Sequence seq = new Sequence(e.sequence(), r.requestId(), e.ids());
+        sequences.put(seq.id, seq);
+        batcher.enqueue(seq);
+        schedule();
+        return this;
+    }
+
+    private Behavior<Command> onEncodeRejected(EncodeRejected e) {
+        Pending p = tokenizing.remove(e.sequence());
+        if (p != null) {
+            byRequestId.remove(p.request.requestId());
+            EventStreams.fail(p.events, e.error());
+        }
+        checkIdle();
+        return this;
+    }
+
+    // ---- the step loop ----------------------------------------------------------------------
+
+    /** Plans a step for every idle group that has work; groups take turns going first. */
+    private void schedule() {
+        if (!unavailableStages.isEmpty()) return;
+        for (int i = 0; i < numStages; i++) {
+            int g = (nextGroup + i) % numStages;
+            if (!batcher.busy(g)) batcher.plan(g, ++nextStepId, epoch).ifPresent(this::launch);
+        }
+        nextGroup = (nextGroup + 1) % numStages;
+    }
+
+    private void launch(StepPlan plan) {
+        if (batcher.inFlightSteps() == 1) activeSince = System.nanoTime();
+        stepsTotal++;
+        lastBatchTokens = plan.rows();
+        lastBatchSequences = plan.items().size();
+        pipeline.stages().get(0).tell(new StageWorker.Forward(plan.step(), new float[0], new long[numStages]));
+    }
+
+    private Behavior<Command> onStepSampled(StepSampled s) {
+        if (!batcher.hasStep(s.stepId())) return this;
+        StepPlan plan = batcher.complete(s.stepId());
+        stepEnded(s.stageNanos());
+        for (SampleOutcome o : s.outcomes()) {
+            Sequence seq = sequences.get(o.sequence());
+            if (seq == null) continue;
+            switch (o) {
+                case SampleOutcome.Next n -> seq.append(n.token());
+                case SampleOutcome.Ended ended -> end(seq);
+            }
+        }
+        afterStep(plan);
+        return this;
+    }
+
+    /** Cancellations that waited for the step, and the recompute of sequences whose step ran against a stage that has since lost its cache. */
+    private void afterStep(StepPlan plan) {
+        for (StepPlan.Scheduled it : plan.items()) {
+            Sequence seq = it.sequence();
+            if (seq.state == Sequence.State.ENDED) continue;
+            if (seq.cancelRequested) {
+                end(seq);
+                pipeline.sampler().tell(new SamplerActor.End(seq.id, "cancelled"));
+            } else if (plan.step().epoch() < epoch && seq.state == Sequence.State.RUNNING) {
+                batcher.preempt(seq);
+            }
+        }
+        schedule();
+        checkIdle();
+    }
+
+    private void end(Sequence seq) {
+        batcher.release(seq);
+        sequences.remove(seq.id);
+        byRequestId.remove(seq.requestId);
+    }
+
+    private void stepEnded(long[] stageNanos) {
+        for (int k = 0; k < numStages; k++) {
+            busyNanos[k] += stageNanos[k];
+            lastStageNanos[k] = stageNanos[k];
+        }
+        if (batcher.inFlightSteps() == 0) activeNanos += System.nanoTime() - activeSince;
+    }
+
+    // ---- cancellation -----------------------------------------------------------------------
+
+    private Behavior<Command> onCancel(Cancel c) {
+        Long id = byRequestId.get(c.requestId());
+        c.replyTo().tell(id != null);
+        return id == null ? this : cancel(id, true);
+    }
+
+    /** Cancels a request wherever it is; a sequence in a step in flight leaves when that step returns. */
+    private Behavior<Command> cancel(long id, boolean notify) {
+        Pending p = tokenizing.get(id);
+        if (p != null) {
+            p.cancelled = true;
+            return this;
+        }
+        Sequence seq = sequences.get(id);
+        if (seq == null) return this;
+        if (seq.inFlight) {
+            seq.cancelRequested = true;
+            return this;
+        }
+        end(seq);
+        pipeline.sampler().tell(new SamplerActor.End(seq.id, "cancelled"));
+        schedule();
+        checkIdle();
+        return this;
+    }
+
+    // ---- stage life cycle and failures ------------------------------------------------------
+
+    private Behavior<Command> onStageLoaded(StageLoaded l) {
+        stageWeightBytes[l.stage()] = l.weightBytes();
+        stageKvBytes[l.stage()] = l.kvBytes();
+        unavailableStages.remove(l.stage());
+        if (l.incarnation() > 1) getContext().getLog().info("stage {} reloaded (incarnation {})", l.stage(), l.incarnation());
+        if (unavailableStages.isEmpty()) {
+            status.setDegraded(false);
+            loaded.complete(null);
+            schedule();
+        }
+        return this;
+    }
+
+    private Behavior<Command> onStageLoadFailed(StageLoadFailed f) {
+        LayerRange r = settings.stages().get(f.stage());
+        loaded.completeExceptionally(new IllegalStateException("stage " + f.stage() + " (layers " + r.first() + "-" + (r.last() - 1)
+                + " on " + r.device() + ") failed to load: " + f.message()));
+        return this;
+    }
+
+    private Behavior<Command> onStageFailed(StageFailed f) {
+        getContext().getLog().warn("stage {} failed in step {}: {}; restarting it", f.stage(), f.stepId(), f.message());
+        epoch++;
+        unavailableStages.add(f.stage());
+        status.setDegraded(true);
+        pipeline.stages().get(f.stage()).tell(new StageWorker.Reset(epoch));
+        if (batcher.hasStep(f.stepId())) {
+            StepPlan plan = batcher.abandon(f.stepId());
+            stepEnded(new long[numStages]);
+            EngineException error = new EngineException(EngineException.Kind.INTERNAL,
+                    "stage " + f.stage() + " failed while computing this request: " + f.message());
+            for (StepPlan.Scheduled it : plan.items()) {
+                Sequence seq = it.sequence();
+                end(seq);
+                pipeline.sampler().tell(new SamplerActor.Fail(seq.id, error));
+            }
+        }
+        batcher.preemptAllIdle();
+        checkIdle();
+        return this;
+    }
+
+    private Behavior<Command> onStepDropped(StepDropped d) {
+        if (!batcher.hasStep(d.stepId())) return this;
+        StepPlan plan = batcher.abandon(d.stepId());
+        stepEnded(new long[numStages]);
+        afterStep(plan);
+        return this;
+    }
+
+    /** Shutting down: requests still being tokenized fail (the sampler fails the admitted ones). */
+    private Behavior<Command> onStop() {
+        EngineException closed = new EngineException(EngineException.Kind.UNAVAILABLE, "the engine shut down");
+        tokenizing.values().forEach(p -> EventStreams.fail(p.events, closed));
+        tokenizing.clear();
+        idleWaiters.forEach(f -> f.completeExceptionally(closed));
+        return this;
+    }
+
+    // ---- observation ------------------------------------------------------------------------
+
+    private void checkIdle() {
+        if (idleWaiters.isEmpty() || !tokenizing.isEmpty() || !sequences.isEmpty()) return;
+        idleWaiters.forEach(f -> f.complete(null));
+        idleWaiters.clear();
+    }
+
+    private EngineSnapshot snapshot() {
+        long active = activeNanos + (batcher.inFlightSteps() > 0 ? System.nanoTime() - activeSince : 0);
+        List<EngineSnapshot.StageStats> stages = new ArrayList<>();
+        for (LayerRange r : settings.stages()) {
+            int k = r.stage();
+            stages.add(new EngineSnapshot.StageStats(k, r.device(), r.first(), r.last(), lastStageNanos[k] / 1e9,
+                    active == 0 ? 0 : Math.min(1.0, (double) busyNanos[k] / active), stageWeightBytes[k] + stageKvBytes[k],
+                    busyNanos[k], active));
+        }
+        return new EngineSnapshot(tokenizing.size() + batcher.waiting(), batcher.running(), batcher.blocksUsed(), batcher.blocksTotal(),
+                lastBatchTokens, lastBatchSequences, stepsTotal, batcher.preemptions(), stages, outlierFractions());
+    }
+
+    private Map<String, Double> outlierFractions() {
+        Map<String, Double> all = new java.util.LinkedHashMap<>();
+        probes.values().forEach(all::putAll);
+        return java.util.Collections.unmodifiableMap(all);
+    }
+}

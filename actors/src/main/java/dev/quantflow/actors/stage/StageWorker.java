@@ -1,0 +1,194 @@
+package dev.quantflow.actors.stage;
+
+import dev.quantflow.actors.sampler.SamplerActor;
+import dev.quantflow.actors.scheduler.Scheduler;
+import dev.quantflow.actors.scheduler.Step;
+import dev.quantflow.engine.kv.KvCache;
+import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.compute.Parallel;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.StashBuffer;
+
+/**
+ * Owns the layers [first, last) of the model on one device and the KV cache of those layers.
+ * Runs every step it receives through its layers (stage 0 embeds first, the last stage ends with
+ * logits for the sampler) on its own dispatcher thread, and passes the activations on.
+ *
+ * <p>Failure: a step that throws is reported to the scheduler (whose sequences then end with an
+ * error) and rethrown, so supervision restarts the worker, which reloads its shard with an empty
+ * KV cache. Until the scheduler answers with {@link Reset} the new incarnation stashes steps;
+ * steps planned before the reset (older epoch) assumed the lost cache and are dropped.
+ */
+public final class StageWorker {
+    public sealed interface Command {}
+
+    /** A step's activations (rows, dim); empty for stage 0, which embeds the tokens itself. stageNanos: compute time per stage so far. */
+    public record Forward(Step step, float[] hidden, long[] stageNanos) implements Command {}
+
+    /** Sent by the scheduler after this worker failed: steps older than epoch are dropped. */
+    public record Reset(long epoch) implements Command {}
+
+    /** Where a stage's output goes. */
+    public sealed interface Downstream {}
+
+    public record NextStage(ActorRef<Command> ref) implements Downstream {}
+
+    public record ToSampler(ActorRef<SamplerActor.Command> ref) implements Downstream {}
+
+    private static final int STASH_CAPACITY = 1024;
+
+    private final StageSpec spec;
+    private final Downstream next;
+    private final ActorRef<Scheduler.Command> scheduler;
+    private final WeightStore weights;
+    private final LlamaStage layers;
+    private final KvCache cache;
+    private final Map<String, Linear> probed;   // the linears the probe reports on, by layer name
+    private long minEpoch, lastReport;
+
+    private StageWorker(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler, WeightStore weights, LlamaStage layers,
+                        KvCache cache, Map<String, Linear> probed) {
+        this.spec = spec;
+        this.next = next;
+        this.scheduler = scheduler;
+        this.weights = weights;
+        this.layers = layers;
+        this.cache = cache;
+        this.probed = probed;
+    }
+
+    /** The counter lives outside setup, so it survives restarts: incarnation 1 is the first load, later ones are reloads. */
+    public static Behavior<Command> create(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler) {
+        AtomicInteger incarnations = new AtomicInteger();
+        return Behaviors.setup(ctx -> {
+            int incarnation = incarnations.incrementAndGet();
+            StageWorker w;
+            try {
+                w = load(spec, next, scheduler);
+            } catch (RuntimeException e) {
+                if (incarnation > 1) throw e;   // a reload failed: supervision retries with back-off, the engine stays degraded
+                scheduler.tell(new Scheduler.StageLoadFailed(spec.range().stage(), describe(e)));
+                return Behaviors.stopped();
+            }
+            scheduler.tell(new Scheduler.StageLoaded(spec.range().stage(), incarnation, w.weightBytes(), w.cache.bytes()));
+            if (incarnation == 1) return w.running();
+            return Behaviors.withStash(STASH_CAPACITY, stash -> w.awaitingReset(stash));
+        });
+    }
+
+    private static StageWorker load(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler) {
+        LlamaConfig c = spec.model();
+        WeightStore weights = WeightStore.open(spec.modelDir());
+        try {
+            LinearFactory factory = spec.linears().get();
+            Map<String, Linear> probed = new LinkedHashMap<>();
+            LinearFactory naming = (name, weight, bias) -> {
+                Linear l = factory.create(name, weight, bias);
+                if (spec.linearProbe().outlierFraction(l).isPresent()) probed.put(name, l);
+                return l;
+            };
+            LlamaStage layers = new LlamaStage(c, weights, spec.range().first(), spec.range().last(), naming);
+            KvCache cache = spec.kvCaches().create(spec.range().layers(), spec.kvBlocks(), spec.kvBlockSize(), c.numHeads(), c.numKvHeads(), c.headDim());
+            return new StageWorker(spec, next, scheduler, weights, layers, cache, probed);
+        } catch (RuntimeException | Error e) {
+            weights.close();
+            throw e;
+        }
+    }
+
+    private long weightBytes() {
+        long bytes = layers.hasHead() ? layers.lmHead().weightBytes() : 0;
+        for (int l = spec.range().first(); l < spec.range().last(); l++)
+            for (var linear : layers.layer(l).linears()) bytes += linear.weightBytes();
+        return bytes;
+    }
+
+    private Behavior<Command> running() {
+        return Behaviors.receive(Command.class)
+                .onMessage(Forward.class, this::onForward)
+                .onMessage(Reset.class, r -> { minEpoch = Math.max(minEpoch, r.epoch()); return Behaviors.same(); })
+                .onSignal(PreRestart.class, s -> { weights.close(); return Behaviors.same(); })
+                .onSignal(PostStop.class, s -> { weights.close(); return Behaviors.same(); })
+                .build();
+    }
+
+    private Behavior<Command> awaitingReset(StashBuffer<Command> stash) {
+        return Behaviors.receive(Command.class)
+                .onMessage(Reset.class, r -> {
+                    minEpoch = r.epoch();
+                    return stash.unstashAll(running());
+                })
+                .onMessage(Forward.class, f -> { stash.stash(f); return Behaviors.same(); })
+                .onSignal(PreRestart.class, s -> { weights.close(); return Behaviors.same(); })
+                .onSignal(PostStop.class, s -> { weights.close(); return Behaviors.same(); })
+                .build();
+    }
+
+    private Behavior<Command> onForward(Forward f) {
+        Step step = f.step();
+        int stage = spec.range().stage();
+        if (step.epoch() < minEpoch) {
+            scheduler.tell(new Scheduler.StepDropped(stage, step.id()));
+            return Behaviors.same();
+        }
+        long t0 = System.nanoTime();
+        float[] x = layers.hasEmbedding() ? new float[0] : f.hidden();
+        float[][] logits = {null};
+        try {
+            spec.faults().beforeCompute(stage, step.id(), step.rows().rows());
+            if (layers.hasEmbedding()) x = layers.embed(step.rows().tokens());
+            float[] hidden = x;
+            Runnable compute = () -> {
+                layers.forwardLayers(hidden, step.rows(), cache);
+                if (layers.hasHead()) logits[0] = layers.logits(hidden, step.logitRows());
+            };
+            if (spec.threads() > 0) Parallel.withThreads(spec.threads(), compute);
+            else compute.run();
+        } catch (RuntimeException | Error e) {
+            scheduler.tell(new Scheduler.StageFailed(stage, step.id(), describe(e)));
+            if (e instanceof VirtualMachineError vm) throw vm;
+            throw e instanceof RuntimeException re ? re : new StageComputeException(describe(e), e);
+        }
+        long[] nanos = f.stageNanos().clone();
+        nanos[stage] = System.nanoTime() - t0;
+        switch (next) {
+            case NextStage n -> n.ref().tell(new Forward(step, x, nanos));
+            case ToSampler s -> s.ref().tell(new SamplerActor.SampleStep(step, logits[0], nanos));
+        }
+        reportProbes();
+        return Behaviors.same();
+    }
+
+    /** At most once a second: the probed statistics of this stage's linears, for the snapshot. */
+    private void reportProbes() {
+        long now = System.nanoTime();
+        if (probed.isEmpty() || now - lastReport < 1_000_000_000L) return;
+        lastReport = now;
+        Map<String, Double> values = new LinkedHashMap<>();
+        probed.forEach((name, l) -> spec.linearProbe().outlierFraction(l).ifPresent(v -> values.put(name, v)));
+        scheduler.tell(new Scheduler.StageProbes(spec.range().stage(), values));
+    }
+
+    static String describe(Throwable e) {
+        String m = e.getMessage();
+        return e.getClass().getSimpleName() + (m == null || m.isBlank() ? "" : ": " + m.lines().findFirst().orElse(""));
+    }
+
+    /** A non-exception Throwable (e.g. an AssertionError) from compute, wrapped so supervision restarts the worker. */
+    public static final class StageComputeException extends RuntimeException {
+        StageComputeException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package dev.quantflow.actors.tokenize;
+
+import dev.quantflow.actors.api.EngineException;
+import dev.quantflow.actors.api.Prompt;
+import dev.quantflow.actors.scheduler.Scheduler;
+import dev.quantflow.engine.chat.ChatTemplate;
+import dev.quantflow.engine.chat.ChatTemplateException;
+import dev.quantflow.engine.chat.Message;
+import dev.quantflow.engine.tokenizer.Tokenizer;
+import java.util.List;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * One worker of the tokenizer pool: renders chat messages and encodes prompts off the scheduler's
+ * thread, and checks what the model cannot take (empty prompts, ids outside the vocabulary).
+ */
+public final class TokenizerWorker {
+    /** Encode request; the answer goes to replyTo as Encoded or EncodeRejected. */
+    public record Encode(long sequence, Prompt prompt, ActorRef<Scheduler.Command> replyTo) {}
+
+    private TokenizerWorker() {}
+
+    public static Behavior<Encode> create(Tokenizer tokenizer, int vocabSize) {
+        return create(tokenizer, ChatTemplate.plain(), vocabSize);
+    }
+
+    /** chatTemplate renders Prompt.Chat (the model's Jinja template, or the plain fallback). */
+    public static Behavior<Encode> create(Tokenizer tokenizer, ChatTemplate chatTemplate, int vocabSize) {
+        return Behaviors.receiveMessage(e -> {
+            try {
+                e.replyTo().tell(new Scheduler.Encoded(e.sequence(), encode(tokenizer, chatTemplate, vocabSize, e.prompt())));
+            } catch (EngineException ex) {
+                e.replyTo().tell(new Scheduler.EncodeRejected(e.sequence(), ex));
+            } catch (RuntimeException ex) {
+                e.replyTo().tell(new Scheduler.EncodeRejected(e.sequence(),
+                        new EngineException(EngineException.Kind.INVALID_REQUEST, "cannot encode the prompt: " + ex.getMessage())));
+            }
+            return Behaviors.same();
+        });
+    }
+
+    static int[] encode(Tokenizer tokenizer, int vocabSize, Prompt prompt) {
+        return encode(tokenizer, ChatTemplate.plain(), vocabSize, prompt);
+    }
+
+    static int[] encode(Tokenizer tokenizer, ChatTemplate chatTemplate, int vocabSize, Prompt prompt) {
+        int[] ids = switch (prompt) {
+            case Prompt.Text t -> tokenizer.encode(t.text());
+            case Prompt.Tokens t -> t.ids().clone();
+            case Prompt.Chat c -> {
+                if (c.messages().isEmpty()) throw invalid("a chat prompt needs at least one message");
+                List<Message> messages = c.messages().stream().map(m -> new Message(m.role(), m.content())).toList();
+                String text;
+                try {
+                    text = chatTemplate.render(messages, c.addGenerationPrompt());
+                } catch (ChatTemplateException ex) {
+                    throw invalid(ex.getMessage());
+                }
+                // a real template writes BOS and the like itself, as Hugging Face's apply_chat_template assumes
+                yield tokenizer.encode(text, chatTemplate.isPlain());
+            }
+        };
+        if (ids.length == 0) throw invalid("the prompt is empty (no tokens, and the tokenizer adds no BOS)");
+        for (int id : ids)
+            if (id < 0 || id >= vocabSize) throw invalid("prompt token id " + id + " is outside the vocabulary [0, " + vocabSize + ")");
+        return ids;
+    }
+
+    private static EngineException invalid(String message) {
+        return new EngineException(EngineException.Kind.INVALID_REQUEST, message);
+    }
+}

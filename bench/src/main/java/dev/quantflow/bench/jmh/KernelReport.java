@@ -1,0 +1,56 @@
+package dev.quantflow.bench.jmh;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
+
+/**
+ * Runs the kernel benchmarks (any JMH command-line arguments pass through, e.g. a regex or
+ * "-p shape=4096x4096 -wi 1 -i 3") and prints what the raw JMH table does not: GFLOP/s, GB/s
+ * of weights read, and each kernel's speed-up over the scalar loop measured in the same run.
+ */
+public final class KernelReport {
+    private KernelReport() {}
+
+    public static void main(String[] args) throws Exception {
+        Collection<RunResult> results = new Runner(new CommandLineOptions(args)).run();
+        System.out.println();
+        System.out.println(String.join(System.lineSeparator(), report(results)));
+    }
+
+    static List<String> report(Collection<RunResult> results) {
+        Map<String, Double> micros = new TreeMap<>();   // "method|shape" or "read|threads" -> us/op
+        for (RunResult r : results) {
+            String method = r.getParams().getBenchmark().substring(r.getParams().getBenchmark().lastIndexOf('.') + 1);
+            String key = r.getParams().getParam("shape") != null ? r.getParams().getParam("shape") : r.getParams().getParam("threads");
+            micros.put(method + "|" + key, r.getPrimaryResult().getScore());
+        }
+        List<String> lines = new ArrayList<>();
+        lines.add("matrix-vector (one decode-step linear), ratios against the scalar loop of the same run:");
+        lines.add(String.format(Locale.ROOT, "%-22s %-10s %10s %9s %9s %8s", "kernel", "out x in", "us/call", "GFLOP/s", "GB/s", "x scalar"));
+        micros.forEach((k, us) -> {
+            String[] p = k.split("\\|");
+            if (p[0].equals("read")) return;
+            String[] d = p[1].split("x");
+            long out = Long.parseLong(d[0]), in = Long.parseLong(d[1]);
+            int bytes = p[0].startsWith("bf16") ? 2 : 4;
+            Double scalar = micros.get((bytes == 2 ? "bf16Scalar|" : "f32Scalar|") + p[1]);
+            lines.add(String.format(Locale.ROOT, "%-22s %-10s %10.1f %9.2f %9.2f %8s", p[0], p[1], us,
+                    2.0 * out * in / us / 1e3, (double) bytes * out * in / us / 1e3,
+                    scalar == null ? "-" : String.format(Locale.ROOT, "%.1f", scalar / us)));
+        });
+        micros.forEach((k, us) -> {
+            String[] p = k.split("\\|");
+            if (p[0].equals("read"))
+                lines.add(String.format(Locale.ROOT, "memory read bandwidth, %s thread(s): %.1f GB/s (%d MiB off-heap, Vector loads)",
+                        p[1], MemoryBandwidthBenchmark.BYTES / us / 1e3, MemoryBandwidthBenchmark.BYTES >> 20));
+        });
+        return lines;
+    }
+}

@@ -1,0 +1,138 @@
+package dev.quantflow.engine.chat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quantflow.engine.chat.jinja.Template;
+import dev.quantflow.engine.chat.jinja.TemplateError;
+import dev.quantflow.engine.model.ModelLoadException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Turns chat messages into the prompt text a model was trained on, with the Jinja chat template
+ * from its tokenizer_config.json (or chat_template.jinja), as Hugging Face's apply_chat_template
+ * renders it: variables messages, add_generation_prompt, bos_token, eos_token. A model without a
+ * template gets a plain "role: content" rendering. A template that does not parse fails when used,
+ * not when loaded, so completions keep working.
+ */
+public final class ChatTemplate {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Optional<String> source;
+    private final Template compiled;
+    private final String compileError;
+    private final String bosToken;
+    private final String eosToken;
+
+    private ChatTemplate(Optional<String> source, String bosToken, String eosToken) {
+        this.source = source;
+        this.bosToken = bosToken;
+        this.eosToken = eosToken;
+        Template t = null;
+        String err = null;
+        if (source.isPresent()) {
+            try {
+                t = Template.compile(source.get());
+            } catch (TemplateError e) {
+                err = e.getMessage();
+            }
+        }
+        this.compiled = t;
+        this.compileError = err;
+    }
+
+    /** A Jinja chat template with the special tokens it may refer to. */
+    public static ChatTemplate of(String template, String bosToken, String eosToken) {
+        return new ChatTemplate(Optional.of(template), bosToken, eosToken);
+    }
+
+    /** The fallback for models without a template: "role: content" lines, then "assistant:". */
+    public static ChatTemplate plain() {
+        return new ChatTemplate(Optional.empty(), "", "");
+    }
+
+    /**
+     * The template of a Hugging Face model directory: chat_template.jinja if present, else
+     * tokenizer_config.json's chat_template (a string, or a list of named templates: "default").
+     */
+    public static ChatTemplate fromModelDir(Path dir) {
+        Path config = dir.resolve("tokenizer_config.json");
+        JsonNode root = JSON.createObjectNode();
+        if (Files.isRegularFile(config)) {
+            try {
+                root = JSON.readTree(Files.readString(config, StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                throw new ModelLoadException(config, "cannot read the tokenizer config: " + e.getMessage(), e);
+            }
+        }
+        String bos = tokenText(root.get("bos_token"));
+        String eos = tokenText(root.get("eos_token"));
+        Path jinja = dir.resolve("chat_template.jinja");
+        if (Files.isRegularFile(jinja)) {
+            try {
+                return of(Files.readString(jinja, StandardCharsets.UTF_8), bos, eos);
+            } catch (IOException e) {
+                throw new ModelLoadException(jinja, "cannot read the chat template: " + e.getMessage(), e);
+            }
+        }
+        JsonNode t = root.get("chat_template");
+        if (t != null && t.isTextual()) return of(t.textValue(), bos, eos);
+        if (t != null && t.isArray()) {
+            for (JsonNode named : t)
+                if ("default".equals(named.path("name").asText()) && named.path("template").isTextual()) return of(named.get("template").textValue(), bos, eos);
+            if (!t.isEmpty() && t.get(0).path("template").isTextual()) return of(t.get(0).get("template").textValue(), bos, eos);
+        }
+        return plain();
+    }
+
+    /** bos_token / eos_token are a string or an AddedToken object {"content": ...}. */
+    private static String tokenText(JsonNode n) {
+        if (n == null || n.isNull()) return "";
+        if (n.isTextual()) return n.textValue();
+        return n.path("content").asText("");
+    }
+
+    /** True for the plain fallback; the rendered text then needs the tokenizer's BOS (a real template writes its own special tokens). */
+    public boolean isPlain() {
+        return source.isEmpty();
+    }
+
+    public Optional<String> source() {
+        return source;
+    }
+
+    /** The prompt text; throws {@link ChatTemplateException} when the template is broken or refuses the messages. */
+    public String render(List<Message> messages, boolean addGenerationPrompt) {
+        if (source.isEmpty()) {
+            StringBuilder s = new StringBuilder();
+            for (Message m : messages) s.append(m.role()).append(": ").append(m.content()).append('\n');
+            if (addGenerationPrompt) s.append("assistant:");
+            return s.toString();
+        }
+        if (compiled == null) throw new ChatTemplateException("the model's chat template cannot be used: " + compileError);
+        List<Object> ms = new ArrayList<>();
+        for (Message m : messages) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("role", m.role());
+            o.put("content", m.content());
+            ms.add(o);
+        }
+        Map<String, Object> vars = new LinkedHashMap<>();
+        vars.put("messages", ms);
+        vars.put("add_generation_prompt", addGenerationPrompt);
+        vars.put("bos_token", bosToken);
+        vars.put("eos_token", eosToken);
+        try {
+            return compiled.render(vars);
+        } catch (TemplateError e) {
+            throw new ChatTemplateException(e.raisedByTemplate() ? e.getMessage() : "the model's chat template failed: " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package dev.quantflow.engine.compute;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.ServiceLoader;
+
+/**
+ * A place where layers can run (the CPU, CUDA cards). Implementations register themselves through
+ * ServiceLoader (META-INF/services/dev.quantflow.engine.compute.ComputeBackend), so the engine
+ * needs no compile-time dependency on any of them. An unavailable backend says why and never throws
+ * from name(), unavailableReason() or devices().
+ */
+public interface ComputeBackend {
+    /** The device prefix this backend owns: "cpu", "cuda". */
+    String name();
+
+    /** Empty when usable; otherwise one line saying why not (no driver, no device, no kernels). */
+    Optional<String> unavailableReason();
+
+    /** The devices it can place layers on; empty when unavailable. */
+    List<ComputeDevice> devices();
+
+    /**
+     * The factory that builds linears of the given scheme (fp32, bf16, llm-int8, w8a8, w4a16, ...
+     * with optional ":parameter") with their weights on device (e.g. "cuda:1").
+     *
+     * @throws IllegalArgumentException for an unknown device or scheme
+     * @throws IllegalStateException when the backend is unavailable
+     */
+    LinearFactory linears(String device, String scheme);
+
+    /** Bytes in use per device and category, for the metrics. */
+    List<DeviceMemoryUsage> memoryUsage();
+
+    static List<ComputeBackend> installed() {
+        return ServiceLoader.load(ComputeBackend.class).stream().map(ServiceLoader.Provider::get).toList();
+    }
+
+    /** The backend owning a device id such as "cpu" or "cuda:0". */
+    static ComputeBackend forDevice(String device) {
+        String prefix = device.contains(":") ? device.substring(0, device.indexOf(':')) : device;
+        return installed().stream().filter(b -> b.name().equals(prefix)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("unknown device '" + device + "' (backends: "
+                        + installed().stream().map(ComputeBackend::name).toList() + ")"));
+    }
+}

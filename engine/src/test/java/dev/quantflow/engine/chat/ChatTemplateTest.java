@@ -1,0 +1,137 @@
+package dev.quantflow.engine.chat;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.quantflow.engine.SharedData;
+import dev.quantflow.engine.tokenizer.Tokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Real chat templates, written as the public models ship them, render what Hugging Face's apply_chat_template renders. */
+class ChatTemplateTest {
+    static final String LLAMA2 = "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"
+            + "{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}"
+            + "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+            + "{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
+            + "{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+            + "{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
+
+    static final String LLAMA3 = "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + "
+            + "'<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}"
+            + "{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
+
+    static final String CHATML_QWEN2 = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+            + "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+            + "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+    static final String ZEPHYR = "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] + eos_token }}\n"
+            + "{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'assistant' %}\n"
+            + "{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}";
+
+    static final String MISTRAL = "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+            + "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}"
+            + "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}"
+            + "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}";
+
+    static final List<Message> CONVERSATION = List.of(new Message("system", "You are helpful."), new Message("user", "Hi"),
+            new Message("assistant", "Hello! "), new Message("user", "How are you?"));
+
+    @Test
+    void llama2() {
+        ChatTemplate t = ChatTemplate.of(LLAMA2, "<s>", "</s>");
+        assertThat(t.render(CONVERSATION, true))
+                .isEqualTo("<s>[INST] <<SYS>>\nYou are helpful.\n<</SYS>>\n\nHi [/INST] Hello! </s><s>[INST] How are you? [/INST]");
+        assertThat(t.render(List.of(new Message("user", " Hi ")), true)).isEqualTo("<s>[INST] Hi [/INST]");
+    }
+
+    @Test
+    void llama2RefusesNonAlternatingRoles() {
+        ChatTemplate t = ChatTemplate.of(LLAMA2, "<s>", "</s>");
+        assertThatThrownBy(() -> t.render(List.of(new Message("user", "a"), new Message("user", "b")), true))
+                .isInstanceOf(ChatTemplateException.class).hasMessage("Conversation roles must alternate user/assistant/user/assistant/...");
+    }
+
+    @Test
+    void llama3() {
+        ChatTemplate t = ChatTemplate.of(LLAMA3, "<|begin_of_text|>", "<|eot_id|>");
+        assertThat(t.render(List.of(new Message("system", "You are helpful."), new Message("user", "  Hi\n")), true))
+                .isEqualTo("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are helpful.<|eot_id|>"
+                        + "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+        assertThat(t.render(List.of(new Message("user", "Hi")), false)).isEqualTo("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>");
+    }
+
+    @Test
+    void llama3FromTheSharedTokenizerConfigEncodesToSpecialTokens() {
+        Path dir = SharedData.path("tokenizers/llama3");
+        ChatTemplate t = ChatTemplate.fromModelDir(dir);
+        assertThat(t.isPlain()).isFalse();
+        String prompt = t.render(List.of(new Message("user", "Hello")), true);
+        assertThat(prompt).isEqualTo("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+        int[] ids = Tokenizer.fromModelDir(dir).encode(prompt, false);
+        assertThat(ids[0]).isEqualTo(128000);
+        assertThat(ids).contains(128006, 128007, 128009);
+    }
+
+    @Test
+    void chatmlQwen2AddsTheDefaultSystemPrompt() {
+        ChatTemplate t = ChatTemplate.of(CHATML_QWEN2, "", "<|im_end|>");
+        assertThat(t.render(List.of(new Message("user", "Hi")), true))
+                .isEqualTo("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+        assertThat(t.render(List.of(new Message("system", "Be terse."), new Message("user", "Hi")), false))
+                .isEqualTo("<|im_start|>system\nBe terse.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
+    }
+
+    @Test
+    void zephyrWithTrimAndLstripBlocks() {
+        ChatTemplate t = ChatTemplate.of(ZEPHYR, "<s>", "</s>");
+        assertThat(t.render(List.of(new Message("system", "You are a friendly chatbot."), new Message("user", "Hi")), true))
+                .isEqualTo("<|system|>\nYou are a friendly chatbot.</s>\n<|user|>\nHi</s>\n<|assistant|>\n");
+        assertThat(t.render(List.of(new Message("user", "Hi"), new Message("assistant", "Hello")), false))
+                .isEqualTo("<|user|>\nHi</s>\n<|assistant|>\nHello</s>\n");
+    }
+
+    @Test
+    void mistralRefusesASystemRole() {
+        ChatTemplate t = ChatTemplate.of(MISTRAL, "<s>", "</s>");
+        assertThat(t.render(List.of(new Message("user", "Hi"), new Message("assistant", "Hello"), new Message("user", "Bye")), true))
+                .isEqualTo("<s>[INST] Hi [/INST]Hello</s>[INST] Bye [/INST]");
+        assertThatThrownBy(() -> t.render(List.of(new Message("system", "x")), true)).isInstanceOf(ChatTemplateException.class)
+                .hasMessageContaining("alternate");
+    }
+
+    @Test
+    void plainFallbackWhenTheModelHasNoTemplate() {
+        ChatTemplate t = ChatTemplate.fromModelDir(SharedData.path("models/stories260K"));
+        assertThat(t.isPlain()).isTrue();
+        assertThat(t.render(List.of(new Message("system", "Be kind."), new Message("user", "Tell a story.")), true))
+                .isEqualTo("system: Be kind.\nuser: Tell a story.\nassistant:");
+        assertThat(t.render(List.of(new Message("user", "x")), false)).isEqualTo("user: x\n");
+    }
+
+    @Test
+    void templateFilesAndNamedTemplates(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("tokenizer_config.json"), """
+                {"bos_token": {"content": "<s>"}, "eos_token": "</s>",
+                 "chat_template": [{"name": "tool_use", "template": "TOOLS"}, {"name": "default", "template": "{{ bos_token }}{{ messages[0].content }}{{ eos_token }}"}]}
+                """);
+        assertThat(ChatTemplate.fromModelDir(dir).render(List.of(new Message("user", "x")), true)).isEqualTo("<s>x</s>");
+        Files.writeString(dir.resolve("chat_template.jinja"), "{% for m in messages %}[{{ m.role | upper }}]{% endfor %}");
+        assertThat(ChatTemplate.fromModelDir(dir).render(List.of(new Message("user", "x"), new Message("assistant", "y")), true)).isEqualTo("[USER][ASSISTANT]");
+    }
+
+    @Test
+    void brokenTemplatesFailWhenUsedWithTheLine() {
+        ChatTemplate t = ChatTemplate.of("line one\n{% for m in messages %}{{ m.content ", "", "");
+        assertThatThrownBy(() -> t.render(List.of(new Message("user", "x")), true)).isInstanceOf(ChatTemplateException.class).hasMessageContaining("line 2");
+        ChatTemplate macro = ChatTemplate.of("{% macro f(x) %}{{ x }}{% endmacro %}", "", "");
+        assertThatThrownBy(() -> macro.render(List.of(), true)).isInstanceOf(ChatTemplateException.class).hasMessageContaining("unsupported statement");
+        ChatTemplate unclosed = ChatTemplate.of("{% if add_generation_prompt %}x", "", "");
+        assertThatThrownBy(() -> unclosed.render(List.of(), true)).isInstanceOf(ChatTemplateException.class).hasMessageContaining("endif");
+        ChatTemplate undefined = ChatTemplate.of("{{ nothing.here }}", "", "");
+        assertThatThrownBy(() -> undefined.render(List.of(), true)).isInstanceOf(ChatTemplateException.class).hasMessageContaining("undefined");
+    }
+}

@@ -1,0 +1,62 @@
+package dev.quantflow.gpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.quantflow.engine.compute.ComputeBackend;
+import org.junit.jupiter.api.Test;
+
+/** Without a usable CUDA setup the backend says why, once, and nothing crashes. */
+class CudaBackendTest {
+    @Test
+    void registeredThroughServiceLoaderBesideTheCpu() {
+        assertThat(ComputeBackend.installed()).extracting(ComputeBackend::name).contains("cpu", "cuda");
+        assertThat(ComputeBackend.forDevice("cuda:0")).isInstanceOf(CudaBackend.class);
+        assertThatThrownBy(() -> ComputeBackend.forDevice("tpu:0")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown device");
+    }
+
+    @Test
+    void withoutDriverOrDeviceItReportsUnavailableWithAReason() {
+        assumeTrue(CudaRuntime.probe() instanceof CudaRuntime.Unavailable, "this machine has a working CUDA driver and device");
+        String reason = ((CudaRuntime.Unavailable) CudaRuntime.probe()).reason();
+        assertThat(reason).isNotBlank().doesNotContain("\n").containsAnyOf("driver", "device", "disabled", "JCuda");
+        CudaBackend b = new CudaBackend();
+        assertThat(b.unavailableReason()).contains(reason);
+        assertThat(b.devices()).isEmpty();
+        assertThat(b.memoryUsage()).isEmpty();
+        assertThatThrownBy(() -> b.linears("cuda:0", "llm-int8")).isInstanceOf(IllegalStateException.class).hasMessageContaining(reason);
+        assertThatThrownBy(() -> CudaContext.open(0)).isInstanceOf(IllegalStateException.class).hasMessageContaining(reason);
+        // asked again: the cached answer, no second attempt to load the binding (which would throw NoClassDefFoundError)
+        assertThat(((CudaRuntime.Unavailable) CudaRuntime.probe()).reason()).isEqualTo(reason);
+    }
+
+    @Test
+    void explainsEachFailureInOneLine() {
+        assertThat(CudaRuntime.explain(new UnsatisfiedLinkError("/tmp/libJCudaDriver-12.6.0-linux-x86_64.so: libcuda.so.1: cannot open shared object file: No such file or directory\nmore")))
+                .startsWith("no CUDA driver (libcuda.so.1 not found)").doesNotContain("\n");
+        assertThat(CudaRuntime.explain(new jcuda.CudaException("CUDA_ERROR_NO_DEVICE"))).startsWith("no CUDA device");
+        assertThat(CudaRuntime.explain(new NoClassDefFoundError("Could not initialize class jcuda.driver.JCudaDriver")))
+                .contains("failed to initialize earlier");
+        assertThat(CudaRuntime.explain(new jcuda.CudaException("CUDA_ERROR_UNKNOWN"))).contains("failed to initialize").contains("CUDA_ERROR_UNKNOWN");
+    }
+
+    @Test
+    void devicesAreNamedCudaN() {
+        assertThat(CudaBackend.ordinal("cuda:1")).isEqualTo(1);
+        assertThatThrownBy(() -> CudaBackend.ordinal("cuda")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cuda:N");
+        assertThatThrownBy(() -> CudaBackend.ordinal("cuda:-1")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void schemesParseWithTheirParameters() {
+        assertThat(CudaScheme.parse("llm-int8")).isEqualTo(new CudaScheme.LlmInt8(6f));
+        assertThat(CudaScheme.parse("LLM-INT8:4.5")).isEqualTo(new CudaScheme.LlmInt8(4.5f));
+        assertThat(CudaScheme.parse("w8a8")).isEqualTo(new CudaScheme.W8A8(0));
+        assertThat(CudaScheme.parse("w8a8:128")).isEqualTo(new CudaScheme.W8A8(128));
+        assertThat(CudaScheme.parse("w4a16")).isEqualTo(new CudaScheme.W4A16(128));
+        assertThat(CudaScheme.parse("bf16")).isEqualTo(new CudaScheme.Dense());
+        assertThatThrownBy(() -> CudaScheme.parse("int3")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown scheme");
+        assertThatThrownBy(() -> CudaScheme.parse("w4a16:x")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bad parameter");
+    }
+}

@@ -1,0 +1,224 @@
+package dev.quantflow.server;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.quantflow.actors.api.GenerateRequest;
+import dev.quantflow.actors.api.InferenceEngine;
+import dev.quantflow.actors.api.Prompt;
+import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.engine.generate.GenerateOptions;
+import dev.quantflow.proto.health.v1.Health;
+import dev.quantflow.proto.health.v1.HealthPowerApiHandlerFactory;
+import dev.quantflow.proto.v1.GenerationService;
+import dev.quantflow.proto.v1.GenerationServicePowerApiHandlerFactory;
+import dev.quantflow.server.api.Generations;
+import dev.quantflow.server.api.ServedModel;
+import dev.quantflow.server.api.ServingState;
+import dev.quantflow.server.auth.ApiKeys;
+import dev.quantflow.server.grpc.GenerationGrpcService;
+import dev.quantflow.server.grpc.HealthGrpcService;
+import dev.quantflow.server.http.OpenAiHttp;
+import dev.quantflow.server.metrics.ServerMetrics;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.grpc.javadsl.ServerReflection;
+import org.apache.pekko.grpc.javadsl.ServiceHandler;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The serving process around an engine: the HTTP API (OpenAI routes, metrics, health) and gRPC
+ * (generation, health, reflection) on the HTTP port over h2c, gRPC also on its own port; a warm-up
+ * generation before readiness; and drain: readiness off, new requests refused with 503, in-flight
+ * ones finishing within the drain timeout, then everything closed. The server owns the engine.
+ */
+public final class QuantflowServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(QuantflowServer.class);
+    private static final Duration UNBIND_DEADLINE = Duration.ofSeconds(3);
+    /** After the last response stream ended, its final bytes may still sit in Pekko's connection stage: let them leave before closing. */
+    private static final Duration LINGER = Duration.ofMillis(500);
+
+    private final InferenceEngine engine;
+    private final ServerSettings settings;
+    private final ActorSystem<Void> system;
+    private final ServerMetrics metrics;
+    private final ServingState state;
+    private final ServerBinding httpBinding;
+    private final Optional<ServerBinding> grpcBinding;
+    private final CompletableFuture<Done> terminated = new CompletableFuture<>();
+
+    private QuantflowServer(InferenceEngine engine, ServerSettings settings, ActorSystem<Void> system, ServerMetrics metrics, ServingState state,
+                            ServerBinding httpBinding, Optional<ServerBinding> grpcBinding) {
+        this.engine = engine;
+        this.settings = settings;
+        this.system = system;
+        this.metrics = metrics;
+        this.state = state;
+        this.httpBinding = httpBinding;
+        this.grpcBinding = grpcBinding;
+    }
+
+    /** Binds the ports (blocking until bound or failed), then warms up in the background. */
+    public static QuantflowServer start(InferenceEngine engine, ServerSettings settings, Config config) {
+        ApiKeys keys = ApiKeys.of(settings.apiKeys(), settings.apiKeyFile());
+        // Pekko's own request timeout only backs up ours (body read + non-streamed generation)
+        Duration pekkoTimeout = settings.http().requestTimeout().plus(settings.http().bodyReadTimeout()).plusSeconds(30);
+        Config systemConfig = ConfigFactory.parseString("pekko.http.server.request-timeout = " + pekkoTimeout.toSeconds() + "s").withFallback(config);
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "quantflow-server", systemConfig);
+        ServerMetrics metrics = new ServerMetrics();
+        try {
+            Materializer mat = Materializer.matFromSystem(system);
+            ServingState state = new ServingState(engine);
+            ServedModel model = new ServedModel(settings.servedModelName().orElse(engine.modelId()), engine.contextLength(), System.currentTimeMillis() / 1000);
+            Generations generations = new Generations(engine, metrics, state, mat);
+            OpenAiHttp http = new OpenAiHttp(model, generations, engine, keys, metrics, state, settings.http(), mat);
+            @SuppressWarnings("unchecked")
+            org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> grpcHandlers = ServiceHandler.concatOrNotFound(
+                    GenerationServicePowerApiHandlerFactory.partial(new GenerationGrpcService(model, generations, engine, keys, metrics, state), GenerationService.name, system),
+                    HealthPowerApiHandlerFactory.partial(new HealthGrpcService(state), Health.name, system),
+                    ServerReflection.create(List.of(GenerationService.description, Health.description), system));
+            Function<HttpRequest, CompletionStage<HttpResponse>> grpc = request -> {
+                try {
+                    return grpcHandlers.apply(request);
+                } catch (Exception e) {
+                    return CompletableFuture.failedFuture(e);
+                }
+            };
+            Function<HttpRequest, CompletionStage<HttpResponse>> both = request -> isGrpc(request) ? grpc.apply(request) : http.apply(request);
+
+            ServerBinding httpBinding = bind(system, settings.host(), settings.port(), both);
+            Optional<ServerBinding> grpcBinding = Optional.empty();
+            if (settings.grpcPort() >= 0 && settings.grpcPort() != httpBinding.localAddress().getPort())
+                grpcBinding = Optional.of(bind(system, settings.host(), settings.grpcPort(), grpc));
+            QuantflowServer server = new QuantflowServer(engine, settings, system, metrics, state, httpBinding, grpcBinding);
+            log.info("serving {} on http://{}:{} (OpenAI API, metrics, health; gRPC over h2c){}; API keys {}", model.id(), settings.host(),
+                    server.httpPort(), grpcBinding.map(b -> ", gRPC on port " + b.localAddress().getPort()).orElse(""),
+                    keys.enabled() ? "required (" + keys.count() + " configured)" : "off");
+            if (settings.warmup()) server.warmUp(0);
+            else state.markWarmedUp();
+            return server;
+        } catch (RuntimeException e) {
+            system.terminate();
+            metrics.close();
+            throw e;
+        }
+    }
+
+    private static boolean isGrpc(HttpRequest request) {
+        return request.entity().getContentType().mediaType().toString().startsWith("application/grpc");
+    }
+
+    private static ServerBinding bind(ActorSystem<Void> system, String host, int port, Function<HttpRequest, CompletionStage<HttpResponse>> handler) {
+        try {
+            return Http.get(system).newServerAt(host, port).bind(handler::apply).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            Throwable c = e.getCause() != null ? e.getCause() : e;
+            throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + c.getMessage(), c);
+        }
+    }
+
+    public int httpPort() {
+        return httpBinding.localAddress().getPort();
+    }
+
+    /** The separate gRPC port, or the HTTP port when gRPC is served only there. */
+    public int grpcPort() {
+        return grpcBinding.map(b -> b.localAddress().getPort()).orElse(httpPort());
+    }
+
+    public ServingState state() {
+        return state;
+    }
+
+    public ServerMetrics metrics() {
+        return metrics;
+    }
+
+    public ActorSystem<Void> system() {
+        return system;
+    }
+
+    /** A one-token greedy generation through the engine; readiness turns on when it finished. Retried until it passes or drain begins. */
+    private void warmUp(int attempt) {
+        GenerateRequest request = new GenerateRequest("warmup-" + UUID.randomUUID(), new Prompt.Text("Hello"), GenerateOptions.greedy(1));
+        long t0 = System.nanoTime();
+        engine.submit(request).runWith(Sink.seq(), system)
+                .whenComplete((events, err) -> {
+                    boolean ok = err == null && events.stream().anyMatch(e -> e instanceof TokenEvent.Finished);
+                    if (ok) {
+                        state.markWarmedUp();
+                        log.info("warm-up generation passed in {} ms; ready", (System.nanoTime() - t0) / 1_000_000);
+                    } else if (!state.draining()) {
+                        log.warn("warm-up generation failed (attempt {}): {}; not ready, retrying", attempt + 1, err == null ? "no Finished event" : err.toString());
+                        system.scheduler().scheduleOnce(Duration.ofSeconds(Math.min(10, 1L << Math.min(attempt, 3))), () -> warmUp(attempt + 1), system.executionContext());
+                    }
+                });
+    }
+
+    /**
+     * Begins the drain (idempotent): readiness off and new requests refused at once; in-flight
+     * requests finish within the drain timeout; then the ports close, the engine and the actor
+     * system stop. Completes when all is down.
+     */
+    public CompletionStage<Done> drain() {
+        if (!state.startDraining()) return terminated;
+        log.info("draining: readiness off, new requests refused; waiting up to {} s for in-flight requests", settings.drainTimeout().toSeconds());
+        engine.startDrain();
+        engine.idle().thenCompose(v -> state.streamsClosed()).toCompletableFuture()
+                .orTimeout(Math.max(1, settings.drainTimeout().toMillis()), TimeUnit.MILLISECONDS)
+                .handle((v, err) -> {
+                    if (err != null) log.warn("drain timeout reached with requests still in flight; closing them");
+                    return Done.getInstance();
+                })
+                .thenCompose(d -> CompletableFuture.supplyAsync(() -> d, CompletableFuture.delayedExecutor(LINGER.toMillis(), TimeUnit.MILLISECONDS)))
+                .thenCompose(d -> terminateBindings())
+                .whenComplete((d, err) -> shutdown());
+        return terminated;
+    }
+
+    private CompletionStage<Done> terminateBindings() {
+        CompletableFuture<?> http = httpBinding.terminate(UNBIND_DEADLINE).toCompletableFuture();
+        CompletableFuture<?> grpc = grpcBinding.<CompletableFuture<?>>map(b -> b.terminate(UNBIND_DEADLINE).toCompletableFuture())
+                .orElse(CompletableFuture.completedFuture(null));
+        return CompletableFuture.allOf(http, grpc).handle((v, err) -> Done.getInstance());
+    }
+
+    private void shutdown() {
+        try {
+            engine.close();
+        } catch (RuntimeException e) {
+            log.warn("engine close failed: {}", e.toString());
+        }
+        system.terminate();
+        system.getWhenTerminated().whenComplete((d, err) -> {
+            metrics.close();
+            log.info("stopped");
+            terminated.complete(Done.getInstance());
+        });
+    }
+
+    public CompletionStage<Done> terminated() {
+        return terminated;
+    }
+
+    /** Drains and waits for the end. */
+    @Override
+    public void close() {
+        drain().toCompletableFuture().join();
+    }
+}

@@ -1,0 +1,41 @@
+package dev.quantflow.server.cli;
+
+import dev.quantflow.actors.engine.EngineConfig;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/** The actor pipeline's flags (stages, devices, scheduler budgets), shared by the commands that start an engine. */
+public final class EngineOptions {
+    @Option(names = "--stages", defaultValue = "1", description = "Pipeline stages; the layers split evenly (default: ${DEFAULT-VALUE})")
+    int stages;
+
+    @Option(names = "--layer-split", split = ",", paramLabel = "N,N,...", description = "Layers per stage, e.g. 3,5 (overrides --stages)")
+    List<Integer> layerSplit = List.of();
+
+    @Option(names = "--devices", split = ",", defaultValue = "cpu", paramLabel = "DEV,...",
+            description = "One device for all stages or one per stage: cpu (cuda:N with the GPU backend) (default: ${DEFAULT-VALUE})")
+    List<String> devices;
+
+    @Option(names = "--max-batch-tokens", defaultValue = "512", description = "Token rows per step: prefill chunks + decode tokens (default: ${DEFAULT-VALUE})")
+    int maxBatchTokens;
+
+    @Option(names = "--max-seqs", defaultValue = "32", description = "Sequences running at once (default: ${DEFAULT-VALUE})")
+    int maxSequences;
+
+    @Option(names = "--kv-blocks", defaultValue = "0", description = "KV cache blocks; 0 = as many as --max-seqs full contexts need, within 512 MiB (default: ${DEFAULT-VALUE})")
+    int kvBlocks;
+
+    @Option(names = "--kv-block-size", defaultValue = "16", description = "Tokens per KV block (default: ${DEFAULT-VALUE})")
+    int kvBlockSize;
+
+    @Option(names = "--max-waiting", defaultValue = "256", description = "Queued requests before new ones are refused as overloaded (default: ${DEFAULT-VALUE})")
+    int maxWaiting;
+
+    @Option(names = "--stage-threads", defaultValue = "0", description = "Threads each stage's matmuls use; 0 = all cores, shared by the stages (default: ${DEFAULT-VALUE})")
+    int stageThreads;
+
+    public EngineConfig.Builder apply(EngineConfig.Builder b) {
+        return b.stages(stages).layerSplit(layerSplit).devices(devices).maxBatchTokens(maxBatchTokens).maxSequences(maxSequences)
+                .kvBlocks(kvBlocks).kvBlockSize(kvBlockSize).maxWaiting(maxWaiting).stageThreads(stageThreads);
+    }
+}

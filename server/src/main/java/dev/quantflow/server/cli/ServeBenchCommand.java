@@ -1,0 +1,162 @@
+package dev.quantflow.server.cli;
+
+import dev.quantflow.bench.ServeLoadGenerator;
+import dev.quantflow.bench.ServeLoadGenerator.LevelResult;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * `quantflow bench serve`: load on a running server's OpenAI API with streaming clients, at
+ * several concurrency levels; throughput, TTFT/TPOT/end-to-end percentiles, errors, and (unless
+ * --no-verify) that every stream's text equals its prompt's single-request greedy text. Text: a
+ * table on stdout and a progress bar on stderr; --json: one JSON object per level on stdout.
+ * Exit status 3 when any request failed or any text differed.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Load-test a running server (streaming OpenAI completions) at several concurrency levels.")
+public final class ServeBenchCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--url", defaultValue = "http://127.0.0.1:8080", description = "The server (default: ${DEFAULT-VALUE})")
+    URI url;
+
+    @Option(names = "--concurrency", split = ",", defaultValue = "1,8,32,64", description = "Concurrent streams per level (default: ${DEFAULT-VALUE})")
+    List<Integer> concurrency;
+
+    @Option(names = "--requests", defaultValue = "0", description = "Requests per level; 0 = max(8, 4 x concurrency) unless --duration (default: ${DEFAULT-VALUE})")
+    int requests;
+
+    @Option(names = "--duration", paramLabel = "SECONDS", description = "Run each level this many seconds instead of a request count")
+    Double durationSeconds;
+
+    @Option(names = "--max-tokens", defaultValue = "64", description = "Tokens per request (EOS ignored) (default: ${DEFAULT-VALUE})")
+    int maxTokens;
+
+    @Option(names = "--api-key", paramLabel = "KEY", description = "Bearer key (default: $QUANTFLOW_API_KEY)")
+    String apiKey;
+
+    @Option(names = "--model", description = "Model id to send (default: none, the server's)")
+    String model;
+
+    @Option(names = "--prompts", paramLabel = "FILE", description = "Prompts, one per line (default: sentences of ../shared/data/tinystories_sample.txt)")
+    Path prompts;
+
+    @Option(names = "--no-verify", description = "Skip the check that every stream's text equals its single-request text")
+    boolean noVerify;
+
+    @Option(names = "--json", description = "One JSON object per level on stdout")
+    boolean json;
+
+    @Option(names = "--no-progress", description = "No progress bar on stderr")
+    boolean noProgress;
+
+    @Option(names = "--timeout", defaultValue = "600", paramLabel = "SECONDS", description = "Per-request timeout (default: ${DEFAULT-VALUE})")
+    int timeoutSeconds;
+
+    @Override
+    public Integer call() throws Exception {
+        if (concurrency.stream().anyMatch(c -> c < 1)) throw new QuantflowCommand.UserError("--concurrency levels must be >= 1");
+        if (maxTokens < 1) throw new QuantflowCommand.UserError("--max-tokens must be >= 1");
+        if (requests < 0) throw new QuantflowCommand.UserError("--requests must be >= 0");
+        if (durationSeconds != null && !(durationSeconds > 0)) throw new QuantflowCommand.UserError("--duration must be > 0");
+        if (url.getScheme() == null || !url.getScheme().startsWith("http")) throw new QuantflowCommand.UserError("--url must be http://HOST:PORT");
+        java.io.PrintWriter out = spec.commandLine().getOut();
+        java.io.PrintWriter err = spec.commandLine().getErr();
+        Optional<String> key = Optional.ofNullable(apiKey).or(() -> Optional.ofNullable(System.getenv("QUANTFLOW_API_KEY"))).filter(k -> !k.isBlank());
+        ServeLoadGenerator load = new ServeLoadGenerator(new ServeLoadGenerator.Settings(url, key, Optional.ofNullable(model), maxTokens, prompts(),
+                Duration.ofSeconds(timeoutSeconds)));
+        List<String> references = List.of();
+        if (!noVerify) {
+            err.printf(Locale.ROOT, "references: %d prompts, one request at a time ...%n", prompts().size());
+            references = load.references();
+        }
+        if (!json) out.println("concurrency  requests  errors  mismatch  tokens/s   req/s   TTFT p50/p90/p99 ms      TPOT p50/p90/p99 ms   E2E p50/p90/p99 ms");
+        boolean clean = true;
+        for (int c : concurrency) {
+            int n = durationSeconds != null ? 0 : requests > 0 ? requests : Math.max(8, 4 * c);
+            Duration d = durationSeconds != null ? Duration.ofMillis((long) (durationSeconds * 1000)) : Duration.ZERO;
+            ProgressBar bar = new ProgressBar(c, noProgress, d, err);
+            LevelResult r = load.run(c, n, d, references, bar::update);
+            bar.finish();
+            clean &= r.errors() == 0 && r.mismatches() == 0;
+            if (json) out.println(r.json());
+            else out.printf(Locale.ROOT, "%11d  %8d  %6d  %8d  %8.1f  %6.2f  %6.1f/%6.1f/%6.1f  %6.2f/%6.2f/%6.2f  %7.0f/%7.0f/%7.0f%n",
+                    c, r.requests(), r.errors(), r.mismatches(), r.tokensPerSecond(), r.requestsPerSecond(),
+                    r.ttft().p50() * 1e3, r.ttft().p90() * 1e3, r.ttft().p99() * 1e3, r.tpot().p50() * 1e3, r.tpot().p90() * 1e3, r.tpot().p99() * 1e3,
+                    r.e2e().p50() * 1e3, r.e2e().p90() * 1e3, r.e2e().p99() * 1e3);
+            if (!r.errorKinds().isEmpty()) err.println("errors at concurrency " + c + ": " + r.errorKinds());
+        }
+        return clean ? 0 : 3;
+    }
+
+    private List<String> cached;
+
+    /** The prompts: the file's non-empty lines, or the first sentences of the TinyStories sample. */
+    private List<String> prompts() throws java.io.IOException {
+        if (cached != null) return cached;
+        if (prompts != null) {
+            if (!Files.isRegularFile(prompts)) throw new QuantflowCommand.UserError(prompts + ": prompts file does not exist");
+            cached = Files.readAllLines(prompts, StandardCharsets.UTF_8).stream().map(String::strip).filter(s -> !s.isEmpty()).toList();
+            if (cached.isEmpty()) throw new QuantflowCommand.UserError(prompts + ": no prompts in the file");
+            return cached;
+        }
+        Path sample = Path.of(System.getProperty("quantflow.home", ".")).resolve("../shared/data/tinystories_sample.txt").normalize();
+        LinkedHashSet<String> out = new LinkedHashSet<>();
+        if (Files.isRegularFile(sample)) {
+            for (String sentence : Files.readString(sample, StandardCharsets.UTF_8).split("(?<=[.!?])\\s+")) {
+                String s = sentence.strip();
+                if (s.split("\\s+").length >= 4 && s.length() < 200) out.add(s);
+                if (out.size() == 16) break;
+            }
+        }
+        if (out.isEmpty()) out.addAll(List.of("Once upon a time", "The little dog", "Lily and Ben went to the park", "One day", "Tom had a red ball"));
+        cached = new ArrayList<>(out);
+        return cached;
+    }
+
+    /** A one-line progress bar on stderr (or nothing with --no-progress). */
+    static final class ProgressBar {
+        private final int concurrency;
+        private final boolean off;
+        private final Duration duration;
+        private final java.io.PrintWriter err;
+        private long lastDraw;
+
+        ProgressBar(int concurrency, boolean off, Duration duration, java.io.PrintWriter err) {
+            this.err = err;
+            this.concurrency = concurrency;
+            this.off = off || System.console() == null && System.getenv("QUANTFLOW_PROGRESS") == null;
+            this.duration = duration;
+        }
+
+        void update(ServeLoadGenerator.Progress p) {
+            if (off || System.nanoTime() - lastDraw < 200_000_000L) return;
+            lastDraw = System.nanoTime();
+            double frac = p.total() > 0 ? (double) p.done() / p.total() : Math.min(1, p.seconds() / Math.max(1e-9, duration.toMillis() / 1e3));
+            int width = 30;
+            int filled = (int) Math.round(frac * width);
+            err.printf(Locale.ROOT, "\rconcurrency %3d [%s%s] %5.1f%%  %d done  %d errors  %.0f tokens/s ", concurrency, "#".repeat(filled),
+                    "-".repeat(width - filled), frac * 100, p.done(), p.errors(), p.tokens() / Math.max(1e-9, p.seconds()));
+            err.flush();
+        }
+
+        void finish() {
+            if (!off) {
+                err.print("\r" + " ".repeat(100) + "\r");
+                err.flush();
+            }
+        }
+    }
+}

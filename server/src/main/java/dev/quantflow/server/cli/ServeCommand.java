@@ -1,0 +1,181 @@
+package dev.quantflow.server.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.quantflow.actors.engine.EngineConfig;
+import dev.quantflow.actors.engine.PipelineEngine;
+import dev.quantflow.server.QuantflowServer;
+import dev.quantflow.server.ServerSettings;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * `quantflow serve`: the engine behind the OpenAI-compatible HTTP API and gRPC. Every flag is a
+ * key of application.conf (quantflow.server.* / quantflow.engine.*) with an environment variable;
+ * precedence: flag > --config FILE > environment > defaults. SIGTERM (or Ctrl-C) drains: readiness
+ * off, new requests 503, in-flight ones finish within the drain timeout, then exit 0.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Serve a model over the OpenAI-compatible HTTP API (SSE streaming), gRPC, Prometheus /metrics and health probes.")
+public final class ServeCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory [quantflow.server.model, QUANTFLOW_MODEL] (default: ../shared/models/stories260K)")
+    Path model;
+
+    @Option(names = "--quant", paramLabel = "SCHEME", description = "Quantization of the linear layers [quantflow.server.quant, QUANTFLOW_QUANT] (default: fp32)")
+    String quant;
+
+    @Option(names = "--devices", paramLabel = "DEV,...", description = "One device for all stages or one per stage: cpu (cuda:N with the GPU backend) [QUANTFLOW_DEVICES]")
+    String devices;
+
+    @Option(names = "--stages", paramLabel = "N", description = "Pipeline stages (layer shards) [QUANTFLOW_STAGES] (default: 1)")
+    Integer stages;
+
+    @Option(names = "--layer-split", paramLabel = "N,N,...", description = "Layers per stage, e.g. 3,5 (overrides --stages) [QUANTFLOW_LAYER_SPLIT]")
+    String layerSplit;
+
+    @Option(names = "--host", description = "Address to listen on [QUANTFLOW_HOST] (default: 0.0.0.0)")
+    String host;
+
+    @Option(names = "--port", description = "HTTP port, also gRPC over h2c; 0 = any free port [QUANTFLOW_PORT] (default: 8080)")
+    Integer port;
+
+    @Option(names = "--grpc-port", description = "Separate gRPC port; -1 = only on the HTTP port, 0 = any free port [QUANTFLOW_GRPC_PORT] (default: 50051)")
+    Integer grpcPort;
+
+    @Option(names = "--api-key", paramLabel = "KEY", description = "Accept this API key (repeatable); prefer --api-key-file or QUANTFLOW_API_KEYS, flags show in process lists")
+    List<String> apiKeys;
+
+    @Option(names = "--api-key-file", paramLabel = "FILE", description = "File with one API key per line [QUANTFLOW_API_KEY_FILE]")
+    Path apiKeyFile;
+
+    @Option(names = "--served-model-name", paramLabel = "NAME", description = "Model id clients use (default: the directory name) [QUANTFLOW_SERVED_MODEL_NAME]")
+    String servedModelName;
+
+    @Option(names = "--max-seqs", description = "Sequences running at once [QUANTFLOW_MAX_SEQS] (default: 32)")
+    Integer maxSeqs;
+
+    @Option(names = "--max-batch-tokens", description = "Token rows per step [QUANTFLOW_MAX_BATCH_TOKENS] (default: 512)")
+    Integer maxBatchTokens;
+
+    @Option(names = "--max-waiting", description = "Queued requests before 429 [QUANTFLOW_MAX_WAITING] (default: 256)")
+    Integer maxWaiting;
+
+    @Option(names = "--kv-blocks", description = "KV cache blocks, 0 = automatic [QUANTFLOW_KV_BLOCKS]")
+    Integer kvBlocks;
+
+    @Option(names = "--drain-timeout", paramLabel = "DURATION", description = "How long in-flight requests may run after SIGTERM, e.g. 30s [QUANTFLOW_DRAIN_TIMEOUT]")
+    String drainTimeout;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "A HOCON file with quantflow.server / quantflow.engine settings")
+    Path configFile;
+
+    @Override
+    public Integer call() throws Exception {
+        Config config = config();
+        ServerSettings settings = ServerSettings.from(config);
+        EngineConfig engineConfig = engineConfig(config, settings);
+        PipelineEngine engine = PipelineEngine.start(engineConfig);
+        QuantflowServer server;
+        try {
+            server = QuantflowServer.start(engine, settings, config);
+        } catch (RuntimeException e) {
+            engine.close();
+            throw e;
+        }
+        DrainOnSignal.install(server);
+        System.err.printf(Locale.ROOT, "quantflow: serving %s on http://%s:%d (gRPC on port %d); SIGTERM drains%n",
+                engine.modelId(), settings.host(), server.httpPort(), server.grpcPort());
+        server.terminated().toCompletableFuture().join();
+        return 0;
+    }
+
+    /** Flags over --config FILE over the environment and application.conf. */
+    Config config() {
+        Map<String, Object> flags = new HashMap<>();
+        String s = "quantflow.server.", e = "quantflow.engine.";
+        if (model != null) {
+            if (!Files.isDirectory(model)) throw new QuantflowCommand.UserError(model + ": model directory does not exist");
+            flags.put(s + "model", model.toString());
+        }
+        put(flags, s + "quant", quant);
+        put(flags, s + "devices", devices);
+        put(flags, s + "stages", stages);
+        put(flags, s + "host", host);
+        put(flags, s + "port", port);
+        put(flags, s + "grpc-port", grpcPort);
+        if (apiKeys != null) flags.put(s + "api-keys", apiKeys);
+        if (apiKeyFile != null) flags.put(s + "api-key-file", apiKeyFile.toString());
+        put(flags, s + "served-model-name", servedModelName);
+        put(flags, s + "drain-timeout", drainTimeout);
+        put(flags, e + "max-seqs", maxSeqs);
+        put(flags, e + "max-batch-tokens", maxBatchTokens);
+        put(flags, e + "max-waiting", maxWaiting);
+        put(flags, e + "kv-blocks", kvBlocks);
+        put(flags, e + "layer-split", layerSplit);
+        Config base = ConfigFactory.load();
+        if (configFile != null) {
+            if (!Files.isRegularFile(configFile)) throw new QuantflowCommand.UserError(configFile + ": config file does not exist");
+            base = ConfigFactory.parseFile(configFile.toFile()).withFallback(base);
+        }
+        return ConfigFactory.parseMap(flags).withFallback(base).resolve();
+    }
+
+    private static void put(Map<String, Object> m, String key, Object value) {
+        if (value != null) m.put(key, value);
+    }
+
+    private EngineConfig engineConfig(Config config, ServerSettings settings) {
+        Path dir = settings.model().orElseGet(() -> new ModelOption().dir());
+        if (!Files.isDirectory(dir)) throw new QuantflowCommand.UserError(dir + ": model directory does not exist");
+        String scheme = settings.quant().toLowerCase(Locale.ROOT);
+        if (!List.of("fp32", "f32", "none", "dense").contains(scheme))
+            throw new QuantflowCommand.UserError("--quant " + settings.quant() + " is not available in this build; supported: fp32");
+        Config e = config.getConfig("quantflow.engine");
+        String split = e.getString("layer-split").strip();
+        List<Integer> layers = split.isEmpty() ? List.of() : Arrays.stream(split.split(",")).map(String::strip).map(Integer::parseInt).toList();
+        return EngineConfig.builder(dir)
+                .servedModelName(settings.servedModelName().orElse(""))
+                .stages(settings.stages())
+                .layerSplit(layers)
+                .devices(settings.devices())
+                .maxSequences(e.getInt("max-seqs"))
+                .maxBatchTokens(e.getInt("max-batch-tokens"))
+                .maxWaiting(e.getInt("max-waiting"))
+                .kvBlocks(e.getInt("kv-blocks"))
+                .kvBlockSize(e.getInt("kv-block-size"))
+                .build();
+    }
+
+    /** SIGTERM / SIGINT start the drain; a second signal exits at once. */
+    static final class DrainOnSignal {
+        private DrainOnSignal() {}
+
+        static void install(QuantflowServer server) {
+            AtomicInteger signals = new AtomicInteger();
+            for (String name : List.of("TERM", "INT")) {
+                try {
+                    sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> {
+                        if (signals.incrementAndGet() == 1) {
+                            System.err.println("quantflow: SIG" + name + ": draining (again to exit at once)");
+                            server.drain();
+                        } else {
+                            System.err.println("quantflow: second signal: exiting without waiting");
+                            Runtime.getRuntime().halt(1);
+                        }
+                    });
+                } catch (IllegalArgumentException unsupported) {
+                    // a JVM that reserves the signal (e.g. -Xrs): fall back to the JVM's shutdown (no drain)
+                }
+            }
+        }
+    }
+}

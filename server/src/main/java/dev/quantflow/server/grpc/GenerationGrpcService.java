@@ -1,0 +1,204 @@
+package dev.quantflow.server.grpc;
+
+import dev.quantflow.actors.api.InferenceEngine;
+import dev.quantflow.actors.api.Prompt;
+import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.proto.v1.AbortRequest;
+import dev.quantflow.proto.v1.AbortResponse;
+import dev.quantflow.proto.v1.Delta;
+import dev.quantflow.proto.v1.FinishReason;
+import dev.quantflow.proto.v1.Finished;
+import dev.quantflow.proto.v1.GenerateRequest;
+import dev.quantflow.proto.v1.GenerateResponse;
+import dev.quantflow.proto.v1.GenerationServicePowerApi;
+import dev.quantflow.proto.v1.ListModelsRequest;
+import dev.quantflow.proto.v1.ListModelsResponse;
+import dev.quantflow.proto.v1.Model;
+import dev.quantflow.proto.v1.TokenLogprob;
+import dev.quantflow.proto.v1.TokenizeRequest;
+import dev.quantflow.proto.v1.TokenizeResponse;
+import dev.quantflow.proto.v1.TopLogprob;
+import dev.quantflow.proto.v1.Usage;
+import dev.quantflow.server.api.ApiError;
+import dev.quantflow.server.api.GenerationParams;
+import dev.quantflow.server.api.Generations;
+import dev.quantflow.server.api.ServedModel;
+import dev.quantflow.server.api.ServingState;
+import dev.quantflow.server.auth.ApiKeys;
+import dev.quantflow.server.metrics.ServerMetrics;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.OptionalLong;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.grpc.javadsl.Metadata;
+import org.apache.pekko.japi.pf.PFBuilder;
+import org.apache.pekko.stream.javadsl.Source;
+
+/**
+ * quantflow.v1.GenerationService over the engine: the same validation as the HTTP API, errors
+ * as gRPC status codes, `authorization: Bearer KEY` metadata when keys are configured. A client
+ * that cancels the Generate call cancels its sequence.
+ */
+public final class GenerationGrpcService implements GenerationServicePowerApi {
+    private static final int MAX_REQUEST_ID_LENGTH = 128;
+
+    private final ServedModel model;
+    private final Generations generations;
+    private final InferenceEngine engine;
+    private final ApiKeys keys;
+    private final ServerMetrics metrics;
+    private final ServingState state;
+
+    public GenerationGrpcService(ServedModel model, Generations generations, InferenceEngine engine, ApiKeys keys, ServerMetrics metrics, ServingState state) {
+        this.model = model;
+        this.generations = generations;
+        this.engine = engine;
+        this.keys = keys;
+        this.metrics = metrics;
+        this.state = state;
+    }
+
+    @Override
+    public Source<GenerateResponse, NotUsed> generate(GenerateRequest in, Metadata metadata) {
+        Source<GenerateResponse, NotUsed> responses;
+        try {
+            authenticate(metadata);
+            dev.quantflow.actors.api.GenerateRequest request = toEngineRequest(in);
+            String id = request.requestId();
+            responses = Source.completionStageSource(generations.start(request)
+                    .thenApply(started -> started.events().mapConcat(ev -> toResponses(id, ev))))
+                    .mapMaterializedValue(x -> NotUsed.getInstance());
+        } catch (RuntimeException e) {
+            responses = Source.failed(e);
+        }
+        return state.tracked(responses)
+                .mapError(new PFBuilder<Throwable, Throwable>().match(Throwable.class, GrpcErrors::map).build())
+                .watchTermination((nu, done) -> {
+                    done.whenComplete((d, err) -> metrics.grpcRequest("Generate", GrpcErrors.code(err)));
+                    return nu;
+                });
+    }
+
+    @Override
+    public CompletionStage<AbortResponse> abort(AbortRequest in, Metadata metadata) {
+        return unary("Abort", metadata, () -> {
+            if (in.getRequestId().isEmpty()) throw ApiError.invalid("request_id", "request_id is required").exception();
+            return generations.cancel(in.getRequestId()).thenApply(ok -> AbortResponse.newBuilder().setAborted(ok).build());
+        });
+    }
+
+    @Override
+    public CompletionStage<TokenizeResponse> tokenize(TokenizeRequest in, Metadata metadata) {
+        return unary("Tokenize", metadata, () -> {
+            var tokenizer = engine.tokenizer();
+            int[] ids = tokenizer.encode(in.getText(), !in.hasAddSpecialTokens() || in.getAddSpecialTokens());
+            TokenizeResponse.Builder b = TokenizeResponse.newBuilder();
+            for (int id : ids) b.addTokenIds(id).addTokens(tokenizer.tokenText(id));
+            return CompletableFuture.completedFuture(b.build());
+        });
+    }
+
+    @Override
+    public CompletionStage<ListModelsResponse> listModels(ListModelsRequest in, Metadata metadata) {
+        return unary("ListModels", metadata, () -> CompletableFuture.completedFuture(ListModelsResponse.newBuilder()
+                .addModels(Model.newBuilder().setId(model.id()).setContextLength(model.contextLength()).setOwnedBy("quantflow"))
+                .build()));
+    }
+
+    private <T> CompletionStage<T> unary(String method, Metadata metadata, Supplier<CompletionStage<T>> body) {
+        CompletionStage<T> result;
+        try {
+            authenticate(metadata);
+            result = body.get();
+        } catch (RuntimeException e) {
+            result = CompletableFuture.failedFuture(e);
+        }
+        return result.handle((r, err) -> {
+            metrics.grpcRequest(method, GrpcErrors.code(err));
+            if (err != null) throw new java.util.concurrent.CompletionException(GrpcErrors.map(err));
+            return r;
+        });
+    }
+
+    private void authenticate(Metadata metadata) {
+        if (!keys.allows(metadata.getText("authorization")))
+            throw GrpcErrors.of(ApiError.of(ApiError.Kind.UNAUTHENTICATED, "missing or invalid API key; send metadata 'authorization: Bearer KEY'"));
+    }
+
+    private dev.quantflow.actors.api.GenerateRequest toEngineRequest(GenerateRequest in) {
+        model.check(in.getModel().isEmpty() ? Optional.empty() : Optional.of(in.getModel()));
+        String id = in.getRequestId();
+        if (id.isEmpty()) id = "grpc-" + UUID.randomUUID().toString().replace("-", "");
+        else if (id.length() > MAX_REQUEST_ID_LENGTH || !id.chars().allMatch(c -> c > 32 && c < 127))
+            throw ApiError.invalid("request_id", "request_id must be 1 to " + MAX_REQUEST_ID_LENGTH + " printable ASCII characters").exception();
+        GenerationParams params = GenerationParams.validated("max_tokens",
+                in.hasMaxTokens() ? OptionalInt.of(in.getMaxTokens()) : OptionalInt.empty(),
+                in.hasTemperature() ? in.getTemperature() : 1.0,
+                in.hasTopP() ? in.getTopP() : 1.0,
+                in.hasTopK() ? in.getTopK() : 0,
+                in.hasSeed() ? OptionalLong.of(in.getSeed()) : OptionalLong.empty(),
+                in.getStopList(), in.getIgnoreEos(),
+                "top_logprobs", in.hasTopLogprobs() ? in.getTopLogprobs() : -1);
+        if (in.hasTopLogprobs() && in.getTopLogprobs() < 0)
+            throw ApiError.invalid("top_logprobs", "top_logprobs must be between 0 and " + GenerationParams.MAX_TOP_LOGPROBS).exception();
+        return new dev.quantflow.actors.api.GenerateRequest(id, prompt(in), params.options(model.contextLength()), params.topLogprobs());
+    }
+
+    private Prompt prompt(GenerateRequest in) {
+        return switch (in.getPromptCase()) {
+            case TEXT -> new Prompt.Text(in.getText());
+            case TOKEN_IDS -> {
+                List<Integer> ids = in.getTokenIds().getIdsList();
+                if (ids.isEmpty()) throw ApiError.invalid("token_ids", "token_ids must not be empty").exception();
+                if (ids.size() >= model.contextLength())
+                    throw ApiError.invalid("token_ids", "the prompt has " + ids.size() + " tokens; this model's context is " + model.contextLength() + " tokens").exception();
+                int vocab = engine.tokenizer().vocabSize();
+                for (int id : ids)
+                    if (id < 0 || id >= vocab) throw ApiError.invalid("token_ids", "token id " + id + " is outside the vocabulary [0, " + vocab + ")").exception();
+                yield new Prompt.Tokens(ids.stream().mapToInt(Integer::intValue).toArray());
+            }
+            case CHAT -> {
+                if (in.getChat().getMessagesCount() == 0) throw ApiError.invalid("chat", "chat.messages must not be empty").exception();
+                List<Prompt.ChatMessage> ms = in.getChat().getMessagesList().stream()
+                        .map(m -> {
+                            if (m.getRole().isEmpty()) throw ApiError.invalid("chat", "every chat message needs a role").exception();
+                            return new Prompt.ChatMessage(m.getRole(), m.getContent());
+                        }).toList();
+                yield new Prompt.Chat(ms, !in.getChat().hasAddGenerationPrompt() || in.getChat().getAddGenerationPrompt());
+            }
+            case PROMPT_NOT_SET -> throw ApiError.invalid("prompt", "one of text, token_ids or chat is required").exception();
+        };
+    }
+
+    private static List<GenerateResponse> toResponses(String id, TokenEvent ev) {
+        return switch (ev) {
+            case TokenEvent.Delta d -> {
+                if (d.text().isEmpty() && d.tokenIds().length == 0) yield List.of();
+                Delta.Builder b = Delta.newBuilder().setText(d.text());
+                for (int t : d.tokenIds()) b.addTokenIds(t);
+                for (TokenEvent.TokenLogprob lp : d.logprobs()) {
+                    TokenLogprob.Builder l = TokenLogprob.newBuilder().setTokenId(lp.tokenId()).setToken(lp.token()).setLogprob(lp.logprob());
+                    for (TokenEvent.TopLogprob t : lp.top())
+                        l.addTop(TopLogprob.newBuilder().setTokenId(t.tokenId()).setToken(t.token()).setLogprob(t.logprob()));
+                    b.addLogprobs(l);
+                }
+                yield List.of(GenerateResponse.newBuilder().setRequestId(id).setDelta(b).build());
+            }
+            case TokenEvent.Finished f -> List.of(GenerateResponse.newBuilder().setRequestId(id).setFinished(Finished.newBuilder()
+                    .setFinishReason(switch (f.finishReason()) {
+                        case "stop" -> FinishReason.FINISH_REASON_STOP;
+                        case "length" -> FinishReason.FINISH_REASON_LENGTH;
+                        case "cancelled" -> FinishReason.FINISH_REASON_ABORT;
+                        default -> FinishReason.FINISH_REASON_UNSPECIFIED;
+                    })
+                    .setUsage(Usage.newBuilder().setPromptTokens(f.promptTokens()).setCompletionTokens(f.completionTokens())
+                            .setTotalTokens(f.promptTokens() + f.completionTokens()))).build());
+            case TokenEvent.Accepted a -> List.of();
+        };
+    }
+}

@@ -1,0 +1,336 @@
+package dev.quantflow.server.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.quantflow.actors.api.GenerateRequest;
+import dev.quantflow.actors.api.InferenceEngine;
+import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.server.api.ApiError;
+import dev.quantflow.server.api.Generations;
+import dev.quantflow.server.api.ServedModel;
+import dev.quantflow.server.api.ServingState;
+import dev.quantflow.server.auth.ApiKeys;
+import dev.quantflow.server.metrics.ServerMetrics;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.http.javadsl.model.ContentType;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpMethods;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.MediaTypes;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
+import org.apache.pekko.japi.pf.PFBuilder;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
+
+/**
+ * The HTTP API: OpenAI-compatible completions and chat completions (whole or as server-sent
+ * events), models, tokenize/detokenize, health and Prometheus metrics. Every failure is answered
+ * in OpenAI's error shape with its status; nothing here blocks a thread.
+ */
+public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<HttpResponse>> {
+    private static final JsonNodeFactory F = JsonNodeFactory.instance;
+    private static final ContentType PROMETHEUS_TEXT = ContentTypes.parse("text/plain; version=0.0.4; charset=utf-8");
+    private static final ContentType EVENT_STREAM = MediaTypes.TEXT_EVENT_STREAM.toContentType();
+    private static final ByteString DONE = ByteString.fromString("data: [DONE]\n\n");
+    private static final ByteString KEEP_ALIVE = ByteString.fromString(": keep-alive\n\n");
+
+    private final ServedModel model;
+    private final Generations generations;
+    private final InferenceEngine engine;
+    private final ApiKeys keys;
+    private final ServerMetrics metrics;
+    private final ServingState state;
+    private final HttpSettings settings;
+    private final Materializer mat;
+    private final OpenAiRequestParser parser;
+
+    public OpenAiHttp(ServedModel model, Generations generations, InferenceEngine engine, ApiKeys keys, ServerMetrics metrics,
+                      ServingState state, HttpSettings settings, Materializer mat) {
+        this.model = model;
+        this.generations = generations;
+        this.engine = engine;
+        this.keys = keys;
+        this.metrics = metrics;
+        this.state = state;
+        this.settings = settings;
+        this.mat = mat;
+        this.parser = new OpenAiRequestParser(engine.tokenizer().vocabSize(), model.contextLength());
+    }
+
+    @Override
+    public CompletionStage<HttpResponse> apply(HttpRequest request) {
+        String path = request.getUri().path();
+        String endpoint = Endpoint.label(path);
+        CompletionStage<HttpResponse> response;
+        try {
+            response = route(request, path);
+        } catch (RuntimeException e) {
+            response = CompletableFuture.failedFuture(e);
+        }
+        return response.handle((r, err) -> {
+            if (err != null) r = error(Generations.toApiException(err).error());
+            metrics.httpRequest(endpoint, r.status().intValue());
+            return r;
+        });
+    }
+
+    private CompletionStage<HttpResponse> route(HttpRequest request, String path) {
+        boolean get = request.method().equals(HttpMethods.GET);
+        boolean post = request.method().equals(HttpMethods.POST);
+        switch (path) {
+            case "/health", "/health/live" -> {
+                return only(get, "GET", request, () -> CompletableFuture.completedFuture(json(200, F.objectNode().put("status", "live"))));
+            }
+            case "/health/ready" -> {
+                return only(get, "GET", request, this::readiness);
+            }
+            case "/metrics" -> {
+                return only(get, "GET", request, this::prometheus);
+            }
+            case "/v1/models" -> {
+                return only(get, "GET", request, authorized(request, () -> CompletableFuture.completedFuture(json(200, models()))));
+            }
+            case "/v1/completions" -> {
+                return only(post, "POST", request, authorized(request, () -> generate(request, false)));
+            }
+            case "/v1/chat/completions" -> {
+                return only(post, "POST", request, authorized(request, () -> generate(request, true)));
+            }
+            case "/tokenize" -> {
+                return only(post, "POST", request, authorized(request, () -> readJson(request).thenApply(this::tokenize)));
+            }
+            case "/detokenize" -> {
+                return only(post, "POST", request, authorized(request, () -> readJson(request).thenApply(this::detokenize)));
+            }
+            default -> {
+                if (path.startsWith("/v1/models/")) {
+                    String id = path.substring("/v1/models/".length());
+                    return only(get, "GET", request, authorized(request, () -> {
+                        model.check(Optional.of(id));
+                        return CompletableFuture.completedFuture(json(200, modelEntry()));
+                    }));
+                }
+                request.discardEntityBytes(mat);
+                throw new ApiError(ApiError.Kind.NOT_FOUND, "no such endpoint: " + request.method().value() + " " + path,
+                        Optional.empty(), Optional.of("unknown_url")).exception();
+            }
+        }
+    }
+
+    private interface Handler {
+        CompletionStage<HttpResponse> run();
+    }
+
+    private CompletionStage<HttpResponse> only(boolean methodMatches, String allowed, HttpRequest request, Handler h) {
+        if (!methodMatches) {
+            request.discardEntityBytes(mat);
+            return CompletableFuture.completedFuture(error(ApiError.of(ApiError.Kind.METHOD_NOT_ALLOWED,
+                    request.method().value() + " is not allowed on " + request.getUri().path() + "; use " + allowed))
+                    .addHeader(RawHeader.create("Allow", allowed)));
+        }
+        if (allowed.equals("GET")) request.discardEntityBytes(mat);
+        return h.run();
+    }
+
+    private Handler authorized(HttpRequest request, Handler h) {
+        return () -> {
+            if (!keys.allows(request.getHeader("Authorization").map(org.apache.pekko.http.javadsl.model.HttpHeader::value))) {
+                if (!request.method().equals(HttpMethods.GET)) request.discardEntityBytes(mat);
+                return CompletableFuture.completedFuture(error(new ApiError(ApiError.Kind.UNAUTHENTICATED,
+                        "missing or invalid API key; send it as 'Authorization: Bearer KEY'", Optional.empty(), Optional.of("invalid_api_key"))));
+            }
+            return h.run();
+        };
+    }
+
+    // ---------------------------------------------------------------- generation
+
+    private CompletionStage<HttpResponse> generate(HttpRequest request, boolean chat) {
+        long created = System.currentTimeMillis() / 1000;
+        String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+        return readJson(request).thenCompose(body -> {
+            OpenAiRequest r = chat ? parser.chat(body) : parser.completion(body);
+            model.check(r.model());
+            GenerateRequest gr = new GenerateRequest(id, r.prompt(), r.params().options(model.contextLength()), r.params().topLogprobs());
+            return generations.start(gr).thenCompose(started -> {
+                int promptTokens = started.accepted().promptTokens();
+                if (promptTokens >= model.contextLength()) {
+                    started.events().runWith(Sink.cancelled(), mat);
+                    throw ApiError.invalid(chat ? "messages" : "prompt", "the prompt has " + promptTokens + " tokens; this model's context is "
+                            + model.contextLength() + " tokens").withCode("context_length_exceeded").exception();
+                }
+                OpenAiShape shape = new OpenAiShape(chat, id, created, model.id(), r.includeUsage());
+                HttpResponse resp = r.stream() ? stream(started, shape, r) : null;
+                return resp != null ? CompletableFuture.completedFuture(resp) : whole(started, shape, r);
+            });
+        }).thenApply(resp -> resp.addHeader(RawHeader.create("X-Request-Id", id)));
+    }
+
+    /** Server-sent events: data: {chunk} lines, then data: [DONE]; a failure after the 200 becomes an error event. */
+    private HttpResponse stream(Generations.Started started, OpenAiShape shape, OpenAiRequest r) {
+        boolean[] finished = {false};
+        Source<ObjectNode, NotUsed> chunks = started.events().mapConcat(ev -> switch (ev) {
+            case TokenEvent.Delta d -> d.text().isEmpty() && !(r.logprobs() && !d.logprobs().isEmpty())
+                    ? List.<ObjectNode>of() : List.of(shape.deltaChunk(d.text(), d.logprobs(), r.logprobs(), null));
+            case TokenEvent.Finished f -> {
+                finished[0] = true;
+                List<ObjectNode> last = new ArrayList<>();
+                last.add(shape.deltaChunk("", List.of(), false, OpenAiShape.finishReason(f.finishReason())));
+                if (r.includeUsage()) last.add(shape.usageChunk(f.promptTokens(), f.completionTokens()));
+                yield last;
+            }
+            case TokenEvent.Accepted a -> List.<ObjectNode>of();
+        });
+        if (r.chat()) chunks = Source.single(shape.roleChunk()).concat(chunks);
+        Source<ByteString, NotUsed> bytes = chunks.map(OpenAiHttp::event)
+                .recover(new PFBuilder<Throwable, ByteString>()
+                        .match(Throwable.class, t -> event(OpenAiShape.streamError(Generations.toApiException(t).error())))
+                        .build())
+                .concatLazy(Source.lazySingle(() -> finished[0] ? ByteString.emptyByteString()
+                        : event(OpenAiShape.streamError(ApiError.of(ApiError.Kind.INTERNAL, "the generation ended without finishing")))))
+                .concatLazy(Source.single(DONE))
+                .filter(b -> !b.isEmpty())
+                .keepAlive(settings.sseKeepAlive(), () -> KEEP_ALIVE);
+        return HttpResponse.create()
+                .withEntity(HttpEntities.createChunked(EVENT_STREAM, state.tracked(bytes)))
+                .addHeader(RawHeader.create("Cache-Control", "no-cache"));
+    }
+
+    private static ByteString event(JsonNode json) {
+        return ByteString.fromString("data: " + json + "\n\n");
+    }
+
+    /** Collects the whole generation into one response; runs at most the request timeout, then is cancelled. */
+    private CompletionStage<HttpResponse> whole(Generations.Started started, OpenAiShape shape, OpenAiRequest r) {
+        return started.events()
+                .completionTimeout(settings.requestTimeout())
+                .runFold(new Collected(), Collected::add, mat)
+                .thenApply(c -> {
+                    if (c.finished == null) throw ApiError.of(ApiError.Kind.INTERNAL, "the generation ended without finishing").exception();
+                    return json(200, shape.response(c.text.toString(), c.logprobs, r.logprobs(), OpenAiShape.finishReason(c.finished.finishReason()),
+                            c.finished.promptTokens(), c.finished.completionTokens()));
+                });
+    }
+
+    private static final class Collected {
+        final StringBuilder text = new StringBuilder();
+        final List<TokenEvent.TokenLogprob> logprobs = new ArrayList<>();
+        TokenEvent.Finished finished;
+
+        Collected add(TokenEvent ev) {
+            switch (ev) {
+                case TokenEvent.Delta d -> {
+                    text.append(d.text());
+                    logprobs.addAll(d.logprobs());
+                }
+                case TokenEvent.Finished f -> finished = f;
+                case TokenEvent.Accepted a -> {}
+            }
+            return this;
+        }
+    }
+
+    // ---------------------------------------------------------------- other endpoints
+
+    private CompletionStage<HttpResponse> readiness() {
+        InferenceEngine.Health h = engine.health();
+        boolean ready = state.ready();
+        ObjectNode body = F.objectNode().put("status", ready ? "ready" : "not_ready")
+                .put("warmed_up", state.warmedUp()).put("draining", state.draining() || h.draining()).put("degraded", h.degraded());
+        return CompletableFuture.completedFuture(json(ready ? 200 : 503, body));
+    }
+
+    private CompletionStage<HttpResponse> prometheus() {
+        return engine.snapshot().toCompletableFuture().orTimeout(2, TimeUnit.SECONDS)
+                .handle((s, err) -> {
+                    if (s != null) metrics.update(s);
+                    return HttpResponse.create().withEntity(HttpEntities.create(PROMETHEUS_TEXT, ByteString.fromString(metrics.scrape())));
+                });
+    }
+
+    private ObjectNode models() {
+        ObjectNode list = F.objectNode().put("object", "list");
+        list.putArray("data").add(modelEntry());
+        return list;
+    }
+
+    private ObjectNode modelEntry() {
+        return F.objectNode().put("id", model.id()).put("object", "model").put("created", model.createdEpochSeconds())
+                .put("owned_by", "quantflow").put("max_model_len", model.contextLength());
+    }
+
+    private HttpResponse tokenize(ObjectNode body) {
+        JsonFields f = new JsonFields(body);
+        model.check(f.string("model"));
+        String text = f.string("prompt").orElseThrow(() -> ApiError.invalid("prompt", "prompt (a string) is required").exception());
+        int[] ids = engine.tokenizer().encode(text, f.bool("add_special_tokens").orElse(true));
+        ObjectNode out = F.objectNode().put("count", ids.length).put("max_model_len", model.contextLength());
+        ArrayNode tokens = out.putArray("tokens");
+        for (int id : ids) tokens.add(id);
+        return json(200, out);
+    }
+
+    private HttpResponse detokenize(ObjectNode body) {
+        JsonFields f = new JsonFields(body);
+        model.check(f.string("model"));
+        JsonNode list = f.get("tokens").orElseThrow(() -> ApiError.invalid("tokens", "tokens (a list of token ids) is required").exception());
+        if (!list.isArray()) throw JsonFields.wrongType("tokens", "a list of token ids", list);
+        int vocab = engine.tokenizer().vocabSize();
+        int[] ids = new int[list.size()];
+        for (int i = 0; i < ids.length; i++) {
+            long id = JsonFields.asLong("tokens", list.get(i));
+            if (id < 0 || id >= vocab) throw ApiError.invalid("tokens", "token id " + id + " is outside the vocabulary [0, " + vocab + ")").exception();
+            ids[i] = (int) id;
+        }
+        return json(200, F.objectNode().put("prompt", engine.tokenizer().decode(ids)));
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    /** The body as a JSON object, read within the size and time limits (413 / 408 otherwise). */
+    private CompletionStage<ObjectNode> readJson(HttpRequest request) {
+        return request.entity().withSizeLimit(settings.maxBodyBytes())
+                .toStrict(settings.bodyReadTimeout().toMillis(), mat)
+                .handle((strict, err) -> {
+                    if (err == null) return OpenAiRequestParser.parseObject(strict.getData().toArray());
+                    Throwable t = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+                    while (t.getCause() != null && !(t instanceof EntityStreamSizeException)) t = t.getCause();
+                    if (t instanceof EntityStreamSizeException)
+                        throw ApiError.of(ApiError.Kind.TOO_LARGE, "the request body is larger than the limit of " + settings.maxBodyBytes() + " bytes").exception();
+                    if (t instanceof TimeoutException)
+                        throw ApiError.of(ApiError.Kind.REQUEST_TIMEOUT, "the request body did not arrive within " + settings.bodyReadTimeout().toSeconds() + " s").exception();
+                    throw ApiError.of(ApiError.Kind.INVALID_REQUEST, "the request body could not be read: " + t.getMessage()).exception();
+                });
+    }
+
+    private HttpResponse error(ApiError e) {
+        HttpResponse r = HttpErrors.response(e, settings.retryAfterSeconds());
+        // a client refused before its body was read may still be sending it: do not keep the connection
+        if (e.kind() == ApiError.Kind.TOO_LARGE || e.kind() == ApiError.Kind.UNAUTHENTICATED || e.kind() == ApiError.Kind.REQUEST_TIMEOUT)
+            r = r.addHeader(org.apache.pekko.http.javadsl.model.headers.Connection.create("close"));
+        return r;
+    }
+
+    private static HttpResponse json(int status, JsonNode body) {
+        return HttpResponse.create().withStatus(StatusCodes.get(status)).withEntity(ContentTypes.APPLICATION_JSON, body.toString());
+    }
+
+}

@@ -1,0 +1,191 @@
+package dev.quantflow.server.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.quantflow.actors.api.Prompt;
+import dev.quantflow.server.api.ApiError;
+import dev.quantflow.server.api.GenerationParams;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalInt;
+
+/**
+ * Turns a request body into an {@link OpenAiRequest}, with OpenAI's parameter names, defaults and
+ * limits. Everything a client can get wrong is a 400 naming the field; options this server does not
+ * implement (n > 1, penalties, tools, echo, ...) are refused rather than silently ignored.
+ */
+final class OpenAiRequestParser {
+    static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
+
+    static {
+        JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64).build());
+    }
+
+    /** Completions' default when max_tokens is absent, as OpenAI's. */
+    static final int COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
+    private final int vocabSize;
+    private final int contextLength;
+
+    OpenAiRequestParser(int vocabSize, int contextLength) {
+        this.vocabSize = vocabSize;
+        this.contextLength = contextLength;
+    }
+
+    static ObjectNode parseObject(byte[] body) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(body);
+        } catch (JsonProcessingException e) {
+            throw ApiError.of(ApiError.Kind.INVALID_REQUEST, "the request body is not valid JSON: " + e.getOriginalMessage()).exception();
+        } catch (IOException e) {
+            throw ApiError.of(ApiError.Kind.INVALID_REQUEST, "the request body could not be read: " + e.getMessage()).exception();
+        }
+        if (root == null || root.isMissingNode()) throw ApiError.of(ApiError.Kind.INVALID_REQUEST, "the request body is empty; send a JSON object").exception();
+        if (!(root instanceof ObjectNode o)) throw ApiError.of(ApiError.Kind.INVALID_REQUEST, "the request body must be a JSON object").exception();
+        return o;
+    }
+
+    OpenAiRequest completion(ObjectNode body) {
+        JsonFields f = new JsonFields(body);
+        Prompt prompt = completionPrompt(f);
+        refuseUnsupported(f);
+        if (f.bool("echo").orElse(false)) throw ApiError.invalid("echo", "echo is not supported").exception();
+        if (f.string("suffix").filter(s -> !s.isEmpty()).isPresent()) throw ApiError.invalid("suffix", "suffix is not supported").exception();
+        if (f.integer("best_of").orElse(1) != 1) throw ApiError.invalid("best_of", "best_of other than 1 is not supported").exception();
+        int topLogprobs = f.integer("logprobs").orElse(-1);
+        if (f.has("logprobs") && topLogprobs < 0) throw ApiError.invalid("logprobs", "logprobs must be between 0 and " + GenerationParams.MAX_TOP_LOGPROBS).exception();
+        OptionalInt maxTokens = f.integer("max_tokens");
+        GenerationParams params = params(f, "max_tokens", maxTokens.isPresent() ? maxTokens : OptionalInt.of(COMPLETIONS_DEFAULT_MAX_TOKENS), "logprobs", topLogprobs);
+        return finish(f, false, prompt, params);
+    }
+
+    OpenAiRequest chat(ObjectNode body) {
+        JsonFields f = new JsonFields(body);
+        Prompt prompt = new Prompt.Chat(messages(f), f.bool("add_generation_prompt").orElse(true));
+        refuseUnsupported(f);
+        JsonNode tools = f.get("tools").orElse(null);
+        if (tools != null && !(tools.isArray() && tools.isEmpty())) throw ApiError.invalid("tools", "tools (function calling) are not supported").exception();
+        f.get("response_format").ifPresent(rf -> {
+            JsonNode type = rf.get("type");
+            if (type == null || !type.isTextual() || !type.textValue().equals("text"))
+                throw ApiError.invalid("response_format", "only response_format {\"type\": \"text\"} is supported").exception();
+        });
+        boolean logprobs = f.bool("logprobs").orElse(false);
+        OptionalInt top = f.integer("top_logprobs");
+        if (top.isPresent() && !logprobs) throw ApiError.invalid("top_logprobs", "top_logprobs needs logprobs set to true").exception();
+        int topLogprobs = logprobs ? top.orElse(0) : -1;
+        if (logprobs && topLogprobs < 0) throw ApiError.invalid("top_logprobs", "top_logprobs must be between 0 and " + GenerationParams.MAX_TOP_LOGPROBS).exception();
+        OptionalInt maxTokens = f.integer("max_completion_tokens");
+        String maxParam = "max_completion_tokens";
+        if (maxTokens.isEmpty()) {
+            maxTokens = f.integer("max_tokens");
+            maxParam = "max_tokens";
+        }
+        return finish(f, true, prompt, params(f, maxParam, maxTokens, "top_logprobs", topLogprobs));
+    }
+
+    private OpenAiRequest finish(JsonFields f, boolean chat, Prompt prompt, GenerationParams params) {
+        boolean stream = f.bool("stream").orElse(false);
+        boolean includeUsage = false;
+        if (f.has("stream_options")) {
+            JsonNode so = f.get("stream_options").get();
+            if (!so.isObject()) throw JsonFields.wrongType("stream_options", "an object", so);
+            if (!stream) throw ApiError.invalid("stream_options", "stream_options is only allowed when stream is true").exception();
+            includeUsage = new JsonFields((ObjectNode) so).bool("include_usage").orElse(false);
+        }
+        return new OpenAiRequest(chat, f.string("model"), prompt, params, stream, includeUsage);
+    }
+
+    private GenerationParams params(JsonFields f, String maxParam, OptionalInt maxTokens, String logprobsParam, int topLogprobs) {
+        return GenerationParams.validated(maxParam, maxTokens,
+                f.number("temperature").orElse(1.0),
+                f.number("top_p").orElse(1.0),
+                f.integer("top_k").orElse(0),
+                f.longInteger("seed"),
+                f.stringOrList("stop"),
+                f.bool("ignore_eos").orElse(false),
+                logprobsParam, topLogprobs);
+    }
+
+    /** Options both endpoints share that would change the output if honoured; refused unless neutral. */
+    private static void refuseUnsupported(JsonFields f) {
+        if (f.integer("n").orElse(1) != 1) throw ApiError.invalid("n", "only n = 1 is supported; send several requests for several choices").exception();
+        for (String penalty : List.of("presence_penalty", "frequency_penalty"))
+            if (f.number(penalty).orElse(0) != 0) throw ApiError.invalid(penalty, penalty + " is not supported (only 0)").exception();
+        if (f.number("repetition_penalty").orElse(1) != 1) throw ApiError.invalid("repetition_penalty", "repetition_penalty is not supported (only 1)").exception();
+        f.get("logit_bias").ifPresent(lb -> {
+            if (!lb.isObject()) throw JsonFields.wrongType("logit_bias", "an object", lb);
+            if (!lb.isEmpty()) throw ApiError.invalid("logit_bias", "logit_bias is not supported").exception();
+        });
+        f.string("user");  // accepted and ignored, but must be a string
+    }
+
+    private Prompt completionPrompt(JsonFields f) {
+        JsonNode p = f.get("prompt").orElseThrow(() -> ApiError.invalid("prompt", "prompt is required").exception());
+        if (p.isTextual()) return new Prompt.Text(p.textValue());
+        if (!p.isArray()) throw JsonFields.wrongType("prompt", "a string or a list of token ids", p);
+        if (p.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be an empty list").exception();
+        JsonNode first = p.get(0);
+        if (first.isTextual() || first.isArray()) {
+            if (p.size() > 1) throw ApiError.invalid("prompt", "batched prompts are not supported; send one prompt per request").exception();
+            if (first.isTextual()) return new Prompt.Text(first.textValue());
+            return tokens(first);
+        }
+        return tokens(p);
+    }
+
+    private Prompt tokens(JsonNode list) {
+        if (list.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be an empty list").exception();
+        if (list.size() >= contextLength)
+            throw ApiError.invalid("prompt", "the prompt has " + list.size() + " tokens; this model's context is " + contextLength + " tokens").withCode("context_length_exceeded").exception();
+        int[] ids = new int[list.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode e = list.get(i);
+            if (!e.isNumber()) throw JsonFields.wrongType("prompt", "a string or a list of token ids", list);
+            long id = JsonFields.asLong("prompt", e);
+            if (id < 0 || id >= vocabSize) throw ApiError.invalid("prompt", "token id " + id + " is outside the vocabulary [0, " + vocabSize + ")").exception();
+            ids[i] = (int) id;
+        }
+        return new Prompt.Tokens(ids);
+    }
+
+    private static List<Prompt.ChatMessage> messages(JsonFields f) {
+        JsonNode ms = f.get("messages").orElseThrow(() -> ApiError.invalid("messages", "messages is required").exception());
+        if (!ms.isArray()) throw JsonFields.wrongType("messages", "a list of messages", ms);
+        if (ms.isEmpty()) throw ApiError.invalid("messages", "messages must not be empty").exception();
+        List<Prompt.ChatMessage> out = new ArrayList<>();
+        for (JsonNode m : ms) {
+            if (!m.isObject()) throw JsonFields.wrongType("messages", "a list of message objects", m);
+            JsonFields mf = new JsonFields((ObjectNode) m);
+            String role = mf.string("role").orElseThrow(() -> ApiError.invalid("messages", "every message needs a role").exception());
+            out.add(new Prompt.ChatMessage(role, content(mf)));
+        }
+        return out;
+    }
+
+    /** A string, or a list of {"type": "text", "text": ...} parts joined as one text. */
+    private static String content(JsonFields mf) {
+        JsonNode c = mf.get("content").orElse(null);
+        if (c == null) return "";
+        if (c.isTextual()) return c.textValue();
+        if (!c.isArray()) throw JsonFields.wrongType("messages", "messages whose content is a string or a list of text parts", c);
+        StringBuilder sb = new StringBuilder();
+        for (JsonNode part : c) {
+            JsonNode type = part.get("type");
+            JsonNode text = part.get("text");
+            if (type == null || !"text".equals(type.asText()) || text == null || !text.isTextual())
+                throw ApiError.invalid("messages", "only text content parts ({\"type\": \"text\", \"text\": ...}) are supported").exception();
+            sb.append(text.textValue());
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,156 @@
+package dev.quantflow.server.http;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.quantflow.actors.api.TokenEvent;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/**
+ * The JSON of one request's responses, shaped exactly as OpenAI's: text_completion (legacy
+ * completions) or chat.completion, whole or as stream chunks. Holds the running text offset of
+ * completions logprobs, so one instance serves one request.
+ */
+final class OpenAiShape {
+    private static final JsonNodeFactory F = JsonNodeFactory.instance;
+    /** JSON has no -Infinity; like vLLM, an impossible token's logprob is reported as -9999. */
+    private static final float LOGPROB_FLOOR = -9999f;
+
+    private final boolean chat;
+    private final String id;
+    private final long created;
+    private final String model;
+    private final boolean includeUsageField;
+    private int textOffset;
+
+    OpenAiShape(boolean chat, String id, long created, String model, boolean includeUsageField) {
+        this.chat = chat;
+        this.id = id;
+        this.created = created;
+        this.model = model;
+        this.includeUsageField = includeUsageField;
+    }
+
+    static String finishReason(String engineReason) {
+        return engineReason.equals("cancelled") ? "abort" : engineReason;
+    }
+
+    /** The chat stream opens with the assistant role and empty content, as OpenAI's does. */
+    ObjectNode roleChunk() {
+        ObjectNode delta = F.objectNode().put("role", "assistant").put("content", "");
+        return chunk(choice(delta, null, null));
+    }
+
+    /** A stream chunk with new text (and its tokens' logprobs), or the last one with a finish reason and no text. */
+    ObjectNode deltaChunk(String text, List<TokenEvent.TokenLogprob> logprobs, boolean withLogprobs, String finishReason) {
+        ObjectNode lp = withLogprobs ? logprobs(logprobs) : null;
+        if (chat) {
+            ObjectNode delta = F.objectNode();
+            if (finishReason == null || !text.isEmpty()) delta.put("content", text);
+            return chunk(choice(delta, lp, finishReason));
+        }
+        return chunk(textChoice(text, lp, finishReason));
+    }
+
+    /** The include_usage chunk: no choices, only usage. */
+    ObjectNode usageChunk(int promptTokens, int completionTokens) {
+        ObjectNode c = head(chat ? "chat.completion.chunk" : "text_completion");
+        c.putArray("choices");
+        c.set("usage", usage(promptTokens, completionTokens));
+        return c;
+    }
+
+    /** A whole (non-streamed) response. */
+    ObjectNode response(String text, List<TokenEvent.TokenLogprob> logprobs, boolean withLogprobs, String finishReason, int promptTokens, int completionTokens) {
+        ObjectNode r = head(chat ? "chat.completion" : "text_completion");
+        ObjectNode lp = withLogprobs ? logprobs(logprobs) : null;
+        ObjectNode choice = chat ? choice(F.objectNode().put("role", "assistant").put("content", text), lp, finishReason, "message")
+                : textChoice(text, lp, finishReason);
+        r.putArray("choices").add(choice);
+        r.set("usage", usage(promptTokens, completionTokens));
+        return r;
+    }
+
+    /** An error inside an already started stream (the status is committed), as vLLM and OpenAI send it. */
+    static ObjectNode streamError(dev.quantflow.server.api.ApiError e) {
+        return HttpErrors.body(e);
+    }
+
+    private ObjectNode chunk(ObjectNode choice) {
+        ObjectNode c = head(chat ? "chat.completion.chunk" : "text_completion");
+        c.putArray("choices").add(choice);
+        if (includeUsageField) c.putNull("usage");
+        return c;
+    }
+
+    private ObjectNode head(String object) {
+        return F.objectNode().put("id", id).put("object", object).put("created", created).put("model", model);
+    }
+
+    private ObjectNode choice(ObjectNode delta, ObjectNode logprobs, String finishReason) {
+        return choice(delta, logprobs, finishReason, "delta");
+    }
+
+    private ObjectNode choice(ObjectNode message, ObjectNode logprobs, String finishReason, String field) {
+        ObjectNode c = F.objectNode().put("index", 0);
+        c.set(field, message);
+        c.set("logprobs", logprobs == null ? F.nullNode() : logprobs);
+        c.put("finish_reason", finishReason);
+        return c;
+    }
+
+    private ObjectNode textChoice(String text, ObjectNode logprobs, String finishReason) {
+        ObjectNode c = F.objectNode().put("text", text).put("index", 0);
+        c.set("logprobs", logprobs == null ? F.nullNode() : logprobs);
+        c.put("finish_reason", finishReason);
+        return c;
+    }
+
+    private static ObjectNode usage(int prompt, int completion) {
+        return F.objectNode().put("prompt_tokens", prompt).put("completion_tokens", completion).put("total_tokens", prompt + completion);
+    }
+
+    private ObjectNode logprobs(List<TokenEvent.TokenLogprob> lps) {
+        return chat ? chatLogprobs(lps) : completionLogprobs(lps);
+    }
+
+    /** chat: {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]} */
+    private static ObjectNode chatLogprobs(List<TokenEvent.TokenLogprob> lps) {
+        ObjectNode o = F.objectNode();
+        ArrayNode content = o.putArray("content");
+        for (TokenEvent.TokenLogprob lp : lps) {
+            ObjectNode e = tokenEntry(lp.token(), lp.logprob());
+            ArrayNode top = e.putArray("top_logprobs");
+            for (TokenEvent.TopLogprob t : lp.top()) top.add(tokenEntry(t.token(), t.logprob()));
+            content.add(e);
+        }
+        return o;
+    }
+
+    private static ObjectNode tokenEntry(String token, float logprob) {
+        ObjectNode e = F.objectNode().put("token", token).put("logprob", Math.max(logprob, LOGPROB_FLOOR));
+        ArrayNode bytes = e.putArray("bytes");
+        for (byte b : token.getBytes(StandardCharsets.UTF_8)) bytes.add(b & 0xff);
+        return e;
+    }
+
+    /** completions: {"tokens": [...], "token_logprobs": [...], "top_logprobs": [{token: logprob}], "text_offset": [...]} */
+    private ObjectNode completionLogprobs(List<TokenEvent.TokenLogprob> lps) {
+        ObjectNode o = F.objectNode();
+        ArrayNode tokens = o.putArray("tokens");
+        ArrayNode tokenLogprobs = o.putArray("token_logprobs");
+        ArrayNode top = o.putArray("top_logprobs");
+        ArrayNode offsets = o.putArray("text_offset");
+        for (TokenEvent.TokenLogprob lp : lps) {
+            tokens.add(lp.token());
+            tokenLogprobs.add(Math.max(lp.logprob(), LOGPROB_FLOOR));
+            ObjectNode alternatives = top.addObject();
+            for (TokenEvent.TopLogprob t : lp.top()) alternatives.put(t.token(), Math.max(t.logprob(), LOGPROB_FLOOR));
+            if (!alternatives.has(lp.token())) alternatives.put(lp.token(), Math.max(lp.logprob(), LOGPROB_FLOOR));
+            offsets.add(textOffset);
+            textOffset += lp.token().length();
+        }
+        return o;
+    }
+}

@@ -1,0 +1,47 @@
+package dev.quantflow.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.quantflow.engine.SharedData;
+import dev.quantflow.gpu.CudaRuntime;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class DevicesCommandTest {
+    private static String[] run(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        CommandLine cl = QuantflowCommand.commandLine();
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        int code = cl.execute(args);
+        return new String[] {String.valueOf(code), out.toString(), err.toString()};
+    }
+
+    @Test
+    void listsTheCpuAndTheCudaCardsOrWhyThereAreNone() {
+        String[] r = run("devices");
+        assertThat(r[0]).isEqualTo("0");
+        assertThat(r[1]).containsPattern("(?m)^cpu ");
+        if (CudaRuntime.probe() instanceof CudaRuntime.Unavailable u) assertThat(r[1]).contains("cuda: unavailable: " + u.reason());
+        else assertThat(r[1]).containsPattern("(?m)^cuda:0 .*compute capability");
+    }
+
+    @Test
+    void generateOnAnUnavailableDeviceIsOneClearLine() {
+        if (!(CudaRuntime.probe() instanceof CudaRuntime.Unavailable)) return;   // a machine with a card runs it for real
+        String[] r = run("generate", "--model", SharedData.path("models/stories260K").toString(), "--devices", "cuda:0", "--quant", "llm-int8",
+                "--max-tokens", "2");
+        assertThat(r[0]).isEqualTo("2");
+        assertThat(r[2].strip()).startsWith("quantflow: cuda:0 is not available: ").doesNotContain("\n").doesNotContain("Exception");
+    }
+
+    @Test
+    void unknownDevicesAndSchemesAreUserErrors() {
+        String model = SharedData.path("models/stories260K").toString();
+        assertThat(run("generate", "--model", model, "--devices", "tpu:0")[2]).contains("unknown device 'tpu:0'");
+        assertThat(run("generate", "--model", model, "--quant", "int3")[2]).contains("unknown quantization scheme 'int3'");
+        assertThat(run("generate", "--model", model, "--stages", "9")[2]).contains("--stages must be between 1 and the 5 layers");
+    }
+}

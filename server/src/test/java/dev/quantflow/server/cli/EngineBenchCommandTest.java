@@ -1,0 +1,50 @@
+package dev.quantflow.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quantflow.engine.SharedData;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** bench engine on the real stories260K: the JSON lines the issue specifies, and one-line errors. */
+class EngineBenchCommandTest {
+    static final String MODEL = SharedData.path("models/stories260K").toString();
+
+    @Test
+    void jsonModePrintsOneObjectPerLevelWithTheAgreedKeys() throws Exception {
+        Cli.Result r = Cli.run("bench", "engine", "--model", MODEL, "--concurrency", "1,3", "--max-tokens", "8", "--requests", "3",
+                "--warmup-requests", "0", "--stages", "2", "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        List<JsonNode> levels = new ArrayList<>();
+        for (String line : r.out().strip().split("\\R")) levels.add(new ObjectMapper().readTree(line));
+        assertThat(levels).hasSize(2);
+        for (JsonNode level : levels) {
+            List<String> keys = new ArrayList<>();
+            level.fieldNames().forEachRemaining(keys::add);
+            assertThat(keys).containsExactly("concurrency", "requests", "tokens_per_second", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms",
+                    "tpot_p99_ms", "errors");
+            assertThat(level.path("requests").asInt()).isEqualTo(3);
+            assertThat(level.path("errors").asInt()).isZero();
+            assertThat(level.path("tokens_per_second").asDouble()).isPositive();
+            assertThat(level.path("ttft_p99_ms").asDouble()).isGreaterThanOrEqualTo(level.path("ttft_p50_ms").asDouble());
+        }
+        assertThat(levels.get(1).path("concurrency").asInt()).isEqualTo(3);
+        assertThat(r.err()).contains("stage busy").contains("bubble bound");
+    }
+
+    @Test
+    void badFlagsAreOneLineErrors() {
+        Cli.Result r = Cli.run("bench", "engine", "--model", MODEL, "--concurrency", "0");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.errLines()).containsExactly("quantflow: --concurrency levels must be >= 1");
+        Cli.Result d = Cli.run("bench", "engine", "--model", MODEL, "--devices", "cuda:0");
+        assertThat(d.exit()).isEqualTo(2);
+        assertThat(d.err()).contains("GPU backend");
+        Cli.Result p = Cli.run("bench", "engine", "--model", MODEL, "--max-tokens", "600");
+        assertThat(p.exit()).isEqualTo(2);
+        assertThat(p.err()).contains("exceed the 512 positions");
+    }
+}

@@ -1,0 +1,261 @@
+package dev.quantflow.server.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.quantflow.server.Http;
+import dev.quantflow.server.QuantflowServer;
+import dev.quantflow.server.ScriptedEngine;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Every error case of the HTTP API: status, OpenAI error body, headers; and that the server stays healthy after abuse. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class HttpErrorCasesTest {
+    private ScriptedEngine engine;
+    private QuantflowServer server;
+    private Http http;
+
+    @BeforeAll
+    void start() {
+        engine = new ScriptedEngine();
+        server = engine.startServer(Map.of("max-body-size", "64 KiB", "body-read-timeout", "1s"));
+        http = new Http(server.httpPort());
+    }
+
+    @AfterAll
+    void stop() {
+        server.close();
+    }
+
+    private static JsonNode error(Http.Reply r, int status) {
+        assertThat(r.status()).as(r.body()).isEqualTo(status);
+        assertThat(r.header("content-type")).hasValueSatisfying(ct -> assertThat(ct).startsWith("application/json"));
+        JsonNode e = r.json().get("error");
+        assertThat(e).as(r.body()).isNotNull();
+        assertThat(e.get("message").asText()).isNotBlank();
+        assertThat(e.has("type") && e.has("param") && e.has("code")).isTrue();
+        return e;
+    }
+
+    private static Map<String, Object> completion(Object... kv) {
+        Map<String, Object> m = new HashMap<>(Map.of("prompt", "Once upon a time"));
+        for (int i = 0; i < kv.length; i += 2) m.put((String) kv[i], kv[i + 1]);
+        return m;
+    }
+
+    @ParameterizedTest(name = "{0} = {1} -> 400")
+    @CsvSource(delimiter = '|', value = {
+            "max_tokens|-1", "max_tokens|0", "max_tokens|\"10\"", "max_tokens|10.5", "temperature|2.5", "temperature|-0.1", "temperature|\"hot\"",
+            "top_p|0", "top_p|1.5", "top_k|-2", "n|2", "stop|[1,2]", "stop|\"\"", "stream|\"yes\"", "logprobs|21", "seed|\"abc\"",
+            "presence_penalty|0.5", "echo|true", "prompt|{}", "prompt|[]", "prompt|[1,100000]", "prompt|[\"a\",\"b\"]", "prompt|[-1]",
+            "stream_options|{\"include_usage\":true}", "best_of|3", "logit_bias|{\"1\":5}"})
+    void invalidParameterIs400NamingIt(String field, String json) {
+        String body = "{\"prompt\": \"Hello\", \"" + field + "\": " + json + "}";
+        if (field.equals("prompt")) body = "{\"prompt\": " + json + "}";
+        JsonNode e = error(http.post("/v1/completions", body), 400);
+        assertThat(e.get("type").asText()).isEqualTo("invalid_request_error");
+        assertThat(e.get("param").asText()).isEqualTo(field.equals("stream_options") ? "stream_options" : field);
+    }
+
+    @Test
+    void chatSpecificValidation() {
+        error(http.post("/v1/chat/completions", Map.of("messages", List.of())), 400);
+        error(http.post("/v1/chat/completions", "{\"messages\": \"hi\"}"), 400);
+        error(http.post("/v1/chat/completions", "{\"messages\": [{\"content\": \"no role\"}]}"), 400);
+        error(http.post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\", \"image_url\": {}}]}]}"), 400);
+        error(http.post("/v1/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", "x")), "top_logprobs", 2)), 400);
+        error(http.post("/v1/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", "x")), "tools", List.of(Map.of("type", "function")))), 400);
+        error(http.post("/v1/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", "x")), "max_completion_tokens", -5)), 400);
+        error(http.post("/v1/chat/completions", "{}"), 400);
+    }
+
+    @Test
+    void missingPromptIs400() {
+        assertThat(error(http.post("/v1/completions", "{\"max_tokens\": 3}"), 400).get("param").asText()).isEqualTo("prompt");
+    }
+
+    @Test
+    void unknownFieldsAndNullsAreTolerated() {
+        Http.Reply r = http.post("/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 2, \"user\": \"me\", \"frobnicate\": [1, {\"a\": null}], \"stop\": null, \"temperature\": null}");
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+    }
+
+    @Test
+    void malformedJsonIs400() {
+        for (String body : List.of("{", "{\"prompt\": \"x\",}", "not json", "[1, 2]", "\"just a string\"", "{\"prompt\": \"x\"} trailing", ""))
+            assertThat(error(http.post("/v1/completions", body), 400).get("type").asText()).isEqualTo("invalid_request_error");
+    }
+
+    @Test
+    void invalidUtf8Is400() {
+        byte[] prefix = "{\"prompt\": \"".getBytes(StandardCharsets.UTF_8);
+        byte[] bad = {(byte) 0xC3, (byte) 0x28, (byte) 0xFF};
+        byte[] suffix = "\"}".getBytes(StandardCharsets.UTF_8);
+        byte[] body = new byte[prefix.length + bad.length + suffix.length];
+        System.arraycopy(prefix, 0, body, 0, prefix.length);
+        System.arraycopy(bad, 0, body, prefix.length, bad.length);
+        System.arraycopy(suffix, 0, body, prefix.length + bad.length, suffix.length);
+        error(http.postBytes("/v1/completions", body), 400);
+    }
+
+    @Test
+    void loneSurrogatesDoNotCrash() {
+        Http.Reply r = http.post("/v1/completions", "{\"prompt\": \"a\\ud800b\", \"max_tokens\": 1}");
+        assertThat(r.status()).isIn(200, 400);
+    }
+
+    @Test
+    void deeplyNestedJsonIs400() {
+        String deep = "[".repeat(10_000) + "]".repeat(10_000);
+        error(http.post("/v1/completions", "{\"prompt\": \"x\", \"junk\": " + deep + "}"), 400);
+    }
+
+    @Test
+    void bodyTooLargeIs413() {
+        String big = "x".repeat(100 * 1024);
+        JsonNode e = error(http.post("/v1/completions", "{\"prompt\": \"" + big + "\"}"), 413);
+        assertThat(e.get("message").asText()).contains("65536");
+        assertThat(http.get("/health/live").status()).isEqualTo(200);
+    }
+
+    @Test
+    void chunkedBodyTooLargeIs413() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", server.httpPort())) {
+            s.setSoTimeout(30_000);
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            byte[] chunk = "x".repeat(16 * 1024).getBytes(StandardCharsets.US_ASCII);
+            String status = null;
+            for (int i = 0; i < 16 && status == null; i++) {
+                try {
+                    out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+                    out.write(chunk);
+                    out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                } catch (java.io.IOException closed) {
+                    break;
+                }
+            }
+            status = readStatusLine(s.getInputStream());
+            assertThat(status).contains(" 413 ");
+        }
+    }
+
+    @Test
+    void slowBodyIs408AndFreesTheConnection() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", server.httpPort())) {
+            s.setSoTimeout(30_000);
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"pro").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            assertThat(readStatusLine(s.getInputStream())).contains(" 408 ");
+        }
+        assertThat(http.get("/health/live").status()).isEqualTo(200);
+    }
+
+    @Test
+    void unknownModelIs404() {
+        JsonNode e = error(http.post("/v1/completions", completion("model", "gpt-4")), 404);
+        assertThat(e.get("code").asText()).isEqualTo("model_not_found");
+        assertThat(e.get("param").asText()).isEqualTo("model");
+        error(http.post("/v1/chat/completions", Map.of("model", "llama", "messages", List.of(Map.of("role", "user", "content", "x")))), 404);
+    }
+
+    @Test
+    void unknownPathIs404AndWrongMethodIs405() {
+        error(http.get("/v1/nothing"), 404);
+        error(http.post("/v2/completions", "{}"), 404);
+        Http.Reply r = http.get("/v1/completions");
+        error(r, 405);
+        assertThat(r.header("allow")).contains("POST");
+        error(http.post("/v1/models", "{}"), 405);
+    }
+
+    @Test
+    void promptLongerThanTheContextIs400() {
+        int[] ids = IntStream.range(0, ScriptedEngine.CONTEXT).map(i -> 5).toArray();
+        JsonNode e = error(http.post("/v1/completions", Map.of("prompt", ids)), 400);
+        assertThat(e.get("code").asText()).isEqualTo("context_length_exceeded");
+        // a text prompt is only measured by the engine's tokenizer: the engine rejects it
+        JsonNode t = error(http.post("/v1/completions", Map.of("prompt", "Once upon a time ".repeat(300))), 400);
+        assertThat(t.get("message").asText()).contains("context");
+        error(http.post("/v1/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", "Once upon a time ".repeat(300))), "stream", true)), 400);
+    }
+
+    @Test
+    void overloadedIs429WithRetryAfter() {
+        engine.overloaded = true;
+        try {
+            Http.Reply r = http.post("/v1/completions", completion());
+            JsonNode e = error(r, 429);
+            assertThat(e.get("type").asText()).isEqualTo("rate_limit_error");
+            assertThat(r.header("retry-after")).contains("1");
+            Http.Reply s = http.post("/v1/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", "x")), "stream", true));
+            error(s, 429);
+        } finally {
+            engine.overloaded = false;
+        }
+    }
+
+    @Test
+    void degradedIs503() {
+        engine.degraded = true;
+        try {
+            Http.Reply r = http.post("/v1/completions", completion());
+            assertThat(error(r, 503).get("code").asText()).isEqualTo("degraded");
+            assertThat(r.header("retry-after")).isPresent();
+            assertThat(http.get("/health/ready").status()).isEqualTo(503);
+            assertThat(http.get("/health/live").status()).isEqualTo(200);
+        } finally {
+            engine.degraded = false;
+        }
+        assertThat(http.get("/health/ready").status()).isEqualTo(200);
+    }
+
+    @Test
+    void failureAfterTheStreamStartedIsAnErrorEvent() {
+        engine.failMidStream = true;
+        try (Http.SseStream s = http.stream("/v1/completions", completion("max_tokens", 10, "stream", true))) {
+            assertThat(s.status()).isEqualTo(200);
+            List<String> data = s.rest();
+            assertThat(data.getLast()).isEqualTo("[DONE]");
+            JsonNode err = Http.json(data.get(data.size() - 2));
+            assertThat(err.get("error").get("type").asText()).isEqualTo("server_error");
+        } finally {
+            engine.failMidStream = false;
+        }
+        engine.failMidStream = true;
+        try {
+            error(http.post("/v1/completions", completion("max_tokens", 10)), 500);
+        } finally {
+            engine.failMidStream = false;
+        }
+    }
+
+    @Test
+    void errorsAreCountedByEndpointAndStatus() {
+        http.post("/v1/completions", completion("model", "nope"));
+        String metrics = http.get("/metrics").body();
+        assertThat(metrics).contains("quantflow_http_requests_total{endpoint=\"/v1/completions\",status=\"404\"}");
+    }
+
+    private static String readStatusLine(InputStream in) throws java.io.IOException {
+        StringBuilder sb = new StringBuilder();
+        int c;
+        while ((c = in.read()) != -1 && c != '\n') sb.append((char) c);
+        return sb.toString();
+    }
+}
