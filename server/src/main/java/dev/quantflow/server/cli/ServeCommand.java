@@ -3,6 +3,17 @@ package dev.quantflow.server.cli;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.quantflow.actors.engine.EngineConfig;
+import dev.quantflow.actors.engine.KvCacheFactory;
+import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.kv.Int8KvCache;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.quant.QuantizedCheckpoint;
+import dev.quantflow.engine.quant.QuantizedModels;
+import java.util.function.Supplier;
+import java.util.OptionalDouble;
+import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.quant.LlmInt8Linear;
 import dev.quantflow.actors.engine.PipelineEngine;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.ServerSettings;
@@ -75,6 +86,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--drain-timeout", paramLabel = "DURATION", description = "How long in-flight requests may run after SIGTERM, e.g. 30s [QUANTFLOW_DRAIN_TIMEOUT]")
     String drainTimeout;
 
+    @Option(names = "--kv", paramLabel = "f32|int8", description = "KV cache storage [quantflow.engine.kv, QUANTFLOW_KV] (default: f32)")
+    String kv;
+
     @Option(names = "--config", paramLabel = "FILE", description = "A HOCON file with quantflow.server / quantflow.engine settings")
     Path configFile;
 
@@ -107,6 +121,7 @@ public final class ServeCommand implements Callable<Integer> {
             flags.put(s + "model", model.toString());
         }
         put(flags, s + "quant", quant);
+        put(flags, e + "kv", kv);
         put(flags, s + "devices", devices);
         put(flags, s + "stages", stages);
         put(flags, s + "host", host);
@@ -136,9 +151,6 @@ public final class ServeCommand implements Callable<Integer> {
     private EngineConfig engineConfig(Config config, ServerSettings settings) {
         Path dir = settings.model().orElseGet(() -> new ModelOption().dir());
         if (!Files.isDirectory(dir)) throw new QuantflowCommand.UserError(dir + ": model directory does not exist");
-        String scheme = settings.quant().toLowerCase(Locale.ROOT);
-        if (!List.of("fp32", "f32", "none", "dense").contains(scheme))
-            throw new QuantflowCommand.UserError("--quant " + settings.quant() + " is not available in this build; supported: fp32");
         Config e = config.getConfig("quantflow.engine");
         String split = e.getString("layer-split").strip();
         List<Integer> layers = split.isEmpty() ? List.of() : Arrays.stream(split.split(",")).map(String::strip).map(Integer::parseInt).toList();
@@ -152,7 +164,47 @@ public final class ServeCommand implements Callable<Integer> {
                 .maxWaiting(e.getInt("max-waiting"))
                 .kvBlocks(e.getInt("kv-blocks"))
                 .kvBlockSize(e.getInt("kv-block-size"))
+                .linears(linears(dir, settings.quant()))
+                .kvCaches(kvCaches(e.getString("kv")))
+                .linearProbe(ServeCommand::outlierFraction)
                 .build();
+    }
+
+    /**
+     * The linear layers: a quantized checkpoint (quantization_config in config.json) as stored;
+     * otherwise the scheme built from the weights at load. Schemes that calibrate (smoothquant,
+     * GPTQ, AWQ, w8a8-tensor) are made offline with `quantflow quantize` and served from its output.
+     */
+    static Supplier<LinearFactory> linears(Path dir, String quant) {
+        String scheme = quant.strip().toLowerCase(Locale.ROOT);
+        boolean dense = List.of("fp32", "f32", "none", "dense").contains(scheme);
+        LlamaConfig c = LlamaConfig.load(dir);
+        if (!c.quantizationConfig().isMissingNode() && !c.quantizationConfig().isNull()) {
+            if (!dense) throw new QuantflowCommand.UserError(dir + " is already quantized (config.json has a quantization_config): serve it without --quant");
+            // each stage worker (and each restart) maps its own view of the checkpoint
+            return () -> QuantizedCheckpoint.loader(c, WeightStore.open(dir));
+        }
+        if (dense) return () -> LinearFactory.DENSE;
+        LinearFactory f;
+        try {
+            f = QuantizedModels.calibrationFree(scheme);
+        } catch (IllegalArgumentException ex) {
+            throw new QuantflowCommand.UserError("--quant " + quant + ": " + ex.getMessage());
+        }
+        return () -> f;
+    }
+
+    /** LLM.int8()'s mean fraction of outlier input columns, for the snapshot and /metrics. */
+    static OptionalDouble outlierFraction(Linear linear) {
+        return linear instanceof LlmInt8Linear l ? OptionalDouble.of(l.outlierStats().fraction()) : OptionalDouble.empty();
+    }
+
+    static KvCacheFactory kvCaches(String kv) {
+        return switch (kv.strip().toLowerCase(Locale.ROOT)) {
+            case "f32", "fp32", "" -> KvCacheFactory.F32;
+            case "int8" -> Int8KvCache::new;
+            default -> throw new QuantflowCommand.UserError("--kv must be f32 or int8, got " + kv);
+        };
     }
 
     /** SIGTERM / SIGINT start the drain; a second signal exits at once. */

@@ -1,0 +1,45 @@
+package dev.quantflow.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.quantflow.engine.SharedData;
+import dev.quantflow.engine.compute.DenseLinear;
+import dev.quantflow.engine.kv.Int8KvCache;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.quant.LlmInt8Linear;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/** `serve --quant/--kv` build the engine's linears and KV cache from the scheme names. */
+class ServeQuantWiringTest {
+    private static final Path MODEL = SharedData.path("models/stories260K");
+
+    @Test
+    void calibrationFreeSchemesAreBuiltAtLoadAndProbed() {
+        try (WeightStore w = WeightStore.open(MODEL)) {
+            var q = w.get("model.layers.0.self_attn.q_proj.weight");
+            var llmInt8 = ServeCommand.linears(MODEL, "llm-int8:threshold=6.0").get().create("model.layers.0.self_attn.q_proj", q, null);
+            assertThat(llmInt8).isInstanceOf(LlmInt8Linear.class);
+            assertThat(ServeCommand.outlierFraction(llmInt8)).hasValue(0.0);
+            var dense = ServeCommand.linears(MODEL, "fp32").get().create("model.layers.0.self_attn.q_proj", q, null);
+            assertThat(dense).isInstanceOf(DenseLinear.class);
+            assertThat(ServeCommand.outlierFraction(dense)).isEmpty();
+        }
+    }
+
+    @Test
+    void schemesThatCalibrateAskForQuantizeFirst() {
+        assertThatThrownBy(() -> ServeCommand.linears(MODEL, "w4a16-gptq:group=32"))
+                .isInstanceOf(QuantflowCommand.UserError.class).hasMessageContaining("quantize");
+        assertThatThrownBy(() -> ServeCommand.linears(MODEL, "no-such-scheme")).isInstanceOf(QuantflowCommand.UserError.class);
+    }
+
+    @Test
+    void kvCacheStorageIsChosenByName() {
+        LlamaConfig c = LlamaConfig.load(MODEL);
+        assertThat(ServeCommand.kvCaches("int8").create(c.numLayers(), 4, 16, c.numHeads(), c.numKvHeads(), c.headDim())).isInstanceOf(Int8KvCache.class);
+        assertThatThrownBy(() -> ServeCommand.kvCaches("fp8")).hasMessageContaining("--kv");
+    }
+}
