@@ -52,7 +52,7 @@ final class QuantflowServerProcess implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "-XX:+UseParallelGC", "-Xss4m", "-Xmx1g",
+                "--sun-misc-unsafe-memory-access=allow", "-XX:+UseParallelGC", "-Xss4m", "-XX:LoopMaxUnroll=1", "-Xmx1g",
                 "-cp", System.getProperty("java.class.path"),
                 System.getProperty("quantflow.ops.serverMain", "dev.quantflow.server.Main"), "serve"));
         // settings through the environment, as the Deployment passes them
