@@ -3,26 +3,17 @@ package dev.quantflow.engine.kv;
 import dev.quantflow.engine.compute.VectorMath;
 
 /** KV cache in fp32: keys and values of a layer in one array, (block, slot, kvHead, headDim). */
-public final class F32KvCache implements KvCache {
-    private final int layers, blocks, blockSize, numHeads, numKvHeads, headDim, kvDim;
+public final class F32KvCache extends PagedKvCache {
     private final float[][] keys, values;   // [layer][(block*blockSize + slot)*kvDim + kvHead*headDim + i]
 
     public F32KvCache(int layers, int blocks, int blockSize, int numHeads, int numKvHeads, int headDim) {
-        this.layers = layers;
-        this.blocks = blocks;
-        this.blockSize = blockSize;
-        this.numHeads = numHeads;
-        this.numKvHeads = numKvHeads;
-        this.headDim = headDim;
-        this.kvDim = numKvHeads * headDim;
-        long perLayer = (long) blocks * blockSize * kvDim;
-        if (perLayer > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("KV cache too large per layer: " + perLayer);
-        keys = new float[layers][(int) perLayer];
-        values = new float[layers][(int) perLayer];
+        super(layers, blocks, blockSize, numHeads, numKvHeads, headDim);
+        keys = new float[layers][elementsPerLayer()];
+        values = new float[layers][elementsPerLayer()];
     }
 
     private int slot(int[] table, int pos) {
-        return (table[pos / blockSize] * blockSize + pos % blockSize) * kvDim;
+        return token(table, pos) * kvDim;
     }
 
     @Override
@@ -35,8 +26,8 @@ public final class F32KvCache implements KvCache {
     @Override
     public void attend(int layer, int[] table, int pos, float[] q, int qo, float[] out, int oo, float[] scores) {
         float[] K = keys[layer], V = values[layer];
-        int group = numHeads / numKvHeads;
-        float scale = (float) (1.0 / Math.sqrt(headDim));
+        int group = group();
+        float scale = attentionScale();
         for (int h = 0; h < numHeads; h++) {
             int kvOff = (h / group) * headDim, qh = qo + h * headDim, oh = oo + h * headDim;
             for (int t = 0; t <= pos; t++) scores[t] = VectorMath.dot(q, qh, K, slot(table, t) + kvOff, headDim) * scale;
@@ -44,21 +35,6 @@ public final class F32KvCache implements KvCache {
             java.util.Arrays.fill(out, oh, oh + headDim, 0f);
             for (int t = 0; t <= pos; t++) VectorMath.axpy(out, oh, scores[t], V, slot(table, t) + kvOff, headDim);
         }
-    }
-
-    @Override
-    public int numLayers() {
-        return layers;
-    }
-
-    @Override
-    public int numBlocks() {
-        return blocks;
-    }
-
-    @Override
-    public int blockSize() {
-        return blockSize;
     }
 
     @Override

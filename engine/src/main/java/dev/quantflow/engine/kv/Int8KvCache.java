@@ -7,29 +7,16 @@ import dev.quantflow.engine.compute.VectorMath;
  * a quarter of the fp32 cache plus 8 bytes per token and head. Codes are symmetric,
  * round(v / (max|v| / 127)); attention dequantizes on the fly (q.k = scale * sum q_i k_i).
  */
-public final class Int8KvCache implements KvCache {
-    private final int layers, blocks, blockSize, numHeads, numKvHeads, headDim, kvDim;
+public final class Int8KvCache extends PagedKvCache {
     private final byte[][] keys, values;          // [layer][(block*blockSize + slot)*kvDim + kvHead*headDim + i]
     private final float[][] keyScales, valueScales; // [layer][(block*blockSize + slot)*numKvHeads + kvHead]
 
     public Int8KvCache(int layers, int blocks, int blockSize, int numHeads, int numKvHeads, int headDim) {
-        this.layers = layers;
-        this.blocks = blocks;
-        this.blockSize = blockSize;
-        this.numHeads = numHeads;
-        this.numKvHeads = numKvHeads;
-        this.headDim = headDim;
-        this.kvDim = numKvHeads * headDim;
-        long perLayer = (long) blocks * blockSize * kvDim;
-        if (perLayer > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("KV cache too large per layer: " + perLayer);
-        keys = new byte[layers][(int) perLayer];
-        values = new byte[layers][(int) perLayer];
+        super(layers, blocks, blockSize, numHeads, numKvHeads, headDim);
+        keys = new byte[layers][elementsPerLayer()];
+        values = new byte[layers][elementsPerLayer()];
         keyScales = new float[layers][blocks * blockSize * numKvHeads];
         valueScales = new float[layers][blocks * blockSize * numKvHeads];
-    }
-
-    private int token(int[] table, int pos) {
-        return table[pos / blockSize] * blockSize + pos % blockSize;
     }
 
     @Override
@@ -53,8 +40,8 @@ public final class Int8KvCache implements KvCache {
     public void attend(int layer, int[] table, int pos, float[] q, int qo, float[] out, int oo, float[] scores) {
         byte[] K = keys[layer], V = values[layer];
         float[] ks = keyScales[layer], vs = valueScales[layer];
-        int group = numHeads / numKvHeads;
-        float scale = (float) (1.0 / Math.sqrt(headDim));
+        int group = group();
+        float scale = attentionScale();
         float[] row = new float[headDim];
         for (int h = 0; h < numHeads; h++) {
             int kvh = h / group, qh = qo + h * headDim, oh = oo + h * headDim;
@@ -70,21 +57,6 @@ public final class Int8KvCache implements KvCache {
                 VectorMath.axpy(out, oh, scores[p], row, 0, headDim);
             }
         }
-    }
-
-    @Override
-    public int numLayers() {
-        return layers;
-    }
-
-    @Override
-    public int numBlocks() {
-        return blocks;
-    }
-
-    @Override
-    public int blockSize() {
-        return blockSize;
     }
 
     @Override
