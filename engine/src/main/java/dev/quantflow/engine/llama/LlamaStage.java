@@ -128,6 +128,10 @@ public final class LlamaStage {
         float[] xb = new float[rows * d], q = new float[rows * qd], k = new float[rows * kvd], v = new float[rows * kvd];
         float[] att = new float[rows * qd], gate = new float[rows * hid], up = new float[rows * hid];
         int maxPos = b.maxPosition();
+        // RoPE angles depend on the position only: once per row, not per layer
+        int half = c.headDim() / 2;
+        float[] cos = new float[rows * half], sin = new float[rows * half];
+        for (int r = 0; r < rows; r++) rope.angles(b.positions()[r], cos, sin, r * half);
         for (int l = first; l < last; l++) {
             LayerWeights w = layers[l - first];
             int cl = l - first;
@@ -136,10 +140,9 @@ public final class LlamaStage {
             w.wq().forward(xb, rows, q);
             w.wk().forward(xb, rows, k);
             w.wv().forward(xb, rows, v);
-            float[] cos = new float[c.headDim() / 2], sin = new float[c.headDim() / 2];
             for (int r = 0; r < rows; r++) {
-                rope.apply(q, r * qd, c.numHeads(), b.positions()[r], cos, sin);
-                rope.apply(k, r * kvd, c.numKvHeads(), b.positions()[r], cos, sin);
+                rope.rotate(q, r * qd, c.numHeads(), cos, sin, r * half);
+                rope.rotate(k, r * kvd, c.numKvHeads(), cos, sin, r * half);
                 cache.store(cl, b.blockTables()[r], b.positions()[r], k, r * kvd, v, r * kvd);
             }
             Parallel.range(rows, (long) (maxPos + 1) * qd * 2, (s, e) -> {

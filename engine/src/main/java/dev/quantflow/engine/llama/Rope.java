@@ -36,18 +36,28 @@ final class Rope {
 
     /** Rotates heads heads of x starting at off, for position pos; cos/sin are scratch of headDim/2. */
     void apply(float[] x, int off, int heads, int pos, float[] cos, float[] sin) {
-        int half = headDim / 2;
-        for (int i = 0; i < half; i++) {
+        angles(pos, cos, sin, 0);
+        rotate(x, off, heads, cos, sin, 0);
+    }
+
+    /** cos and sin of pos * invFreq into cos/sin[co .. co + headDim/2): the same for every layer. */
+    void angles(int pos, float[] cos, float[] sin, int co) {
+        for (int i = 0; i < headDim / 2; i++) {
             float angle = pos * invFreq[i];
-            cos[i] = (float) Math.cos(angle);
-            sin[i] = (float) Math.sin(angle);
+            cos[co + i] = (float) Math.cos(angle);
+            sin[co + i] = (float) Math.sin(angle);
         }
+    }
+
+    /** Rotates heads heads of x starting at off by the angles at cos/sin[co ..]. */
+    void rotate(float[] x, int off, int heads, float[] cos, float[] sin, int co) {
+        int half = headDim / 2;
         for (int h = 0; h < heads; h++) {
             int b = off + h * headDim;
             for (int i = 0; i < half; i++) {
-                float x0 = x[b + i], x1 = x[b + i + half];
-                x[b + i] = x0 * cos[i] - x1 * sin[i];
-                x[b + i + half] = x1 * cos[i] + x0 * sin[i];
+                float x0 = x[b + i], x1 = x[b + i + half], c = cos[co + i], s = sin[co + i];
+                x[b + i] = x0 * c - x1 * s;
+                x[b + i + half] = x1 * c + x0 * s;
             }
         }
     }
