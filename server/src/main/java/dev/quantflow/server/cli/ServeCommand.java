@@ -6,6 +6,7 @@ import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.KvCacheFactory;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.kv.Int8KvCache;
+import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
 import dev.quantflow.engine.quant.QuantizedCheckpoint;
@@ -200,10 +201,15 @@ public final class ServeCommand implements Callable<Integer> {
     }
 
     static KvCacheFactory kvCaches(String kv) {
-        return switch (kv.strip().toLowerCase(Locale.ROOT)) {
-            case "f32", "fp32", "" -> KvCacheFactory.F32;
-            case "int8" -> Int8KvCache::new;
-            default -> throw new QuantflowCommand.UserError("--kv must be f32 or int8, got " + kv);
+        KvFormat format;
+        try {
+            format = kv.isBlank() ? KvFormat.F32 : KvFormat.parse(kv.strip());
+        } catch (IllegalArgumentException ex) {
+            throw new QuantflowCommand.UserError(ex.getMessage());
+        }
+        return switch (format) {
+            case F32 -> KvCacheFactory.F32;
+            case INT8 -> Int8KvCache::new;
         };
     }
 
