@@ -2,43 +2,80 @@ package dev.quantflow.engine.compute;
 
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.Tensor;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * An unquantized linear layer over F32, BF16 or F16 weights (out, in), read in place from the
- * memory-mapped segment (heap weights are copied off-heap once, see KernelMemory). BF16 is
- * widened in registers for one row; for a batch, and for F16, a block of rows is decoded to f32
- * once and reused for every row of the batch.
+ * An unquantized linear layer over F32, BF16 or F16 weights (out, in). At construction the
+ * weights are copied once, in their own dtype, into panels of {@link PanelKernels#P} output rows
+ * stored k-major (see PanelKernels for why); the mapped file is not read after that. F32 panels
+ * are read as they are; BF16 is widened in registers for one row; for a batch, and for F16, a
+ * block of panels is decoded to f32 once and reused for every row of the batch.
  */
 public final class DenseLinear implements Linear {
-    private final MemorySegment w;   // (out, in) row-major; a uniform native view (see KernelMemory)
-    private final MemorySegment owner;
+    private static final int P = PanelKernels.P;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+
+    private final MemorySegment w;      // panels, k-major inside a panel (see KernelMemory for the segment kind)
+    private final MemorySegment owner;  // keeps w's memory alive
     private final DType dtype;
-    private final int in, out;
-    private final float[] bias;      // (out) or null
-    private final float[] b;         // (out): bias, or zeros
-    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private final int in, out, panels;
+    private final float[] bias;         // (out) or null
+    private final float[] b;            // (panels * P): bias, or zeros, padded
 
     public DenseLinear(Tensor weight, float[] bias) {
         if (weight.shape().length != 2) throw new IllegalArgumentException(weight + " is not a matrix");
-        KernelMemory.View v = KernelMemory.uniform(weight.data());
-        this.w = v.view();
-        this.owner = v.owner();
         this.dtype = weight.dtype();
-        this.out = (int) weight.shape()[0];
-        this.in = (int) weight.shape()[1];
-        this.bias = bias;
-        this.b = bias != null ? bias : new float[out];
-        if (bias != null && bias.length != out) throw new IllegalArgumentException(weight + ": bias has " + bias.length + " values, expected " + out);
         if (dtype != DType.F32 && dtype != DType.BF16 && dtype != DType.F16)
             throw new IllegalArgumentException(weight + ": dense weights must be F32, BF16 or F16");
+        this.out = (int) weight.shape()[0];
+        this.in = (int) weight.shape()[1];
+        if (bias != null && bias.length != out) throw new IllegalArgumentException(weight + ": bias has " + bias.length + " values, expected " + out);
+        this.bias = bias;
+        this.panels = (out + P - 1) / P;
+        this.b = new float[panels * P];
+        if (bias != null) System.arraycopy(bias, 0, b, 0, out);
+        long bytes = Math.max(1, (long) panels * P * in * dtype.bytes);
+        this.owner = Arena.ofAuto().allocate(bytes, 64);
+        this.w = MemorySegment.ofAddress(owner.address()).reinterpret(bytes);
+        pack(weight.data());
     }
 
-    /** An F32 matrix (out, in) from the heap (copied off-heap), e.g. after a function-preserving transform. */
+    /** An F32 matrix (out, in) from the heap, e.g. after a function-preserving transform. */
     public static DenseLinear ofF32(float[] weight, int out, int in, float[] bias) {
         return new DenseLinear(new Tensor("heap", DType.F32, new long[] {out, in}, MemorySegment.ofArray(weight)), bias);
+    }
+
+    /** Row-major (out, in) little-endian src -> panels; rows past out stay zero. */
+    private void pack(MemorySegment src) {
+        int size = dtype.bytes;
+        Parallel.range(panels, (long) P * in, (start, end) -> {
+            if (size == 4) {
+                float[] row = new float[in], panel = new float[P * in];
+                for (int p = start; p < end; p++) {
+                    java.util.Arrays.fill(panel, 0f);
+                    for (int j = 0; j < P && p * P + j < out; j++) {
+                        MemorySegment.copy(src, F32_LE, (long) (p * P + j) * in * 4, row, 0, in);
+                        for (int k = 0; k < in; k++) panel[k * P + j] = row[k];
+                    }
+                    MemorySegment.copy(panel, 0, w, F32_LE, (long) p * P * in * 4, P * in);
+                }
+            } else {
+                short[] row = new short[in], panel = new short[P * in];
+                for (int p = start; p < end; p++) {
+                    java.util.Arrays.fill(panel, (short) 0);
+                    for (int j = 0; j < P && p * P + j < out; j++) {
+                        MemorySegment.copy(src, I16_LE, (long) (p * P + j) * in * 2, row, 0, in);
+                        for (int k = 0; k < in; k++) panel[k * P + j] = row[k];
+                    }
+                    MemorySegment.copy(panel, 0, w, I16_LE, (long) p * P * in * 2, P * in);
+                }
+            }
+        });
     }
 
     @Override
@@ -61,75 +98,72 @@ public final class DenseLinear implements Linear {
         return dtype == DType.F32 ? "fp32" : dtype.name().toLowerCase();
     }
 
-    /** Output rows per block: the unit of thread splitting and of cache reuse across x rows. */
-    private int blockOuts(int rows) {
-        if (rows == 1 && dtype != DType.F16) return 4 * Math.max(1, Math.min(64, (out / 4 + 15) / 16));
-        long target = 128 * 1024 / (4L * in);   // a block of decoded f32 weight rows that stays in L2
-        return (int) Math.max(4, Math.min(256, target & ~3L));
+    /** Valid outputs of panel p. */
+    private int valid(int p) {
+        return Math.min(P, out - p * P);
     }
 
-    /**
-     * Reads each weight once per call: a block of output rows is computed for every x row while
-     * it is in cache (BF16/F16 decoded to f32 once per block when there are several rows).
-     */
+    /** Panels per block for a batch: a block of f32 panels that stays in L2 while every row passes. */
+    private int blockPanels() {
+        return (int) Math.max(1, Math.min(8, 128 * 1024 / (4L * P * in)));
+    }
+
+    /** Reads each weight once per call: a block of panels is used for every x row while it is in cache. */
     @Override
     public void forward(float[] x, int rows, float[] y) {
         if (rows <= 0) return;
-        if (!owner.scope().isAlive()) throw new IllegalStateException("the weights of this layer were closed");
-        int bo = blockOuts(rows);
-        int blocks = (out + bo - 1) / bo;
-        Parallel.range(blocks, (long) bo * in * rows, (start, end) -> {
+        if (rows == 1 && dtype != DType.F16) {
+            Parallel.range((panels + 1) / 2, 2L * P * in, (start, end) -> {
+                for (int pair = start; pair < end; pair++) row1(x, y, 2 * pair);
+            });
+            return;
+        }
+        int bp = blockPanels();
+        Parallel.range((panels + bp - 1) / bp, (long) bp * P * in * rows, (start, end) -> {
             for (int blk = start; blk < end; blk++) {
-                int o0 = blk * bo, o1 = Math.min(out, o0 + bo);
+                int p0 = blk * bp, p1 = Math.min(panels, p0 + bp);
                 if (dtype == DType.F32) {
-                    block(w, (long) o0 * in * 4, x, rows, y, o0, o1);
-                } else if (dtype == DType.BF16 && rows == 1) {
-                    blockBF16Row(x, y, o0, o1);
+                    block(w, (long) p0 * P * in * 4, x, rows, y, p0, p1);
                 } else {
-                    MemorySegment scratch = KernelMemory.scratch(4L * (o1 - o0) * in);
-                    decodeRows(o0, o1, scratch);
-                    block(scratch, 0, x, rows, y, o0, o1);
+                    MemorySegment scratch = KernelMemory.scratch(4L * (p1 - p0) * P * in);
+                    decode((long) p0 * P * in, (p1 - p0) * P * in, scratch);
+                    block(scratch, 0, x, rows, y, p0, p1);
                 }
             }
         });
     }
 
-    /** F32 weight rows [o0, o1) starting at byte base of seg, for all x rows. */
-    private void block(MemorySegment seg, long base, float[] x, int rows, float[] y, int o0, int o1) {
-        long stride = 4L * in;
-        int quads = o0 + (o1 - o0) / 4 * 4;
-        int r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            for (int o = o0; o + 2 <= o1; o += 2)
-                DenseKernels.r4o2F32(seg, base + (o - o0) * stride, stride, x, r * in, in, y, r * out + o, out, b, o);
-            if ((o1 - o0) % 2 != 0)
-                for (int rr = r; rr < r + 4; rr++)
-                    DenseKernels.r1o1F32(seg, base + (o1 - 1 - o0) * stride, x, rr * in, in, y, rr * out + o1 - 1, b[o1 - 1]);
-        }
-        for (; r < rows; r++) {
-            for (int o = o0; o < quads; o += 4)
-                DenseKernels.r1o4F32(seg, base + (o - o0) * stride, stride, x, r * in, in, y, r * out + o, b, o);
-            for (int o = quads; o < o1; o++)
-                DenseKernels.r1o1F32(seg, base + (o - o0) * stride, x, r * in, in, y, r * out + o, b[o]);
+    /** One row, panels p and p + 1 (if there is one). */
+    private void row1(float[] x, float[] y, int p) {
+        long panelBytes = (long) P * in * dtype.bytes, base = p * panelBytes;
+        boolean pair = p + 1 < panels;
+        if (dtype == DType.F32) {
+            if (pair) PanelKernels.row1x2(w, base, in, x, y, b, p * P, valid(p + 1));
+            else PanelKernels.row1(w, base, in, x, y, b, p * P, valid(p));
+        } else {
+            if (pair) PanelKernels.row1x2BF16(w, base, in, x, y, b, p * P, valid(p + 1));
+            else PanelKernels.row1BF16(w, base, in, x, y, b, p * P, valid(p));
         }
     }
 
-    private void blockBF16Row(float[] x, float[] y, int o0, int o1) {
-        long stride = 2L * in;
-        int quads = o0 + (o1 - o0) / 4 * 4;
-        for (int o = o0; o < quads; o += 4) DenseKernels.r1o4BF16(w, o * stride, stride, x, 0, in, y, o, b, o);
-        for (int o = quads; o < o1; o++) DenseKernels.r1o1BF16(w, o * stride, x, 0, in, y, o, b[o]);
+    /** F32 panels [p0, p1) starting at byte base of seg, for all x rows. */
+    private void block(MemorySegment seg, long base, float[] x, int rows, float[] y, int p0, int p1) {
+        long panelBytes = 4L * P * in;
+        for (int p = p0; p < p1; p++) {
+            long pb = base + (p - p0) * panelBytes;
+            int o = p * P, n = valid(p);
+            int r = 0;
+            for (; r + 4 <= rows; r += 4) PanelKernels.rows4(seg, pb, in, x, r * in, y, r * out + o, out, b, o, n);
+            if (r < rows) PanelKernels.rowsUpTo3(seg, pb, in, x, r * in, rows - r, y, r * out + o, out, b, o, n);
+        }
     }
 
-    /** Weight rows [o0, o1) as little-endian f32 into dst (row-major, in per row). */
-    private void decodeRows(int o0, int o1, MemorySegment dst) {
-        for (int o = o0; o < o1; o++) {
-            long off = (long) o * in * dtype.bytes, d = 4L * (o - o0) * in;
-            if (dtype == DType.BF16) {
-                VectorMath.decodeBF16(w, off, dst, d, in);
-            } else {
-                for (int i = 0; i < in; i++) dst.set(KernelMemory.F32, d + 4L * i, Float.float16ToFloat(w.get(I16_LE, off + 2L * i)));
-            }
+    /** count packed weights from element first, widened to little-endian f32 into dst. */
+    private void decode(long first, int count, MemorySegment dst) {
+        if (dtype == DType.BF16) {
+            VectorMath.decodeBF16(w, 2 * first, dst, 0, count);
+        } else {
+            for (int i = 0; i < count; i++) dst.set(KernelMemory.F32, 4L * i, Float.float16ToFloat(w.get(I16_LE, 2 * (first + i))));
         }
     }
 }

@@ -154,6 +154,76 @@ public final class VectorMath {
         for (; i < n; i++) a[ao + i] += s * b[bo + i];
     }
 
+    /**
+     * scores[t] = scale * dot(q[qo..qo+dims), k[rows[t] + add ..]) for t in [0, n): the attention
+     * scores of one head. Four positions at a time share each q vector load; each dot is one
+     * accumulator in d order, its lanes added by {@link #sumLanes}, then the scalar tail.
+     */
+    public static void dotRows(float[] q, int qo, float[] k, int[] rows, int add, int n, int dims, float scale, float[] scores) {
+        int L = F.length(), full = dims - dims % L, t = 0;
+        for (; t + 4 <= n; t += 4) {
+            int r0 = rows[t] + add, r1 = rows[t + 1] + add, r2 = rows[t + 2] + add, r3 = rows[t + 3] + add;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int d = 0; d < full; d += L) {
+                FloatVector qv = FloatVector.fromArray(F, q, qo + d);
+                a0 = FloatVector.fromArray(F, k, r0 + d).fma(qv, a0);
+                a1 = FloatVector.fromArray(F, k, r1 + d).fma(qv, a1);
+                a2 = FloatVector.fromArray(F, k, r2 + d).fma(qv, a2);
+                a3 = FloatVector.fromArray(F, k, r3 + d).fma(qv, a3);
+            }
+            scores[t] = dotTail(q, qo, k, r0, full, dims, sumLanes(a0)) * scale;
+            scores[t + 1] = dotTail(q, qo, k, r1, full, dims, sumLanes(a1)) * scale;
+            scores[t + 2] = dotTail(q, qo, k, r2, full, dims, sumLanes(a2)) * scale;
+            scores[t + 3] = dotTail(q, qo, k, r3, full, dims, sumLanes(a3)) * scale;
+        }
+        for (; t < n; t++) {
+            int r = rows[t] + add;
+            FloatVector a = FloatVector.zero(F);
+            for (int d = 0; d < full; d += L) a = FloatVector.fromArray(F, k, r + d).fma(FloatVector.fromArray(F, q, qo + d), a);
+            scores[t] = dotTail(q, qo, k, r, full, dims, sumLanes(a)) * scale;
+        }
+    }
+
+    private static float dotTail(float[] q, int qo, float[] k, int r, int from, int dims, float s) {
+        for (int d = from; d < dims; d++) s += q[qo + d] * k[r + d];
+        return s;
+    }
+
+    /**
+     * out[oo + d] = sum over t in [0, n) of w[t] * v[rows[t] + add + d], for d in [0, dims): the
+     * attention's weighted sum of value rows. Summed in t order with one fma per term, the same
+     * bits as n {@link #axpy} calls into zeros, but with up to four vectors of out held in
+     * registers across all t instead of loaded and stored for every row.
+     */
+    public static void weightedRows(float[] out, int oo, float[] w, int n, float[] v, int[] rows, int add, int dims) {
+        int L = F.length(), d = 0;
+        for (; d <= dims - 4 * L; d += 4 * L) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int t = 0; t < n; t++) {
+                FloatVector s = FloatVector.broadcast(F, w[t]);
+                int r = rows[t] + add + d;
+                a0 = FloatVector.fromArray(F, v, r).fma(s, a0);
+                a1 = FloatVector.fromArray(F, v, r + L).fma(s, a1);
+                a2 = FloatVector.fromArray(F, v, r + 2 * L).fma(s, a2);
+                a3 = FloatVector.fromArray(F, v, r + 3 * L).fma(s, a3);
+            }
+            a0.intoArray(out, oo + d);
+            a1.intoArray(out, oo + d + L);
+            a2.intoArray(out, oo + d + 2 * L);
+            a3.intoArray(out, oo + d + 3 * L);
+        }
+        for (; d <= dims - L; d += L) {
+            FloatVector a = FloatVector.zero(F);
+            for (int t = 0; t < n; t++) a = FloatVector.fromArray(F, v, rows[t] + add + d).fma(FloatVector.broadcast(F, w[t]), a);
+            a.intoArray(out, oo + d);
+        }
+        for (; d < dims; d++) {
+            float a = 0f;
+            for (int t = 0; t < n; t++) a += w[t] * v[rows[t] + add + d];
+            out[oo + d] = a;
+        }
+    }
+
     /** gate[i] = silu(gate[i]) * up[i]  (SwiGLU), silu(x) = x / (1 + e^-x). */
     public static void siluGate(float[] gate, float[] up, int n) {
         for (int i = 0; i < n; i++) {

@@ -28,12 +28,13 @@ public final class F32KvCache extends PagedKvCache {
         float[] K = keys[layer], V = values[layer];
         int group = group();
         float scale = attentionScale();
+        int[] slots = new int[pos + 1];   // the block-table lookup once per position, not once per head
+        for (int t = 0; t <= pos; t++) slots[t] = slot(table, t);
         for (int h = 0; h < numHeads; h++) {
             int kvOff = (h / group) * headDim, qh = qo + h * headDim, oh = oo + h * headDim;
-            for (int t = 0; t <= pos; t++) scores[t] = VectorMath.dot(q, qh, K, slot(table, t) + kvOff, headDim) * scale;
+            VectorMath.dotRows(q, qh, K, slots, kvOff, pos + 1, headDim, scale, scores);
             VectorMath.softmax(scores, 0, pos + 1);
-            java.util.Arrays.fill(out, oh, oh + headDim, 0f);
-            for (int t = 0; t <= pos; t++) VectorMath.axpy(out, oh, scores[t], V, slot(table, t) + kvOff, headDim);
+            VectorMath.weightedRows(out, oh, scores, pos + 1, V, slots, kvOff, headDim);
         }
     }
 
