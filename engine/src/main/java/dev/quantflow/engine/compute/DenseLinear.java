@@ -43,6 +43,10 @@ public final class DenseLinear implements Linear {
         this.owner = Arena.ofAuto().allocate(bytes, 64);
         this.w = MemorySegment.ofAddress(owner.address()).reinterpret(bytes);
         pack(weight.data());
+        // the packed copy is what is read from now on: let the kernel drop the mapped pages from
+        // this process's resident memory (they fault back in if the tensor is read again, e.g. a
+        // tied embedding)
+        if (weight.data().isMapped()) weight.data().unload();
     }
 
     /** An F32 matrix (out, in) from the heap, e.g. after a function-preserving transform. */
