@@ -4,6 +4,11 @@ import dev.quantflow.engine.compute.ComputeBackend;
 import dev.quantflow.engine.compute.ComputeDevice;
 import dev.quantflow.engine.compute.DeviceMemoryUsage;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.llama.StageCompute;
+import dev.quantflow.engine.llama.StageLayout;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.gpu.stage.CudaStage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -39,6 +44,14 @@ public final class CudaBackend implements ComputeBackend {
     public LinearFactory linears(String device, String scheme) {
         unavailableReason().ifPresent(reason -> { throw new IllegalStateException("CUDA backend unavailable: " + reason); });
         return new CudaLinearFactory(CudaContext.open(ordinal(device)), CudaScheme.parse(scheme));
+    }
+
+    /** The stage resident on the card: weights, KV cache (f32) and the hidden state between its layers. */
+    @Override
+    public Optional<StageCompute> stage(String device, String scheme, LlamaConfig config, WeightStore weights, StageLayout layout) {
+        unavailableReason().ifPresent(reason -> { throw new IllegalStateException("CUDA backend unavailable: " + reason); });
+        CudaScheme parsed = CudaScheme.parse(scheme);
+        return Optional.of(CudaStage.load(CudaContext.open(ordinal(device)), parsed, config, weights, layout));
     }
 
     /** "cuda:N" -> N. */

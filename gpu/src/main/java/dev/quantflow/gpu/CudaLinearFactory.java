@@ -1,9 +1,9 @@
 package dev.quantflow.gpu;
 
-import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.gpu.linear.CudaDenseLinear;
+import dev.quantflow.gpu.linear.CudaLinear;
 import dev.quantflow.gpu.linear.CudaLlmInt8Linear;
 import dev.quantflow.gpu.linear.CudaW4A16Linear;
 import dev.quantflow.gpu.linear.CudaW8A8Linear;
@@ -23,7 +23,7 @@ public final class CudaLinearFactory implements LinearFactory {
     }
 
     @Override
-    public Linear create(String name, Tensor weight, float[] bias) {
+    public CudaLinear create(String name, Tensor weight, float[] bias) {
         if (weight.shape().length != 2) throw new IllegalArgumentException(name + ": " + weight + " is not a matrix");
         int out = (int) weight.shape()[0], in = (int) weight.shape()[1];
         try {

@@ -4,11 +4,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.quantflow.engine.SharedData;
 import dev.quantflow.engine.compute.ComputeBackend;
+import dev.quantflow.engine.kv.KvFormat;
+import dev.quantflow.engine.llama.StageLayout;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.WeightStore;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 /** Without a usable CUDA setup the backend says why, once, and nothing crashes. */
 class CudaBackendTest {
+    @Test
+    void theCpuBackendOffersNoStageOfItsOwn() {
+        assertThat(ComputeBackend.forDevice("cpu").stage("cpu", "fp32", null, null, new StageLayout(0, 1, KvFormat.F32, 1, 16, 1))).isEmpty();
+    }
+
     @Test
     void registeredThroughServiceLoaderBesideTheCpu() {
         assertThat(ComputeBackend.installed()).extracting(ComputeBackend::name).contains("cpu", "cuda");
@@ -27,6 +38,12 @@ class CudaBackendTest {
         assertThat(b.memoryUsage()).isEmpty();
         assertThatThrownBy(() -> b.linears("cuda:0", "llm-int8")).isInstanceOf(IllegalStateException.class).hasMessageContaining(reason);
         assertThatThrownBy(() -> CudaContext.open(0)).isInstanceOf(IllegalStateException.class).hasMessageContaining(reason);
+        Path model = SharedData.path("models/stories260K");
+        try (WeightStore weights = WeightStore.open(model)) {
+            StageLayout layout = new StageLayout(0, 5, KvFormat.F32, 4, 16, 8);
+            assertThatThrownBy(() -> b.stage("cuda:0", "fp32", LlamaConfig.load(model), weights, layout))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining(reason).message().doesNotContain("\n");
+        }
         // asked again: the cached answer, no second attempt to load the binding (which would throw NoClassDefFoundError)
         assertThat(((CudaRuntime.Unavailable) CudaRuntime.probe()).reason()).isEqualTo(reason);
     }

@@ -1,5 +1,6 @@
 package dev.quantflow.actors.engine;
 
+import dev.quantflow.engine.compute.ComputeBackend;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.model.LlamaConfig;
 import java.nio.file.Path;
@@ -17,7 +18,7 @@ public record EngineConfig(
         String servedModelName,       // "" -> the model directory's name
         int stages,                   // pipeline stages; ignored when layerSplit is given
         List<Integer> layerSplit,     // layers per stage, e.g. [3, 5]; empty -> an even split
-        List<String> devices,         // one for all stages, or one per stage: cpu (cuda:N with the GPU backend)
+        List<String> devices,         // one for all stages, or one per stage: cpu, or cuda:N (with the GPU backend) for a stage resident on that card
         int maxBatchTokens,           // token rows per step (prefill chunks + decode tokens)
         int maxSequences,             // sequences holding KV blocks at once
         int kvBlocks,                 // 0 -> derived from kvMemoryBytes and maxSequences
@@ -27,7 +28,8 @@ public record EngineConfig(
         int tokenizerWorkers,
         int stageThreads,             // threads a stage's matmuls split over; 0 -> all cores (stages share them)
         boolean warmup,               // run one 1-token generation at start; health().ready waits for it
-        Supplier<LinearFactory> linears,
+        Supplier<LinearFactory> linears,   // the linears of CPU stages
+        String quant,                 // the scheme by name, from which a device stage (cuda:N) builds its own linears
         KvCacheFactory kvCaches,
         LinearProbe linearProbe,      // per-linear statistics for the snapshot (LLM.int8 outlier columns)
         StageFaults faults) {
@@ -49,6 +51,7 @@ public record EngineConfig(
         require(maxWaiting >= 0, "max waiting must be >= 0, got " + maxWaiting);
         require(tokenizerWorkers >= 1, "tokenizer workers must be >= 1, got " + tokenizerWorkers);
         require(stageThreads >= 0, "stage threads must be >= 0 (0 = all cores), got " + stageThreads);
+        require(!quant.isBlank(), "quant must name a scheme (fp32 for the weights as stored)");
     }
 
     public static Builder builder(Path modelDir) {
@@ -71,6 +74,7 @@ public record EngineConfig(
         b.stageThreads = stageThreads;
         b.warmup = warmup;
         b.linears = linears;
+        b.quant = quant;
         b.kvCaches = kvCaches;
         b.linearProbe = linearProbe;
         b.faults = faults;
@@ -128,10 +132,14 @@ public record EngineConfig(
         return List.of(counts);
     }
 
+    /** Whether the card is usable is the stage's to find out when it loads; here only that the device can be. */
     private static void checkDevice(String d) {
         if (d.equals("cpu")) return;
-        if (d.matches("cuda:\\d+"))
-            throw new IllegalArgumentException("device " + d + ": CUDA stages come with the GPU backend, which this build does not have; use cpu");
+        if (d.matches("cuda:\\d+")) {
+            if (ComputeBackend.installed().stream().noneMatch(b -> b.name().equals("cuda")))
+                throw new IllegalArgumentException("device " + d + ": CUDA stages come with the GPU backend, which this build does not have; use cpu");
+            return;
+        }
         throw new IllegalArgumentException("unknown device '" + d + "' (expected cpu or cuda:N)");
     }
 
@@ -156,6 +164,7 @@ public record EngineConfig(
         private int stageThreads = 0;
         private boolean warmup = true;
         private Supplier<LinearFactory> linears = () -> LinearFactory.DENSE;
+        private String quant = "fp32";
         private KvCacheFactory kvCaches = KvCacheFactory.F32;
         private LinearProbe linearProbe = LinearProbe.NONE;
         private StageFaults faults = StageFaults.NONE;
@@ -178,13 +187,14 @@ public record EngineConfig(
         public Builder stageThreads(int v) { stageThreads = v; return this; }
         public Builder warmup(boolean v) { warmup = v; return this; }
         public Builder linears(Supplier<LinearFactory> v) { linears = v; return this; }
+        public Builder quant(String v) { quant = v; return this; }
         public Builder kvCaches(KvCacheFactory v) { kvCaches = v; return this; }
         public Builder linearProbe(LinearProbe v) { linearProbe = v; return this; }
         public Builder faults(StageFaults v) { faults = v; return this; }
 
         public EngineConfig build() {
             return new EngineConfig(modelDir, servedModelName, stages, layerSplit, devices, maxBatchTokens, maxSequences, kvBlocks,
-                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, linears, kvCaches, linearProbe, faults);
+                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, linears, quant, kvCaches, linearProbe, faults);
         }
     }
 }

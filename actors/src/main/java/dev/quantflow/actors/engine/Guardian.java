@@ -44,7 +44,8 @@ final class Guardian {
             StageWorker.Downstream next = new StageWorker.ToSampler(sampler);
             for (int k = settings.stages().size() - 1; k >= 0; k--) {
                 StageSpec spec = new StageSpec(settings.stages().get(k), settings.stages().size(), config.modelDir(), model,
-                        settings.kvBlocks(), settings.kvBlockSize(), config.stageThreads(), config.linears(), config.kvCaches(), config.linearProbe(), config.faults());
+                        settings.kvBlocks(), settings.kvBlockSize(), config.maxBatchTokens(), config.stageThreads(), config.linears(), config.quant(),
+                        config.kvCaches(), config.linearProbe(), config.faults());
                 ActorRef<StageWorker.Command> stage = ctx.spawn(
                         Behaviors.supervise(StageWorker.create(spec, next, scheduler))
                                 .onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(Duration.ofMillis(50), Duration.ofSeconds(10), 0.2)),

@@ -9,9 +9,14 @@ import dev.quantflow.engine.model.LlamaConfig;
 import java.nio.file.Path;
 import java.util.function.Supplier;
 
-/** What a stage worker loads (and reloads after a failure): its layer range of the model, its linears and its KV cache. */
-public record StageSpec(LayerRange range, int numStages, Path modelDir, LlamaConfig model, int kvBlocks, int kvBlockSize, int threads,
-                        Supplier<LinearFactory> linears, KvCacheFactory kvCaches, LinearProbe linearProbe, StageFaults faults) {
+/**
+ * What a stage worker loads (and reloads after a failure): its layer range of the model on its
+ * device, its linears (CPU: the factory; a device: the scheme quant by name) and its KV cache of
+ * kvBlocks blocks; maxBatchRows sizes a device stage's workspace.
+ */
+public record StageSpec(LayerRange range, int numStages, Path modelDir, LlamaConfig model, int kvBlocks, int kvBlockSize, int maxBatchRows,
+                        int threads, Supplier<LinearFactory> linears, String quant, KvCacheFactory kvCaches, LinearProbe linearProbe,
+                        StageFaults faults) {
     public boolean isLast() {
         return range.stage() == numStages - 1;
     }

@@ -3,13 +3,17 @@ package dev.quantflow.actors.stage;
 import dev.quantflow.actors.sampler.SamplerActor;
 import dev.quantflow.actors.scheduler.Scheduler;
 import dev.quantflow.actors.scheduler.Step;
-import dev.quantflow.engine.kv.KvCache;
-import dev.quantflow.engine.llama.LlamaStage;
-import dev.quantflow.engine.model.LlamaConfig;
-import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.compute.ComputeBackend;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.compute.Parallel;
+import dev.quantflow.engine.kv.KvCache;
+import dev.quantflow.engine.llama.CpuStage;
+import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.llama.StageCompute;
+import dev.quantflow.engine.llama.StageLayout;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.WeightStore;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -23,7 +27,9 @@ import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 /**
  * Owns the layers [first, last) of the model on one device and the KV cache of those layers.
  * Runs every step it receives through its layers (stage 0 embeds first, the last stage ends with
- * logits for the sampler) on its own dispatcher thread, and passes the activations on.
+ * logits for the sampler) on its own dispatcher thread, and passes the activations on. On the CPU
+ * that is a LlamaStage with a KvCache; on a card (cuda:N) the backend's own stage, which keeps
+ * weights, KV cache and the hidden state on the card between entering and leaving the stage.
  *
  * <p>Failure: a step that throws is reported to the scheduler (whose sequences then end with an
  * error) and rethrown, so supervision restarts the worker, which reloads its shard with an empty
@@ -52,19 +58,17 @@ public final class StageWorker {
     private final Downstream next;
     private final ActorRef<Scheduler.Command> scheduler;
     private final WeightStore weights;
-    private final LlamaStage layers;
-    private final KvCache cache;
-    private final Map<String, Linear> probed;   // the linears the probe reports on, by layer name
+    private final StageCompute layers;
+    private final Map<String, Linear> probed;   // the linears the probe reports on, by layer name (CPU stages)
     private long minEpoch, lastReport;
 
-    private StageWorker(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler, WeightStore weights, LlamaStage layers,
-                        KvCache cache, Map<String, Linear> probed) {
+    private StageWorker(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler, WeightStore weights, StageCompute layers,
+                        Map<String, Linear> probed) {
         this.spec = spec;
         this.next = next;
         this.scheduler = scheduler;
         this.weights = weights;
         this.layers = layers;
-        this.cache = cache;
         this.probed = probed;
     }
 
@@ -81,7 +85,7 @@ public final class StageWorker {
                 scheduler.tell(new Scheduler.StageLoadFailed(spec.range().stage(), describe(e)));
                 return Behaviors.stopped();
             }
-            scheduler.tell(new Scheduler.StageLoaded(spec.range().stage(), incarnation, w.weightBytes(), w.cache.bytes()));
+            scheduler.tell(new Scheduler.StageLoaded(spec.range().stage(), incarnation, w.layers.weightBytes(), w.layers.kvCacheBytes()));
             if (incarnation == 1) return w.running();
             return Behaviors.withStash(STASH_CAPACITY, stash -> w.awaitingReset(stash));
         });
@@ -89,8 +93,17 @@ public final class StageWorker {
 
     private static StageWorker load(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler) {
         LlamaConfig c = spec.model();
+        String device = spec.range().device();
         WeightStore weights = WeightStore.open(spec.modelDir());
         try {
+            ComputeBackend backend = ComputeBackend.forDevice(device);
+            backend.unavailableReason().ifPresent(reason -> {
+                throw new IllegalStateException(device + " is not available: " + reason);
+            });
+            StageLayout layout = new StageLayout(spec.range().first(), spec.range().last(), spec.kvCaches().format(), spec.kvBlocks(),
+                    spec.kvBlockSize(), spec.maxBatchRows());
+            var onDevice = backend.stage(device, spec.quant(), c, weights, layout);
+            if (onDevice.isPresent()) return new StageWorker(spec, next, scheduler, weights, onDevice.get(), Map.of());
             LinearFactory factory = spec.linears().get();
             Map<String, Linear> probed = new LinkedHashMap<>();
             LinearFactory naming = (name, weight, bias) -> {
@@ -98,28 +111,31 @@ public final class StageWorker {
                 if (spec.linearProbe().outlierFraction(l).isPresent()) probed.put(name, l);
                 return l;
             };
-            LlamaStage layers = new LlamaStage(c, weights, spec.range().first(), spec.range().last(), naming);
-            KvCache cache = spec.kvCaches().create(spec.range().layers(), spec.kvBlocks(), spec.kvBlockSize(), c.numHeads(), c.numKvHeads(), c.headDim());
-            return new StageWorker(spec, next, scheduler, weights, layers, cache, probed);
+            LlamaStage layers = new LlamaStage(c, weights, layout.first(), layout.last(), naming);
+            KvCache cache = spec.kvCaches().create(layout.layers(), spec.kvBlocks(), spec.kvBlockSize(), c.numHeads(), c.numKvHeads(), c.headDim());
+            return new StageWorker(spec, next, scheduler, weights, new CpuStage(layers, cache), probed);
         } catch (RuntimeException | Error e) {
             weights.close();
             throw e;
         }
     }
 
-    private long weightBytes() {
-        long bytes = layers.hasHead() ? layers.lmHead().weightBytes() : 0;
-        for (int l = spec.range().first(); l < spec.range().last(); l++)
-            for (var linear : layers.layer(l).linears()) bytes += linear.weightBytes();
-        return bytes;
+    /** Frees the stage's device memory (if any) and unmaps the weights: on stop and before a restart reloads them. */
+    private Behavior<Command> release() {
+        try {
+            layers.close();
+        } finally {
+            weights.close();
+        }
+        return Behaviors.same();
     }
 
     private Behavior<Command> running() {
         return Behaviors.receive(Command.class)
                 .onMessage(Forward.class, this::onForward)
                 .onMessage(Reset.class, r -> { minEpoch = Math.max(minEpoch, r.epoch()); return Behaviors.same(); })
-                .onSignal(PreRestart.class, s -> { weights.close(); return Behaviors.same(); })
-                .onSignal(PostStop.class, s -> { weights.close(); return Behaviors.same(); })
+                .onSignal(PreRestart.class, s -> release())
+                .onSignal(PostStop.class, s -> release())
                 .build();
     }
 
@@ -130,8 +146,8 @@ public final class StageWorker {
                     return stash.unstashAll(running());
                 })
                 .onMessage(Forward.class, f -> { stash.stash(f); return Behaviors.same(); })
-                .onSignal(PreRestart.class, s -> { weights.close(); return Behaviors.same(); })
-                .onSignal(PostStop.class, s -> { weights.close(); return Behaviors.same(); })
+                .onSignal(PreRestart.class, s -> release())
+                .onSignal(PostStop.class, s -> release())
                 .build();
     }
 
@@ -143,16 +159,10 @@ public final class StageWorker {
             return Behaviors.same();
         }
         long t0 = System.nanoTime();
-        float[] x = layers.hasEmbedding() ? new float[0] : f.hidden();
-        float[][] logits = {null};
+        float[][] out = {null};   // the hidden state for the next stage, or the last stage's logits
         try {
             spec.faults().beforeCompute(stage, step.id(), step.rows().rows());
-            if (layers.hasEmbedding()) x = layers.embed(step.rows().tokens());
-            float[] hidden = x;
-            Runnable compute = () -> {
-                layers.forwardLayers(hidden, step.rows(), cache);
-                if (layers.hasHead()) logits[0] = layers.logits(hidden, step.logitRows());
-            };
+            Runnable compute = () -> out[0] = layers.forward(f.hidden(), step.rows(), step.logitRows());
             if (spec.threads() > 0) Parallel.withThreads(spec.threads(), compute);
             else compute.run();
         } catch (RuntimeException | Error e) {
@@ -163,8 +173,8 @@ public final class StageWorker {
         long[] nanos = f.stageNanos().clone();
         nanos[stage] = System.nanoTime() - t0;
         switch (next) {
-            case NextStage n -> n.ref().tell(new Forward(step, x, nanos));
-            case ToSampler s -> s.ref().tell(new SamplerActor.SampleStep(step, logits[0], nanos));
+            case NextStage n -> n.ref().tell(new Forward(step, out[0], nanos));
+            case ToSampler s -> s.ref().tell(new SamplerActor.SampleStep(step, out[0], nanos));
         }
         reportProbes();
         return Behaviors.same();

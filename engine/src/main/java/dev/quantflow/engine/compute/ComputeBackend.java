@@ -1,5 +1,9 @@
 package dev.quantflow.engine.compute;
 
+import dev.quantflow.engine.llama.StageCompute;
+import dev.quantflow.engine.llama.StageLayout;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.WeightStore;
 import java.util.List;
 import java.util.Optional;
 import java.util.ServiceLoader;
@@ -28,6 +32,19 @@ public interface ComputeBackend {
      * @throws IllegalStateException when the backend is unavailable
      */
     LinearFactory linears(String device, String scheme);
+
+    /**
+     * A whole pipeline stage on device: the weights of layers [layout.first(), layout.last()), the
+     * hidden state between them and the KV cache of those layers all in the device's memory, with
+     * linears of the given scheme. Empty when this backend places only linears (the CPU): the
+     * caller then builds a LlamaStage and its KvCache.
+     *
+     * @throws IllegalArgumentException for an unknown device or scheme, or a layout the device cannot hold
+     * @throws IllegalStateException when the backend is unavailable
+     */
+    default Optional<StageCompute> stage(String device, String scheme, LlamaConfig config, WeightStore weights, StageLayout layout) {
+        return Optional.empty();
+    }
 
     /** Bytes in use per device and category, for the metrics. */
     List<DeviceMemoryUsage> memoryUsage();

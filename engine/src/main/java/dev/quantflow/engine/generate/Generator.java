@@ -4,13 +4,16 @@ import dev.quantflow.engine.kv.BlockAllocator;
 import dev.quantflow.engine.kv.F32KvCache;
 import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.llama.BatchRows;
+import dev.quantflow.engine.llama.CpuStage;
 import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.llama.StageCompute;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.sample.Sampler;
 import dev.quantflow.engine.sample.StopMatcher;
 import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 import java.util.function.IntFunction;
 
@@ -21,11 +24,11 @@ import java.util.function.IntFunction;
  */
 public final class Generator {
     public static final int BLOCK_SIZE = 16;
-    private static final int PREFILL_CHUNK = 512;
+    public static final int PREFILL_CHUNK = 512;   // prompt tokens per step
 
-    private final LlamaStage model;
+    private final LlamaConfig c;
     private final Tokenizer tokenizer;
-    private final IntFunction<KvCache> cacheFactory;
+    private final IntFunction<List<StageCompute>> pipeline;   // KV blocks a generation needs -> the stages, embedding to lm_head
 
     /** model must cover all layers (embedding to lm_head). */
     public Generator(LlamaStage model, Tokenizer tokenizer) {
@@ -37,9 +40,37 @@ public final class Generator {
 
     public Generator(LlamaStage model, Tokenizer tokenizer, IntFunction<KvCache> cacheFactory) {
         if (!model.hasEmbedding() || !model.hasHead()) throw new IllegalArgumentException("Generator needs a stage over all layers");
-        this.model = model;
+        this(model.config(), tokenizer, blocks -> List.of(new CpuStage(model, cacheFactory.apply(blocks))));
+    }
+
+    private Generator(LlamaConfig c, Tokenizer tokenizer, IntFunction<List<StageCompute>> pipeline) {
+        this.c = c;
         this.tokenizer = tokenizer;
-        this.cacheFactory = cacheFactory;
+        this.pipeline = pipeline;
+    }
+
+    /**
+     * Over a pipeline of stages (stage 0 embeds, the last has lm_head) that hold their own KV
+     * caches of kvBlocks blocks of BLOCK_SIZE tokens each, e.g. stages on cards. Each generation
+     * reuses those caches from block 0.
+     */
+    public static Generator overStages(LlamaConfig c, List<StageCompute> stages, int kvBlocks, Tokenizer tokenizer) {
+        if (stages.isEmpty() || !stages.getFirst().hasEmbedding() || !stages.getLast().hasHead())
+            throw new IllegalArgumentException("Generator needs stages from the embedding to lm_head");
+        for (int i = 1; i < stages.size(); i++)
+            if (stages.get(i).firstLayer() != stages.get(i - 1).lastLayer()) throw new IllegalArgumentException("stages must cover consecutive layers");
+        List<StageCompute> fixed = List.copyOf(stages);
+        return new Generator(c, tokenizer, blocks -> {
+            if (blocks > kvBlocks)
+                throw new IllegalArgumentException("this generation needs " + blocks * BLOCK_SIZE + " KV tokens; the stages hold " + kvBlocks * BLOCK_SIZE);
+            return fixed;
+        });
+    }
+
+    /** KV blocks of BLOCK_SIZE tokens a generation of maxTokens after promptTokens needs (capped by the context). */
+    public static int blocksNeeded(LlamaConfig c, int promptTokens, int maxTokens) {
+        int budget = (int) Math.min(c.maxPositions(), (long) promptTokens + maxTokens);
+        return Math.max(1, (budget + BLOCK_SIZE - 1) / BLOCK_SIZE);
     }
 
     /** Called with each token as it is chosen and the text that became final with it (may be empty). */
@@ -49,14 +80,13 @@ public final class Generator {
     }
 
     public GenerateResult generate(int[] prompt, GenerateOptions opt, Listener listener) {
-        LlamaConfig c = model.config();
         if (prompt.length == 0) throw new IllegalArgumentException("empty prompt (no tokens)");
         if (prompt.length >= c.maxPositions())
             throw new IllegalArgumentException("prompt has " + prompt.length + " tokens; the context is " + c.maxPositions());
         int budget = Math.min(c.maxPositions(), prompt.length + opt.maxTokens());
-        KvCache cache = cacheFactory.apply((budget + BLOCK_SIZE - 1) / BLOCK_SIZE);
-        BlockAllocator blocks = new BlockAllocator(cache.numBlocks());
-        int[] table = blocks.ensure(new int[0], budget, BLOCK_SIZE);
+        int numBlocks = blocksNeeded(c, prompt.length, opt.maxTokens());
+        List<StageCompute> stages = pipeline.apply(numBlocks);
+        int[] table = new BlockAllocator(numBlocks).ensure(new int[0], budget, BLOCK_SIZE);
         Sampler sampler = new Sampler(opt.sampling());
         IncrementalDetokenizer detok = tokenizer.newDetokenizer();
         StopMatcher stops = new StopMatcher(opt.stop());
@@ -70,7 +100,7 @@ public final class Generator {
         float[] logits = null;
         for (int s = 0; s < prompt.length; s += PREFILL_CHUNK) {
             int e = Math.min(prompt.length, s + PREFILL_CHUNK);
-            logits = step(Arrays.copyOfRange(prompt, s, e), s, table, cache);
+            logits = step(Arrays.copyOfRange(prompt, s, e), s, table, stages);
         }
         long t1 = System.nanoTime();
         int pos = prompt.length;
@@ -83,7 +113,7 @@ public final class Generator {
             listener.onToken(next, delta);
             if (stops.stopped()) { finish = "stop"; break; }
             if (n == opt.maxTokens() || pos >= c.maxPositions()) break;
-            logits = step(new int[] {next}, pos++, table, cache);
+            logits = step(new int[] {next}, pos++, table, stages);
         }
         if (!stops.stopped()) {
             String tail = stops.push(detok.flush()) + stops.flush();
@@ -94,13 +124,15 @@ public final class Generator {
         return new GenerateResult(Arrays.copyOf(out, n), text.toString(), finish, prompt.length, t1 - t0, t2 - t1);
     }
 
-    /** Runs tokens at positions start.. through the model; returns the last row's logits. */
-    private float[] step(int[] tokens, int start, int[] table, KvCache cache) {
+    /** Runs tokens at positions start.. through the stages; returns the last row's logits. */
+    private static float[] step(int[] tokens, int start, int[] table, List<StageCompute> stages) {
         int[] pos = new int[tokens.length];
         int[][] tables = new int[tokens.length][];
         for (int i = 0; i < tokens.length; i++) { pos[i] = start + i; tables[i] = table; }
-        float[] x = model.embed(tokens);
-        model.forwardLayers(x, new BatchRows(tokens, pos, tables), cache);
-        return model.logits(x, new int[] {tokens.length - 1});
+        BatchRows rows = new BatchRows(tokens, pos, tables);
+        int[] last = {tokens.length - 1};
+        float[] x = new float[0];
+        for (StageCompute s : stages) x = s.forward(x, rows, last);
+        return x;
     }
 }

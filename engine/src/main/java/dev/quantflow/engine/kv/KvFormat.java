@@ -18,9 +18,14 @@ public enum KvFormat {
 
     /** A factory of caches over all layers of c, given a number of blocks of blockSize tokens. */
     public IntFunction<KvCache> caches(LlamaConfig c, int blockSize) {
+        return blocks -> create(c.numLayers(), blocks, blockSize, c.numHeads(), c.numKvHeads(), c.headDim());
+    }
+
+    /** A cache of this format for layers layers (e.g. one stage's). */
+    public KvCache create(int layers, int blocks, int blockSize, int numHeads, int numKvHeads, int headDim) {
         return switch (this) {
-            case F32 -> blocks -> new F32KvCache(c.numLayers(), blocks, blockSize, c.numHeads(), c.numKvHeads(), c.headDim());
-            case INT8 -> blocks -> new Int8KvCache(c.numLayers(), blocks, blockSize, c.numHeads(), c.numKvHeads(), c.headDim());
+            case F32 -> new F32KvCache(layers, blocks, blockSize, numHeads, numKvHeads, headDim);
+            case INT8 -> new Int8KvCache(layers, blocks, blockSize, numHeads, numKvHeads, headDim);
         };
     }
 

@@ -111,6 +111,29 @@ public final class LlamaStage {
         return c;
     }
 
+    /** The embedding table (vocab, dim) as stored; stage 0 only. */
+    public Optional<Tensor> embeddingTable() {
+        return Optional.ofNullable(embedding);
+    }
+
+    /** The final RMSNorm's weight (dim); last stage only. */
+    public Optional<float[]> finalNorm() {
+        return Optional.ofNullable(finalNorm);
+    }
+
+    /** The rotary embedding's frequencies (headDim / 2), as forwardLayers uses them. */
+    public float[] ropeInvFreq() {
+        return rope.invFreq();
+    }
+
+    /** Bytes the linears of this stage (and lm_head on the last) keep resident. */
+    public long weightBytes() {
+        long bytes = lmHead != null ? lmHead.weightBytes() : 0;
+        for (LayerWeights w : layers)
+            for (Linear l : w.linears()) bytes += l.weightBytes();
+        return bytes;
+    }
+
     /** x = embedding rows of tokens: (rows, dim). */
     public float[] embed(int[] tokens) {
         int d = c.hiddenSize();

@@ -34,6 +34,11 @@ final class Rope {
         }
     }
 
+    /** The frequencies (headDim/2), a copy: device kernels compute the same angles from them. */
+    float[] invFreq() {
+        return invFreq.clone();
+    }
+
     /** Rotates heads heads of x starting at off, for position pos; cos/sin are scratch of headDim/2. */
     void apply(float[] x, int off, int heads, int pos, float[] cos, float[] sin) {
         angles(pos, cos, sin, 0);

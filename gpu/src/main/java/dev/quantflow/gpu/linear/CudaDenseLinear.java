@@ -4,7 +4,6 @@ import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.gpu.CudaKernels;
 import dev.quantflow.gpu.CudaKernels.DenseType;
 import dev.quantflow.gpu.DeviceBuffer;
-import java.lang.foreign.MemorySegment;
 
 /** fp32 / bf16 / fp16 weights copied to the card as stored (no conversion). */
 public final class CudaDenseLinear extends CudaLinear {
@@ -20,18 +19,7 @@ public final class CudaDenseLinear extends CudaLinear {
             default -> throw new IllegalArgumentException(weight + ": dense weights must be F32, BF16 or F16");
         };
         this.w = weights((long) out * in * type.bytes);
-        copy(weight.data(), w);
-    }
-
-    /** Copies a (possibly memory-mapped, possibly > 2 GiB) segment in slices of at most 256 MiB. */
-    static void copy(MemorySegment src, DeviceBuffer dst) {
-        long chunk = 256L << 20;
-        for (long at = 0; at < src.byteSize(); at += chunk) {
-            MemorySegment slice = src.asSlice(at, Math.min(chunk, src.byteSize() - at));
-            java.nio.ByteBuffer bb = slice.isNative() ? slice.asByteBuffer()
-                    : java.nio.ByteBuffer.allocateDirect((int) slice.byteSize()).put(slice.asByteBuffer()).flip();
-            dst.upload(bb, at);
-        }
+        w.upload(weight.data());
     }
 
     @Override

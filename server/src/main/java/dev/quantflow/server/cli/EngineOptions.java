@@ -13,7 +13,7 @@ public final class EngineOptions {
     List<Integer> layerSplit = List.of();
 
     @Option(names = "--devices", split = ",", defaultValue = "cpu", paramLabel = "DEV,...",
-            description = "One device for all stages or one per stage: cpu (cuda:N with the GPU backend) (default: ${DEFAULT-VALUE})")
+            description = "One device for all stages or one per stage: cpu or cuda:N (the stage resident on that card) (default: ${DEFAULT-VALUE})")
     List<String> devices;
 
     @Option(names = "--max-batch-tokens", defaultValue = "512", description = "Token rows per step: prefill chunks + decode tokens (default: ${DEFAULT-VALUE})")
@@ -42,7 +42,8 @@ public final class EngineOptions {
 
     /** Applies the flags; model is needed to tell a quantized checkpoint from a scheme to build. */
     public EngineConfig.Builder apply(EngineConfig.Builder b, java.nio.file.Path model) {
-        return apply(b).linears(ServeCommand.linears(model, quant)).kvCaches(ServeCommand.kvCaches(kv)).linearProbe(ServeCommand::outlierFraction);
+        if (devices.contains("cpu")) b.linears(ServeCommand.linears(model, quant));   // the linears of CPU stages; device stages build theirs from quant
+        return apply(b).quant(quant).kvCaches(ServeCommand.kvCaches(kv)).linearProbe(ServeCommand::outlierFraction);
     }
 
     public EngineConfig.Builder apply(EngineConfig.Builder b) {

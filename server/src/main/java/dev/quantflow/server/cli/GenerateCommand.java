@@ -5,6 +5,7 @@ import dev.quantflow.engine.generate.GenerateResult;
 import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.llama.StageCompute;
 import dev.quantflow.engine.sample.SamplingParams;
 import java.io.PrintWriter;
 import java.util.List;
@@ -64,16 +65,26 @@ public final class GenerateCommand implements Callable<Integer> {
         long seedValue = seed != null ? seed : System.nanoTime();
         GenerateOptions opts = new GenerateOptions(maxTokens, new SamplingParams(temperature, topK, topP, seedValue), ignoreEos, stop);
         long t0 = System.nanoTime();
+        List<StageCompute> stages = List.of();
         try (LlamaModel m = LlamaModel.open(model.dir())) {
-            // on the CPU every --quant scheme of engine.quant (and stored quantized checkpoints); elsewhere the backend's schemes
             placement.validate(m.config().numLayers());
-            LlamaStage stage = placement.cpuOnly() ? quant.stage(m, quant.plan(placement.scheme)) : m.full(placement.linears(m.config().numLayers()));
-            long loadNanos = System.nanoTime() - t0;
             int[] promptIds = m.tokenizer().encode(prompt);
+            Generator generator;
+            if (placement.cpuOnly()) {
+                // every --quant scheme of engine.quant (and stored quantized checkpoints), one LlamaStage
+                LlamaStage stage = quant.stage(m, quant.plan(placement.scheme));
+                generator = new Generator(stage, m.tokenizer(), quant.kvFormat().caches(m.config(), Generator.BLOCK_SIZE));
+            } else {
+                // stages resident on their cards (the backend's schemes), their KV caches sized for this generation
+                int kvBlocks = Generator.blocksNeeded(m.config(), promptIds.length, maxTokens);
+                stages = placement.stages(m, quant.kvFormat(), kvBlocks, Math.clamp(promptIds.length, 1, Generator.PREFILL_CHUNK));
+                generator = Generator.overStages(m.config(), stages, kvBlocks, m.tokenizer());
+            }
+            long loadNanos = System.nanoTime() - t0;
             PrintWriter out = spec.commandLine().getOut();
             StringBuilder idLine = new StringBuilder();
             long cpu0 = processCpuNanos();
-            GenerateResult r = new Generator(stage, m.tokenizer(), quant.kvFormat().caches(m.config(), Generator.BLOCK_SIZE)).generate(promptIds, opts, (id, delta) -> {
+            GenerateResult r = generator.generate(promptIds, opts, (id, delta) -> {
                 if (ids) {
                     if (id >= 0) idLine.append(idLine.isEmpty() ? "" : " ").append(id);
                 } else if (!delta.isEmpty()) {
@@ -87,6 +98,8 @@ public final class GenerateCommand implements Callable<Integer> {
             spec.commandLine().getErr().printf(Locale.ROOT, "load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.2f tokens/s | finish %s | cpu %.2f s in %.2f s%n",
                     loadNanos / 1e9, r.promptTokens(), r.prefillTokensPerSecond(), r.tokens().length, r.decodeTokensPerSecond(), r.finishReason(),
                     (processCpuNanos() - cpu0) / 1e9, (r.prefillNanos() + r.decodeNanos()) / 1e9);
+        } finally {
+            stages.forEach(StageCompute::close);
         }
         return 0;
     }

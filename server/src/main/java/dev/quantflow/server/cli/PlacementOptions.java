@@ -1,8 +1,14 @@
 package dev.quantflow.server.cli;
 
 import dev.quantflow.engine.compute.ComputeBackend;
-import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.compute.StagedLinearFactory;
+import dev.quantflow.engine.generate.Generator;
+import dev.quantflow.engine.kv.KvFormat;
+import dev.quantflow.engine.llama.CpuStage;
+import dev.quantflow.engine.llama.LlamaModel;
+import dev.quantflow.engine.llama.StageCompute;
+import dev.quantflow.engine.llama.StageLayout;
+import dev.quantflow.engine.model.LlamaConfig;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -10,7 +16,8 @@ import picocli.CommandLine.Option;
 /**
  * Where the layers run and in which scheme: --devices cuda:0,cuda:1 --stages 2 --quant llm-int8
  * puts the first half of the layers on cuda:0 and the rest (with lm_head) on cuda:1. Stage i runs
- * on device i modulo the number of devices.
+ * on device i modulo the number of devices; a stage on a card keeps its weights, KV cache and
+ * activations there, which cross the host only between stages.
  */
 public final class PlacementOptions {
     @Option(names = "--devices", split = ",", paramLabel = "DEV", defaultValue = "cpu",
@@ -37,18 +44,39 @@ public final class PlacementOptions {
         if (stages < 1 || stages > numLayers) throw new QuantflowCommand.UserError("--stages must be between 1 and the " + numLayers + " layers");
     }
 
-    public LinearFactory linears(int numLayers) {
-        validate(numLayers);
-        List<LinearFactory> perStage = new ArrayList<>();
-        for (int i = 0; i < stages; i++) perStage.add(factory(devices.get(i % devices.size())));
-        return stages == 1 ? perStage.getFirst() : new StagedLinearFactory(perStage, StagedLinearFactory.evenBounds(numLayers, stages));
+    /**
+     * The stages over the model's layers, stage i on device i modulo the devices: a whole stage
+     * resident on a card (weights, hidden state and the KV cache of its layers, kvBlocks blocks
+     * of Generator.BLOCK_SIZE tokens) where the device's backend offers one, else a LlamaStage
+     * with its KvCache in the given format. The caller closes them.
+     */
+    public List<StageCompute> stages(LlamaModel m, KvFormat kv, int kvBlocks, int maxBatchRows) {
+        LlamaConfig c = m.config();
+        validate(c.numLayers());
+        int[] bounds = StagedLinearFactory.evenBounds(c.numLayers(), stages);
+        List<StageCompute> built = new ArrayList<>();
+        try {
+            for (int i = 0; i < stages; i++) {
+                String device = devices.get(i % devices.size());
+                StageLayout layout = new StageLayout(bounds[i], bounds[i + 1], kv, kvBlocks, Generator.BLOCK_SIZE, maxBatchRows);
+                ComputeBackend backend = backend(device);
+                StageCompute s = backend.stage(device, scheme, c, m.weights(), layout).orElseGet(() -> new CpuStage(
+                        m.stage(layout.first(), layout.last(), backend.linears(device, scheme)),
+                        kv.create(layout.layers(), kvBlocks, Generator.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim())));
+                built.add(s);
+            }
+            return built;
+        } catch (RuntimeException | Error e) {
+            built.forEach(StageCompute::close);
+            throw e;
+        }
     }
 
-    private LinearFactory factory(String device) {
+    private static ComputeBackend backend(String device) {
         ComputeBackend backend = ComputeBackend.forDevice(device);
         backend.unavailableReason().ifPresent(reason -> {
             throw new QuantflowCommand.UserError(device + " is not available: " + reason);
         });
-        return backend.linears(device, scheme);
+        return backend;
     }
 }

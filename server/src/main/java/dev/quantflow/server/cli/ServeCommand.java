@@ -5,7 +5,6 @@ import com.typesafe.config.ConfigFactory;
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.KvCacheFactory;
 import dev.quantflow.engine.compute.LinearFactory;
-import dev.quantflow.engine.kv.Int8KvCache;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
@@ -45,7 +44,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--quant", paramLabel = "SCHEME", description = "Quantization of the linear layers [quantflow.server.quant, QUANTFLOW_QUANT] (default: fp32)")
     String quant;
 
-    @Option(names = "--devices", paramLabel = "DEV,...", description = "One device for all stages or one per stage: cpu (cuda:N with the GPU backend) [QUANTFLOW_DEVICES]")
+    @Option(names = "--devices", paramLabel = "DEV,...", description = "One device for all stages or one per stage: cpu or cuda:N (the stage's weights, activations and KV cache on that card) [QUANTFLOW_DEVICES]")
     String devices;
 
     @Option(names = "--stages", paramLabel = "N", description = "Pipeline stages (layer shards) [QUANTFLOW_STAGES] (default: 1)")
@@ -155,7 +154,7 @@ public final class ServeCommand implements Callable<Integer> {
         Config e = config.getConfig("quantflow.engine");
         String split = e.getString("layer-split").strip();
         List<Integer> layers = split.isEmpty() ? List.of() : Arrays.stream(split.split(",")).map(String::strip).map(Integer::parseInt).toList();
-        return EngineConfig.builder(dir)
+        EngineConfig.Builder b = EngineConfig.builder(dir)
                 .servedModelName(settings.servedModelName().orElse(""))
                 .stages(settings.stages())
                 .layerSplit(layers)
@@ -165,10 +164,11 @@ public final class ServeCommand implements Callable<Integer> {
                 .maxWaiting(e.getInt("max-waiting"))
                 .kvBlocks(e.getInt("kv-blocks"))
                 .kvBlockSize(e.getInt("kv-block-size"))
-                .linears(linears(dir, settings.quant()))
+                .quant(settings.quant())
                 .kvCaches(kvCaches(e.getString("kv")))
-                .linearProbe(ServeCommand::outlierFraction)
-                .build();
+                .linearProbe(ServeCommand::outlierFraction);
+        if (settings.devices().contains("cpu")) b.linears(linears(dir, settings.quant()));   // CPU stages' linears; device stages build theirs from quant
+        return b.build();
     }
 
     /**
@@ -207,10 +207,7 @@ public final class ServeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException ex) {
             throw new QuantflowCommand.UserError(ex.getMessage());
         }
-        return switch (format) {
-            case F32 -> KvCacheFactory.F32;
-            case INT8 -> Int8KvCache::new;
-        };
+        return KvCacheFactory.of(format);
     }
 
     /** SIGTERM / SIGINT start the drain; a second signal exits at once. */

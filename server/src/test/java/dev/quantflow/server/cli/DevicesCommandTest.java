@@ -7,6 +7,7 @@ import dev.quantflow.gpu.CudaRuntime;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import picocli.CommandLine;
 
 class DevicesCommandTest {
@@ -35,6 +36,27 @@ class DevicesCommandTest {
                 "--max-tokens", "2");
         assertThat(r[0]).isEqualTo("2");
         assertThat(r[2].strip()).startsWith("quantflow: cuda:0 is not available: ").doesNotContain("\n").doesNotContain("Exception");
+    }
+
+    @Test
+    void twoStagesOnAnUnavailableCardAreOneClearLineToo() {
+        if (!(CudaRuntime.probe() instanceof CudaRuntime.Unavailable)) return;
+        String[] r = run("generate", "--model", SharedData.path("models/stories260K").toString(), "--devices", "cuda:0,cuda:0", "--stages", "2",
+                "--max-tokens", "2");
+        assertThat(r[0]).isEqualTo("2");
+        assertThat(r[2].strip()).startsWith("quantflow: cuda:0 is not available: ").doesNotContain("\n");
+    }
+
+    /** The engine accepts cuda:N (the GPU backend is in this build); the stage finds out at load that the card is missing, and says so. */
+    @Test
+    @Timeout(60)
+    void servingOnAnUnavailableCardFailsAtLoadInOneLine() {
+        if (!(CudaRuntime.probe() instanceof CudaRuntime.Unavailable u)) return;
+        String[] r = run("serve", "--model", SharedData.path("models/stories260K").toString(), "--devices", "cuda:0", "--port", "0", "--grpc-port", "-1");
+        assertThat(r[0]).isEqualTo("2");
+        assertThat(r[2].strip()).doesNotContain("\n")
+                .startsWith("quantflow: stage 0 (layers 0-4 on cuda:0) failed to load: IllegalStateException: cuda:0 is not available: ")
+                .contains(u.reason().substring(0, 20));
     }
 
     @Test
