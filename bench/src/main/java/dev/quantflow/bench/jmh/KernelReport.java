@@ -26,8 +26,13 @@ public final class KernelReport {
 
     static List<String> report(Collection<RunResult> results) {
         Map<String, Double> micros = new TreeMap<>();   // "method|shape" or "read|threads" -> us/op
+        Map<String, Double> batched = new TreeMap<>();  // "shape|rows|method" -> us/op
         for (RunResult r : results) {
             String method = r.getParams().getBenchmark().substring(r.getParams().getBenchmark().lastIndexOf('.') + 1);
+            if (r.getParams().getParam("rows") != null) {
+                batched.put(r.getParams().getParam("shape") + "|" + r.getParams().getParam("rows") + "|" + method, r.getPrimaryResult().getScore());
+                continue;
+            }
             String key = r.getParams().getParam("shape") != null ? r.getParams().getParam("shape") : r.getParams().getParam("threads");
             micros.put(method + "|" + key, r.getPrimaryResult().getScore());
         }
@@ -50,6 +55,26 @@ public final class KernelReport {
             if (p[0].equals("read"))
                 lines.add(String.format(Locale.ROOT, "memory read bandwidth, %s thread(s): %.1f GB/s (%d MiB off-heap, Vector loads)",
                         p[1], MemoryBandwidthBenchmark.BYTES / us / 1e3, MemoryBandwidthBenchmark.BYTES >> 20));
+        });
+        if (!batched.isEmpty()) lines.addAll(batchedReport(batched));
+        return lines;
+    }
+
+    /** Batched fp32 linear vs the same rows one at a time, one thread. */
+    static List<String> batchedReport(Map<String, Double> micros) {
+        List<String> lines = new ArrayList<>();
+        lines.add("batched fp32 linear, one thread, against the same rows one at a time in the same run:");
+        lines.add(String.format(Locale.ROOT, "%-10s %5s %12s %9s %14s %9s %10s", "out x in", "rows", "batched us", "GFLOP/s", "row-by-row us", "GFLOP/s", "x rowwise"));
+        micros.forEach((k, us) -> {
+            String[] p = k.split("\\|");
+            if (!p[2].equals("batched")) return;
+            Double rowwise = micros.get(p[0] + "|" + p[1] + "|rowByRow");
+            String[] d = p[0].split("x");
+            double flop = 2.0 * Long.parseLong(d[0]) * Long.parseLong(d[1]) * Integer.parseInt(p[1]);
+            lines.add(String.format(Locale.ROOT, "%-10s %5s %12.1f %9.2f %14s %9s %10s", p[0], p[1], us, flop / us / 1e3,
+                    rowwise == null ? "-" : String.format(Locale.ROOT, "%.1f", rowwise),
+                    rowwise == null ? "-" : String.format(Locale.ROOT, "%.2f", flop / rowwise / 1e3),
+                    rowwise == null ? "-" : String.format(Locale.ROOT, "%.1f", rowwise / us)));
         });
         return lines;
     }

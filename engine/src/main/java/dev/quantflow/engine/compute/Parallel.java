@@ -41,15 +41,29 @@ public final class Parallel {
         ScopedValue.where(LIMIT, Math.max(1, n)).run(body);
     }
 
-    /** Runs body over [0, n) on up to threads() threads, in contiguous chunks; workPerItem decides whether to split. */
+    /** Threads inside range() right now (each is a caller keeping one core busy with its own loop). */
+    private static final AtomicInteger CALLERS = new AtomicInteger();
+
+    /**
+     * Runs body over [0, n) on up to threads() threads, in contiguous chunks; workPerItem decides
+     * whether to split. Cores that other callers' loops occupy are not offered as helpers: when
+     * two pipeline stages compute at once on two cores, each runs its loops alone instead of four
+     * threads time-slicing two cores (where a caller waits for a chunk whose helper lost its core);
+     * a stage that computes while the others wait still gets every core.
+     */
     public static void range(int n, long workPerItem, RangeBody body) {
-        int threads = (int) Math.min(threads(), Math.max(1, n * workPerItem / MIN_PARALLEL_WORK));
-        threads = Math.min(threads, n);
-        if (threads <= 1) {
-            body.run(0, n);
-            return;
+        int others = CALLERS.getAndIncrement();
+        try {
+            int threads = (int) Math.min(threads(), Math.max(1, n * workPerItem / MIN_PARALLEL_WORK));
+            threads = Math.min(Math.min(threads, n), Math.max(1, THREADS - others));
+            if (threads <= 1) {
+                body.run(0, n);
+                return;
+            }
+            new Split(n, Math.min(n, threads * CHUNKS_PER_THREAD), body).run(threads - 1);
+        } finally {
+            CALLERS.decrementAndGet();
         }
-        new Split(n, Math.min(n, threads * CHUNKS_PER_THREAD), body).run(threads - 1);
     }
 
     /** One parallel loop: chunks claimed in order from a counter, completion counted down. */
