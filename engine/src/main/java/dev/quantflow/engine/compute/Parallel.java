@@ -41,63 +41,35 @@ public final class Parallel {
         ScopedValue.where(LIMIT, Math.max(1, n)).run(body);
     }
 
-    /**
-     * Cores in use by parallel loops: every caller inside range() holds one, every helper posted
-     * to the pool holds one until it has finished. Helpers are posted only onto cores nobody holds.
-     */
-    private static final AtomicInteger BUSY = new AtomicInteger();
-
-    /** Takes a core for a helper if one is free. */
-    private static boolean reserveCore() {
-        for (int b; (b = BUSY.get()) < THREADS; )
-            if (BUSY.compareAndSet(b, b + 1)) return true;
-        return false;
-    }
-
-    /**
-     * Runs body over [0, n) on up to threads() threads, in contiguous chunks; workPerItem decides
-     * whether to split. Helpers go only to cores that no other loop holds, and the caller looks
-     * again between its chunks: when two pipeline stages compute at once on two cores each runs
-     * its loop alone (instead of four threads time-slicing two cores, where a caller waits for a
-     * chunk whose helper lost its core), and a loop gains a helper as soon as the other stage
-     * goes idle.
-     */
+    /** Runs body over [0, n) on up to threads() threads, in contiguous chunks; workPerItem decides whether to split. */
     public static void range(int n, long workPerItem, RangeBody body) {
         int threads = (int) Math.min(threads(), Math.max(1, n * workPerItem / MIN_PARALLEL_WORK));
         threads = Math.min(threads, n);
-        BUSY.incrementAndGet();
-        try {
-            if (threads <= 1) {
-                body.run(0, n);
-                return;
-            }
-            new Split(n, Math.min(n, threads * CHUNKS_PER_THREAD), body, threads - 1).run();
-        } finally {
-            BUSY.decrementAndGet();
+        if (threads <= 1) {
+            body.run(0, n);
+            return;
         }
+        new Split(n, Math.min(n, threads * CHUNKS_PER_THREAD), body).run(threads - 1);
     }
 
     /** One parallel loop: chunks claimed in order from a counter, completion counted down. */
-    private static final class Split {
-        private final int n, chunks, maxHelpers;
+    private static final class Split implements Runnable {
+        private final int n, chunks;
         private final RangeBody body;
         private final AtomicInteger next = new AtomicInteger();
         private final CountDownLatch done;
         private final AtomicReference<Throwable> failure = new AtomicReference<>();
-        private int helpers;   // posted so far; the caller's own
 
-        Split(int n, int chunks, RangeBody body, int maxHelpers) {
+        Split(int n, int chunks, RangeBody body) {
             this.n = n;
             this.chunks = chunks;
             this.body = body;
-            this.maxHelpers = maxHelpers;
             this.done = new CountDownLatch(chunks);
         }
 
-        /** The caller: offers helpers where cores are free, works through the chunks, waits for the last ones. */
-        void run() {
-            offerHelpers();
-            while (claimAndRun()) offerHelpers();
+        void run(int helpers) {
+            for (int h = 0; h < helpers; h++) POOL.execute(this);
+            run();
             try {
                 done.await();
             } catch (InterruptedException e) {
@@ -110,31 +82,17 @@ public final class Parallel {
             if (t != null) throw new IllegalStateException(t);
         }
 
-        private void offerHelpers() {
-            while (helpers < maxHelpers && next.get() < chunks && reserveCore()) {
-                helpers++;
-                POOL.execute(() -> {
-                    try {
-                        while (claimAndRun()) { }
-                    } finally {
-                        BUSY.decrementAndGet();
-                    }
-                });
+        @Override
+        public void run() {
+            for (int c; (c = next.getAndIncrement()) < chunks; ) {
+                try {
+                    body.run((int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks));
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                } finally {
+                    done.countDown();
+                }
             }
-        }
-
-        /** Runs the next unclaimed chunk; false when none was left. */
-        private boolean claimAndRun() {
-            int c = next.getAndIncrement();
-            if (c >= chunks) return false;
-            try {
-                body.run((int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks));
-            } catch (Throwable t) {
-                failure.compareAndSet(null, t);
-            } finally {
-                done.countDown();
-            }
-            return true;
         }
     }
 }
