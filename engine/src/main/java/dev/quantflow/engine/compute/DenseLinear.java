@@ -2,7 +2,6 @@ package dev.quantflow.engine.compute;
 
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.Tensor;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -39,9 +38,9 @@ public final class DenseLinear implements Linear {
         this.panels = (out + P - 1) / P;
         this.b = new float[panels * P];
         if (bias != null) System.arraycopy(bias, 0, b, 0, out);
-        long bytes = Math.max(1, (long) panels * P * in * dtype.bytes);
-        this.owner = Arena.ofAuto().allocate(bytes, 64);
-        this.w = MemorySegment.ofAddress(owner.address()).reinterpret(bytes);
+        KernelMemory.View packed = KernelMemory.weights((long) panels * P * in * dtype.bytes);
+        this.owner = packed.owner();
+        this.w = packed.view();
         pack(weight.data());
         // the packed copy is what is read from now on: let the kernel drop the mapped pages from
         // this process's resident memory (they fault back in if the tensor is read again, e.g. a
