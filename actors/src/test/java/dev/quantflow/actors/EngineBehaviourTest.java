@@ -267,6 +267,21 @@ class EngineBehaviourTest {
     }
 
     @Test
+    void closingAtAnyMomentAfterASubmitEndsItsStream() throws Exception {
+        // close while the request is being tokenized, handed to the sampler, admitted or decoding:
+        // whichever actor holds its stream at that moment, the stream must end, never hang
+        for (int i = 0; i < 12; i++) {
+            CompletableFuture<Outcome> open;
+            try (PipelineEngine engine = PipelineEngine.start(base().build())) {
+                open = run(engine, client, text("race" + i, "Once upon a time", longRun(400)));
+                Thread.sleep(i % 4);
+            }
+            Outcome o = open.get(20, TimeUnit.SECONDS);
+            if (o.error() != null) assertThat(o.error()).as("iteration %d", i).isInstanceOf(EngineException.class).hasMessageContaining("shut down");
+        }
+    }
+
+    @Test
     void logprobsComeWithEveryTokenWhenAsked() throws Exception {
         try (PipelineEngine engine = PipelineEngine.start(base().build())) {
             Outcome o = await(run(engine, client, new GenerateRequest("lp", new Prompt.Text("Once upon a time"), GenerateOptions.greedy(8), 3)));

@@ -100,6 +100,12 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private final ContinuousBatcher batcher;
     private final Map<Long, Pending> tokenizing = new HashMap<>();
     private final Map<Long, Sequence> sequences = new HashMap<>();
+    /**
+     * The event streams of admitted sequences. The sampler owns them, but its Register message can
+     * still be in flight (or in its mailbox) when the engine stops, and then only this copy can
+     * fail the stream instead of leaving the client waiting forever.
+     */
+    private final Map<Long, BoundedSourceQueue<TokenEvent>> admittedStreams = new HashMap<>();
     private final Map<String, Long> byRequestId = new HashMap<>();
     private final Set<Integer> unavailableStages = new HashSet<>();
     private final List<CompletableFuture<Void>> idleWaiters = new ArrayList<>();
@@ -198,6 +204,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         }
         Sequence seq = new Sequence(e.sequence(), r.requestId(), e.ids());
         sequences.put(seq.id, seq);
+        admittedStreams.put(seq.id, p.events);
         batcher.enqueue(seq);
         schedule();
         return this;
@@ -268,6 +275,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private void end(Sequence seq) {
         batcher.release(seq);
         sequences.remove(seq.id);
+        admittedStreams.remove(seq.id);
         byRequestId.remove(seq.requestId);
     }
 
@@ -359,11 +367,13 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         return this;
     }
 
-    /** Shutting down: requests still being tokenized fail (the sampler fails the admitted ones). */
+    /** Shutting down: requests still being tokenized fail, and so do admitted ones (the sampler fails those it knows too). */
     private Behavior<Command> onStop() {
         EngineException closed = new EngineException(EngineException.Kind.UNAVAILABLE, "the engine shut down");
         tokenizing.values().forEach(p -> EventStreams.fail(p.events, closed));
         tokenizing.clear();
+        admittedStreams.values().forEach(events -> EventStreams.fail(events, closed));   // a no-op where the sampler got there first
+        admittedStreams.clear();
         idleWaiters.forEach(f -> f.completeExceptionally(closed));
         return this;
     }
