@@ -14,28 +14,18 @@ import java.lang.invoke.MethodHandle;
  * caller. When they have seen more than one segment kind (heap array, mapped file, arena
  * allocation, and their scopes), the loads stop being intrinsified and every kernel in the JVM
  * runs 6-15x slower (measured here: bf16 decode 15 -> 1.4 GFLOP/s per CPU-second after a heap
- * segment was used once). So mapped weights are re-viewed as plain native segments, heap weights
- * are copied off-heap, and the decode scratch is native too.
+ * segment was used once). So dense weights are packed into native memory (weights()) whatever
+ * they came from, and the decode scratch is native too.
  */
 final class KernelMemory {
     private KernelMemory() {}
 
     /** A kernel view of some memory and the segment that keeps that memory alive (hold both). */
     record View(MemorySegment view, MemorySegment owner) {
-        /** False once the owner's arena was closed (the view must not be read then). */
-        boolean alive() {
-            return owner.scope().isAlive();
+        /** The global-scope view of owner's first bytes. */
+        static View of(MemorySegment owner, long bytes) {
+            return new View(MemorySegment.ofAddress(owner.address()).reinterpret(bytes), owner);
         }
-    }
-
-    /** seg as a global-scope native segment, copied off-heap first if it is on the heap. */
-    static View uniform(MemorySegment seg) {
-        MemorySegment owner = seg;
-        if (!seg.isNative()) {
-            owner = Arena.ofAuto().allocate(Math.max(1, seg.byteSize()), 64).asSlice(0, seg.byteSize());
-            owner.copyFrom(seg);
-        }
-        return new View(MemorySegment.ofAddress(owner.address()).reinterpret(owner.byteSize()), owner);
     }
 
     private static final long HUGE_PAGE = 2L << 20;
@@ -69,8 +59,7 @@ final class KernelMemory {
      */
     static View weights(long bytes) {
         if (POSIX_MEMALIGN == null || bytes < HUGE_PAGE) {
-            MemorySegment owner = Arena.ofAuto().allocate(Math.max(1, bytes), 64);
-            return new View(MemorySegment.ofAddress(owner.address()).reinterpret(bytes), owner);
+            return View.of(Arena.ofAuto().allocate(Math.max(1, bytes), 64), bytes);
         }
         long size = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
         try (Arena call = Arena.ofConfined()) {
@@ -79,8 +68,7 @@ final class KernelMemory {
             if (rc != 0) throw new OutOfMemoryError("posix_memalign of " + size + " bytes for weights failed: error " + rc);
             MemorySegment base = out.get(ValueLayout.ADDRESS, 0);
             int ignored = (int) MADVISE.invokeExact(base, size, MADV_HUGEPAGE);   // best effort: THP may be off
-            MemorySegment owner = base.reinterpret(size, Arena.ofAuto(), KernelMemory::free);
-            return new View(MemorySegment.ofAddress(base.address()).reinterpret(bytes), owner);
+            return View.of(base.reinterpret(size, Arena.ofAuto(), KernelMemory::free), bytes);
         } catch (Error | RuntimeException e) {
             throw e;
         } catch (Throwable t) {
@@ -102,8 +90,9 @@ final class KernelMemory {
     static MemorySegment scratch(long bytes) {
         MemorySegment[] s = SCRATCH.get();
         if (s[0] == null || s[0].byteSize() < bytes) {
-            s[1] = Arena.ofAuto().allocate(bytes, 64);
-            s[0] = MemorySegment.ofAddress(s[1].address()).reinterpret(bytes);
+            View v = View.of(Arena.ofAuto().allocate(bytes, 64), bytes);
+            s[0] = v.view();
+            s[1] = v.owner();
         }
         return s[0];
     }
