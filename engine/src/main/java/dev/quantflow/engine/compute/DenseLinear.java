@@ -142,7 +142,7 @@ public final class DenseLinear implements Linear {
         boolean pair = p + 1 < panels;
         if (dtype == DType.F32) {
             if (pair) PanelKernels.row1x2(w, base, in, x, y, b, p * P, valid(p + 1));
-            else PanelKernels.row1(w, base, in, x, y, b, p * P, valid(p));
+            else PanelKernels.rows(w, base, in, x, 0, 1, y, p * P, out, b, p * P, valid(p));
         } else {
             if (pair) PanelKernels.row1x2BF16(w, base, in, x, y, b, p * P, valid(p + 1));
             else PanelKernels.row1BF16(w, base, in, x, y, b, p * P, valid(p));
@@ -155,9 +155,7 @@ public final class DenseLinear implements Linear {
         for (int p = p0; p < p1; p++) {
             long pb = base + (p - p0) * panelBytes;
             int o = p * P, n = valid(p);
-            int r = 0;
-            for (; r + 4 <= rows; r += 4) PanelKernels.rows4(seg, pb, in, x, r * in, y, r * out + o, out, b, o, n);
-            if (r < rows) PanelKernels.rowsUpTo3(seg, pb, in, x, r * in, rows - r, y, r * out + o, out, b, o, n);
+            for (int r = 0; r < rows; r += 4) PanelKernels.rows(seg, pb, in, x, r * in, Math.min(4, rows - r), y, r * out + o, out, b, o, n);
         }
     }
 

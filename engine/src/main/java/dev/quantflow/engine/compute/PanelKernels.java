@@ -36,13 +36,16 @@ final class PanelKernels {
     }
 
     /**
-     * Four rows of x (starting at xo, in apart) times the F32 panel at byte base: y rows yo, yo +
-     * out, ... get the panel's n (<= P) outputs starting at o, plus bias b (padded to whole panels).
+     * Up to four rows of x (starting at xo, in apart) times the F32 panel at byte base: y rows yo,
+     * yo + out, ... get the panel's n (<= P) outputs starting at o, plus bias b (padded to whole
+     * panels). With fewer than four rows the missing ones repeat the last real row and are not
+     * stored: the eight independent accumulators still keep the FMA pipes busy, where one row's
+     * two chains would wait on the FMA latency.
      */
-    static void rows4(MemorySegment w, long base, int in, float[] x, int xo, float[] y, int yo, int out, float[] b, int o, int n) {
+    static void rows(MemorySegment w, long base, int in, float[] x, int xo, int rows, float[] y, int yo, int out, float[] b, int o, int n) {
         FloatVector z = FloatVector.zero(F);
         FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
-        int x1 = xo + in, x2 = x1 + in, x3 = x2 + in;
+        int x1 = rows > 1 ? xo + in : xo, x2 = rows > 2 ? xo + 2 * in : x1, x3 = rows > 3 ? xo + 3 * in : x2;
         long step = 4L * P, half = 4L * L;
         for (int k = 0; k < in; k++) {
             long q = base + step * k;
@@ -61,51 +64,9 @@ final class PanelKernels {
             a31 = w1.fma(xb, a31);
         }
         store(a00, a01, b, o, y, yo, n);
-        store(a10, a11, b, o, y, yo + out, n);
-        store(a20, a21, b, o, y, yo + 2 * out, n);
-        store(a30, a31, b, o, y, yo + 3 * out, n);
-    }
-
-    /**
-     * The 1-3 rows left after the 4-row tiles: rows xo, xo + in, xo + 2 * in of x, of which only
-     * the first {@code rows} are real (the others repeat the last real row and are not stored). Six
-     * independent accumulators keep the FMA pipes busy where one row's two chains would wait on
-     * the FMA latency.
-     */
-    static void rowsUpTo3(MemorySegment w, long base, int in, float[] x, int xo, int rows, float[] y, int yo, int out, float[] b, int o, int n) {
-        FloatVector z = FloatVector.zero(F);
-        FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z;
-        int x1 = rows > 1 ? xo + in : xo, x2 = rows > 2 ? xo + 2 * in : x1;
-        long step = 4L * P, half = 4L * L;
-        for (int k = 0; k < in; k++) {
-            long q = base + step * k;
-            FloatVector w0 = f32(w, q), w1 = f32(w, q + half);
-            FloatVector xb = FloatVector.broadcast(F, x[xo + k]);
-            a00 = w0.fma(xb, a00);
-            a01 = w1.fma(xb, a01);
-            xb = FloatVector.broadcast(F, x[x1 + k]);
-            a10 = w0.fma(xb, a10);
-            a11 = w1.fma(xb, a11);
-            xb = FloatVector.broadcast(F, x[x2 + k]);
-            a20 = w0.fma(xb, a20);
-            a21 = w1.fma(xb, a21);
-        }
-        store(a00, a01, b, o, y, yo, n);
         if (rows > 1) store(a10, a11, b, o, y, yo + out, n);
         if (rows > 2) store(a20, a21, b, o, y, yo + 2 * out, n);
-    }
-
-    /** One row of x times one F32 panel (the odd last panel of a single row). */
-    static void row1(MemorySegment w, long base, int in, float[] x, float[] y, float[] b, int o, int n) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        long step = 4L * P, half = 4L * L;
-        for (int k = 0; k < in; k++) {
-            long q = base + step * k;
-            FloatVector xb = FloatVector.broadcast(F, x[k]);
-            a0 = f32(w, q).fma(xb, a0);
-            a1 = f32(w, q + half).fma(xb, a1);
-        }
-        store(a0, a1, b, o, y, o, n);
+        if (rows > 3) store(a30, a31, b, o, y, yo + 3 * out, n);
     }
 
     /**
