@@ -69,8 +69,12 @@ public final class Generator {
 
     /** KV blocks of BLOCK_SIZE tokens a generation of maxTokens after promptTokens needs (capped by the context). */
     public static int blocksNeeded(LlamaConfig c, int promptTokens, int maxTokens) {
-        int budget = (int) Math.min(c.maxPositions(), (long) promptTokens + maxTokens);
-        return Math.max(1, (budget + BLOCK_SIZE - 1) / BLOCK_SIZE);
+        return Math.max(1, (tokenBudget(c, promptTokens, maxTokens) + BLOCK_SIZE - 1) / BLOCK_SIZE);
+    }
+
+    /** Positions a generation can reach: the prompt plus maxTokens, capped by the context. */
+    private static int tokenBudget(LlamaConfig c, int promptTokens, int maxTokens) {
+        return (int) Math.min(c.maxPositions(), (long) promptTokens + maxTokens);
     }
 
     /** Called with each token as it is chosen and the text that became final with it (may be empty). */
@@ -83,7 +87,7 @@ public final class Generator {
         if (prompt.length == 0) throw new IllegalArgumentException("empty prompt (no tokens)");
         if (prompt.length >= c.maxPositions())
             throw new IllegalArgumentException("prompt has " + prompt.length + " tokens; the context is " + c.maxPositions());
-        int budget = Math.min(c.maxPositions(), prompt.length + opt.maxTokens());
+        int budget = tokenBudget(c, prompt.length, opt.maxTokens());
         int numBlocks = blocksNeeded(c, prompt.length, opt.maxTokens());
         List<StageCompute> stages = pipeline.apply(numBlocks);
         int[] table = new BlockAllocator(numBlocks).ensure(new int[0], budget, BLOCK_SIZE);
