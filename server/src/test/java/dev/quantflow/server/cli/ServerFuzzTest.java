@@ -21,8 +21,8 @@ import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
-import io.grpc.stub.ClientCalls;
+import io.grpc.ClientCall;
+import io.grpc.Metadata;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -37,12 +37,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -83,6 +83,9 @@ class ServerFuzzTest {
             String before = greedy(http);
             HttpClient client = HttpClient.newBuilder().connectTimeout(TIMEOUT).build();
             ManagedChannel channel = Grpc.newChannelBuilderForAddress("127.0.0.1", server.grpcPort(), InsecureChannelCredentials.create()).build();
+            byte[] valid = GenerateRequest.newBuilder().setText("Once upon a time").setMaxTokens(4).build().toByteArray();
+            assertThat(call(channel, GENERATE, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS), valid).getCode())
+                    .as("a valid raw Generate call").isEqualTo(Status.Code.OK);
             ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
             AtomicInteger streams = new AtomicInteger();
             ExecutorService pool = Executors.newFixedThreadPool(CLIENTS);
@@ -292,16 +295,35 @@ class ServerFuzzTest {
         if (rnd.nextInt(3) == 0) msg = damaged(msg, rnd);
         CallOptions options = CallOptions.DEFAULT.withDeadlineAfter(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
         String what = (tokenize ? "Tokenize " : "Generate ") + ByteString.copyFrom(msg, 0, Math.min(msg.length, 200));
-        try {
-            if (tokenize) {
-                ClientCalls.blockingUnaryCall(channel, TOKENIZE, options, msg);
-            } else {
-                Iterator<byte[]> it = ClientCalls.blockingServerStreamingCall(channel, GENERATE, options, msg);
-                while (it.hasNext()) it.next();
+        Status status = call(channel, tokenize ? TOKENIZE : GENERATE, options, msg);
+        return status == null ? "gRPC call without an end (deadline) for " + what
+                : GRPC_ALLOWED.contains(status.getCode()) ? null : "gRPC " + status + " for " + what;
+    }
+
+    /** Runs one call to its end and returns its status (null if it did not end in time). */
+    private static Status call(ManagedChannel channel, MethodDescriptor<byte[], byte[]> method, CallOptions options, byte[] msg) {
+        CompletableFuture<Status> end = new CompletableFuture<>();
+        ClientCall<byte[], byte[]> call = channel.newCall(method, options);
+        call.start(new ClientCall.Listener<>() {
+            @Override
+            public void onMessage(byte[] message) {
+                call.request(1);
             }
+
+            @Override
+            public void onClose(Status status, Metadata trailers) {
+                end.complete(status);
+            }
+        }, new Metadata());
+        call.request(1);
+        call.sendMessage(msg);
+        call.halfClose();
+        try {
+            Status s = end.get(TIMEOUT.toSeconds() + 10, TimeUnit.SECONDS);
+            return s.getCode() == Status.Code.DEADLINE_EXCEEDED ? null : s;
+        } catch (Exception e) {
+            call.cancel("no end", e);
             return null;
-        } catch (StatusRuntimeException e) {
-            return GRPC_ALLOWED.contains(e.getStatus().getCode()) ? null : "gRPC " + e.getStatus() + " for " + what;
         }
     }
 
