@@ -39,8 +39,6 @@ public final class DecodeSpeed {
             pos[i] = start + i;
             tables[i] = table;
         }
-        float[] x = stage.embed(tokens);
-        stage.forwardLayers(x, new BatchRows(tokens, pos, tables), cache);
-        return stage.logits(x, new int[] {tokens.length - 1});
+        return stage.forward(null, new BatchRows(tokens, pos, tables), new int[] {tokens.length - 1}, cache);
     }
 }

@@ -5,13 +5,23 @@ import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.llama.BatchRows;
 import dev.quantflow.engine.llama.LlamaStage;
 import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 
 /** One window of tokens through a full model as a single prefill from position 0, fresh KV cache. */
 public final class WindowForward {
     private WindowForward() {}
 
-    /** The final hidden states (n, dim) of tokens; the cache factory gets the number of blocks. */
-    public static float[] hidden(LlamaStage stage, int[] tokens, IntFunction<KvCache> caches) {
+    /** Runs tokens through every layer (what the linears see), without logits; the cache factory gets the number of blocks. */
+    public static void run(LlamaStage stage, int[] tokens, IntFunction<KvCache> caches) {
+        forward(stage, tokens, caches, new int[0]);
+    }
+
+    /** Logits (n, vocab) at every position of tokens. */
+    public static float[] logits(LlamaStage stage, int[] tokens, IntFunction<KvCache> caches) {
+        return forward(stage, tokens, caches, IntStream.range(0, tokens.length).toArray());
+    }
+
+    private static float[] forward(LlamaStage stage, int[] tokens, IntFunction<KvCache> caches, int[] selected) {
         int n = tokens.length, bs = Generator.BLOCK_SIZE;
         KvCache cache = caches.apply((n + bs - 1) / bs);
         int[] table = new int[(n + bs - 1) / bs];
@@ -22,15 +32,6 @@ public final class WindowForward {
             pos[i] = i;
             tables[i] = table;
         }
-        float[] x = stage.embed(tokens);
-        stage.forwardLayers(x, new BatchRows(tokens, pos, tables), cache);
-        return x;
-    }
-
-    /** Logits (n, vocab) at every position of tokens. */
-    public static float[] logits(LlamaStage stage, int[] tokens, IntFunction<KvCache> caches) {
-        float[] x = hidden(stage, tokens, caches);
-        int[] all = java.util.stream.IntStream.range(0, tokens.length).toArray();
-        return stage.logits(x, all);
+        return stage.forward(null, new BatchRows(tokens, pos, tables), selected, cache);
     }
 }

@@ -31,9 +31,7 @@ public record CpuStage(LlamaStage layers, KvCache cache) implements StageCompute
 
     @Override
     public float[] forward(float[] hidden, BatchRows rows, int[] logitRows) {
-        float[] x = layers.hasEmbedding() ? layers.embed(rows.tokens()) : hidden;
-        layers.forwardLayers(x, rows, cache);
-        return layers.hasHead() ? layers.logits(x, logitRows) : x;
+        return layers.forward(hidden, rows, logitRows, cache);
     }
 
     @Override

@@ -2,13 +2,13 @@ package dev.quantflow.engine.llama;
 
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
-import dev.quantflow.engine.compute.Parallel;
-import dev.quantflow.engine.compute.VectorMath;
 import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.ModelLoadException;
 import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.engine.model.WeightStore;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -20,7 +20,7 @@ public final class LlamaStage {
     private final LlamaConfig c;
     private final int first, last;
     private final Tensor embedding;       // (vocab, dim), stage 0 only
-    private final LayerWeights[] layers;  // [last - first]
+    private final List<LayerWeights<float[], Linear>> layers;  // [last - first]
     private final float[] finalNorm;      // (dim), last stage only
     private final Linear lmHead;          // (vocab, dim), last stage only
     private final Rope rope;
@@ -35,8 +35,9 @@ public final class LlamaStage {
         boolean isFirst = first == 0, isLast = last == c.numLayers();
         Tensor embed = isFirst || (isLast && c.tieWordEmbeddings()) ? tensor(w, "model.embed_tokens.weight") : null;
         this.embedding = isFirst ? checkShape(w, embed, c.vocabSize(), c.hiddenSize()) : null;
-        this.layers = new LayerWeights[last - first];
-        for (int l = first; l < last; l++) layers[l - first] = loadLayer(w, l, linears);
+        List<LayerWeights<float[], Linear>> ls = new ArrayList<>(last - first);
+        for (int l = first; l < last; l++) ls.add(loadLayer(w, l, linears));
+        this.layers = List.copyOf(ls);
         this.finalNorm = isLast ? tensor(w, "model.norm.weight").toFloatArray() : null;
         if (isLast) {
             Tensor head = c.tieWordEmbeddings() ? embed : w.find("lm_head.weight").orElseGet(() -> tensor(w, "model.embed_tokens.weight"));
@@ -46,10 +47,10 @@ public final class LlamaStage {
         }
     }
 
-    private LayerWeights loadLayer(WeightStore w, int l, LinearFactory f) {
+    private LayerWeights<float[], Linear> loadLayer(WeightStore w, int l, LinearFactory f) {
         String p = "model.layers." + l + ".";
         int d = c.hiddenSize(), h = c.intermediateSize();
-        return new LayerWeights(
+        return new LayerWeights<>(
                 tensor(w, p + "input_layernorm.weight").toFloatArray(),
                 linear(w, f, p + "self_attn.q_proj", c.qDim(), d),
                 linear(w, f, p + "self_attn.k_proj", c.kvDim(), d),
@@ -99,8 +100,8 @@ public final class LlamaStage {
         return lmHead != null;
     }
 
-    public LayerWeights layer(int l) {
-        return layers[l - first];
+    public LayerWeights<float[], Linear> layer(int l) {
+        return layers.get(l - first);
     }
 
     public Linear lmHead() {
@@ -121,7 +122,7 @@ public final class LlamaStage {
         return Optional.ofNullable(finalNorm);
     }
 
-    /** The rotary embedding's frequencies (headDim / 2), as forwardLayers uses them. */
+    /** The rotary embedding's frequencies (headDim / 2), as the CPU ops use them. */
     public float[] ropeInvFreq() {
         return rope.invFreq();
     }
@@ -129,13 +130,13 @@ public final class LlamaStage {
     /** Bytes the linears of this stage (and lm_head on the last) keep resident. */
     public long weightBytes() {
         long bytes = lmHead != null ? lmHead.weightBytes() : 0;
-        for (LayerWeights w : layers)
+        for (LayerWeights<float[], Linear> w : layers)
             for (Linear l : w.linears()) bytes += l.weightBytes();
         return bytes;
     }
 
     /** x = embedding rows of tokens: (rows, dim). */
-    public float[] embed(int[] tokens) {
+    float[] embed(int[] tokens) {
         int d = c.hiddenSize();
         float[] x = new float[tokens.length * d];
         for (int r = 0; r < tokens.length; r++) {
@@ -145,52 +146,12 @@ public final class LlamaStage {
         return x;
     }
 
-    /** Runs layers [first, last) in place over x (rows, dim); cache layer i holds layer first+i. */
-    public void forwardLayers(float[] x, BatchRows b, KvCache cache) {
-        int rows = b.rows(), d = c.hiddenSize(), qd = c.qDim(), kvd = c.kvDim(), hid = c.intermediateSize();
-        float[] xb = new float[rows * d], q = new float[rows * qd], k = new float[rows * kvd], v = new float[rows * kvd];
-        float[] att = new float[rows * qd], gate = new float[rows * hid], up = new float[rows * hid];
-        int maxPos = b.maxPosition();
-        // RoPE angles depend on the position only: once per row, not per layer
-        int half = c.headDim() / 2;
-        float[] cos = new float[rows * half], sin = new float[rows * half];
-        for (int r = 0; r < rows; r++) rope.angles(b.positions()[r], cos, sin, r * half);
-        for (int l = first; l < last; l++) {
-            LayerWeights w = layers[l - first];
-            int cl = l - first;
-            // attention: x += Wo · attn(rope(Wq·xb), rope(Wk·xb), Wv·xb), xb = rmsnorm(x)
-            for (int r = 0; r < rows; r++) VectorMath.rmsnorm(xb, r * d, x, r * d, w.attnNorm(), d, c.rmsNormEps());
-            w.wq().forward(xb, rows, q);
-            w.wk().forward(xb, rows, k);
-            w.wv().forward(xb, rows, v);
-            for (int r = 0; r < rows; r++) {
-                rope.rotate(q, r * qd, c.numHeads(), cos, sin, r * half);
-                rope.rotate(k, r * kvd, c.numKvHeads(), cos, sin, r * half);
-                cache.store(cl, b.blockTables()[r], b.positions()[r], k, r * kvd, v, r * kvd);
-            }
-            Parallel.range(rows, (long) (maxPos + 1) * qd * 2, (s, e) -> {
-                float[] scores = new float[maxPos + 1];
-                for (int r = s; r < e; r++) cache.attend(cl, b.blockTables()[r], b.positions()[r], q, r * qd, att, r * qd, scores);
-            });
-            w.wo().forward(att, rows, xb);
-            VectorMath.addInPlace(x, 0, xb, 0, rows * d);
-            // MLP: x += Wdown · (silu(Wgate·xb) * Wup·xb), xb = rmsnorm(x)
-            for (int r = 0; r < rows; r++) VectorMath.rmsnorm(xb, r * d, x, r * d, w.ffnNorm(), d, c.rmsNormEps());
-            w.wGate().forward(xb, rows, gate);
-            w.wUp().forward(xb, rows, up);
-            VectorMath.siluGate(gate, up, rows * hid);
-            w.wDown().forward(gate, rows, xb);
-            VectorMath.addInPlace(x, 0, xb, 0, rows * d);
-        }
-    }
-
-    /** Logits (selected.length, vocab) of the selected rows of x: final norm, then lm_head. */
-    public float[] logits(float[] x, int[] selected) {
-        int d = c.hiddenSize();
-        float[] xn = new float[selected.length * d];
-        for (int i = 0; i < selected.length; i++) VectorMath.rmsnorm(xn, i * d, x, selected[i] * d, finalNorm, d, c.rmsNormEps());
-        float[] logits = new float[selected.length * c.vocabSize()];
-        lmHead.forward(xn, selected.length, logits);
-        return logits;
+    /**
+     * One step of this stage on the CPU with the KV cache of its layers (cache layer i holds layer
+     * first+i): see {@link StageCompute#forward}. The math is {@link DecoderForward}'s.
+     */
+    public float[] forward(float[] hidden, BatchRows rows, int[] logitRows, KvCache cache) {
+        CpuDecoderOps ops = new CpuDecoderOps(this, rope, cache, rows, hasHead() ? logitRows : new int[0]);
+        return DecoderForward.step(ops, c, layers, hasEmbedding(), finalNorm, lmHead, hidden);
     }
 }

@@ -38,7 +38,7 @@ public final class Calibration {
         for (int s = 0; s < tokens.length; s += w) {
             int[] win = java.util.Arrays.copyOfRange(tokens, s, Math.min(tokens.length, s + w));
             if (win.length < 2) break;
-            WindowForward.hidden(stage, win, blocks -> new F32KvCache(c.numLayers(), blocks, Generator.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim()));
+            WindowForward.run(stage, win, blocks -> new F32KvCache(c.numLayers(), blocks, Generator.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim()));
         }
         return stats;
     }

@@ -56,9 +56,7 @@ class BatchInvarianceTest {
             }
             last[s] = r - 1;
         }
-        float[] x = m.embed(tokens);
-        m.forwardLayers(x, new BatchRows(tokens, pos, rowTables), cache);
-        float[] logits = m.logits(x, last);
+        float[] logits = m.forward(null, new BatchRows(tokens, pos, rowTables), last, cache);
         int v = m.config().vocabSize();
         float[][] out = new float[seqs.length][];
         for (int s = 0; s < seqs.length; s++) out[s] = Arrays.copyOfRange(logits, s * v, (s + 1) * v);

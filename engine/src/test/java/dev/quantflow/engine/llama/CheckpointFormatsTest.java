@@ -78,11 +78,9 @@ class CheckpointFormatsTest {
             int[] pos = new int[prompt.length];
             int[][] tables = new int[prompt.length][];
             for (int i = 0; i < prompt.length; i++) { pos[i] = i; tables[i] = table; }
-            float[] x = m.embed(prompt);
-            m.forwardLayers(x, new BatchRows(prompt, pos, tables), cache);
             int[] every = new int[prompt.length];
             for (int i = 0; i < every.length; i++) every[i] = i;
-            return m.logits(x, every);
+            return m.forward(null, new BatchRows(prompt, pos, tables), every, cache);
         }
     }
 

@@ -41,9 +41,7 @@ class ReferenceOutputsTest {
         int[] pos = new int[tokens.length];
         int[][] tables = new int[tokens.length][];
         for (int i = 0; i < tokens.length; i++) { pos[i] = start + i; tables[i] = table; }
-        float[] x = m.embed(tokens);
-        m.forwardLayers(x, new BatchRows(tokens, pos, tables), cache);
-        return m.logits(x, new int[] {tokens.length - 1});
+        return m.forward(null, new BatchRows(tokens, pos, tables), new int[] {tokens.length - 1}, cache);
     }
 
     static int[] ints(JsonNode a) {

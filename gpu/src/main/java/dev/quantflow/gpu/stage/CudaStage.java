@@ -3,6 +3,7 @@ package dev.quantflow.gpu.stage;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.BatchRows;
+import dev.quantflow.engine.llama.DecoderForward;
 import dev.quantflow.engine.llama.LayerWeights;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.llama.StageCompute;
@@ -21,6 +22,7 @@ import dev.quantflow.gpu.linear.CudaLinear;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * Layers [first, last) of a Llama model resident on one card: the weights (linears in the
@@ -29,18 +31,12 @@ import java.util.Locale;
  * state, which stays on the card from the stage's entry to its exit. A step copies in one packed
  * index array and the hidden state (stage 0 embeds the tokens on the card instead), launches every
  * layer's kernels on the default stream, and copies out the hidden state or the selected rows'
- * logits. The math is LlamaStage.forwardLayers', step for step.
+ * logits. The steps are DecoderForward's, over {@link CudaDecoderOps}: no layer loop here.
  *
  * <p>Stages on one card share its context's scratch buffers (the int8 linears'), so a step holds
  * the context's lock; the stage's own activations live in its StageWorkspace.
  */
 public final class CudaStage implements StageCompute {
-    private static final CudaKernels.Path AUTO = CudaKernels.Path.AUTO;
-
-    /** One decoder layer on the card, with its KV cache: keys and values (blocks * blockSize, kvDim) each. */
-    private record Layer(DeviceBuffer attnNorm, CudaLinear wq, CudaLinear wk, CudaLinear wv, CudaLinear wo, DeviceBuffer ffnNorm,
-                         CudaLinear wGate, CudaLinear wUp, CudaLinear wDown, DeviceBuffer keys, DeviceBuffer values) {}
-
     private final CudaContext ctx;
     private final CudaKernels k;
     private final LlamaConfig c;
@@ -48,7 +44,8 @@ public final class CudaStage implements StageCompute {
     private final List<CudaLinear> linears = new ArrayList<>();   // every linear of the stage, lm_head included
     private final List<DeviceBuffer> owned = new ArrayList<>();   // norms, embedding, frequencies, KV cache
     private final StageWorkspace ws;
-    private final Layer[] layers;
+    private final List<LayerWeights<DeviceBuffer, CudaLinear>> layers = new ArrayList<>();
+    private final DeviceBuffer[] keys, values;   // per layer: (blocks * blockSize, kvDim) each
     private DeviceBuffer invFreq;     // (headDim / 2) RoPE frequencies
     private DeviceBuffer embedding;   // (vocab, dim) as stored; stage 0 only
     private DenseType embeddingType;
@@ -71,7 +68,8 @@ public final class CudaStage implements StageCompute {
         this.c = c;
         this.layout = layout;
         this.ws = new StageWorkspace(ctx);
-        this.layers = new Layer[layout.layers()];
+        this.keys = new DeviceBuffer[layout.layers()];
+        this.values = new DeviceBuffer[layout.layers()];
         try {
             // LlamaStage reads the tensors and checks their shapes; the factory puts each linear on the card
             CudaLinearFactory onCard = new CudaLinearFactory(ctx, scheme);
@@ -82,9 +80,9 @@ public final class CudaStage implements StageCompute {
             });
             invFreq = upload(host.ropeInvFreq());
             for (int l = layout.first(); l < layout.last(); l++) {
-                LayerWeights lw = host.layer(l);
-                layers[l - layout.first()] = new Layer(upload(lw.attnNorm()), cuda(lw.wq()), cuda(lw.wk()), cuda(lw.wv()), cuda(lw.wo()),
-                        upload(lw.ffnNorm()), cuda(lw.wGate()), cuda(lw.wUp()), cuda(lw.wDown()), kvBuffer(), kvBuffer());
+                layers.add(host.layer(l).map(this::upload, CudaStage::cuda));
+                keys[l - layout.first()] = kvBuffer();
+                values[l - layout.first()] = kvBuffer();
             }
             if (host.hasEmbedding()) {
                 Tensor table = host.embeddingTable().orElseThrow();
@@ -181,73 +179,23 @@ public final class CudaStage implements StageCompute {
     @Override
     public float[] forward(float[] hidden, BatchRows rows, int[] logitRows) {
         if (closed) throw new IllegalStateException("CUDA stage used after close");
-        int m = rows.rows(), d = c.hiddenSize();
+        int m = rows.rows();
         int[] selected = hasHead() ? logitRows : new int[0];
         StepIndex index = StepIndex.of(rows, selected, layout.kvBlockSize(), layout.kvBlocks(), hasEmbedding() ? c.vocabSize() : 0);
-        if (!hasEmbedding() && hidden.length < m * d) throw new IllegalArgumentException("hidden has " + hidden.length + " values for " + m + " rows of " + d);
         if (m == 0) return hasEmbedding() ? new float[0] : hidden;
         synchronized (ctx) {
             DeviceBuffer meta = ws.get("index", 4L * index.packed().length);
             meta.upload(index.packed(), index.packed().length);
-            DeviceBuffer positions = ints(meta, index.positionsAt(), m), slots = ints(meta, index.slotsAt(), m);
-            DeviceBuffer tableOffsets = ints(meta, index.tableOffsetsAt(), m), tables = ints(meta, index.tablesAt(), index.tableInts());
-            DeviceBuffer x = ws.get("x", 4L * m * d);
-            if (hasEmbedding()) k.embed(embeddingType, embedding, ints(meta, index.tokensAt(), m), x, m, d);
-            else x.upload(hidden, m * d);
-            for (Layer w : layers) layer(w, m, x, positions, slots, tables, tableOffsets);
-            if (!hasHead()) {
-                float[] out = hasEmbedding() ? new float[m * d] : hidden;
-                x.download(out, m * d);   // synchronous: waits for the layers
-                return out;
-            }
-            if (selected.length == 0) {
-                ctx.synchronize();   // the step still updated the KV cache
-                return new float[0];
-            }
-            return logits(x, selected.length, ints(meta, index.selectedAt(), selected.length));
+            var step = new CudaDecoderOps.StepBuffers(ints(meta, index.tokensAt(), m), ints(meta, index.positionsAt(), m), ints(meta, index.slotsAt(), m),
+                    ints(meta, index.tablesAt(), index.tableInts()), ints(meta, index.tableOffsetsAt(), m), selected.length == 0 ? Optional.empty() : Optional.of(ints(meta, index.selectedAt(), selected.length)));
+            var stage = new CudaDecoderOps.StageBuffers(invFreq, embedding, embeddingType, keys, values, layout.kvBlockSize());
+            CudaDecoderOps ops = new CudaDecoderOps(ctx, k, ws, c, stage, step, m, selected.length);
+            return DecoderForward.step(ops, c, layers, hasEmbedding(), finalNorm, lmHead, hidden);
         }
     }
 
     private static DeviceBuffer ints(DeviceBuffer meta, int at, int count) {
         return meta.slice(4L * at, 4L * count);
-    }
-
-    /** x (m, dim) through one decoder layer, in place, as LlamaStage.forwardLayers does it. */
-    private void layer(Layer w, int m, DeviceBuffer x, DeviceBuffer positions, DeviceBuffer slots, DeviceBuffer tables, DeviceBuffer tableOffsets) {
-        int d = c.hiddenSize(), qd = c.qDim(), kvd = c.kvDim(), hid = c.intermediateSize(), hd = c.headDim();
-        float eps = c.rmsNormEps();
-        DeviceBuffer xb = ws.get("xb", 4L * m * d), q = ws.get("q", 4L * m * qd), kk = ws.get("k", 4L * m * kvd), v = ws.get("v", 4L * m * kvd);
-        DeviceBuffer att = ws.get("att", 4L * m * qd), gate = ws.get("gate", 4L * m * hid), up = ws.get("up", 4L * m * hid);
-        // attention: x += Wo · attn(rope(Wq·xb), rope(Wk·xb), Wv·xb), xb = rmsnorm(x)
-        k.rmsnorm(x, w.attnNorm(), xb, m, d, eps);
-        w.wq().run(xb, m, q, AUTO);
-        w.wk().run(xb, m, kk, AUTO);
-        w.wv().run(xb, m, v, AUTO);
-        k.rope(q, positions, invFreq, m, c.numHeads(), hd);
-        k.rope(kk, positions, invFreq, m, c.numKvHeads(), hd);
-        k.kvStore(kk, v, slots, w.keys(), w.values(), m, kvd);   // every row's key first: a prefill chunk's rows attend to each other
-        k.attention(q, w.keys(), w.values(), tables, tableOffsets, positions, att, m, c.numHeads(), c.numKvHeads(), hd, layout.kvBlockSize());
-        w.wo().run(att, m, xb, AUTO);
-        k.add(x, xb, m * d);
-        // MLP: x += Wdown · (silu(Wgate·xb) * Wup·xb), xb = rmsnorm(x)
-        k.rmsnorm(x, w.ffnNorm(), xb, m, d, eps);
-        w.wGate().run(xb, m, gate, AUTO);
-        w.wUp().run(xb, m, up, AUTO);
-        k.siluGate(gate, up, m * hid);
-        w.wDown().run(gate, m, xb, AUTO);
-        k.add(x, xb, m * d);
-    }
-
-    /** Logits (s, vocab) of the rows selected of x: gather them, final norm, lm_head. */
-    private float[] logits(DeviceBuffer x, int s, DeviceBuffer selected) {
-        int d = c.hiddenSize(), vocab = c.vocabSize();
-        float[] out = new float[s * vocab];
-        DeviceBuffer xs = ws.get("head.x", 4L * s * d), xn = ws.get("head.xn", 4L * s * d), logits = ws.get("head.logits", 4L * s * vocab);
-        k.embed(DenseType.F32, x, selected, xs, s, d);   // the fp32 gather picks rows of x
-        k.rmsnorm(xs, finalNorm, xn, s, d, c.rmsNormEps());
-        lmHead.run(xn, s, logits, AUTO);
-        logits.download(out, s * vocab);
-        return out;
     }
 
     @Override

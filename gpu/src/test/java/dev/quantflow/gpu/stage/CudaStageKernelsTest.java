@@ -38,7 +38,7 @@ class CudaStageKernelsTest {
 
     @Test
     void theStageReachesEveryStepOfADecoderLayer() {
-        Set<Kernel> reached = kernelsReachableFrom(CudaStage.class);
+        Set<Kernel> reached = stageKernels();
         assertThat(reached).contains(Kernel.EMBED_F32, Kernel.EMBED_BF16, Kernel.EMBED_F16, Kernel.RMSNORM, Kernel.ROPE, Kernel.KV_STORE,
                 Kernel.ATTENTION, Kernel.SILU_GATE, Kernel.RESIDUAL_ADD);
         // the linears of every scheme, through CudaLinear.run
@@ -49,7 +49,7 @@ class CudaStageKernelsTest {
     @Test
     void everyKernelTheStageReachesIsAnEntryOfItsModulesPtx() {
         assumeTrue("built".equals(System.getProperty("quantflow.kernels")), "nvcc not installed: this build has no kernels");
-        for (Kernel k : kernelsReachableFrom(CudaStage.class)) {
+        for (Kernel k : stageKernels()) {
             String ptx = KernelResources.ptx(k.module).orElseThrow(() -> new AssertionError("cuda/" + k.module + ".ptx missing"));
             Set<String> entries = new HashSet<>();
             Matcher m = ENTRY.matcher(ptx);
@@ -62,6 +62,13 @@ class CudaStageKernelsTest {
     void theAnalysisSeesOnlyWhatIsCalled() {
         assertThat(kernelsReachableFrom(StepIndex.class)).as("host-side bookkeeping").isEmpty();
         assertThat(kernelsReachableFrom(dev.quantflow.gpu.linear.CudaW4A16Linear.class)).containsExactlyInAnyOrder(Kernel.W4A16_GEMV, Kernel.W4A16_GEMM);
+    }
+
+    /** The stage's own launches and those of the ops DecoderForward drives on the card (every DecoderOps method). */
+    private static Set<Kernel> stageKernels() {
+        Set<Kernel> k = kernelsReachableFrom(CudaStage.class);
+        k.addAll(kernelsReachableFrom(CudaDecoderOps.class));
+        return k;
     }
 
     record Method(String owner, String name, String type) {}
