@@ -26,7 +26,7 @@ step "build"
 ./mvnw -q -DskipTests package > "$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; echo "build failed"; exit 1; }
 cp gpu/target/ptxas-*.txt "$OUT/" 2>/dev/null
 JAVA_HOME=$(bin/find-jdk)
-CP="gpu/target/quantflow-gpu-0.1.0-SNAPSHOT.jar:server/target/lib/*"
+CP="gpu/target/quantflow-gpu-0.1.0-SNAPSHOT.jar:gpu/target/test-classes:server/target/lib/*"   # the harness is test code, not in the jar
 JAVA=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp "$CP")
 
 step "kernels vs float64 reference"
