@@ -2,9 +2,10 @@ package dev.quantflow.actors.engine;
 
 import dev.quantflow.engine.compute.ComputeBackend;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.llama.LayerRange;
+import dev.quantflow.engine.llama.StagePlacement;
 import dev.quantflow.engine.model.LlamaConfig;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -85,51 +86,9 @@ public record EngineConfig(
         return layerSplit.isEmpty() ? stages : layerSplit.size();
     }
 
-    /**
-     * The layer range and device of every stage: the given split, or contiguous ranges balanced by
-     * weight (decode reads every weight once per step, so bytes decide a stage's time), with the
-     * lm_head counted on the last stage. The embedding is a row gather and costs nothing here.
-     */
+    /** The layer range and device of every stage: see {@link StagePlacement}. */
     public List<LayerRange> stagePlan(LlamaConfig model) {
-        int s = stageCount(), numLayers = model.numLayers();
-        List<Integer> counts = layerSplit.isEmpty() ? balancedSplit(model, s) : layerSplit;
-        int total = counts.stream().mapToInt(Integer::intValue).sum();
-        require(total == numLayers, "layer split " + counts + " covers " + total + " layers; the model has " + numLayers);
-        List<LayerRange> plan = new ArrayList<>();
-        int first = 0;
-        for (int i = 0; i < s; i++) {
-            plan.add(new LayerRange(i, first, first + counts.get(i), devices.size() == 1 ? devices.get(0) : devices.get(i)));
-            first += counts.get(i);
-        }
-        return plan;
-    }
-
-    /** Layers per stage minimizing the largest stage's weight count (a contiguous partition, by dynamic programming). */
-    static List<Integer> balancedSplit(LlamaConfig m, int stages) {
-        int n = m.numLayers();
-        require(stages <= n, stages + " stages for a model of " + n + " layers: each stage needs at least one layer");
-        long d = m.hiddenSize();
-        long layer = d * m.qDim() * 2 + d * m.kvDim() * 2 + 3 * d * m.intermediateSize();
-        long head = (long) m.vocabSize() * d;
-        // best[k][i]: the smallest possible largest cost when the first i layers form k stages
-        long[][] best = new long[stages + 1][n + 1];
-        int[][] cut = new int[stages + 1][n + 1];
-        for (long[] row : best) java.util.Arrays.fill(row, Long.MAX_VALUE);
-        best[0][0] = 0;
-        for (int k = 1; k <= stages; k++)
-            for (int i = k; i <= n; i++)
-                for (int j = k - 1; j < i; j++) {
-                    if (best[k - 1][j] == Long.MAX_VALUE) continue;
-                    long cost = (i - j) * layer + (k == stages && i == n ? head : 0);
-                    long worst = Math.max(best[k - 1][j], cost);
-                    if (worst < best[k][i]) {
-                        best[k][i] = worst;
-                        cut[k][i] = j;
-                    }
-                }
-        Integer[] counts = new Integer[stages];
-        for (int k = stages, i = n; k >= 1; i = cut[k][i], k--) counts[k - 1] = i - cut[k][i];
-        return List.of(counts);
+        return StagePlacement.plan(model, stages, layerSplit, devices);
     }
 
     /** Whether the card is usable is the stage's to find out when it loads; here only that the device can be. */

@@ -1,5 +1,6 @@
 package dev.quantflow.actors.engine;
 
+import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.actors.api.EngineSnapshot;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.InferenceEngine;

@@ -5,7 +5,7 @@ import dev.quantflow.actors.api.EngineSnapshot;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.actors.engine.EngineStatus;
-import dev.quantflow.actors.engine.LayerRange;
+import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.actors.sampler.EventStreams;
 import dev.quantflow.actors.sampler.SamplerActor;
 import dev.quantflow.actors.stage.StageWorker;

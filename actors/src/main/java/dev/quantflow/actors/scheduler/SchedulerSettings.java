@@ -1,6 +1,6 @@
 package dev.quantflow.actors.scheduler;
 
-import dev.quantflow.actors.engine.LayerRange;
+import dev.quantflow.engine.llama.LayerRange;
 import java.util.List;
 
 /**

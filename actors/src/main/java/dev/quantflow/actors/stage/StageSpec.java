@@ -1,7 +1,7 @@
 package dev.quantflow.actors.stage;
 
 import dev.quantflow.actors.engine.KvCacheFactory;
-import dev.quantflow.actors.engine.LayerRange;
+import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.actors.engine.LinearProbe;
 import dev.quantflow.actors.engine.StageFaults;
 import dev.quantflow.engine.compute.LinearFactory;

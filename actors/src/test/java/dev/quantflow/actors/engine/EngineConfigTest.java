@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.model.LlamaConfig;
 import java.nio.file.Path;
 import java.util.List;

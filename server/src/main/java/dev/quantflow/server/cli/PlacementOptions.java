@@ -1,13 +1,14 @@
 package dev.quantflow.server.cli;
 
 import dev.quantflow.engine.compute.ComputeBackend;
-import dev.quantflow.engine.compute.StagedLinearFactory;
 import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.CpuStage;
+import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.StageCompute;
 import dev.quantflow.engine.llama.StageLayout;
+import dev.quantflow.engine.llama.StagePlacement;
 import dev.quantflow.engine.model.LlamaConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,16 +16,16 @@ import picocli.CommandLine.Option;
 
 /**
  * Where the layers run and in which scheme: --devices cuda:0,cuda:1 --stages 2 --quant llm-int8
- * puts the first half of the layers on cuda:0 and the rest (with lm_head) on cuda:1. Stage i runs
- * on device i modulo the number of devices; a stage on a card keeps its weights, KV cache and
- * activations there, which cross the host only between stages.
+ * splits the layers by weight bytes (StagePlacement, as serve does) and puts the first stage on
+ * cuda:0, the second (with lm_head) on cuda:1; one device runs every stage. A stage on a card keeps
+ * its weights, KV cache and activations there, which cross the host only between stages.
  */
 public final class PlacementOptions {
     @Option(names = "--devices", split = ",", paramLabel = "DEV", defaultValue = "cpu",
             description = "Devices for the stages: cpu or cuda:N, comma-separated (default: cpu; see `quantflow devices`)")
     List<String> devices = new ArrayList<>(List.of("cpu"));
 
-    @Option(names = "--stages", defaultValue = "1", description = "Pipeline stages: contiguous layer ranges, one per device in turn (default 1)")
+    @Option(names = "--stages", defaultValue = "1", description = "Pipeline stages: contiguous layer ranges balanced by weight bytes, on the one device or one device each (default 1)")
     int stages;
 
     @Option(names = "--quant", defaultValue = "dense", paramLabel = "SCHEME",
@@ -44,21 +45,29 @@ public final class PlacementOptions {
         if (stages < 1 || stages > numLayers) throw new QuantflowCommand.UserError("--stages must be between 1 and the " + numLayers + " layers");
     }
 
+    /** The layer range and device of every stage, as serve places them for the same flags. */
+    public List<LayerRange> plan(LlamaConfig c) {
+        validate(c.numLayers());
+        try {
+            return StagePlacement.plan(c, stages, List.of(), devices);
+        } catch (IllegalArgumentException e) {
+            throw new QuantflowCommand.UserError(e.getMessage());
+        }
+    }
+
     /**
-     * The stages over the model's layers, stage i on device i modulo the devices: a whole stage
+     * The stages over the model's layers, placed by {@link #plan}: a whole stage
      * resident on a card (weights, hidden state and the KV cache of its layers, kvBlocks blocks
      * of Generator.BLOCK_SIZE tokens) where the device's backend offers one, else a LlamaStage
      * with its KvCache in the given format. The caller closes them.
      */
     public List<StageCompute> stages(LlamaModel m, KvFormat kv, int kvBlocks, int maxBatchRows) {
         LlamaConfig c = m.config();
-        validate(c.numLayers());
-        int[] bounds = StagedLinearFactory.evenBounds(c.numLayers(), stages);
         List<StageCompute> built = new ArrayList<>();
         try {
-            for (int i = 0; i < stages; i++) {
-                String device = devices.get(i % devices.size());
-                StageLayout layout = new StageLayout(bounds[i], bounds[i + 1], kv, kvBlocks, Generator.BLOCK_SIZE, maxBatchRows);
+            for (LayerRange r : plan(c)) {
+                String device = r.device();
+                StageLayout layout = new StageLayout(r.first(), r.last(), kv, kvBlocks, Generator.BLOCK_SIZE, maxBatchRows);
                 ComputeBackend backend = backend(device);
                 StageCompute s = backend.stage(device, scheme, c, m.weights(), layout).orElseGet(() -> new CpuStage(
                         m.stage(layout.first(), layout.last(), backend.linears(device, scheme)),
