@@ -32,7 +32,8 @@ final class UnsupportedParameters {
         return n -> n.isTextual() && Set.of(vs).contains(n.textValue());
     }
 
-    private static final Predicate<JsonNode> EMPTY = n -> (n.isArray() || n.isObject()) && n.isEmpty() || n.isTextual() && n.textValue().isEmpty();
+    private static final Predicate<JsonNode> EMPTY = n -> (n.isArray() || n.isObject()) && n.isEmpty();
+    private static final Predicate<JsonNode> EMPTY_STRING = n -> n.isTextual() && n.textValue().isEmpty();
     private static final Predicate<JsonNode> NEVER = n -> false;
 
     private static final List<Rule> RULES = List.of(
@@ -40,7 +41,7 @@ final class UnsupportedParameters {
             new Rule("n", On.BOTH, number(1), "only n = 1 is supported; send several requests for several choices"),
             new Rule("best_of", On.COMPLETIONS, number(1), "best_of other than 1 is not supported"),
             new Rule("echo", On.BOTH, bool(false), "echo is not supported (only false)"),
-            new Rule("suffix", On.COMPLETIONS, EMPTY, "suffix is not supported (only empty)"),
+            new Rule("suffix", On.COMPLETIONS, EMPTY_STRING, "suffix is not supported (only empty)"),
             new Rule("presence_penalty", On.BOTH, number(0), "presence_penalty is not supported (only 0)"),
             new Rule("frequency_penalty", On.BOTH, number(0), "frequency_penalty is not supported (only 0)"),
             new Rule("logit_bias", On.BOTH, EMPTY, "logit_bias is not supported (only {})"),

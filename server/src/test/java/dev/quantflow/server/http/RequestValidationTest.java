@@ -113,7 +113,7 @@ class RequestValidationTest {
     /** One value per unimplemented parameter that would change the output: each a 400 naming it. */
     @ParameterizedTest(name = "{0} {1} = {2} -> 400")
     @CsvSource(delimiter = '|', value = {
-            "c|echo|true", "h|echo|true", "c|suffix|\"end\"", "c|logit_bias|{\"1\": 5}", "c|logit_bias|[1]", "h|tools|[{\"type\": \"function\"}]",
+            "c|echo|true", "h|echo|true", "c|suffix|\"end\"", "c|suffix|[]", "c|logit_bias|{\"1\": 5}", "c|logit_bias|[1]", "c|logit_bias|\"\"", "h|tools|[{\"type\": \"function\"}]",
             "h|functions|[{\"name\": \"f\"}]", "h|tool_choice|\"required\"", "h|tool_choice|{\"type\": \"function\"}", "h|function_call|{\"name\": \"f\"}",
             "h|response_format|{\"type\": \"json_object\"}", "h|response_format|\"text\"", "h|modalities|[\"text\", \"audio\"]",
             "h|audio|{\"voice\": \"alloy\"}", "h|web_search_options|{}", "h|verbosity|\"high\"",
