@@ -142,7 +142,7 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
                 in.hasTemperature() ? in.getTemperature() : 1.0,
                 in.hasTopP() ? in.getTopP() : 1.0,
                 in.hasTopK() ? in.getTopK() : 0,
-                0,
+                in.hasMinP() ? in.getMinP() : 0,
                 in.hasSeed() ? OptionalLong.of(in.getSeed()) : OptionalLong.empty(),
                 in.getStopList(), in.getIgnoreEos(),
                 "top_logprobs", in.hasTopLogprobs() ? in.getTopLogprobs() : -1);

@@ -77,6 +77,8 @@ class GrpcValidationTest {
                 edge("top_k", b -> b.setTopK(Integer.MIN_VALUE), "top_k"),
                 edge("max_tokens", b -> b.setMaxTokens(Integer.MAX_VALUE), null), edge("max_tokens", b -> b.setMaxTokens(0), "max_tokens"),
                 edge("max_tokens", b -> b.setMaxTokens(Integer.MIN_VALUE), "max_tokens"),
+                edge("min_p", b -> b.setMinP(1f), null), edge("min_p", b -> b.setMinP(Math.nextUp(1f)), "min_p"), edge("min_p", b -> b.setMinP(-0.1f), "min_p"),
+                edge("min_p", b -> b.setMinP(Float.NaN), "min_p"),
                 edge("seed", b -> b.setSeed(Long.MIN_VALUE), null),
                 edge("top_logprobs", b -> b.setTopLogprobs(20), null), edge("top_logprobs", b -> b.setTopLogprobs(21), "top_logprobs"),
                 edge("top_logprobs", b -> b.setTopLogprobs(-1), "top_logprobs"),
@@ -108,6 +110,12 @@ class GrpcValidationTest {
         Status chat = call(GenerateRequest.newBuilder().setChat(Chat.newBuilder().addMessages(ChatMessage.newBuilder().setRole("user").setContent(longText))).build());
         assertThat(chat.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(chat.getDescription()).startsWith("chat: ").contains("context");
+    }
+
+    @Test
+    void minPReachesTheEngine() throws Exception {
+        assertThat(call(GenerateRequest.newBuilder().setText("Hi").setMaxTokens(2).setMinP(0.25f).build()).getCode()).isEqualTo(Status.Code.OK);
+        assertThat(engine.last().options().sampling().minP()).isEqualTo(0.25f);
     }
 
     @Test
