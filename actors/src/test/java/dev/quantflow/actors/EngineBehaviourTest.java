@@ -218,7 +218,7 @@ class EngineBehaviourTest {
         try (PipelineEngine engine = PipelineEngine.start(base().kvBlocks(4).build())) {
             Outcome tooLong = await(run(engine, client, text("long", String.join(" ", prompts(40).getLast().repeat(3)), GenerateOptions.greedy(5))));
             assertThat(tooLong.error()).isInstanceOfSatisfying(EngineException.class, e -> {
-                assertThat(e.kind()).isEqualTo(EngineException.Kind.INVALID_REQUEST);
+                assertThat(e.kind()).isEqualTo(EngineException.Kind.CONTEXT_LENGTH_EXCEEDED);
                 assertThat(e.getMessage()).contains("at most 63 fit");
             });
             Outcome badId = await(run(engine, client, new GenerateRequest("ids", new Prompt.Tokens(new int[] {1, 99999}), GenerateOptions.greedy(5))));

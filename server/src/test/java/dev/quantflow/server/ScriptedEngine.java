@@ -54,7 +54,7 @@ public final class ScriptedEngine implements InferenceEngine {
             case Prompt.Chat c -> tokenizer.encode(c.messages().stream().map(m -> m.role() + ": " + m.content()).collect(Collectors.joining("\n")));
         };
         if (prompt.length >= CONTEXT)
-            return Source.failed(new EngineException(EngineException.Kind.INVALID_REQUEST, "the prompt has " + prompt.length + " tokens; the context is " + CONTEXT));
+            return Source.failed(new EngineException(EngineException.Kind.CONTEXT_LENGTH_EXCEEDED, "the prompt has " + prompt.length + " tokens; the context is " + CONTEXT));
         int[] script = tokenizer.encode(SCRIPT, false);
         int n = Math.min(request.options().maxTokens(), script.length);
         String finish = n == script.length ? "stop" : "length";

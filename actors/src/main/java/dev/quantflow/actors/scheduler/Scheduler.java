@@ -189,7 +189,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         int limit = settings.positionLimit();
         if (e.ids().length >= limit) {
             byRequestId.remove(p.request.requestId());
-            EventStreams.fail(p.events, new EngineException(EngineException.Kind.INVALID_REQUEST, "the prompt has " + e.ids().length + " tokens; at most "
+            EventStreams.fail(p.events, new EngineException(EngineException.Kind.CONTEXT_LENGTH_EXCEEDED, "the prompt has " + e.ids().length + " tokens; at most "
                     + (limit - 1) + " fit (context " + settings.contextLength() + ", KV cache " + (long) settings.kvBlocks() * settings.kvBlockSize() + " tokens)"));
             checkIdle();
             return this;

@@ -2,7 +2,7 @@ package dev.quantflow.engine.sample;
 
 import java.util.SplittableRandom;
 
-/** Picks tokens for one sequence: greedy, or temperature -> top-k -> top-p -> a seeded draw. */
+/** Picks tokens for one sequence: greedy, or temperature -> top-k -> min-p -> top-p -> a seeded draw. */
 public final class Sampler {
     private final SamplingParams p;
     private final SplittableRandom random;
@@ -29,10 +29,14 @@ public final class Sampler {
         int n = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
         double[] prob = new double[n];
         double max = logits[off + idx[0]], sum = 0;
-        for (int i = 0; i < n; i++) {
-            prob[i] = Math.exp((logits[off + idx[i]] - max) / p.temperature());
-            sum += prob[i];
+        for (int i = 0; i < n; i++) prob[i] = Math.exp((logits[off + idx[i]] - max) / p.temperature());
+        // min-p (before top-p, as vLLM): drop tokens less likely than minP times the best (prob[0] = 1)
+        if (p.minP() > 0f) {
+            int kept = 1;
+            while (kept < n && prob[kept] >= p.minP()) kept++;
+            n = kept;
         }
+        for (int i = 0; i < n; i++) sum += prob[i];
         // top-p: the smallest prefix whose mass reaches topP
         double cum = 0;
         int keep = n;

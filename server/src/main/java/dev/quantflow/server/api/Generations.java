@@ -4,6 +4,7 @@ import dev.quantflow.actors.api.EngineException;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.engine.sample.ParameterException;
 import dev.quantflow.server.metrics.RequestMetrics;
 import dev.quantflow.server.metrics.ServerMetrics;
 import java.util.concurrent.CompletableFuture;
@@ -35,8 +36,11 @@ public final class Generations {
     /** An admitted request: its prompt size, and the Deltas and the Finished event still to come. */
     public record Started(TokenEvent.Accepted accepted, Source<TokenEvent, NotUsed> events) {}
 
-    /** Completes with the admitted request, or fails with an {@link ApiException} (never with anything else). */
-    public CompletionStage<Started> start(GenerateRequest request) {
+    /**
+     * Completes with the admitted request, or fails with an {@link ApiException} (never with anything
+     * else). promptParam names the prompt's field in the client's protocol, for a prompt too long.
+     */
+    public CompletionStage<Started> start(GenerateRequest request, String promptParam) {
         try {
             state.checkAccepting();
             RequestMetrics rm = metrics.request();
@@ -56,10 +60,10 @@ public final class Generations {
                         return new Started(a, pair.second());
                     })
                     .exceptionally(t -> {
-                        throw new CompletionException(toApiException(t));
+                        throw new CompletionException(toApiException(t, promptParam));
                     });
         } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(toApiException(e));
+            return CompletableFuture.failedFuture(toApiException(e, promptParam));
         }
     }
 
@@ -69,11 +73,17 @@ public final class Generations {
 
     /** Maps an engine (or any) failure onto the error the client sees. */
     public static ApiException toApiException(Throwable t) {
+        return toApiException(t, "prompt");
+    }
+
+    private static ApiException toApiException(Throwable t, String promptParam) {
         while ((t instanceof CompletionException || t instanceof java.util.concurrent.ExecutionException) && t.getCause() != null) t = t.getCause();
         if (t instanceof ApiException a) return a;
+        if (t instanceof ParameterException p) return GenerationParams.invalid(p);
         if (t instanceof EngineException e) {
             return switch (e.kind()) {
                 case INVALID_REQUEST -> ApiError.of(ApiError.Kind.INVALID_REQUEST, e.getMessage()).exception();
+                case CONTEXT_LENGTH_EXCEEDED -> ApiError.invalid(promptParam, e.getMessage()).withCode("context_length_exceeded").exception();
                 case OVERLOADED -> ApiError.of(ApiError.Kind.OVERLOADED, e.getMessage()).withCode("overloaded").exception();
                 case UNAVAILABLE -> ApiError.of(ApiError.Kind.UNAVAILABLE, e.getMessage()).exception();
                 case INTERNAL -> ApiError.of(ApiError.Kind.INTERNAL, e.getMessage()).exception();

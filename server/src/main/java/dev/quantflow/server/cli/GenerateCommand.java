@@ -6,6 +6,7 @@ import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.llama.StageCompute;
+import dev.quantflow.engine.sample.ParameterException;
 import dev.quantflow.engine.sample.SamplingParams;
 import java.io.PrintWriter;
 import java.util.List;
@@ -35,14 +36,18 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", defaultValue = "256", description = "Maximum number of generated tokens")
     int maxTokens;
 
-    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy")
-    float temperature;
+    // doubles, as the server reads JSON numbers: the engine checks them the same way for both
+    @Option(names = "--temperature", defaultValue = "0", description = "[0, 2]; 0 = greedy (default: ${DEFAULT-VALUE})")
+    double temperature;
 
-    @Option(names = "--top-p", defaultValue = "1.0")
-    float topP;
+    @Option(names = "--top-p", defaultValue = "1.0", description = "(0, 1] (default: ${DEFAULT-VALUE})")
+    double topP;
 
-    @Option(names = "--top-k", defaultValue = "0", description = "0 = off")
-    int topK;
+    @Option(names = "--top-k", defaultValue = "0", description = "0 or -1 = off (default: ${DEFAULT-VALUE})")
+    long topK;
+
+    @Option(names = "--min-p", defaultValue = "0", description = "[0, 1]; drop tokens less likely than this share of the best; 0 = off (default: ${DEFAULT-VALUE})")
+    double minP;
 
     @Option(names = "--seed", description = "Sampling seed (default: random)")
     Long seed;
@@ -61,9 +66,7 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (maxTokens < 0) throw new QuantflowCommand.UserError("--max-tokens must be >= 0");
-        long seedValue = seed != null ? seed : System.nanoTime();
-        GenerateOptions opts = new GenerateOptions(maxTokens, new SamplingParams(temperature, topK, topP, seedValue), ignoreEos, stop);
+        GenerateOptions opts = options();
         long t0 = System.nanoTime();
         List<StageCompute> stages = List.of();
         try (LlamaModel m = LlamaModel.open(model.dir())) {
@@ -102,6 +105,17 @@ public final class GenerateCommand implements Callable<Integer> {
             stages.forEach(StageCompute::close);
         }
         return 0;
+    }
+
+    /** The server's validation (engine ParameterException), its messages prefixed with the flag. */
+    private GenerateOptions options() {
+        try {
+            GenerateOptions.requestedMaxTokens("max_tokens", maxTokens);
+            SamplingParams sampling = SamplingParams.of(temperature, topK, topP, minP, seed != null ? seed : System.nanoTime());
+            return new GenerateOptions(maxTokens, sampling, ignoreEos, stop);
+        } catch (ParameterException e) {
+            throw new QuantflowCommand.UserError("--" + e.param().replace('_', '-') + ": " + e.getMessage());
+        }
     }
 
     private static long processCpuNanos() {

@@ -28,7 +28,6 @@ import dev.quantflow.server.auth.ApiKeys;
 import dev.quantflow.server.metrics.ServerMetrics;
 import java.util.List;
 import java.util.Optional;
-import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -70,7 +69,7 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
             authenticate(metadata);
             dev.quantflow.actors.api.GenerateRequest request = toEngineRequest(in);
             String id = request.requestId();
-            responses = Source.completionStageSource(generations.start(request)
+            responses = Source.completionStageSource(generations.start(request, promptParam(in))
                     .thenApply(started -> started.events().mapConcat(ev -> toResponses(id, ev))))
                     .mapMaterializedValue(x -> NotUsed.getInstance());
         } catch (RuntimeException e) {
@@ -136,17 +135,27 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
         if (id.isEmpty()) id = "grpc-" + UUID.randomUUID().toString().replace("-", "");
         else if (id.length() > MAX_REQUEST_ID_LENGTH || !id.chars().allMatch(c -> c > 32 && c < 127))
             throw ApiError.invalid("request_id", "request_id must be 1 to " + MAX_REQUEST_ID_LENGTH + " printable ASCII characters").exception();
+        if (in.hasTopLogprobs() && in.getTopLogprobs() < 0)
+            throw ApiError.invalid("top_logprobs", "top_logprobs must be between 0 and " + GenerationParams.MAX_TOP_LOGPROBS + ", got " + in.getTopLogprobs()).exception();
         GenerationParams params = GenerationParams.validated("max_tokens",
-                in.hasMaxTokens() ? OptionalInt.of(in.getMaxTokens()) : OptionalInt.empty(),
+                in.hasMaxTokens() ? OptionalLong.of(in.getMaxTokens()) : OptionalLong.empty(),
                 in.hasTemperature() ? in.getTemperature() : 1.0,
                 in.hasTopP() ? in.getTopP() : 1.0,
                 in.hasTopK() ? in.getTopK() : 0,
+                in.hasMinP() ? in.getMinP() : 0,
                 in.hasSeed() ? OptionalLong.of(in.getSeed()) : OptionalLong.empty(),
                 in.getStopList(), in.getIgnoreEos(),
                 "top_logprobs", in.hasTopLogprobs() ? in.getTopLogprobs() : -1);
-        if (in.hasTopLogprobs() && in.getTopLogprobs() < 0)
-            throw ApiError.invalid("top_logprobs", "top_logprobs must be between 0 and " + GenerationParams.MAX_TOP_LOGPROBS).exception();
         return new dev.quantflow.actors.api.GenerateRequest(id, prompt(in), params.options(model.contextLength()), params.topLogprobs());
+    }
+
+    private static String promptParam(GenerateRequest in) {
+        return switch (in.getPromptCase()) {
+            case TEXT -> "text";
+            case TOKEN_IDS -> "token_ids";
+            case CHAT -> "chat";
+            case PROMPT_NOT_SET -> "prompt";
+        };
     }
 
     private Prompt prompt(GenerateRequest in) {
@@ -156,7 +165,8 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
                 List<Integer> ids = in.getTokenIds().getIdsList();
                 if (ids.isEmpty()) throw ApiError.invalid("token_ids", "token_ids must not be empty").exception();
                 if (ids.size() >= model.contextLength())
-                    throw ApiError.invalid("token_ids", "the prompt has " + ids.size() + " tokens; this model's context is " + model.contextLength() + " tokens").exception();
+                    throw ApiError.invalid("token_ids", "the prompt has " + ids.size() + " tokens; this model's context is " + model.contextLength() + " tokens")
+                            .withCode("context_length_exceeded").exception();
                 int vocab = engine.tokenizer().vocabSize();
                 for (int id : ids)
                     if (id < 0 || id >= vocab) throw ApiError.invalid("token_ids", "token id " + id + " is outside the vocabulary [0, " + vocab + ")").exception();

@@ -85,10 +85,13 @@ final class JsonFields {
     /** An integer-valued JSON number (10 or 10.0, not 10.5, not "10"). */
     static long asLong(String name, JsonNode n) {
         if (n.isIntegralNumber()) {
-            if (!n.canConvertToLong()) throw ApiError.invalid(name, name + " is out of range").exception();
+            if (!n.canConvertToLong()) throw ApiError.invalid(name, name + " is out of range: " + n.asText()).exception();
             return n.longValue();
         }
-        if (n.isNumber() && n.doubleValue() == Math.rint(n.doubleValue()) && Math.abs(n.doubleValue()) < 9e15) return (long) n.doubleValue();
+        if (n.isNumber() && n.doubleValue() == Math.rint(n.doubleValue())) {
+            if (Math.abs(n.doubleValue()) < 9e15) return (long) n.doubleValue();
+            throw ApiError.invalid(name, name + " is out of range: " + n.asText()).exception();
+        }
         throw wrongType(name, "an integer", n);
     }
 
@@ -96,9 +99,9 @@ final class JsonFields {
         return ApiError.invalid(name, name + " must be " + expected + ", got " + describe(got)).exception();
     }
 
-    private static String describe(JsonNode n) {
+    static String describe(JsonNode n) {
         return switch (n.getNodeType()) {
-            case STRING -> "a string";
+            case STRING -> n.textValue().length() <= 40 ? "the string \"" + n.textValue() + "\"" : "a string";
             case NUMBER -> "the number " + n.asText();
             case BOOLEAN -> "a boolean";
             case ARRAY -> "a list";

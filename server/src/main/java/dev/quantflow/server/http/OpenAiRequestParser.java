@@ -11,9 +11,14 @@ import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.server.api.ApiError;
 import dev.quantflow.server.api.GenerationParams;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 
 /**
  * Turns a request body into an {@link OpenAiRequest}, with OpenAI's parameter names, defaults and
@@ -43,7 +48,7 @@ final class OpenAiRequestParser {
     static ObjectNode parseObject(byte[] body) {
         JsonNode root;
         try {
-            root = JSON.readTree(body);
+            root = JSON.readTree(strictUtf8(body));
         } catch (JsonProcessingException e) {
             throw ApiError.of(ApiError.Kind.INVALID_REQUEST, "the request body is not valid JSON: " + e.getOriginalMessage()).exception();
         } catch (IOException e) {
@@ -54,40 +59,48 @@ final class OpenAiRequestParser {
         return o;
     }
 
+    /**
+     * The body as text, refusing what is not UTF-8. Jackson's own decoder lets overlong forms
+     * (C0 AF), encoded surrogates (ED A0 80) and code points above U+10FFFF through; the JDK's
+     * decoder with REPORT does not. A leading byte order mark is dropped, as Jackson would.
+     */
+    private static String strictUtf8(byte[] body) {
+        int start = body.length >= 3 && (body[0] & 0xFF) == 0xEF && (body[1] & 0xFF) == 0xBB && (body[2] & 0xFF) == 0xBF ? 3 : 0;
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(body, start, body.length - start))
+                    .toString();
+        } catch (CharacterCodingException e) {
+            throw ApiError.of(ApiError.Kind.INVALID_REQUEST, "the request body is not valid UTF-8").exception();
+        }
+    }
+
     OpenAiRequest completion(ObjectNode body) {
         JsonFields f = new JsonFields(body);
         Prompt prompt = completionPrompt(f);
-        refuseUnsupported(f);
-        if (f.bool("echo").orElse(false)) throw ApiError.invalid("echo", "echo is not supported").exception();
-        if (f.string("suffix").filter(s -> !s.isEmpty()).isPresent()) throw ApiError.invalid("suffix", "suffix is not supported").exception();
-        if (f.integer("best_of").orElse(1) != 1) throw ApiError.invalid("best_of", "best_of other than 1 is not supported").exception();
+        refuseUnsupported(f, false);
         int topLogprobs = f.integer("logprobs").orElse(-1);
         if (f.has("logprobs") && topLogprobs < 0) throw ApiError.invalid("logprobs", "logprobs must be between 0 and " + GenerationParams.MAX_TOP_LOGPROBS).exception();
-        OptionalInt maxTokens = f.integer("max_tokens");
-        GenerationParams params = params(f, "max_tokens", maxTokens.isPresent() ? maxTokens : OptionalInt.of(COMPLETIONS_DEFAULT_MAX_TOKENS), "logprobs", topLogprobs);
+        OptionalLong maxTokens = f.longInteger("max_tokens");
+        GenerationParams params = params(f, "max_tokens", maxTokens.isPresent() ? maxTokens : OptionalLong.of(COMPLETIONS_DEFAULT_MAX_TOKENS), "logprobs", topLogprobs);
         return finish(f, false, prompt, params);
     }
 
     OpenAiRequest chat(ObjectNode body) {
         JsonFields f = new JsonFields(body);
         Prompt prompt = new Prompt.Chat(messages(f), f.bool("add_generation_prompt").orElse(true));
-        refuseUnsupported(f);
-        JsonNode tools = f.get("tools").orElse(null);
-        if (tools != null && !(tools.isArray() && tools.isEmpty())) throw ApiError.invalid("tools", "tools (function calling) are not supported").exception();
-        f.get("response_format").ifPresent(rf -> {
-            JsonNode type = rf.get("type");
-            if (type == null || !type.isTextual() || !type.textValue().equals("text"))
-                throw ApiError.invalid("response_format", "only response_format {\"type\": \"text\"} is supported").exception();
-        });
+        refuseUnsupported(f, true);
         boolean logprobs = f.bool("logprobs").orElse(false);
         OptionalInt top = f.integer("top_logprobs");
         if (top.isPresent() && !logprobs) throw ApiError.invalid("top_logprobs", "top_logprobs needs logprobs set to true").exception();
         int topLogprobs = logprobs ? top.orElse(0) : -1;
         if (logprobs && topLogprobs < 0) throw ApiError.invalid("top_logprobs", "top_logprobs must be between 0 and " + GenerationParams.MAX_TOP_LOGPROBS).exception();
-        OptionalInt maxTokens = f.integer("max_completion_tokens");
+        OptionalLong maxTokens = f.longInteger("max_completion_tokens");
         String maxParam = "max_completion_tokens";
         if (maxTokens.isEmpty()) {
-            maxTokens = f.integer("max_tokens");
+            maxTokens = f.longInteger("max_tokens");
             maxParam = "max_tokens";
         }
         return finish(f, true, prompt, params(f, maxParam, maxTokens, "top_logprobs", topLogprobs));
@@ -100,33 +113,31 @@ final class OpenAiRequestParser {
             JsonNode so = f.get("stream_options").get();
             if (!so.isObject()) throw JsonFields.wrongType("stream_options", "an object", so);
             if (!stream) throw ApiError.invalid("stream_options", "stream_options is only allowed when stream is true").exception();
-            includeUsage = new JsonFields((ObjectNode) so).bool("include_usage").orElse(false);
+            JsonFields sf = new JsonFields((ObjectNode) so);
+            includeUsage = sf.bool("include_usage").orElse(false);
+            // vLLM's usage in every chunk; include_obfuscation (OpenAI's padding) is harmless to ignore
+            if (sf.bool("continuous_usage_stats").orElse(false))
+                throw ApiError.invalid("stream_options", "stream_options.continuous_usage_stats is not supported (only false)").exception();
         }
         return new OpenAiRequest(chat, f.string("model"), prompt, params, stream, includeUsage);
     }
 
-    private GenerationParams params(JsonFields f, String maxParam, OptionalInt maxTokens, String logprobsParam, int topLogprobs) {
+    private GenerationParams params(JsonFields f, String maxParam, OptionalLong maxTokens, String logprobsParam, int topLogprobs) {
         return GenerationParams.validated(maxParam, maxTokens,
                 f.number("temperature").orElse(1.0),
                 f.number("top_p").orElse(1.0),
-                f.integer("top_k").orElse(0),
+                f.longInteger("top_k").orElse(0),
+                f.number("min_p").orElse(0.0),
                 f.longInteger("seed"),
                 f.stringOrList("stop"),
                 f.bool("ignore_eos").orElse(false),
                 logprobsParam, topLogprobs);
     }
 
-    /** Options both endpoints share that would change the output if honoured; refused unless neutral. */
-    private static void refuseUnsupported(JsonFields f) {
-        if (f.integer("n").orElse(1) != 1) throw ApiError.invalid("n", "only n = 1 is supported; send several requests for several choices").exception();
-        for (String penalty : List.of("presence_penalty", "frequency_penalty"))
-            if (f.number(penalty).orElse(0) != 0) throw ApiError.invalid(penalty, penalty + " is not supported (only 0)").exception();
-        if (f.number("repetition_penalty").orElse(1) != 1) throw ApiError.invalid("repetition_penalty", "repetition_penalty is not supported (only 1)").exception();
-        f.get("logit_bias").ifPresent(lb -> {
-            if (!lb.isObject()) throw JsonFields.wrongType("logit_bias", "an object", lb);
-            if (!lb.isEmpty()) throw ApiError.invalid("logit_bias", "logit_bias is not supported").exception();
-        });
-        f.string("user");  // accepted and ignored, but must be a string
+    /** Options that would change the output if honoured are refused unless neutral; user is ignored but must be a string. */
+    private static void refuseUnsupported(JsonFields f, boolean chat) {
+        UnsupportedParameters.check(f, chat);
+        f.string("user");
     }
 
     private Prompt completionPrompt(JsonFields f) {

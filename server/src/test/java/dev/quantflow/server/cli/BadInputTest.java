@@ -141,7 +141,7 @@ class BadInputTest {
         assertThat(r.err()).contains("--max-tokens").contains("lots");
         Cli.Result neg = Cli.run("generate", "--model", STORIES.toString(), "--max-tokens", "-1");
         assertThat(neg.exit()).isEqualTo(2);
-        assertThat(neg.errLines()).containsExactly("quantflow: --max-tokens must be >= 0");
+        assertThat(neg.errLines()).containsExactly("quantflow: --max-tokens: max_tokens must be at least 1, got -1");
         Cli.Result unknown = Cli.run("generate", "--frobnicate");
         assertThat(unknown.exit()).isEqualTo(2);
         assertThat(unknown.errLines()).hasSize(1);

@@ -43,6 +43,31 @@ class GenerateCommandTest {
         assertThat(r.err()).containsPattern("^load [0-9.]+ s \\| prompt 5 tokens, [0-9.]+ tokens/s \\| generated 60 tokens, [0-9.]+ tokens/s \\| finish length");
     }
 
+    /** The server's rules and messages (SamplingParams, GenerateOptions), before the model is loaded; exit 2, one line. */
+    @Test
+    void samplingOptionsAreValidatedAsTheServerDoes() {
+        String[][] cases = {
+                {"--temperature", "9", "--temperature: temperature must be between 0 and 2, got 9.0"},
+                {"--temperature", "-0.5", "--temperature: temperature must be between 0 and 2, got -0.5"},
+                {"--top-p", "1e-300", "--top-p: top_p must be in (0, 1], got 1.0E-300 (0 as a 32-bit float)"},
+                {"--top-p", "1.5", "--top-p: top_p must be in (0, 1], got 1.5"},
+                {"--top-k", "-2", "--top-k: top_k must be -1 or 0 (off)"},
+                {"--min-p", "2", "--min-p: min_p must be between 0 and 1, got 2.0"},
+                {"--max-tokens", "0", "--max-tokens: max_tokens must be at least 1, got 0"},
+                {"--stop", "", "--stop: stop strings must not be empty"}};
+        for (String[] c : cases) {
+            Cli.Result r = Cli.run("generate", "--model", MODEL, "--prompt", "Once", c[0], c[1]);
+            assertThat(r.exit()).as("%s %s: %s", c[0], c[1], r.err()).isEqualTo(2);
+            assertThat(r.errLines()).as(r.err()).hasSize(1);
+            assertThat(r.err()).startsWith("quantflow: " + c[2]);
+            assertThat(r.out()).isEmpty();
+        }
+        Cli.Result ok = Cli.run("generate", "--model", MODEL, "--prompt", "Once", "--max-tokens", "4", "--temperature", "2", "--top-k", "-1",
+                "--min-p", "0.1", "--seed", "3", "--ids", "--ignore-eos");
+        assertThat(ok.exit()).as(ok.err()).isZero();
+        assertThat(ok.out().trim().split(" ")).hasSize(4);
+    }
+
     @Test
     void samplingWithASeedIsReproducible() {
         String[] args = {"generate", "--model", MODEL, "--prompt", "Once upon a time", "--max-tokens", "40", "--temperature", "0.8", "--seed", "7", "--ids", "--ignore-eos"};

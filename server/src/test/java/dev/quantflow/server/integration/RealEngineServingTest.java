@@ -85,6 +85,18 @@ class RealEngineServingTest {
     }
 
     @Test
+    void minPOfOneKeepsOnlyTheMostLikelyToken() {
+        // min_p 1 drops every token less likely than the best: temperature 2 then samples greedily
+        String greedyText = http.post("/v1/completions", greedy("The little dog", 40, "ignore_eos", true)).json().get("choices").get(0).get("text").asText();
+        String minP = http.post("/v1/completions", greedy("The little dog", 40, "ignore_eos", true, "temperature", 2, "seed", 5, "min_p", 1))
+                .json().get("choices").get(0).get("text").asText();
+        String hot = http.post("/v1/completions", greedy("The little dog", 40, "ignore_eos", true, "temperature", 2, "seed", 5))
+                .json().get("choices").get(0).get("text").asText();
+        assertThat(minP).isEqualTo(greedyText);
+        assertThat(hot).as("without min_p temperature 2 samples another text").isNotEqualTo(greedyText);
+    }
+
+    @Test
     void greedyRunsToEosAndReportsStop() {
         GenerateResult ref = reference.greedy("Once upon a time", 400);
         JsonNode j = http.post("/v1/completions", greedy("Once upon a time", 400)).json();
@@ -207,6 +219,14 @@ class RealEngineServingTest {
         Http.Reply r = http.post("/v1/completions", greedy("Once upon a time there was a cat. ".repeat(120), 5));
         assertThat(r.status()).isEqualTo(400);
         assertThat(r.json().get("error").get("message").asText()).contains("context");
+        // the engine's scheduler measures it: the same code and param as a token-id prompt's
+        assertThat(r.json().get("error").get("code").asText()).isEqualTo("context_length_exceeded");
+        assertThat(r.json().get("error").get("param").asText()).isEqualTo("prompt");
+        Http.Reply chat = http.post("/v1/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", "Once upon a time there was a cat. ".repeat(120))),
+                "max_tokens", 5));
+        assertThat(chat.status()).isEqualTo(400);
+        assertThat(chat.json().get("error").get("code").asText()).isEqualTo("context_length_exceeded");
+        assertThat(chat.json().get("error").get("param").asText()).isEqualTo("messages");
     }
 
 }

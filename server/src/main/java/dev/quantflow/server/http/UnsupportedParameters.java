@@ -1,0 +1,97 @@
+package dev.quantflow.server.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.quantflow.server.api.ApiError;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Predicate;
+
+/**
+ * The OpenAI completions / chat parameters, and the common extensions vLLM takes, that this server
+ * does not implement. Each is refused with a 400 naming it unless absent, null or its neutral
+ * value (the one that changes nothing), so that no client gets an output it did not ask for.
+ * docs/API.md lists them with the implemented and the harmlessly ignored ones.
+ */
+final class UnsupportedParameters {
+    private UnsupportedParameters() {}
+
+    private enum On { COMPLETIONS, CHAT, BOTH }
+
+    /** neutral: the values that ask for nothing; allowed says which in the 400's message. */
+    private record Rule(String name, On on, Predicate<JsonNode> neutral, String allowed) {}
+
+    private static Predicate<JsonNode> number(double v) {
+        return n -> n.isNumber() && n.doubleValue() == v;
+    }
+
+    private static Predicate<JsonNode> bool(boolean v) {
+        return n -> n.isBoolean() && n.booleanValue() == v;
+    }
+
+    private static Predicate<JsonNode> text(String... vs) {
+        return n -> n.isTextual() && Set.of(vs).contains(n.textValue());
+    }
+
+    private static final Predicate<JsonNode> EMPTY = n -> (n.isArray() || n.isObject()) && n.isEmpty();
+    private static final Predicate<JsonNode> EMPTY_STRING = n -> n.isTextual() && n.textValue().isEmpty();
+    private static final Predicate<JsonNode> NEVER = n -> false;
+
+    private static final List<Rule> RULES = List.of(
+            // OpenAI
+            new Rule("n", On.BOTH, number(1), "only n = 1 is supported; send several requests for several choices"),
+            new Rule("best_of", On.COMPLETIONS, number(1), "best_of other than 1 is not supported"),
+            new Rule("echo", On.BOTH, bool(false), "echo is not supported (only false)"),
+            new Rule("suffix", On.COMPLETIONS, EMPTY_STRING, "suffix is not supported (only empty)"),
+            new Rule("presence_penalty", On.BOTH, number(0), "presence_penalty is not supported (only 0)"),
+            new Rule("frequency_penalty", On.BOTH, number(0), "frequency_penalty is not supported (only 0)"),
+            new Rule("logit_bias", On.BOTH, EMPTY, "logit_bias is not supported (only {})"),
+            new Rule("tools", On.CHAT, EMPTY, "tools (function calling) are not supported"),
+            new Rule("functions", On.CHAT, EMPTY, "functions (function calling) are not supported"),
+            new Rule("tool_choice", On.CHAT, text("none", "auto"), "tool_choice other than \"none\" or \"auto\" is not supported (no tools)"),
+            new Rule("function_call", On.CHAT, text("none", "auto"), "function_call other than \"none\" or \"auto\" is not supported (no functions)"),
+            new Rule("response_format", On.CHAT, n -> n.isObject() && text("text").test(n.path("type")),
+                    "only response_format {\"type\": \"text\"} is supported"),
+            new Rule("modalities", On.CHAT, n -> n.isArray() && n.size() == 1 && text("text").test(n.get(0)), "only modalities [\"text\"] is supported"),
+            new Rule("audio", On.CHAT, NEVER, "audio (audio output) is not supported"),
+            new Rule("web_search_options", On.CHAT, NEVER, "web_search_options (web search) is not supported"),
+            new Rule("verbosity", On.CHAT, text("medium"), "verbosity is not supported (only \"medium\")"),
+            // vLLM's extensions
+            new Rule("repetition_penalty", On.BOTH, number(1), "repetition_penalty is not supported (only 1)"),
+            new Rule("length_penalty", On.BOTH, number(1), "length_penalty is not supported (only 1)"),
+            new Rule("use_beam_search", On.BOTH, bool(false), "use_beam_search (beam search) is not supported (only false)"),
+            new Rule("min_tokens", On.BOTH, number(0), "min_tokens is not supported (only 0)"),
+            new Rule("stop_token_ids", On.BOTH, EMPTY, "stop_token_ids is not supported (only [])"),
+            new Rule("include_stop_str_in_output", On.BOTH, bool(false), "include_stop_str_in_output is not supported (only false)"),
+            new Rule("skip_special_tokens", On.BOTH, bool(true), "skip_special_tokens is not supported (only true: special tokens are never output)"),
+            new Rule("truncate_prompt_tokens", On.BOTH, NEVER, "truncate_prompt_tokens is not supported; a prompt longer than the context is refused"),
+            new Rule("allowed_token_ids", On.BOTH, EMPTY, "allowed_token_ids is not supported"),
+            new Rule("bad_words", On.BOTH, EMPTY, "bad_words is not supported"),
+            new Rule("logits_processors", On.BOTH, EMPTY, "logits_processors is not supported"),
+            new Rule("prompt_logprobs", On.BOTH, NEVER, "prompt_logprobs is not supported"),
+            new Rule("return_tokens_as_token_ids", On.BOTH, bool(false), "return_tokens_as_token_ids is not supported (only false)"),
+            new Rule("return_token_ids", On.BOTH, bool(false), "return_token_ids is not supported (only false)"),
+            new Rule("guided_json", On.BOTH, NEVER, "guided_json (guided decoding) is not supported"),
+            new Rule("guided_regex", On.BOTH, NEVER, "guided_regex (guided decoding) is not supported"),
+            new Rule("guided_choice", On.BOTH, NEVER, "guided_choice (guided decoding) is not supported"),
+            new Rule("guided_grammar", On.BOTH, NEVER, "guided_grammar (guided decoding) is not supported"),
+            new Rule("structured_outputs", On.BOTH, NEVER, "structured_outputs is not supported"),
+            new Rule("priority", On.BOTH, number(0), "priority (priority scheduling) is not supported (only 0)"),
+            new Rule("add_special_tokens", On.COMPLETIONS, bool(true), "add_special_tokens false is not supported (the tokenizer's special tokens, such as BOS, are always added)"),
+            new Rule("add_special_tokens", On.CHAT, bool(false), "add_special_tokens true is not supported (the chat template writes the special tokens)"),
+            new Rule("continue_final_message", On.CHAT, bool(false), "continue_final_message is not supported (only false)"),
+            new Rule("chat_template", On.CHAT, NEVER, "chat_template is not supported; the model's own template is used"),
+            new Rule("chat_template_kwargs", On.CHAT, EMPTY, "chat_template_kwargs is not supported"),
+            new Rule("documents", On.CHAT, EMPTY, "documents (for RAG chat templates) are not supported"),
+            new Rule("mm_processor_kwargs", On.BOTH, EMPTY, "mm_processor_kwargs is not supported (text only)"),
+            new Rule("vllm_xargs", On.BOTH, EMPTY, "vllm_xargs is not supported"));
+
+    /** The first rule the body breaks, as a 400 naming the parameter. */
+    static void check(JsonFields f, boolean chat) {
+        for (Rule r : RULES) {
+            if (r.on == (chat ? On.COMPLETIONS : On.CHAT)) continue;
+            f.get(r.name).ifPresent(v -> {
+                if (!r.neutral.test(v)) throw ApiError.invalid(r.name, r.allowed + "; got " + JsonFields.describe(v)).exception();
+            });
+        }
+    }
+}
