@@ -1,13 +1,14 @@
 package dev.quantflow.gpu;
 
-import dev.quantflow.engine.compute.ComputeBackend;
-import dev.quantflow.engine.compute.ComputeDevice;
-import dev.quantflow.engine.compute.DeviceMemoryUsage;
+import dev.quantflow.engine.backend.ComputeBackend;
+import dev.quantflow.engine.backend.ComputeDevice;
+import dev.quantflow.engine.backend.DeviceMemoryUsage;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.llama.StageCompute;
 import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.quant.QuantPlan;
 import dev.quantflow.gpu.stage.CudaStage;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,18 +41,13 @@ public final class CudaBackend implements ComputeBackend {
                 "compute capability " + d.computeCapability() + ", " + d.multiprocessors() + " SMs" + (d.supported() ? "" : " (unsupported)"))).toList();
     }
 
+    /** The stage resident on the card: weights (the engine's codes, see CudaFormat), KV cache (f32) and the hidden state between its layers. */
     @Override
-    public LinearFactory linears(String device, String scheme) {
+    public Optional<StageCompute> stage(String device, QuantPlan plan, LinearFactory engineLinears, LlamaConfig config, WeightStore weights,
+                                        StageLayout layout) {
         unavailableReason().ifPresent(reason -> { throw new IllegalStateException("CUDA backend unavailable: " + reason); });
-        return new CudaLinearFactory(CudaContext.open(ordinal(device)), CudaScheme.parse(scheme));
-    }
-
-    /** The stage resident on the card: weights, KV cache (f32) and the hidden state between its layers. */
-    @Override
-    public Optional<StageCompute> stage(String device, String scheme, LlamaConfig config, WeightStore weights, StageLayout layout) {
-        unavailableReason().ifPresent(reason -> { throw new IllegalStateException("CUDA backend unavailable: " + reason); });
-        CudaScheme parsed = CudaScheme.parse(scheme);
-        return Optional.of(CudaStage.load(CudaContext.open(ordinal(device)), parsed, config, weights, layout));
+        CudaContext ctx = CudaContext.open(ordinal(device));
+        return Optional.of(CudaStage.load(ctx, new CudaLinearFactory(ctx, plan, engineLinears), config, weights, layout));
     }
 
     /** "cuda:N" -> N. */

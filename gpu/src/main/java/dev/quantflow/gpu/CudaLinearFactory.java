@@ -2,41 +2,57 @@ package dev.quantflow.gpu;
 
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.model.Tensor;
+import dev.quantflow.engine.quant.QuantPlan;
 import dev.quantflow.gpu.linear.CudaDenseLinear;
 import dev.quantflow.gpu.linear.CudaLinear;
 import dev.quantflow.gpu.linear.CudaLlmInt8Linear;
 import dev.quantflow.gpu.linear.CudaW4A16Linear;
 import dev.quantflow.gpu.linear.CudaW8A8Linear;
+import java.util.Optional;
 
 /**
- * Builds linears with their weights on one card, quantized on the host by round-to-nearest as the
- * scheme says. A layer whose shape the scheme cannot take (e.g. in not divisible by the group)
- * fails with a message naming it.
+ * Builds linears with their weights on one card from the engine's formats ({@link CudaFormat}):
+ * the plan says each layer's scheme (lm_head as the CPU treats it), the engine's factory for the
+ * same plan (or a quantized checkpoint's loader) makes the codes, the card uploads them.
  */
 public final class CudaLinearFactory implements LinearFactory {
     private final CudaKernels kernels;
-    private final CudaScheme scheme;
+    private final QuantPlan plan;
+    private final LinearFactory engine;
 
-    public CudaLinearFactory(CudaContext ctx, CudaScheme scheme) {
+    public CudaLinearFactory(CudaContext ctx, QuantPlan plan, LinearFactory engine) {
         this.kernels = new CudaKernels(ctx);
-        this.scheme = scheme;
+        this.plan = plan;
+        this.engine = engine;
     }
 
     @Override
     public CudaLinear create(String name, Tensor weight, float[] bias) {
         if (weight.shape().length != 2) throw new IllegalArgumentException(name + ": " + weight + " is not a matrix");
-        int out = (int) weight.shape()[0], in = (int) weight.shape()[1];
+        return onCard(name, () -> upload(CudaFormat.of(name, plan.schemeFor(name), weight, bias, engine), bias));
+    }
+
+    @Override
+    public Optional<dev.quantflow.engine.compute.Linear> fromStore(String name, int out, int in, float[] bias) {
+        return onCard(name, () -> CudaFormat.fromStore(name, out, in, bias, engine).map(f -> upload(f, bias)));
+    }
+
+    private CudaLinear upload(CudaFormat f, float[] bias) {
+        return switch (f) {
+            case CudaFormat.Dense d -> new CudaDenseLinear(kernels, d.weight(), bias);
+            case CudaFormat.Int8 q -> new CudaLlmInt8Linear(kernels, q.weights(), bias, q.threshold());
+            case CudaFormat.W8A8Groups q -> new CudaW8A8Linear(kernels, q.weights(), bias);
+            case CudaFormat.W4A16 q -> new CudaW4A16Linear(kernels, q.weights(), bias);
+        };
+    }
+
+    private <T> T onCard(String name, java.util.function.Supplier<T> build) {
         try {
-            return switch (scheme) {
-                case CudaScheme.Dense d -> new CudaDenseLinear(kernels, weight, bias);
-                case CudaScheme.LlmInt8(float threshold) -> new CudaLlmInt8Linear(kernels, WeightPacking.int8PerChannel(weight.toFloatArray(), out, in), bias, threshold);
-                case CudaScheme.W8A8(int group) when group == 0 ->
-                        new CudaLlmInt8Linear(kernels, WeightPacking.int8PerChannel(weight.toFloatArray(), out, in), bias, Float.POSITIVE_INFINITY);
-                case CudaScheme.W8A8(int group) -> new CudaW8A8Linear(kernels, WeightPacking.int8Groups(weight.toFloatArray(), out, in, group), bias);
-                case CudaScheme.W4A16(int group) -> new CudaW4A16Linear(kernels, WeightPacking.int4Groups(weight.toFloatArray(), out, in, group), bias);
-            };
+            return build.get();
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(name + " on " + kernels.context().device().id() + ": " + e.getMessage(), e);
+            String device = kernels.context().device().id();
+            throw e.getMessage() != null && e.getMessage().startsWith(name) ? new IllegalArgumentException(device + ": " + e.getMessage(), e)
+                    : new IllegalArgumentException(name + " on " + device + ": " + e.getMessage(), e);
         }
     }
 }

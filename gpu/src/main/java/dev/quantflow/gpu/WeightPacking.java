@@ -1,11 +1,14 @@
 package dev.quantflow.gpu;
 
+import dev.quantflow.engine.quant.Int4Packing;
+import dev.quantflow.engine.quant.IntRange;
+import dev.quantflow.engine.quant.QuantizedMatrix;
+
 /**
- * The weight formats the kernels read, made on the host from fp32 weights (out, in) by
- * round-to-nearest: symmetric int8 per output channel (LLM.int8, W8A8 per channel), symmetric int8
- * per channel and group of columns (W8A8 group-wise), and asymmetric 4-bit per channel and group
- * packed two per byte, low nibble first (W4A16). Rounding is half-to-even (Math.rint) everywhere,
- * as in the kernels' activation quantizers.
+ * The weight arrays the kernels read, taken from the engine's packed format (QuantizedMatrix:
+ * codes, a scale and zero point per row and group) as they are: codes are copied, int4 codes are
+ * packed by the engine's Int4Packing (the quantflow checkpoint's own layout), zero points widen to
+ * float. Nothing is quantized here: a card runs the codes the CPU runs.
  */
 public final class WeightPacking {
     private WeightPacking() {}
@@ -24,7 +27,7 @@ public final class WeightPacking {
         }
     }
 
-    /** w[n, k] ~ (code(n, k) - zeros[n, k / group]) * scales[n, k / group], code in 0..15. */
+    /** w[n, k] ~ (code(n, k) - zeros[n, k / group]) * scales[n, k / group], code in 0..15, two per byte low nibble first. */
     public record Int4Groups(byte[] packed, float[] scales, float[] zeros, int out, int in, int group) {
         public long bytes() {
             return packed.length + 4L * scales.length + 4L * zeros.length;
@@ -41,57 +44,32 @@ public final class WeightPacking {
         }
     }
 
-    public static Int8Channel int8PerChannel(float[] w, int out, int in) {
-        byte[] q = new byte[out * in];
-        float[] s = new float[out];
-        for (int n = 0; n < out; n++) s[n] = quantizeSymmetric(w, n * in, in, q);
-        return new Int8Channel(q, s, out, in);
+    /** Symmetric int8 with one scale per output channel (LLM.int8, W8A8 per channel). */
+    public static Int8Channel int8Channel(QuantizedMatrix m) {
+        require(m.range().equals(IntRange.INT8_SYM) && m.layout().perRowOnly(), "int8 per channel needs symmetric int8 codes with one scale per output channel");
+        return new Int8Channel(m.q().clone(), m.scales().clone(), m.rows(), m.cols());
     }
 
-    public static Int8Groups int8Groups(float[] w, int out, int in, int group) {
-        if (group <= 0 || in % group != 0) throw new IllegalArgumentException("group " + group + " must divide in=" + in);
-        int groups = in / group;
-        byte[] q = new byte[out * in];
-        float[] s = new float[out * groups];
-        for (int n = 0; n < out; n++)
-            for (int g = 0; g < groups; g++) s[n * groups + g] = quantizeSymmetric(w, n * in + g * group, group, q);
-        return new Int8Groups(q, s, out, in, group);
+    /** Symmetric int8 per channel and group of columns (W8A8 group-wise); the group must divide the row. */
+    public static Int8Groups int8Groups(QuantizedMatrix m) {
+        require(m.range().equals(IntRange.INT8_SYM), "int8 groups need symmetric int8 codes");
+        int group = m.layout().groupSize();
+        require(m.cols() % group == 0, "group " + group + " must divide in=" + m.cols() + " on a card (the CPU takes a ragged last group)");
+        return new Int8Groups(m.q().clone(), m.scales().clone(), m.rows(), m.cols(), group);
     }
 
-    public static Int4Groups int4Groups(float[] w, int out, int in, int group) {
-        if (group <= 0 || group % 2 != 0 || in % group != 0) throw new IllegalArgumentException("group " + group + " must be even and divide in=" + in);
-        int groups = in / group;
-        byte[] packed = new byte[out * in / 2];
-        float[] s = new float[out * groups], z = new float[out * groups];
-        for (int n = 0; n < out; n++)
-            for (int g = 0; g < groups; g++) {
-                int from = n * in + g * group;
-                float lo = 0f, hi = 0f;   // the range always holds 0, so zero stays exact
-                for (int i = 0; i < group; i++) {
-                    lo = Math.min(lo, w[from + i]);
-                    hi = Math.max(hi, w[from + i]);
-                }
-                float scale = (hi - lo) / 15f;
-                if (scale == 0f) scale = 1f;
-                float zero = (float) Math.min(15, Math.max(0, Math.rint(-lo / scale)));
-                s[n * groups + g] = scale;
-                z[n * groups + g] = zero;
-                for (int i = 0; i < group; i++) {
-                    int code = (int) Math.min(15, Math.max(0, Math.rint(w[from + i] / scale) + zero));
-                    int at = from + i;
-                    packed[at / 2] |= (byte) ((at & 1) == 0 ? code : code << 4);
-                }
-            }
-        return new Int4Groups(packed, s, z, out, in, group);
+    /** 4-bit codes per channel and group (W4A16), unsigned; the group must be even and divide the row. */
+    public static Int4Groups int4Groups(QuantizedMatrix m) {
+        require(m.range().bits() == 4, "int4 groups need 4-bit codes");
+        QuantizedMatrix u = Int4Packing.toUnsigned(m);
+        int group = u.layout().groupSize();
+        require(group % 2 == 0 && u.cols() % group == 0, "group " + group + " must be even and divide in=" + u.cols() + " on a card");
+        float[] zeros = new float[u.zeros().length];
+        for (int i = 0; i < zeros.length; i++) zeros[i] = u.zeros()[i];
+        return new Int4Groups(Int4Packing.pack(u.q(), u.rows(), u.cols()), u.scales().clone(), zeros, u.rows(), u.cols(), group);
     }
 
-    /** Quantizes w[from, from+n) into q at the same offsets; returns the scale absmax / 127. */
-    static float quantizeSymmetric(float[] w, int from, int n, byte[] q) {
-        float amax = 0f;
-        for (int i = 0; i < n; i++) amax = Math.max(amax, Math.abs(w[from + i]));
-        float scale = amax / 127f;
-        double inv = amax > 0 ? 127.0 / amax : 0;
-        for (int i = 0; i < n; i++) q[from + i] = (byte) Math.max(-127, Math.min(127, Math.rint(w[from + i] * inv)));
-        return scale;
+    private static void require(boolean ok, String message) {
+        if (!ok) throw new IllegalArgumentException(message);
     }
 }

@@ -5,19 +5,22 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.quantflow.engine.SharedData;
-import dev.quantflow.engine.compute.ComputeBackend;
+import dev.quantflow.engine.backend.ComputeBackend;
+import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.quant.QuantPlan;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Without a usable CUDA setup the backend says why, once, and nothing crashes. */
 class CudaBackendTest {
     @Test
     void theCpuBackendOffersNoStageOfItsOwn() {
-        assertThat(ComputeBackend.forDevice("cpu").stage("cpu", "fp32", null, null, new StageLayout(0, 1, KvFormat.F32, 1, 16, 1))).isEmpty();
+        assertThat(ComputeBackend.forDevice("cpu").stage("cpu", QuantPlan.parse("fp32", List.of()), LinearFactory.DENSE, null, null, new StageLayout(0, 1, KvFormat.F32, 1, 16, 1))).isEmpty();
     }
 
     @Test
@@ -36,12 +39,11 @@ class CudaBackendTest {
         assertThat(b.unavailableReason()).contains(reason);
         assertThat(b.devices()).isEmpty();
         assertThat(b.memoryUsage()).isEmpty();
-        assertThatThrownBy(() -> b.linears("cuda:0", "llm-int8")).isInstanceOf(IllegalStateException.class).hasMessageContaining(reason);
         assertThatThrownBy(() -> CudaContext.open(0)).isInstanceOf(IllegalStateException.class).hasMessageContaining(reason);
         Path model = SharedData.path("models/stories260K");
         try (WeightStore weights = WeightStore.open(model)) {
             StageLayout layout = new StageLayout(0, 5, KvFormat.F32, 4, 16, 8);
-            assertThatThrownBy(() -> b.stage("cuda:0", "fp32", LlamaConfig.load(model), weights, layout))
+            assertThatThrownBy(() -> b.stage("cuda:0", QuantPlan.parse("llm-int8", List.of()), LinearFactory.DENSE, LlamaConfig.load(model), weights, layout))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining(reason).message().doesNotContain("\n");
         }
         // asked again: the cached answer, no second attempt to load the binding (which would throw NoClassDefFoundError)
@@ -63,17 +65,5 @@ class CudaBackendTest {
         assertThat(CudaBackend.ordinal("cuda:1")).isEqualTo(1);
         assertThatThrownBy(() -> CudaBackend.ordinal("cuda")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cuda:N");
         assertThatThrownBy(() -> CudaBackend.ordinal("cuda:-1")).isInstanceOf(IllegalArgumentException.class);
-    }
-
-    @Test
-    void schemesParseWithTheirParameters() {
-        assertThat(CudaScheme.parse("llm-int8")).isEqualTo(new CudaScheme.LlmInt8(6f));
-        assertThat(CudaScheme.parse("LLM-INT8:4.5")).isEqualTo(new CudaScheme.LlmInt8(4.5f));
-        assertThat(CudaScheme.parse("w8a8")).isEqualTo(new CudaScheme.W8A8(0));
-        assertThat(CudaScheme.parse("w8a8:128")).isEqualTo(new CudaScheme.W8A8(128));
-        assertThat(CudaScheme.parse("w4a16")).isEqualTo(new CudaScheme.W4A16(128));
-        assertThat(CudaScheme.parse("bf16")).isEqualTo(new CudaScheme.Dense());
-        assertThatThrownBy(() -> CudaScheme.parse("int3")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown scheme");
-        assertThatThrownBy(() -> CudaScheme.parse("w4a16:x")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bad parameter");
     }
 }

@@ -18,7 +18,7 @@ class WeightPackingTest {
     void int8PerChannelRoundTripsWithinHalfAStep() {
         int out = 7, in = 50;
         float[] w = gauss(out * in, 1);
-        WeightPacking.Int8Channel p = WeightPacking.int8PerChannel(w, out, in);
+        WeightPacking.Int8Channel p = EngineCodes.int8PerChannel(w, out, in);
         for (int n = 0; n < out; n++)
             for (int k = 0; k < in; k++) assertThat(Math.abs(p.q()[n * in + k] * p.scales()[n] - w[n * in + k])).isLessThanOrEqualTo(p.scales()[n] * 0.5001f);
     }
@@ -27,7 +27,7 @@ class WeightPackingTest {
     void int4PacksLowNibbleFirstAndRoundTripsWithinHalfAStep() {
         int out = 5, in = 64, group = 32;
         float[] w = gauss(out * in, 2);
-        WeightPacking.Int4Groups p = WeightPacking.int4Groups(w, out, in, group);
+        WeightPacking.Int4Groups p = EngineCodes.int4Groups(w, out, in, group);
         assertThat(p.packed()).hasSize(out * in / 2);
         for (int n = 0; n < out; n++)
             for (int k = 0; k < in; k++) {
@@ -42,15 +42,15 @@ class WeightPackingTest {
     void int4KeepsZeroExactAndConstantGroupsWork() {
         float[] w = new float[16];
         java.util.Arrays.fill(w, 0.25f);
-        WeightPacking.Int4Groups p = WeightPacking.int4Groups(w, 1, 16, 8);
+        WeightPacking.Int4Groups p = EngineCodes.int4Groups(w, 1, 16, 8);
         for (int k = 0; k < 16; k++) assertThat(p.dequant(0, k)).isEqualTo(0.25f, org.assertj.core.data.Offset.offset(1e-6f));
-        WeightPacking.Int4Groups zeros = WeightPacking.int4Groups(new float[16], 1, 16, 8);
+        WeightPacking.Int4Groups zeros = EngineCodes.int4Groups(new float[16], 1, 16, 8);
         for (int k = 0; k < 16; k++) assertThat(zeros.dequant(0, k)).isZero();
     }
 
     @Test
     void groupsMustDivideTheRow() {
-        assertThatThrownBy(() -> WeightPacking.int8Groups(new float[60], 1, 60, 32)).hasMessageContaining("must divide");
-        assertThatThrownBy(() -> WeightPacking.int4Groups(new float[60], 1, 60, 7)).hasMessageContaining("even");
+        assertThatThrownBy(() -> EngineCodes.int8Groups(new float[60], 1, 60, 32)).hasMessageContaining("must divide");
+        assertThatThrownBy(() -> EngineCodes.int4Groups(new float[60], 1, 60, 7)).hasMessageContaining("even");
     }
 }

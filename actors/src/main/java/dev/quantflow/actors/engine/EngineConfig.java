@@ -1,6 +1,6 @@
 package dev.quantflow.actors.engine;
 
-import dev.quantflow.engine.compute.ComputeBackend;
+import dev.quantflow.engine.backend.ComputeBackend;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.llama.StagePlacement;

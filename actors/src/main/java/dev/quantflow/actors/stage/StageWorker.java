@@ -3,7 +3,7 @@ package dev.quantflow.actors.stage;
 import dev.quantflow.actors.sampler.SamplerActor;
 import dev.quantflow.actors.scheduler.Scheduler;
 import dev.quantflow.actors.scheduler.Step;
-import dev.quantflow.engine.compute.ComputeBackend;
+import dev.quantflow.engine.backend.ComputeBackend;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.compute.Parallel;
@@ -14,7 +14,9 @@ import dev.quantflow.engine.llama.StageCompute;
 import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.quant.QuantPlan;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -102,9 +104,9 @@ public final class StageWorker {
             });
             StageLayout layout = new StageLayout(spec.range().first(), spec.range().last(), spec.kvCaches().format(), spec.kvBlocks(),
                     spec.kvBlockSize(), spec.maxBatchRows());
-            var onDevice = backend.stage(device, spec.quant(), c, weights, layout);
-            if (onDevice.isPresent()) return new StageWorker(spec, next, scheduler, weights, onDevice.get(), Map.of());
             LinearFactory factory = spec.linears().get();
+            var onDevice = backend.stage(device, QuantPlan.parse(spec.quant(), List.of()), factory, c, weights, layout);
+            if (onDevice.isPresent()) return new StageWorker(spec, next, scheduler, weights, onDevice.get(), Map.of());
             Map<String, Linear> probed = new LinkedHashMap<>();
             LinearFactory naming = (name, weight, bias) -> {
                 Linear l = factory.create(name, weight, bias);

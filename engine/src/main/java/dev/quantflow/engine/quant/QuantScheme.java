@@ -90,7 +90,7 @@ public sealed interface QuantScheme {
         String name = colon < 0 ? s : s.substring(0, colon);
         Map<String, String> p = params(colon < 0 ? "" : s.substring(colon + 1), spec);
         QuantScheme q = switch (name) {
-            case "fp32", "f32" -> new Fp32();
+            case "fp32", "f32", "dense", "none" -> new Fp32();   // the weights in their stored dtype
             case "bf16" -> new Bf16();
             case "w8a8-tensor" -> new W8A8Tensor();
             case "w8a16", "int8" -> new W8A16();

@@ -222,7 +222,7 @@ public final class QuantizedModels {
     }
 
     /** A heap BF16 copy (round to nearest even) of a weight. */
-    static Tensor toBf16(Tensor t) {
+    public static Tensor toBf16(Tensor t) {
         if (t.dtype() == DType.BF16) return t;
         long n = t.numel();
         MemorySegment seg = MemorySegment.ofArray(new short[(int) n]);

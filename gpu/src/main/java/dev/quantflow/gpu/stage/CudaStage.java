@@ -1,6 +1,7 @@
 package dev.quantflow.gpu.stage;
 
 import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.BatchRows;
 import dev.quantflow.engine.llama.DecoderForward;
@@ -15,7 +16,6 @@ import dev.quantflow.gpu.CudaContext;
 import dev.quantflow.gpu.CudaKernels;
 import dev.quantflow.gpu.CudaKernels.DenseType;
 import dev.quantflow.gpu.CudaLinearFactory;
-import dev.quantflow.gpu.CudaScheme;
 import dev.quantflow.gpu.DeviceBuffer;
 import dev.quantflow.gpu.MemoryCategory;
 import dev.quantflow.gpu.linear.CudaLinear;
@@ -55,14 +55,14 @@ public final class CudaStage implements StageCompute {
     private boolean closed;
 
     /** Loads the stage onto ctx's card; on failure frees what it had allocated there and rethrows. */
-    public static CudaStage load(CudaContext ctx, CudaScheme scheme, LlamaConfig c, WeightStore w, StageLayout layout) {
+    public static CudaStage load(CudaContext ctx, CudaLinearFactory onCard, LlamaConfig c, WeightStore w, StageLayout layout) {
         if (layout.kv() != KvFormat.F32)
             throw new IllegalArgumentException(ctx.device().id() + " keeps a stage's KV cache in f32; --kv " + layout.kv() + " is for CPU stages");
         if (c.headDim() > 256) throw new IllegalArgumentException("the CUDA attention kernel takes head dimensions up to 256, not " + c.headDim());
-        return new CudaStage(ctx, scheme, c, w, layout);
+        return new CudaStage(ctx, onCard, c, w, layout);
     }
 
-    private CudaStage(CudaContext ctx, CudaScheme scheme, LlamaConfig c, WeightStore w, StageLayout layout) {
+    private CudaStage(CudaContext ctx, CudaLinearFactory onCard, LlamaConfig c, WeightStore w, StageLayout layout) {
         this.ctx = ctx;
         this.k = new CudaKernels(ctx);
         this.c = c;
@@ -72,11 +72,16 @@ public final class CudaStage implements StageCompute {
         this.values = new DeviceBuffer[layout.layers()];
         try {
             // LlamaStage reads the tensors and checks their shapes; the factory puts each linear on the card
-            CudaLinearFactory onCard = new CudaLinearFactory(ctx, scheme);
-            LlamaStage host = new LlamaStage(c, w, layout.first(), layout.last(), (name, weight, bias) -> {
-                CudaLinear l = onCard.create(name, weight, bias);
-                linears.add(l);
-                return l;
+            LlamaStage host = new LlamaStage(c, w, layout.first(), layout.last(), new LinearFactory() {
+                @Override
+                public Linear create(String name, Tensor weight, float[] bias) {
+                    return keep(onCard.create(name, weight, bias));
+                }
+
+                @Override
+                public Optional<Linear> fromStore(String name, int out, int in, float[] bias) {   // a quantized checkpoint's layers
+                    return onCard.fromStore(name, out, in, bias).map(l -> keep((CudaLinear) l));
+                }
             });
             invFreq = upload(host.ropeInvFreq());
             for (int l = layout.first(); l < layout.last(); l++) {
@@ -99,6 +104,11 @@ public final class CudaStage implements StageCompute {
             close();
             throw e;
         }
+    }
+
+    private CudaLinear keep(CudaLinear l) {
+        linears.add(l);
+        return l;
     }
 
     private static CudaLinear cuda(Linear l) {

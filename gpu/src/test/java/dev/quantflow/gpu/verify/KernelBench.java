@@ -5,7 +5,7 @@ import dev.quantflow.gpu.CudaKernels;
 import dev.quantflow.gpu.CudaKernels.Path;
 import dev.quantflow.gpu.DeviceBuffer;
 import dev.quantflow.gpu.MemoryCategory;
-import dev.quantflow.gpu.WeightPacking;
+import dev.quantflow.gpu.EngineCodes;
 import dev.quantflow.gpu.linear.CudaDenseLinear;
 import dev.quantflow.gpu.linear.CudaLinear;
 import dev.quantflow.gpu.linear.CudaLlmInt8Linear;
@@ -50,9 +50,9 @@ public final class KernelBench {
         Random rnd = new Random(7);
         float[] w = new float[N * K];
         for (int i = 0; i < w.length; i++) w[i] = (float) (rnd.nextGaussian() * 0.02);
-        var w8 = WeightPacking.int8PerChannel(w, N, K);
-        var w8g = WeightPacking.int8Groups(w, N, K, 128);
-        var w4 = WeightPacking.int4Groups(w, N, K, 128);
+        var w8 = EngineCodes.int8PerChannel(w, N, K);
+        var w8g = EngineCodes.int8Groups(w, N, K, 128);
+        var w4 = EngineCodes.int4Groups(w, N, K, 128);
         var f32 = KernelCheck.encode(CudaKernels.DenseType.F32, w, N, K);
         var bf16 = KernelCheck.encode(CudaKernels.DenseType.BF16, w, N, K);
         List<Object[]> schemes = List.of(

@@ -3,6 +3,7 @@ package dev.quantflow.gpu.verify;
 import dev.quantflow.gpu.CudaKernels;
 import dev.quantflow.gpu.CudaKernels.DenseType;
 import dev.quantflow.gpu.CudaKernels.Path;
+import dev.quantflow.gpu.EngineCodes;
 import dev.quantflow.gpu.WeightPacking;
 import dev.quantflow.gpu.WeightPacking.Int8Channel;
 import java.io.PrintStream;
@@ -211,7 +212,7 @@ public final class KernelCheck {
             for (int[] s : kn) {
                 int K = s[0], N = s[1];
                 float[] w = gauss(N * K, 0.05), bias = rnd.nextBoolean() ? gauss(N, 0.1) : null;
-                Int8Channel w8 = WeightPacking.int8PerChannel(w, N, K);
+                Int8Channel w8 = EngineCodes.int8PerChannel(w, N, K);
                 for (Path p : paths(M)) {
                     String shape = "M=" + M + " K=" + K + " N=" + N + " " + p;
                     for (float thr : new float[] {6f, Float.POSITIVE_INFINITY}) {
@@ -237,8 +238,8 @@ public final class KernelCheck {
             for (int[] s : grouped) {
                 int K = s[0], N = s[1], G = s[2];
                 float[] w = gauss(N * K, 0.05), bias = rnd.nextBoolean() ? gauss(N, 0.1) : null;
-                var w8 = WeightPacking.int8Groups(w, N, K, G);
-                var w4 = WeightPacking.int4Groups(w, N, K, G);
+                var w8 = EngineCodes.int8Groups(w, N, K, G);
+                var w4 = EngineCodes.int4Groups(w, N, K, G);
                 for (Path p : paths(M)) {
                     String shape = "M=" + M + " K=" + K + " N=" + N + " G=" + G + " " + p;
                     guarded("w8a8_group", shape, () -> {

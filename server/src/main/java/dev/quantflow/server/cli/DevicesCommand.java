@@ -1,7 +1,7 @@
 package dev.quantflow.server.cli;
 
-import dev.quantflow.engine.compute.ComputeBackend;
-import dev.quantflow.engine.compute.ComputeDevice;
+import dev.quantflow.engine.backend.ComputeBackend;
+import dev.quantflow.engine.backend.ComputeDevice;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.Callable;

@@ -1,6 +1,6 @@
 package dev.quantflow.server.cli;
 
-import dev.quantflow.engine.compute.ComputeBackend;
+import dev.quantflow.engine.backend.ComputeBackend;
 import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.CpuStage;
@@ -9,7 +9,9 @@ import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.StageCompute;
 import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.llama.StagePlacement;
+import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.quant.QuantPlan;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -45,6 +47,15 @@ public final class PlacementOptions {
         if (stages < 1 || stages > numLayers) throw new QuantflowCommand.UserError("--stages must be between 1 and the " + numLayers + " layers");
     }
 
+    /** --quant as the engine's one quantization language reads it. */
+    public QuantPlan plan() {
+        try {
+            return QuantPlan.parse(scheme, List.of());
+        } catch (IllegalArgumentException e) {
+            throw new QuantflowCommand.UserError("--quant " + scheme + ": " + e.getMessage());
+        }
+    }
+
     /** The layer range and device of every stage, as serve places them for the same flags. */
     public List<LayerRange> plan(LlamaConfig c) {
         validate(c.numLayers());
@@ -63,14 +74,16 @@ public final class PlacementOptions {
      */
     public List<StageCompute> stages(LlamaModel m, KvFormat kv, int kvBlocks, int maxBatchRows) {
         LlamaConfig c = m.config();
+        QuantPlan plan = plan();
+        LinearFactory linears = ServeCommand.linears(m.dir(), scheme).get();   // the engine's, as serve builds them
         List<StageCompute> built = new ArrayList<>();
         try {
             for (LayerRange r : plan(c)) {
                 String device = r.device();
                 StageLayout layout = new StageLayout(r.first(), r.last(), kv, kvBlocks, Generator.BLOCK_SIZE, maxBatchRows);
                 ComputeBackend backend = backend(device);
-                StageCompute s = backend.stage(device, scheme, c, m.weights(), layout).orElseGet(() -> new CpuStage(
-                        m.stage(layout.first(), layout.last(), backend.linears(device, scheme)),
+                StageCompute s = backend.stage(device, plan, linears, c, m.weights(), layout).orElseGet(() -> new CpuStage(
+                        m.stage(layout.first(), layout.last(), linears),
                         kv.create(layout.layers(), kvBlocks, Generator.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim())));
                 built.add(s);
             }

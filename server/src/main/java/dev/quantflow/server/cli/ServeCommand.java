@@ -167,7 +167,7 @@ public final class ServeCommand implements Callable<Integer> {
                 .quant(settings.quant())
                 .kvCaches(kvCaches(e.getString("kv")))
                 .linearProbe(ServeCommand::outlierFraction);
-        if (settings.devices().contains("cpu")) b.linears(linears(dir, settings.quant()));   // CPU stages' linears; device stages build theirs from quant
+        b.linears(linears(dir, settings.quant()));   // the engine's linears; a device stage uploads their packed formats
         return b.build();
     }
 

@@ -1,16 +1,18 @@
-package dev.quantflow.engine.compute;
+package dev.quantflow.engine.backend;
 
+import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.llama.StageCompute;
 import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.quant.QuantPlan;
 import java.util.List;
 import java.util.Optional;
 import java.util.ServiceLoader;
 
 /**
  * A place where layers can run (the CPU, CUDA cards). Implementations register themselves through
- * ServiceLoader (META-INF/services/dev.quantflow.engine.compute.ComputeBackend), so the engine
+ * ServiceLoader (META-INF/services/dev.quantflow.engine.backend.ComputeBackend), so the engine
  * needs no compile-time dependency on any of them. An unavailable backend says why and never throws
  * from name(), unavailableReason() or devices().
  */
@@ -25,24 +27,18 @@ public interface ComputeBackend {
     List<ComputeDevice> devices();
 
     /**
-     * The factory that builds linears of the given scheme (fp32, bf16, llm-int8, w8a8, w4a16, ...
-     * with optional ":parameter") with their weights on device (e.g. "cuda:1").
-     *
-     * @throws IllegalArgumentException for an unknown device or scheme
-     * @throws IllegalStateException when the backend is unavailable
-     */
-    LinearFactory linears(String device, String scheme);
-
-    /**
      * A whole pipeline stage on device: the weights of layers [layout.first(), layout.last()), the
-     * hidden state between them and the KV cache of those layers all in the device's memory, with
-     * linears of the given scheme. Empty when this backend places only linears (the CPU): the
-     * caller then builds a LlamaStage and its KvCache.
+     * hidden state between them and the KV cache of those layers all in the device's memory. Each
+     * linear's scheme is plan's; its weights come from what engineLinears (the engine's factory
+     * for the same plan, or a quantized checkpoint's loader) builds, in the engine's packed
+     * format, so every backend runs the same codes. Empty when this backend places only linears
+     * (the CPU): the caller then builds a LlamaStage over engineLinears and its KvCache.
      *
-     * @throws IllegalArgumentException for an unknown device or scheme, or a layout the device cannot hold
+     * @throws IllegalArgumentException for an unknown device, a scheme the device has no kernel for, or a layout it cannot hold
      * @throws IllegalStateException when the backend is unavailable
      */
-    default Optional<StageCompute> stage(String device, String scheme, LlamaConfig config, WeightStore weights, StageLayout layout) {
+    default Optional<StageCompute> stage(String device, QuantPlan plan, LinearFactory engineLinears, LlamaConfig config, WeightStore weights,
+                                         StageLayout layout) {
         return Optional.empty();
     }
 

@@ -1,4 +1,4 @@
-package dev.quantflow.engine.compute;
+package dev.quantflow.engine.backend;
 
 import java.util.List;
 import java.util.Optional;
@@ -19,15 +19,6 @@ public final class CpuBackend implements ComputeBackend {
     public List<ComputeDevice> devices() {
         Runtime rt = Runtime.getRuntime();
         return List.of(new ComputeDevice("cpu", System.getProperty("os.arch"), rt.maxMemory(), rt.availableProcessors() + " cores (JVM heap shown)"));
-    }
-
-    @Override
-    public LinearFactory linears(String device, String scheme) {
-        if (!device.equals("cpu")) throw new IllegalArgumentException("the CPU backend has only device 'cpu', not '" + device + "'");
-        return switch (scheme) {
-            case "dense" -> LinearFactory.DENSE;   // the stored dtype decides
-            default -> dev.quantflow.engine.quant.QuantizedModels.calibrationFree(scheme);
-        };
     }
 
     @Override
