@@ -6,6 +6,7 @@ import dev.quantflow.actors.scheduler.SampleOutcome;
 import dev.quantflow.actors.scheduler.Scheduler;
 import dev.quantflow.actors.scheduler.Step;
 import dev.quantflow.engine.generate.GenerateOptions;
+import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -32,9 +33,16 @@ import org.apache.pekko.stream.QueueOfferResult;
 public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
     public sealed interface Command {}
 
-    /** A sequence was admitted to the waiting queue: its stream now belongs to the sampler, which emits Accepted. */
+    /**
+     * A sequence was admitted to the waiting queue: its stream now belongs to the sampler, which emits Accepted.
+     * The prompt's ids seed the detokenizer (not copied: the caller does not modify them).
+     */
     public record Register(long sequence, String requestId, BoundedSourceQueue<TokenEvent> events, GenerateOptions options,
-                           int promptTokens, int positionLimit, int topLogprobs) implements Command {}
+                           int[] prompt, int positionLimit, int topLogprobs) implements Command {
+        public int promptTokens() {
+            return prompt.length;
+        }
+    }
 
     /** The last stage's logits (logitRows.length, vocab) for a step. */
     public record SampleStep(Step step, float[] logits, long[] stageNanos) implements Command {}
@@ -75,8 +83,10 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
     }
 
     private Behavior<Command> onRegister(Register r) {
+        IncrementalDetokenizer detokenizer = tokenizer.newDetokenizer();
+        detokenizer.seed(r.prompt());   // the completion's text continues the prompt's (its first token keeps its space)
         SequenceOutput out = new SequenceOutput(r.requestId(), r.events(), r.options(), r.promptTokens(), r.positionLimit(),
-                r.topLogprobs(), tokenizer.newDetokenizer());
+                r.topLogprobs(), detokenizer);
         outputs.put(r.sequence(), out);
         emit(out, new TokenEvent.Accepted(r.requestId(), r.promptTokens()));
         return this;
@@ -111,8 +121,9 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
             return new SampleOutcome.Ended(seq);
         }
         out.completionTokens++;
+        // logprob strings are what each token adds to this text, so read before the push
+        List<TokenEvent.TokenLogprob> logprobs = out.topLogprobs < 0 ? List.of() : List.of(Logprobs.of(out.detokenizer, logits, off, vocab, token, out.topLogprobs));
         String text = out.stops.push(out.detokenizer.push(token));
-        List<TokenEvent.TokenLogprob> logprobs = out.topLogprobs < 0 ? List.of() : List.of(Logprobs.of(tokenizer, logits, off, vocab, token, out.topLogprobs));
         emit(out, new TokenEvent.Delta(text, new int[] {token}, logprobs));
         if (out.stops.stopped()) {
             finish(seq, out, "stop");

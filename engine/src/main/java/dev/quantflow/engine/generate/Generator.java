@@ -93,6 +93,7 @@ public final class Generator {
         int[] table = new BlockAllocator(numBlocks).ensure(new int[0], budget, BLOCK_SIZE);
         Sampler sampler = new Sampler(opt.sampling());
         IncrementalDetokenizer detok = tokenizer.newDetokenizer();
+        detok.seed(prompt);   // the text continues the prompt's: the first token keeps its leading space
         StopMatcher stops = new StopMatcher(opt.stop());
         Set<Integer> eos = tokenizer.eosTokenIds();
         StringBuilder text = new StringBuilder();
