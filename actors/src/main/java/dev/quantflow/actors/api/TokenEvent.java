@@ -1,5 +1,6 @@
 package dev.quantflow.actors.api;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -19,7 +20,22 @@ public sealed interface TokenEvent {
     /** finishReason: "stop" (EOS or a stop string), "length" (max tokens or the context end), "cancelled". */
     record Finished(String finishReason, int promptTokens, int completionTokens) implements TokenEvent {}
 
-    record TokenLogprob(int tokenId, String token, float logprob, List<TopLogprob> top) {}
+    /**
+     * token: the text the token added to the completion; bytes: the bytes it added. They differ
+     * only for a token that ends inside a multi-byte character: its text is "" (the character
+     * comes with the token that completes it) while its bytes are its part of the character.
+     * Concatenated over a completion, the tokens give its text and the bytes its UTF-8.
+     */
+    record TokenLogprob(int tokenId, String token, byte[] bytes, float logprob, List<TopLogprob> top) {
+        public TokenLogprob(int tokenId, String token, float logprob, List<TopLogprob> top) {
+            this(tokenId, token, token.getBytes(StandardCharsets.UTF_8), logprob, top);
+        }
+    }
 
-    record TopLogprob(int tokenId, String token, float logprob) {}
+    /** An alternative at the same position: token and bytes are what it would have added there. */
+    record TopLogprob(int tokenId, String token, byte[] bytes, float logprob) {
+        public TopLogprob(int tokenId, String token, float logprob) {
+            this(tokenId, token, token.getBytes(StandardCharsets.UTF_8), logprob);
+        }
+    }
 }

@@ -1,7 +1,7 @@
 package dev.quantflow.actors.sampler;
 
 import dev.quantflow.actors.api.TokenEvent;
-import dev.quantflow.engine.tokenizer.Tokenizer;
+import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -9,7 +9,11 @@ import java.util.List;
 final class Logprobs {
     private Logprobs() {}
 
-    static TokenEvent.TokenLogprob of(Tokenizer tokenizer, float[] logits, int off, int vocab, int chosen, int n) {
+    /**
+     * Token strings and bytes are what each token adds to the sequence's text at this point, read
+     * from its detokenizer before the chosen token is pushed: they concatenate to the completion.
+     */
+    static TokenEvent.TokenLogprob of(IncrementalDetokenizer text, float[] logits, int off, int vocab, int chosen, int n) {
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < vocab; i++) max = Math.max(max, logits[off + i]);
         double sum = 0;
@@ -17,13 +21,14 @@ final class Logprobs {
         float logZ = (float) (max + Math.log(sum));
         List<TokenEvent.TopLogprob> top = new ArrayList<>();
         for (int id : topIds(logits, off, vocab, Math.min(n, vocab)))
-            top.add(new TokenEvent.TopLogprob(id, tokenizer.decode(id), logits[off + id] - logZ));
-        return new TokenEvent.TokenLogprob(chosen, tokenizer.decode(chosen), logits[off + chosen] - logZ, top);
+            top.add(new TokenEvent.TopLogprob(id, text.peek(id), text.peekBytes(id), logits[off + id] - logZ));
+        return new TokenEvent.TokenLogprob(chosen, text.peek(chosen), text.peekBytes(chosen), logits[off + chosen] - logZ, top);
     }
 
-    /** The n largest logits' ids, largest first (lowest id on ties); a partial selection, O(vocab * n). */
-    private static int[] topIds(float[] logits, int off, int vocab, int n) {
+    /** The n largest logits' ids, largest first (lowest id on ties); a partial selection, O(vocab * n). n = 0: none. */
+    static int[] topIds(float[] logits, int off, int vocab, int n) {
         int[] ids = new int[n];
+        if (n == 0) return ids;
         int size = 0;
         for (int i = 0; i < vocab; i++) {
             float v = logits[off + i];

@@ -6,12 +6,12 @@ import dev.quantflow.actors.scheduler.SampleOutcome;
 import dev.quantflow.actors.scheduler.Scheduler;
 import dev.quantflow.actors.scheduler.Step;
 import dev.quantflow.engine.generate.GenerateOptions;
+import dev.quantflow.engine.generate.SequenceDecoder;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -32,9 +32,16 @@ import org.apache.pekko.stream.QueueOfferResult;
 public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
     public sealed interface Command {}
 
-    /** A sequence was admitted to the waiting queue: its stream now belongs to the sampler, which emits Accepted. */
+    /**
+     * A sequence was admitted to the waiting queue: its stream now belongs to the sampler, which emits Accepted.
+     * The prompt's ids seed the detokenizer (not copied: the caller does not modify them).
+     */
     public record Register(long sequence, String requestId, BoundedSourceQueue<TokenEvent> events, GenerateOptions options,
-                           int promptTokens, int positionLimit, int topLogprobs) implements Command {}
+                           int[] prompt, int positionLimit, int topLogprobs) implements Command {
+        public int promptTokens() {
+            return prompt.length;
+        }
+    }
 
     /** The last stage's logits (logitRows.length, vocab) for a step. */
     public record SampleStep(Step step, float[] logits, long[] stageNanos) implements Command {}
@@ -48,7 +55,6 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
     private final ActorRef<Scheduler.Command> scheduler;
     private final Tokenizer tokenizer;
     private final int vocab;
-    private final Set<Integer> eos;
     private final Map<Long, SequenceOutput> outputs = new HashMap<>();
 
     private SamplerActor(ActorContext<Command> ctx, ActorRef<Scheduler.Command> scheduler, Tokenizer tokenizer, int vocab) {
@@ -56,7 +62,6 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
         this.scheduler = scheduler;
         this.tokenizer = tokenizer;
         this.vocab = vocab;
-        this.eos = tokenizer.eosTokenIds();
     }
 
     public static Behavior<Command> create(ActorRef<Scheduler.Command> scheduler, Tokenizer tokenizer, int vocab) {
@@ -75,8 +80,8 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
     }
 
     private Behavior<Command> onRegister(Register r) {
-        SequenceOutput out = new SequenceOutput(r.requestId(), r.events(), r.options(), r.promptTokens(), r.positionLimit(),
-                r.topLogprobs(), tokenizer.newDetokenizer());
+        SequenceOutput out = new SequenceOutput(r.requestId(), r.events(), r.topLogprobs(),
+                new SequenceDecoder(tokenizer, r.prompt(), r.options(), r.positionLimit()));
         outputs.put(r.sequence(), out);
         emit(out, new TokenEvent.Accepted(r.requestId(), r.promptTokens()));
         return this;
@@ -103,26 +108,17 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
         return this;
     }
 
-    /** The Generator's decode rule for one token: EOS ends without the token; otherwise emit it and check stop string, max tokens, context. */
+    /** One token by the decode rule that generate runs too (SequenceDecoder); the sampler only streams what it emits. */
     private SampleOutcome sample(long seq, SequenceOutput out, float[] logits, int off) {
-        int token = out.sampler.sample(logits, off, vocab);
-        if (!out.options.ignoreEos() && eos.contains(token)) {
-            finish(seq, out, "stop");
-            return new SampleOutcome.Ended(seq);
-        }
-        out.completionTokens++;
-        String text = out.stops.push(out.detokenizer.push(token));
-        List<TokenEvent.TokenLogprob> logprobs = out.topLogprobs < 0 ? List.of() : List.of(Logprobs.of(tokenizer, logits, off, vocab, token, out.topLogprobs));
-        emit(out, new TokenEvent.Delta(text, new int[] {token}, logprobs));
-        if (out.stops.stopped()) {
-            finish(seq, out, "stop");
-            return new SampleOutcome.Ended(seq);
-        }
-        if (out.completionTokens >= out.options.maxTokens() || out.lastPosition() >= out.positionLimit) {
-            finish(seq, out, "length");
-            return new SampleOutcome.Ended(seq);
-        }
-        return new SampleOutcome.Next(seq, token);
+        int token = out.decoder.sample(logits, off, vocab);
+        // logprob strings are what each token adds to this text, so read before accepting it
+        List<TokenEvent.TokenLogprob> logprobs = out.topLogprobs < 0 || out.decoder.isEos(token) ? List.of()
+                : List.of(Logprobs.of(out.decoder.detokenizer(), logits, off, vocab, token, out.topLogprobs));
+        SequenceDecoder.Emitted e = out.decoder.accept(token);
+        if (!e.eos()) emit(out, new TokenEvent.Delta(e.text(), new int[] {token}, logprobs));
+        if (!e.finished()) return new SampleOutcome.Next(seq, token);
+        end(seq, out, e.finishReason().orElseThrow(), e.tail());
+        return new SampleOutcome.Ended(seq);
     }
 
     private Behavior<Command> onEnd(End e) {
@@ -144,12 +140,14 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
         return this;
     }
 
+    /** Ends a sequence for a reason from outside the decode rule (cancelled, nothing to generate). */
     private void finish(long seq, SequenceOutput out, String reason) {
-        if (!out.stops.stopped()) {
-            String tail = out.stops.push(out.detokenizer.flush()) + out.stops.flush();
-            if (!tail.isEmpty()) emit(out, new TokenEvent.Delta(tail, new int[0], List.of()));
-        }
-        emit(out, new TokenEvent.Finished(reason, out.promptTokens, out.completionTokens));
+        end(seq, out, reason, out.decoder.finish());
+    }
+
+    private void end(long seq, SequenceOutput out, String reason, String tail) {
+        if (!tail.isEmpty()) emit(out, new TokenEvent.Delta(tail, new int[0], List.of()));
+        emit(out, new TokenEvent.Finished(reason, out.decoder.promptTokens(), out.decoder.completionTokens()));
         EventStreams.complete(out.events);
         outputs.remove(seq);
     }

@@ -195,7 +195,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             return this;
         }
         GenerateRequest r = p.request;
-        pipeline.sampler().tell(new SamplerActor.Register(e.sequence(), r.requestId(), p.events, r.options(), e.ids().length, limit, r.topLogprobs()));
+        pipeline.sampler().tell(new SamplerActor.Register(e.sequence(), r.requestId(), p.events, r.options(), e.ids(), limit, r.topLogprobs()));
         if (p.cancelled || r.options().maxTokens() == 0) {
             byRequestId.remove(r.requestId());
             pipeline.sampler().tell(new SamplerActor.End(e.sequence(), p.cancelled ? "cancelled" : "length"));

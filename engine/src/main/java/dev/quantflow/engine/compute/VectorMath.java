@@ -78,12 +78,16 @@ public final class VectorMath {
         return sum;
     }
 
-    /** BF16 lanes are the top half of an f32: widen to int, shift left 16, reinterpret. */
+    /**
+     * BF16 lanes are the top half of an f32: widen to int, shift left 16, reinterpret. The shift is
+     * called on a static IntVector (not on the Vector that convertShape returns): C2 on 512-bit
+     * AVX-512 could compile that interface call with a float lane type and die in vectorSupport.cpp
+     * ("LSHIFT: float", issue 11 item 27); IntVector.lanewise can only be int lanes.
+     */
     static FloatVector bf16(MemorySegment w, long byteOff) {
-        return (FloatVector) ShortVector.fromMemorySegment(S, w, byteOff, LE)
-                .convertShape(VectorOperators.S2I, I, 0)
-                .lanewise(VectorOperators.LSHL, 16)
-                .reinterpretAsFloats();
+        IntVector wide = (IntVector) ShortVector.fromMemorySegment(S, w, byteOff, LE).convertShape(VectorOperators.S2I, I, 0);
+        IntVector bits = wide.lanewise(VectorOperators.LSHL, 16);
+        return bits.reinterpretAsFloats();
     }
 
     /** Dot of a BF16 row (byte offset off) with x, converted in registers (reads 2 bytes per weight). */

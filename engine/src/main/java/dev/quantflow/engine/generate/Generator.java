@@ -8,13 +8,9 @@ import dev.quantflow.engine.llama.CpuStage;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.llama.StageCompute;
 import dev.quantflow.engine.model.LlamaConfig;
-import dev.quantflow.engine.sample.Sampler;
-import dev.quantflow.engine.sample.StopMatcher;
-import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 import java.util.function.IntFunction;
 
 /**
@@ -91,14 +87,10 @@ public final class Generator {
         int numBlocks = blocksNeeded(c, prompt.length, opt.maxTokens());
         List<StageCompute> stages = pipeline.apply(numBlocks);
         int[] table = new BlockAllocator(numBlocks).ensure(new int[0], budget, BLOCK_SIZE);
-        Sampler sampler = new Sampler(opt.sampling());
-        IncrementalDetokenizer detok = tokenizer.newDetokenizer();
-        StopMatcher stops = new StopMatcher(opt.stop());
-        Set<Integer> eos = tokenizer.eosTokenIds();
+        SequenceDecoder decoder = new SequenceDecoder(tokenizer, prompt, opt, c.maxPositions());
         StringBuilder text = new StringBuilder();
         int[] out = new int[opt.maxTokens()];
         int n = 0;
-        String finish = "length";
 
         long t0 = System.nanoTime();
         float[] logits = null;
@@ -108,22 +100,27 @@ public final class Generator {
         }
         long t1 = System.nanoTime();
         int pos = prompt.length;
-        while (n < opt.maxTokens()) {
-            int next = sampler.sample(logits, 0, c.vocabSize());
-            if (!opt.ignoreEos() && eos.contains(next)) { finish = "stop"; break; }
-            out[n++] = next;
-            String delta = stops.push(detok.push(next));
-            text.append(delta);
-            listener.onToken(next, delta);
-            if (stops.stopped()) { finish = "stop"; break; }
-            if (n == opt.maxTokens() || pos >= c.maxPositions()) break;
-            logits = step(new int[] {next}, pos++, table, stages);
+        String finish = "length", tail;
+        if (opt.maxTokens() == 0) {
+            tail = decoder.finish();
+        } else {
+            SequenceDecoder.Emitted emitted;
+            while (true) {
+                int next = decoder.sample(logits, 0, c.vocabSize());
+                emitted = decoder.accept(next);
+                if (!emitted.eos()) {
+                    out[n++] = next;
+                    text.append(emitted.text());
+                    listener.onToken(next, emitted.text());
+                }
+                if (emitted.finished()) break;
+                logits = step(new int[] {next}, pos++, table, stages);
+            }
+            finish = emitted.finishReason().orElseThrow();
+            tail = emitted.tail();
         }
-        if (!stops.stopped()) {
-            String tail = stops.push(detok.flush()) + stops.flush();
-            text.append(tail);
-            if (!tail.isEmpty()) listener.onToken(-1, tail);
-        }
+        text.append(tail);
+        if (!tail.isEmpty()) listener.onToken(-1, tail);
         long t2 = System.nanoTime();
         return new GenerateResult(Arrays.copyOf(out, n), text.toString(), finish, prompt.length, t1 - t0, t2 - t1);
     }

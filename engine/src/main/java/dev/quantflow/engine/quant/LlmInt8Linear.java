@@ -6,10 +6,15 @@ import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * LLM.int8() (Dettmers et al. 2022): at run time the input columns where any row has
- * |x| >= threshold are split off and multiplied in floating point with the matching weight
- * columns; the rest is quantized vector-wise (a scale per activation row, one per weight output
- * channel) and multiplied int8 x int8 -> int32; the two results are summed.
+ * LLM.int8() (Dettmers et al. 2022): the input columns of a row where |x| >= threshold are split
+ * off and multiplied in floating point with the matching weight columns; the rest is quantized
+ * vector-wise (a scale per activation row, one per weight output channel) and multiplied
+ * int8 x int8 -> int32; the two results are summed.
+ *
+ * <p>The split is decided per row, not per batch as in the paper: a row's outlier columns are its
+ * own |x| >= threshold plus the calibrated columns (always fp when they have fp32 copies), so a
+ * row's result is bit-identical whatever other rows share the batch (a server batches unrelated
+ * requests). Each row's fp columns are added in ascending column order.
  *
  * <p>The fp path needs the full-precision weights of columns only known at run time. Columns that
  * calibration showed as outlier channels keep an fp32 copy (outliers persist in fixed channels,
@@ -25,10 +30,17 @@ public final class LlmInt8Linear implements Linear {
     private final int[] fpCols;          // input columns with an fp32 copy, ascending
     private final float[][] fpWeights;   // [k][out]: column fpCols[k] of W in fp32
     private final int[] fpIndex;         // column -> k, or -1
+    private final boolean fpColumnsAlways; // the fp32 columns are calibrated outlier channels: fp in every row
     private final float[] bias;
     private final AtomicLong steps = new AtomicLong(), outlierColumns = new AtomicLong(), columnsSeen = new AtomicLong();
 
+    /** fpCols are calibrated outlier channels (fp in every row); see the other constructor for fp=copy. */
     public LlmInt8Linear(QuantizedMatrix w, float threshold, int[] fpCols, float[][] fpWeights, float[] bias) {
+        this(w, threshold, fpCols, fpWeights, FpSource.CALIBRATED, bias);
+    }
+
+    /** source COPY: fpCols are only where an outlier column's weights come from, not outliers themselves. */
+    public LlmInt8Linear(QuantizedMatrix w, float threshold, int[] fpCols, float[][] fpWeights, FpSource source, float[] bias) {
         if (w.range() != IntRange.INT8_SYM || !w.layout().perRowOnly())
             throw new IllegalArgumentException("LLM.int8() needs symmetric int8 weights with one scale per output channel");
         if (!(threshold > 0)) throw new IllegalArgumentException("llm-int8 threshold must be positive, got " + threshold);
@@ -38,6 +50,7 @@ public final class LlmInt8Linear implements Linear {
         this.fpCols = fpCols;
         this.fpWeights = fpWeights;
         this.bias = bias;
+        this.fpColumnsAlways = source != FpSource.COPY;
         this.fpIndex = new int[w.cols()];
         Arrays.fill(fpIndex, -1);
         for (int k = 0; k < fpCols.length; k++) {
@@ -61,7 +74,7 @@ public final class LlmInt8Linear implements Linear {
         float[][] fp = new float[cols.length][out];
         for (int k = 0; k < cols.length; k++)
             for (int o = 0; o < out; o++) fp[k][o] = weight[o * in + cols[k]];
-        return new LlmInt8Linear(q, threshold, cols, fp, bias);
+        return new LlmInt8Linear(q, threshold, cols, fp, source, bias);
     }
 
     public QuantizedMatrix weights() {
@@ -108,39 +121,44 @@ public final class LlmInt8Linear implements Linear {
     @Override
     public void forward(float[] x, int rows, float[] y) {
         int in = w.cols(), out = w.rows();
-        int[] outliers = outlierColumns(x, rows, in);
-        steps.incrementAndGet();
-        outlierColumns.addAndGet(outliers.length);
-        columnsSeen.addAndGet(in);
+        boolean[] fp = outliers(x, rows, in);   // [r * in + c]: x[r, c] goes the fp path
+        boolean[] anyRow = new boolean[in];
+        long n = 0;
         float[] xi = x;
-        if (outliers.length > 0) {
-            xi = Arrays.copyOf(x, rows * in);
-            for (int r = 0; r < rows; r++) for (int c : outliers) xi[r * in + c] = 0f;
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < in; c++) {
+                if (!fp[r * in + c]) continue;
+                if (xi == x) xi = Arrays.copyOf(x, rows * in);
+                xi[r * in + c] = 0f;
+                anyRow[c] = true;
+                n++;
+            }
         }
+        steps.incrementAndGet();
+        outlierColumns.addAndGet(n);
+        columnsSeen.addAndGet((long) rows * in);
         ActivationQuant.quantize(xi, rows, w.layout()).matmul(w, rows, bias, y);
+        if (n == 0) return;
+        // columns outermost (each dequantized once), so every row still adds its own columns in ascending order
         float[] col = new float[out];
-        for (int c : outliers) {
+        for (int c = 0; c < in; c++) {
+            if (!anyRow[c]) continue;
             float[] wc = fpIndex[c] >= 0 ? fpWeights[fpIndex[c]] : dequantizedColumn(c, col);
             for (int r = 0; r < rows; r++) {
                 float xv = x[r * in + c];
-                if (xv != 0f) VectorMath.axpy(y, r * out, xv, wc, 0, out);
+                if (fp[r * in + c] && xv != 0f) VectorMath.axpy(y, r * out, xv, wc, 0, out);
             }
         }
     }
 
-    /** Columns where any row has |x| >= threshold, ascending. */
-    private int[] outlierColumns(float[] x, int rows, int in) {
-        boolean[] hit = new boolean[in];
-        int n = 0;
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < in; c++)
-                if (!hit[c] && Math.abs(x[r * in + c]) >= threshold) {
-                    hit[c] = true;
-                    n++;
-                }
-        int[] cols = new int[n];
-        for (int c = 0, k = 0; c < in; c++) if (hit[c]) cols[k++] = c;
-        return cols;
+    /** Per row: its columns with |x| >= threshold, and the calibrated columns. */
+    private boolean[] outliers(float[] x, int rows, int in) {
+        boolean[] fp = new boolean[rows * in];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < in; c++) fp[r * in + c] = Math.abs(x[r * in + c]) >= threshold;
+            if (fpColumnsAlways) for (int c : fpCols) fp[r * in + c] = true;
+        }
+        return fp;
     }
 
     private float[] dequantizedColumn(int c, float[] dst) {

@@ -1,8 +1,9 @@
 package dev.quantflow.engine.quant;
 
 /**
- * LLM.int8() outlier accounting of one layer: forward calls (steps), input columns that went the
- * fp path, input columns seen; the fraction is outlierColumns / columnsSeen.
+ * LLM.int8() outlier accounting of one layer: forward calls (steps), input values (row, column)
+ * that went the fp path, input values seen (rows x columns); the fraction is outlierColumns /
+ * columnsSeen, the mean share of a row's columns that were outliers.
  */
 public record OutlierStats(long steps, long outlierColumns, long columnsSeen) {
     public static final OutlierStats NONE = new OutlierStats(0, 0, 0);

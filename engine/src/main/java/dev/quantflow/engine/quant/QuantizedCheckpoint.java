@@ -206,7 +206,7 @@ public final class QuantizedCheckpoint {
                     float[] fp = floats(name + ".fp_weight");
                     float[][] colsW = new float[cols.length][];
                     for (int k = 0; k < cols.length; k++) colsW[k] = java.util.Arrays.copyOfRange(fp, k * out, (k + 1) * out);
-                    yield new LlmInt8Linear(int8(name, out, in, in), x.threshold(), cols, colsW, bias);
+                    yield new LlmInt8Linear(int8(name, out, in, in), x.threshold(), cols, colsW, x.fp(), bias);
                 }
                 case QuantScheme.W4A16 x -> {
                     float[] scales = floats(name + ".scales");

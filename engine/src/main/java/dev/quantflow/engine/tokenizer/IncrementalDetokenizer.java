@@ -11,6 +11,9 @@ import java.nio.charset.StandardCharsets;
  * keeps an incomplete multi-byte character back until its last byte arrives, so {@link #push}
  * never returns half a character, and everything pushed plus {@link #flush} is exactly what
  * {@link Tokenizer#decode} returns for the same ids (decode is implemented with this class).
+ * A completion's detokenizer is {@link #seed seeded} with its prompt, so that its text is
+ * decode(prompt + completion) minus decode(prompt): the space the decoder strips at the start of
+ * a text belongs to the prompt, not to the first generated token.
  * Not thread-safe: one per sequence.
  */
 public final class IncrementalDetokenizer {
@@ -26,14 +29,54 @@ public final class IncrementalDetokenizer {
         this.spacesToStrip = renderer.leadingSpacesToStrip();
     }
 
+    /**
+     * Consumes the prompt's ids without returning their text, so that what is pushed next decodes
+     * as it does after the prompt. Only the prompt's head (until the leading-space strip is
+     * settled) and its last bytes (a character the prompt leaves incomplete) matter.
+     */
+    public void seed(int[] prompt) {
+        int head = 0;
+        while (head < prompt.length && spacesToStrip > 0) push(prompt[head++]);
+        int tail = prompt.length;
+        for (int bytes = 0; tail > head && bytes < 4; ) bytes += renderer.bytes(prompt[--tail]).length;
+        if (tail > head) {
+            pending.clear();
+            utf8.reset();
+        }
+        for (int i = tail; i < prompt.length; i++) push(prompt[i]);
+    }
+
+    /** The bytes that pushing the token now would add to the text (the leading-space strip applied). */
+    public byte[] peekBytes(int tokenId) {
+        byte[] bytes = renderer.bytes(tokenId);
+        int from = stripped(bytes);
+        return from == 0 ? bytes.clone() : java.util.Arrays.copyOfRange(bytes, from, bytes.length);
+    }
+
+    /** The text that pushing the token now would return, without pushing it (for logprob alternatives). */
+    public String peek(int tokenId) {
+        byte[] bytes = peekBytes(tokenId);
+        if (bytes.length == 0) return "";
+        ByteBuffer in = ByteBuffer.allocate(pending.position() + bytes.length);
+        in.put(pending.duplicate().flip()).put(bytes).flip();
+        CharBuffer chars = CharBuffer.allocate(in.remaining() + 4);
+        StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPLACE)
+                .onUnmappableCharacter(CodingErrorAction.REPLACE).decode(in, chars, false);
+        return chars.flip().toString();
+    }
+
+    /** How many of the token's leading bytes the strip would remove. */
+    private int stripped(byte[] bytes) {
+        int from = 0;
+        while (from < spacesToStrip && from < bytes.length && bytes[from] == ' ') from++;
+        return from;
+    }
+
     /** Adds one token; returns the text that became complete with it (often "", never broken UTF-8). */
     public String push(int tokenId) {
         byte[] bytes = renderer.bytes(tokenId);
-        int from = 0;
-        while (spacesToStrip > 0 && from < bytes.length && bytes[from] == ' ') {
-            from++;
-            spacesToStrip--;
-        }
+        int from = stripped(bytes);
+        spacesToStrip -= from;
         if (from == bytes.length) return "";
         spacesToStrip = 0; // only spaces at the very start of the text are stripped
         if (pending.remaining() < bytes.length - from) {

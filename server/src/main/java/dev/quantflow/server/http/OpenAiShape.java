@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.actors.api.TokenEvent;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -120,18 +119,19 @@ final class OpenAiShape {
         ObjectNode o = F.objectNode();
         ArrayNode content = o.putArray("content");
         for (TokenEvent.TokenLogprob lp : lps) {
-            ObjectNode e = tokenEntry(lp.token(), lp.logprob());
+            ObjectNode e = tokenEntry(lp.token(), lp.bytes(), lp.logprob());
             ArrayNode top = e.putArray("top_logprobs");
-            for (TokenEvent.TopLogprob t : lp.top()) top.add(tokenEntry(t.token(), t.logprob()));
+            for (TokenEvent.TopLogprob t : lp.top()) top.add(tokenEntry(t.token(), t.bytes(), t.logprob()));
             content.add(e);
         }
         return o;
     }
 
-    private static ObjectNode tokenEntry(String token, float logprob) {
+    /** bytes are the token's own (part of a character for a token that splits one), not its text's. */
+    private static ObjectNode tokenEntry(String token, byte[] tokenBytes, float logprob) {
         ObjectNode e = F.objectNode().put("token", token).put("logprob", Math.max(logprob, LOGPROB_FLOOR));
         ArrayNode bytes = e.putArray("bytes");
-        for (byte b : token.getBytes(StandardCharsets.UTF_8)) bytes.add(b & 0xff);
+        for (byte b : tokenBytes) bytes.add(b & 0xff);
         return e;
     }
 
@@ -149,7 +149,7 @@ final class OpenAiShape {
             for (TokenEvent.TopLogprob t : lp.top()) alternatives.put(t.token(), Math.max(t.logprob(), LOGPROB_FLOOR));
             if (!alternatives.has(lp.token())) alternatives.put(lp.token(), Math.max(lp.logprob(), LOGPROB_FLOOR));
             offsets.add(textOffset);
-            textOffset += lp.token().length();
+            textOffset += lp.token().codePointCount(0, lp.token().length());   // characters, as OpenAI and vLLM count
         }
         return o;
     }

@@ -214,6 +214,78 @@ class RealEngineServingTest {
         }
     }
 
+    /** The completion continues the prompt's text: decode(prompt + completion) minus decode(prompt), its first word's space included. */
+    @Test
+    void completionTextAndLogprobTokensContinueThePrompt() {
+        dev.quantflow.engine.tokenizer.Tokenizer tok = dev.quantflow.engine.tokenizer.Tokenizer.fromModelDir(Reference.MODEL);
+        for (String p : List.of("Once upon a", "The little dog")) {
+            GenerateResult ref = reference.greedy(p, 12);
+            int[] prompt = tok.encode(p);
+            int[] all = java.util.stream.IntStream.concat(java.util.Arrays.stream(prompt), java.util.Arrays.stream(ref.tokens())).toArray();
+            String expected = tok.decode(all).substring(tok.decode(prompt).length());
+            assertThat(expected).startsWith(" ");
+            JsonNode choice = http.post("/v1/completions", greedy(p, 12, "logprobs", 2)).json().get("choices").get(0);
+            String text = choice.get("text").asText();
+            assertThat(text).as(p).isEqualTo(expected);
+            JsonNode lp = choice.get("logprobs");
+            StringBuilder joined = new StringBuilder();
+            for (int i = 0; i < lp.get("tokens").size(); i++) {
+                String token = lp.get("tokens").get(i).asText();
+                assertThat(lp.get("text_offset").get(i).asInt()).as("text_offset %d", i).isEqualTo(joined.length());
+                assertThat(text.substring(joined.length())).startsWith(token);
+                assertThat(lp.get("top_logprobs").get(i).has(token)).isTrue();
+                joined.append(token);
+            }
+            assertThat(joined.toString()).isEqualTo(text);
+        }
+    }
+
+    @Test
+    void chatLogprobTokensAndBytesConcatenateToTheContent() {
+        JsonNode choice = http.post("/v1/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", "Once upon a")), "max_tokens", 16,
+                "temperature", 0, "logprobs", true, "top_logprobs", 2)).json().get("choices").get(0);
+        String content = choice.get("message").get("content").asText();
+        StringBuilder tokens = new StringBuilder();
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        for (JsonNode t : choice.get("logprobs").get("content")) {
+            assertThat(t.get("bytes").isEmpty()).as("token %s", t).isEqualTo(t.get("token").asText().isEmpty());
+            tokens.append(t.get("token").asText());
+            for (JsonNode b : t.get("bytes")) bytes.write(b.asInt());
+        }
+        assertThat(tokens.toString()).isEqualTo(content);
+        assertThat(bytes.toString(java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(content);
+    }
+
+    /** Zero alternatives asked for (the default of many clients): the chosen token's logprob, no top list, no 500. */
+    @Test
+    void logprobsWithZeroAlternatives() throws Exception {
+        Http.Reply completion = http.post("/v1/completions", greedy("Once upon a time", 4, "logprobs", 0));
+        assertThat(completion.status()).as(completion.body()).isEqualTo(200);
+        JsonNode lp = completion.json().get("choices").get(0).get("logprobs");
+        assertThat(lp.get("tokens")).hasSize(4);
+        assertThat(lp.get("token_logprobs").get(0).asDouble()).isLessThanOrEqualTo(0);
+
+        Http.Reply chat = http.post("/v1/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", "Hi")), "max_tokens", 4,
+                "temperature", 0, "logprobs", true));
+        assertThat(chat.status()).as(chat.body()).isEqualTo(200);
+        JsonNode content = chat.json().get("choices").get(0).get("logprobs").get("content");
+        assertThat(content).hasSize(4);
+        for (JsonNode t : content) assertThat(t.get("top_logprobs")).isEmpty();
+
+        List<GenerateResponse> rs = grpc.generate(GenerateRequest.newBuilder().setText("Once upon a time").setMaxTokens(4).setTemperature(0).setTopLogprobs(0).build())
+                .runWith(Sink.seq(), clientSystem).toCompletableFuture().get(60, TimeUnit.SECONDS);
+        int tokens = 0;
+        for (GenerateResponse r : rs) {
+            if (!r.hasDelta()) continue;
+            for (var l : r.getDelta().getLogprobsList()) {
+                assertThat(l.getTopList()).isEmpty();
+                assertThat(l.getLogprob()).isLessThanOrEqualTo(0f);
+                tokens++;
+            }
+        }
+        assertThat(tokens).isEqualTo(4);
+    }
+
     @Test
     void textPromptLongerThanTheContextIs400() {
         Http.Reply r = http.post("/v1/completions", greedy("Once upon a time there was a cat. ".repeat(120), 5));

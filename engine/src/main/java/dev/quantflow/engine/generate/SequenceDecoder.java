@@ -1,0 +1,93 @@
+package dev.quantflow.engine.generate;
+
+import dev.quantflow.engine.sample.Sampler;
+import dev.quantflow.engine.sample.StopMatcher;
+import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
+import dev.quantflow.engine.tokenizer.Tokenizer;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The decode rule of one sequence, the only one: `generate`'s loop and the server's sampler actor
+ * both run it. The sequence's own seeded sampler picks a token; EOS ends the sequence without it;
+ * otherwise the token's text (incremental detokenizer seeded with the prompt, so the first token
+ * keeps its leading space; text that may begin a stop string held back) is emitted, and a stop
+ * string, max tokens or the position limit (context or KV capacity) ends it.
+ */
+public final class SequenceDecoder {
+    /** What accepting one token gives: its text (empty for EOS) and, when the sequence ended, why and the text held back until then. */
+    public record Emitted(boolean eos, String text, Optional<String> finishReason, String tail) {
+        public boolean finished() {
+            return finishReason.isPresent();
+        }
+    }
+
+    private final GenerateOptions options;
+    private final int promptTokens, positionLimit;
+    private final Set<Integer> eos;
+    private final Sampler sampler;
+    private final IncrementalDetokenizer detokenizer;
+    private final StopMatcher stops;
+    private int completionTokens;
+    private boolean ended;
+
+    /** positionLimit: the sequence ends when a new token's position reaches it. */
+    public SequenceDecoder(Tokenizer tokenizer, int[] prompt, GenerateOptions options, int positionLimit) {
+        this.options = options;
+        this.promptTokens = prompt.length;
+        this.positionLimit = positionLimit;
+        this.eos = tokenizer.eosTokenIds();
+        this.sampler = new Sampler(options.sampling());
+        this.detokenizer = tokenizer.newDetokenizer();
+        detokenizer.seed(prompt);
+        this.stops = new StopMatcher(options.stop());
+    }
+
+    /** The next token from the logits of this sequence's last position, vocab values at off. */
+    public int sample(float[] logits, int off, int vocab) {
+        return sampler.sample(logits, off, vocab);
+    }
+
+    /** The detokenizer before the next accept: what a token would add to the text (for logprob strings). */
+    public IncrementalDetokenizer detokenizer() {
+        return detokenizer;
+    }
+
+    /** Whether token ends the sequence as EOS (and is then not part of its output). */
+    public boolean isEos(int token) {
+        return !options.ignoreEos() && eos.contains(token);
+    }
+
+    /** Applies the chosen token. */
+    public Emitted accept(int token) {
+        if (ended) throw new IllegalStateException("the sequence has ended");
+        if (isEos(token)) return end(true, "", "stop");
+        completionTokens++;
+        String text = stops.push(detokenizer.push(token));
+        if (stops.stopped()) {
+            ended = true;
+            return new Emitted(false, text, Optional.of("stop"), "");
+        }
+        if (completionTokens >= options.maxTokens() || promptTokens + completionTokens - 1 >= positionLimit) return end(false, text, "length");
+        return new Emitted(false, text, Optional.empty(), "");
+    }
+
+    /** Ends the sequence for a reason from outside (cancelled, KV exhausted): the text held back so far. */
+    public String finish() {
+        if (ended) return "";
+        ended = true;
+        return stops.push(detokenizer.flush()) + stops.flush();
+    }
+
+    public int completionTokens() {
+        return completionTokens;
+    }
+
+    public int promptTokens() {
+        return promptTokens;
+    }
+
+    private Emitted end(boolean eosToken, String text, String reason) {
+        return new Emitted(eosToken, text, Optional.of(reason), finish());
+    }
+}
