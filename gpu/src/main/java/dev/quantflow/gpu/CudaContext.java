@@ -94,14 +94,6 @@ public final class CudaContext {
         return b;
     }
 
-    /** Free and total bytes of the card as the driver sees them. */
-    public long[] memoryInfo() {
-        makeCurrent();
-        long[] free = {0}, total = {0};
-        JCudaDriver.cuMemGetInfo(free, total);
-        return new long[] {free[0], total[0]};
-    }
-
     public void synchronize() {
         makeCurrent();
         JCudaDriver.cuCtxSynchronize();

@@ -22,10 +22,6 @@ public final class TokenizerWorker {
 
     private TokenizerWorker() {}
 
-    public static Behavior<Encode> create(Tokenizer tokenizer, int vocabSize) {
-        return create(tokenizer, ChatTemplate.plain(), vocabSize);
-    }
-
     /** chatTemplate renders Prompt.Chat (the model's Jinja template, or the plain fallback). */
     public static Behavior<Encode> create(Tokenizer tokenizer, ChatTemplate chatTemplate, int vocabSize) {
         return Behaviors.receiveMessage(e -> {

@@ -60,24 +60,6 @@ public final class VectorMath {
         return sum;
     }
 
-    /** Dot of an F32 little-endian row stored at byte offset off of w with x[xo..xo+n). */
-    public static float dotF32(MemorySegment w, long off, float[] x, int xo, int n) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
-        int L = F.length(), i = 0;
-        for (; i <= n - 4 * L; i += 4 * L) {
-            long o = off + 4L * i;
-            s0 = FloatVector.fromMemorySegment(F, w, o, LE).fma(FloatVector.fromArray(F, x, xo + i), s0);
-            s1 = FloatVector.fromMemorySegment(F, w, o + 4L * L, LE).fma(FloatVector.fromArray(F, x, xo + i + L), s1);
-            s2 = FloatVector.fromMemorySegment(F, w, o + 8L * L, LE).fma(FloatVector.fromArray(F, x, xo + i + 2 * L), s2);
-            s3 = FloatVector.fromMemorySegment(F, w, o + 12L * L, LE).fma(FloatVector.fromArray(F, x, xo + i + 3 * L), s3);
-        }
-        for (; i <= n - L; i += L)
-            s0 = FloatVector.fromMemorySegment(F, w, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xo + i), s0);
-        float sum = sumLanes(s0.add(s1).add(s2.add(s3)));
-        for (; i < n; i++) sum += w.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE), off + 4L * i) * x[xo + i];
-        return sum;
-    }
-
     /**
      * BF16 lanes are the top half of an f32: widen to int, shift left 16, reinterpret. The shift is
      * called on a static IntVector (not on the Vector that convertShape returns): C2 on 512-bit

@@ -91,10 +91,6 @@ public final class InputStats {
         return h;
     }
 
-    public boolean hasHessian() {
-        return xtx != null;
-    }
-
     /** The sampled rows (sampleRows(), in). */
     public float[] sample() {
         return java.util.Arrays.copyOf(sample, sampled * in);

@@ -38,10 +38,6 @@ public final class WeightEdits {
         return edited.isEmpty();
     }
 
-    public Map<String, float[]> edited() {
-        return edited;
-    }
-
     public WeightStore apply() {
         Map<String, Tensor> t = new LinkedHashMap<>();
         edited.forEach((n, v) -> t.put(n, new Tensor(n, DType.F32, shapes.get(n), MemorySegment.ofArray(v))));

@@ -67,13 +67,4 @@ public final class Sampler {
         for (int i = 0; i < n; i++) ids[i] = (int) keys[i];
         return ids;
     }
-
-    /** log softmax of logits[off..off+n) at token id (for logprobs). */
-    public static float logProb(float[] logits, int off, int n, int id) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) max = Math.max(max, logits[off + i]);
-        double sum = 0;
-        for (int i = 0; i < n; i++) sum += Math.exp(logits[off + i] - max);
-        return (float) (logits[off + id] - max - Math.log(sum));
-    }
 }
