@@ -14,6 +14,7 @@ import dev.quantflow.engine.llama.StageCompute;
 import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -45,6 +46,9 @@ public final class StageWorker {
     /** Sent by the scheduler after this worker failed: steps older than epoch are dropped. */
     public record Reset(long epoch) implements Command {}
 
+    /** The worker's own timer, every quantflow.actors.probe-report-interval: report the probes. */
+    private enum ReportProbes implements Command { INSTANCE }
+
     /** Where a stage's output goes. */
     public sealed interface Downstream {}
 
@@ -60,7 +64,8 @@ public final class StageWorker {
     private final WeightStore weights;
     private final StageCompute layers;
     private final Map<String, Linear> probed;   // the linears the probe reports on, by layer name (CPU stages)
-    private long minEpoch, lastReport;
+    private long minEpoch;
+    private boolean stepsSinceReport;
 
     private StageWorker(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler, WeightStore weights, StageCompute layers,
                         Map<String, Linear> probed) {
@@ -86,8 +91,15 @@ public final class StageWorker {
                 return Behaviors.stopped();
             }
             scheduler.tell(new Scheduler.StageLoaded(spec.range().stage(), incarnation, w.layers.weightBytes(), w.layers.kvCacheBytes()));
-            if (incarnation == 1) return w.running();
-            return Behaviors.withStash(STASH_CAPACITY, stash -> w.awaitingReset(stash));
+            return Behaviors.withTimers(timers -> {
+                // a Pekko timer, not the wall clock, so that a test drives it with a manual clock
+                if (!w.probed.isEmpty()) {
+                    Duration every = ctx.getSystem().settings().config().getDuration("quantflow.actors.probe-report-interval");
+                    timers.startTimerWithFixedDelay(ReportProbes.INSTANCE, every);
+                }
+                if (incarnation == 1) return w.running();
+                return Behaviors.withStash(STASH_CAPACITY, stash -> w.awaitingReset(stash));
+            });
         });
     }
 
@@ -134,6 +146,7 @@ public final class StageWorker {
         return Behaviors.receive(Command.class)
                 .onMessage(Forward.class, this::onForward)
                 .onMessage(Reset.class, r -> { minEpoch = Math.max(minEpoch, r.epoch()); return Behaviors.same(); })
+                .onMessageEquals(ReportProbes.INSTANCE, this::reportProbes)
                 .onSignal(PreRestart.class, s -> release())
                 .onSignal(PostStop.class, s -> release())
                 .build();
@@ -146,6 +159,7 @@ public final class StageWorker {
                     return stash.unstashAll(running());
                 })
                 .onMessage(Forward.class, f -> { stash.stash(f); return Behaviors.same(); })
+                .onMessageEquals(ReportProbes.INSTANCE, Behaviors::same)
                 .onSignal(PreRestart.class, s -> release())
                 .onSignal(PostStop.class, s -> release())
                 .build();
@@ -176,18 +190,18 @@ public final class StageWorker {
             case NextStage n -> n.ref().tell(new Forward(step, out[0], nanos));
             case ToSampler s -> s.ref().tell(new SamplerActor.SampleStep(step, out[0], nanos));
         }
-        reportProbes();
+        stepsSinceReport = true;
         return Behaviors.same();
     }
 
-    /** At most once a second: the probed statistics of this stage's linears, for the snapshot. */
-    private void reportProbes() {
-        long now = System.nanoTime();
-        if (probed.isEmpty() || now - lastReport < 1_000_000_000L) return;
-        lastReport = now;
+    /** On the timer, if a step ran since the last report: the probed statistics of this stage's linears, for the snapshot. */
+    private Behavior<Command> reportProbes() {
+        if (!stepsSinceReport) return Behaviors.same();
+        stepsSinceReport = false;
         Map<String, Double> values = new LinkedHashMap<>();
         probed.forEach((name, l) -> spec.linearProbe().outlierFraction(l).ifPresent(v -> values.put(name, v)));
         scheduler.tell(new Scheduler.StageProbes(spec.range().stage(), values));
+        return Behaviors.same();
     }
 
     static String describe(Throwable e) {
