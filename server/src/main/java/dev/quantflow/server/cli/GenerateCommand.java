@@ -32,16 +32,16 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompt", defaultValue = "", description = "Prompt text (default: empty, i.e. BOS only)")
     String prompt;
 
-    @Option(names = "--max-tokens", defaultValue = "256", description = "Maximum number of generated tokens")
+    @Option(names = "--max-tokens", defaultValue = "256", description = "Maximum number of generated tokens (default: ${DEFAULT-VALUE})")
     int maxTokens;
 
-    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy")
+    @Option(names = "--temperature", defaultValue = "0", description = "Sampling temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
     float temperature;
 
-    @Option(names = "--top-p", defaultValue = "1.0")
+    @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus sampling: the smallest set of tokens with this much probability (default: ${DEFAULT-VALUE})")
     float topP;
 
-    @Option(names = "--top-k", defaultValue = "0", description = "0 = off")
+    @Option(names = "--top-k", defaultValue = "0", description = "Sample from the k most likely tokens; 0 = off (default: ${DEFAULT-VALUE})")
     int topK;
 
     @Option(names = "--seed", description = "Sampling seed (default: random)")

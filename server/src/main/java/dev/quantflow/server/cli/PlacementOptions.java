@@ -21,16 +21,15 @@ import picocli.CommandLine.Option;
  */
 public final class PlacementOptions {
     @Option(names = "--devices", split = ",", paramLabel = "DEV", defaultValue = "cpu",
-            description = "Devices for the stages: cpu or cuda:N, comma-separated (default: cpu; see `quantflow devices`)")
+            description = "Devices for the stages: cpu or cuda:N, comma-separated; see `quantflow devices` (default: ${DEFAULT-VALUE})")
     List<String> devices = new ArrayList<>(List.of("cpu"));
 
-    @Option(names = "--stages", defaultValue = "1", description = "Pipeline stages: contiguous layer ranges, one per device in turn (default 1)")
+    @Option(names = "--stages", defaultValue = "1", description = "Pipeline stages: contiguous layer ranges, one per device in turn (default: ${DEFAULT-VALUE})")
     int stages;
 
     @Option(names = "--quant", defaultValue = "dense", paramLabel = "SCHEME",
-            description = "Linear scheme: dense (weights as stored); on the CPU any scheme of docs/QUANTIZATION.md (fp32, bf16, w8a16, "
-                    + "w8a8-tensor, w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], w4a16-rtn|gptq|awq[:group=128]); "
-                    + "on CUDA llm-int8[:threshold], w8a8[:group], w4a16[:group] (default dense)")
+            description = CliHelp.QUANT_SCHEMES + " on the CPU, or dense (the weights as stored, no conversion); "
+                    + "on CUDA llm-int8[:threshold], w8a8[:group], w4a16[:group] (default: ${DEFAULT-VALUE})")
     String scheme;
 
     /** Whether every stage runs on the CPU (where engine.quant provides all schemes). */
