@@ -79,7 +79,7 @@ public final class EngineBenchCommand implements Callable<Integer> {
             if (warmupRequests > 0) load.run(Math.min(warmupRequests, 4), warmupRequests, new EngineLoadGenerator.Settings(promptTokens, Math.min(maxTokens, 32)));
             if (!json) {
                 err.println("vs c=1: aggregate tokens/s over the concurrency-1 level's (batching gain; - without that level); "
-                        + "rows/step: mean token rows per engine step; stage busy: each stage's compute time over the time a step was in flight");
+                        + "rows/step: generated tokens per engine step; stage busy: each stage's compute time over the time a step was in flight");
                 out.println("concurrency  requests  tokens/s  vs c=1  TTFT p50/p99 ms    TPOT p50/p99 ms   errors  rows/step  stage busy");
             }
             LevelResult single = null;
