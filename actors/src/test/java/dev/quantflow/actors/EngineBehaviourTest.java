@@ -327,10 +327,15 @@ class EngineBehaviourTest {
             ManualTime clock = ManualTime.get(engine.actorSystem());
             Duration interval = engine.actorSystem().settings().config().getDuration("quantflow.actors.probe-report-interval");
             assertThat(await(run(engine, client, text("p1", "Once upon a time", GenerateOptions.greedy(10)))).error()).isNull();
-            assertThat(snapshot(engine).outlierColumnFraction()).as("nothing reported before the interval passed").isEmpty();
-            clock.timePasses(interval);
-            awaitState(engine, s -> s.outlierColumnFraction().size() == 5);
+            // reported at the first step (the prompt's rows), then not again until the interval passed
+            java.util.Map<String, Double> first = snapshot(engine).outlierColumnFraction();
+            assertThat(first).hasSize(5).allSatisfy((layer, rows) -> assertThat(rows).isPositive());
+            clock.timePasses(interval.minusMillis(1));
+            assertThat(snapshot(engine).outlierColumnFraction()).isEqualTo(first);
+            clock.timePasses(Duration.ofMillis(1));
+            awaitState(engine, s -> !s.outlierColumnFraction().equals(first));
             java.util.Map<String, Double> probes = snapshot(engine).outlierColumnFraction();
+            probes.forEach((layer, rows) -> assertThat(rows).as(layer).isGreaterThan(first.get(layer)));
             assertThat(probes.keySet()).containsExactly("model.layers.0.mlp.down_proj", "model.layers.1.mlp.down_proj",
                     "model.layers.2.mlp.down_proj", "model.layers.3.mlp.down_proj", "model.layers.4.mlp.down_proj");
             assertThat(probes.values()).allSatisfy(v -> assertThat(v).isGreaterThan(5.0));

@@ -24,6 +24,7 @@ import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.StashBuffer;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * Owns the layers [first, last) of the model on one device and the KV cache of those layers.
@@ -46,7 +47,7 @@ public final class StageWorker {
     /** Sent by the scheduler after this worker failed: steps older than epoch are dropped. */
     public record Reset(long epoch) implements Command {}
 
-    /** The worker's own timer, every quantflow.actors.probe-report-interval: report the probes. */
+    /** The worker's own timer, quantflow.actors.probe-report-interval after a report: report again if steps ran. */
     private enum ReportProbes implements Command { INSTANCE }
 
     /** Where a stage's output goes. */
@@ -66,6 +67,8 @@ public final class StageWorker {
     private final Map<String, Linear> probed;   // the linears the probe reports on, by layer name (CPU stages)
     private long minEpoch;
     private boolean stepsSinceReport;
+    private TimerScheduler<Command> timers;
+    private Duration probeInterval;
 
     private StageWorker(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler, WeightStore weights, StageCompute layers,
                         Map<String, Linear> probed) {
@@ -93,10 +96,8 @@ public final class StageWorker {
             scheduler.tell(new Scheduler.StageLoaded(spec.range().stage(), incarnation, w.layers.weightBytes(), w.layers.kvCacheBytes()));
             return Behaviors.withTimers(timers -> {
                 // a Pekko timer, not the wall clock, so that a test drives it with a manual clock
-                if (!w.probed.isEmpty()) {
-                    Duration every = ctx.getSystem().settings().config().getDuration("quantflow.actors.probe-report-interval");
-                    timers.startTimerWithFixedDelay(ReportProbes.INSTANCE, every);
-                }
+                w.timers = timers;
+                w.probeInterval = ctx.getSystem().settings().config().getDuration("quantflow.actors.probe-report-interval");
                 if (incarnation == 1) return w.running();
                 return Behaviors.withStash(STASH_CAPACITY, stash -> w.awaitingReset(stash));
             });
@@ -191,13 +192,18 @@ public final class StageWorker {
             case ToSampler s -> s.ref().tell(new SamplerActor.SampleStep(step, out[0], nanos));
         }
         stepsSinceReport = true;
+        if (!probed.isEmpty() && !timers.isTimerActive(ReportProbes.INSTANCE)) reportProbes();
         return Behaviors.same();
     }
 
-    /** On the timer, if a step ran since the last report: the probed statistics of this stage's linears, for the snapshot. */
+    /**
+     * At most once per interval, the probed statistics of this stage's linears for the snapshot: at
+     * once on the first step after a quiet interval, then on the timer while steps run.
+     */
     private Behavior<Command> reportProbes() {
         if (!stepsSinceReport) return Behaviors.same();
         stepsSinceReport = false;
+        timers.startSingleTimer(ReportProbes.INSTANCE, probeInterval);
         Map<String, Double> values = new LinkedHashMap<>();
         probed.forEach((name, l) -> spec.linearProbe().outlierFraction(l).ifPresent(v -> values.put(name, v)));
         scheduler.tell(new Scheduler.StageProbes(spec.range().stage(), values));
