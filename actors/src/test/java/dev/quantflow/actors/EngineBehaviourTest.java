@@ -23,6 +23,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.junit.jupiter.api.AfterAll;
@@ -321,11 +322,20 @@ class EngineBehaviourTest {
                 : LinearFactory.DENSE.create(name, w, b);
         EngineConfig config = base().stages(2).linears(() -> counting)
                 .linearProbe(l -> l instanceof CountingLinear c ? java.util.OptionalDouble.of(c.rows.get()) : java.util.OptionalDouble.empty()).build();
-        try (PipelineEngine engine = PipelineEngine.start(config)) {
+        // the stages report on a Pekko timer: Pekko's manual clock moves it, no wall-clock wait
+        try (PipelineEngine engine = PipelineEngine.start(config, ManualTime.config())) {
+            ManualTime clock = ManualTime.get(engine.actorSystem());
+            Duration interval = engine.actorSystem().settings().config().getDuration("quantflow.actors.probe-report-interval");
             assertThat(await(run(engine, client, text("p1", "Once upon a time", GenerateOptions.greedy(10)))).error()).isNull();
-            Thread.sleep(1100);   // stages report at most once a second
-            assertThat(await(run(engine, client, text("p2", "Once upon a time", GenerateOptions.greedy(10)))).error()).isNull();
+            // reported at the first step (the prompt's rows), then not again until the interval passed
+            java.util.Map<String, Double> first = snapshot(engine).outlierColumnFraction();
+            assertThat(first).hasSize(5).allSatisfy((layer, rows) -> assertThat(rows).isPositive());
+            clock.timePasses(interval.minusMillis(1));
+            assertThat(snapshot(engine).outlierColumnFraction()).isEqualTo(first);
+            clock.timePasses(Duration.ofMillis(1));
+            awaitState(engine, s -> !s.outlierColumnFraction().equals(first));
             java.util.Map<String, Double> probes = snapshot(engine).outlierColumnFraction();
+            probes.forEach((layer, rows) -> assertThat(rows).as(layer).isGreaterThan(first.get(layer)));
             assertThat(probes.keySet()).containsExactly("model.layers.0.mlp.down_proj", "model.layers.1.mlp.down_proj",
                     "model.layers.2.mlp.down_proj", "model.layers.3.mlp.down_proj", "model.layers.4.mlp.down_proj");
             assertThat(probes.values()).allSatisfy(v -> assertThat(v).isGreaterThan(5.0));

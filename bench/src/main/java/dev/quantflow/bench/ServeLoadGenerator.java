@@ -191,35 +191,15 @@ public final class ServeLoadGenerator {
                     String msg = lines.reduce("", String::concat);
                     return failed(prompt, sent, t0, "HTTP " + resp.statusCode() + errorMessage(msg));
                 }
-                StringBuilder text = new StringBuilder();
-                long first = -1;
-                int usageTokens = -1;
-                boolean done = false;
-                boolean finished = false;
-                for (Iterator<String> it = lines.iterator(); it.hasNext(); ) {
-                    String line = it.next();
-                    if (!line.startsWith("data: ")) continue;
-                    String data = line.substring(6);
-                    if (data.equals("[DONE]")) {
-                        done = true;
-                        break;
-                    }
-                    JsonNode chunk = JSON.readTree(data);
-                    if (chunk.has("error")) return failed(prompt, sent, t0, "stream error: " + chunk.get("error").path("message").asText());
-                    JsonNode choices = chunk.path("choices");
-                    if (choices.isEmpty()) {
-                        usageTokens = chunk.path("usage").path("completion_tokens").asInt(-1);
-                        continue;
-                    }
-                    String t = choices.get(0).path("text").asText("");
-                    if (!t.isEmpty() && first < 0) first = System.nanoTime() - t0;
-                    text.append(t);
-                    if (!choices.get(0).path("finish_reason").isNull()) finished = true;
+                CompletionStream stream = new CompletionStream();
+                for (Iterator<String> it = lines.iterator(); it.hasNext() && !stream.ended(); ) {
+                    stream.line(it.next(), System.nanoTime() - t0);
                 }
                 long end = System.nanoTime() - t0;
-                if (!done || !finished) return failed(prompt, sent, t0, "stream ended without " + (finished ? "[DONE]" : "a finish_reason"));
-                if (usageTokens < 0) return failed(prompt, sent, t0, "no usage chunk");
-                return new RequestResult(prompt, true, "", sent, first < 0 ? end : first, end, usageTokens, text.toString());
+                String error = stream.endOfStream();
+                if (error != null) return failed(prompt, sent, t0, error);
+                return new RequestResult(prompt, true, "", sent, stream.firstToken < 0 ? end : stream.firstToken, end,
+                        stream.usageTokens, stream.text.toString());
             }
         } catch (IOException e) {
             return failed(prompt, sent, t0, e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));
@@ -228,6 +208,106 @@ public final class ServeLoadGenerator {
             return failed(prompt, sent, t0, "interrupted");
         } catch (RuntimeException e) {
             return failed(prompt, sent, t0, e.toString());
+        }
+    }
+
+    /**
+     * One /v1/completions event stream, line by line (the HTTP client splits at LF, CR or CRLF), as
+     * the SSE spec reads it: "data:" with or without its space, comments (": keep-alive") and other
+     * fields skipped, an event dispatched at its blank line. What the servers differ in is accepted:
+     * usage in a chunk of its own with no choices (OpenAI, vLLM), in the final chunk next to the
+     * finish_reason (llama-server) or in every chunk (vLLM's continuous usage: the last counts);
+     * choices with no text; a stream that ends after finish_reason and usage without [DONE].
+     */
+    static final class CompletionStream {
+        final StringBuilder text = new StringBuilder();
+        long firstToken = -1;
+        int usageTokens = -1;
+        private final StringBuilder data = new StringBuilder();
+        private boolean hasData;
+        private String eventType = "";
+        private boolean done;
+        private boolean finished;
+        private String error;
+
+        /** Whether nothing more is to be read: [DONE] or an error came. */
+        boolean ended() {
+            return done || error != null;
+        }
+
+        void line(String line, long now) throws IOException {
+            if (line.endsWith("\r")) line = line.substring(0, line.length() - 1); // a CRLF split at LF only
+            if (line.isEmpty()) {
+                dispatch(now);
+                return;
+            }
+            if (line.startsWith(":")) return; // a comment: keep-alive
+            int colon = line.indexOf(':');
+            String field = colon < 0 ? line : line.substring(0, colon);
+            String value = colon < 0 ? "" : line.substring(colon + 1);
+            if (value.startsWith(" ")) value = value.substring(1);
+            switch (field) {
+                case "data" -> {
+                    if (hasData) data.append('\n');
+                    data.append(value);
+                    hasData = true;
+                }
+                case "event" -> eventType = value;
+                // llama-server reports a failure mid-stream as an "error:" line
+                case "error" -> error = "stream error: " + message(value);
+                default -> { } // id, retry, or unknown: ignored, as the SSE spec says
+            }
+        }
+
+        /** At the end of the body: null when the stream was complete, else what was wrong. */
+        String endOfStream() throws IOException {
+            if (!ended()) dispatch(-1); // a last event without its blank line
+            if (error != null) return error;
+            if (!finished) return "stream ended without a finish_reason";
+            if (usageTokens < 0) return done ? "no usage chunk" : "stream ended without [DONE]";
+            return null;
+        }
+
+        private void dispatch(long now) throws IOException {
+            if (!hasData) {
+                eventType = "";
+                return;
+            }
+            String payload = data.toString();
+            String type = eventType;
+            data.setLength(0);
+            hasData = false;
+            eventType = "";
+            if (payload.equals("[DONE]")) {
+                done = true;
+                return;
+            }
+            JsonNode chunk = JSON.readTree(payload);
+            if (type.equals("error") || chunk.has("error")) {
+                error = "stream error: " + (chunk.has("error") ? chunk.get("error").path("message").asText(payload) : payload);
+                return;
+            }
+            JsonNode usage = chunk.path("usage");
+            if (usage.isObject() && usage.has("completion_tokens")) usageTokens = usage.get("completion_tokens").asInt();
+            for (JsonNode choice : chunk.path("choices")) {
+                if (choice.path("index").asInt(0) != 0) continue;
+                JsonNode t = choice.path("text");
+                if (t.isTextual() && !t.asText().isEmpty()) {
+                    if (firstToken < 0) firstToken = now;
+                    text.append(t.asText());
+                }
+                JsonNode reason = choice.path("finish_reason");
+                if (reason.isTextual() && !reason.asText().isEmpty()) finished = true;
+            }
+        }
+
+        private static String message(String value) {
+            try {
+                JsonNode n = JSON.readTree(value);
+                return n.path("message").asText(n.path("error").path("message").asText(value));
+            } catch (IOException notJson) {
+                return value;
+            }
         }
     }
 

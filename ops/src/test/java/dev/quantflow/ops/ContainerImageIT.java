@@ -141,11 +141,67 @@ class ContainerImageIT {
             String uid = Files.readAllLines(Path.of("/proc", Long.toString(javaPid(container)), "status")).stream()
                     .filter(l -> l.startsWith("Uid:")).findFirst().orElseThrow();
             assertThat(uid.split("\\s+")[1]).isEqualTo(config.path("User").asText().split(":")[0]);
+            // the leak check below sees the container's processes (it is not blind)
+            assertThat(processesRootedIn(rootfs)).contains(javaPid(container));
         } finally {
-            container.destroy();
-            if (!container.waitFor(30, TimeUnit.SECONDS)) container.destroyForcibly().waitFor();
-            container.descendants().forEach(ProcessHandle::destroyForcibly);
+            stopTree(container);
         }
+        assertNothingLeftIn(rootfs);
+    }
+
+    /**
+     * SIGTERM to the whole tree, then SIGKILL to what is left after 30 s. The tree is taken while
+     * unshare is alive: once it exits, the JVM is re-parented and out of descendants()' reach, and
+     * it does not die with unshare (chroot --userspec changes its uid, which clears the
+     * parent-death signal --kill-child set). The JVM is PID 1 of its namespace, so when it dies
+     * the kernel kills anything else in there.
+     */
+    private static void stopTree(Process container) throws InterruptedException {
+        List<ProcessHandle> tree = new ArrayList<>(container.descendants().toList());
+        tree.add(container.toHandle());
+        tree.forEach(ProcessHandle::destroy);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        for (ProcessHandle p : tree) {
+            try {
+                p.onExit().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException stillRunning) {
+                p.destroyForcibly();
+            }
+        }
+        container.waitFor();
+    }
+
+    /**
+     * Fails when a process whose root directory is the unpacked image outlives the test (and kills
+     * it, so that a failed run leaves nothing behind either).
+     */
+    private static void assertNothingLeftIn(Path rootfs) throws IOException, InterruptedException {
+        Instant deadline = Instant.now().plusSeconds(10);
+        List<Long> left = processesRootedIn(rootfs);
+        while (!left.isEmpty() && Instant.now().isBefore(deadline)) {
+            Thread.sleep(100);
+            left = processesRootedIn(rootfs);
+        }
+        List<String> described = left.stream().map(pid -> pid + " " + ProcessHandle.of(pid).flatMap(h -> h.info().commandLine()).orElse("?")).toList();
+        left.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
+        assertThat(described).as("processes chrooted into %s still running after the test", rootfs).isEmpty();
+    }
+
+    /** The pids whose /proc/PID/root is rootfs: the container's processes, wherever they were re-parented. */
+    private static List<Long> processesRootedIn(Path rootfs) throws IOException {
+        Path real = rootfs.toRealPath();
+        // the magic link resolves to the directory itself, whichever mount namespace the process is in
+        List<Long> pids = new ArrayList<>();
+        try (var procs = Files.list(Path.of("/proc"))) {
+            for (Path proc : procs.filter(p -> p.getFileName().toString().matches("\\d+")).toList()) {
+                try {
+                    if (Files.isSameFile(proc.resolve("root"), real)) pids.add(Long.parseLong(proc.getFileName().toString()));
+                } catch (IOException gone) {
+                    // exited meanwhile
+                }
+            }
+        }
+        return pids;
     }
 
     /** The java process under unshare (chroot execs it, so it is the grandchild). */

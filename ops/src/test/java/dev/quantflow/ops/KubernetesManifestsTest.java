@@ -84,11 +84,24 @@ class KubernetesManifestsTest {
 
     @Test
     void eachOverlayHasTheObjectsOfAServingDeployment() {
-        assertThat(kinds("overlays/cpu")).containsExactlyInAnyOrder("Deployment", "Service", "PersistentVolumeClaim",
+        assertThat(kinds("overlays/cpu")).containsExactlyInAnyOrder("Namespace", "Deployment", "Service", "PersistentVolumeClaim",
                 "ServiceMonitor", "PrometheusRule", "PodDisruptionBudget", "HorizontalPodAutoscaler");
         assertThat(kinds("overlays/gpu")).isEqualTo(kinds("overlays/cpu"));
         assertThat(kinds("overlays/gpu-keda")).contains("ScaledObject").doesNotContain("HorizontalPodAutoscaler");
         assertThat(kinds("prometheus-adapter")).containsExactly("ConfigMap");
+    }
+
+    /** `kubectl apply -k` on a fresh cluster fails on objects in a namespace nobody created. */
+    @Test
+    void eachOverlayCreatesTheNamespaceItsObjectsLandIn() {
+        for (String overlay : List.of("overlays/cpu", "overlays/gpu", "overlays/gpu-keda")) {
+            Set<String> used = rendered.get(overlay).stream().filter(o -> !o.path("kind").asText().equals("Namespace"))
+                    .map(o -> o.path("metadata").path("namespace").asText()).collect(Collectors.toSet());
+            Set<String> created = rendered.get(overlay).stream().filter(o -> o.path("kind").asText().equals("Namespace"))
+                    .map(o -> o.path("metadata").path("name").asText()).collect(Collectors.toSet());
+            assertThat(used).as("%s: the namespaces of its objects", overlay).containsExactly("quantflow");
+            assertThat(created).as("%s: the Namespace objects it creates", overlay).isEqualTo(used);
+        }
     }
 
     @Test

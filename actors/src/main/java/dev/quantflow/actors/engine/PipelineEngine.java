@@ -1,6 +1,7 @@
 package dev.quantflow.actors.engine;
 
-import dev.quantflow.engine.llama.LayerRange;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import dev.quantflow.actors.api.EngineSnapshot;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.InferenceEngine;
@@ -9,6 +10,7 @@ import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.actors.scheduler.Scheduler;
 import dev.quantflow.actors.scheduler.SchedulerSettings;
 import dev.quantflow.engine.generate.GenerateOptions;
+import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.time.Duration;
@@ -59,6 +61,11 @@ public final class PipelineEngine implements InferenceEngine {
 
     /** Starts the engine; throws (with a one-line message) when the model or the configuration is unusable. */
     public static PipelineEngine start(EngineConfig config) {
+        return start(config, ConfigFactory.empty());
+    }
+
+    /** The same, with the actor system's settings overridden (tests: Pekko's manual clock, ManualTime.config()). */
+    public static PipelineEngine start(EngineConfig config, Config actorSystemSettings) {
         LlamaConfig model = LlamaConfig.load(config.modelDir());
         Tokenizer tokenizer = Tokenizer.fromModelDir(config.modelDir());
         List<LayerRange> plan = config.stagePlan(model);
@@ -68,7 +75,8 @@ public final class PipelineEngine implements InferenceEngine {
         EngineStatus status = new EngineStatus();
         CompletableFuture<Void> loaded = new CompletableFuture<>();
         CompletableFuture<ActorRef<Scheduler.Command>> schedulerRef = new CompletableFuture<>();
-        ActorSystem<Void> system = ActorSystem.create(Guardian.create(config, model, tokenizer, settings, status, loaded, schedulerRef), "quantflow-engine");
+        ActorSystem<Void> system = ActorSystem.create(Guardian.create(config, model, tokenizer, settings, status, loaded, schedulerRef), "quantflow-engine",
+                actorSystemSettings.withFallback(ConfigFactory.load()));
         try {
             loaded.get();
             PipelineEngine engine = new PipelineEngine(config, model, tokenizer, settings, system, schedulerRef.get(), status);
@@ -169,6 +177,11 @@ public final class PipelineEngine implements InferenceEngine {
 
     public EngineConfig config() {
         return config;
+    }
+
+    /** The engine's actor system (tests advance its manual clock through it). */
+    public ActorSystem<Void> actorSystem() {
+        return system;
     }
 
     /** The stage split in use, the KV blocks and the position limit a sequence can reach. */

@@ -1,10 +1,10 @@
 package dev.quantflow.actors.stage;
 
 import dev.quantflow.actors.engine.KvCacheFactory;
-import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.actors.engine.LinearProbe;
 import dev.quantflow.actors.engine.StageFaults;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.model.LlamaConfig;
 import java.nio.file.Path;
 import java.util.function.Supplier;

@@ -15,6 +15,7 @@ import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
 import dev.quantflow.engine.quant.QuantPlan;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,7 @@ import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.StashBuffer;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * Owns the layers [first, last) of the model on one device and the KV cache of those layers.
@@ -47,6 +49,9 @@ public final class StageWorker {
     /** Sent by the scheduler after this worker failed: steps older than epoch are dropped. */
     public record Reset(long epoch) implements Command {}
 
+    /** The worker's own timer, quantflow.actors.probe-report-interval after a report: report again if steps ran. */
+    private enum ReportProbes implements Command { INSTANCE }
+
     /** Where a stage's output goes. */
     public sealed interface Downstream {}
 
@@ -62,7 +67,10 @@ public final class StageWorker {
     private final WeightStore weights;
     private final StageCompute layers;
     private final Map<String, Linear> probed;   // the linears the probe reports on, by layer name (CPU stages)
-    private long minEpoch, lastReport;
+    private long minEpoch;
+    private boolean stepsSinceReport;
+    private TimerScheduler<Command> timers;
+    private Duration probeInterval;
 
     private StageWorker(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler, WeightStore weights, StageCompute layers,
                         Map<String, Linear> probed) {
@@ -88,8 +96,13 @@ public final class StageWorker {
                 return Behaviors.stopped();
             }
             scheduler.tell(new Scheduler.StageLoaded(spec.range().stage(), incarnation, w.layers.weightBytes(), w.layers.kvCacheBytes()));
-            if (incarnation == 1) return w.running();
-            return Behaviors.withStash(STASH_CAPACITY, stash -> w.awaitingReset(stash));
+            return Behaviors.withTimers(timers -> {
+                // a Pekko timer, not the wall clock, so that a test drives it with a manual clock
+                w.timers = timers;
+                w.probeInterval = ctx.getSystem().settings().config().getDuration("quantflow.actors.probe-report-interval");
+                if (incarnation == 1) return w.running();
+                return Behaviors.withStash(STASH_CAPACITY, stash -> w.awaitingReset(stash));
+            });
         });
     }
 
@@ -136,6 +149,7 @@ public final class StageWorker {
         return Behaviors.receive(Command.class)
                 .onMessage(Forward.class, this::onForward)
                 .onMessage(Reset.class, r -> { minEpoch = Math.max(minEpoch, r.epoch()); return Behaviors.same(); })
+                .onMessageEquals(ReportProbes.INSTANCE, this::reportProbes)
                 .onSignal(PreRestart.class, s -> release())
                 .onSignal(PostStop.class, s -> release())
                 .build();
@@ -148,6 +162,7 @@ public final class StageWorker {
                     return stash.unstashAll(running());
                 })
                 .onMessage(Forward.class, f -> { stash.stash(f); return Behaviors.same(); })
+                .onMessageEquals(ReportProbes.INSTANCE, Behaviors::same)
                 .onSignal(PreRestart.class, s -> release())
                 .onSignal(PostStop.class, s -> release())
                 .build();
@@ -178,18 +193,23 @@ public final class StageWorker {
             case NextStage n -> n.ref().tell(new Forward(step, out[0], nanos));
             case ToSampler s -> s.ref().tell(new SamplerActor.SampleStep(step, out[0], nanos));
         }
-        reportProbes();
+        stepsSinceReport = true;
+        if (!probed.isEmpty() && !timers.isTimerActive(ReportProbes.INSTANCE)) reportProbes();
         return Behaviors.same();
     }
 
-    /** At most once a second: the probed statistics of this stage's linears, for the snapshot. */
-    private void reportProbes() {
-        long now = System.nanoTime();
-        if (probed.isEmpty() || now - lastReport < 1_000_000_000L) return;
-        lastReport = now;
+    /**
+     * At most once per interval, the probed statistics of this stage's linears for the snapshot: at
+     * once on the first step after a quiet interval, then on the timer while steps run.
+     */
+    private Behavior<Command> reportProbes() {
+        if (!stepsSinceReport) return Behaviors.same();
+        stepsSinceReport = false;
+        timers.startSingleTimer(ReportProbes.INSTANCE, probeInterval);
         Map<String, Double> values = new LinkedHashMap<>();
         probed.forEach((name, l) -> spec.linearProbe().outlierFraction(l).ifPresent(v -> values.put(name, v)));
         scheduler.tell(new Scheduler.StageProbes(spec.range().stage(), values));
+        return Behaviors.same();
     }
 
     static String describe(Throwable e) {

@@ -19,9 +19,32 @@ public final class KernelReport {
     private KernelReport() {}
 
     public static void main(String[] args) throws Exception {
-        Collection<RunResult> results = new Runner(new CommandLineOptions(args)).run();
+        CommandLineOptions options = new CommandLineOptions(args);
+        if (answeredWithoutRunning(options)) return;
+        Collection<RunResult> results = new Runner(options).run();
         System.out.println();
         System.out.println(String.join(System.lineSeparator(), report(results)));
+    }
+
+    /**
+     * JMH's informational options (-h, -l, -lp, -lrf), answered as JMH's own Main does: Runner.run
+     * ignores them and would run every benchmark.
+     */
+    static boolean answeredWithoutRunning(CommandLineOptions options) throws Exception {
+        if (options.shouldHelp()) {
+            options.showHelp();
+        } else if (options.shouldListProfilers()) {
+            options.listProfilers();
+        } else if (options.shouldListResultFormats()) {
+            options.listResultFormats();
+        } else if (options.shouldList()) {
+            new Runner(options).list();
+        } else if (options.shouldListWithParams()) {
+            new Runner(options).listWithParams(options);
+        } else {
+            return false;
+        }
+        return true;
     }
 
     static List<String> report(Collection<RunResult> results) {

@@ -77,7 +77,11 @@ public final class EngineBenchCommand implements Callable<Integer> {
                     config.kvBlockSize(), config.stageThreads() == 0 ? "all" : String.valueOf(config.stageThreads()),
                     dev.quantflow.engine.compute.Parallel.threads());
             if (warmupRequests > 0) load.run(Math.min(warmupRequests, 4), warmupRequests, new EngineLoadGenerator.Settings(promptTokens, Math.min(maxTokens, 32)));
-            if (!json) out.println("concurrency  requests  tokens/s  x1      TTFT p50/p99 ms    TPOT p50/p99 ms   errors  rows/step  stage busy");
+            if (!json) {
+                err.println("vs c=1: aggregate tokens/s over the concurrency-1 level's (batching gain; - without that level); "
+                        + "rows/step: generated tokens per engine step; stage busy: each stage's compute time over the time a step was in flight");
+                out.println("concurrency  requests  tokens/s  vs c=1  TTFT p50/p99 ms    TPOT p50/p99 ms   errors  rows/step  stage busy");
+            }
             LevelResult single = null;
             for (int c : concurrency) {
                 int n = requests > 0 ? requests : Math.max(4, 2 * c);

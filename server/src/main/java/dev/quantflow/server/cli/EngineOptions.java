@@ -34,7 +34,7 @@ public final class EngineOptions {
     @Option(names = "--stage-threads", defaultValue = "0", description = "Threads each stage's matmuls use; 0 = all cores, shared by the stages (default: ${DEFAULT-VALUE})")
     int stageThreads;
 
-    @Option(names = "--quant", defaultValue = "fp32", paramLabel = "SCHEME", description = "Linear scheme built at load (fp32, bf16, w8a16, llm-int8, w8a8-dynamic, w4a16-rtn; default: ${DEFAULT-VALUE})")
+    @Option(names = "--quant", defaultValue = "fp32", paramLabel = "SCHEME", description = CliHelp.QUANT_SCHEMES + "; built at load: fp32, bf16, w8a16, llm-int8, w8a8-dynamic, w4a16-rtn (default: ${DEFAULT-VALUE})")
     String quant;
 
     @Option(names = "--kv", defaultValue = "f32", paramLabel = "f32|int8", description = "KV cache storage (default: ${DEFAULT-VALUE})")

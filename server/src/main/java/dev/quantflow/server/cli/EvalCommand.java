@@ -38,13 +38,13 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--text", required = true, paramLabel = "FILE", description = "Evaluation text (documents separated by blank lines)")
     Path text;
 
-    @Option(names = "--max-tokens", defaultValue = "0", description = "Score at most this many tokens (0 = the whole text)")
+    @Option(names = "--max-tokens", defaultValue = "0", description = "Score at most this many tokens; 0 = the whole text (default: ${DEFAULT-VALUE})")
     int maxTokens;
 
-    @Option(names = "--ctx", defaultValue = "0", description = "Window length (0 = the model's context, at most 512)")
+    @Option(names = "--ctx", defaultValue = "0", description = "Window length; 0 = the model's context, at most 512 (default: ${DEFAULT-VALUE})")
     int ctx;
 
-    @Option(names = "--speed-tokens", defaultValue = "32", description = "Decode this many tokens to measure tokens/s (0 = skip)")
+    @Option(names = "--speed-tokens", defaultValue = "32", description = "Decode this many tokens to measure tokens/s; 0 = skip (default: ${DEFAULT-VALUE})")
     int speedTokens;
 
     @Option(names = "--layers", description = "Print the relative output error of every linear layer")

@@ -33,17 +33,17 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompt", defaultValue = "", description = "Prompt text (default: empty, i.e. BOS only)")
     String prompt;
 
-    @Option(names = "--max-tokens", defaultValue = "256", description = "Maximum number of generated tokens")
+    @Option(names = "--max-tokens", defaultValue = "256", description = "Maximum number of generated tokens (default: ${DEFAULT-VALUE})")
     int maxTokens;
 
     // doubles, as the server reads JSON numbers: the engine checks them the same way for both
-    @Option(names = "--temperature", defaultValue = "0", description = "[0, 2]; 0 = greedy (default: ${DEFAULT-VALUE})")
+    @Option(names = "--temperature", defaultValue = "0", description = "Sampling temperature in [0, 2]; 0 = greedy (default: ${DEFAULT-VALUE})")
     double temperature;
 
-    @Option(names = "--top-p", defaultValue = "1.0", description = "(0, 1] (default: ${DEFAULT-VALUE})")
+    @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus sampling in (0, 1]: the smallest set of tokens with this much probability (default: ${DEFAULT-VALUE})")
     double topP;
 
-    @Option(names = "--top-k", defaultValue = "0", description = "0 or -1 = off (default: ${DEFAULT-VALUE})")
+    @Option(names = "--top-k", defaultValue = "0", description = "Sample from the k most likely tokens; 0 or -1 = off (default: ${DEFAULT-VALUE})")
     long topK;
 
     @Option(names = "--min-p", defaultValue = "0", description = "[0, 1]; drop tokens less likely than this share of the best; 0 = off (default: ${DEFAULT-VALUE})")

@@ -20,16 +20,16 @@ public final class InjectOutliersCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR")
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory to write the changed checkpoint to")
     Path out;
 
-    @Option(names = "--channels", defaultValue = "2", description = "Channels per fold (default 2)")
+    @Option(names = "--channels", defaultValue = "2", description = "Channels per fold (default: ${DEFAULT-VALUE})")
     int channels;
 
-    @Option(names = "--scale", defaultValue = "40", description = "Factor K (default 40)")
+    @Option(names = "--scale", defaultValue = "40", description = "Factor K (default: ${DEFAULT-VALUE})")
     float scale;
 
-    @Option(names = "--seed", defaultValue = "1")
+    @Option(names = "--seed", defaultValue = "1", description = "Seed that picks the channels (default: ${DEFAULT-VALUE})")
     long seed;
 
     @Override

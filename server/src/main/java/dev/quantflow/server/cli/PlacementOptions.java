@@ -1,6 +1,7 @@
 package dev.quantflow.server.cli;
 
 import dev.quantflow.engine.backend.ComputeBackend;
+import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.CpuStage;
@@ -9,7 +10,6 @@ import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.StageCompute;
 import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.llama.StagePlacement;
-import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.quant.QuantPlan;
 import java.util.ArrayList;
@@ -24,16 +24,15 @@ import picocli.CommandLine.Option;
  */
 public final class PlacementOptions {
     @Option(names = "--devices", split = ",", paramLabel = "DEV", defaultValue = "cpu",
-            description = "Devices for the stages: cpu or cuda:N, comma-separated (default: cpu; see `quantflow devices`)")
+            description = "Devices for the stages: cpu or cuda:N, comma-separated; see `quantflow devices` (default: ${DEFAULT-VALUE})")
     List<String> devices = new ArrayList<>(List.of("cpu"));
 
-    @Option(names = "--stages", defaultValue = "1", description = "Pipeline stages: contiguous layer ranges balanced by weight bytes, on the one device or one device each (default 1)")
+    @Option(names = "--stages", defaultValue = "1", description = "Pipeline stages: contiguous layer ranges balanced by weight bytes, on the one device or one device each (default: ${DEFAULT-VALUE})")
     int stages;
 
     @Option(names = "--quant", defaultValue = "dense", paramLabel = "SCHEME",
-            description = "Linear scheme: dense (weights as stored); on the CPU any scheme of docs/QUANTIZATION.md (fp32, bf16, w8a16, "
-                    + "w8a8-tensor, w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], w4a16-rtn|gptq|awq[:group=128]); "
-                    + "on CUDA llm-int8[:threshold], w8a8[:group], w4a16[:group] (default dense)")
+            description = CliHelp.QUANT_SCHEMES + " on the CPU, or dense (the weights as stored, no conversion); "
+                    + "on CUDA llm-int8[:threshold], w8a8[:group], w4a16[:group] (default: ${DEFAULT-VALUE})")
     String scheme;
 
     /** Whether every stage runs on the CPU (where engine.quant provides all schemes). */

@@ -20,13 +20,13 @@ public final class QuantExtras {
     @Option(names = "--quant-layer", paramLabel = "PATTERN=SCHEME", description = "Per-layer override, e.g. down_proj=w8a16 (repeatable)")
     List<String> overrides = new ArrayList<>();
 
-    @Option(names = "--kv", defaultValue = "f32", description = "KV cache storage: f32 or int8")
+    @Option(names = "--kv", defaultValue = "f32", description = "KV cache storage: f32 or int8 (default: ${DEFAULT-VALUE})")
     String kv;
 
     @Option(names = "--calib", paramLabel = "FILE", description = "Calibration text (needed by w8a8-tensor, smoothquant, gptq, awq; llm-int8 uses it to keep fp32 copies of outlier channels)")
     Path calib;
 
-    @Option(names = "--calib-tokens", defaultValue = "4096", description = "Calibration tokens to use")
+    @Option(names = "--calib-tokens", defaultValue = "4096", description = "Calibration tokens to use (default: ${DEFAULT-VALUE})")
     int calibTokens;
 
     public QuantPlan plan(String scheme) {

@@ -10,8 +10,7 @@ import picocli.CommandLine.Option;
 /** --quant SCHEME and its extras, for the commands that quantize on the CPU (eval, quantize). */
 public final class QuantOptions {
     @Option(names = "--quant", paramLabel = "SCHEME", defaultValue = "fp32",
-            description = "fp32, bf16, w8a8-tensor, w8a16, w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], "
-                    + "w4a16-rtn|w4a16-gptq|w4a16-awq[:group=128]")
+            description = CliHelp.QUANT_SCHEMES + " (default: ${DEFAULT-VALUE})")
     String scheme;
 
     @Mixin

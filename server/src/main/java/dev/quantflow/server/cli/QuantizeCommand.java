@@ -21,10 +21,10 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Mixin
     QuantOptions quant;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR")
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory to write the quantized checkpoint to")
     Path out;
 
-    @Option(names = "--format", defaultValue = "quantflow", description = "quantflow (any scheme), gptq or awq (AutoGPTQ/AutoAWQ 4-bit layout)")
+    @Option(names = "--format", defaultValue = "quantflow", description = "quantflow (any scheme), gptq or awq (AutoGPTQ/AutoAWQ 4-bit layout) (default: ${DEFAULT-VALUE})")
     String format;
 
     @Override

@@ -41,7 +41,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory [quantflow.server.model, QUANTFLOW_MODEL] (default: ../shared/models/stories260K)")
     Path model;
 
-    @Option(names = "--quant", paramLabel = "SCHEME", description = "Quantization of the linear layers [quantflow.server.quant, QUANTFLOW_QUANT] (default: fp32)")
+    @Option(names = "--quant", paramLabel = "SCHEME", description = CliHelp.QUANT_SCHEMES + " [quantflow.server.quant, QUANTFLOW_QUANT] (default: fp32)")
     String quant;
 
     @Option(names = "--devices", paramLabel = "DEV,...", description = "One device for all stages or one per stage: cpu or cuda:N (the stage's weights, activations and KV cache on that card) [QUANTFLOW_DEVICES]")

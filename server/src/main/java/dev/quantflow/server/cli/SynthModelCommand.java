@@ -28,28 +28,28 @@ public final class SynthModelCommand implements Callable<Integer> {
     }
 
     static final class Dims {
-        @Option(names = "--hidden", required = true) int hidden;
-        @Option(names = "--layers", required = true) int layers;
-        @Option(names = "--heads", required = true) int heads;
-        @Option(names = "--kv-heads") Integer kvHeads;
-        @Option(names = "--intermediate", required = true) int intermediate;
-        @Option(names = "--vocab", required = true) int vocab;
-        @Option(names = "--max-positions", defaultValue = "2048") int maxPositions;
+        @Option(names = "--hidden", required = true, description = "Hidden size (the residual stream width)") int hidden;
+        @Option(names = "--layers", required = true, description = "Decoder layers") int layers;
+        @Option(names = "--heads", required = true, description = "Attention (query) heads; must divide --hidden") int heads;
+        @Option(names = "--kv-heads", description = "Key/value heads, for grouped-query attention; must divide --heads (default: --heads)") Integer kvHeads;
+        @Option(names = "--intermediate", required = true, description = "MLP hidden size (gate/up rows)") int intermediate;
+        @Option(names = "--vocab", required = true, description = "Vocabulary size; at most the tokenizer's") int vocab;
+        @Option(names = "--max-positions", defaultValue = "2048", description = "Context length (default: ${DEFAULT-VALUE})") int maxPositions;
     }
 
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--dtype", defaultValue = "f32", description = "f32 or bf16")
+    @Option(names = "--dtype", defaultValue = "f32", description = "Weight storage: f32 or bf16 (default: ${DEFAULT-VALUE})")
     String dtype;
 
     @Option(names = "--tokenizer", required = true, paramLabel = "DIR", description = "Directory whose tokenizer.json (and configs) the model gets")
     Path tokenizer;
 
-    @Option(names = "--seed", defaultValue = "1")
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the random weights (default: ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR")
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory to write the checkpoint to")
     Path out;
 
     @Override

@@ -19,7 +19,7 @@ public final class TokenizeCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
 
-    @Option(names = "--text", required = true)
+    @Option(names = "--text", required = true, description = "The text to tokenize")
     String text;
 
     @Option(names = "--no-special", description = "Do not add BOS/EOS")

@@ -35,6 +35,34 @@ class EngineBenchCommandTest {
         assertThat(r.err()).contains("stage busy").contains("bubble bound");
     }
 
+    /**
+     * As a user runs it, in its own JVM (in this one SLF4J is long initialized): the table's
+     * columns are explained and stderr carries no SLF4J start-up noise.
+     */
+    @Test
+    void theTableExplainsItsColumnsAndStderrHasNoSlf4jWarnings() throws Exception {
+        String javaBin = ProcessHandle.current().info().command().orElse("java");
+        Process p = new ProcessBuilder(javaBin, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "--sun-misc-unsafe-memory-access=allow", "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.Main",
+                "bench", "engine", "--model", MODEL, "--concurrency", "1,2", "--max-tokens", "4", "--requests", "2", "--warmup-requests", "0")
+                .redirectOutput(ProcessBuilder.Redirect.PIPE).start();
+        var err = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
+        String out = read(p.getInputStream());
+        assertThat(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(err.get()).isZero();
+        assertThat(err.get()).doesNotContain("SLF4J").contains("vs c=1: aggregate tokens/s over the concurrency-1 level's");
+        assertThat(out.lines().findFirst().orElseThrow()).contains("vs c=1").doesNotContain("x1");
+        assertThat(out.lines().skip(1).toList()).hasSize(2).allSatisfy(l -> assertThat(l.trim().split("\\s+")).hasSizeGreaterThan(8));
+    }
+
+    private static String read(java.io.InputStream in) {
+        try (in) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     @Test
     void badFlagsAreOneLineErrors() {
         Cli.Result r = Cli.run("bench", "engine", "--model", MODEL, "--concurrency", "0");
