@@ -30,9 +30,9 @@ public final class PlacementOptions {
     @Option(names = "--stages", defaultValue = "1", description = "Pipeline stages: contiguous layer ranges balanced by weight bytes, on the one device or one device each (default: ${DEFAULT-VALUE})")
     int stages;
 
-    @Option(names = "--quant", defaultValue = "dense", paramLabel = "SCHEME",
-            description = CliHelp.QUANT_SCHEMES + " on the CPU, or dense (the weights as stored, no conversion); "
-                    + "on CUDA llm-int8[:threshold], w8a8[:group], w4a16[:group] (default: ${DEFAULT-VALUE})")
+    @Option(names = "--quant", defaultValue = "fp32", paramLabel = "SCHEME",
+            description = CliHelp.QUANT_SCHEMES + "; fp32 keeps the weights as stored; on a CUDA card fp32, bf16, llm-int8, w8a8-dynamic "
+                    + "and w4a16-* run the engine's codes (default: ${DEFAULT-VALUE})")
     String scheme;
 
     /** Whether every stage runs on the CPU (where engine.quant provides all schemes). */

@@ -30,7 +30,7 @@ public final class QuantExtras {
     int calibTokens;
 
     public QuantPlan plan(String scheme) {
-        return QuantPlan.parse(scheme.equals("dense") ? "fp32" : scheme, overrides);
+        return QuantPlan.parse(scheme, overrides);
     }
 
     public KvFormat kvFormat() {
