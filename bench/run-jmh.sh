@@ -11,6 +11,6 @@ case "${1:-}" in
 esac
 JAVA_HOME="$("$HOME_DIR/bin/find-jdk")" || exit 1
 export JAVA_HOME
-(cd "$HOME_DIR" && ./mvnw -q -pl bench -am -DskipTests package >&2)
+(cd "$HOME_DIR" && ./mvnw -q -pl jmh -am -DskipTests package >&2)
 exec "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-  -cp "$HOME_DIR/bench/target/quantflow-bench.jar:$HOME_DIR/bench/target/lib/*" dev.quantflow.bench.jmh.KernelReport "$@"
+  -cp "$HOME_DIR/jmh/target/quantflow-jmh.jar:$HOME_DIR/jmh/target/lib/*" dev.quantflow.bench.jmh.KernelReport "$@"
