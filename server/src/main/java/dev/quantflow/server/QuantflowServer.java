@@ -161,8 +161,9 @@ public final class QuantflowServer implements AutoCloseable {
             return Http.get(system).newServerAt(host, port).bind(handler::apply).toCompletableFuture().get(30, TimeUnit.SECONDS);
         } catch (Exception e) {
             Throwable c = e.getCause() != null ? e.getCause() : e;
-            // the cause's message says it all (e.g. "Address already in use"); no stack trace for a user's mistake
-            throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + c.getMessage());
+            // Pekko says "Bind failed because of java.net.BindException: [/host:port] Address already in use": keep the reason
+            String why = String.valueOf(c.getMessage()).replaceFirst("^.*BindException: (\\[[^]]*] )?", "");
+            throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + why);
         }
     }
 
