@@ -101,10 +101,11 @@ public final class QuantflowServer implements AutoCloseable {
                     return CompletableFuture.failedFuture(e);
                 }
             };
-            HttpEdge edge = new HttpEdge(settings.edge(), ConnectionGuard.install(system.classicSystem(), settings.edge()), mat, settings.http().retryAfterSeconds());
+            HttpEdge edge = new HttpEdge(settings.edge(), ConnectionGuard.install(system.classicSystem(), settings.edge()), mat, metrics,
+                    settings.http().retryAfterSeconds());
             Function<HttpRequest, CompletionStage<HttpResponse>> api = edge.jsonBodies(http);
             if (settings.edge().corsEnabled())
-                api = Cors.around(settings.edge(), system.settings().config(), system.classicSystem(), settings.http().retryAfterSeconds(), api);
+                api = Cors.around(settings.edge(), system.settings().config(), system.classicSystem(), metrics, settings.http().retryAfterSeconds(), api);
             Function<HttpRequest, CompletionStage<HttpResponse>> apiOnly = api;
             Function<HttpRequest, CompletionStage<HttpResponse>> both = edge.around(request -> isGrpc(request) ? grpc.apply(request) : apiOnly.apply(request));
 

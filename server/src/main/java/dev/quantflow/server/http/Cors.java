@@ -2,6 +2,7 @@ package dev.quantflow.server.http;
 
 import com.typesafe.config.Config;
 import dev.quantflow.server.api.ApiError;
+import dev.quantflow.server.metrics.ServerMetrics;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
@@ -40,16 +41,19 @@ public final class Cors {
         }
     }
 
-    public static Function<HttpRequest, CompletionStage<HttpResponse>> around(EdgeSettings settings, Config config, ActorSystem system, long retryAfterSeconds,
-                                                                            Function<HttpRequest, CompletionStage<HttpResponse>> inner) {
+    public static Function<HttpRequest, CompletionStage<HttpResponse>> around(EdgeSettings settings, Config config, ActorSystem system, ServerMetrics metrics,
+                                                                            long retryAfterSeconds, Function<HttpRequest, CompletionStage<HttpResponse>> inner) {
         List<String> origins = settings.allowedOrigins();
         HttpOriginMatcher matcher = origins.contains("*") ? HttpOriginMatcher.ALL
                 : HttpOriginMatcher.strict(origins.stream().map(HttpOrigin::parse).toArray(HttpOrigin[]::new));
         CorsSettings cors = CorsSettings.create(config).withAllowedOrigins(matcher);
         RejectionHandler rejections = RejectionHandler.newBuilder()
-                .handle(CorsRejection.class, r -> Directives.complete(HttpErrors.response(new ApiError(ApiError.Kind.FORBIDDEN,
-                        "CORS request refused: the origin, method or headers are not allowed", Optional.empty(), Optional.of("cors_rejected")),
-                        retryAfterSeconds)))
+                .handle(CorsRejection.class, r -> Directives.extractRequest(req -> {
+                    metrics.httpRequest(Endpoint.label(req.getUri().path()), 403);
+                    return Directives.complete(HttpErrors.response(new ApiError(ApiError.Kind.FORBIDDEN,
+                            "CORS request refused: the origin, method or headers are not allowed", Optional.empty(), Optional.of("cors_rejected")),
+                            retryAfterSeconds));
+                }))
                 .build();
         Route route = CorsDirectives.cors(cors, () -> Directives.handle(inner::apply)).seal(rejections, ExceptionHandler.newBuilder().build());
         var handler = route.handler(system);

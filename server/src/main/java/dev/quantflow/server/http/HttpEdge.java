@@ -1,6 +1,7 @@
 package dev.quantflow.server.http;
 
 import dev.quantflow.server.api.ApiError;
+import dev.quantflow.server.metrics.ServerMetrics;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -36,12 +37,14 @@ public final class HttpEdge {
     private final EdgeSettings settings;
     private final ConnectionGuard guard;
     private final Materializer mat;
+    private final ServerMetrics metrics;
     private final long retryAfterSeconds;
 
-    public HttpEdge(EdgeSettings settings, ConnectionGuard guard, Materializer mat, long retryAfterSeconds) {
+    public HttpEdge(EdgeSettings settings, ConnectionGuard guard, Materializer mat, ServerMetrics metrics, long retryAfterSeconds) {
         this.settings = settings;
         this.guard = guard;
         this.mat = mat;
+        this.metrics = metrics;
         this.retryAfterSeconds = retryAfterSeconds;
     }
 
@@ -126,10 +129,9 @@ public final class HttpEdge {
             boolean json = type.equals("application/json") || mt.subType().endsWith("+json") || type.equals("application/octet-stream");
             boolean utf8 = ct.getCharsetOption().map(cs -> cs.nioCharset().name().equals("UTF-8")).orElse(true);
             if (json && utf8) return inner.apply(request);
-            request.discardEntityBytes(mat);
-            return CompletableFuture.completedFuture(HttpErrors.response(new ApiError(ApiError.Kind.UNSUPPORTED_MEDIA_TYPE,
+            return refuse(request, new ApiError(ApiError.Kind.UNSUPPORTED_MEDIA_TYPE,
                     "the request body must be JSON (Content-Type: application/json, UTF-8), got " + ct, Optional.empty(),
-                    Optional.of("unsupported_media_type")), retryAfterSeconds));
+                    Optional.of("unsupported_media_type")));
         };
     }
 
@@ -137,10 +139,15 @@ public final class HttpEdge {
     public Function<HttpRequest, CompletionStage<HttpResponse>> adminOnly(Function<HttpRequest, CompletionStage<HttpResponse>> inner) {
         return request -> {
             if (ADMIN_PATHS.contains(request.getUri().path())) return inner.apply(request);
-            request.discardEntityBytes(mat);
-            return CompletableFuture.completedFuture(HttpErrors.response(new ApiError(ApiError.Kind.NOT_FOUND,
-                    "the admin port serves only /health, /health/live, /health/ready and /metrics", Optional.empty(), Optional.of("unknown_url")),
-                    retryAfterSeconds));
+            return refuse(request, new ApiError(ApiError.Kind.NOT_FOUND,
+                    "the admin port serves only /health, /health/live, /health/ready and /metrics", Optional.empty(), Optional.of("unknown_url")));
         };
+    }
+
+    /** An answer given here rather than by an endpoint, counted like theirs. */
+    private CompletionStage<HttpResponse> refuse(HttpRequest request, ApiError e) {
+        request.discardEntityBytes(mat);
+        metrics.httpRequest(Endpoint.label(request.getUri().path()), e.kind().httpStatus);
+        return CompletableFuture.completedFuture(HttpErrors.response(e, retryAfterSeconds));
     }
 }

@@ -330,6 +330,7 @@ class HttpErrorCasesTest {
         JsonNode e = Http.json(r.body()).get("error");
         assertThat(e.get("type").asText()).isEqualTo("invalid_request_error");
         assertThat(e.get("message").asText()).contains("application/json");
+        assertThat(http.get("/metrics").body()).contains("quantflow_http_requests_total{endpoint=\"/v1/completions\",status=\"415\"}");
     }
 
     @Test
