@@ -20,6 +20,7 @@ import dev.quantflow.server.grpc.HealthGrpcService;
 import dev.quantflow.server.http.ConnectionGuard;
 import dev.quantflow.server.http.Cors;
 import dev.quantflow.server.http.HttpEdge;
+import dev.quantflow.server.http.JsonParsingErrorHandler;
 import dev.quantflow.server.http.OpenAiHttp;
 import dev.quantflow.server.metrics.ServerMetrics;
 import java.time.Duration;
@@ -146,7 +147,9 @@ public final class QuantflowServer implements AutoCloseable {
         return ConfigFactory.parseMap(java.util.Map.of(
                 "pekko.http.server.request-timeout", pekkoTimeout.toSeconds() + "s",
                 "pekko.http.server.idle-timeout", pekkoTimeout.plusSeconds(30).toSeconds() + "s",
-                "pekko.http.server.max-connections", settings.edge().maxConnections() + ConnectionGuard.PEKKO_MARGIN));
+                "pekko.http.server.max-connections", settings.edge().maxConnections() + ConnectionGuard.PEKKO_MARGIN,
+                // Pekko's own rejections (414, 431, 400, 501, 505) in OpenAI's error shape
+                "pekko.http.server.parsing.error-handler", JsonParsingErrorHandler.className(settings.edge().accessLog())));
     }
 
     /** gRPC paths are /package.Service/Method; anything else (e.g. /v1/... with a gRPC content type) is for the HTTP API. */

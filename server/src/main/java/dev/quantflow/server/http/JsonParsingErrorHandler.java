@@ -18,12 +18,33 @@ import org.slf4j.LoggerFactory;
  * answered in OpenAI's error shape like every other error (pekko.http.server.parsing.error-handler;
  * Pekko creates it by reflection). The connection is closed after it.
  */
-public final class JsonParsingErrorHandler extends ParsingErrorHandler {
+public class JsonParsingErrorHandler extends ParsingErrorHandler {
     private static final Logger log = LoggerFactory.getLogger("quantflow.access");
+    private final boolean logged;
+
+    public JsonParsingErrorHandler() {
+        this(true);
+    }
+
+    private JsonParsingErrorHandler(boolean logged) {
+        this.logged = logged;
+    }
+
+    /** The same answers without the access-log line (access-log = off). */
+    public static final class Quiet extends JsonParsingErrorHandler {
+        public Quiet() {
+            super(false);
+        }
+    }
+
+    /** The class name for pekko.http.server.parsing.error-handler. */
+    public static String className(boolean accessLog) {
+        return (accessLog ? JsonParsingErrorHandler.class : Quiet.class).getName();
+    }
 
     @Override
     public HttpResponse handle(StatusCode status, ErrorInfo info, LoggingAdapter pekkoLog, ServerSettings settings) {
-        log.info("rejected a malformed request: status={} reason=\"{}\"", status.intValue(), info.summary());
+        if (logged) log.info("rejected a malformed request: status={} reason=\"{}\"", status.intValue(), info.summary());
         ObjectNode root = JsonNodeFactory.instance.objectNode();
         ObjectNode err = root.putObject("error");
         err.put("message", info.summary());

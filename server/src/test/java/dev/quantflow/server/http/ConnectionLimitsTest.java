@@ -2,6 +2,9 @@ package dev.quantflow.server.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.quantflow.proto.v1.GenerateRequest;
+import dev.quantflow.proto.v1.GenerateResponse;
+import dev.quantflow.proto.v1.GenerationServiceClient;
 import dev.quantflow.server.Http;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.ScriptedEngine;
@@ -15,6 +18,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.grpc.GrpcClientSettings;
+import org.apache.pekko.stream.javadsl.Sink;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -106,6 +114,28 @@ class ConnectionLimitsTest {
             assertThat(r.status()).as(r.body()).isEqualTo(200);
         } finally {
             engine.tokenDelay = Duration.ZERO;
+        }
+    }
+
+    @Test
+    void aSilentGrpcStreamOutlastsTheKeepAliveTimeoutOnBothPorts() throws Exception {
+        engine.tokenDelay = Duration.ofSeconds(3);   // the second token 3 s after the first: longer than keep-alive (2 s)
+        ActorSystem<Void> clientSystem = ActorSystem.create(Behaviors.empty(), "edge-grpc-client");
+        try {
+            for (int port : List.of(server.grpcPort(), server.httpPort())) {
+                GenerationServiceClient client = GenerationServiceClient.create(
+                        GrpcClientSettings.connectToServiceAt("127.0.0.1", port, clientSystem).withTls(false), clientSystem);
+                try {
+                    List<GenerateResponse> rs = client.generate().invoke(GenerateRequest.newBuilder().setText("Once upon a time").setMaxTokens(2).build())
+                            .runWith(Sink.seq(), clientSystem).toCompletableFuture().get(30, TimeUnit.SECONDS);
+                    assertThat(rs.getLast().hasFinished()).as("port " + port).isTrue();
+                } finally {
+                    client.close();
+                }
+            }
+        } finally {
+            engine.tokenDelay = Duration.ZERO;
+            clientSystem.terminate();
         }
     }
 
