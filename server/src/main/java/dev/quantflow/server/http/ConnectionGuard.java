@@ -43,6 +43,8 @@ public final class ConnectionGuard {
     private final EdgeSettings settings;
     private final Map<InetSocketAddress, Conn> open = new ConcurrentHashMap<>();
     private final Cancellable sweeper;
+    private final AtomicInteger refused = new AtomicInteger();
+    private volatile long lastRefusalLog = System.nanoTime() - 20_000_000_000L;
 
     private ConnectionGuard(EdgeSettings settings, ActorSystem system) {
         this.settings = settings;
@@ -132,8 +134,15 @@ public final class ConnectionGuard {
             Optional<Conn> idlest = open.values().stream().filter(o -> o.localPort == c.localPort && o.inFlight.get() == 0)
                     .min(Comparator.comparingLong(o -> o.lastActivity));
             if (idlest.isEmpty()) {
-                log.warn("connection limit ({}) reached on port {} with a request in flight on every connection; closing the new connection from {}",
-                        settings.maxConnections(), c.localPort, c.remote);
+                int n = refused.incrementAndGet();
+                long now = System.nanoTime(), last = lastRefusalLog;
+                // at most one line per 10 s: a flood of connections must not become a flood of log lines
+                if (now - last > 10_000_000_000L) {
+                    lastRefusalLog = now;
+                    refused.addAndGet(-n);
+                    log.warn("connection limit ({}) reached on port {} with a request in flight on every connection: closed {} new connection(s), the last from {}",
+                            settings.maxConnections(), c.localPort, n, c.remote);
+                }
                 c.close("connection limit reached");
                 return;
             }

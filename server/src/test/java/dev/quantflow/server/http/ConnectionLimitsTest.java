@@ -72,6 +72,28 @@ class ConnectionLimitsTest {
     }
 
     @Test
+    void atTheLimitWithEveryConnectionBusyANewOneIsClosedAndTheBusyOnesFinish() throws Exception {
+        engine.tokenDelay = Duration.ofMillis(200);
+        List<Http.SseStream> busy = new ArrayList<>();
+        try {
+            for (int i = 0; i < LIMIT; i++) {
+                Http.SseStream s = new Http(server.httpPort()).stream("/v1/completions", Map.of("prompt", "Once upon a time", "max_tokens", 12, "stream", true));
+                assertThat(s.next()).isPresent();
+                busy.add(s);
+            }
+            try (Socket extra = new Socket("127.0.0.1", server.httpPort())) {
+                assertThat(closedByServer(extra, Duration.ofSeconds(1))).as("the connection beyond the limit").isTrue();
+            }
+            assertThat(new Http(server.adminPort().orElseThrow()).get("/health/live").status()).isEqualTo(200);
+            for (Http.SseStream s : busy) assertThat(s.rest().getLast()).isEqualTo("[DONE]");
+        } finally {
+            busy.forEach(Http.SseStream::close);
+            engine.tokenDelay = Duration.ZERO;
+        }
+        assertThat(new Http(server.httpPort()).get("/health/live").status()).isEqualTo(200);
+    }
+
+    @Test
     void idleConnectionIsClosedAfterTheKeepAliveTimeout() throws Exception {
         try (Socket s = new Socket("127.0.0.1", server.httpPort())) {
             long t0 = System.nanoTime();
