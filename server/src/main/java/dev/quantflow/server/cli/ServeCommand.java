@@ -121,8 +121,9 @@ public final class ServeCommand implements Callable<Integer> {
             throw e;
         }
         DrainOnSignal.install(server);
-        System.err.printf(Locale.ROOT, "quantflow: serving %s on http://%s:%d (gRPC on port %d); SIGTERM drains%n",
-                engine.modelId(), settings.host(), server.httpPort(), server.grpcPort());
+        System.err.printf(Locale.ROOT, "quantflow: serving %s on http://%s:%d (gRPC on port %d%s); SIGTERM drains%n",
+                engine.modelId(), settings.host(), server.httpPort(), server.grpcPort(),
+                server.adminPort().map(p -> ", health and metrics on port " + p).orElse(""));
         server.terminated().toCompletableFuture().join();
         return 0;
     }
