@@ -17,6 +17,10 @@ import dev.quantflow.server.api.ServingState;
 import dev.quantflow.server.auth.ApiKeys;
 import dev.quantflow.server.grpc.GenerationGrpcService;
 import dev.quantflow.server.grpc.HealthGrpcService;
+import dev.quantflow.server.http.ConnectionGuard;
+import dev.quantflow.server.http.Cors;
+import dev.quantflow.server.http.HttpEdge;
+import dev.quantflow.server.http.JsonParsingErrorHandler;
 import dev.quantflow.server.http.OpenAiHttp;
 import dev.quantflow.server.metrics.ServerMetrics;
 import java.time.Duration;
@@ -60,10 +64,11 @@ public final class QuantflowServer implements AutoCloseable {
     private final ServingState state;
     private final ServerBinding httpBinding;
     private final Optional<ServerBinding> grpcBinding;
+    private final Optional<ServerBinding> adminBinding;
     private final CompletableFuture<Done> terminated = new CompletableFuture<>();
 
     private QuantflowServer(InferenceEngine engine, ServerSettings settings, ActorSystem<Void> system, ServerMetrics metrics, ServingState state,
-                            ServerBinding httpBinding, Optional<ServerBinding> grpcBinding) {
+                            ServerBinding httpBinding, Optional<ServerBinding> grpcBinding, Optional<ServerBinding> adminBinding) {
         this.engine = engine;
         this.settings = settings;
         this.system = system;
@@ -71,15 +76,13 @@ public final class QuantflowServer implements AutoCloseable {
         this.state = state;
         this.httpBinding = httpBinding;
         this.grpcBinding = grpcBinding;
+        this.adminBinding = adminBinding;
     }
 
     /** Binds the ports (blocking until bound or failed), then warms up in the background. */
     public static QuantflowServer start(InferenceEngine engine, ServerSettings settings, Config config) {
         ApiKeys keys = ApiKeys.of(settings.apiKeys(), settings.apiKeyFile());
-        // Pekko's own request timeout only backs up ours (body read + non-streamed generation)
-        Duration pekkoTimeout = settings.http().requestTimeout().plus(settings.http().bodyReadTimeout()).plusSeconds(30);
-        Config systemConfig = ConfigFactory.parseString("pekko.http.server.request-timeout = " + pekkoTimeout.toSeconds() + "s").withFallback(config);
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "quantflow-server", systemConfig);
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "quantflow-server", pekkoConfig(settings).withFallback(config));
         ServerMetrics metrics = new ServerMetrics();
         try {
             Materializer mat = Materializer.matFromSystem(system);
@@ -99,16 +102,33 @@ public final class QuantflowServer implements AutoCloseable {
                     return CompletableFuture.failedFuture(e);
                 }
             };
-            Function<HttpRequest, CompletionStage<HttpResponse>> both = request -> isGrpc(request) ? grpc.apply(request) : http.apply(request);
+            HttpEdge edge = new HttpEdge(settings.edge(), ConnectionGuard.install(system.classicSystem(), settings.edge()), mat, metrics,
+                    settings.http().retryAfterSeconds());
+            Function<HttpRequest, CompletionStage<HttpResponse>> api = edge.jsonBodies(http);
+            if (settings.edge().corsEnabled())
+                api = Cors.around(settings.edge(), system.settings().config(), system.classicSystem(), metrics, settings.http().retryAfterSeconds(), api);
+            Function<HttpRequest, CompletionStage<HttpResponse>> apiOnly = api;
+            Function<HttpRequest, CompletionStage<HttpResponse>> both = edge.around(request -> isGrpc(request) ? grpc.apply(request) : apiOnly.apply(request));
 
             ServerBinding httpBinding = bind(system, settings.host(), settings.port(), both);
             Optional<ServerBinding> grpcBinding = Optional.empty();
-            if (settings.grpcPort() >= 0 && settings.grpcPort() != httpBinding.localAddress().getPort())
-                grpcBinding = Optional.of(bind(system, settings.host(), settings.grpcPort(), grpc));
-            QuantflowServer server = new QuantflowServer(engine, settings, system, metrics, state, httpBinding, grpcBinding);
-            log.info("serving {} on http://{}:{} (OpenAI API, metrics, health; gRPC over h2c){}; API keys {}", model.id(), settings.host(),
+            Optional<ServerBinding> adminBinding = Optional.empty();
+            try {
+                if (settings.grpcPort() >= 0 && settings.grpcPort() != httpBinding.localAddress().getPort())
+                    grpcBinding = Optional.of(bind(system, settings.host(), settings.grpcPort(), edge.around(grpc)));
+                if (settings.adminPort() >= 0)
+                    adminBinding = Optional.of(bind(system, settings.host(), settings.adminPort(), edge.around(edge.adminOnly(http))));
+            } catch (RuntimeException e) {
+                httpBinding.unbind();
+                grpcBinding.ifPresent(ServerBinding::unbind);
+                throw e;
+            }
+            QuantflowServer server = new QuantflowServer(engine, settings, system, metrics, state, httpBinding, grpcBinding, adminBinding);
+            log.info("serving {} on http://{}:{} (OpenAI API, metrics, health; gRPC over h2c){}{}; API keys {}; CORS {}", model.id(), settings.host(),
                     server.httpPort(), grpcBinding.map(b -> ", gRPC on port " + b.localAddress().getPort()).orElse(""),
-                    keys.enabled() ? "required (" + keys.count() + " configured)" : "off");
+                    adminBinding.map(b -> ", health and metrics also on port " + b.localAddress().getPort()).orElse(""),
+                    keys.enabled() ? "required (" + keys.count() + " configured)" : "off",
+                    settings.edge().corsEnabled() ? "for " + String.join(", ", settings.edge().allowedOrigins()) : "off");
             if (settings.warmup()) server.warmUp(0);
             else state.markWarmedUp();
             return server;
@@ -119,8 +139,25 @@ public final class QuantflowServer implements AutoCloseable {
         }
     }
 
+    /** Pekko HTTP's limits, derived from ours so that each is configured once (quantflow.server). */
+    private static Config pekkoConfig(ServerSettings settings) {
+        // Pekko's request timeout only backs up ours (body read + non-streamed generation); its idle
+        // timeout only cuts a silent connection with a request in flight (the guard closes idle ones)
+        Duration pekkoTimeout = settings.http().requestTimeout().plus(settings.http().bodyReadTimeout()).plusSeconds(30);
+        return ConfigFactory.parseMap(java.util.Map.of(
+                "pekko.http.server.request-timeout", pekkoTimeout.toSeconds() + "s",
+                "pekko.http.server.idle-timeout", pekkoTimeout.plusSeconds(30).toSeconds() + "s",
+                "pekko.http.server.max-connections", settings.edge().maxConnections() + ConnectionGuard.PEKKO_MARGIN,
+                // Pekko's own rejections (414, 431, 400, 501, 505) in OpenAI's error shape
+                "pekko.http.server.parsing.error-handler", JsonParsingErrorHandler.className(settings.edge().accessLog())));
+    }
+
+    /** gRPC paths are /package.Service/Method; anything else (e.g. /v1/... with a gRPC content type) is for the HTTP API. */
     private static boolean isGrpc(HttpRequest request) {
-        return request.entity().getContentType().mediaType().toString().startsWith("application/grpc");
+        if (!request.entity().getContentType().mediaType().toString().startsWith("application/grpc")) return false;
+        String path = request.getUri().path();
+        int slash = path.indexOf('/', 1);
+        return slash > 0 && path.substring(1, slash).contains(".");
     }
 
     private static ServerBinding bind(ActorSystem<Void> system, String host, int port, Function<HttpRequest, CompletionStage<HttpResponse>> handler) {
@@ -128,7 +165,9 @@ public final class QuantflowServer implements AutoCloseable {
             return Http.get(system).newServerAt(host, port).bind(handler::apply).toCompletableFuture().get(30, TimeUnit.SECONDS);
         } catch (Exception e) {
             Throwable c = e.getCause() != null ? e.getCause() : e;
-            throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + c.getMessage(), c);
+            // Pekko says "Bind failed because of java.net.BindException: [/host:port] Address already in use": keep the reason
+            String why = String.valueOf(c.getMessage()).replaceFirst("^.*BindException: (\\[[^]]*] )?", "");
+            throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + why);
         }
     }
 
@@ -139,6 +178,11 @@ public final class QuantflowServer implements AutoCloseable {
     /** The separate gRPC port, or the HTTP port when gRPC is served only there. */
     public int grpcPort() {
         return grpcBinding.map(b -> b.localAddress().getPort()).orElse(httpPort());
+    }
+
+    /** The admin listener's port (health and metrics only), if one is configured. */
+    public Optional<Integer> adminPort() {
+        return adminBinding.map(b -> b.localAddress().getPort());
     }
 
     public ServingState state() {
@@ -195,7 +239,9 @@ public final class QuantflowServer implements AutoCloseable {
         CompletableFuture<?> http = httpBinding.terminate(UNBIND_DEADLINE).toCompletableFuture();
         CompletableFuture<?> grpc = grpcBinding.<CompletableFuture<?>>map(b -> b.terminate(UNBIND_DEADLINE).toCompletableFuture())
                 .orElse(CompletableFuture.completedFuture(null));
-        return CompletableFuture.allOf(http, grpc).handle((v, err) -> Done.getInstance());
+        CompletableFuture<?> admin = adminBinding.<CompletableFuture<?>>map(b -> b.terminate(UNBIND_DEADLINE).toCompletableFuture())
+                .orElse(CompletableFuture.completedFuture(null));
+        return CompletableFuture.allOf(http, grpc, admin).handle((v, err) -> Done.getInstance());
     }
 
     private void shutdown() {

@@ -2,6 +2,8 @@ package dev.quantflow.server;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueType;
+import dev.quantflow.server.http.Cors;
+import dev.quantflow.server.http.EdgeSettings;
 import dev.quantflow.server.http.HttpSettings;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,8 +14,8 @@ import java.util.Optional;
 
 /** The quantflow.server block of the configuration (application.conf, env, --config file, flags), checked. */
 public record ServerSettings(Optional<Path> model, Optional<String> servedModelName, String quant, List<String> devices, int stages,
-                             String host, int port, int grpcPort, List<String> apiKeys, Optional<Path> apiKeyFile,
-                             HttpSettings http, Duration drainTimeout, boolean warmup) {
+                             String host, int port, int grpcPort, int adminPort, List<String> apiKeys, Optional<Path> apiKeyFile,
+                             HttpSettings http, EdgeSettings edge, Duration drainTimeout, boolean warmup) {
 
     public static ServerSettings from(Config root) {
         Config c = root.getConfig("quantflow.server");
@@ -21,6 +23,14 @@ public record ServerSettings(Optional<Path> model, Optional<String> servedModelN
         int grpcPort = c.getInt("grpc-port");
         if (port < 0 || port > 65535) throw new IllegalArgumentException("quantflow.server.port must be 0..65535, got " + port);
         if (grpcPort < -1 || grpcPort > 65535) throw new IllegalArgumentException("quantflow.server.grpc-port must be -1..65535, got " + grpcPort);
+        int adminPort = c.getInt("admin-port");
+        if (adminPort < -1 || adminPort > 65535) throw new IllegalArgumentException("quantflow.server.admin-port must be -1..65535, got " + adminPort);
+        int maxConnections = c.getInt("max-connections");
+        if (maxConnections < 1) throw new IllegalArgumentException("quantflow.server.max-connections must be >= 1, got " + maxConnections);
+        List<String> origins = list(c, "allowed-origins");
+        Cors.check(origins);
+        EdgeSettings edge = new EdgeSettings(maxConnections, positive(c, "header-read-timeout"), positive(c, "keep-alive-timeout"), origins,
+                c.getBoolean("access-log"));
         int stages = c.getInt("stages");
         if (stages < 1) throw new IllegalArgumentException("quantflow.server.stages must be >= 1, got " + stages);
         long maxBody = c.getBytes("max-body-size");
@@ -28,7 +38,7 @@ public record ServerSettings(Optional<Path> model, Optional<String> servedModelN
         HttpSettings http = new HttpSettings(maxBody, positive(c, "body-read-timeout"), positive(c, "request-timeout"),
                 Math.max(1, c.getDuration("retry-after").toSeconds()), positive(c, "sse-keep-alive"));
         return new ServerSettings(path(c, "model"), text(c, "served-model-name"), c.getString("quant").strip(), list(c, "devices"), stages,
-                c.getString("host"), port, grpcPort, list(c, "api-keys"), path(c, "api-key-file"), http,
+                c.getString("host"), port, grpcPort, adminPort, list(c, "api-keys"), path(c, "api-key-file"), http, edge,
                 c.getDuration("drain-timeout"), c.getBoolean("warmup"));
     }
 
@@ -58,7 +68,7 @@ public record ServerSettings(Optional<Path> model, Optional<String> servedModelN
     /** Never print keys: the record's toString would. */
     @Override
     public String toString() {
-        return "ServerSettings[model=" + model + ", host=" + host + ", port=" + port + ", grpcPort=" + grpcPort + ", apiKeys=" + apiKeys.size()
+        return "ServerSettings[model=" + model + ", host=" + host + ", port=" + port + ", grpcPort=" + grpcPort + ", adminPort=" + adminPort + ", apiKeys=" + apiKeys.size()
                 + " configured, apiKeyFile=" + apiKeyFile + "]";
     }
 }

@@ -11,6 +11,7 @@ public record ApiError(Kind kind, String message, Optional<String> param, Option
     public enum Kind {
         INVALID_REQUEST(400, "invalid_request_error", io.grpc.Status.Code.INVALID_ARGUMENT),
         UNAUTHENTICATED(401, "invalid_request_error", io.grpc.Status.Code.UNAUTHENTICATED),
+        FORBIDDEN(403, "invalid_request_error", io.grpc.Status.Code.PERMISSION_DENIED),
         NOT_FOUND(404, "invalid_request_error", io.grpc.Status.Code.NOT_FOUND),
         METHOD_NOT_ALLOWED(405, "invalid_request_error", io.grpc.Status.Code.UNIMPLEMENTED),
         REQUEST_TIMEOUT(408, "invalid_request_error", io.grpc.Status.Code.DEADLINE_EXCEEDED),

@@ -62,6 +62,21 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--grpc-port", description = "Separate gRPC port; -1 = only on the HTTP port, 0 = any free port [QUANTFLOW_GRPC_PORT] (default: 50051)")
     Integer grpcPort;
 
+    @Option(names = "--admin-port", description = "A listener for /health* and /metrics only, answered when the API port is saturated; -1 = off, 0 = any free port [QUANTFLOW_ADMIN_PORT] (default: -1)")
+    Integer adminPort;
+
+    @Option(names = "--max-connections", paramLabel = "N", description = "Open connections per listener; at the limit a new one closes the longest-idle [QUANTFLOW_MAX_CONNECTIONS] (default: 1024)")
+    Integer maxConnections;
+
+    @Option(names = "--keep-alive-timeout", paramLabel = "DURATION", description = "Close a connection with no request in flight after this long without traffic [QUANTFLOW_KEEP_ALIVE_TIMEOUT] (default: 60s)")
+    String keepAliveTimeout;
+
+    @Option(names = "--allowed-origins", paramLabel = "ORIGIN,...", description = "CORS: browser origins allowed to call the API (e.g. https://app.example.com), * for any [QUANTFLOW_ALLOWED_ORIGINS] (default: none, CORS off)")
+    String allowedOrigins;
+
+    @Option(names = "--access-log", negatable = true, description = "One log line per request (quantflow.access) [QUANTFLOW_ACCESS_LOG] (default: on)")
+    Boolean accessLog;
+
     @Option(names = "--api-key", paramLabel = "KEY", description = "Accept this API key (repeatable); prefer --api-key-file or QUANTFLOW_API_KEYS, flags show in process lists")
     List<String> apiKeys;
 
@@ -106,8 +121,9 @@ public final class ServeCommand implements Callable<Integer> {
             throw e;
         }
         DrainOnSignal.install(server);
-        System.err.printf(Locale.ROOT, "quantflow: serving %s on http://%s:%d (gRPC on port %d); SIGTERM drains%n",
-                engine.modelId(), settings.host(), server.httpPort(), server.grpcPort());
+        System.err.printf(Locale.ROOT, "quantflow: serving %s on http://%s:%d (gRPC on port %d%s); SIGTERM drains%n",
+                engine.modelId(), settings.host(), server.httpPort(), server.grpcPort(),
+                server.adminPort().map(p -> ", health and metrics on port " + p).orElse(""));
         server.terminated().toCompletableFuture().join();
         return 0;
     }
@@ -127,6 +143,11 @@ public final class ServeCommand implements Callable<Integer> {
         put(flags, s + "host", host);
         put(flags, s + "port", port);
         put(flags, s + "grpc-port", grpcPort);
+        put(flags, s + "admin-port", adminPort);
+        put(flags, s + "max-connections", maxConnections);
+        put(flags, s + "keep-alive-timeout", keepAliveTimeout);
+        put(flags, s + "allowed-origins", allowedOrigins);
+        put(flags, s + "access-log", accessLog);
         if (apiKeys != null) flags.put(s + "api-keys", apiKeys);
         if (apiKeyFile != null) flags.put(s + "api-key-file", apiKeyFile.toString());
         put(flags, s + "served-model-name", servedModelName);

@@ -170,7 +170,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
             OpenAiRequest r = chat ? parser.chat(body) : parser.completion(body);
             model.check(r.model());
             GenerateRequest gr = new GenerateRequest(id, r.prompt(), r.params().options(model.contextLength()), r.params().topLogprobs());
-            return generations.start(gr, chat ? "messages" : "prompt").thenCompose(started -> {
+            return generations.start(gr, chat ? "messages" : "prompt").thenApply(s -> AccessLog.follow(request, s)).thenCompose(started -> {
                 int promptTokens = started.accepted().promptTokens();
                 if (promptTokens >= model.contextLength()) {
                     started.events().runWith(Sink.cancelled(), mat);

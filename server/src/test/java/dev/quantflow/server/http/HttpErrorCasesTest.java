@@ -252,6 +252,106 @@ class HttpErrorCasesTest {
         assertThat(metrics).contains("quantflow_http_requests_total{endpoint=\"/v1/completions\",status=\"404\"}");
     }
 
+    @Test
+    void bodyAboveEightMebibytesIs413NotPekkosStrictLimit() throws Exception {
+        // Pekko's max-to-strict-bytes (8 MiB) used to answer first with a 400 naming its own limit
+        byte[] big = new byte[9 << 20];
+        java.util.Arrays.fill(big, (byte) 'x');
+        JsonNode e = error(http.postBytes("/v1/completions", big), 413);
+        assertThat(e.get("message").asText()).contains("65536").doesNotContain("8388608");
+        assertThat(http.get("/health/live").status()).isEqualTo(200);
+    }
+
+    @Test
+    void maxBodySizeAboveEightMebibytesWorks() {
+        try (QuantflowServer big = new ScriptedEngine().startServer(Map.of("max-body-size", "12 MiB"))) {
+            Http h = new Http(big.httpPort());
+            String pad = "x".repeat(9 << 20);
+            Http.Reply ok = h.post("/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 1, \"padding\": \"" + pad + "\"}");
+            assertThat(ok.status()).as(ok.body().length() > 300 ? ok.body().substring(0, 300) : ok.body()).isEqualTo(200);
+            JsonNode e = error(h.post("/v1/completions", "{\"prompt\": \"Hi\", \"padding\": \"" + pad + pad + "\"}"), 413);
+            assertThat(e.get("message").asText()).contains(Long.toString(12L << 20));
+        }
+    }
+
+    /** A raw HTTP/1.1 exchange: the status line, then the body of the answer (the server closes after these errors). */
+    private Raw raw(String request) throws java.io.IOException {
+        try (Socket s = new Socket("127.0.0.1", server.httpPort())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+            String all = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            int split = all.indexOf("\r\n\r\n");
+            return new Raw(all.substring(0, all.indexOf("\r\n")), all.substring(0, split), all.substring(split + 4));
+        }
+    }
+
+    private record Raw(String statusLine, String head, String body) {}
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', value = {"uri over 2048|414", "header over 8192|431", "over 64 headers|400", "bad content-length|400",
+            "unknown method|501", "HTTP/3.0|505"})
+    void pekkosOwnRejectionsAreOpenAiErrors(String what, int status) throws Exception {
+        String req = switch (what) {
+            case "uri over 2048" -> "GET /v1/models?" + "a".repeat(3000) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+            case "header over 8192" -> "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(9000) + "\r\n\r\n";
+            case "over 64 headers" -> "GET /health HTTP/1.1\r\nHost: x\r\n" + IntStream.range(0, 70).mapToObj(i -> "X-H" + i + ": v\r\n").reduce("", String::concat) + "\r\n";
+            case "bad content-length" -> "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}";
+            case "unknown method" -> "FROB /health HTTP/1.1\r\nHost: x\r\n\r\n";
+            default -> "GET /health HTTP/3.0\r\nHost: x\r\n\r\n";
+        };
+        Raw r = raw(req);
+        assertThat(r.statusLine()).startsWith("HTTP/1.1 " + status);
+        assertThat(r.head().toLowerCase(java.util.Locale.ROOT)).contains("content-type: application/json");
+        JsonNode e = Http.json(r.body()).get("error");
+        assertThat(e.get("message").asText()).isNotBlank();
+        assertThat(e.get("type").asText()).isEqualTo("invalid_request_error");
+        assertThat(e.has("param") && e.has("code")).isTrue();
+        assertThat(http.get("/health/live").status()).isEqualTo(200);
+    }
+
+    @Test
+    void grpcContentTypeOnTheHttpApiIsAnOpenAiError() throws Exception {
+        // routed to gRPC by content type alone, this was a 404 with an empty body
+        Raw r = raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+        assertThat(r.statusLine()).startsWith("HTTP/1.1 415");
+        assertThat(Http.json(r.body()).get("error").get("code").asText()).isEqualTo("unsupported_media_type");
+        Raw models = raw("GET /v1/models HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc\r\nConnection: close\r\n\r\n");
+        assertThat(models.statusLine()).startsWith("HTTP/1.1 200");
+    }
+
+    @ParameterizedTest(name = "Content-Type {0} -> 415")
+    @CsvSource({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"})
+    void nonJsonContentTypeIs415(String contentType) throws Exception {
+        String body = "{\"prompt\": \"Hi\", \"max_tokens\": 1}";
+        Raw r = raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: " + contentType + "\r\nContent-Length: " + body.length()
+                + "\r\nConnection: close\r\n\r\n" + body);
+        assertThat(r.statusLine()).startsWith("HTTP/1.1 415");
+        JsonNode e = Http.json(r.body()).get("error");
+        assertThat(e.get("type").asText()).isEqualTo("invalid_request_error");
+        assertThat(e.get("message").asText()).contains("application/json");
+        assertThat(http.get("/metrics").body()).contains("quantflow_http_requests_total{endpoint=\"/v1/completions\",status=\"415\"}");
+    }
+
+    @Test
+    void missingContentTypeIsReadAsJson() throws Exception {
+        String body = "{\"prompt\": \"Hi\", \"max_tokens\": 1}";
+        Raw r = raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length() + "\r\nConnection: close\r\n\r\n" + body);
+        assertThat(r.statusLine()).startsWith("HTTP/1.1 200");
+        Raw json = raw("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: " + body.length()
+                + "\r\nConnection: close\r\n\r\n" + body);
+        assertThat(json.statusLine()).startsWith("HTTP/1.1 200");
+    }
+
+    @Test
+    void headOnProbesWorks() throws Exception {
+        for (String path : List.of("/health", "/health/live", "/health/ready", "/metrics")) {
+            Raw r = raw("HEAD " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            assertThat(r.statusLine()).as(path).startsWith("HTTP/1.1 200");
+            assertThat(r.body()).as(path).isEmpty();
+        }
+    }
+
     private static String readStatusLine(InputStream in) throws java.io.IOException {
         StringBuilder sb = new StringBuilder();
         int c;
