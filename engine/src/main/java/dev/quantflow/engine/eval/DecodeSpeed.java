@@ -1,6 +1,5 @@
 package dev.quantflow.engine.eval;
 
-import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.llama.BatchRows;
 import dev.quantflow.engine.llama.LlamaStage;
@@ -13,7 +12,7 @@ public final class DecodeSpeed {
 
     /** Decode tokens per second over n steps after the prompt (the first step warms up and is not timed). */
     public static double tokensPerSecond(LlamaStage stage, IntFunction<KvCache> caches, int[] prompt, int n) {
-        int vocab = stage.config().vocabSize(), bs = Generator.BLOCK_SIZE;
+        int vocab = stage.config().vocabSize(), bs = KvCache.BLOCK_SIZE;
         int total = Math.min(stage.config().maxPositions(), prompt.length + n + 1);
         if (prompt.length >= total) throw new IllegalArgumentException("prompt leaves no room to decode");
         KvCache cache = caches.apply((total + bs - 1) / bs);

@@ -2,6 +2,7 @@ package dev.quantflow.engine.eval;
 
 import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.llama.WindowForward;
 import java.util.Arrays;
 import java.util.function.IntFunction;
 

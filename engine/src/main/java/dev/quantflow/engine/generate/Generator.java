@@ -19,7 +19,6 @@ import java.util.function.IntFunction;
  * The server's batched loop lives in the scheduler; this one is the plain reference.
  */
 public final class Generator {
-    public static final int BLOCK_SIZE = 16;
     public static final int PREFILL_CHUNK = 512;   // prompt tokens per step
 
     private final LlamaConfig c;
@@ -30,7 +29,7 @@ public final class Generator {
     public Generator(LlamaStage model, Tokenizer tokenizer) {
         this(model, tokenizer, blocks -> {
             LlamaConfig c = model.config();
-            return new F32KvCache(c.numLayers(), blocks, BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim());
+            return new F32KvCache(c.numLayers(), blocks, KvCache.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim());
         });
     }
 
@@ -47,7 +46,7 @@ public final class Generator {
 
     /**
      * Over a pipeline of stages (stage 0 embeds, the last has lm_head) that hold their own KV
-     * caches of kvBlocks blocks of BLOCK_SIZE tokens each, e.g. stages on cards. Each generation
+     * caches of kvBlocks blocks of KvCache.BLOCK_SIZE tokens each, e.g. stages on cards. Each generation
      * reuses those caches from block 0.
      */
     public static Generator overStages(LlamaConfig c, List<StageCompute> stages, int kvBlocks, Tokenizer tokenizer) {
@@ -58,14 +57,14 @@ public final class Generator {
         List<StageCompute> fixed = List.copyOf(stages);
         return new Generator(c, tokenizer, blocks -> {
             if (blocks > kvBlocks)
-                throw new IllegalArgumentException("this generation needs " + blocks * BLOCK_SIZE + " KV tokens; the stages hold " + kvBlocks * BLOCK_SIZE);
+                throw new IllegalArgumentException("this generation needs " + blocks * KvCache.BLOCK_SIZE + " KV tokens; the stages hold " + kvBlocks * KvCache.BLOCK_SIZE);
             return fixed;
         });
     }
 
-    /** KV blocks of BLOCK_SIZE tokens a generation of maxTokens after promptTokens needs (capped by the context). */
+    /** KV blocks of KvCache.BLOCK_SIZE tokens a generation of maxTokens after promptTokens needs (capped by the context). */
     public static int blocksNeeded(LlamaConfig c, int promptTokens, int maxTokens) {
-        return Math.max(1, (tokenBudget(c, promptTokens, maxTokens) + BLOCK_SIZE - 1) / BLOCK_SIZE);
+        return Math.max(1, (tokenBudget(c, promptTokens, maxTokens) + KvCache.BLOCK_SIZE - 1) / KvCache.BLOCK_SIZE);
     }
 
     /** Positions a generation can reach: the prompt plus maxTokens, capped by the context. */
@@ -86,7 +85,7 @@ public final class Generator {
         int budget = tokenBudget(c, prompt.length, opt.maxTokens());
         int numBlocks = blocksNeeded(c, prompt.length, opt.maxTokens());
         List<StageCompute> stages = pipeline.apply(numBlocks);
-        int[] table = new BlockAllocator(numBlocks).ensure(new int[0], budget, BLOCK_SIZE);
+        int[] table = new BlockAllocator(numBlocks).ensure(new int[0], budget, KvCache.BLOCK_SIZE);
         SequenceDecoder decoder = new SequenceDecoder(tokenizer, prompt, opt, c.maxPositions());
         StringBuilder text = new StringBuilder();
         int[] out = new int[opt.maxTokens()];

@@ -1,5 +1,6 @@
 package dev.quantflow.engine.kv;
 
+import dev.quantflow.engine.compute.Int8Kernels;
 import dev.quantflow.engine.compute.VectorMath;
 
 /**
@@ -47,13 +48,13 @@ public final class Int8KvCache extends PagedKvCache {
             int kvh = h / group, qh = qo + h * headDim, oh = oo + h * headDim;
             for (int p = 0; p <= pos; p++) {
                 int t = token(table, p);
-                scores[p] = dev.quantflow.engine.quant.Int8Kernels.dotI8F32(K, t * kvDim + kvh * headDim, q, qh, headDim) * ks[t * numKvHeads + kvh] * scale;
+                scores[p] = Int8Kernels.dotI8F32(K, t * kvDim + kvh * headDim, q, qh, headDim) * ks[t * numKvHeads + kvh] * scale;
             }
             VectorMath.softmax(scores, 0, pos + 1);
             java.util.Arrays.fill(out, oh, oh + headDim, 0f);
             for (int p = 0; p <= pos; p++) {
                 int t = token(table, p);
-                dev.quantflow.engine.quant.Int8Kernels.dequantize(V, t * kvDim + kvh * headDim, vs[t * numKvHeads + kvh], row, headDim);
+                Int8Kernels.dequantize(V, t * kvDim + kvh * headDim, vs[t * numKvHeads + kvh], row, headDim);
                 VectorMath.axpy(out, oh, scores[p], row, 0, headDim);
             }
         }

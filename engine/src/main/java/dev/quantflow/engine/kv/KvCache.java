@@ -6,6 +6,9 @@ package dev.quantflow.engine.kv;
  * Each storage format (f32, int8) is its own class and brings its own attention kernel.
  */
 public interface KvCache {
+    /** Tokens per block on the single-sequence paths (generate, eval, calibration); the server's is quantflow.engine.kv-block-size. */
+    int BLOCK_SIZE = 16;
+
     int numLayers();
 
     int numBlocks();

@@ -1,5 +1,7 @@
 package dev.quantflow.engine.quant;
 
+import dev.quantflow.engine.compute.Int8Kernels;
+
 /**
  * Dynamic per-token activation quantization: each row of x (rows, in), or each group of a row,
  * gets its own symmetric int8 scale max|x|/127, computed at run time (ZeroQuant, LLM.int8()).

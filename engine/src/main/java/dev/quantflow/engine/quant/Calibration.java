@@ -3,10 +3,10 @@ package dev.quantflow.engine.quant;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
-import dev.quantflow.engine.eval.WindowForward;
-import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.kv.F32KvCache;
+import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.llama.WindowForward;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
 import java.util.LinkedHashMap;
@@ -38,7 +38,7 @@ public final class Calibration {
         for (int s = 0; s < tokens.length; s += w) {
             int[] win = java.util.Arrays.copyOfRange(tokens, s, Math.min(tokens.length, s + w));
             if (win.length < 2) break;
-            WindowForward.run(stage, win, blocks -> new F32KvCache(c.numLayers(), blocks, Generator.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim()));
+            WindowForward.run(stage, win, blocks -> new F32KvCache(c.numLayers(), blocks, KvCache.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim()));
         }
         return stats;
     }

@@ -102,7 +102,7 @@ public final class QuantizedModels {
     /** A quantized checkpoint's linears as stored (see {@link QuantizedCheckpoint}). */
     public static Built loadStored(dev.quantflow.engine.llama.LlamaModel m) {
         Map<String, Linear> linears = new LinkedHashMap<>();
-        LinearFactory stored = m.storedLinears();
+        LinearFactory stored = QuantizedCheckpoint.loader(m.config(), m.weights());
         LinearFactory recording = new LinearFactory() {
             public Linear create(String name, Tensor weight, float[] bias) {
                 Linear l = stored.create(name, weight, bias);

@@ -1,5 +1,6 @@
 package dev.quantflow.engine.quant;
 
+import dev.quantflow.engine.compute.Int8Kernels;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.Parallel;
 

@@ -8,6 +8,7 @@ import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.kv.F32KvCache;
+import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.sample.SamplingParams;
@@ -24,9 +25,9 @@ class StagePipelineTest {
     static List<StageCompute> split(LlamaModel m, int at, int blocks) {
         LlamaConfig c = m.config();
         return List.of(
-                new CpuStage(m.stage(0, at, LinearFactory.DENSE), KvFormat.F32.create(at, blocks, Generator.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim())),
+                new CpuStage(m.stage(0, at, LinearFactory.DENSE), KvFormat.F32.create(at, blocks, KvCache.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim())),
                 new CpuStage(m.stage(at, c.numLayers(), LinearFactory.DENSE),
-                        KvFormat.F32.create(c.numLayers() - at, blocks, Generator.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim())));
+                        KvFormat.F32.create(c.numLayers() - at, blocks, KvCache.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim())));
     }
 
     @Test
@@ -39,7 +40,7 @@ class StagePipelineTest {
             for (int i = 0; i < n; i++) { pos[i] = i; tables[i] = new int[] {0}; }
             BatchRows rows = new BatchRows(PROMPT, pos, tables);
 
-            StageCompute whole = new CpuStage(m.full(LinearFactory.DENSE), new F32KvCache(c.numLayers(), 1, Generator.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim()));
+            StageCompute whole = new CpuStage(m.full(LinearFactory.DENSE), new F32KvCache(c.numLayers(), 1, KvCache.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim()));
             float[] expected = whole.forward(new float[0], rows, last);
 
             List<StageCompute> stages = split(m, 2, 1);
@@ -60,7 +61,7 @@ class StagePipelineTest {
             GenerateOptions opts = new GenerateOptions(40, SamplingParams.GREEDY, true, List.of());
             int[] expected = new Generator(m.full(LinearFactory.DENSE), m.tokenizer()).generate(PROMPT, opts, (id, d) -> {}).tokens();
             int blocks = Generator.blocksNeeded(m.config(), PROMPT.length, 40);
-            assertThat(blocks).isEqualTo((PROMPT.length + 40 + Generator.BLOCK_SIZE - 1) / Generator.BLOCK_SIZE);
+            assertThat(blocks).isEqualTo((PROMPT.length + 40 + KvCache.BLOCK_SIZE - 1) / KvCache.BLOCK_SIZE);
             Generator pipeline = Generator.overStages(m.config(), split(m, 3, blocks), blocks, m.tokenizer());
             assertThat(pipeline.generate(PROMPT, opts, (id, d) -> {}).tokens()).hasSize(40).containsExactly(expected);
             // the stages' caches are reused from block 0 by the next generation

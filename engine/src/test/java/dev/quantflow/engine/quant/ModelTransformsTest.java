@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.quantflow.engine.SharedData;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.eval.TextTokens;
-import dev.quantflow.engine.eval.WindowForward;
-import dev.quantflow.engine.generate.Generator;
+import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.llama.WindowForward;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
 import java.util.Arrays;
@@ -39,7 +39,7 @@ class ModelTransformsTest {
     static float[] logits(WeightStore w) {
         LlamaConfig c = model.config();
         LlamaStage s = new LlamaStage(c, w, 0, c.numLayers(), LinearFactory.DENSE);
-        return WindowForward.logits(s, window, KvFormat.F32.caches(c, Generator.BLOCK_SIZE));
+        return WindowForward.logits(s, window, KvFormat.F32.caches(c, KvCache.BLOCK_SIZE));
     }
 
     static void assertSameFunction(float[] a, float[] b) {
@@ -92,7 +92,7 @@ class ModelTransformsTest {
     @Test
     void quantizedModelsMeetTheirAccuracyOrderOnTheRealModel() {
         LlamaConfig c = model.config();
-        var ref = new dev.quantflow.engine.eval.PerplexityEvaluator.Subject(model.full(LinearFactory.DENSE), KvFormat.F32.caches(c, Generator.BLOCK_SIZE));
+        var ref = new dev.quantflow.engine.eval.PerplexityEvaluator.Subject(model.full(LinearFactory.DENSE), KvFormat.F32.caches(c, KvCache.BLOCK_SIZE));
         int[] text = TextTokens.load(SharedData.path("data/stories260K-eval.txt"), model.tokenizer(), 600);
         double[] kl = new double[4];
         String[] schemes = {"llm-int8", "w4a16-rtn:group=32", "w4a16-gptq:group=32", "fp32"};
@@ -100,7 +100,7 @@ class ModelTransformsTest {
             QuantizedModels.Built b = QuantizedModels.build(c, model.weights(), QuantPlan.parse(schemes[i], java.util.List.of()),
                     java.util.Optional.of(calib), QuantizedModels.Options.DEFAULT);
             var subject = new dev.quantflow.engine.eval.PerplexityEvaluator.Subject(b.stage(),
-                    (i == 3 ? KvFormat.INT8 : KvFormat.F32).caches(c, Generator.BLOCK_SIZE));
+                    (i == 3 ? KvFormat.INT8 : KvFormat.F32).caches(c, KvCache.BLOCK_SIZE));
             var r = dev.quantflow.engine.eval.PerplexityEvaluator.evaluate(subject, ref, text, 256, 0);
             kl[i] = r.klDivergence();
             if (i == 0 || i == 3) assertThat(Math.abs(r.perplexityDeltaPercent())).as(schemes[i]).isLessThan(1.0);

@@ -2,6 +2,7 @@ package dev.quantflow.engine.quant;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.quantflow.engine.compute.Int8Kernels;
 import dev.quantflow.engine.compute.Linear;
 import java.util.Random;
 import org.junit.jupiter.api.Test;

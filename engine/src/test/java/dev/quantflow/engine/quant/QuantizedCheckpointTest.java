@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quantflow.engine.SharedData;
 import dev.quantflow.engine.eval.TextTokens;
-import dev.quantflow.engine.eval.WindowForward;
-import dev.quantflow.engine.generate.Generator;
+import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.llama.WindowForward;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -24,7 +24,7 @@ class QuantizedCheckpointTest {
     Path tmp;
 
     static float[] logits(LlamaStage s, LlamaModel m, int[] tokens) {
-        return WindowForward.logits(s, tokens, KvFormat.F32.caches(m.config(), Generator.BLOCK_SIZE));
+        return WindowForward.logits(s, tokens, KvFormat.F32.caches(m.config(), KvCache.BLOCK_SIZE));
     }
 
     @ParameterizedTest
@@ -117,7 +117,7 @@ class QuantizedCheckpointTest {
             try (LlamaModel q = LlamaModel.open(tmp.resolve(format))) {
                 assertThat(q.config().quantizationConfig().path("quant_method").asText()).isEqualTo(format);
                 assertThat(q.weights().get("model.layers.0.mlp.down_proj.qweight").dtype()).isEqualTo(dev.quantflow.engine.model.DType.I32);
-                float[] after = logits(q.full(q.storedLinears()), q, text);
+                float[] after = logits(q.full(QuantizedCheckpoint.loader(q.config(), q.weights())), q, text);
                 float max = 0;
                 for (float v : before) max = Math.max(max, Math.abs(v));
                 for (int i = 0; i < before.length; i++) assertThat(Math.abs(after[i] - before[i])).isLessThan(0.02f * max);   // fp16 scales

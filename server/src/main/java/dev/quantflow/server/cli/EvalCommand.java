@@ -7,7 +7,7 @@ import dev.quantflow.engine.eval.DecodeSpeed;
 import dev.quantflow.engine.eval.EvalResult;
 import dev.quantflow.engine.eval.PerplexityEvaluator;
 import dev.quantflow.engine.eval.TextTokens;
-import dev.quantflow.engine.generate.Generator;
+import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
@@ -77,16 +77,16 @@ public final class EvalCommand implements Callable<Integer> {
             long refBytes = linearBytes(reference), refDecoderBytes = refBytes - reference.lmHead().weightBytes();
             int[] tokens = TextTokens.load(text, m.tokenizer(), maxTokens > 0 ? maxTokens * 2 + window : 0);
             EvalResult r = PerplexityEvaluator.evaluate(
-                    new PerplexityEvaluator.Subject(built.stage(), kv.caches(c, Generator.BLOCK_SIZE)),
-                    new PerplexityEvaluator.Subject(reference, KvFormat.F32.caches(c, Generator.BLOCK_SIZE)),
+                    new PerplexityEvaluator.Subject(built.stage(), kv.caches(c, KvCache.BLOCK_SIZE)),
+                    new PerplexityEvaluator.Subject(reference, KvFormat.F32.caches(c, KvCache.BLOCK_SIZE)),
                     tokens, window, maxTokens);
             OutlierStats outliers = built.outlierStats();
             // the error probes would double the cost of a decode step: time the same linears without them
             double tps = 0, refTps = 0;
             if (speedTokens > 0) {
                 int[] prompt = Arrays.copyOf(tokens, Math.min(16, tokens.length));
-                refTps = DecodeSpeed.tokensPerSecond(reference, KvFormat.F32.caches(c, Generator.BLOCK_SIZE), prompt, speedTokens);
-                tps = DecodeSpeed.tokensPerSecond(built.unprobedStage(), kv.caches(c, Generator.BLOCK_SIZE), prompt, speedTokens);
+                refTps = DecodeSpeed.tokensPerSecond(reference, KvFormat.F32.caches(c, KvCache.BLOCK_SIZE), prompt, speedTokens);
+                tps = DecodeSpeed.tokensPerSecond(built.unprobedStage(), kv.caches(c, KvCache.BLOCK_SIZE), prompt, speedTokens);
             }
             String scheme = stored ? "stored " + c.quantizationConfig().path("quant_method").asText() : plan.toString();
             if (json) {

@@ -3,6 +3,7 @@ package dev.quantflow.server.cli;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.generate.GenerateResult;
 import dev.quantflow.engine.generate.Generator;
+import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.llama.StageCompute;
@@ -13,10 +14,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** Generates a completion: only the generated text (or ids) on stdout, timings on stderr. */
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a prompt.")
@@ -76,7 +77,7 @@ public final class GenerateCommand implements Callable<Integer> {
             if (placement.cpuOnly()) {
                 // every --quant scheme of engine.quant (and stored quantized checkpoints), one LlamaStage
                 LlamaStage stage = quant.stage(m, quant.plan(placement.scheme));
-                generator = new Generator(stage, m.tokenizer(), quant.kvFormat().caches(m.config(), Generator.BLOCK_SIZE));
+                generator = new Generator(stage, m.tokenizer(), quant.kvFormat().caches(m.config(), KvCache.BLOCK_SIZE));
             } else {
                 // stages resident on their cards (the backend's schemes), their KV caches sized for this generation
                 int kvBlocks = Generator.blocksNeeded(m.config(), promptIds.length, maxTokens);

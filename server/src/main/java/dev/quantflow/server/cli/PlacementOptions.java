@@ -2,7 +2,7 @@ package dev.quantflow.server.cli;
 
 import dev.quantflow.engine.backend.ComputeBackend;
 import dev.quantflow.engine.compute.LinearFactory;
-import dev.quantflow.engine.generate.Generator;
+import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.CpuStage;
 import dev.quantflow.engine.llama.LayerRange;
@@ -68,7 +68,7 @@ public final class PlacementOptions {
     /**
      * The stages over the model's layers, placed by {@link #plan}: a whole stage
      * resident on a card (weights, hidden state and the KV cache of its layers, kvBlocks blocks
-     * of Generator.BLOCK_SIZE tokens) where the device's backend offers one, else a LlamaStage
+     * of KvCache.BLOCK_SIZE tokens) where the device's backend offers one, else a LlamaStage
      * with its KvCache in the given format. The caller closes them.
      */
     public List<StageCompute> stages(LlamaModel m, KvFormat kv, int kvBlocks, int maxBatchRows) {
@@ -79,11 +79,11 @@ public final class PlacementOptions {
         try {
             for (LayerRange r : plan(c)) {
                 String device = r.device();
-                StageLayout layout = new StageLayout(r.first(), r.last(), kv, kvBlocks, Generator.BLOCK_SIZE, maxBatchRows);
+                StageLayout layout = new StageLayout(r.first(), r.last(), kv, kvBlocks, KvCache.BLOCK_SIZE, maxBatchRows);
                 ComputeBackend backend = backend(device);
                 StageCompute s = backend.stage(device, plan, linears, c, m.weights(), layout).orElseGet(() -> new CpuStage(
                         m.stage(layout.first(), layout.last(), linears),
-                        kv.create(layout.layers(), kvBlocks, Generator.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim())));
+                        kv.create(layout.layers(), kvBlocks, KvCache.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim())));
                 built.add(s);
             }
             return built;

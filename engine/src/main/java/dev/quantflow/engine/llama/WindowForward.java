@@ -1,6 +1,5 @@
-package dev.quantflow.engine.eval;
+package dev.quantflow.engine.llama;
 
-import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.llama.BatchRows;
 import dev.quantflow.engine.llama.LlamaStage;
@@ -22,7 +21,7 @@ public final class WindowForward {
     }
 
     private static float[] forward(LlamaStage stage, int[] tokens, IntFunction<KvCache> caches, int[] selected) {
-        int n = tokens.length, bs = Generator.BLOCK_SIZE;
+        int n = tokens.length, bs = KvCache.BLOCK_SIZE;
         KvCache cache = caches.apply((n + bs - 1) / bs);
         int[] table = new int[(n + bs - 1) / bs];
         for (int i = 0; i < table.length; i++) table[i] = i;

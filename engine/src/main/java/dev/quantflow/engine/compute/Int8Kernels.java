@@ -1,4 +1,4 @@
-package dev.quantflow.engine.quant;
+package dev.quantflow.engine.compute;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
