@@ -4,10 +4,9 @@ import dev.quantflow.actors.engine.KvCacheFactory;
 import dev.quantflow.actors.engine.LayerRange;
 import dev.quantflow.actors.engine.LinearProbe;
 import dev.quantflow.actors.engine.StageFaults;
-import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.engine.model.LlamaConfig;
 import java.nio.file.Path;
-import java.util.function.Supplier;
 
 /**
  * What a stage worker loads (and reloads after a failure): its layer range of the model on its
@@ -15,7 +14,7 @@ import java.util.function.Supplier;
  * kvBlocks blocks; maxBatchRows sizes a device stage's workspace.
  */
 public record StageSpec(LayerRange range, int numStages, Path modelDir, LlamaConfig model, int kvBlocks, int kvBlockSize, int maxBatchRows,
-                        int threads, Supplier<LinearFactory> linears, String quant, KvCacheFactory kvCaches, LinearProbe linearProbe,
+                        int threads, EngineConfig.StageLinears linears, String quant, KvCacheFactory kvCaches, LinearProbe linearProbe,
                         StageFaults faults) {
     public boolean isLast() {
         return range.stage() == numStages - 1;

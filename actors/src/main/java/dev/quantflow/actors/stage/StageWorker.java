@@ -104,14 +104,11 @@ public final class StageWorker {
                     spec.kvBlockSize(), spec.maxBatchRows());
             var onDevice = backend.stage(device, spec.quant(), c, weights, layout);
             if (onDevice.isPresent()) return new StageWorker(spec, next, scheduler, weights, onDevice.get(), Map.of());
-            LinearFactory factory = spec.linears().get();
             Map<String, Linear> probed = new LinkedHashMap<>();
-            LinearFactory naming = (name, weight, bias) -> {
-                Linear l = factory.create(name, weight, bias);
+            LinearFactory factory = spec.linears().over(c, weights).observed((name, l) -> {
                 if (spec.linearProbe().outlierFraction(l).isPresent()) probed.put(name, l);
-                return l;
-            };
-            LlamaStage layers = new LlamaStage(c, weights, layout.first(), layout.last(), naming);
+            });
+            LlamaStage layers = new LlamaStage(c, weights, layout.first(), layout.last(), factory);
             KvCache cache = spec.kvCaches().create(layout.layers(), spec.kvBlocks(), spec.kvBlockSize(), c.numHeads(), c.numKvHeads(), c.headDim());
             return new StageWorker(spec, next, scheduler, weights, new CpuStage(layers, cache), probed);
         } catch (RuntimeException | Error e) {

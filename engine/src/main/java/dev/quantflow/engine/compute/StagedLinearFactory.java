@@ -33,6 +33,11 @@ public final class StagedLinearFactory implements LinearFactory {
         return stageOf(name).create(name, weight, bias);
     }
 
+    @Override
+    public java.util.Optional<Linear> fromStore(String name, int out, int in, float[] bias) {
+        return stageOf(name).fromStore(name, out, in, bias);
+    }
+
     private LinearFactory stageOf(String name) {
         String prefix = "model.layers.";
         if (!name.startsWith(prefix)) return stages.getLast();   // lm_head and anything after the layers

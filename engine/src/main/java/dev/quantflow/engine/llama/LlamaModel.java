@@ -47,11 +47,6 @@ public final class LlamaModel implements AutoCloseable {
         return new LlamaStage(config, weights, first, last, factory);
     }
 
-    /** Dense linears, or those of the quantized checkpoint that config.json's quantization_config describes. */
-    public LinearFactory storedLinears() {
-        return dev.quantflow.engine.quant.QuantizedCheckpoint.loader(config, weights);
-    }
-
     public LlamaStage full(LinearFactory factory) {
         return stage(0, config.numLayers(), factory);
     }

@@ -42,7 +42,7 @@ public final class EngineOptions {
 
     /** Applies the flags; model is needed to tell a quantized checkpoint from a scheme to build. */
     public EngineConfig.Builder apply(EngineConfig.Builder b, java.nio.file.Path model) {
-        if (devices.contains("cpu")) b.linears(ServeCommand.linears(model, quant));   // the linears of CPU stages; device stages build theirs from quant
+        if (devices.contains("cpu")) ServeCommand.checkQuant(model, quant);   // CPU stages build quant's linears as they load
         return apply(b).quant(quant).kvCaches(ServeCommand.kvCaches(kv)).linearProbe(ServeCommand::outlierFraction);
     }
 

@@ -4,13 +4,9 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.KvCacheFactory;
-import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.model.LlamaConfig;
-import dev.quantflow.engine.model.WeightStore;
-import dev.quantflow.engine.quant.QuantizedCheckpoint;
 import dev.quantflow.engine.quant.QuantizedModels;
-import java.util.function.Supplier;
 import java.util.OptionalDouble;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.quant.LlmInt8Linear;
@@ -94,6 +90,14 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        QuantflowServer server = startServing();
+        DrainOnSignal.install(server);
+        server.terminated().toCompletableFuture().join();
+        return 0;
+    }
+
+    /** What serve does before it waits for the end (tests start servers through here). */
+    QuantflowServer startServing() {
         Config config = config();
         ServerSettings settings = ServerSettings.from(config);
         EngineConfig engineConfig = engineConfig(config, settings);
@@ -105,11 +109,9 @@ public final class ServeCommand implements Callable<Integer> {
             engine.close();
             throw e;
         }
-        DrainOnSignal.install(server);
         System.err.printf(Locale.ROOT, "quantflow: serving %s on http://%s:%d (gRPC on port %d); SIGTERM drains%n",
                 engine.modelId(), settings.host(), server.httpPort(), server.grpcPort());
-        server.terminated().toCompletableFuture().join();
-        return 0;
+        return server;
     }
 
     /** Flags over --config FILE over the environment and application.conf. */
@@ -167,32 +169,22 @@ public final class ServeCommand implements Callable<Integer> {
                 .quant(settings.quant())
                 .kvCaches(kvCaches(e.getString("kv")))
                 .linearProbe(ServeCommand::outlierFraction);
-        if (settings.devices().contains("cpu")) b.linears(linears(dir, settings.quant()));   // CPU stages' linears; device stages build theirs from quant
+        if (settings.devices().contains("cpu")) checkQuant(dir, settings.quant());   // device stages check theirs as they load
         return b.build();
     }
 
     /**
-     * The linear layers: a quantized checkpoint (quantization_config in config.json) as stored;
-     * otherwise the scheme built from the weights at load. Schemes that calibrate (smoothquant,
-     * GPTQ, AWQ, w8a8-tensor) are made offline with `quantflow quantize` and served from its output.
+     * Refuses, before anything loads, a --quant the stages could not build (see
+     * QuantizedModels.atLoad, through which every CPU stage builds its linears): an unknown scheme,
+     * one that calibrates (smoothquant, GPTQ, AWQ, w8a8-tensor: made offline with `quantflow
+     * quantize` and served from its output), or any scheme for an already quantized checkpoint.
      */
-    static Supplier<LinearFactory> linears(Path dir, String quant) {
-        String scheme = quant.strip().toLowerCase(Locale.ROOT);
-        boolean dense = List.of("fp32", "f32", "none", "dense").contains(scheme);
-        LlamaConfig c = LlamaConfig.load(dir);
-        if (!c.quantizationConfig().isMissingNode() && !c.quantizationConfig().isNull()) {
-            if (!dense) throw new QuantflowCommand.UserError(dir + " is already quantized (config.json has a quantization_config): serve it without --quant");
-            // each stage worker (and each restart) maps its own view of the checkpoint
-            return () -> QuantizedCheckpoint.loader(c, WeightStore.open(dir));
-        }
-        if (dense) return () -> LinearFactory.DENSE;
-        LinearFactory f;
+    static void checkQuant(Path dir, String quant) {
         try {
-            f = QuantizedModels.calibrationFree(scheme);
+            QuantizedModels.schemeAtLoad(LlamaConfig.load(dir), quant);
         } catch (IllegalArgumentException ex) {
-            throw new QuantflowCommand.UserError("--quant " + quant + ": " + ex.getMessage());
+            throw new QuantflowCommand.UserError(dir + ": --quant " + quant + ": " + ex.getMessage());
         }
-        return () -> f;
     }
 
     /** LLM.int8()'s mean fraction of outlier input columns, for the snapshot and /metrics. */
