@@ -17,15 +17,15 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * `quantflow serve` as a real process: configured through flags and an environment variable, it
- * serves, and SIGTERM drains it (the in-flight stream completes) and it exits with status 0.
+ * `quantflow serve` as a real process, under the launcher's heap limit: configured through flags
+ * and an environment variable, it serves, and SIGTERM drains it (the in-flight stream completes) and it exits with status 0.
  */
 class ServeProcessTest {
     @Test
     void sigtermDrainsAndExitsZero() throws Exception {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.Main",
+                "--sun-misc-unsafe-memory-access=allow", LauncherHeapTest.heapFlag("serve", "--model", Reference.MODEL.toString()), "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.Main",
                 "serve", "--model", Reference.MODEL.toString(), "--host", "127.0.0.1", "--port", "0", "--grpc-port", "-1", "--drain-timeout", "60s"));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD);
         pb.environment().put("QUANTFLOW_API_KEYS", "env-key-1,env-key-2");
