@@ -109,7 +109,7 @@ public final class QuantflowServer implements AutoCloseable {
             log.info("serving {} on http://{}:{} (OpenAI API, metrics, health; gRPC over h2c){}; API keys {}", model.id(), settings.host(),
                     server.httpPort(), grpcBinding.map(b -> ", gRPC on port " + b.localAddress().getPort()).orElse(""),
                     keys.enabled() ? "required (" + keys.count() + " configured)" : "off");
-            if (settings.warmup()) server.warmUp(0);
+            if (settings.warmup()) engine.loaded().thenRun(() -> server.warmUp(0));   // the ports may be bound before the model loads
             else state.markWarmedUp();
             return server;
         } catch (RuntimeException e) {

@@ -9,6 +9,7 @@ import dev.quantflow.actors.scheduler.Scheduler;
 import dev.quantflow.actors.scheduler.SchedulerSettings;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.time.Duration;
 import java.util.List;
@@ -58,6 +59,11 @@ public final class PipelineEngine implements InferenceEngine {
 
     /** Starts the engine; throws (with a one-line message) when the model or the configuration is unusable. */
     public static PipelineEngine start(EngineConfig config) {
+        return start(config, Progress.NONE);
+    }
+
+    /** {@link #start}, reporting each stage's loading to progress (from the stages' threads). */
+    public static PipelineEngine start(EngineConfig config, Progress progress) {
         LlamaConfig model = LlamaConfig.load(config.modelDir());
         Tokenizer tokenizer = Tokenizer.fromModelDir(config.modelDir());
         List<LayerRange> plan = config.stagePlan(model);
@@ -67,7 +73,7 @@ public final class PipelineEngine implements InferenceEngine {
         EngineStatus status = new EngineStatus();
         CompletableFuture<Void> loaded = new CompletableFuture<>();
         CompletableFuture<ActorRef<Scheduler.Command>> schedulerRef = new CompletableFuture<>();
-        ActorSystem<Void> system = ActorSystem.create(Guardian.create(config, model, tokenizer, settings, status, loaded, schedulerRef), "quantflow-engine");
+        ActorSystem<Void> system = ActorSystem.create(Guardian.create(config, model, tokenizer, settings, status, progress, loaded, schedulerRef), "quantflow-engine");
         try {
             loaded.get();
             PipelineEngine engine = new PipelineEngine(config, model, tokenizer, settings, system, schedulerRef.get(), status);

@@ -14,6 +14,7 @@ import dev.quantflow.engine.llama.StageCompute;
 import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.progress.Progress;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -79,7 +80,7 @@ public final class StageWorker {
             int incarnation = incarnations.incrementAndGet();
             StageWorker w;
             try {
-                w = load(spec, next, scheduler);
+                w = Progress.during(spec.progress(), () -> load(spec, next, scheduler));   // on the compute dispatcher: may block
             } catch (RuntimeException e) {
                 if (incarnation > 1) throw e;   // a reload failed: supervision retries with back-off, the engine stays degraded
                 scheduler.tell(new Scheduler.StageLoadFailed(spec.range().stage(), describe(e)));

@@ -8,6 +8,7 @@ import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.progress.Progress;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.HashSet;
@@ -157,7 +158,13 @@ public final class QuantizedModels {
         Map<String, float[]> factors = new LinkedHashMap<>();
         Map<String, String> kinds = new LinkedHashMap<>();
         Map<String, ChannelFold> foldOfInput = new LinkedHashMap<>();
-        for (ChannelFold fold : ChannelFold.all(c)) {
+        List<ChannelFold> folds = ChannelFold.all(c);
+        Progress progress = Progress.current();
+        boolean folding = schemes.values().stream().anyMatch(s -> s instanceof QuantScheme.SmoothQuant
+                || s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.AWQ);
+        int foldsDone = 0;
+        for (ChannelFold fold : folds) {
+            if (folding) progress.update("scale search", foldsDone++, folds.size(), "folds");
             List<QuantScheme> consumers = fold.consumers().stream().map(schemes::get).toList();
             InputStats in = stats.get(fold.inputKey());
             Optional<QuantScheme.SmoothQuant> sq = consumers.stream().filter(s -> s instanceof QuantScheme.SmoothQuant)
@@ -175,6 +182,7 @@ public final class QuantizedModels {
             }
             foldOfInput.put(fold.inputKey(), fold);
         }
+        if (folding) progress.update("scale search", folds.size(), folds.size(), "folds");
         WeightStore store = edits.isEmpty() ? weights : edits.apply();
 
         Map<String, Linear> linears = new LinkedHashMap<>();

@@ -6,6 +6,7 @@ import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.llama.StageCompute;
+import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.sample.SamplingParams;
 import java.io.PrintWriter;
 import java.util.List;
@@ -61,6 +62,10 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        return Progress.during(ProgressRenderer.forCli(spec.commandLine().getErr()), this::generate);
+    }
+
+    private Integer generate() {
         if (maxTokens < 0) throw new QuantflowCommand.UserError("--max-tokens must be >= 0");
         long seedValue = seed != null ? seed : System.nanoTime();
         GenerateOptions opts = new GenerateOptions(maxTokens, new SamplingParams(temperature, topK, topP, seedValue), ignoreEos, stop);

@@ -57,7 +57,7 @@ class QuantizedServeTest {
         ServeCommand serve = new ServeCommand();
         new CommandLine(serve).parseArgs("--model", dir.toString(), "--stages", String.valueOf(stages), "--host", "127.0.0.1", "--port", "0",
                 "--grpc-port", "-1", "--max-seqs", "4");
-        QuantflowServer server = serve.startServing();
+        QuantflowServer server = serve.startServing(s -> {}, dev.quantflow.engine.progress.Progress.NONE);
         try {
             TestServers.awaitReady(server, Duration.ofSeconds(60));
             Http.Reply r = new Http(server.httpPort()).post("/v1/completions",
