@@ -110,7 +110,11 @@ final class ProgressRenderer implements Progress {
             s.append('[').append("#".repeat(filled)).append(".".repeat(BAR - filled)).append("] ");
         }
         boolean bytes = unit.equals("bytes");
-        if (bytes) s.append(String.format(Locale.ROOT, "%.0f/%.0f MiB", done / 1048576.0, total / 1048576.0));
+        if (bytes) {
+            boolean mib = total >= 10L << 20;   // small files in KiB, so they do not read 0/0
+            double u = mib ? 1048576.0 : 1024.0;
+            s.append(String.format(Locale.ROOT, "%.0f/%.0f %s", done / u, total / u, mib ? "MiB" : "KiB"));
+        }
         else s.append(done).append('/').append(total).append(' ').append(unit);
         double seconds = elapsedNanos / 1e9;
         s.append(String.format(Locale.ROOT, " (%d%%), %.1f s", 100 * done / total, seconds));

@@ -39,7 +39,7 @@ class ProgressOutputTest {
                 "--calib-tokens", "256", "--out", tmp.resolve("q").toString());
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.err()).contains("quantflow: calibration tokens 256/256 tokens (100%)").contains("quantflow: scale search")
-                .contains("quantflow: layers 6/6 layers (100%)").containsPattern("quantflow: writing model.safetensors \\d+/\\d+ MiB \\(100%\\)");
+                .contains("quantflow: layers 6/6 layers (100%)").containsPattern("quantflow: writing model.safetensors \\d+/\\d+ [KM]iB \\(100%\\)");
     }
 
     @Test
@@ -55,6 +55,6 @@ class ProgressOutputTest {
         Cli.Result r = Cli.run("synth-model", "--hidden", "64", "--layers", "1", "--heads", "4", "--intermediate", "96", "--vocab", "512",
                 "--tokenizer", MODEL, "--out", tmp.resolve("s").toString());
         assertThat(r.exit()).as(r.err()).isZero();
-        assertThat(r.err()).containsPattern("quantflow: writing model.safetensors \\d+/\\d+ MiB \\(100%\\)");
+        assertThat(r.err()).containsPattern("quantflow: writing model.safetensors \\d+/\\d+ [KM]iB \\(100%\\)");
     }
 }

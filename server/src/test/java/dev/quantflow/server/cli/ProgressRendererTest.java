@@ -42,6 +42,8 @@ class ProgressRendererTest {
     void bytesAreShownInMiB() {
         assertThat(ProgressRenderer.describe("writing model.safetensors", 3L << 20, 12L << 20, "bytes", 2 * S, false))
                 .isEqualTo("writing model.safetensors 3/12 MiB (25%), 2.0 s, ETA 6.0 s");
+        assertThat(ProgressRenderer.describe("writing model.safetensors", 512L << 10, 1L << 20, "bytes", 2 * S, false))
+                .isEqualTo("writing model.safetensors 512/1024 KiB (50%), 2.0 s, ETA 2.0 s");
     }
 
     @Test
