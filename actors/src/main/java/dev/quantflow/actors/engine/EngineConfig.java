@@ -30,7 +30,7 @@ public record EngineConfig(
         int stageThreads,             // threads a stage's matmuls split over; 0 -> all cores (stages share them)
         boolean warmup,               // run one 1-token generation at start; health().ready waits for it
         StageLinears linears,         // the linears of CPU stages; by default quant's, or a quantized checkpoint as stored
-        String quant,                 // the scheme by name, from which a device stage (cuda:N) builds its own linears
+        String quant,                 // the scheme by name: CPU stages build it (QuantizedModels.atLoad) unless linears is given, a device stage (cuda:N) its own
         KvCacheFactory kvCaches,
         LinearProbe linearProbe,      // per-linear statistics for the snapshot (LLM.int8 outlier columns)
         StageFaults faults) {
