@@ -150,7 +150,7 @@ class EngineBehaviourTest {
             if (stage == 1 && stage1Steps.incrementAndGet() == 20) throw new IllegalStateException("injected fault");
         };
         // the third load is stage 1 reloading after the fault: hold it so the degraded state can be observed
-        EngineConfig config = base().stages(2).faults(failTwentieth).linears(() -> {
+        EngineConfig config = base().stages(2).faults(failTwentieth).linears((model, weights) -> {
             if (loads.incrementAndGet() == 3) {
                 try {
                     reloadGate.await(30, TimeUnit.SECONDS);
@@ -320,7 +320,7 @@ class EngineBehaviourTest {
     void linearProbesReachTheSnapshotByLayerName() throws Exception {
         LinearFactory counting = (name, w, b) -> name.endsWith("down_proj") ? new CountingLinear(LinearFactory.DENSE.create(name, w, b))
                 : LinearFactory.DENSE.create(name, w, b);
-        EngineConfig config = base().stages(2).linears(() -> counting)
+        EngineConfig config = base().stages(2).linears((model, weights) -> counting)
                 .linearProbe(l -> l instanceof CountingLinear c ? java.util.OptionalDouble.of(c.rows.get()) : java.util.OptionalDouble.empty()).build();
         // the stages report on a Pekko timer: Pekko's manual clock moves it, no wall-clock wait
         try (PipelineEngine engine = PipelineEngine.start(config, ManualTime.config())) {

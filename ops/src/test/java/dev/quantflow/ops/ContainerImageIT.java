@@ -62,6 +62,8 @@ class ContainerImageIT {
             assertThat(entrypoint).as("bin/quantflow's JVM flag %s", flag).contains(flag);
         }
         assertThat(entrypoint).containsSubsequence("--add-modules", "jdk.incubator.vector");
+        // bin/quantflow-heap cannot run in the image: the heap is a share of the container's limit (docs/OPERATIONS.md)
+        assertThat(entrypoint).contains("-XX:MaxRAMPercentage=25");
         assertThat(strings(config.path("Cmd"))).containsExactly("serve");
     }
 

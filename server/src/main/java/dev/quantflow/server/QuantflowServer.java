@@ -129,7 +129,7 @@ public final class QuantflowServer implements AutoCloseable {
                     adminBinding.map(b -> ", health and metrics also on port " + b.localAddress().getPort()).orElse(""),
                     keys.enabled() ? "required (" + keys.count() + " configured)" : "off",
                     settings.edge().corsEnabled() ? "for " + String.join(", ", settings.edge().allowedOrigins()) : "off");
-            if (settings.warmup()) server.warmUp(0);
+            if (settings.warmup()) engine.loaded().thenRun(() -> server.warmUp(0));   // the ports may be bound before the model loads
             else state.markWarmedUp();
             return server;
         } catch (RuntimeException e) {

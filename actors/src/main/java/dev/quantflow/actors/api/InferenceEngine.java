@@ -33,6 +33,11 @@ public interface InferenceEngine extends AutoCloseable {
 
     int contextLength();
 
+    /** Completes once the model is loaded (a server binds its ports, health probes included, before that). */
+    default CompletionStage<Void> loaded() {
+        return java.util.concurrent.CompletableFuture.completedFuture(null);
+    }
+
     record Health(boolean ready, boolean degraded, boolean draining) {}
 
     @Override

@@ -5,9 +5,10 @@ import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.llama.StagePlacement;
 import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.quant.QuantizedModels;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.function.Supplier;
 
 /**
  * Everything the actor pipeline needs to start: the model, how its layers split into stages and
@@ -29,8 +30,8 @@ public record EngineConfig(
         int tokenizerWorkers,
         int stageThreads,             // threads a stage's matmuls split over; 0 -> all cores (stages share them)
         boolean warmup,               // run one 1-token generation at start; health().ready waits for it
-        Supplier<LinearFactory> linears,   // the linears of CPU stages
-        String quant,                 // the scheme by name, from which a device stage (cuda:N) builds its own linears
+        StageLinears linears,         // the linears of CPU stages; by default quant's, or a quantized checkpoint as stored
+        String quant,                 // the scheme by name: CPU stages build it (QuantizedModels.atLoad) unless linears is given, a device stage (cuda:N) its own
         KvCacheFactory kvCaches,
         LinearProbe linearProbe,      // per-linear statistics for the snapshot (LLM.int8 outlier columns)
         StageFaults faults) {
@@ -53,6 +54,15 @@ public record EngineConfig(
         require(tokenizerWorkers >= 1, "tokenizer workers must be >= 1, got " + tokenizerWorkers);
         require(stageThreads >= 0, "stage threads must be >= 0 (0 = all cores), got " + stageThreads);
         require(!quant.isBlank(), "quant must name a scheme (fp32 for the weights as stored)");
+    }
+
+    /**
+     * The linears of a CPU stage, built over the stage's own mapping of the weights (each stage,
+     * and each reload after a failure, maps its own; a quantized checkpoint is read from there).
+     */
+    @FunctionalInterface
+    public interface StageLinears {
+        LinearFactory over(LlamaConfig model, WeightStore weights);
     }
 
     public static Builder builder(Path modelDir) {
@@ -122,7 +132,7 @@ public record EngineConfig(
         private int tokenizerWorkers = 2;
         private int stageThreads = 0;
         private boolean warmup = true;
-        private Supplier<LinearFactory> linears = () -> LinearFactory.DENSE;
+        private StageLinears linears;   // null: QuantizedModels.atLoad with quant
         private String quant = "fp32";
         private KvCacheFactory kvCaches = KvCacheFactory.F32;
         private LinearProbe linearProbe = LinearProbe.NONE;
@@ -145,15 +155,17 @@ public record EngineConfig(
         public Builder tokenizerWorkers(int v) { tokenizerWorkers = v; return this; }
         public Builder stageThreads(int v) { stageThreads = v; return this; }
         public Builder warmup(boolean v) { warmup = v; return this; }
-        public Builder linears(Supplier<LinearFactory> v) { linears = v; return this; }
+        public Builder linears(StageLinears v) { linears = v; return this; }
         public Builder quant(String v) { quant = v; return this; }
         public Builder kvCaches(KvCacheFactory v) { kvCaches = v; return this; }
         public Builder linearProbe(LinearProbe v) { linearProbe = v; return this; }
         public Builder faults(StageFaults v) { faults = v; return this; }
 
         public EngineConfig build() {
+            String scheme = quant;
+            StageLinears l = linears != null ? linears : (model, weights) -> QuantizedModels.atLoad(model, weights, scheme);
             return new EngineConfig(modelDir, servedModelName, stages, layerSplit, devices, maxBatchTokens, maxSequences, kvBlocks,
-                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, linears, quant, kvCaches, linearProbe, faults);
+                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, l, quant, kvCaches, linearProbe, faults);
         }
     }
 }

@@ -8,6 +8,7 @@ import dev.quantflow.actors.stage.StageWorker;
 import dev.quantflow.actors.tokenize.TokenizerWorker;
 import dev.quantflow.engine.chat.ChatTemplate;
 import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -34,7 +35,7 @@ final class Guardian {
     private Guardian() {}
 
     static Behavior<Void> create(EngineConfig config, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings, EngineStatus status,
-                                 CompletableFuture<Void> loaded, CompletableFuture<ActorRef<Scheduler.Command>> schedulerRef) {
+                                 Progress progress, CompletableFuture<Void> loaded, CompletableFuture<ActorRef<Scheduler.Command>> schedulerRef) {
         return Behaviors.setup(ctx -> {
             ActorRef<Scheduler.Command> scheduler = ctx.spawn(Scheduler.create(settings, status, loaded), "scheduler");
             ActorRef<SamplerActor.Command> sampler = ctx.spawn(
@@ -45,7 +46,7 @@ final class Guardian {
             for (int k = settings.stages().size() - 1; k >= 0; k--) {
                 StageSpec spec = new StageSpec(settings.stages().get(k), settings.stages().size(), config.modelDir(), model,
                         settings.kvBlocks(), settings.kvBlockSize(), config.maxBatchTokens(), config.stageThreads(), config.linears(), config.quant(),
-                        config.kvCaches(), config.linearProbe(), config.faults());
+                        config.kvCaches(), config.linearProbe(), config.faults(), settings.stages().size() > 1 ? progress.prefixed("stage " + k) : progress);
                 ActorRef<StageWorker.Command> stage = ctx.spawn(
                         Behaviors.supervise(StageWorker.create(spec, next, scheduler))
                                 .onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(Duration.ofMillis(50), Duration.ofSeconds(10), 0.2)),

@@ -12,6 +12,7 @@ import dev.quantflow.actors.scheduler.SchedulerSettings;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.time.Duration;
 import java.util.List;
@@ -61,11 +62,20 @@ public final class PipelineEngine implements InferenceEngine {
 
     /** Starts the engine; throws (with a one-line message) when the model or the configuration is unusable. */
     public static PipelineEngine start(EngineConfig config) {
-        return start(config, ConfigFactory.empty());
+        return start(config, ConfigFactory.empty(), Progress.NONE);
+    }
+
+    /** {@link #start}, reporting each stage's loading to progress (from the stages' threads). */
+    public static PipelineEngine start(EngineConfig config, Progress progress) {
+        return start(config, ConfigFactory.empty(), progress);
     }
 
     /** The same, with the actor system's settings overridden (tests: Pekko's manual clock, ManualTime.config()). */
     public static PipelineEngine start(EngineConfig config, Config actorSystemSettings) {
+        return start(config, actorSystemSettings, Progress.NONE);
+    }
+
+    private static PipelineEngine start(EngineConfig config, Config actorSystemSettings, Progress progress) {
         LlamaConfig model = LlamaConfig.load(config.modelDir());
         Tokenizer tokenizer = Tokenizer.fromModelDir(config.modelDir());
         List<LayerRange> plan = config.stagePlan(model);
@@ -75,7 +85,7 @@ public final class PipelineEngine implements InferenceEngine {
         EngineStatus status = new EngineStatus();
         CompletableFuture<Void> loaded = new CompletableFuture<>();
         CompletableFuture<ActorRef<Scheduler.Command>> schedulerRef = new CompletableFuture<>();
-        ActorSystem<Void> system = ActorSystem.create(Guardian.create(config, model, tokenizer, settings, status, loaded, schedulerRef), "quantflow-engine",
+        ActorSystem<Void> system = ActorSystem.create(Guardian.create(config, model, tokenizer, settings, status, progress, loaded, schedulerRef), "quantflow-engine",
                 actorSystemSettings.withFallback(ConfigFactory.load()));
         try {
             loaded.get();

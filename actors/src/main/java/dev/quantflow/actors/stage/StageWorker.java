@@ -14,6 +14,7 @@ import dev.quantflow.engine.llama.StageCompute;
 import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.quant.QuantPlan;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -89,7 +90,7 @@ public final class StageWorker {
             int incarnation = incarnations.incrementAndGet();
             StageWorker w;
             try {
-                w = load(spec, next, scheduler);
+                w = Progress.during(spec.progress(), () -> load(spec, next, scheduler));   // on the compute dispatcher: may block
             } catch (RuntimeException e) {
                 if (incarnation > 1) throw e;   // a reload failed: supervision retries with back-off, the engine stays degraded
                 scheduler.tell(new Scheduler.StageLoadFailed(spec.range().stage(), describe(e)));
@@ -117,16 +118,14 @@ public final class StageWorker {
             });
             StageLayout layout = new StageLayout(spec.range().first(), spec.range().last(), spec.kvCaches().format(), spec.kvBlocks(),
                     spec.kvBlockSize(), spec.maxBatchRows());
-            LinearFactory factory = spec.linears().get();
-            var onDevice = backend.stage(device, QuantPlan.parse(spec.quant(), List.of()), factory, c, weights, layout);
+            LinearFactory engine = spec.linears().over(c, weights);   // the engine's linears; a device stage uploads their packed formats
+            var onDevice = backend.stage(device, QuantPlan.parse(spec.quant(), List.of()), engine, c, weights, layout);
             if (onDevice.isPresent()) return new StageWorker(spec, next, scheduler, weights, onDevice.get(), Map.of());
             Map<String, Linear> probed = new LinkedHashMap<>();
-            LinearFactory naming = (name, weight, bias) -> {
-                Linear l = factory.create(name, weight, bias);
+            LinearFactory factory = engine.observed((name, l) -> {
                 if (spec.linearProbe().outlierFraction(l).isPresent()) probed.put(name, l);
-                return l;
-            };
-            LlamaStage layers = new LlamaStage(c, weights, layout.first(), layout.last(), naming);
+            });
+            LlamaStage layers = new LlamaStage(c, weights, layout.first(), layout.last(), factory);
             KvCache cache = spec.kvCaches().create(layout.layers(), spec.kvBlocks(), spec.kvBlockSize(), c.numHeads(), c.numKvHeads(), c.headDim());
             return new StageWorker(spec, next, scheduler, weights, new CpuStage(layers, cache), probed);
         } catch (RuntimeException | Error e) {

@@ -1,5 +1,6 @@
 package dev.quantflow.engine.eval;
 
+import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.llama.WindowForward;
@@ -26,6 +27,9 @@ public final class PerplexityEvaluator {
         long agree = 0;
         int scored = 0;
         double[] lp = new double[vocab], lq = new double[vocab];
+        Progress progress = Progress.current();
+        int toScore = Math.max(1, maxScored > 0 ? Math.min(maxScored, tokens.length - 1) : tokens.length - 1);
+        progress.update("evaluated tokens", 0, toScore, "tokens");
         for (int start = 0; start < tokens.length - 1; start += stride) {
             int end = Math.min(tokens.length, start + ctx);
             int[] win = Arrays.copyOfRange(tokens, start, end);
@@ -45,8 +49,10 @@ public final class PerplexityEvaluator {
                 if (argmax(lp) == argmax(lq)) agree++;
                 if (++scored == maxScored) break;
             }
+            progress.update("evaluated tokens", Math.min(scored, toScore), toScore, "tokens");
             if (scored == maxScored || end == tokens.length) break;
         }
+        if (scored > 0 && scored < toScore) progress.update("evaluated tokens", toScore, toScore, "tokens");   // the text ended early
         if (scored == 0) throw new IllegalArgumentException("text too short to evaluate (" + tokens.length + " tokens)");
         return new EvalResult(scored, Math.exp(nll / scored), Math.exp(refNll / scored), kl / scored, (double) agree / scored);
     }

@@ -7,6 +7,7 @@ import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.ModelLoadException;
 import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.progress.Progress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -36,12 +37,20 @@ public final class LlamaStage {
         Tensor embed = isFirst || (isLast && c.tieWordEmbeddings()) ? tensor(w, "model.embed_tokens.weight") : null;
         this.embedding = isFirst ? checkShape(w, embed, c.vocabSize(), c.hiddenSize()) : null;
         List<LayerWeights<float[], Linear>> ls = new ArrayList<>(last - first);
-        for (int l = first; l < last; l++) ls.add(loadLayer(w, l, linears));
+        // the linears are packed (or quantized) here: what a big model's load spends its time on
+        Progress progress = Progress.current();
+        int steps = last - first + (isLast ? 1 : 0);
+        progress.update("layers", 0, steps, "layers");
+        for (int l = first; l < last; l++) {
+            ls.add(loadLayer(w, l, linears));
+            progress.update("layers", l - first + 1, steps, "layers");
+        }
         this.layers = List.copyOf(ls);
         this.finalNorm = isLast ? tensor(w, "model.norm.weight").toFloatArray() : null;
         if (isLast) {
             Tensor head = c.tieWordEmbeddings() ? embed : w.find("lm_head.weight").orElseGet(() -> tensor(w, "model.embed_tokens.weight"));
             this.lmHead = linears.create("lm_head", checkShape(w, head, c.vocabSize(), c.hiddenSize()), null);
+            progress.update("layers", steps, steps, "layers");
         } else {
             this.lmHead = null;
         }

@@ -1,5 +1,6 @@
 package dev.quantflow.engine.model;
 
+import dev.quantflow.engine.progress.Progress;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -82,6 +83,9 @@ public final class SafetensorsWriter {
             for (int i = 0; i < pad; i++) head.put((byte) ' ');
             ch.write(head.flip());
             ByteBuffer buf = ByteBuffer.allocateDirect(1 << 22).order(ByteOrder.LITTLE_ENDIAN);
+            Progress progress = Progress.current();
+            long written = 0;
+            progress.update("writing " + file.getFileName(), 0, Math.max(1, offset), "bytes");
             for (Entry e : entries) {
                 long done = 0;
                 while (done < e.bytes) {
@@ -94,6 +98,8 @@ public final class SafetensorsWriter {
                     buf.flip();
                     while (buf.hasRemaining()) ch.write(buf);
                     done += wrote;
+                    written += wrote;
+                    progress.update("writing " + file.getFileName(), written, Math.max(1, offset), "bytes");
                 }
             }
         } catch (IOException ex) {

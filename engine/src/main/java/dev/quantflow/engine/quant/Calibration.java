@@ -1,5 +1,6 @@
 package dev.quantflow.engine.quant;
 
+import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
@@ -35,10 +36,13 @@ public final class Calibration {
         };
         LlamaStage stage = new LlamaStage(c, weights, 0, c.numLayers(), recording);
         int w = Math.min(window, c.maxPositions());
+        Progress progress = Progress.current();
+        progress.update("calibration tokens", 0, Math.max(1, tokens.length), "tokens");
         for (int s = 0; s < tokens.length; s += w) {
             int[] win = java.util.Arrays.copyOfRange(tokens, s, Math.min(tokens.length, s + w));
             if (win.length < 2) break;
             WindowForward.run(stage, win, blocks -> new F32KvCache(c.numLayers(), blocks, KvCache.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim()));
+            progress.update("calibration tokens", s + win.length, tokens.length, "tokens");
         }
         return stats;
     }

@@ -8,6 +8,7 @@ import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.progress.Progress;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.HashSet;
@@ -92,32 +93,46 @@ public final class QuantizedModels {
      * alone); schemes that calibrate are quantized offline with `quantflow quantize` and loaded.
      */
     public static LinearFactory calibrationFree(String spec) {
-        QuantScheme s = QuantScheme.parse(spec);
+        return calibrationFree(QuantScheme.parse(spec));
+    }
+
+    private static LinearFactory calibrationFree(QuantScheme s) {
         if (s.needsCalibration())
             throw new IllegalArgumentException("scheme " + s + " needs calibration text: quantize the model first (quantflow quantize --calib FILE) and load the result");
         QuantPlan plan = QuantPlan.of(s);
         return (name, weight, bias) -> create(name, plan.schemeFor(name), weight, bias, null, null, Map.of());
     }
 
+    /**
+     * The linears a model runs with when they are built as it loads, over the weights w (the
+     * caller's own mapping of the model's directory): a quantized checkpoint (quantization_config
+     * in config.json) as stored, which takes no scheme but fp32; otherwise scheme built from the
+     * weights. The one load path of generate, eval and every serving stage.
+     *
+     * @throws IllegalArgumentException for an unknown scheme, one that needs calibration, or a scheme given for a stored checkpoint
+     */
+    public static LinearFactory atLoad(LlamaConfig c, WeightStore w, String scheme) {
+        QuantScheme s = schemeAtLoad(c, scheme);
+        return QuantizedCheckpoint.isQuantized(c) ? QuantizedCheckpoint.loader(c, w) : calibrationFree(s);
+    }
+
+    /** The scheme {@link #atLoad} builds, checked without weights (to fail before anything loads). */
+    public static QuantScheme schemeAtLoad(LlamaConfig c, String scheme) {
+        QuantScheme s = QuantScheme.parse(scheme);
+        if (QuantizedCheckpoint.isQuantized(c)) {
+            if (!(s instanceof QuantScheme.Fp32))
+                throw new IllegalArgumentException("the model is already quantized (config.json has a quantization_config): load it without a scheme, as stored");
+        } else {
+            calibrationFree(s);
+        }
+        return s;
+    }
+
     /** A quantized checkpoint's linears as stored (see {@link QuantizedCheckpoint}). */
     public static Built loadStored(dev.quantflow.engine.llama.LlamaModel m) {
         Map<String, Linear> linears = new LinkedHashMap<>();
-        LinearFactory stored = QuantizedCheckpoint.loader(m.config(), m.weights());
-        LinearFactory recording = new LinearFactory() {
-            public Linear create(String name, Tensor weight, float[] bias) {
-                Linear l = stored.create(name, weight, bias);
-                linears.put(name, l);
-                return l;
-            }
-
-            public Optional<Linear> fromStore(String name, int out, int in, float[] bias) {
-                Optional<Linear> l = stored.fromStore(name, out, in, bias);
-                l.ifPresent(x -> linears.put(name, x));
-                return l;
-            }
-        };
         LlamaConfig c = m.config();
-        LlamaStage stage = new LlamaStage(c, m.weights(), 0, c.numLayers(), recording);
+        LlamaStage stage = new LlamaStage(c, m.weights(), 0, c.numLayers(), atLoad(c, m.weights(), "fp32").observed(linears::put));
         return new Built(stage, c, QuantPlan.of(new QuantScheme.Fp32()), m.weights(), linears, Map.of(), Map.of());
     }
 
@@ -142,7 +157,13 @@ public final class QuantizedModels {
         Map<String, float[]> factors = new LinkedHashMap<>();
         Map<String, String> kinds = new LinkedHashMap<>();
         Map<String, ChannelFold> foldOfInput = new LinkedHashMap<>();
-        for (ChannelFold fold : ChannelFold.all(c)) {
+        List<ChannelFold> folds = ChannelFold.all(c);
+        Progress progress = Progress.current();
+        boolean folding = schemes.values().stream().anyMatch(s -> s instanceof QuantScheme.SmoothQuant
+                || s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.AWQ);
+        int foldsDone = 0;
+        for (ChannelFold fold : folds) {
+            if (folding) progress.update("scale search", foldsDone++, folds.size(), "folds");
             List<QuantScheme> consumers = fold.consumers().stream().map(schemes::get).toList();
             InputStats in = stats.get(fold.inputKey());
             Optional<QuantScheme.SmoothQuant> sq = consumers.stream().filter(s -> s instanceof QuantScheme.SmoothQuant)
@@ -160,6 +181,7 @@ public final class QuantizedModels {
             }
             foldOfInput.put(fold.inputKey(), fold);
         }
+        if (folding) progress.update("scale search", folds.size(), folds.size(), "folds");
         WeightStore store = edits.isEmpty() ? weights : edits.apply();
 
         Map<String, Linear> linears = new LinkedHashMap<>();

@@ -42,7 +42,7 @@ public final class EngineOptions {
 
     /** Applies the flags; model is needed to tell a quantized checkpoint from a scheme to build. */
     public EngineConfig.Builder apply(EngineConfig.Builder b, java.nio.file.Path model) {
-        b.linears(ServeCommand.linears(model, quant));   // the engine's linears; a device stage uploads their packed formats
+        ServeCommand.checkQuant(model, quant);   // a bad scheme exits 2 before anything loads
         return apply(b).quant(quant).kvCaches(ServeCommand.kvCaches(kv)).linearProbe(ServeCommand::outlierFraction);
     }
 

@@ -23,7 +23,10 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import dev.quantflow.engine.progress.Progress;
 
 /** Perplexity, KL divergence and top-1 agreement of a quantization scheme against fp32 on a text. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
@@ -56,8 +59,26 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object on stdout")
     boolean json;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        Progress progress = ProgressRenderer.forCli(spec.commandLine().getErr());
+        try {
+            return Progress.during(progress, () -> {
+                try {
+                    return evaluate();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    private Integer evaluate() throws java.io.IOException {
         if (maxTokens < 0 || ctx < 0 || speedTokens < 0) throw new QuantflowCommand.UserError("--max-tokens, --ctx and --speed-tokens must be >= 0");
         QuantPlan plan = quant.plan();
         KvFormat kv = quant.kvFormat();

@@ -7,6 +7,7 @@ import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.llama.StageCompute;
+import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.sample.ParameterException;
 import dev.quantflow.engine.sample.SamplingParams;
 import java.io.PrintWriter;
@@ -67,7 +68,11 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        GenerateOptions opts = options();
+        GenerateOptions opts = options();   // refused before the model loads, with the server's rule and message
+        return Progress.during(ProgressRenderer.forCli(spec.commandLine().getErr()), () -> generate(opts));
+    }
+
+    private Integer generate(GenerateOptions opts) {
         long t0 = System.nanoTime();
         List<StageCompute> stages = List.of();
         try (LlamaModel m = LlamaModel.open(model.dir())) {

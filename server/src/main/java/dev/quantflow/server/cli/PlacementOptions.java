@@ -12,6 +12,7 @@ import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.llama.StagePlacement;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.quant.QuantPlan;
+import dev.quantflow.engine.quant.QuantizedModels;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -74,7 +75,7 @@ public final class PlacementOptions {
     public List<StageCompute> stages(LlamaModel m, KvFormat kv, int kvBlocks, int maxBatchRows) {
         LlamaConfig c = m.config();
         QuantPlan plan = plan();
-        LinearFactory linears = ServeCommand.linears(m.dir(), scheme).get();   // the engine's, as serve builds them
+        LinearFactory linears = QuantizedModels.atLoad(c, m.weights(), scheme);   // the engine's, as serve's stages build them
         List<StageCompute> built = new ArrayList<>();
         try {
             for (LayerRange r : plan(c)) {

@@ -51,7 +51,7 @@ public final class QuantExtras {
     public LlamaStage stage(LlamaModel m, QuantPlan plan) {
         if (QuantizedCheckpoint.isQuantized(m.config())) {
             if (!plan.toString().equals("fp32")) throw new QuantflowCommand.UserError(m.dir() + " is already quantized; drop --quant");
-            return m.full(QuantizedCheckpoint.loader(m.config(), m.weights()));
+            return m.full(QuantizedModels.atLoad(m.config(), m.weights(), "fp32"));   // as serve's stages load it
         }
         return QuantizedModels.build(m.config(), m.weights(), plan, calibTokens(m.tokenizer()), QuantizedModels.Options.DEFAULT).stage();
     }

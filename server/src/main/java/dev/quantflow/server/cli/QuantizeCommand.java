@@ -9,7 +9,10 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import dev.quantflow.engine.progress.Progress;
 
 /** Quantizes a model (calibrating on text if the scheme needs it) and writes it as a loadable model directory. */
 @Command(name = "quantize", mixinStandardHelpOptions = true,
@@ -27,8 +30,15 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "quantflow", description = "quantflow (any scheme), gptq or awq (AutoGPTQ/AutoAWQ 4-bit layout) (default: ${DEFAULT-VALUE})")
     String format;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
+        return Progress.during(ProgressRenderer.forCli(spec.commandLine().getErr()), this::quantize);
+    }
+
+    private Integer quantize() {
         QuantizedCheckpoint.Format f = QuantizedCheckpoint.Format.parse(format);
         QuantPlan plan = quant.plan();
         long t0 = System.nanoTime();
@@ -36,7 +46,7 @@ public final class QuantizeCommand implements Callable<Integer> {
             if (QuantizedCheckpoint.isQuantized(m.config())) throw new QuantflowCommand.UserError(model.dir() + " is already quantized; quantize the original model");
             QuantizedModels.Built b = QuantizedModels.build(m.config(), m.weights(), plan, quant.calibTokens(m.tokenizer()), QuantizedModels.Options.DEFAULT);
             QuantizedCheckpoint.save(b, model.dir(), out, f);
-            System.err.printf(Locale.ROOT, "wrote %s (%s, %s format): linear weights %d bytes, in %.1f s%n",
+            spec.commandLine().getErr().printf(Locale.ROOT, "wrote %s (%s, %s format): linear weights %d bytes, in %.1f s%n",
                     out, plan, f.name().toLowerCase(Locale.ROOT), b.weightBytes(), (System.nanoTime() - t0) / 1e9);
         }
         return 0;

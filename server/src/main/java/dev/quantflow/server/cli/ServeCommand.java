@@ -4,13 +4,15 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.KvCacheFactory;
-import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.model.LlamaConfig;
-import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.quant.QuantizedCheckpoint;
 import dev.quantflow.engine.quant.QuantizedModels;
-import java.util.function.Supplier;
+import dev.quantflow.engine.tokenizer.Tokenizer;
+import dev.quantflow.server.api.LoadingEngine;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.util.OptionalDouble;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.quant.LlmInt8Linear;
@@ -38,6 +40,8 @@ import picocli.CommandLine.Option;
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Serve a model over the OpenAI-compatible HTTP API (SSE streaming), gRPC, Prometheus /metrics and health probes.")
 public final class ServeCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
+
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory [quantflow.server.model, QUANTFLOW_MODEL] (default: ../shared/models/stories260K)")
     Path model;
 
@@ -109,23 +113,48 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        QuantflowServer server = startServing(DrainOnSignal::install, ProgressRenderer.forCli(LOG::info));
+        server.terminated().toCompletableFuture().join();
+        return 0;
+    }
+
+    /**
+     * What serve does before it waits for the end (tests start servers through here): binds the
+     * ports first, so liveness answers while the weights load (readiness stays 503 until the
+     * model is loaded and warmed up), then loads the model, reporting to progress; onBound sees
+     * the server as soon as it listens. Returns once the model is loaded.
+     */
+    QuantflowServer startServing(java.util.function.Consumer<QuantflowServer> onBound, Progress progress) {
         Config config = config();
         ServerSettings settings = ServerSettings.from(config);
         EngineConfig engineConfig = engineConfig(config, settings);
-        PipelineEngine engine = PipelineEngine.start(engineConfig);
-        QuantflowServer server;
+        LlamaConfig model = LlamaConfig.load(engineConfig.modelDir());
+        String id = engineConfig.servedModelName().isEmpty() ? engineConfig.modelDir().toAbsolutePath().normalize().getFileName().toString()
+                : engineConfig.servedModelName();
+        LoadingEngine loading = new LoadingEngine(id, model.maxPositions(), Tokenizer.fromModelDir(engineConfig.modelDir()));
+        QuantflowServer server = QuantflowServer.start(loading, settings, config);
+        onBound.accept(server);
+        LOG.info("loading {}: {} layers in {} stage(s) on {}, linears {}, KV cache {}", engineConfig.modelDir(), model.numLayers(),
+                engineConfig.stageCount(), String.join(",", engineConfig.devices()), linearsInUse(model, settings.quant()),
+                config.getString("quantflow.engine.kv").isBlank() ? "f32" : config.getString("quantflow.engine.kv").strip());
+        long t0 = System.nanoTime();
         try {
-            server = QuantflowServer.start(engine, settings, config);
+            loading.loaded(PipelineEngine.start(engineConfig, progress));
         } catch (RuntimeException e) {
-            engine.close();
+            server.close();
             throw e;
         }
-        DrainOnSignal.install(server);
-        System.err.printf(Locale.ROOT, "quantflow: serving %s on http://%s:%d (gRPC on port %d%s); SIGTERM drains%n",
-                engine.modelId(), settings.host(), server.httpPort(), server.grpcPort(),
-                server.adminPort().map(p -> ", health and metrics on port " + p).orElse(""));
-        server.terminated().toCompletableFuture().join();
-        return 0;
+        LOG.info("model loaded in {} ms", (System.nanoTime() - t0) / 1_000_000);
+        return server;
+    }
+
+    /** The scheme the linears run in, for the start-up log: --quant, or what a quantized checkpoint stores. */
+    static String linearsInUse(LlamaConfig model, String quant) {
+        if (!QuantizedCheckpoint.isQuantized(model)) return quant;
+        var qc = model.quantizationConfig();
+        String method = qc.path("quant_method").asText();
+        String detail = qc.has("plan") ? qc.path("plan").asText() : qc.path("bits").asInt(4) + "-bit, group " + qc.path("group_size").asInt();
+        return "as stored (" + method + " checkpoint: " + detail + ")";
     }
 
     /** Flags over --config FILE over the environment and application.conf. */
@@ -188,32 +217,22 @@ public final class ServeCommand implements Callable<Integer> {
                 .quant(settings.quant())
                 .kvCaches(kvCaches(e.getString("kv")))
                 .linearProbe(ServeCommand::outlierFraction);
-        b.linears(linears(dir, settings.quant()));   // the engine's linears; a device stage uploads their packed formats
+        checkQuant(dir, settings.quant());   // a bad scheme exits 2 before anything loads
         return b.build();
     }
 
     /**
-     * The linear layers: a quantized checkpoint (quantization_config in config.json) as stored;
-     * otherwise the scheme built from the weights at load. Schemes that calibrate (smoothquant,
-     * GPTQ, AWQ, w8a8-tensor) are made offline with `quantflow quantize` and served from its output.
+     * Refuses, before anything loads, a --quant the stages could not build (see
+     * QuantizedModels.atLoad, through which every CPU stage builds its linears): an unknown scheme,
+     * one that calibrates (smoothquant, GPTQ, AWQ, w8a8-tensor: made offline with `quantflow
+     * quantize` and served from its output), or any scheme for an already quantized checkpoint.
      */
-    static Supplier<LinearFactory> linears(Path dir, String quant) {
-        String scheme = quant.strip().toLowerCase(Locale.ROOT);
-        boolean dense = List.of("fp32", "f32", "none", "dense").contains(scheme);
-        LlamaConfig c = LlamaConfig.load(dir);
-        if (!c.quantizationConfig().isMissingNode() && !c.quantizationConfig().isNull()) {
-            if (!dense) throw new QuantflowCommand.UserError(dir + " is already quantized (config.json has a quantization_config): serve it without --quant");
-            // each stage worker (and each restart) maps its own view of the checkpoint
-            return () -> QuantizedCheckpoint.loader(c, WeightStore.open(dir));
-        }
-        if (dense) return () -> LinearFactory.DENSE;
-        LinearFactory f;
+    static void checkQuant(Path dir, String quant) {
         try {
-            f = QuantizedModels.calibrationFree(scheme);
+            QuantizedModels.schemeAtLoad(LlamaConfig.load(dir), quant);
         } catch (IllegalArgumentException ex) {
-            throw new QuantflowCommand.UserError("--quant " + quant + ": " + ex.getMessage());
+            throw new QuantflowCommand.UserError(dir + ": --quant " + quant + ": " + ex.getMessage());
         }
-        return () -> f;
     }
 
     /** LLM.int8()'s mean fraction of outlier input columns, for the snapshot and /metrics. */

@@ -10,6 +10,7 @@ import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
+import dev.quantflow.engine.progress.Progress;
 import picocli.CommandLine.Option;
 
 /** Writes a random-weight Llama checkpoint of a given shape (for speed benchmarks). */
@@ -67,7 +68,7 @@ public final class SynthModelCommand implements Callable<Integer> {
             default -> throw new QuantflowCommand.UserError("--dtype must be f32 or bf16, got " + dtype);
         };
         long t0 = System.nanoTime();
-        SyntheticModel.write(shape, dt, tokenizer, seed, out);
+        Progress.during(ProgressRenderer.forCli(spec.commandLine().getErr()), () -> SyntheticModel.write(shape, dt, tokenizer, seed, out));
         spec.commandLine().getErr().printf(Locale.ROOT, "wrote %s (%s) in %.1f s%n", out, shape, (System.nanoTime() - t0) / 1e9);
         return 0;
     }

@@ -3,6 +3,7 @@ package dev.quantflow.server.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.engine.SharedData;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.kv.Int8KvCache;
@@ -16,14 +17,19 @@ import org.junit.jupiter.api.Test;
 class ServeQuantWiringTest {
     private static final Path MODEL = SharedData.path("models/stories260K");
 
+    /** The linears a CPU stage builds for serve's --quant (EngineConfig's default: QuantizedModels.atLoad). */
+    private static dev.quantflow.engine.compute.Linear stageLinear(String quant, WeightStore w) {
+        EngineConfig config = EngineConfig.builder(MODEL).quant(quant).build();
+        return config.linears().over(LlamaConfig.load(MODEL), w).create("model.layers.0.self_attn.q_proj", w.get("model.layers.0.self_attn.q_proj.weight"), null);
+    }
+
     @Test
     void calibrationFreeSchemesAreBuiltAtLoadAndProbed() {
         try (WeightStore w = WeightStore.open(MODEL)) {
-            var q = w.get("model.layers.0.self_attn.q_proj.weight");
-            var llmInt8 = ServeCommand.linears(MODEL, "llm-int8:threshold=6.0").get().create("model.layers.0.self_attn.q_proj", q, null);
+            var llmInt8 = stageLinear("llm-int8:threshold=6.0", w);
             assertThat(llmInt8).isInstanceOf(LlmInt8Linear.class);
             assertThat(ServeCommand.outlierFraction(llmInt8)).hasValue(0.0);
-            var dense = ServeCommand.linears(MODEL, "fp32").get().create("model.layers.0.self_attn.q_proj", q, null);
+            var dense = stageLinear("fp32", w);
             assertThat(dense).isInstanceOf(DenseLinear.class);
             assertThat(ServeCommand.outlierFraction(dense)).isEmpty();
         }
@@ -31,9 +37,9 @@ class ServeQuantWiringTest {
 
     @Test
     void schemesThatCalibrateAskForQuantizeFirst() {
-        assertThatThrownBy(() -> ServeCommand.linears(MODEL, "w4a16-gptq:group=32"))
+        assertThatThrownBy(() -> ServeCommand.checkQuant(MODEL, "w4a16-gptq:group=32"))
                 .isInstanceOf(QuantflowCommand.UserError.class).hasMessageContaining("quantize");
-        assertThatThrownBy(() -> ServeCommand.linears(MODEL, "no-such-scheme")).isInstanceOf(QuantflowCommand.UserError.class);
+        assertThatThrownBy(() -> ServeCommand.checkQuant(MODEL, "no-such-scheme")).isInstanceOf(QuantflowCommand.UserError.class);
     }
 
     @Test

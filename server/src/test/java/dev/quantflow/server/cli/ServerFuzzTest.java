@@ -76,8 +76,7 @@ class ServerFuzzTest {
     @ParameterizedTest
     @ValueSource(strings = {"fp32", "bf16", "w8a16", "w8a8-dynamic", "llm-int8", "w4a16-rtn"})
     void malformedAndMutatedRequestsNeverGet5xxAndEveryStreamEnds(String scheme) throws Exception {
-        PipelineEngine engine = PipelineEngine.start(EngineConfig.builder(MODEL).maxSequences(16).quant(scheme)
-                .linears(ServeCommand.linears(MODEL, scheme)).build());
+        PipelineEngine engine = PipelineEngine.start(EngineConfig.builder(MODEL).maxSequences(16).quant(scheme).build());
         try (QuantflowServer server = TestServers.start(engine, Map.of())) {
             Http http = new Http(server.httpPort());
             String before = greedy(http);

@@ -6,6 +6,7 @@ import dev.quantflow.server.Http;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -17,15 +18,17 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * `quantflow serve` as a real process: configured through flags and an environment variable, it
- * serves, and SIGTERM drains it (the in-flight stream completes) and it exits with status 0.
+ * `quantflow serve` as a real process, under the launcher's heap limit: configured through flags
+ * and an environment variable, it serves, and SIGTERM drains it (the in-flight stream completes) and it exits with status 0.
  */
 class ServeProcessTest {
     @Test
     void sigtermDrainsAndExitsZero() throws Exception {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.Main",
+                "--sun-misc-unsafe-memory-access=allow", LauncherHeapTest.heapFlag("serve", "--model", Reference.MODEL.toString()),
+                // the logging users get (the test classpath's logback-test.xml logs warnings only)
+                "-Dlogback.configurationFile=" + Path.of("target/classes/logback.xml").toAbsolutePath(), "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.Main",
                 "serve", "--model", Reference.MODEL.toString(), "--host", "127.0.0.1", "--port", "0", "--grpc-port", "-1", "--drain-timeout", "60s"));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD);
         pb.environment().put("QUANTFLOW_API_KEYS", "env-key-1,env-key-2");
@@ -68,7 +71,12 @@ class ServeProcessTest {
             }
             assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).isZero();
-            assertThat(String.join("\n", new ArrayList<>(stderr))).doesNotContain("env-key");
+            List<String> log = new ArrayList<>(seen);
+            log.addAll(stderr);
+            assertThat(String.join("\n", log)).doesNotContain("env-key");
+            assertThat(log).as("serving is said once").filteredOn(l -> serving.matcher(l).find()).hasSize(1);
+            assertThat(log).as("the start-up log names the scheme and the KV format")
+                    .anyMatch(l -> l.contains("loading ") && l.contains("linears fp32") && l.contains("KV cache f32"));
         } finally {
             p.destroyForcibly();
         }
