@@ -62,9 +62,9 @@ public final class VectorMath {
 
     /**
      * BF16 lanes are the top half of an f32: widen to int, shift left 16, reinterpret. The shift is
-     * called on a static IntVector (not on the Vector that convertShape returns): C2 on 512-bit
-     * AVX-512 could compile that interface call with a float lane type and die in vectorSupport.cpp
-     * ("LSHIFT: float", issue 11 item 27); IntVector.lanewise can only be int lanes.
+     * called on a static IntVector, not on the Vector that convertShape returns: C2 on 512-bit
+     * AVX-512 could resolve that virtual Vector.lanewise(op, long) to a float vector's and die in
+     * vectorSupport.cpp ("LSHIFT: float", issue 11 item 27); IntVector.lanewise has int lanes only.
      */
     static FloatVector bf16(MemorySegment w, long byteOff) {
         IntVector wide = (IntVector) ShortVector.fromMemorySegment(S, w, byteOff, LE).convertShape(VectorOperators.S2I, I, 0);

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 class ContinuationDetokenizerTest {
     private static final String TEXT = "Once upon a time, there was a  little dog.\n  It said: \"日本語 😶‍🌫️ café\" \t— done\n\nEnd ";
 
-    /** Every tokenizer.json directory and every GGUF vocabulary in shared that loads. */
+    /** Every tokenizer.json in shared and every GGUF vocabulary (but bert-bge: WordPiece is not supported, docs/TOKENIZERS.md). */
     private static List<Tokenizer> allTokenizers() throws IOException {
         List<Tokenizer> all = new ArrayList<>();
         try (Stream<Path> files = Files.walk(SharedData.root())) {
@@ -40,7 +40,7 @@ class ContinuationDetokenizerTest {
     @Test
     void completionTextContinuesThePromptOnEveryTokenizer() throws IOException {
         List<Tokenizer> tokenizers = allTokenizers();
-        assertThat(tokenizers).hasSizeGreaterThanOrEqualTo(15);
+        assertThat(tokenizers).hasSizeGreaterThanOrEqualTo(18);   // 6 tokenizer.json, 11 llama.cpp vocabularies, sotu6M's GGUF
         for (Tokenizer t : tokenizers) {
             int[] ids = t.encode(TEXT);
             String whole = t.decode(ids);
