@@ -7,15 +7,13 @@ import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.engine.generate.GenerateOptions;
-import dev.quantflow.proto.health.v1.Health;
-import dev.quantflow.proto.health.v1.HealthPowerApiHandlerFactory;
-import dev.quantflow.proto.v1.GenerationService;
-import dev.quantflow.proto.v1.GenerationServicePowerApiHandlerFactory;
 import dev.quantflow.server.api.Generations;
+import dev.quantflow.server.api.PromptBytes;
 import dev.quantflow.server.api.ServedModel;
 import dev.quantflow.server.api.ServingState;
 import dev.quantflow.server.auth.ApiKeys;
 import dev.quantflow.server.grpc.GenerationGrpcService;
+import dev.quantflow.server.grpc.GrpcHandlers;
 import dev.quantflow.server.grpc.HealthGrpcService;
 import dev.quantflow.server.http.OpenAiHttp;
 import dev.quantflow.server.metrics.ServerMetrics;
@@ -30,8 +28,6 @@ import java.util.function.Function;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.grpc.javadsl.ServerReflection;
-import org.apache.pekko.grpc.javadsl.ServiceHandler;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
@@ -85,20 +81,13 @@ public final class QuantflowServer implements AutoCloseable {
             Materializer mat = Materializer.matFromSystem(system);
             ServingState state = new ServingState(engine);
             ServedModel model = new ServedModel(settings.servedModelName().orElse(engine.modelId()), engine.contextLength(), System.currentTimeMillis() / 1000);
-            Generations generations = new Generations(engine, metrics, state, mat);
+            Generations generations = new Generations(engine, metrics, state, mat,
+                    PromptBytes.of(PromptBytes.configured(config), engine.tokenizer(), engine.contextLength()));
             OpenAiHttp http = new OpenAiHttp(model, generations, engine, keys, metrics, state, settings.http(), mat);
-            @SuppressWarnings("unchecked")
-            org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> grpcHandlers = ServiceHandler.concatOrNotFound(
-                    GenerationServicePowerApiHandlerFactory.partial(new GenerationGrpcService(model, generations, engine, keys, metrics, state), GenerationService.name, system),
-                    HealthPowerApiHandlerFactory.partial(new HealthGrpcService(state), Health.name, system),
-                    ServerReflection.create(List.of(GenerationService.description, Health.description), system));
-            Function<HttpRequest, CompletionStage<HttpResponse>> grpc = request -> {
-                try {
-                    return grpcHandlers.apply(request);
-                } catch (Exception e) {
-                    return CompletableFuture.failedFuture(e);
-                }
-            };
+            long grpcMaxMessage = config.getBytes("quantflow.server.grpc-max-message-size");
+            Function<HttpRequest, CompletionStage<HttpResponse>> grpc = GrpcHandlers.create(
+                    new GenerationGrpcService(model, generations, engine, keys, metrics, state, grpcMaxMessage), new HealthGrpcService(state),
+                    metrics, grpcMaxMessage, system);
             Function<HttpRequest, CompletionStage<HttpResponse>> both = request -> isGrpc(request) ? grpc.apply(request) : http.apply(request);
 
             ServerBinding httpBinding = bind(system, settings.host(), settings.port(), both);

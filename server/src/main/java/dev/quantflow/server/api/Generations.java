@@ -24,8 +24,10 @@ public final class Generations {
     private final ServerMetrics metrics;
     private final ServingState state;
     private final Materializer mat;
+    private final PromptBytes promptBytes;
 
-    public Generations(InferenceEngine engine, ServerMetrics metrics, ServingState state, Materializer mat) {
+    public Generations(InferenceEngine engine, ServerMetrics metrics, ServingState state, Materializer mat, PromptBytes promptBytes) {
+        this.promptBytes = promptBytes;
         this.engine = engine;
         this.metrics = metrics;
         this.state = state;
@@ -39,6 +41,7 @@ public final class Generations {
     public CompletionStage<Started> start(GenerateRequest request) {
         try {
             state.checkAccepting();
+            promptBytes.check(request.prompt(), request.prompt() instanceof dev.quantflow.actors.api.Prompt.Chat ? "messages" : "prompt");
             RequestMetrics rm = metrics.request();
             Source<TokenEvent, NotUsed> events = engine.submit(request)
                     .map(ev -> {

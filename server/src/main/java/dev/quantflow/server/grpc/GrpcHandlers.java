@@ -1,0 +1,60 @@
+package dev.quantflow.server.grpc;
+
+import dev.quantflow.proto.health.v1.Health;
+import dev.quantflow.proto.health.v1.HealthPowerApiHandlerFactory;
+import dev.quantflow.proto.v1.GenerationService;
+import dev.quantflow.proto.v1.GenerationServicePowerApiHandlerFactory;
+import dev.quantflow.server.metrics.ServerMetrics;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.grpc.javadsl.ServerReflection;
+import org.apache.pekko.grpc.javadsl.ServiceHandler;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.stream.Materializer;
+
+/**
+ * The gRPC routes: generation, health and reflection. Request messages are read within the
+ * message limit (RESOURCE_EXHAUSTED above it); a message that cannot be read is INVALID_ARGUMENT
+ * and counted like every other call.
+ */
+public final class GrpcHandlers {
+    private static final Set<String> METHODS = Set.of("Generate", "Abort", "Tokenize", "ListModels");
+
+    private GrpcHandlers() {}
+
+    @SuppressWarnings("unchecked")
+    public static Function<HttpRequest, CompletionStage<HttpResponse>> create(GenerationGrpcService generation, HealthGrpcService health,
+                                                                             ServerMetrics metrics, long maxMessageBytes, ActorSystem<?> system) {
+        Materializer mat = Materializer.matFromSystem(system);
+        org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> generationHandler = request -> {
+            String method = lastSegment(request);
+            // a label per known method only: a client must not be able to grow the metric's label set
+            String label = METHODS.contains(method) ? method : "unknown";
+            return GenerationServicePowerApiHandlerFactory.partial(generation, GenerationService.name, mat,
+                    GrpcErrors.handler((t, status) -> metrics.grpcRequest(label, status.getCode().name())), system).apply(request);
+        };
+        org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> all = ServiceHandler.concatOrNotFound(
+                generationHandler,
+                HealthPowerApiHandlerFactory.partial(health, Health.name, mat, GrpcErrors.handler((t, status) -> {}), system),
+                ServerReflection.create(List.of(GenerationService.description, Health.description), system));
+        return request -> {
+            try {
+                // unary requests: the whole entity is one message plus its 5-byte frame header
+                return all.apply(request.withEntity((org.apache.pekko.http.javadsl.model.RequestEntity) request.entity().withSizeLimit(maxMessageBytes + 5)));
+            } catch (Exception e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        };
+    }
+
+    private static String lastSegment(HttpRequest request) {
+        String last = "";
+        for (String s : request.getUri().pathSegments()) last = s;
+        return last;
+    }
+}
