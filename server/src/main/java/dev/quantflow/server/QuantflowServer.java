@@ -15,6 +15,7 @@ import dev.quantflow.server.auth.ApiKeys;
 import dev.quantflow.server.grpc.GenerationGrpcService;
 import dev.quantflow.server.grpc.GrpcHandlers;
 import dev.quantflow.server.grpc.HealthGrpcService;
+import dev.quantflow.server.http.ClientConnections;
 import dev.quantflow.server.http.OpenAiHttp;
 import dev.quantflow.server.metrics.ServerMetrics;
 import java.time.Duration;
@@ -74,7 +75,7 @@ public final class QuantflowServer implements AutoCloseable {
         ApiKeys keys = ApiKeys.of(settings.apiKeys(), settings.apiKeyFile());
         // Pekko's own request timeout only backs up ours (body read + non-streamed generation)
         Duration pekkoTimeout = settings.http().requestTimeout().plus(settings.http().bodyReadTimeout()).plusSeconds(30);
-        Config systemConfig = ConfigFactory.parseString("pekko.http.server.request-timeout = " + pekkoTimeout.toSeconds() + "s").withFallback(config);
+        Config systemConfig = ConfigFactory.parseString("pekko.http.server.request-timeout = " + pekkoTimeout.toSeconds() + "s\n" + ClientConnections.CONFIG).withFallback(config);
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "quantflow-server", systemConfig);
         ServerMetrics metrics = new ServerMetrics();
         try {
@@ -87,7 +88,7 @@ public final class QuantflowServer implements AutoCloseable {
             long grpcMaxMessage = config.getBytes("quantflow.server.grpc-max-message-size");
             Function<HttpRequest, CompletionStage<HttpResponse>> grpc = GrpcHandlers.create(
                     new GenerationGrpcService(model, generations, engine, keys, metrics, state, grpcMaxMessage), new HealthGrpcService(state),
-                    metrics, grpcMaxMessage, system);
+                    metrics, grpcMaxMessage, settings.http().bodyReadTimeout(), system);
             Function<HttpRequest, CompletionStage<HttpResponse>> both = request -> isGrpc(request) ? grpc.apply(request) : http.apply(request);
 
             ServerBinding httpBinding = bind(system, settings.host(), settings.port(), both);
@@ -170,9 +171,14 @@ public final class QuantflowServer implements AutoCloseable {
         engine.startDrain();
         engine.idle().thenCompose(v -> state.streamsClosed()).toCompletableFuture()
                 .orTimeout(Math.max(1, settings.drainTimeout().toMillis()), TimeUnit.MILLISECONDS)
-                .handle((v, err) -> {
-                    if (err != null) log.warn("drain timeout reached with requests still in flight; closing them");
-                    return Done.getInstance();
+                .handle((v, err) -> err)
+                .thenCompose(err -> {
+                    if (err == null) return CompletableFuture.completedFuture(Done.getInstance());
+                    log.warn("drain timeout reached with requests still in flight; ending them");
+                    // each open response ends with an error event / UNAVAILABLE and a clean end, not a connection reset
+                    state.drainDeadlinePassed();
+                    return state.streamsClosed().toCompletableFuture().orTimeout(UNBIND_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+                            .handle((v, e) -> Done.getInstance());
                 })
                 .thenCompose(d -> CompletableFuture.supplyAsync(() -> d, CompletableFuture.delayedExecutor(LINGER.toMillis(), TimeUnit.MILLISECONDS)))
                 .thenCompose(d -> terminateBindings())

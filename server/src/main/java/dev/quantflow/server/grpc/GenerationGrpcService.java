@@ -80,7 +80,7 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
             dev.quantflow.actors.api.GenerateRequest request = toEngineRequest(in);
             String id = request.requestId();
             responses = Source.completionStageSource(generations.start(request)
-                    .thenApply(started -> started.events().mapConcat(ev -> {
+                    .thenApply(started -> started.events().via(state.untilDrainDeadline()).mapConcat(ev -> {
                         if (ev instanceof TokenEvent.Finished) finished.set(true);
                         return toResponses(id, ev);
                     })))

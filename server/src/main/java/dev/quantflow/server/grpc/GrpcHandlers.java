@@ -5,6 +5,7 @@ import dev.quantflow.proto.health.v1.HealthPowerApiHandlerFactory;
 import dev.quantflow.proto.v1.GenerationService;
 import dev.quantflow.proto.v1.GenerationServicePowerApiHandlerFactory;
 import dev.quantflow.server.metrics.ServerMetrics;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -14,8 +15,11 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.grpc.javadsl.ServerReflection;
 import org.apache.pekko.grpc.javadsl.ServiceHandler;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.RequestEntity;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Source;
 
 /**
  * The gRPC routes: generation, health and reflection. Request messages are read within the
@@ -29,7 +33,8 @@ public final class GrpcHandlers {
 
     @SuppressWarnings("unchecked")
     public static Function<HttpRequest, CompletionStage<HttpResponse>> create(GenerationGrpcService generation, HealthGrpcService health,
-                                                                             ServerMetrics metrics, long maxMessageBytes, ActorSystem<?> system) {
+                                                                             ServerMetrics metrics, long maxMessageBytes, Duration readTimeout,
+                                                                             ActorSystem<?> system) {
         Materializer mat = Materializer.matFromSystem(system);
         org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> generationHandler = request -> {
             String method = lastSegment(request);
@@ -42,14 +47,25 @@ public final class GrpcHandlers {
                 generationHandler,
                 HealthPowerApiHandlerFactory.partial(health, Health.name, mat, GrpcErrors.handler((t, status) -> {}), system),
                 ServerReflection.create(List.of(GenerationService.description, Health.description), system));
+        long maxEntity = maxMessageBytes + 5;  // a unary request's entity is one message and its 5-byte frame header
         return request -> {
-            try {
-                // unary requests: the whole entity is one message plus its 5-byte frame header
-                return all.apply(request.withEntity((org.apache.pekko.http.javadsl.model.RequestEntity) request.entity().withSizeLimit(maxMessageBytes + 5)));
-            } catch (Exception e) {
-                return CompletableFuture.failedFuture(e);
-            }
+            // reflection streams requests: only the size limit; every other method takes one message, read whole first so
+            // that a refusal goes out before the stream's reset (read partially, Pekko may reset it first: the client saw CANCELLED)
+            if (request.getUri().path().startsWith("/grpc.reflection."))
+                return apply(all, request.withEntity((RequestEntity) request.entity().withSizeLimit(maxEntity)));
+            return request.entity().withSizeLimit(maxEntity).toStrict(readTimeout.toMillis(), mat)
+                    .<RequestEntity>handle((strict, err) -> strict != null ? strict
+                            : HttpEntities.create(request.entity().getContentType(), Source.failed(err)))
+                    .thenCompose(entity -> apply(all, request.withEntity(entity)));
         };
+    }
+
+    private static CompletionStage<HttpResponse> apply(org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> handler, HttpRequest request) {
+        try {
+            return handler.apply(request);
+        } catch (Exception e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     private static String lastSegment(HttpRequest request) {
