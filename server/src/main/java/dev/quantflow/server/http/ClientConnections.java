@@ -56,19 +56,38 @@ public final class ClientConnections implements Extension {
         InetSocketAddress remote = request.getAttribute(AttributeKeys.remoteAddress)
                 .filter(a -> !a.isUnknown() && a.getAddress().isPresent())
                 .map(a -> new InetSocketAddress(a.getAddress().get(), a.getPort())).orElse(null);
-        if (remote == null) return UNWATCHED;  // the hook is not installed (e.g. HTTP/2 off): nothing to watch
+        if (remote == null) return UNWATCHED;
         Connection c = open.get(remote);
-        return c == null ? new Gone() : c.new Registration();
+        if (c != null) return c.new Registration();
+        synchronized (recentlyClosed) {
+            // closed just before the request got here; an address never seen means the hook is not installed
+            // on this listener (e.g. HTTP/2 off there): unwatched, never cancelled
+            return recentlyClosed.containsKey(remote) ? new Gone() : UNWATCHED;
+        }
     }
 
     private void opened(InetSocketAddress remote) {
         open.put(remote, new Connection());
+        synchronized (recentlyClosed) {
+            recentlyClosed.remove(remote);
+        }
     }
 
     private void closed(InetSocketAddress remote) {
         Connection c = open.remove(remote);
+        synchronized (recentlyClosed) {
+            recentlyClosed.put(remote, Boolean.TRUE);
+        }
         if (c != null) c.close();
     }
+
+    /** The last connections that closed, so that a request read just before its connection closed still learns it. */
+    private final Map<InetSocketAddress, Boolean> recentlyClosed = new java.util.LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<InetSocketAddress, Boolean> eldest) {
+            return size() > 4096;
+        }
+    };
 
     private static final class Gone implements Watch {
         public void onGone(Runnable action) {
