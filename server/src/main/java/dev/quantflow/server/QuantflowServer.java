@@ -173,9 +173,9 @@ public final class QuantflowServer implements AutoCloseable {
                 .orTimeout(Math.max(1, settings.drainTimeout().toMillis()), TimeUnit.MILLISECONDS)
                 .handle((v, err) -> err)
                 .thenCompose(err -> {
-                    if (err == null) return CompletableFuture.completedFuture(Done.getInstance());
-                    log.warn("drain timeout reached with requests still in flight; ending them");
-                    // each open response ends with an error event / UNAVAILABLE and a clean end, not a connection reset
+                    if (err != null) log.warn("drain timeout reached with requests still in flight; ending them");
+                    // each response still open (in flight past the deadline, health watches) ends with an error event
+                    // or UNAVAILABLE and a clean end, not with the connection reset of the unbinding
                     state.drainDeadlinePassed();
                     return state.streamsClosed().toCompletableFuture().orTimeout(UNBIND_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
                             .handle((v, e) -> Done.getInstance());

@@ -69,9 +69,9 @@ public final class ServingState {
         return Flow.<T>create().via(drainDeadline.flow());
     }
 
-    /** Ends every response still open (see {@link #untilDrainDeadline()}); then {@link #streamsClosed()} completes soon. */
+    /** Ends every response still open (see {@link #untilDrainDeadline()}), as the server closes; then {@link #streamsClosed()} completes soon. */
     public void drainDeadlinePassed() {
-        drainDeadline.abort(ApiError.of(ApiError.Kind.UNAVAILABLE, "the server is shutting down and its drain timeout ended this request")
+        drainDeadline.abort(ApiError.of(ApiError.Kind.UNAVAILABLE, "the server is shutting down; this response ends here (drain timeout)")
                 .withCode("draining").exception());
     }
 

@@ -149,6 +149,19 @@ class StreamEndingsTest {
             call.sendMessage(GenerateRequest.newBuilder().setText("Once upon a time").setMaxTokens(100).build().toByteArray());
             call.halfClose();
             grpcFirst.get(30, TimeUnit.SECONDS);
+            CompletableFuture<Status> watch = new CompletableFuture<>();
+            ClientCall<byte[], byte[]> watchCall = channel.newCall(MethodDescriptor.<byte[], byte[]>newBuilder()
+                    .setType(MethodDescriptor.MethodType.SERVER_STREAMING).setFullMethodName("grpc.health.v1.Health/Watch")
+                    .setRequestMarshaller(RAW).setResponseMarshaller(RAW).build(), CallOptions.DEFAULT);
+            watchCall.start(new ClientCall.Listener<>() {
+                @Override
+                public void onClose(Status status, Metadata trailers) {
+                    watch.complete(status);
+                }
+            }, new Metadata());
+            watchCall.request(Integer.MAX_VALUE);
+            watchCall.sendMessage(new byte[0]);
+            watchCall.halfClose();
             try (Http.SseStream s = new Http(server.httpPort()).stream("/v1/completions",
                     Map.of("prompt", "Once upon a time", "max_tokens", 100, "stream", true))) {
                 assertThat(s.status()).isEqualTo(200);
@@ -164,6 +177,9 @@ class StreamEndingsTest {
             Status st = grpc.get(30, TimeUnit.SECONDS);
             assertThat(st.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
             assertThat(st.getDescription()).contains("shutting down");
+            Status w = watch.get(30, TimeUnit.SECONDS);
+            assertThat(w.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+            assertThat(w.getDescription()).as("the health watch ends with a status, not a reset").contains("shutting down");
             server.terminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
         } finally {
             channel.shutdownNow();
