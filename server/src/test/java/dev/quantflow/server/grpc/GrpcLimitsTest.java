@@ -63,8 +63,13 @@ class GrpcLimitsTest {
 
     /** One request message as raw bytes; the call's final status. */
     private Status call(String name, byte[] message) throws Exception {
+        return call(name, message, false);
+    }
+
+    private Status call(String name, byte[] message, boolean gzip) throws Exception {
         CompletableFuture<Status> result = new CompletableFuture<>();
-        ClientCall<byte[], byte[]> call = channel.newCall(method(name, MethodDescriptor.MethodType.SERVER_STREAMING), CallOptions.DEFAULT);
+        ClientCall<byte[], byte[]> call = channel.newCall(method(name, MethodDescriptor.MethodType.SERVER_STREAMING),
+                gzip ? CallOptions.DEFAULT.withCompression("gzip") : CallOptions.DEFAULT);
         call.start(new ClientCall.Listener<>() {
             @Override
             public void onClose(Status status, Metadata trailers) {
@@ -72,6 +77,7 @@ class GrpcLimitsTest {
             }
         }, new Metadata());
         call.request(Integer.MAX_VALUE);
+        call.setMessageCompression(gzip);
         call.sendMessage(message);
         call.halfClose();
         return result.get(30, TimeUnit.SECONDS);
@@ -141,6 +147,20 @@ class GrpcLimitsTest {
         assertThat(call("Tokenize", wide).getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
         assertThat(count("Tokenize", "RESOURCE_EXHAUSTED")).isEqualTo(before + 2);
         assertThat(call("Tokenize", TokenizeRequest.newBuilder().setText("Once upon a time").build().toByteArray()).getCode()).isEqualTo(Status.Code.OK);
+    }
+
+    @Test
+    void aCompressedMessageIsCappedByItsInflatedSize() throws Exception {
+        double before = count("ListModels", "RESOURCE_EXHAUSTED");
+        // a ListModelsRequest with a 16 MiB unknown field of zeros (parsers skip unknown fields): some KiB gzipped
+        byte[] bomb = new byte[5 + (16 << 20)];
+        bomb[0] = 0x7A;  // field 15, length-delimited
+        int n = 16 << 20;
+        for (int i = 1; i <= 4; i++, n >>>= 7) bomb[i] = (byte) ((n & 0x7F) | (i < 4 ? 0x80 : 0));
+        assertThat(call("ListModels", bomb, true).getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        assertThat(count("ListModels", "RESOURCE_EXHAUSTED")).isEqualTo(before + 1);
+        assertThat(call("Tokenize", TokenizeRequest.newBuilder().setText("Once upon a time").build().toByteArray(), true).getCode())
+                .as("compressed requests still work").isEqualTo(Status.Code.OK);
     }
 
     @Test
