@@ -35,7 +35,7 @@ final class GrpcErrors {
             // what Pekko gRPC fails with while it reads the request message, before our code runs
             if (x instanceof InvalidProtocolBufferException p)
                 return new GrpcServiceException(Status.INVALID_ARGUMENT.withDescription("the request message is not valid protobuf: " + p.getMessage()));
-            if (x instanceof java.util.zip.ZipException || x instanceof java.io.EOFException)
+            if (x instanceof java.util.zip.ZipException)
                 return new GrpcServiceException(Status.INVALID_ARGUMENT.withDescription("the request message is not valid gzip: " + x.getMessage()));
             if (x instanceof EntityStreamSizeException s)
                 return new GrpcServiceException(Status.RESOURCE_EXHAUSTED.withDescription("the request message is larger than the limit of " + s.limit() + " bytes"));

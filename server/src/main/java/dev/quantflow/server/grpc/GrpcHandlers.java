@@ -93,6 +93,8 @@ public final class GrpcHandlers {
         byte[] message;
         try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(data.drop(5).toArray()))) {
             message = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxMessageBytes + 1));
+        } catch (java.io.IOException e) {
+            throw new java.util.zip.ZipException(e.getMessage());  // truncated or corrupt: the client's fault
         }
         if (message.length > maxMessageBytes) throw new EntityStreamSizeException(maxMessageBytes, scala.Option.empty());
         ByteString frame = ByteString.fromArray(new byte[] {0}).concat(ByteString.fromArray(java.nio.ByteBuffer.allocate(4).putInt(message.length).array()))

@@ -39,6 +39,7 @@ import org.apache.pekko.japi.pf.PFBuilder;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.SharedKillSwitch;
 import org.apache.pekko.stream.UniqueKillSwitch;
 import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -205,12 +206,15 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
         // the events are run once: by the response entity, or, when the client left before Pekko sent the
         // headers (the entity is then never run), cancelled here at once instead of after the substream timeout
         AtomicBoolean taken = new AtomicBoolean();
+        SharedKillSwitch gone = KillSwitches.shared("client-gone");
         client.onGone(() -> {
             if (taken.compareAndSet(false, true)) started.events().runWith(Sink.cancelled(), mat);
+            else gone.shutdown();  // streaming already: Pekko cancels the entity too, this only makes sure
         });
         Source<TokenEvent, NotUsed> events = Source.<TokenEvent, NotUsed>fromMaterializer((m, a) ->
                         taken.compareAndSet(false, true) ? started.events() : Source.<TokenEvent>empty())
                 .mapMaterializedValue(f -> NotUsed.getInstance())
+                .via(gone.flow())
                 .via(state.untilDrainDeadline());
         Source<ObjectNode, NotUsed> chunks = events.mapConcat(ev -> switch (ev) {
             case TokenEvent.Delta d -> d.text().isEmpty() && !(r.logprobs() && !d.logprobs().isEmpty())
