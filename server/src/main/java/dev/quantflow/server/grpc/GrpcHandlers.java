@@ -41,6 +41,8 @@ public final class GrpcHandlers {
     public static Function<HttpRequest, CompletionStage<HttpResponse>> create(GenerationGrpcService generation, HealthGrpcService health,
                                                                              ServerMetrics metrics, long maxMessageBytes, Duration readTimeout,
                                                                              ActorSystem<?> system) {
+        if (maxMessageBytes < 1024 || maxMessageBytes > Integer.MAX_VALUE - 8)
+            throw new IllegalArgumentException("quantflow.server.grpc-max-message-size must be between 1 KiB and 2 GiB, got " + maxMessageBytes);
         Materializer mat = Materializer.matFromSystem(system);
         org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> generationHandler = request -> {
             String method = lastSegment(request);
