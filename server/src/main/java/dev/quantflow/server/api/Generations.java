@@ -49,7 +49,7 @@ public final class Generations {
                         return ev;
                     })
                     .watchTermination((nu, done) -> {
-                        done.whenComplete((d, err) -> rm.ended(err != null));
+                        done.whenComplete((d, err) -> rm.ended(err != null && !state.cutByDrain(err)));
                         return nu;
                     });
             return events.prefixAndTail(1).runWith(Sink.head(), mat)

@@ -24,6 +24,8 @@ public final class ServingState {
     private final AtomicBoolean draining = new AtomicBoolean();
     private final List<CompletableFuture<Void>> idleWaiters = new ArrayList<>();
     private final SharedKillSwitch drainDeadline = KillSwitches.shared("drain-deadline");
+    private final ApiException drainCut = ApiError.of(ApiError.Kind.UNAVAILABLE, "the server is shutting down; this response ends here (drain timeout)")
+            .withCode("draining").exception();
     private int streaming;
 
     public ServingState(InferenceEngine engine) {
@@ -71,8 +73,13 @@ public final class ServingState {
 
     /** Ends every response still open (see {@link #untilDrainDeadline()}), as the server closes; then {@link #streamsClosed()} completes soon. */
     public void drainDeadlinePassed() {
-        drainDeadline.abort(ApiError.of(ApiError.Kind.UNAVAILABLE, "the server is shutting down; this response ends here (drain timeout)")
-                .withCode("draining").exception());
+        drainDeadline.abort(drainCut);
+    }
+
+    /** Whether a generation ended because the drain cut it (an abort, not an error of the engine). */
+    public boolean cutByDrain(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) if (c == drainCut) return true;
+        return false;
     }
 
     /** The source, counted as an open response stream from materialization to termination. */

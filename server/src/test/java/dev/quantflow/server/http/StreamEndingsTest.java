@@ -181,6 +181,8 @@ class StreamEndingsTest {
             assertThat(w.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
             assertThat(w.getDescription()).as("the health watch ends with a status, not a reset").contains("shutting down");
             server.terminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            assertThat(server.metrics().registry().find("quantflow.request.success").tag("finished_reason", "error").counter()).isNull();
+            assertThat(aborts(server)).as("cut by the drain: aborts").isEqualTo(2);
         } finally {
             channel.shutdownNow();
             server.close();
