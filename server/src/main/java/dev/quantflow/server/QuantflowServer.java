@@ -7,24 +7,22 @@ import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.engine.generate.GenerateOptions;
-import dev.quantflow.proto.health.v1.Health;
-import dev.quantflow.proto.health.v1.HealthPowerApiHandlerFactory;
-import dev.quantflow.proto.v1.GenerationService;
-import dev.quantflow.proto.v1.GenerationServicePowerApiHandlerFactory;
 import dev.quantflow.server.api.Generations;
+import dev.quantflow.server.api.PromptBytes;
 import dev.quantflow.server.api.ServedModel;
 import dev.quantflow.server.api.ServingState;
 import dev.quantflow.server.auth.ApiKeys;
 import dev.quantflow.server.grpc.GenerationGrpcService;
+import dev.quantflow.server.grpc.GrpcHandlers;
 import dev.quantflow.server.grpc.HealthGrpcService;
 import dev.quantflow.server.http.ConnectionGuard;
 import dev.quantflow.server.http.Cors;
 import dev.quantflow.server.http.HttpEdge;
 import dev.quantflow.server.http.JsonParsingErrorHandler;
+import dev.quantflow.server.http.ClientConnections;
 import dev.quantflow.server.http.OpenAiHttp;
 import dev.quantflow.server.metrics.ServerMetrics;
 import java.time.Duration;
-import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -34,8 +32,6 @@ import java.util.function.Function;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.grpc.javadsl.ServerReflection;
-import org.apache.pekko.grpc.javadsl.ServiceHandler;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
@@ -82,26 +78,20 @@ public final class QuantflowServer implements AutoCloseable {
     /** Binds the ports (blocking until bound or failed), then warms up in the background. */
     public static QuantflowServer start(InferenceEngine engine, ServerSettings settings, Config config) {
         ApiKeys keys = ApiKeys.of(settings.apiKeys(), settings.apiKeyFile());
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "quantflow-server", pekkoConfig(settings).withFallback(config));
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "quantflow-server",
+                pekkoConfig(settings).withFallback(ConfigFactory.parseString(ClientConnections.CONFIG)).withFallback(config));
         ServerMetrics metrics = new ServerMetrics();
         try {
             Materializer mat = Materializer.matFromSystem(system);
             ServingState state = new ServingState(engine);
             ServedModel model = new ServedModel(settings.servedModelName().orElse(engine.modelId()), engine.contextLength(), System.currentTimeMillis() / 1000);
-            Generations generations = new Generations(engine, metrics, state, mat);
+            Generations generations = new Generations(engine, metrics, state, mat,
+                    PromptBytes.of(PromptBytes.configured(config), engine.tokenizer(), engine.contextLength()));
             OpenAiHttp http = new OpenAiHttp(model, generations, engine, keys, metrics, state, settings.http(), mat);
-            @SuppressWarnings("unchecked")
-            org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> grpcHandlers = ServiceHandler.concatOrNotFound(
-                    GenerationServicePowerApiHandlerFactory.partial(new GenerationGrpcService(model, generations, engine, keys, metrics, state), GenerationService.name, system),
-                    HealthPowerApiHandlerFactory.partial(new HealthGrpcService(state), Health.name, system),
-                    ServerReflection.create(List.of(GenerationService.description, Health.description), system));
-            Function<HttpRequest, CompletionStage<HttpResponse>> grpc = request -> {
-                try {
-                    return grpcHandlers.apply(request);
-                } catch (Exception e) {
-                    return CompletableFuture.failedFuture(e);
-                }
-            };
+            long grpcMaxMessage = config.getBytes("quantflow.server.grpc-max-message-size");
+            Function<HttpRequest, CompletionStage<HttpResponse>> grpc = GrpcHandlers.create(
+                    new GenerationGrpcService(model, generations, engine, keys, metrics, state, grpcMaxMessage), new HealthGrpcService(state),
+                    metrics, grpcMaxMessage, settings.http().bodyReadTimeout(), system);
             HttpEdge edge = new HttpEdge(settings.edge(), ConnectionGuard.install(system.classicSystem(), settings.edge()), mat, metrics,
                     settings.http().retryAfterSeconds());
             Function<HttpRequest, CompletionStage<HttpResponse>> api = edge.jsonBodies(http);
@@ -225,9 +215,14 @@ public final class QuantflowServer implements AutoCloseable {
         engine.startDrain();
         engine.idle().thenCompose(v -> state.streamsClosed()).toCompletableFuture()
                 .orTimeout(Math.max(1, settings.drainTimeout().toMillis()), TimeUnit.MILLISECONDS)
-                .handle((v, err) -> {
-                    if (err != null) log.warn("drain timeout reached with requests still in flight; closing them");
-                    return Done.getInstance();
+                .handle((v, err) -> err)
+                .thenCompose(err -> {
+                    if (err != null) log.warn("drain timeout reached with requests still in flight; ending them");
+                    // each response still open (in flight past the deadline, health watches) ends with an error event
+                    // or UNAVAILABLE and a clean end, not with the connection reset of the unbinding
+                    state.drainDeadlinePassed();
+                    return state.streamsClosed().toCompletableFuture().orTimeout(UNBIND_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+                            .handle((v, e) -> Done.getInstance());
                 })
                 .thenCompose(d -> CompletableFuture.supplyAsync(() -> d, CompletableFuture.delayedExecutor(LINGER.toMillis(), TimeUnit.MILLISECONDS)))
                 .thenCompose(d -> terminateBindings())

@@ -37,6 +37,8 @@ public final class ScriptedEngine implements InferenceEngine {
     public final List<String> cancelled = new CopyOnWriteArrayList<>();
     public final Map<String, SharedKillSwitch> active = new ConcurrentHashMap<>();
     public volatile Duration tokenDelay = Duration.ZERO;
+    /** How long the engine takes to accept a request (tokenize and queue it). */
+    public volatile Duration acceptDelay = Duration.ZERO;
     public volatile boolean overloaded;
     public volatile boolean degraded;
     public volatile boolean failMidStream;
@@ -74,7 +76,9 @@ public final class ScriptedEngine implements InferenceEngine {
         if (!tokenDelay.isZero()) deltas = deltas.throttle(1, tokenDelay);
         int promptTokens = prompt.length;
         killSwitches.put(request.requestId(), new Killer(kill, killed));
-        return Source.<TokenEvent>single(new TokenEvent.Accepted(request.requestId(), promptTokens))
+        Source<TokenEvent, NotUsed> accepted = Source.single(new TokenEvent.Accepted(request.requestId(), promptTokens));
+        if (!acceptDelay.isZero()) accepted = accepted.initialDelay(acceptDelay);
+        return accepted
                 .concatLazy(deltas.via(kill.flow()))
                 .concatLazy(Source.lazySingle(() -> {
                     finished.set(true);

@@ -25,8 +25,10 @@ public final class Generations {
     private final ServerMetrics metrics;
     private final ServingState state;
     private final Materializer mat;
+    private final PromptBytes promptBytes;
 
-    public Generations(InferenceEngine engine, ServerMetrics metrics, ServingState state, Materializer mat) {
+    public Generations(InferenceEngine engine, ServerMetrics metrics, ServingState state, Materializer mat, PromptBytes promptBytes) {
+        this.promptBytes = promptBytes;
         this.engine = engine;
         this.metrics = metrics;
         this.state = state;
@@ -43,6 +45,7 @@ public final class Generations {
     public CompletionStage<Started> start(GenerateRequest request, String promptParam) {
         try {
             state.checkAccepting();
+            promptBytes.check(request.prompt(), request.prompt() instanceof dev.quantflow.actors.api.Prompt.Chat ? "messages" : "prompt");
             RequestMetrics rm = metrics.request();
             Source<TokenEvent, NotUsed> events = engine.submit(request)
                     .map(ev -> {
@@ -50,7 +53,7 @@ public final class Generations {
                         return ev;
                     })
                     .watchTermination((nu, done) -> {
-                        done.whenComplete((d, err) -> rm.ended(err != null));
+                        done.whenComplete((d, err) -> rm.ended(err != null && !state.cutByDrain(err)));
                         return nu;
                     });
             return events.prefixAndTail(1).runWith(Sink.head(), mat)

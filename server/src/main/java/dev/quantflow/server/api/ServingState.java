@@ -6,6 +6,10 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.SharedKillSwitch;
+import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Source;
 
 /**
@@ -19,6 +23,9 @@ public final class ServingState {
     private final AtomicBoolean warmedUp = new AtomicBoolean();
     private final AtomicBoolean draining = new AtomicBoolean();
     private final List<CompletableFuture<Void>> idleWaiters = new ArrayList<>();
+    private final SharedKillSwitch drainDeadline = KillSwitches.shared("drain-deadline");
+    private final ApiException drainCut = ApiError.of(ApiError.Kind.UNAVAILABLE, "the server is shutting down; this response ends here (drain timeout)")
+            .withCode("draining").exception();
     private int streaming;
 
     public ServingState(InferenceEngine engine) {
@@ -53,6 +60,26 @@ public final class ServingState {
         InferenceEngine.Health h = engine.health();
         if (h.draining()) throw ApiError.of(ApiError.Kind.UNAVAILABLE, "the engine is draining and takes no new requests").withCode("draining").exception();
         if (h.degraded()) throw ApiError.of(ApiError.Kind.UNAVAILABLE, "the engine is degraded (a pipeline stage is restarting); retry shortly").withCode("degraded").exception();
+    }
+
+    /**
+     * The events of a response, failed with UNAVAILABLE when the drain deadline passes: placed
+     * before the protocol's error handling, so that the client gets an error event and a clean
+     * end (SSE) or the status (gRPC) instead of a connection reset.
+     */
+    public <T> Flow<T, T, NotUsed> untilDrainDeadline() {
+        return Flow.<T>create().via(drainDeadline.flow());
+    }
+
+    /** Ends every response still open (see {@link #untilDrainDeadline()}), as the server closes; then {@link #streamsClosed()} completes soon. */
+    public void drainDeadlinePassed() {
+        drainDeadline.abort(drainCut);
+    }
+
+    /** Whether a generation ended because the drain cut it (an abort, not an error of the engine). */
+    public boolean cutByDrain(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) if (c == drainCut) return true;
+        return false;
     }
 
     /** The source, counted as an open response stream from materialization to termination. */

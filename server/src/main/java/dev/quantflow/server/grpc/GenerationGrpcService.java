@@ -1,5 +1,6 @@
 package dev.quantflow.server.grpc;
 
+import com.google.protobuf.CodedOutputStream;
 import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.actors.api.TokenEvent;
@@ -32,8 +33,11 @@ import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
+import io.grpc.Status;
 import org.apache.pekko.NotUsed;
+import org.apache.pekko.grpc.GrpcServiceException;
 import org.apache.pekko.grpc.javadsl.Metadata;
 import org.apache.pekko.japi.pf.PFBuilder;
 import org.apache.pekko.stream.javadsl.Source;
@@ -52,8 +56,11 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
     private final ApiKeys keys;
     private final ServerMetrics metrics;
     private final ServingState state;
+    private final long maxMessageBytes;
 
-    public GenerationGrpcService(ServedModel model, Generations generations, InferenceEngine engine, ApiKeys keys, ServerMetrics metrics, ServingState state) {
+    public GenerationGrpcService(ServedModel model, Generations generations, InferenceEngine engine, ApiKeys keys, ServerMetrics metrics,
+                                 ServingState state, long maxMessageBytes) {
+        this.maxMessageBytes = maxMessageBytes;
         this.model = model;
         this.generations = generations;
         this.engine = engine;
@@ -65,12 +72,17 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
     @Override
     public Source<GenerateResponse, NotUsed> generate(GenerateRequest in, Metadata metadata) {
         Source<GenerateResponse, NotUsed> responses;
+        // a call that ends without its Finished message and without an error was cancelled by the client
+        AtomicBoolean finished = new AtomicBoolean();
         try {
             authenticate(metadata);
             dev.quantflow.actors.api.GenerateRequest request = toEngineRequest(in);
             String id = request.requestId();
             responses = Source.completionStageSource(generations.start(request, promptParam(in))
-                    .thenApply(started -> started.events().mapConcat(ev -> toResponses(id, ev))))
+                    .thenApply(started -> started.events().via(state.untilDrainDeadline()).mapConcat(ev -> {
+                        if (ev instanceof TokenEvent.Finished) finished.set(true);
+                        return toResponses(id, ev);
+                    })))
                     .mapMaterializedValue(x -> NotUsed.getInstance());
         } catch (RuntimeException e) {
             responses = Source.failed(e);
@@ -78,7 +90,8 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
         return state.tracked(responses)
                 .mapError(new PFBuilder<Throwable, Throwable>().match(Throwable.class, GrpcErrors::map).build())
                 .watchTermination((nu, done) -> {
-                    done.whenComplete((d, err) -> metrics.grpcRequest("Generate", GrpcErrors.code(err)));
+                    done.whenComplete((d, err) -> metrics.grpcRequest("Generate",
+                            err == null && !finished.get() ? Status.Code.CANCELLED.name() : GrpcErrors.code(err)));
                     return nu;
                 });
     }
@@ -97,7 +110,16 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
             var tokenizer = engine.tokenizer();
             int[] ids = tokenizer.encode(in.getText(), !in.hasAddSpecialTokens() || in.getAddSpecialTokens());
             TokenizeResponse.Builder b = TokenizeResponse.newBuilder();
-            for (int id : ids) b.addTokenIds(id).addTokens(tokenizer.tokenText(id));
+            long size = 0;
+            for (int id : ids) {
+                String token = tokenizer.tokenText(id);
+                // stop building before the reply outgrows the message limit (a token's strings take more bytes than its text)
+                size += CodedOutputStream.computeInt32SizeNoTag(id) + CodedOutputStream.computeStringSize(2, token);
+                if (size > maxMessageBytes)
+                    throw new GrpcServiceException(Status.RESOURCE_EXHAUSTED.withDescription("the response would be larger than the message limit of "
+                            + maxMessageBytes + " bytes (" + ids.length + " tokens); tokenize a shorter text"));
+                b.addTokenIds(id).addTokens(token);
+            }
             return CompletableFuture.completedFuture(b.build());
         });
     }

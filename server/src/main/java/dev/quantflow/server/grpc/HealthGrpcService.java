@@ -13,12 +13,14 @@ import java.util.concurrent.CompletionStage;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.grpc.GrpcServiceException;
 import org.apache.pekko.grpc.javadsl.Metadata;
+import org.apache.pekko.japi.pf.PFBuilder;
 import org.apache.pekko.stream.javadsl.Source;
 
 /**
  * grpc.health.v1.Health: SERVING while the server is ready (warmed up, not draining, not
  * degraded). Service "" means the server, "quantflow.v1.GenerationService" the generation service;
- * others are unknown. Watch sends the status, then every change. No API key needed (probes).
+ * others are unknown. Watch sends the status, then every change, until the server closes (UNAVAILABLE).
+ * No API key needed (probes).
  */
 public final class HealthGrpcService implements HealthPowerApi {
     private static final Duration WATCH_INTERVAL = Duration.ofMillis(500);
@@ -46,6 +48,8 @@ public final class HealthGrpcService implements HealthPowerApi {
                         last -> java.util.Optional.empty())
                 .mapConcat(o -> o.stream().toList())
                 .map(HealthGrpcService::response)
+                .via(state.untilDrainDeadline())
+                .mapError(new PFBuilder<Throwable, Throwable>().match(Throwable.class, GrpcErrors::map).build())
                 .mapMaterializedValue(c -> NotUsed.getInstance());
     }
 

@@ -12,7 +12,8 @@ import org.apache.pekko.stream.scaladsl.Tcp;
 /**
  * Pekko HTTP's hook on its server binding (pekko.http.http2-telemetry-class; every bind goes
  * through it since HTTP/2 is enabled), the one place that sees each accepted TCP connection: hands
- * them to the actor system's {@link ConnectionGuard}. Pekko creates it by reflection.
+ * them to the actor system's {@link ConnectionGuard} (limits, timeouts) and {@link ClientConnections}
+ * (a request learns that its client left). Pekko creates it by reflection.
  */
 public final class GuardTelemetry implements TelemetrySpi {
     private final ActorSystem system;
@@ -24,7 +25,7 @@ public final class GuardTelemetry implements TelemetrySpi {
     @Override
     public Flow<Tcp.IncomingConnection, Tcp.IncomingConnection, NotUsed> serverBinding() {
         return org.apache.pekko.stream.javadsl.Flow.<Tcp.IncomingConnection>create()
-                .map(in -> ConnectionGuard.of(system).map(g -> g.guard(in)).orElse(in))
+                .map(in -> ClientConnections.get(system).watched(ConnectionGuard.of(system).map(g -> g.guard(in)).orElse(in)))
                 .asScala();
     }
 

@@ -22,6 +22,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.http.javadsl.model.ContentType;
@@ -35,7 +36,12 @@ import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.japi.pf.PFBuilder;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.SharedKillSwitch;
+import org.apache.pekko.stream.UniqueKillSwitch;
+import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
@@ -61,6 +67,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
     private final HttpSettings settings;
     private final Materializer mat;
     private final OpenAiRequestParser parser;
+    private final ClientConnections connections;
 
     public OpenAiHttp(ServedModel model, Generations generations, InferenceEngine engine, ApiKeys keys, ServerMetrics metrics,
                       ServingState state, HttpSettings settings, Materializer mat) {
@@ -73,6 +80,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
         this.settings = settings;
         this.mat = mat;
         this.parser = new OpenAiRequestParser(engine.tokenizer().vocabSize(), model.contextLength());
+        this.connections = ClientConnections.get(mat.system());
     }
 
     @Override
@@ -86,6 +94,11 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
             response = CompletableFuture.failedFuture(e);
         }
         return response.handle((r, err) -> {
+            if (err != null && unwrap(err) instanceof ClientGone) {
+                // nobody reads this answer; counted as nginx's 499 "client closed request"
+                metrics.httpRequest(endpoint, 499);
+                return error(ApiError.of(ApiError.Kind.INTERNAL, "the client closed the connection"));
+            }
             if (err != null) r = error(Generations.toApiException(err).error());
             metrics.httpRequest(endpoint, r.status().intValue());
             return r;
@@ -166,6 +179,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
     private CompletionStage<HttpResponse> generate(HttpRequest request, boolean chat) {
         long created = System.currentTimeMillis() / 1000;
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+        ClientConnections.Watch client = connections.watch(request);
         return readJson(request).thenCompose(body -> {
             OpenAiRequest r = chat ? parser.chat(body) : parser.completion(body);
             model.check(r.model());
@@ -178,16 +192,31 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                             + model.contextLength() + " tokens").withCode("context_length_exceeded").exception();
                 }
                 OpenAiShape shape = new OpenAiShape(chat, id, created, model.id(), r.includeUsage());
-                HttpResponse resp = r.stream() ? stream(started, shape, r) : null;
-                return resp != null ? CompletableFuture.completedFuture(resp) : whole(started, shape, r);
+                HttpResponse resp = r.stream() ? stream(started, shape, r, client) : null;
+                return resp != null ? CompletableFuture.completedFuture(resp) : whole(started, shape, r, client);
             });
+        }).whenComplete((resp, err) -> {
+            if (err != null) client.close();
         }).thenApply(resp -> resp.addHeader(RawHeader.create("X-Request-Id", id)));
     }
 
     /** Server-sent events: data: {chunk} lines, then data: [DONE]; a failure after the 200 becomes an error event. */
-    private HttpResponse stream(Generations.Started started, OpenAiShape shape, OpenAiRequest r) {
+    private HttpResponse stream(Generations.Started started, OpenAiShape shape, OpenAiRequest r, ClientConnections.Watch client) {
         boolean[] finished = {false};
-        Source<ObjectNode, NotUsed> chunks = started.events().mapConcat(ev -> switch (ev) {
+        // the events are run once: by the response entity, or, when the client left before Pekko sent the
+        // headers (the entity is then never run), cancelled here at once instead of after the substream timeout
+        AtomicBoolean taken = new AtomicBoolean();
+        SharedKillSwitch gone = KillSwitches.shared("client-gone");
+        client.onGone(() -> {
+            if (taken.compareAndSet(false, true)) started.events().runWith(Sink.cancelled(), mat);
+            else gone.shutdown();  // streaming already: Pekko cancels the entity too, this only makes sure
+        });
+        Source<TokenEvent, NotUsed> events = Source.<TokenEvent, NotUsed>fromMaterializer((m, a) ->
+                        taken.compareAndSet(false, true) ? started.events() : Source.<TokenEvent>empty())
+                .mapMaterializedValue(f -> NotUsed.getInstance())
+                .via(gone.flow())
+                .via(state.untilDrainDeadline());
+        Source<ObjectNode, NotUsed> chunks = events.mapConcat(ev -> switch (ev) {
             case TokenEvent.Delta d -> d.text().isEmpty() && !(r.logprobs() && !d.logprobs().isEmpty())
                     ? List.<ObjectNode>of() : List.of(shape.deltaChunk(d.text(), d.logprobs(), r.logprobs(), null));
             case TokenEvent.Finished f -> {
@@ -200,15 +229,23 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
             case TokenEvent.Accepted a -> List.<ObjectNode>of();
         });
         if (r.chat()) chunks = Source.single(shape.roleChunk()).concat(chunks);
+        // a stream ends with exactly one of: the Finished chunks, the failure's error event, or (neither came) an error event of its own
         Source<ByteString, NotUsed> bytes = chunks.map(OpenAiHttp::event)
                 .recover(new PFBuilder<Throwable, ByteString>()
-                        .match(Throwable.class, t -> event(OpenAiShape.streamError(Generations.toApiException(t).error())))
+                        .match(Throwable.class, t -> {
+                            finished[0] = true;
+                            return event(OpenAiShape.streamError(Generations.toApiException(t).error()));
+                        })
                         .build())
                 .concatLazy(Source.lazySingle(() -> finished[0] ? ByteString.emptyByteString()
                         : event(OpenAiShape.streamError(ApiError.of(ApiError.Kind.INTERNAL, "the generation ended without finishing")))))
                 .concatLazy(Source.single(DONE))
                 .filter(b -> !b.isEmpty())
-                .keepAlive(settings.sseKeepAlive(), () -> KEEP_ALIVE);
+                .keepAlive(settings.sseKeepAlive(), () -> KEEP_ALIVE)
+                .watchTermination((nu, done) -> {
+                    done.whenComplete((d, err) -> client.close());
+                    return nu;
+                });
         return HttpResponse.create()
                 .withEntity(HttpEntities.createChunked(EVENT_STREAM, state.tracked(bytes)))
                 .addHeader(RawHeader.create("Cache-Control", "no-cache"));
@@ -219,11 +256,23 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
     }
 
     /** Collects the whole generation into one response; runs at most the request timeout, then is cancelled. */
-    private CompletionStage<HttpResponse> whole(Generations.Started started, OpenAiShape shape, OpenAiRequest r) {
-        return started.events()
+    private CompletionStage<HttpResponse> whole(Generations.Started started, OpenAiShape shape, OpenAiRequest r, ClientConnections.Watch client) {
+        Pair<UniqueKillSwitch, CompletionStage<Collected>> run = started.events()
+                .via(state.untilDrainDeadline())
                 .completionTimeout(settings.requestTimeout())
-                .runFold(new Collected(), Collected::add, mat)
+                .viaMat(KillSwitches.single(), Keep.right())
+                .toMat(Sink.fold(new Collected(), Collected::add), Keep.both())
+                .run(mat);
+        // a client that closed its connection gets no answer: stop generating it now (an abort, as for a stream)
+        AtomicBoolean gone = new AtomicBoolean();
+        client.onGone(() -> {
+            gone.set(true);
+            run.first().shutdown();
+        });
+        return run.second()
+                .whenComplete((c, err) -> client.close())
                 .thenApply(c -> {
+                    if (gone.get()) throw new ClientGone();
                     if (c.finished == null) throw ApiError.of(ApiError.Kind.INTERNAL, "the generation ended without finishing").exception();
                     return json(200, shape.response(c.text.toString(), c.logprobs, r.logprobs(), OpenAiShape.finishReason(c.finished.finishReason()),
                             c.finished.promptTokens(), c.finished.completionTokens()));
@@ -246,6 +295,18 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
             }
             return this;
         }
+    }
+
+    /** The client closed its connection before its answer was ready. */
+    private static final class ClientGone extends RuntimeException {
+        ClientGone() {
+            super("the client closed the connection", null, false, false);
+        }
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        while (t instanceof CompletionException && t.getCause() != null) t = t.getCause();
+        return t;
     }
 
     // ---------------------------------------------------------------- other endpoints
