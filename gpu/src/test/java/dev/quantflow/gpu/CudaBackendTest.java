@@ -12,6 +12,7 @@ import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
 import dev.quantflow.engine.quant.QuantPlan;
+import dev.quantflow.gpu.backend.CudaBackend;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;

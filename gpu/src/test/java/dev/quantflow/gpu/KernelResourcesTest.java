@@ -3,6 +3,7 @@ package dev.quantflow.gpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.quantflow.gpu.backend.CudaBackend;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -14,6 +14,7 @@ import dev.quantflow.engine.quant.QuantPlan;
 import dev.quantflow.engine.quant.QuantizedCheckpoint;
 import dev.quantflow.engine.quant.QuantizedMatrix;
 import dev.quantflow.engine.quant.QuantizedModels;
+import dev.quantflow.gpu.linear.CudaFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -16,6 +16,7 @@ import dev.quantflow.engine.quant.QuantScheme;
 import dev.quantflow.engine.quant.QuantizedMatrix;
 import dev.quantflow.engine.quant.QuantizedModels;
 import dev.quantflow.engine.quant.W8A8DynamicLinear;
+import dev.quantflow.gpu.linear.CudaFormat;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;

@@ -53,7 +53,7 @@ class ContainerImageIT {
     void entrypointRunsTheServerWithTheLaunchersJvmFlags() throws Exception {
         List<String> entrypoint = strings(config.path("Entrypoint"));
         assertThat(entrypoint.getFirst()).isEqualTo("java");
-        assertThat(entrypoint.getLast()).isEqualTo("dev.quantflow.server.Main");
+        assertThat(entrypoint.getLast()).isEqualTo("dev.quantflow.server.cli.Main");
         assertThat(entrypoint).containsSubsequence("-cp", "@/app/jib-classpath-file");
         List<String> launcherFlags = launcherJvmFlags();
         assertThat(launcherFlags).contains("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED");

@@ -39,7 +39,7 @@ final class QuantflowServerProcess implements AutoCloseable {
     static boolean serveCommandExists() throws IOException, InterruptedException {
         String help = Command.of(Path.of("."), Duration.ofMinutes(1),
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
-                System.getProperty("quantflow.ops.serverMain", "dev.quantflow.server.Main"), "--help").check();
+                System.getProperty("quantflow.ops.serverMain", "dev.quantflow.server.cli.Main"), "--help").check();
         int commands = help.indexOf("Commands:");
         if (commands < 0) throw new AssertionError("quantflow --help lists no commands:\n" + help);
         return help.substring(commands).lines().anyMatch(l -> l.matches("\\s+serve(\\s.*)?"));
@@ -54,7 +54,7 @@ final class QuantflowServerProcess implements AutoCloseable {
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow", "-XX:+UseParallelGC", "-Xss4m", "-XX:LoopMaxUnroll=1", "-Xmx1g",
                 "-cp", System.getProperty("java.class.path"),
-                System.getProperty("quantflow.ops.serverMain", "dev.quantflow.server.Main"), "serve"));
+                System.getProperty("quantflow.ops.serverMain", "dev.quantflow.server.cli.Main"), "serve"));
         // settings through the environment, as the Deployment passes them
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().put("QUANTFLOW_MODEL", model.toString());

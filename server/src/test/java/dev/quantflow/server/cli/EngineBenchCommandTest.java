@@ -43,7 +43,7 @@ class EngineBenchCommandTest {
     void theTableExplainsItsColumnsAndStderrHasNoSlf4jWarnings() throws Exception {
         String javaBin = ProcessHandle.current().info().command().orElse("java");
         Process p = new ProcessBuilder(javaBin, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.Main",
+                "--sun-misc-unsafe-memory-access=allow", "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.cli.Main",
                 "bench", "engine", "--model", MODEL, "--concurrency", "1,2", "--max-tokens", "4", "--requests", "2", "--warmup-requests", "0")
                 .redirectOutput(ProcessBuilder.Redirect.PIPE).start();
         var err = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));

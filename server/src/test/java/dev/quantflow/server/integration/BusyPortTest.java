@@ -19,7 +19,7 @@ class BusyPortTest {
             // the shipped logging configuration, not the tests' logback-test.xml
             String logback = Path.of(BusyPortTest.class.getClassLoader().getResource("logback.xml").toURI()).toString();
             Process p = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                    "--sun-misc-unsafe-memory-access=allow", "-Dlogback.configurationFile=" + logback, "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.Main",
+                    "--sun-misc-unsafe-memory-access=allow", "-Dlogback.configurationFile=" + logback, "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.cli.Main",
                     "serve", "--model", Reference.MODEL.toString(), "--host", "127.0.0.1", "--port", Integer.toString(busy.getLocalPort()),
                     "--grpc-port", "-1", "--no-access-log").redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
             try {

@@ -28,7 +28,7 @@ class ServeProcessTest {
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow", LauncherHeapTest.heapFlag("serve", "--model", Reference.MODEL.toString()),
                 // the logging users get (the test classpath's logback-test.xml logs warnings only)
-                "-Dlogback.configurationFile=" + Path.of("target/classes/logback.xml").toAbsolutePath(), "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.Main",
+                "-Dlogback.configurationFile=" + Path.of("target/classes/logback.xml").toAbsolutePath(), "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.cli.Main",
                 "serve", "--model", Reference.MODEL.toString(), "--host", "127.0.0.1", "--port", "0", "--grpc-port", "-1", "--drain-timeout", "60s"));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD);
         pb.environment().put("QUANTFLOW_API_KEYS", "env-key-1,env-key-2");

@@ -1,6 +1,5 @@
-package dev.quantflow.server;
+package dev.quantflow.server.cli;
 
-import dev.quantflow.server.cli.QuantflowCommand;
 import org.slf4j.LoggerFactory;
 
 /** Entry point of bin/quantflow. */

@@ -1,4 +1,4 @@
-package dev.quantflow.gpu;
+package dev.quantflow.gpu.backend;
 
 import dev.quantflow.engine.backend.ComputeBackend;
 import dev.quantflow.engine.backend.ComputeDevice;
@@ -9,6 +9,12 @@ import dev.quantflow.engine.llama.StageLayout;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
 import dev.quantflow.engine.quant.QuantPlan;
+import dev.quantflow.gpu.CudaContext;
+import dev.quantflow.gpu.CudaDevice;
+import dev.quantflow.gpu.CudaRuntime;
+import dev.quantflow.gpu.KernelResources;
+import dev.quantflow.gpu.MemoryCategory;
+import dev.quantflow.gpu.linear.CudaLinearFactory;
 import dev.quantflow.gpu.stage.CudaStage;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,13 +1,10 @@
-package dev.quantflow.gpu;
+package dev.quantflow.gpu.linear;
 
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.engine.quant.QuantPlan;
-import dev.quantflow.gpu.linear.CudaDenseLinear;
-import dev.quantflow.gpu.linear.CudaLinear;
-import dev.quantflow.gpu.linear.CudaLlmInt8Linear;
-import dev.quantflow.gpu.linear.CudaW4A16Linear;
-import dev.quantflow.gpu.linear.CudaW8A8Linear;
+import dev.quantflow.gpu.CudaContext;
+import dev.quantflow.gpu.CudaKernels;
 import java.util.Optional;
 
 /**

@@ -1,4 +1,4 @@
-package dev.quantflow.gpu;
+package dev.quantflow.gpu.linear;
 
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
@@ -11,6 +11,7 @@ import dev.quantflow.engine.quant.W8A8DynamicLinear;
 import dev.quantflow.gpu.WeightPacking.Int4Groups;
 import dev.quantflow.gpu.WeightPacking.Int8Channel;
 import dev.quantflow.gpu.WeightPacking.Int8Groups;
+import dev.quantflow.gpu.WeightPacking;
 import java.util.Optional;
 
 /**
