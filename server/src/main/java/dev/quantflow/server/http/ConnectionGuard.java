@@ -37,6 +37,7 @@ public final class ConnectionGuard {
     private static final Logger log = LoggerFactory.getLogger(ConnectionGuard.class);
     private static final Map<ActorSystem, ConnectionGuard> BY_SYSTEM = new ConcurrentHashMap<>();
     private static final ByteString H2_PREFACE = ByteString.fromString("PRI * HTTP/2.0");
+    private static final ByteString SWITCHING = ByteString.fromString("HTTP/1.1 101");
     /** Pekko's own limit stays above ours, so that we see (and can close) the connections beyond ours. */
     public static final int PEKKO_MARGIN = 64;
 
@@ -87,6 +88,17 @@ public final class ConnectionGuard {
             this.localPort = localPort;
         }
 
+        /**
+         * The server answering means the bytes received so far were a request it read: no header
+         * read is pending (a slow-header client never gets an answer). A 101 switches the
+         * connection to HTTP/2 (h2c upgrade, as java.net.http and curl --http2 do it).
+         */
+        void sent(ByteString b) {
+            lastActivity = System.nanoTime();
+            headersSince = 0;
+            if (!http2 && b.size() >= SWITCHING.size() && b.take(SWITCHING.size()).equals(SWITCHING)) http2 = true;
+        }
+
         void received(ByteString b) {
             long now = System.nanoTime();
             lastActivity = now;
@@ -110,7 +122,7 @@ public final class ConnectionGuard {
         Flow<ByteString, ByteString, NotUsed> tcp = in.flow().asJava();
         Flow<ByteString, ByteString, NotUsed> guarded = Flow.<ByteString>create()
                 .map(b -> {
-                    c.lastActivity = System.nanoTime();
+                    c.sent(b);
                     return b;
                 })
                 .via(tcp)

@@ -144,10 +144,13 @@ public final class HttpEdge {
         };
     }
 
-    /** An answer given here rather than by an endpoint, counted like theirs. */
+    /**
+     * An answer given here rather than by an endpoint, counted like theirs. Sent once the body has
+     * been read and dropped: an answer before the end of the body makes Pekko close the connection,
+     * which a client still sending sees as a reset instead of the answer.
+     */
     private CompletionStage<HttpResponse> refuse(HttpRequest request, ApiError e) {
-        request.discardEntityBytes(mat);
         metrics.httpRequest(Endpoint.label(request.getUri().path()), e.kind().httpStatus);
-        return CompletableFuture.completedFuture(HttpErrors.response(e, retryAfterSeconds));
+        return request.discardEntityBytes(mat).completionStage().handle((done, err) -> HttpErrors.response(e, retryAfterSeconds));
     }
 }

@@ -141,9 +141,8 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                         return CompletableFuture.completedFuture(json(200, modelEntry()));
                     }));
                 }
-                request.discardEntityBytes(mat);
-                throw new ApiError(ApiError.Kind.NOT_FOUND, "no such endpoint: " + request.method().value() + " " + path,
-                        Optional.empty(), Optional.of("unknown_url")).exception();
+                return afterBody(request, error(new ApiError(ApiError.Kind.NOT_FOUND, "no such endpoint: " + request.method().value() + " " + path,
+                        Optional.empty(), Optional.of("unknown_url"))));
             }
         }
     }
@@ -154,20 +153,24 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
 
     private CompletionStage<HttpResponse> only(boolean methodMatches, String allowed, HttpRequest request, Handler h) {
         if (!methodMatches) {
-            request.discardEntityBytes(mat);
-            return CompletableFuture.completedFuture(error(ApiError.of(ApiError.Kind.METHOD_NOT_ALLOWED,
+            HttpResponse refused = error(ApiError.of(ApiError.Kind.METHOD_NOT_ALLOWED,
                     request.method().value() + " is not allowed on " + request.getUri().path() + "; use " + allowed))
-                    .addHeader(RawHeader.create("Allow", allowed)));
+                    .addHeader(RawHeader.create("Allow", allowed));
+            return afterBody(request, refused);
         }
-        if (allowed.equals("GET")) request.discardEntityBytes(mat);
+        if (allowed.equals("GET")) return request.discardEntityBytes(mat).completionStage().thenCompose(done -> h.run());   // a GET may carry a body
         return h.run();
+    }
+
+    /** An early answer, sent once the request's body is read and dropped (before it, Pekko would cut the connection on a client still sending). */
+    private CompletionStage<HttpResponse> afterBody(HttpRequest request, HttpResponse response) {
+        return request.discardEntityBytes(mat).completionStage().handle((done, err) -> response);
     }
 
     private Handler authorized(HttpRequest request, Handler h) {
         return () -> {
             if (!keys.allows(request.getHeader("Authorization").map(org.apache.pekko.http.javadsl.model.HttpHeader::value))) {
-                if (!request.method().equals(HttpMethods.GET)) request.discardEntityBytes(mat);
-                return CompletableFuture.completedFuture(error(new ApiError(ApiError.Kind.UNAUTHENTICATED,
+                return afterBody(request, error(new ApiError(ApiError.Kind.UNAUTHENTICATED,
                         "missing or invalid API key; send it as 'Authorization: Bearer KEY'", Optional.empty(), Optional.of("invalid_api_key"))));
             }
             return h.run();

@@ -139,7 +139,7 @@ class ServerFuzzTest {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path.replace(" ", "%20"))).timeout(TIMEOUT)
                 .header("Content-Type", contentType).method(method, HttpRequest.BodyPublishers.ofByteArray(body));
         if (rnd.nextInt(20) == 0) b.header("Authorization", "Bearer " + randomAscii(rnd, 10));
-        String what = method + " " + path + " " + new String(body, 0, Math.min(body.length, 300), StandardCharsets.UTF_8);
+        String what = method + " " + path + " (" + contentType + ") " + new String(body, 0, Math.min(body.length, 300), StandardCharsets.UTF_8);
         try {
             HttpResponse<InputStream> r = client.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
             boolean sse = r.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream");
