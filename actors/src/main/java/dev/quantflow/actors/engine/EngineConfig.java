@@ -99,7 +99,7 @@ public record EngineConfig(
             .resolve(ConfigResolveOptions.noSystem()).getConfig("quantflow.engine");
 
     /** A HOCON list or a comma-separated string (as environment variables give it); blanks dropped. */
-    static List<String> list(Config c, String key) {
+    private static List<String> list(Config c, String key) {
         List<String> raw = c.getValue(key).valueType() == ConfigValueType.LIST ? c.getList(key).stream().map(v -> String.valueOf(v.unwrapped())).toList()
                 : List.of(c.getString(key));
         List<String> out = new ArrayList<>();
@@ -194,7 +194,7 @@ public record EngineConfig(
             devices = list(c, "devices");
             quant = c.getString("quant").strip();
             String kv = c.getString("kv").strip();
-            KvFormat format = kv.isEmpty() ? KvFormat.F32 : KvFormat.parse(kv);
+            KvFormat format = KvFormat.parse(kv.isEmpty() ? DEFAULTS.getString("kv") : kv);   // blank: the default
             kvCaches = format == KvFormat.F32 ? KvCacheFactory.F32 : KvCacheFactory.of(format);
             kvBlocks = c.getInt("kv-blocks");
             kvBlockSize = c.getInt("kv-block-size");
