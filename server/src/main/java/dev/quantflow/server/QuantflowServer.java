@@ -119,6 +119,8 @@ public final class QuantflowServer implements AutoCloseable {
                     adminBinding.map(b -> ", health and metrics also on port " + b.localAddress().getPort()).orElse(""),
                     keys.enabled() ? "required (" + keys.count() + " configured)" : "off",
                     settings.edge().corsEnabled() ? "for " + String.join(", ", settings.edge().allowedOrigins()) : "off");
+            // the one warm-up on serve (quantflow.engine.warmup; ServeCommand starts the engine without its own): retried,
+            // through the tokenizer, and what readiness waits for
             if (settings.warmup()) engine.loaded().thenRun(() -> server.warmUp(0));   // the ports may be bound before the model loads
             else state.markWarmedUp();
             return server;

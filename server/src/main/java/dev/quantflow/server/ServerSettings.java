@@ -12,8 +12,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
-/** The quantflow.server block of the configuration (application.conf, env, --config file, flags), checked. */
-public record ServerSettings(Optional<Path> model, Optional<String> servedModelName, String quant, List<String> devices, int stages,
+/**
+ * The quantflow.server block of the configuration (application.conf, env, --config file, flags),
+ * checked. The engine's settings (stages, devices, quant, budgets) are quantflow.engine's, read by
+ * EngineConfig.from; warmup is quantflow.engine.warmup, which on serve the server runs (see QuantflowServer).
+ */
+public record ServerSettings(Optional<Path> model, Optional<String> servedModelName,
                              String host, int port, int grpcPort, int adminPort, List<String> apiKeys, Optional<Path> apiKeyFile,
                              HttpSettings http, EdgeSettings edge, Duration drainTimeout, boolean warmup) {
 
@@ -31,15 +35,13 @@ public record ServerSettings(Optional<Path> model, Optional<String> servedModelN
         Cors.check(origins);
         EdgeSettings edge = new EdgeSettings(maxConnections, positive(c, "header-read-timeout"), positive(c, "keep-alive-timeout"), origins,
                 c.getBoolean("access-log"));
-        int stages = c.getInt("stages");
-        if (stages < 1) throw new IllegalArgumentException("quantflow.server.stages must be >= 1, got " + stages);
         long maxBody = c.getBytes("max-body-size");
         if (maxBody < 1024) throw new IllegalArgumentException("quantflow.server.max-body-size must be at least 1 KiB");
         HttpSettings http = new HttpSettings(maxBody, positive(c, "body-read-timeout"), positive(c, "request-timeout"),
                 Math.max(1, c.getDuration("retry-after").toSeconds()), positive(c, "sse-keep-alive"));
-        return new ServerSettings(path(c, "model"), text(c, "served-model-name"), c.getString("quant").strip(), list(c, "devices"), stages,
+        return new ServerSettings(path(c, "model"), text(c, "served-model-name"),
                 c.getString("host"), port, grpcPort, adminPort, list(c, "api-keys"), path(c, "api-key-file"), http, edge,
-                c.getDuration("drain-timeout"), c.getBoolean("warmup"));
+                c.getDuration("drain-timeout"), root.getBoolean("quantflow.engine.warmup"));
     }
 
     private static Duration positive(Config c, String key) {

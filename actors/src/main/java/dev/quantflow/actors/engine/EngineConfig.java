@@ -1,19 +1,29 @@
 package dev.quantflow.actors.engine;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigResolveOptions;
+import com.typesafe.config.ConfigValueType;
 import dev.quantflow.engine.backend.ComputeBackend;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.llama.StagePlacement;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
 import dev.quantflow.engine.quant.QuantizedModels;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * Everything the actor pipeline needs to start: the model, how its layers split into stages and
  * onto which devices, the scheduler's budgets and the pluggable linear and KV-cache formats.
- * Build one with {@link #builder(Path)}; every value is checked here so a bad flag fails fast.
+ * Build one with {@link #builder(Path)} (the defaults of reference.conf's quantflow.engine) or
+ * {@link #from(Config, Path)} (a configuration's quantflow.engine block: serve's, with its
+ * environment, --config file and flags); every value is checked here so a bad flag fails fast.
+ * No default is written in Java: each is a key of quantflow.engine in reference.conf.
  */
 public record EngineConfig(
         Path modelDir,
@@ -65,12 +75,48 @@ public record EngineConfig(
         LinearFactory over(LlamaConfig model, WeightStore weights);
     }
 
+    /** A builder with the defaults of reference.conf's quantflow.engine (without the environment's overrides). */
     public static Builder builder(Path modelDir) {
-        return new Builder(modelDir);
+        return builder(DEFAULTS, modelDir);
+    }
+
+    /** A builder starting from a quantflow.engine block (e.g. {@code config.getConfig("quantflow.engine")}). */
+    public static Builder builder(Config quantflowEngine, Path modelDir) {
+        return new Builder(modelDir, quantflowEngine.withFallback(DEFAULTS));
+    }
+
+    /** The engine a quantflow.engine block describes, with the code-carrying parts at their defaults. */
+    public static EngineConfig from(Config quantflowEngine, Path modelDir) {
+        return builder(quantflowEngine, modelDir).build();
+    }
+
+    /** reference.conf's quantflow.engine as written: its ${?QUANTFLOW_...} overrides left out, so a library default never depends on the environment. */
+    public static Config defaults() {
+        return DEFAULTS;
+    }
+
+    private static final Config DEFAULTS = ConfigFactory.defaultReferenceUnresolved().withOnlyPath("quantflow.engine")
+            .resolve(ConfigResolveOptions.noSystem()).getConfig("quantflow.engine");
+
+    /** A HOCON list or a comma-separated string (as environment variables give it); blanks dropped. */
+    private static List<String> list(Config c, String key) {
+        List<String> raw = c.getValue(key).valueType() == ConfigValueType.LIST ? c.getList(key).stream().map(v -> String.valueOf(v.unwrapped())).toList()
+                : List.of(c.getString(key));
+        List<String> out = new ArrayList<>();
+        for (String s : raw) Arrays.stream(s.split(",")).map(String::strip).filter(x -> !x.isEmpty()).forEach(out::add);
+        return List.copyOf(out);
+    }
+
+    private static List<Integer> layers(Config c, String key) {
+        try {
+            return list(c, key).stream().map(Integer::parseInt).toList();
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("quantflow.engine." + key + " must be layer counts like 3,5, got '" + c.getValue(key).unwrapped() + "'");
+        }
     }
 
     public Builder toBuilder() {
-        Builder b = new Builder(modelDir);
+        Builder b = new Builder(modelDir, DEFAULTS);
         b.servedModelName = servedModelName;
         b.stages = stages;
         b.layerSplit = layerSplit;
@@ -116,30 +162,49 @@ public record EngineConfig(
         if (!ok) throw new IllegalArgumentException(message);
     }
 
-    /** Defaults sized for a CPU server; tests shrink the budgets to force waiting and preemption. */
+    /**
+     * Starts from a quantflow.engine block (reference.conf's defaults, sized for a CPU server,
+     * under whatever overrides it); tests shrink the budgets to force waiting and preemption.
+     */
     public static final class Builder {
         private final Path modelDir;
         private String servedModelName = "";
-        private int stages = 1;
-        private List<Integer> layerSplit = List.of();
-        private List<String> devices = List.of("cpu");
-        private int maxBatchTokens = 512;
-        private int maxSequences = 32;
-        private int kvBlocks = 0;
-        private int kvBlockSize = 16;
-        private long kvMemoryBytes = 512L << 20;
-        private int maxWaiting = 256;
-        private int tokenizerWorkers = 2;
-        private int stageThreads = 0;
-        private boolean warmup = true;
+        private int stages;
+        private List<Integer> layerSplit;
+        private List<String> devices;
+        private int maxBatchTokens;
+        private int maxSequences;
+        private int kvBlocks;
+        private int kvBlockSize;
+        private long kvMemoryBytes;
+        private int maxWaiting;
+        private int tokenizerWorkers;
+        private int stageThreads;
+        private boolean warmup;
         private StageLinears linears;   // null: QuantizedModels.atLoad with quant
-        private String quant = "fp32";
-        private KvCacheFactory kvCaches = KvCacheFactory.F32;
+        private String quant;
+        private KvCacheFactory kvCaches;
         private LinearProbe linearProbe = LinearProbe.NONE;
         private StageFaults faults = StageFaults.NONE;
 
-        private Builder(Path modelDir) {
+        private Builder(Path modelDir, Config c) {
             this.modelDir = modelDir;
+            stages = c.getInt("stages");
+            layerSplit = layers(c, "layer-split");
+            devices = list(c, "devices");
+            quant = c.getString("quant").strip();
+            String kv = c.getString("kv").strip();
+            KvFormat format = KvFormat.parse(kv.isEmpty() ? DEFAULTS.getString("kv") : kv);   // blank: the default
+            kvCaches = format == KvFormat.F32 ? KvCacheFactory.F32 : KvCacheFactory.of(format);
+            kvBlocks = c.getInt("kv-blocks");
+            kvBlockSize = c.getInt("kv-block-size");
+            kvMemoryBytes = c.getBytes("kv-memory");
+            maxBatchTokens = c.getInt("max-batch-tokens");
+            maxSequences = c.getInt("max-seqs");
+            maxWaiting = c.getInt("max-waiting");
+            tokenizerWorkers = c.getInt("tokenizer-workers");
+            stageThreads = c.getInt("stage-threads");
+            warmup = c.getBoolean("warmup");
         }
 
         public Builder servedModelName(String v) { servedModelName = v; return this; }

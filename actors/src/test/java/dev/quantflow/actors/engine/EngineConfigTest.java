@@ -4,10 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigResolveOptions;
+import dev.quantflow.engine.kv.KvCache;
+import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.model.LlamaConfig;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** Stage plans and the checks on engine flags. */
@@ -47,5 +54,78 @@ class EngineConfigTest {
         assertThatThrownBy(() -> config().devices(List.of("tpu")).build()).hasMessageContaining("unknown device 'tpu'");
         assertThatThrownBy(() -> config().stages(3).devices(List.of("cpu", "cpu")).build()).hasMessageContaining("2 devices for 3 stages");
         assertThatThrownBy(() -> config().maxBatchTokens(0).build()).hasMessageContaining("max batch tokens");
+    }
+
+    /** The Builder's defaults are reference.conf's quantflow.engine, the values the engine always had. */
+    @Test
+    void theDefaultsAreReferenceConfs() {
+        EngineConfig c = config().build();
+        Config ref = EngineConfig.defaults();
+        assertThat(c.stages()).isEqualTo(ref.getInt("stages")).isEqualTo(1);
+        assertThat(c.layerSplit()).isEmpty();
+        assertThat(c.devices()).containsExactly("cpu");
+        assertThat(c.quant()).isEqualTo(ref.getString("quant")).isEqualTo("fp32");
+        assertThat(c.kvCaches().format()).isEqualTo(KvFormat.F32);
+        assertThat(c.maxBatchTokens()).isEqualTo(ref.getInt("max-batch-tokens")).isEqualTo(512);
+        assertThat(c.maxSequences()).isEqualTo(ref.getInt("max-seqs")).isEqualTo(32);
+        assertThat(c.kvBlocks()).isZero();
+        assertThat(c.kvBlockSize()).isEqualTo(16);
+        assertThat(c.kvMemoryBytes()).isEqualTo(ref.getBytes("kv-memory")).isEqualTo(512L << 20);
+        assertThat(c.maxWaiting()).isEqualTo(256);
+        assertThat(c.tokenizerWorkers()).isEqualTo(2);
+        assertThat(c.stageThreads()).isZero();
+        assertThat(c.warmup()).isTrue();
+        assertThat(c.servedModelName()).isEmpty();
+    }
+
+    /** The paged caches' block size and the single-sequence caches' (KvCache.BLOCK_SIZE) are one number. */
+    @Test
+    void theKvBlockSizeDefaultIsKvCachesBlockSize() {
+        assertThat(EngineConfig.defaults().getInt("kv-block-size")).isEqualTo(KvCache.BLOCK_SIZE);
+        assertThat(ConfigFactory.load().getInt("quantflow.engine.kv-block-size")).isEqualTo(KvCache.BLOCK_SIZE);
+    }
+
+    @Test
+    void aQuantflowEngineBlockOverridesTheDefaults() {
+        Config block = ConfigFactory.parseString("""
+                stages = 2, devices = "cpu, cpu", layer-split = [1, 1], quant = "w8a16", kv = int8, kv-blocks = 9, kv-block-size = 8
+                kv-memory = 64 MiB, max-batch-tokens = 64, max-seqs = 4, max-waiting = 5, tokenizer-workers = 3, stage-threads = 1, warmup = off
+                """);
+        EngineConfig c = EngineConfig.from(block, Path.of("model"));
+        assertThat(c.stages()).isEqualTo(2);
+        assertThat(c.devices()).containsExactly("cpu", "cpu");
+        assertThat(c.layerSplit()).containsExactly(1, 1);
+        assertThat(c.quant()).isEqualTo("w8a16");
+        assertThat(c.kvCaches().format()).isEqualTo(KvFormat.INT8);
+        assertThat(c.kvBlocks()).isEqualTo(9);
+        assertThat(c.kvBlockSize()).isEqualTo(8);
+        assertThat(c.kvMemoryBytes()).isEqualTo(64L << 20);
+        assertThat(c.maxBatchTokens()).isEqualTo(64);
+        assertThat(c.maxSequences()).isEqualTo(4);
+        assertThat(c.maxWaiting()).isEqualTo(5);
+        assertThat(c.tokenizerWorkers()).isEqualTo(3);
+        assertThat(c.stageThreads()).isEqualTo(1);
+        assertThat(c.warmup()).isFalse();
+        // a partial block keeps the other defaults; an environment string "3,5" is a split too
+        EngineConfig partial = EngineConfig.from(ConfigFactory.parseMap(Map.of("max-seqs", 7, "layer-split", "3, 5")), Path.of("model"));
+        assertThat(partial.maxSequences()).isEqualTo(7);
+        assertThat(partial.layerSplit()).containsExactly(3, 5);
+        assertThat(partial.maxBatchTokens()).isEqualTo(512);
+        assertThatThrownBy(() -> EngineConfig.from(ConfigFactory.parseMap(Map.of("layer-split", "3;5")), Path.of("model")))
+                .hasMessageContaining("quantflow.engine.layer-split");
+    }
+
+    /** Every key of quantflow.engine has its environment variable: QUANTFLOW_ and the key in upper case, dashes as underscores. */
+    @Test
+    void everyEngineKeyHasItsEnvironmentVariable() {
+        Config unresolved = ConfigFactory.defaultReferenceUnresolved().withOnlyPath("quantflow.engine");
+        for (String key : EngineConfig.defaults().root().keySet()) {
+            String env = "QUANTFLOW_" + key.toUpperCase(Locale.ROOT).replace('-', '_');
+            String value = key.equals("warmup") ? "off" : key.equals("kv-memory") ? "1 MiB" : key.equals("devices") ? "cuda:7" : "77";
+            // an environment variable is, to a substitution, a root key: give it as one
+            Config resolved = ConfigFactory.parseMap(Map.of(env, value)).withFallback(unresolved).resolve(ConfigResolveOptions.noSystem())
+                    .getConfig("quantflow.engine");
+            assertThat(String.valueOf(resolved.getValue(key).unwrapped())).as(key + " from " + env).isEqualTo(value);
+        }
     }
 }

@@ -1,11 +1,24 @@
 package dev.quantflow.server.cli;
 
+import java.util.Arrays;
+import java.util.List;
+
 /** Help texts that several commands share, so that their --help cannot drift apart. */
 final class CliHelp {
     private CliHelp() {}
 
-    /** What --quant takes; each command adds its default and the schemes it builds. */
-    static final String QUANT_SCHEMES = "Quantization of the linear layers, SCHEME[:key=value,...] of docs/QUANTIZATION.md: fp32, bf16, "
+    /** What --quant takes: one text for every command (serve, generate, bench engine, eval, quantize). */
+    static final String QUANT_SCHEMES = "Quantization of the linear layers, SCHEME[:key=value,...] of docs/QUANTIZATION.md: fp32 (the weights as stored), bf16, "
             + "w8a16, w8a8-tensor, w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], "
-            + "w4a16-rtn|w4a16-gptq|w4a16-awq[:group=128]";
+            + "w4a16-rtn|w4a16-gptq|w4a16-awq[:group=128]; built at load (serve, bench engine): fp32, bf16, w8a16, llm-int8, w8a8-dynamic, "
+            + "w4a16-rtn, the others calibrate (quantize them with `quantflow quantize`); on a CUDA card fp32, bf16, llm-int8, w8a8-dynamic "
+            + "and w4a16-* run the engine's codes";
+
+    /** The key, variable and default of --quant in the commands whose field starts from the configured scheme. */
+    static final String QUANT_KEY = " [quantflow.engine.quant, QUANTFLOW_QUANT] (default: ${DEFAULT-VALUE})";
+
+    /** --devices DEV,DEV as a list. */
+    static List<String> devices(String flag) {
+        return Arrays.stream(flag.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+    }
 }

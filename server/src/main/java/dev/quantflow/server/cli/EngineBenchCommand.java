@@ -63,7 +63,7 @@ public final class EngineBenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         if (concurrency.stream().anyMatch(c -> c < 1)) throw new QuantflowCommand.UserError("--concurrency levels must be >= 1");
         if (maxTokens < 1 || promptTokens < 2) throw new QuantflowCommand.UserError("--max-tokens must be >= 1 and --prompt-tokens >= 2");
-        EngineConfig config = engineOptions.apply(EngineConfig.builder(model.dir()), model.dir()).build();
+        EngineConfig config = engineOptions.apply(EngineConfig.builder(ConfigDefaults.engine(), model.dir()), model.dir()).build();
         ActorSystem<Void> clients = ActorSystem.create(Behaviors.empty(), "bench-clients");
         try (PipelineEngine engine = PipelineEngine.start(config)) {
             if (promptTokens + maxTokens > engine.settings().positionLimit())

@@ -24,26 +24,31 @@ import picocli.CommandLine.Option;
  * its weights, KV cache and activations there, which cross the host only between stages.
  */
 public final class PlacementOptions {
-    @Option(names = "--devices", split = ",", paramLabel = "DEV", defaultValue = "cpu",
-            description = "Devices for the stages: cpu or cuda:N, comma-separated; see `quantflow devices` (default: ${DEFAULT-VALUE})")
-    List<String> devices = new ArrayList<>(List.of("cpu"));
+    @Option(names = "--devices", paramLabel = "DEV,...",
+            description = "Devices for the stages: cpu or cuda:N, comma-separated, one for all or one per stage; see `quantflow devices` "
+                    + "[quantflow.engine.devices, QUANTFLOW_DEVICES] (default: ${DEFAULT-VALUE})")
+    String devicesFlag = ConfigDefaults.engineString("devices");
 
-    @Option(names = "--stages", defaultValue = "1", description = "Pipeline stages: contiguous layer ranges balanced by weight bytes, on the one device or one device each (default: ${DEFAULT-VALUE})")
-    int stages;
+    @Option(names = "--stages", description = "Pipeline stages: contiguous layer ranges balanced by weight bytes, on the one device or one device each "
+            + "[quantflow.engine.stages, QUANTFLOW_STAGES] (default: ${DEFAULT-VALUE})")
+    int stages = ConfigDefaults.engineInt("stages");
 
-    @Option(names = "--quant", defaultValue = "fp32", paramLabel = "SCHEME",
-            description = CliHelp.QUANT_SCHEMES + "; fp32 keeps the weights as stored; on a CUDA card fp32, bf16, llm-int8, w8a8-dynamic "
-                    + "and w4a16-* run the engine's codes (default: ${DEFAULT-VALUE})")
-    String scheme;
+    @Option(names = "--quant", paramLabel = "SCHEME", description = CliHelp.QUANT_SCHEMES + CliHelp.QUANT_KEY)
+    String scheme = ConfigDefaults.engineString("quant");
+
+    /** --devices as a list. */
+    List<String> devices() {
+        return CliHelp.devices(devicesFlag);
+    }
 
     /** Whether every stage runs on the CPU (where engine.quant provides all schemes). */
     public boolean cpuOnly() {
-        return devices.stream().allMatch(d -> d.equals("cpu"));
+        return devices().stream().allMatch(d -> d.equals("cpu"));
     }
 
     /** Checks --devices and --stages against the model. */
     public void validate(int numLayers) {
-        if (devices.isEmpty()) throw new QuantflowCommand.UserError("--devices is empty");
+        if (devices().isEmpty()) throw new QuantflowCommand.UserError("--devices is empty");
         if (stages < 1 || stages > numLayers) throw new QuantflowCommand.UserError("--stages must be between 1 and the " + numLayers + " layers");
     }
 
@@ -60,7 +65,7 @@ public final class PlacementOptions {
     public List<LayerRange> plan(LlamaConfig c) {
         validate(c.numLayers());
         try {
-            return StagePlacement.plan(c, stages, List.of(), devices);
+            return StagePlacement.plan(c, stages, List.of(), devices());
         } catch (IllegalArgumentException e) {
             throw new QuantflowCommand.UserError(e.getMessage());
         }

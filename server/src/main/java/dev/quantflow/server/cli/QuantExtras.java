@@ -20,8 +20,8 @@ public final class QuantExtras {
     @Option(names = "--quant-layer", paramLabel = "PATTERN=SCHEME", description = "Per-layer override, e.g. down_proj=w8a16 (repeatable)")
     List<String> overrides = new ArrayList<>();
 
-    @Option(names = "--kv", defaultValue = "f32", description = "KV cache storage: f32 or int8 (default: ${DEFAULT-VALUE})")
-    String kv;
+    @Option(names = "--kv", paramLabel = "f32|int8", description = "KV cache storage: f32 or int8 [quantflow.engine.kv, QUANTFLOW_KV] (default: ${DEFAULT-VALUE})")
+    String kv = ConfigDefaults.engineString("kv");
 
     @Option(names = "--calib", paramLabel = "FILE", description = "Calibration text (needed by w8a8-tensor, smoothquant, gptq, awq; llm-int8 uses it to keep fp32 copies of outlier channels)")
     Path calib;

@@ -9,9 +9,8 @@ import picocli.CommandLine.Option;
 
 /** --quant SCHEME and its extras, for the commands that quantize on the CPU (eval, quantize). */
 public final class QuantOptions {
-    @Option(names = "--quant", paramLabel = "SCHEME", defaultValue = "fp32",
-            description = CliHelp.QUANT_SCHEMES + " (default: ${DEFAULT-VALUE})")
-    String scheme;
+    @Option(names = "--quant", paramLabel = "SCHEME", description = CliHelp.QUANT_SCHEMES + CliHelp.QUANT_KEY)
+    String scheme = ConfigDefaults.engineString("quant");
 
     @Mixin
     QuantExtras extras;

@@ -21,7 +21,6 @@ import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.ServerSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -33,11 +32,12 @@ import picocli.CommandLine.Option;
 
 /**
  * `quantflow serve`: the engine behind the OpenAI-compatible HTTP API and gRPC. Every flag is a
- * key of application.conf (quantflow.server.* / quantflow.engine.*) with an environment variable;
- * precedence: flag > --config FILE > environment > defaults. SIGTERM (or Ctrl-C) drains: readiness
+ * key (quantflow.server.* of application.conf, quantflow.engine.* of the actors' reference.conf)
+ * with an environment variable; precedence: flag > --config FILE > environment > defaults. The
+ * flags stay null unless given; their help shows the configured default (${bundle:KEY}, see ConfigDefaults). SIGTERM (or Ctrl-C) drains: readiness
  * off, new requests 503, in-flight ones finish within the drain timeout, then exit 0.
  */
-@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false, resourceBundle = "dev.quantflow.server.cli.ConfigDefaults",
         description = "Serve a model over the OpenAI-compatible HTTP API (SSE streaming), gRPC, Prometheus /metrics and health probes.")
 public final class ServeCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
@@ -45,68 +45,88 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory [quantflow.server.model, QUANTFLOW_MODEL] (default: ../shared/models/stories260K)")
     Path model;
 
-    @Option(names = "--quant", paramLabel = "SCHEME", description = CliHelp.QUANT_SCHEMES + " [quantflow.server.quant, QUANTFLOW_QUANT] (default: fp32)")
+    @Option(names = "--quant", paramLabel = "SCHEME", description = CliHelp.QUANT_SCHEMES + " [quantflow.engine.quant, QUANTFLOW_QUANT] (default: ${bundle:quantflow.engine.quant})")
     String quant;
 
-    @Option(names = "--devices", paramLabel = "DEV,...", description = "One device for all stages or one per stage: cpu or cuda:N (the stage's weights, activations and KV cache on that card) [QUANTFLOW_DEVICES]")
+    @Option(names = "--devices", paramLabel = "DEV,...", description = "One device for all stages or one per stage: cpu or cuda:N (the stage's weights, activations and KV cache on that card) "
+            + "[quantflow.engine.devices, QUANTFLOW_DEVICES] (default: ${bundle:quantflow.engine.devices})")
     String devices;
 
-    @Option(names = "--stages", paramLabel = "N", description = "Pipeline stages (layer shards) [QUANTFLOW_STAGES] (default: 1)")
+    @Option(names = "--stages", paramLabel = "N", description = "Pipeline stages (layer shards, balanced by weight bytes) [quantflow.engine.stages, QUANTFLOW_STAGES] (default: ${bundle:quantflow.engine.stages})")
     Integer stages;
 
-    @Option(names = "--layer-split", paramLabel = "N,N,...", description = "Layers per stage, e.g. 3,5 (overrides --stages) [QUANTFLOW_LAYER_SPLIT]")
+    @Option(names = "--layer-split", paramLabel = "N,N,...", description = "Layers per stage, e.g. 3,5 (overrides --stages) [quantflow.engine.layer-split, QUANTFLOW_LAYER_SPLIT]")
     String layerSplit;
 
-    @Option(names = "--host", description = "Address to listen on [QUANTFLOW_HOST] (default: 0.0.0.0)")
+    @Option(names = "--host", description = "Address to listen on [quantflow.server.host, QUANTFLOW_HOST] (default: ${bundle:quantflow.server.host})")
     String host;
 
-    @Option(names = "--port", description = "HTTP port, also gRPC over h2c; 0 = any free port [QUANTFLOW_PORT] (default: 8080)")
+    @Option(names = "--port", description = "HTTP port, also gRPC over h2c; 0 = any free port [quantflow.server.port, QUANTFLOW_PORT] (default: ${bundle:quantflow.server.port})")
     Integer port;
 
-    @Option(names = "--grpc-port", description = "Separate gRPC port; -1 = only on the HTTP port, 0 = any free port [QUANTFLOW_GRPC_PORT] (default: 50051)")
+    @Option(names = "--grpc-port", description = "Separate gRPC port; -1 = only on the HTTP port, 0 = any free port [quantflow.server.grpc-port, QUANTFLOW_GRPC_PORT] (default: ${bundle:quantflow.server.grpc-port})")
     Integer grpcPort;
 
-    @Option(names = "--admin-port", description = "A listener for /health* and /metrics only, answered when the API port is saturated; -1 = off, 0 = any free port [QUANTFLOW_ADMIN_PORT] (default: -1)")
+    @Option(names = "--admin-port", description = "A listener for /health* and /metrics only, answered when the API port is saturated; -1 = off, 0 = any free port "
+            + "[quantflow.server.admin-port, QUANTFLOW_ADMIN_PORT] (default: ${bundle:quantflow.server.admin-port})")
     Integer adminPort;
 
-    @Option(names = "--max-connections", paramLabel = "N", description = "Open connections per listener; at the limit a new one closes the longest-idle [QUANTFLOW_MAX_CONNECTIONS] (default: 1024)")
+    @Option(names = "--max-connections", paramLabel = "N", description = "Open connections per listener; at the limit a new one closes the longest-idle "
+            + "[quantflow.server.max-connections, QUANTFLOW_MAX_CONNECTIONS] (default: ${bundle:quantflow.server.max-connections})")
     Integer maxConnections;
 
-    @Option(names = "--keep-alive-timeout", paramLabel = "DURATION", description = "Close a connection with no request in flight after this long without traffic [QUANTFLOW_KEEP_ALIVE_TIMEOUT] (default: 60s)")
+    @Option(names = "--keep-alive-timeout", paramLabel = "DURATION", description = "Close a connection with no request in flight after this long without traffic "
+            + "[quantflow.server.keep-alive-timeout, QUANTFLOW_KEEP_ALIVE_TIMEOUT] (default: ${bundle:quantflow.server.keep-alive-timeout})")
     String keepAliveTimeout;
 
-    @Option(names = "--allowed-origins", paramLabel = "ORIGIN,...", description = "CORS: browser origins allowed to call the API (e.g. https://app.example.com), * for any [QUANTFLOW_ALLOWED_ORIGINS] (default: none, CORS off)")
+    @Option(names = "--allowed-origins", paramLabel = "ORIGIN,...", description = "CORS: browser origins allowed to call the API (e.g. https://app.example.com), * for any "
+            + "[quantflow.server.allowed-origins, QUANTFLOW_ALLOWED_ORIGINS] (default: ${bundle:quantflow.server.allowed-origins}, CORS off)")
     String allowedOrigins;
 
-    @Option(names = "--access-log", negatable = true, description = "One log line per request (quantflow.access) [QUANTFLOW_ACCESS_LOG] (default: on)")
+    @Option(names = "--access-log", negatable = true, description = "One log line per request (quantflow.access) [quantflow.server.access-log, QUANTFLOW_ACCESS_LOG] (default: ${bundle:quantflow.server.access-log})")
     Boolean accessLog;
 
-    @Option(names = "--api-key", paramLabel = "KEY", description = "Accept this API key (repeatable); prefer --api-key-file or QUANTFLOW_API_KEYS, flags show in process lists")
+    @Option(names = "--api-key", paramLabel = "KEY", description = "Accept this API key (repeatable) [quantflow.server.api-keys]; prefer --api-key-file or QUANTFLOW_API_KEYS, flags show in process lists")
     List<String> apiKeys;
 
-    @Option(names = "--api-key-file", paramLabel = "FILE", description = "File with one API key per line [QUANTFLOW_API_KEY_FILE]")
+    @Option(names = "--api-key-file", paramLabel = "FILE", description = "File with one API key per line [quantflow.server.api-key-file, QUANTFLOW_API_KEY_FILE]")
     Path apiKeyFile;
 
-    @Option(names = "--served-model-name", paramLabel = "NAME", description = "Model id clients use (default: the directory name) [QUANTFLOW_SERVED_MODEL_NAME]")
+    @Option(names = "--served-model-name", paramLabel = "NAME", description = "Model id clients use (default: the directory name) [quantflow.server.served-model-name, QUANTFLOW_SERVED_MODEL_NAME]")
     String servedModelName;
 
-    @Option(names = "--max-seqs", description = "Sequences running at once [QUANTFLOW_MAX_SEQS] (default: 32)")
+    @Option(names = "--max-seqs", description = "Sequences running at once [quantflow.engine.max-seqs, QUANTFLOW_MAX_SEQS] (default: ${bundle:quantflow.engine.max-seqs})")
     Integer maxSeqs;
 
-    @Option(names = "--max-batch-tokens", description = "Token rows per step [QUANTFLOW_MAX_BATCH_TOKENS] (default: 512)")
+    @Option(names = "--max-batch-tokens", description = "Token rows per step [quantflow.engine.max-batch-tokens, QUANTFLOW_MAX_BATCH_TOKENS] (default: ${bundle:quantflow.engine.max-batch-tokens})")
     Integer maxBatchTokens;
 
-    @Option(names = "--max-waiting", description = "Queued requests before 429 [QUANTFLOW_MAX_WAITING] (default: 256)")
+    @Option(names = "--max-waiting", description = "Queued requests before 429 [quantflow.engine.max-waiting, QUANTFLOW_MAX_WAITING] (default: ${bundle:quantflow.engine.max-waiting})")
     Integer maxWaiting;
 
-    @Option(names = "--kv-blocks", description = "KV cache blocks, 0 = automatic [QUANTFLOW_KV_BLOCKS]")
+    @Option(names = "--kv-blocks", description = "KV cache blocks, 0 = automatic (within --kv-memory) [quantflow.engine.kv-blocks, QUANTFLOW_KV_BLOCKS] (default: ${bundle:quantflow.engine.kv-blocks})")
     Integer kvBlocks;
 
-    @Option(names = "--drain-timeout", paramLabel = "DURATION", description = "How long in-flight requests may run after SIGTERM, e.g. 30s [QUANTFLOW_DRAIN_TIMEOUT]")
-    String drainTimeout;
+    @Option(names = "--kv-block-size", paramLabel = "N", description = "Tokens per KV block [quantflow.engine.kv-block-size, QUANTFLOW_KV_BLOCK_SIZE] (default: ${bundle:quantflow.engine.kv-block-size})")
+    Integer kvBlockSize;
 
-    @Option(names = "--kv", paramLabel = "f32|int8", description = "KV cache storage [quantflow.engine.kv, QUANTFLOW_KV] (default: f32)")
+    @Option(names = "--kv-memory", paramLabel = "SIZE", description = "The memory an automatic --kv-blocks stays under, e.g. 1GiB [quantflow.engine.kv-memory, QUANTFLOW_KV_MEMORY] (default: ${bundle:quantflow.engine.kv-memory})")
+    String kvMemory;
+
+    @Option(names = "--kv", paramLabel = "f32|int8", description = "KV cache storage [quantflow.engine.kv, QUANTFLOW_KV] (default: ${bundle:quantflow.engine.kv})")
     String kv;
+
+    @Option(names = "--stage-threads", paramLabel = "N", description = "Threads each stage's matmuls use; 0 = all cores, shared by the stages [quantflow.engine.stage-threads, QUANTFLOW_STAGE_THREADS] (default: ${bundle:quantflow.engine.stage-threads})")
+    Integer stageThreads;
+
+    @Option(names = "--tokenizer-workers", paramLabel = "N", description = "Tokenizer workers (encode, chat templates) [quantflow.engine.tokenizer-workers, QUANTFLOW_TOKENIZER_WORKERS] (default: ${bundle:quantflow.engine.tokenizer-workers})")
+    Integer tokenizerWorkers;
+
+    @Option(names = "--warmup", negatable = true, description = "Ready only after a one-token generation at start passed [quantflow.engine.warmup, QUANTFLOW_WARMUP] (default: ${bundle:quantflow.engine.warmup})")
+    Boolean warmup;
+
+    @Option(names = "--drain-timeout", paramLabel = "DURATION", description = "How long in-flight requests may run after SIGTERM, e.g. 30s [quantflow.server.drain-timeout, QUANTFLOW_DRAIN_TIMEOUT] (default: ${bundle:quantflow.server.drain-timeout})")
+    String drainTimeout;
 
     @Option(names = "--config", paramLabel = "FILE", description = "A HOCON file with quantflow.server / quantflow.engine settings")
     Path configFile;
@@ -135,8 +155,8 @@ public final class ServeCommand implements Callable<Integer> {
         QuantflowServer server = QuantflowServer.start(loading, settings, config);
         onBound.accept(server);
         LOG.info("loading {}: {} layers in {} stage(s) on {}, linears {}, KV cache {}", engineConfig.modelDir(), model.numLayers(),
-                engineConfig.stageCount(), String.join(",", engineConfig.devices()), linearsInUse(model, settings.quant()),
-                config.getString("quantflow.engine.kv").isBlank() ? "f32" : config.getString("quantflow.engine.kv").strip());
+                engineConfig.stageCount(), String.join(",", engineConfig.devices()), linearsInUse(model, engineConfig.quant()),
+                engineConfig.kvCaches().format());
         long t0 = System.nanoTime();
         try {
             loading.loaded(PipelineEngine.start(engineConfig, progress));
@@ -165,10 +185,10 @@ public final class ServeCommand implements Callable<Integer> {
             if (!Files.isDirectory(model)) throw new QuantflowCommand.UserError(model + ": model directory does not exist");
             flags.put(s + "model", model.toString());
         }
-        put(flags, s + "quant", quant);
+        put(flags, e + "quant", quant);
         put(flags, e + "kv", kv);
-        put(flags, s + "devices", devices);
-        put(flags, s + "stages", stages);
+        put(flags, e + "devices", devices);
+        put(flags, e + "stages", stages);
         put(flags, s + "host", host);
         put(flags, s + "port", port);
         put(flags, s + "grpc-port", grpcPort);
@@ -186,39 +206,60 @@ public final class ServeCommand implements Callable<Integer> {
         put(flags, e + "max-waiting", maxWaiting);
         put(flags, e + "kv-blocks", kvBlocks);
         put(flags, e + "layer-split", layerSplit);
+        put(flags, e + "kv-block-size", kvBlockSize);
+        put(flags, e + "kv-memory", kvMemory);
+        put(flags, e + "stage-threads", stageThreads);
+        put(flags, e + "tokenizer-workers", tokenizerWorkers);
+        put(flags, e + "warmup", warmup);
         Config base = ConfigFactory.load();
         if (configFile != null) {
             if (!Files.isRegularFile(configFile)) throw new QuantflowCommand.UserError(configFile + ": config file does not exist");
             base = ConfigFactory.parseFile(configFile.toFile()).withFallback(base);
         }
-        return ConfigFactory.parseMap(flags).withFallback(base).resolve();
+        return ConfigFactory.parseMap(flags).withFallback(movedKeys(base)).resolve();
+    }
+
+    /** Engine settings that used to be quantflow.server's: still read there (a file or -D may set them), with a warning. */
+    static final List<String> MOVED_TO_ENGINE = List.of("quant", "devices", "stages", "warmup");
+
+    private static Config movedKeys(Config c) {
+        for (String k : MOVED_TO_ENGINE) {
+            if (!c.hasPathOrNull("quantflow.server." + k)) continue;
+            LOG.warn("quantflow.server.{} is deprecated: it is quantflow.engine.{} now (read as that)", k, k);
+            c = c.withValue("quantflow.engine." + k, c.getValue("quantflow.server." + k)).withoutPath("quantflow.server." + k);
+        }
+        return c;
     }
 
     private static void put(Map<String, Object> m, String key, Object value) {
         if (value != null) m.put(key, value);
     }
 
+    /** The engine serve starts for these flags (tests): the configuration's quantflow.engine, the flags over it. */
+    EngineConfig engineConfig() {
+        Config config = config();
+        return engineConfig(config, ServerSettings.from(config));
+    }
+
     private EngineConfig engineConfig(Config config, ServerSettings settings) {
         Path dir = settings.model().orElseGet(() -> new ModelOption().dir());
         if (!Files.isDirectory(dir)) throw new QuantflowCommand.UserError(dir + ": model directory does not exist");
-        Config e = config.getConfig("quantflow.engine");
-        String split = e.getString("layer-split").strip();
-        List<Integer> layers = split.isEmpty() ? List.of() : Arrays.stream(split.split(",")).map(String::strip).map(Integer::parseInt).toList();
-        EngineConfig.Builder b = EngineConfig.builder(dir)
-                .servedModelName(settings.servedModelName().orElse(""))
-                .stages(settings.stages())
-                .layerSplit(layers)
-                .devices(settings.devices())
-                .maxSequences(e.getInt("max-seqs"))
-                .maxBatchTokens(e.getInt("max-batch-tokens"))
-                .maxWaiting(e.getInt("max-waiting"))
-                .kvBlocks(e.getInt("kv-blocks"))
-                .kvBlockSize(e.getInt("kv-block-size"))
-                .quant(settings.quant())
-                .kvCaches(kvCaches(e.getString("kv")))
-                .linearProbe(ServeCommand::outlierFraction);
-        checkQuant(dir, settings.quant());   // a bad scheme exits 2 before anything loads
-        return b.build();
+        EngineConfig.Builder b;
+        try {
+            b = EngineConfig.builder(config.getConfig("quantflow.engine"), dir);
+        } catch (com.typesafe.config.ConfigException ex) {
+            throw new QuantflowCommand.UserError(ex.getMessage());
+        }
+        EngineConfig engine = b.servedModelName(settings.servedModelName().orElse(""))
+                .linearProbe(ServeCommand::outlierFraction)
+                // One warm-up on serve: the server's (QuantflowServer.warmUp, on quantflow.engine.warmup via ServerSettings),
+                // not the engine's as well. The server's goes through the tokenizer ("Hello"), is retried with a back-off until
+                // it passes or drain begins, logs its time, and is what readiness (ServingState) and /health's warmed_up wait for;
+                // the engine's (a BOS token, never retried) would only run a second generation before it.
+                .warmup(false)
+                .build();
+        checkQuant(dir, engine.quant());   // a bad scheme exits 2 before anything loads
+        return engine;
     }
 
     /**

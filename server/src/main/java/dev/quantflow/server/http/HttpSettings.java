@@ -8,7 +8,5 @@ import java.time.Duration;
  * an idle SSE stream gets a keep-alive comment.
  */
 public record HttpSettings(long maxBodyBytes, Duration bodyReadTimeout, Duration requestTimeout, long retryAfterSeconds, Duration sseKeepAlive) {
-    public static HttpSettings defaults() {
-        return new HttpSettings(4L << 20, Duration.ofSeconds(30), Duration.ofMinutes(10), 1, Duration.ofSeconds(15));
-    }
+    // the defaults are quantflow.server's in application.conf, read by ServerSettings.from
 }

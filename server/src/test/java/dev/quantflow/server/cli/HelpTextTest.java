@@ -2,7 +2,11 @@ package dev.quantflow.server.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueType;
 import java.util.ArrayList;
+import java.util.Locale;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -74,5 +78,56 @@ class HelpTextTest {
         }
         assertThat(quant).containsKeys("quantflow generate", "quantflow serve", "quantflow eval", "quantflow quantize");
         assertThat(quant.values()).allSatisfy(row -> assertThat(row).contains(CliHelp.QUANT_SCHEMES).containsPattern("default: \\S+"));
+    }
+
+    private static String configured(Config c, String key) {
+        return c.getValue(key).valueType() == ConfigValueType.LIST ? String.join(",", c.getStringList(key)) : String.valueOf(c.getValue(key).unwrapped());
+    }
+
+    /**
+     * Every flag named like a quantflow.engine key, in every command, names the key and its
+     * environment variable and shows the default configured there (not a literal of its own).
+     */
+    @Test
+    void engineFlagsNameTheirKeyAndShowTheConfiguredDefault() {
+        Config engine = ConfigFactory.load().getConfig("quantflow.engine");
+        List<String> wrong = new ArrayList<>();
+        Map<String, Integer> perCommand = new TreeMap<>();
+        for (CommandLine cl : allCommands()) {
+            for (OptionSpec option : cl.getCommandSpec().options()) {
+                String key = option.longestName().replaceFirst("^--", "");
+                if (!engine.hasPath(key)) continue;
+                perCommand.merge(cl.getCommandSpec().qualifiedName(), 1, Integer::sum);
+                String row = rendered(cl, option), value = configured(engine, key);
+                String env = "QUANTFLOW_" + key.toUpperCase(Locale.ROOT).replace('-', '_');
+                if (!row.contains("[quantflow.engine." + key + ", " + env + "]") || !value.isEmpty() && !row.contains("(default: " + value + ")"))
+                    wrong.add(where(cl, option) + " (configured " + value + "): " + row);
+            }
+        }
+        assertThat(wrong).isEmpty();
+        assertThat(perCommand).containsEntry("quantflow serve", engine.root().size()).containsEntry("quantflow bench engine", 11)
+                .containsEntry("quantflow generate", 4).containsEntry("quantflow eval", 2).containsEntry("quantflow quantize", 2);
+    }
+
+    /** serve's server flags show application.conf's quantflow.server values the same way. */
+    @Test
+    void serveFlagsShowTheConfiguredServerDefaults() {
+        Config server = ConfigFactory.load().getConfig("quantflow.server");
+        CommandLine serve = QuantflowCommand.commandLine().getSubcommands().get("serve");
+        for (String key : List.of("host", "port", "grpc-port", "admin-port", "max-connections", "keep-alive-timeout", "access-log", "drain-timeout"))
+            assertThat(rendered(serve, serve.getCommandSpec().findOption("--" + key))).as(key)
+                    .contains("[quantflow.server." + key + ", QUANTFLOW_" + key.toUpperCase(Locale.ROOT).replace('-', '_') + "]")
+                    .contains("(default: " + configured(server, key) + ")");
+    }
+
+    /** One --quant: one text, one key, one default (quantflow.engine.quant) in every command. */
+    @Test
+    void everyQuantOptionDefaultsToTheConfiguredScheme() {
+        String scheme = ConfigFactory.load().getString("quantflow.engine.quant");
+        for (CommandLine cl : allCommands()) {
+            OptionSpec option = cl.getCommandSpec().findOption("--quant");
+            if (option != null) assertThat(rendered(cl, option)).as(cl.getCommandSpec().qualifiedName())
+                    .contains("[quantflow.engine.quant, QUANTFLOW_QUANT] (default: " + scheme + ")");
+        }
     }
 }
