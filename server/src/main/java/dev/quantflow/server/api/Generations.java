@@ -45,7 +45,7 @@ public final class Generations {
     public CompletionStage<Started> start(GenerateRequest request, String promptParam) {
         try {
             state.checkAccepting();
-            promptBytes.check(request.prompt(), request.prompt() instanceof dev.quantflow.actors.api.Prompt.Chat ? "messages" : "prompt");
+            promptBytes.check(request.prompt(), promptParam);   // named as the client sent it: prompt / messages, or gRPC text / chat
             RequestMetrics rm = metrics.request();
             Source<TokenEvent, NotUsed> events = engine.submit(request)
                     .map(ev -> {

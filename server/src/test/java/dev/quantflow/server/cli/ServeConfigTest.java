@@ -122,7 +122,7 @@ class ServeConfigTest {
 
     private static String help(String... command) throws Exception {
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.Main"));
+        List<String> cmd = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.cli.Main"));
         cmd.addAll(List.of(command));
         cmd.add("--help");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);

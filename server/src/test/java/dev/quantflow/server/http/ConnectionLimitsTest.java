@@ -130,16 +130,20 @@ class ConnectionLimitsTest {
     @Test
     void anUpgradedHttp2ConnectionIsNotTakenForSlowHeaders() throws Exception {
         // java.net.http upgrades http:// to h2c; HTTP/2's own frames (SETTINGS, PING, WINDOW_UPDATE) arrive
-        // between requests and once read as headers that never completed: the header-read timeout cut them
+        // between requests and were read as headers that never completed: the header-read timeout cut them.
+        // The upgrade itself is a GET: Pekko, like Jetty, Tomcat and Helidon, mishandles an h2c upgrade of a request with a body
         java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_2).build();
+        java.net.http.HttpResponse<String> up = client.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + server.httpPort() + "/health")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(up.statusCode()).isEqualTo(200);
         java.net.URI uri = java.net.URI.create("http://127.0.0.1:" + server.httpPort() + "/v1/completions");
         for (int i = 0; i < 6; i++) {
+            Thread.sleep(400);   // 2.4 s in all: past the header-read timeout (1 s), each gap within keep-alive (2 s)
             java.net.http.HttpResponse<String> r = client.send(java.net.http.HttpRequest.newBuilder(uri).header("Content-Type", "application/json")
                     .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"prompt\": \"Once\", \"max_tokens\": 2}")).build(),
                     java.net.http.HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-            if (i > 0) assertThat(r.version()).isEqualTo(java.net.http.HttpClient.Version.HTTP_2);
-            Thread.sleep(400);   // 2.4 s in all: past the header-read timeout (1 s), each gap within keep-alive (2 s)
+            assertThat(r.version()).isEqualTo(java.net.http.HttpClient.Version.HTTP_2);
         }
         client.close();
     }
