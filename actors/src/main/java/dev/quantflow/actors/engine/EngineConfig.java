@@ -1,18 +1,17 @@
 package dev.quantflow.actors.engine;
 
 import dev.quantflow.engine.backend.ComputeBackend;
-import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.llama.StagePlacement;
 import dev.quantflow.engine.model.LlamaConfig;
-import dev.quantflow.engine.model.WeightStore;
-import dev.quantflow.engine.quant.QuantizedModels;
 import java.nio.file.Path;
 import java.util.List;
 
 /**
  * Everything the actor pipeline needs to start: the model, how its layers split into stages and
- * onto which devices, the scheduler's budgets and the pluggable linear and KV-cache formats.
+ * onto which devices, the scheduler's budgets and the linear and KV-cache formats by name. Plain
+ * data: the stages choose their code from it (test hooks are PipelineEngine.start's StageHooks).
  * Build one with {@link #builder(Path)}; every value is checked here so a bad flag fails fast.
  */
 public record EngineConfig(
@@ -30,11 +29,8 @@ public record EngineConfig(
         int tokenizerWorkers,
         int stageThreads,             // threads a stage's matmuls split over; 0 -> all cores (stages share them)
         boolean warmup,               // run one 1-token generation at start; health().ready waits for it
-        StageLinears linears,         // the linears of CPU stages; by default quant's, or a quantized checkpoint as stored
-        String quant,                 // the scheme by name: CPU stages build it (QuantizedModels.atLoad) unless linears is given, a device stage (cuda:N) its own
-        KvCacheFactory kvCaches,
-        LinearProbe linearProbe,      // per-linear statistics for the snapshot (LLM.int8 outlier columns)
-        StageFaults faults) {
+        String quant,                 // the scheme by name: CPU stages build it (QuantizedModels.atLoad; a quantized checkpoint as stored), a device stage (cuda:N) its own
+        KvFormat kvFormat) {
 
     public EngineConfig {
         layerSplit = List.copyOf(layerSplit);
@@ -54,15 +50,7 @@ public record EngineConfig(
         require(tokenizerWorkers >= 1, "tokenizer workers must be >= 1, got " + tokenizerWorkers);
         require(stageThreads >= 0, "stage threads must be >= 0 (0 = all cores), got " + stageThreads);
         require(!quant.isBlank(), "quant must name a scheme (fp32 for the weights as stored)");
-    }
-
-    /**
-     * The linears of a CPU stage, built over the stage's own mapping of the weights (each stage,
-     * and each reload after a failure, maps its own; a quantized checkpoint is read from there).
-     */
-    @FunctionalInterface
-    public interface StageLinears {
-        LinearFactory over(LlamaConfig model, WeightStore weights);
+        require(kvFormat != null, "kv format must be given");
     }
 
     public static Builder builder(Path modelDir) {
@@ -84,11 +72,8 @@ public record EngineConfig(
         b.tokenizerWorkers = tokenizerWorkers;
         b.stageThreads = stageThreads;
         b.warmup = warmup;
-        b.linears = linears;
         b.quant = quant;
-        b.kvCaches = kvCaches;
-        b.linearProbe = linearProbe;
-        b.faults = faults;
+        b.kvFormat = kvFormat;
         return b;
     }
 
@@ -132,11 +117,8 @@ public record EngineConfig(
         private int tokenizerWorkers = 2;
         private int stageThreads = 0;
         private boolean warmup = true;
-        private StageLinears linears;   // null: QuantizedModels.atLoad with quant
         private String quant = "fp32";
-        private KvCacheFactory kvCaches = KvCacheFactory.F32;
-        private LinearProbe linearProbe = LinearProbe.NONE;
-        private StageFaults faults = StageFaults.NONE;
+        private KvFormat kvFormat = KvFormat.F32;
 
         private Builder(Path modelDir) {
             this.modelDir = modelDir;
@@ -155,17 +137,12 @@ public record EngineConfig(
         public Builder tokenizerWorkers(int v) { tokenizerWorkers = v; return this; }
         public Builder stageThreads(int v) { stageThreads = v; return this; }
         public Builder warmup(boolean v) { warmup = v; return this; }
-        public Builder linears(StageLinears v) { linears = v; return this; }
         public Builder quant(String v) { quant = v; return this; }
-        public Builder kvCaches(KvCacheFactory v) { kvCaches = v; return this; }
-        public Builder linearProbe(LinearProbe v) { linearProbe = v; return this; }
-        public Builder faults(StageFaults v) { faults = v; return this; }
+        public Builder kvFormat(KvFormat v) { kvFormat = v; return this; }
 
         public EngineConfig build() {
-            String scheme = quant;
-            StageLinears l = linears != null ? linears : (model, weights) -> QuantizedModels.atLoad(model, weights, scheme);
             return new EngineConfig(modelDir, servedModelName, stages, layerSplit, devices, maxBatchTokens, maxSequences, kvBlocks,
-                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, l, quant, kvCaches, linearProbe, faults);
+                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, quant, kvFormat);
         }
     }
 }
