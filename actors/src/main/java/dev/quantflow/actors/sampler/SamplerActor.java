@@ -1,6 +1,7 @@
 package dev.quantflow.actors.sampler;
 
 import dev.quantflow.actors.api.EngineException;
+import dev.quantflow.actors.api.EventStreams;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.actors.protocol.SampleOutcome;
 import dev.quantflow.actors.protocol.SamplerCommand;

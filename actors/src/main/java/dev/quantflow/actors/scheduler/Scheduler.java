@@ -1,6 +1,7 @@
 package dev.quantflow.actors.scheduler;
 
 import dev.quantflow.actors.api.EngineException;
+import dev.quantflow.actors.api.EventStreams;
 import dev.quantflow.actors.api.EngineSnapshot;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.TokenEvent;
@@ -26,7 +27,6 @@ import dev.quantflow.actors.protocol.StepSampled;
 import dev.quantflow.actors.protocol.TokenizerCommand;
 import dev.quantflow.actors.protocol.TokenizerCommand.EncodeRejected;
 import dev.quantflow.actors.protocol.TokenizerCommand.Encoded;
-import dev.quantflow.actors.sampler.EventStreams;
 import dev.quantflow.engine.llama.LayerRange;
 import java.util.ArrayList;
 import java.util.HashMap;
