@@ -10,6 +10,7 @@ import dev.quantflow.actors.engine.PipelineEngine;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.generate.GenerateResult;
 import dev.quantflow.engine.llama.LlamaModel;
+import dev.quantflow.engine.progress.Progress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,8 +57,10 @@ class SharedSystemEngineTest {
         engine.idle().toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
 
-    static long computeThreads() {
-        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().contains("quantflow.actors.compute-dispatcher")).count();
+    /** The live compute threads of the system's stages (threads are named after their system and dispatcher). */
+    static long computeThreads(ActorSystem<?> system) {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith(system.name() + "-") && t.getName().contains("quantflow.actors.compute-dispatcher")).count();
     }
 
     @Test
@@ -66,7 +69,7 @@ class SharedSystemEngineTest {
                 ConfigFactory.parseString("pekko.actor.serialize-messages = on").withFallback(ConfigFactory.load()));
         try {
             try (PipelineEngine engine = PipelineEngine.start(EngineConfig.builder(MODEL).stages(2).maxSequences(4).build(), system,
-                    dev.quantflow.engine.progress.Progress.NONE)) {
+                    Progress.NONE)) {
                 generateAndCompare(engine, "s", 6);
                 assertThat(engine.cancel("nobody").toCompletableFuture().get(10, TimeUnit.SECONDS)).isFalse();
                 EngineSnapshot s = engine.snapshot().toCompletableFuture().get(10, TimeUnit.SECONDS);
@@ -84,16 +87,17 @@ class SharedSystemEngineTest {
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "shared");
         try {
             EngineConfig config = EngineConfig.builder(MODEL).stages(2).build();
-            try (PipelineEngine first = PipelineEngine.start(config, system, dev.quantflow.engine.progress.Progress.NONE)) {
+            try (PipelineEngine first = PipelineEngine.start(config, system, Progress.NONE)) {
                 assertThat(first.actorSystem()).isSameAs(system);
+                assertThat(computeThreads(system)).as("one compute thread a stage").isEqualTo(2);
                 generateAndCompare(first, "a", 2);
             }
             assertThat(system.whenTerminated().isCompleted()).as("the system outlives the engine").isFalse();
             long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-            while (computeThreads() > 0 && System.nanoTime() < deadline) Thread.sleep(100);
-            assertThat(computeThreads()).as("the stages' compute threads end with them").isZero();
+            while (computeThreads(system) > 0 && System.nanoTime() < deadline) Thread.sleep(100);
+            assertThat(computeThreads(system)).as("the stages' compute threads end with them").isZero();
             // a second engine in the same system: its actors' names do not clash with the first's
-            try (PipelineEngine second = PipelineEngine.start(config, system, dev.quantflow.engine.progress.Progress.NONE)) {
+            try (PipelineEngine second = PipelineEngine.start(config, system, Progress.NONE)) {
                 generateAndCompare(second, "b", 2);
             }
         } finally {
