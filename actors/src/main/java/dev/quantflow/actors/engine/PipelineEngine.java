@@ -99,9 +99,10 @@ public final class PipelineEngine implements InferenceEngine {
     }
 
     private static PipelineEngine start(EngineConfig config, Config actorSystemSettings, StageHooks hooks, Progress progress) {
+        Prepared prepared = prepare(config);   // a bad model or budget fails before any system exists
         ActorSystem<Void> own = ActorSystem.create(Behaviors.empty(), "quantflow-engine", actorSystemSettings.withFallback(ConfigFactory.load()));
         try {
-            return start(config, own, true, hooks, progress);
+            return start(config, prepared, own, true, hooks, progress);
         } catch (RuntimeException e) {
             own.terminate();
             throw e;
@@ -110,20 +111,31 @@ public final class PipelineEngine implements InferenceEngine {
 
     /** Spawns the engine's actors into system (the server's); close stops them and leaves the system running. */
     public static PipelineEngine start(EngineConfig config, ActorSystem<?> system, Progress progress) {
-        return start(config, system, false, StageHooks.DEFAULT, progress);
+        return start(config, prepare(config), system, false, StageHooks.DEFAULT, progress);
     }
 
     public static PipelineEngine start(EngineConfig config, ActorSystem<?> system, StageHooks hooks, Progress progress) {
-        return start(config, system, false, hooks, progress);
+        return start(config, prepare(config), system, false, hooks, progress);
     }
 
-    private static PipelineEngine start(EngineConfig config, ActorSystem<?> system, boolean ownsSystem, StageHooks hooks, Progress progress) {
+    /** What the engine reads before it starts any actor: the model's config, its tokenizer and the scheduler's budgets. */
+    private record Prepared(LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings) {}
+
+    private static Prepared prepare(EngineConfig config) {
         LlamaConfig model = LlamaConfig.load(config.modelDir());
         Tokenizer tokenizer = Tokenizer.fromModelDir(config.modelDir());
         List<LayerRange> plan = config.stagePlan(model);
         int kvBlocks = config.kvBlocks() > 0 ? config.kvBlocks() : automaticKvBlocks(config, model);
         SchedulerSettings settings = new SchedulerSettings(plan, config.maxBatchTokens(), config.maxSequences(), Math.max(1, config.maxWaiting()),
                 kvBlocks, config.kvBlockSize(), model.maxPositions());
+        return new Prepared(model, tokenizer, settings);
+    }
+
+    private static PipelineEngine start(EngineConfig config, Prepared prepared, ActorSystem<?> system, boolean ownsSystem, StageHooks hooks,
+                                        Progress progress) {
+        LlamaConfig model = prepared.model();
+        Tokenizer tokenizer = prepared.tokenizer();
+        SchedulerSettings settings = prepared.settings();
         EngineStatus status = new EngineStatus();
         CompletableFuture<Void> loaded = new CompletableFuture<>();
         CompletableFuture<ActorRef<SchedulerCommand>> schedulerRef = new CompletableFuture<>();
