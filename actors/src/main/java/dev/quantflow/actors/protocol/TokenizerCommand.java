@@ -2,15 +2,14 @@ package dev.quantflow.actors.protocol;
 
 import dev.quantflow.actors.api.EngineException;
 import dev.quantflow.actors.api.Prompt;
-import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 
-/** The tokenizer pool's protocol. The pool runs beside the scheduler in the serving JVM. */
+/** The tokenizer pool's protocol: plain data both ways. */
 public final class TokenizerCommand {
     private TokenizerCommand() {}
 
     /** Encode request; the answer goes to replyTo. */
-    public record Encode(long sequence, Prompt prompt, ActorRef<EncodeResult> replyTo) implements NoSerializationVerificationNeeded {}
+    public record Encode(long sequence, Prompt prompt, ActorRef<EncodeResult> replyTo) implements CborSerializable {}
 
     public sealed interface EncodeResult extends CborSerializable {
         long sequence();

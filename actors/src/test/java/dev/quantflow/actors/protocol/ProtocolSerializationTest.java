@@ -81,6 +81,10 @@ class ProtocolSerializationTest {
                 new SamplerCommand.End(3, "cancelled"),
                 new SamplerCommand.Fail(3, EngineException.Kind.INTERNAL, "stage 1 failed while computing this request"),
                 new StepSampled(42, List.of(new SampleOutcome.Next(10, 77), new SampleOutcome.Ended(11)), new long[] {1, 2}),
+                new TokenizerCommand.Encode(9, new Prompt.Text("Once upon a time"), kit.<TokenizerCommand.EncodeResult>createTestProbe().ref()),
+                new TokenizerCommand.Encode(9, new Prompt.Tokens(new int[] {1, 2, 3}), kit.<TokenizerCommand.EncodeResult>createTestProbe().ref()),
+                new TokenizerCommand.Encode(9, new Prompt.Chat(List.of(new Prompt.ChatMessage("user", "Hi")), true),
+                        kit.<TokenizerCommand.EncodeResult>createTestProbe().ref()),
                 new TokenizerCommand.Encoded(9, new int[] {1, 400, 52}),
                 new TokenizerCommand.EncodeRejected(9, new EngineException(EngineException.Kind.INVALID_REQUEST, "the prompt is empty")),
                 new SchedulerCommand.StreamClosed(9),
@@ -126,8 +130,7 @@ class ProtocolSerializationTest {
                 new SchedulerCommand.WhenIdle(new CompletableFuture<>()),
                 new SchedulerCommand.Start(new SchedulerCommand.Pipeline(null, List.of(), null)),
                 new SchedulerCommand.Ports(null, null, null),
-                new SamplerCommand.Register(1, "r", null, GenerateOptions.greedy(4), new int[] {1}, 512, -1),
-                new TokenizerCommand.Encode(1, new Prompt.Text("Once"), null));
+                new SamplerCommand.Register(1, "r", null, GenerateOptions.greedy(4), new int[] {1}, 512, -1));
         for (Object m : local) {
             assertThat(m).as(m.getClass().getSimpleName()).isInstanceOf(NoSerializationVerificationNeeded.class);
             assertThat(m).as(m.getClass().getSimpleName()).isNotInstanceOf(CborSerializable.class);
