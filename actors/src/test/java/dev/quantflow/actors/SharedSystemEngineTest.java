@@ -57,10 +57,13 @@ class SharedSystemEngineTest {
         engine.idle().toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
 
-    /** The live compute threads of the system's stages (threads are named after their system and dispatcher). */
+    /** The system's live threads of a quantflow.actors dispatcher (threads are named after their system and dispatcher). */
+    static long threads(ActorSystem<?> system, String dispatcher) {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.isAlive() && t.getName().startsWith(system.name() + "-" + dispatcher)).count();
+    }
+
     static long computeThreads(ActorSystem<?> system) {
-        return Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t.getName().startsWith(system.name() + "-") && t.getName().contains("quantflow.actors.compute-dispatcher")).count();
+        return threads(system, "quantflow.actors.compute-dispatcher");
     }
 
     @Test
@@ -94,8 +97,9 @@ class SharedSystemEngineTest {
             }
             assertThat(system.whenTerminated().isCompleted()).as("the system outlives the engine").isFalse();
             long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-            while (computeThreads(system) > 0 && System.nanoTime() < deadline) Thread.sleep(100);
+            while (threads(system, "quantflow.actors.") > 0 && System.nanoTime() < deadline) Thread.sleep(100);
             assertThat(computeThreads(system)).as("the stages' compute threads end with them").isZero();
+            assertThat(threads(system, "quantflow.actors.")).as("so do the sampler's and the tokenizers'").isZero();
             // a second engine in the same system: its actors' names do not clash with the first's
             try (PipelineEngine second = PipelineEngine.start(config, system, Progress.NONE)) {
                 generateAndCompare(second, "b", 2);
