@@ -11,7 +11,6 @@ import dev.quantflow.actors.protocol.SamplerCommand.Register;
 import dev.quantflow.actors.protocol.SamplerCommand.SampleStep;
 import dev.quantflow.actors.protocol.Step;
 import dev.quantflow.actors.protocol.StepSampled;
-import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.generate.SequenceDecoder;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.util.ArrayList;
@@ -25,7 +24,6 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
-import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.QueueOfferResult;
 
 /**
