@@ -10,7 +10,8 @@ import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
-import dev.quantflow.actors.engine.StageFaults;
+import dev.quantflow.actors.stage.StageFaults;
+import dev.quantflow.actors.stage.StageHooks;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.llama.LlamaModel;
@@ -76,7 +77,7 @@ class EngineBehaviourTest {
 
     @Test
     void clientCancellingTheStreamCancelsTheSequenceAndFreesItsBlocks() throws Exception {
-        try (PipelineEngine engine = PipelineEngine.start(base().faults(SLOW).build())) {
+        try (PipelineEngine engine = PipelineEngine.start(base().build(), StageHooks.DEFAULT.withFaults(SLOW))) {
             List<TokenEvent> seen = engine.submit(text("c1", "Once upon a time", longRun(400)))
                     .take(6)   // Accepted + 5 deltas, then the client goes away
                     .runWith(Sink.seq(), client).toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -92,7 +93,7 @@ class EngineBehaviourTest {
 
     @Test
     void cancelByRequestIdEndsTheStreamWithFinishedCancelled() throws Exception {
-        try (PipelineEngine engine = PipelineEngine.start(base().faults(SLOW).build())) {
+        try (PipelineEngine engine = PipelineEngine.start(base().build(), StageHooks.DEFAULT.withFaults(SLOW))) {
             CountDownLatch started = new CountDownLatch(3);
             List<TokenEvent> events = new CopyOnWriteArrayList<>();
             CompletableFuture<?> done = engine.submit(text("c2", "Once upon a time", longRun(400)))
@@ -120,7 +121,7 @@ class EngineBehaviourTest {
                 Thread.currentThread().interrupt();
             }
         };
-        try (PipelineEngine engine = PipelineEngine.start(base().maxSequences(1).maxWaiting(2).faults(held).build())) {
+        try (PipelineEngine engine = PipelineEngine.start(base().maxSequences(1).maxWaiting(2).build(), StageHooks.DEFAULT.withFaults(held))) {
             List<CompletableFuture<Outcome>> admitted = new ArrayList<>();
             admitted.add(run(engine, client, text("a", "Once", GenerateOptions.greedy(5))));
             awaitState(engine, s -> s.running() == 1);
@@ -150,7 +151,8 @@ class EngineBehaviourTest {
             if (stage == 1 && stage1Steps.incrementAndGet() == 20) throw new IllegalStateException("injected fault");
         };
         // the third load is stage 1 reloading after the fault: hold it so the degraded state can be observed
-        EngineConfig config = base().stages(2).faults(failTwentieth).linears((model, weights) -> {
+        EngineConfig config = base().stages(2).build();
+        StageHooks hooks = StageHooks.DEFAULT.withFaults(failTwentieth).withLinears((model, weights) -> {
             if (loads.incrementAndGet() == 3) {
                 try {
                     reloadGate.await(30, TimeUnit.SECONDS);
@@ -159,9 +161,9 @@ class EngineBehaviourTest {
                 }
             }
             return LinearFactory.DENSE;
-        }).build();
+        });
         List<String> prompts = prompts(8);
-        try (PipelineEngine engine = PipelineEngine.start(config)) {
+        try (PipelineEngine engine = PipelineEngine.start(config, hooks)) {
             List<CompletableFuture<Outcome>> runs = new ArrayList<>();
             for (int i = 0; i < prompts.size(); i++) runs.add(run(engine, client, text("f" + i, prompts.get(i), longRun(60))));
             awaitHealth(engine, true);
@@ -257,7 +259,7 @@ class EngineBehaviourTest {
     @Test
     void closingTheEngineFailsOpenStreamsInsteadOfLeavingThemHanging() throws Exception {
         CompletableFuture<Outcome> open;
-        try (PipelineEngine engine = PipelineEngine.start(base().faults(SLOW).build())) {
+        try (PipelineEngine engine = PipelineEngine.start(base().build(), StageHooks.DEFAULT.withFaults(SLOW))) {
             open = run(engine, client, text("open", "Once upon a time", longRun(400)));
             awaitState(engine, s -> s.running() == 1);
         }
@@ -320,10 +322,11 @@ class EngineBehaviourTest {
     void linearProbesReachTheSnapshotByLayerName() throws Exception {
         LinearFactory counting = (name, w, b) -> name.endsWith("down_proj") ? new CountingLinear(LinearFactory.DENSE.create(name, w, b))
                 : LinearFactory.DENSE.create(name, w, b);
-        EngineConfig config = base().stages(2).linears((model, weights) -> counting)
-                .linearProbe(l -> l instanceof CountingLinear c ? java.util.OptionalDouble.of(c.rows.get()) : java.util.OptionalDouble.empty()).build();
+        EngineConfig config = base().stages(2).build();
+        StageHooks hooks = StageHooks.DEFAULT.withLinears((model, weights) -> counting)
+                .withProbe(l -> l instanceof CountingLinear c ? java.util.OptionalDouble.of(c.rows.get()) : java.util.OptionalDouble.empty());
         // the stages report on a Pekko timer: Pekko's manual clock moves it, no wall-clock wait
-        try (PipelineEngine engine = PipelineEngine.start(config, ManualTime.config())) {
+        try (PipelineEngine engine = PipelineEngine.start(config, ManualTime.config(), hooks)) {
             ManualTime clock = ManualTime.get(engine.actorSystem());
             Duration interval = engine.actorSystem().settings().config().getDuration("quantflow.actors.probe-report-interval");
             assertThat(await(run(engine, client, text("p1", "Once upon a time", GenerateOptions.greedy(10)))).error()).isNull();

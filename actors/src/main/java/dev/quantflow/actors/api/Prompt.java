@@ -1,8 +1,13 @@
 package dev.quantflow.actors.api;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import java.util.List;
 
-/** What to generate from: raw text (encoded by the model's tokenizer), token ids, or chat messages. */
+/** What to generate from: raw text (encoded by the model's tokenizer), token ids, or chat messages. Plain data: it travels to the tokenizer pool. */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "t")
+@JsonSubTypes({@JsonSubTypes.Type(value = Prompt.Text.class, name = "text"), @JsonSubTypes.Type(value = Prompt.Tokens.class, name = "tokens"),
+        @JsonSubTypes.Type(value = Prompt.Chat.class, name = "chat")})
 public sealed interface Prompt {
     record Text(String text) implements Prompt {}
 

@@ -5,13 +5,10 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigResolveOptions;
 import com.typesafe.config.ConfigValueType;
 import dev.quantflow.engine.backend.ComputeBackend;
-import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.llama.StagePlacement;
 import dev.quantflow.engine.model.LlamaConfig;
-import dev.quantflow.engine.model.WeightStore;
-import dev.quantflow.engine.quant.QuantizedModels;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -19,7 +16,8 @@ import java.util.List;
 
 /**
  * Everything the actor pipeline needs to start: the model, how its layers split into stages and
- * onto which devices, the scheduler's budgets and the pluggable linear and KV-cache formats.
+ * onto which devices, the scheduler's budgets and the linear and KV-cache formats by name. Plain
+ * data: the stages choose their code from it (test hooks are PipelineEngine.start's StageHooks).
  * Build one with {@link #builder(Path)} (the defaults of reference.conf's quantflow.engine) or
  * {@link #from(Config, Path)} (a configuration's quantflow.engine block: serve's, with its
  * environment, --config file and flags); every value is checked here so a bad flag fails fast.
@@ -40,11 +38,8 @@ public record EngineConfig(
         int tokenizerWorkers,
         int stageThreads,             // threads a stage's matmuls split over; 0 -> all cores (stages share them)
         boolean warmup,               // run one 1-token generation at start; health().ready waits for it
-        StageLinears linears,         // the linears of CPU stages; by default quant's, or a quantized checkpoint as stored
-        String quant,                 // the scheme by name: CPU stages build it (QuantizedModels.atLoad) unless linears is given, a device stage (cuda:N) its own
-        KvCacheFactory kvCaches,
-        LinearProbe linearProbe,      // per-linear statistics for the snapshot (LLM.int8 outlier columns)
-        StageFaults faults) {
+        String quant,                 // the scheme by name: CPU stages build it (QuantizedModels.atLoad; a quantized checkpoint as stored), a device stage (cuda:N) its own
+        KvFormat kvFormat) {
 
     public EngineConfig {
         layerSplit = List.copyOf(layerSplit);
@@ -64,15 +59,7 @@ public record EngineConfig(
         require(tokenizerWorkers >= 1, "tokenizer workers must be >= 1, got " + tokenizerWorkers);
         require(stageThreads >= 0, "stage threads must be >= 0 (0 = all cores), got " + stageThreads);
         require(!quant.isBlank(), "quant must name a scheme (fp32 for the weights as stored)");
-    }
-
-    /**
-     * The linears of a CPU stage, built over the stage's own mapping of the weights (each stage,
-     * and each reload after a failure, maps its own; a quantized checkpoint is read from there).
-     */
-    @FunctionalInterface
-    public interface StageLinears {
-        LinearFactory over(LlamaConfig model, WeightStore weights);
+        require(kvFormat != null, "kv format must be given");
     }
 
     /** A builder with the defaults of reference.conf's quantflow.engine (without the environment's overrides). */
@@ -85,7 +72,7 @@ public record EngineConfig(
         return new Builder(modelDir, quantflowEngine.withFallback(DEFAULTS));
     }
 
-    /** The engine a quantflow.engine block describes, with the code-carrying parts at their defaults. */
+    /** The engine a quantflow.engine block describes. */
     public static EngineConfig from(Config quantflowEngine, Path modelDir) {
         return builder(quantflowEngine, modelDir).build();
     }
@@ -113,29 +100,6 @@ public record EngineConfig(
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("quantflow.engine." + key + " must be layer counts like 3,5, got '" + c.getValue(key).unwrapped() + "'");
         }
-    }
-
-    public Builder toBuilder() {
-        Builder b = new Builder(modelDir, DEFAULTS);
-        b.servedModelName = servedModelName;
-        b.stages = stages;
-        b.layerSplit = layerSplit;
-        b.devices = devices;
-        b.maxBatchTokens = maxBatchTokens;
-        b.maxSequences = maxSequences;
-        b.kvBlocks = kvBlocks;
-        b.kvBlockSize = kvBlockSize;
-        b.kvMemoryBytes = kvMemoryBytes;
-        b.maxWaiting = maxWaiting;
-        b.tokenizerWorkers = tokenizerWorkers;
-        b.stageThreads = stageThreads;
-        b.warmup = warmup;
-        b.linears = linears;
-        b.quant = quant;
-        b.kvCaches = kvCaches;
-        b.linearProbe = linearProbe;
-        b.faults = faults;
-        return b;
     }
 
     public int stageCount() {
@@ -181,11 +145,8 @@ public record EngineConfig(
         private int tokenizerWorkers;
         private int stageThreads;
         private boolean warmup;
-        private StageLinears linears;   // null: QuantizedModels.atLoad with quant
         private String quant;
-        private KvCacheFactory kvCaches;
-        private LinearProbe linearProbe = LinearProbe.NONE;
-        private StageFaults faults = StageFaults.NONE;
+        private KvFormat kvFormat;
 
         private Builder(Path modelDir, Config c) {
             this.modelDir = modelDir;
@@ -194,8 +155,7 @@ public record EngineConfig(
             devices = list(c, "devices");
             quant = c.getString("quant").strip();
             String kv = c.getString("kv").strip();
-            KvFormat format = KvFormat.parse(kv.isEmpty() ? DEFAULTS.getString("kv") : kv);   // blank: the default
-            kvCaches = format == KvFormat.F32 ? KvCacheFactory.F32 : KvCacheFactory.of(format);
+            kvFormat = KvFormat.parse(kv.isEmpty() ? DEFAULTS.getString("kv") : kv);   // blank: the default
             kvBlocks = c.getInt("kv-blocks");
             kvBlockSize = c.getInt("kv-block-size");
             kvMemoryBytes = c.getBytes("kv-memory");
@@ -220,17 +180,12 @@ public record EngineConfig(
         public Builder tokenizerWorkers(int v) { tokenizerWorkers = v; return this; }
         public Builder stageThreads(int v) { stageThreads = v; return this; }
         public Builder warmup(boolean v) { warmup = v; return this; }
-        public Builder linears(StageLinears v) { linears = v; return this; }
         public Builder quant(String v) { quant = v; return this; }
-        public Builder kvCaches(KvCacheFactory v) { kvCaches = v; return this; }
-        public Builder linearProbe(LinearProbe v) { linearProbe = v; return this; }
-        public Builder faults(StageFaults v) { faults = v; return this; }
+        public Builder kvFormat(KvFormat v) { kvFormat = v; return this; }
 
         public EngineConfig build() {
-            String scheme = quant;
-            StageLinears l = linears != null ? linears : (model, weights) -> QuantizedModels.atLoad(model, weights, scheme);
             return new EngineConfig(modelDir, servedModelName, stages, layerSplit, devices, maxBatchTokens, maxSequences, kvBlocks,
-                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, l, quant, kvCaches, linearProbe, faults);
+                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, quant, kvFormat);
         }
     }
 }

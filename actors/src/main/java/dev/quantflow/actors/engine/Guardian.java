@@ -1,9 +1,17 @@
 package dev.quantflow.actors.engine;
 
+import dev.quantflow.actors.protocol.SamplerCommand;
+import dev.quantflow.actors.protocol.SchedulerCommand;
+import dev.quantflow.actors.protocol.SchedulerCommand.Ports;
+import dev.quantflow.actors.protocol.StageCommand;
+import dev.quantflow.actors.protocol.StageDownstream;
+import dev.quantflow.actors.protocol.StageSpec;
+import dev.quantflow.actors.protocol.TokenizerCommand;
 import dev.quantflow.actors.sampler.SamplerActor;
+import dev.quantflow.actors.scheduler.EngineStatus;
 import dev.quantflow.actors.scheduler.Scheduler;
 import dev.quantflow.actors.scheduler.SchedulerSettings;
-import dev.quantflow.actors.stage.StageSpec;
+import dev.quantflow.actors.stage.StageHooks;
 import dev.quantflow.actors.stage.StageWorker;
 import dev.quantflow.actors.tokenize.TokenizerWorker;
 import dev.quantflow.engine.chat.ChatTemplate;
@@ -15,54 +23,83 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Routers;
 
 /**
- * Starts the pipeline: the scheduler, the sampler, one stage worker per layer range (each on its
- * own compute thread, restarted with back-off when it fails) and the tokenizer pool, then wires
- * them into the scheduler.
+ * The engine's composition root, spawned into the actor system it is given: starts the scheduler,
+ * and once the scheduler names the refs of its message adapters, the sampler, one stage worker per
+ * layer range (each on its own compute thread, restarted with back-off when it fails) and the
+ * tokenizer pool, each told only the refs it reports to; then wires them into the scheduler.
+ * Stopping it stops exactly the engine's actors, which matters when the system is shared.
  */
 final class Guardian {
     private static final DispatcherSelector COMPUTE = DispatcherSelector.fromConfig("quantflow.actors.compute-dispatcher");
     private static final DispatcherSelector SAMPLER = DispatcherSelector.fromConfig("quantflow.actors.sampler-dispatcher");
     private static final DispatcherSelector TOKENIZER = DispatcherSelector.fromConfig("quantflow.actors.tokenizer-dispatcher");
 
+    sealed interface Command extends NoSerializationVerificationNeeded {}
+
+    private record Wire(Ports ports) implements Command {}
+
+    /** Stops the engine's actors (children stop before the guardian's PostStop completes stopped). */
+    enum Stop implements Command { INSTANCE }
+
     private Guardian() {}
 
-    static Behavior<Void> create(EngineConfig config, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings, EngineStatus status,
-                                 Progress progress, CompletableFuture<Void> loaded, CompletableFuture<ActorRef<Scheduler.Command>> schedulerRef) {
+    static Behavior<Command> create(EngineConfig config, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings, EngineStatus status,
+                                    StageHooks hooks, Progress progress, CompletableFuture<Void> loaded,
+                                    CompletableFuture<ActorRef<SchedulerCommand>> schedulerRef, CompletableFuture<Void> stopped) {
         return Behaviors.setup(ctx -> {
-            ActorRef<Scheduler.Command> scheduler = ctx.spawn(Scheduler.create(settings, status, loaded), "scheduler");
-            ActorRef<SamplerActor.Command> sampler = ctx.spawn(
-                    Behaviors.supervise(SamplerActor.create(scheduler, tokenizer, model.vocabSize())).onFailure(SupervisorStrategy.resume()),
-                    "sampler", SAMPLER);
-            List<ActorRef<StageWorker.Command>> stages = new ArrayList<>();
-            StageWorker.Downstream next = new StageWorker.ToSampler(sampler);
-            for (int k = settings.stages().size() - 1; k >= 0; k--) {
-                StageSpec spec = new StageSpec(settings.stages().get(k), settings.stages().size(), config.modelDir(), model,
-                        settings.kvBlocks(), settings.kvBlockSize(), config.maxBatchTokens(), config.stageThreads(), config.linears(), config.quant(),
-                        config.kvCaches(), config.linearProbe(), config.faults(), settings.stages().size() > 1 ? progress.prefixed("stage " + k) : progress);
-                ActorRef<StageWorker.Command> stage = ctx.spawn(
-                        Behaviors.supervise(StageWorker.create(spec, next, scheduler))
-                                .onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(Duration.ofMillis(50), Duration.ofSeconds(10), 0.2)),
-                        "stage-" + k, COMPUTE);
-                stages.add(stage);
-                next = new StageWorker.NextStage(stage);
-            }
-            Collections.reverse(stages);
-            ActorRef<TokenizerWorker.Encode> tokenizers = ctx.spawn(
-                    Routers.pool(config.tokenizerWorkers(),
-                                    Behaviors.supervise(TokenizerWorker.create(tokenizer, ChatTemplate.fromModelDir(config.modelDir()), model.vocabSize())).onFailure(SupervisorStrategy.restart()))
-                            .withRouteeProps(TOKENIZER),
-                    "tokenizers");
-            scheduler.tell(new Scheduler.Start(new Scheduler.Pipeline(tokenizers, stages, sampler)));
+            ActorRef<SchedulerCommand> scheduler = ctx.spawn(
+                    Scheduler.create(settings, status, loaded, ctx.messageAdapter(Ports.class, Wire::new)), "scheduler");
             schedulerRef.complete(scheduler);
-            return Behaviors.empty();
+            return Behaviors.receive(Command.class)
+                    .onMessage(Wire.class, w -> {
+                        wire(ctx, config, model, tokenizer, settings, hooks, progress, scheduler, w.ports());
+                        return Behaviors.same();
+                    })
+                    .onMessageEquals(Stop.INSTANCE, Behaviors::stopped)
+                    .onSignal(PostStop.class, s -> {
+                        stopped.complete(null);
+                        return Behaviors.same();
+                    })
+                    .build();
         });
+    }
+
+    private static void wire(ActorContext<Command> ctx, EngineConfig config, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings,
+                             StageHooks hooks, Progress progress, ActorRef<SchedulerCommand> scheduler, Ports ports) {
+        ActorRef<SamplerCommand> sampler = ctx.spawn(
+                Behaviors.supervise(SamplerActor.create(ports.sampled(), tokenizer, model.vocabSize())).onFailure(SupervisorStrategy.resume()),
+                "sampler", SAMPLER);
+        List<ActorRef<StageCommand>> stages = new ArrayList<>();
+        StageDownstream next = new StageDownstream.ToSampler(sampler);
+        int n = settings.stages().size();
+        for (int k = n - 1; k >= 0; k--) {
+            StageSpec spec = new StageSpec(settings.stages().get(k), n, config.modelDir().toString(), settings.kvBlocks(), settings.kvBlockSize(),
+                    config.maxBatchTokens(), config.stageThreads(), config.quant(), config.kvFormat());
+            ActorRef<StageCommand> stage = ctx.spawn(
+                    Behaviors.supervise(StageWorker.create(spec, hooks, n > 1 ? progress.prefixed("stage " + k) : progress, next, ports.stageEvents()))
+                            .onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(Duration.ofMillis(50), Duration.ofSeconds(10), 0.2)),
+                    "stage-" + k, COMPUTE);
+            stages.add(stage);
+            next = new StageDownstream.NextStage(stage);
+        }
+        Collections.reverse(stages);
+        ActorRef<TokenizerCommand.Encode> tokenizers = ctx.spawn(
+                Routers.pool(config.tokenizerWorkers(),
+                                Behaviors.supervise(TokenizerWorker.create(tokenizer, ChatTemplate.fromModelDir(config.modelDir()), model.vocabSize()))
+                                        .onFailure(SupervisorStrategy.restart()))
+                        .withRouteeProps(TOKENIZER),
+                "tokenizers");
+        scheduler.tell(new SchedulerCommand.Start(new SchedulerCommand.Pipeline(tokenizers, stages, sampler)));
     }
 }

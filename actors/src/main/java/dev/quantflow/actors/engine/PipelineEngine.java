@@ -7,8 +7,10 @@ import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.actors.api.TokenEvent;
-import dev.quantflow.actors.scheduler.Scheduler;
+import dev.quantflow.actors.protocol.SchedulerCommand;
+import dev.quantflow.actors.scheduler.EngineStatus;
 import dev.quantflow.actors.scheduler.SchedulerSettings;
+import dev.quantflow.actors.stage.StageHooks;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.model.LlamaConfig;
@@ -22,6 +24,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -33,73 +37,138 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The actor pipeline behind {@link InferenceEngine}: {@link #start} loads the model's config and
- * tokenizer, starts the actors in their own actor system, waits until every stage has loaded its
- * shard, then runs a one-token warm-up after which {@link #health()} reports ready.
+ * tokenizer, spawns the actors into the actor system it is given (the server's, so its --config
+ * reaches them) or into one of its own, waits until every stage has loaded its shard, then runs a
+ * one-token warm-up after which {@link #health()} reports ready.
  */
 public final class PipelineEngine implements InferenceEngine {
     private static final Logger LOG = LoggerFactory.getLogger(PipelineEngine.class);
     private static final Duration ASK_TIMEOUT = Duration.ofSeconds(10);
 
+    private static final AtomicLong ENGINES = new AtomicLong();
+
     private final EngineConfig config;
     private final LlamaConfig model;
     private final Tokenizer tokenizer;
     private final SchedulerSettings settings;
-    private final ActorSystem<Void> system;
-    private final ActorRef<Scheduler.Command> scheduler;
+    private final ActorSystem<?> system;
+    private final boolean ownsSystem;
+    private final ActorRef<Guardian.Command> guardian;
+    private final CompletableFuture<Void> stopped;
+    private final ActorRef<SchedulerCommand> scheduler;
     private final EngineStatus status;
     private final AtomicLong sequenceIds = new AtomicLong();
 
-    private PipelineEngine(EngineConfig config, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings, ActorSystem<Void> system,
-                           ActorRef<Scheduler.Command> scheduler, EngineStatus status) {
+    private PipelineEngine(EngineConfig config, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings, ActorSystem<?> system,
+                           boolean ownsSystem, ActorRef<Guardian.Command> guardian, CompletableFuture<Void> stopped,
+                           ActorRef<SchedulerCommand> scheduler, EngineStatus status) {
         this.config = config;
         this.model = model;
         this.tokenizer = tokenizer;
         this.settings = settings;
         this.system = system;
+        this.ownsSystem = ownsSystem;
+        this.guardian = guardian;
+        this.stopped = stopped;
         this.scheduler = scheduler;
         this.status = status;
     }
 
-    /** Starts the engine; throws (with a one-line message) when the model or the configuration is unusable. */
+    /** Starts the engine in an actor system of its own, terminated on close; throws (with a one-line message) when the model or the configuration is unusable. */
     public static PipelineEngine start(EngineConfig config) {
-        return start(config, ConfigFactory.empty(), Progress.NONE);
+        return start(config, ConfigFactory.empty(), StageHooks.DEFAULT, Progress.NONE);
     }
 
     /** {@link #start}, reporting each stage's loading to progress (from the stages' threads). */
     public static PipelineEngine start(EngineConfig config, Progress progress) {
-        return start(config, ConfigFactory.empty(), progress);
+        return start(config, ConfigFactory.empty(), StageHooks.DEFAULT, progress);
     }
 
     /** The same, with the actor system's settings overridden (tests: Pekko's manual clock, ManualTime.config()). */
     public static PipelineEngine start(EngineConfig config, Config actorSystemSettings) {
-        return start(config, actorSystemSettings, Progress.NONE);
+        return start(config, actorSystemSettings, StageHooks.DEFAULT, Progress.NONE);
     }
 
-    private static PipelineEngine start(EngineConfig config, Config actorSystemSettings, Progress progress) {
+    /** The same, with the stages built with hooks (tests: faults, probes, linears). */
+    public static PipelineEngine start(EngineConfig config, StageHooks hooks) {
+        return start(config, ConfigFactory.empty(), hooks, Progress.NONE);
+    }
+
+    public static PipelineEngine start(EngineConfig config, Config actorSystemSettings, StageHooks hooks) {
+        return start(config, actorSystemSettings, hooks, Progress.NONE);
+    }
+
+    private static PipelineEngine start(EngineConfig config, Config actorSystemSettings, StageHooks hooks, Progress progress) {
+        Prepared prepared = prepare(config);   // a bad model or budget fails before any system exists
+        ActorSystem<Void> own = ActorSystem.create(Behaviors.empty(), "quantflow-engine", actorSystemSettings.withFallback(ConfigFactory.load()));
+        try {
+            return start(config, prepared, own, true, hooks, progress);
+        } catch (RuntimeException e) {
+            own.terminate();
+            throw e;
+        }
+    }
+
+    /** Spawns the engine's actors into system (the server's); close stops them and leaves the system running. */
+    public static PipelineEngine start(EngineConfig config, ActorSystem<?> system, Progress progress) {
+        return start(config, prepare(config), system, false, StageHooks.DEFAULT, progress);
+    }
+
+    public static PipelineEngine start(EngineConfig config, ActorSystem<?> system, StageHooks hooks, Progress progress) {
+        return start(config, prepare(config), system, false, hooks, progress);
+    }
+
+    /** What the engine reads before it starts any actor: the model's config, its tokenizer and the scheduler's budgets. */
+    private record Prepared(LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings) {}
+
+    private static Prepared prepare(EngineConfig config) {
         LlamaConfig model = LlamaConfig.load(config.modelDir());
         Tokenizer tokenizer = Tokenizer.fromModelDir(config.modelDir());
         List<LayerRange> plan = config.stagePlan(model);
         int kvBlocks = config.kvBlocks() > 0 ? config.kvBlocks() : automaticKvBlocks(config, model);
         SchedulerSettings settings = new SchedulerSettings(plan, config.maxBatchTokens(), config.maxSequences(), Math.max(1, config.maxWaiting()),
                 kvBlocks, config.kvBlockSize(), model.maxPositions());
+        return new Prepared(model, tokenizer, settings);
+    }
+
+    private static PipelineEngine start(EngineConfig config, Prepared prepared, ActorSystem<?> system, boolean ownsSystem, StageHooks hooks,
+                                        Progress progress) {
+        LlamaConfig model = prepared.model();
+        Tokenizer tokenizer = prepared.tokenizer();
+        SchedulerSettings settings = prepared.settings();
         EngineStatus status = new EngineStatus();
         CompletableFuture<Void> loaded = new CompletableFuture<>();
-        CompletableFuture<ActorRef<Scheduler.Command>> schedulerRef = new CompletableFuture<>();
-        ActorSystem<Void> system = ActorSystem.create(Guardian.create(config, model, tokenizer, settings, status, progress, loaded, schedulerRef), "quantflow-engine",
-                actorSystemSettings.withFallback(ConfigFactory.load()));
+        CompletableFuture<ActorRef<SchedulerCommand>> schedulerRef = new CompletableFuture<>();
+        CompletableFuture<Void> stopped = new CompletableFuture<>();
+        ActorRef<Guardian.Command> guardian = system.systemActorOf(
+                Guardian.create(config, model, tokenizer, settings, status, hooks, progress, loaded, schedulerRef, stopped),
+                "quantflow-engine-" + ENGINES.incrementAndGet(), Props.empty());
+        PipelineEngine engine;
         try {
             loaded.get();
-            PipelineEngine engine = new PipelineEngine(config, model, tokenizer, settings, system, schedulerRef.get(), status);
-            if (config.warmup()) engine.warmUp();
-            else status.setReady(true);
-            return engine;
+            engine = new PipelineEngine(config, model, tokenizer, settings, system, ownsSystem, guardian, stopped, schedulerRef.get(), status);
         } catch (ExecutionException e) {
-            system.terminate();
+            stop(guardian, stopped);
             throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
         } catch (InterruptedException e) {
-            system.terminate();
+            stop(guardian, stopped);
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while the stages were loading");
+        }
+        if (config.warmup()) engine.warmUp();
+        else status.setReady(true);
+        return engine;
+    }
+
+    /** Stops the engine's actors and waits for them (their PostStop fails open streams). */
+    private static void stop(ActorRef<Guardian.Command> guardian, CompletableFuture<Void> stopped) {
+        guardian.tell(Guardian.Stop.INSTANCE);
+        try {
+            stopped.get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.warn("the engine's actors did not stop cleanly: {}", e.toString());
         }
     }
 
@@ -132,20 +201,20 @@ public final class PipelineEngine implements InferenceEngine {
         int capacity = Math.min(request.options().maxTokens(), settings.positionLimit()) + 4;
         return Source.<TokenEvent>queue(capacity).watchTermination((events, done) -> {
             long id = sequenceIds.incrementAndGet();
-            scheduler.tell(new Scheduler.Submit(id, request, events));
-            done.whenComplete((d, e) -> scheduler.tell(new Scheduler.StreamClosed(id)));
+            scheduler.tell(new SchedulerCommand.Submit(id, request, events));
+            done.whenComplete((d, e) -> scheduler.tell(new SchedulerCommand.StreamClosed(id)));
             return NotUsed.notUsed();
         });
     }
 
     @Override
     public CompletionStage<Boolean> cancel(String requestId) {
-        return AskPattern.ask(scheduler, (ActorRef<Boolean> replyTo) -> new Scheduler.Cancel(requestId, replyTo), ASK_TIMEOUT, system.scheduler());
+        return AskPattern.ask(scheduler, (ActorRef<Boolean> replyTo) -> new SchedulerCommand.Cancel(requestId, replyTo), ASK_TIMEOUT, system.scheduler());
     }
 
     @Override
     public CompletionStage<EngineSnapshot> snapshot() {
-        return AskPattern.ask(scheduler, Scheduler.GetSnapshot::new, ASK_TIMEOUT, system.scheduler());
+        return AskPattern.ask(scheduler, SchedulerCommand.GetSnapshot::new, ASK_TIMEOUT, system.scheduler());
     }
 
     @Override
@@ -156,13 +225,13 @@ public final class PipelineEngine implements InferenceEngine {
     @Override
     public void startDrain() {
         status.setDraining(true);
-        scheduler.tell(new Scheduler.Drain());
+        scheduler.tell(new SchedulerCommand.Drain());
     }
 
     @Override
     public CompletionStage<Void> idle() {
         CompletableFuture<Void> idle = new CompletableFuture<>();
-        scheduler.tell(new Scheduler.WhenIdle(idle));
+        scheduler.tell(new SchedulerCommand.WhenIdle(idle));
         return idle;
     }
 
@@ -189,8 +258,8 @@ public final class PipelineEngine implements InferenceEngine {
         return config;
     }
 
-    /** The engine's actor system (tests advance its manual clock through it). */
-    public ActorSystem<Void> actorSystem() {
+    /** The actor system the engine runs in (tests advance its manual clock through it). */
+    public ActorSystem<?> actorSystem() {
         return system;
     }
 
@@ -201,6 +270,8 @@ public final class PipelineEngine implements InferenceEngine {
 
     @Override
     public void close() {
+        stop(guardian, stopped);
+        if (!ownsSystem) return;
         system.terminate();
         try {
             system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);

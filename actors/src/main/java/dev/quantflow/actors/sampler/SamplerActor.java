@@ -1,11 +1,16 @@
 package dev.quantflow.actors.sampler;
 
 import dev.quantflow.actors.api.EngineException;
+import dev.quantflow.actors.api.EventStreams;
 import dev.quantflow.actors.api.TokenEvent;
-import dev.quantflow.actors.scheduler.SampleOutcome;
-import dev.quantflow.actors.scheduler.Scheduler;
-import dev.quantflow.actors.scheduler.Step;
-import dev.quantflow.engine.generate.GenerateOptions;
+import dev.quantflow.actors.protocol.SampleOutcome;
+import dev.quantflow.actors.protocol.SamplerCommand;
+import dev.quantflow.actors.protocol.SamplerCommand.End;
+import dev.quantflow.actors.protocol.SamplerCommand.Fail;
+import dev.quantflow.actors.protocol.SamplerCommand.Register;
+import dev.quantflow.actors.protocol.SamplerCommand.SampleStep;
+import dev.quantflow.actors.protocol.Step;
+import dev.quantflow.actors.protocol.StepSampled;
 import dev.quantflow.engine.generate.SequenceDecoder;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.util.ArrayList;
@@ -19,57 +24,34 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
-import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.QueueOfferResult;
 
 /**
  * The sampling and detokenizing step. Receives the last stage's logits, picks each sequence's
  * next token with its own seeded sampler, turns it into text (incremental detokenizer, stop
  * strings), streams the Delta, decides whether the sequence ended (EOS, stop string, max
- * tokens, context end) and tells the scheduler. It is the only writer of each request's event
+ * tokens, context end) and tells the ref it was given (the scheduler). It is the only writer of each request's event
  * stream from Accepted to Finished, so a stream sees exactly one end.
  */
-public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
-    public sealed interface Command {}
-
-    /**
-     * A sequence was admitted to the waiting queue: its stream now belongs to the sampler, which emits Accepted.
-     * The prompt's ids seed the detokenizer (not copied: the caller does not modify them).
-     */
-    public record Register(long sequence, String requestId, BoundedSourceQueue<TokenEvent> events, GenerateOptions options,
-                           int[] prompt, int positionLimit, int topLogprobs) implements Command {
-        public int promptTokens() {
-            return prompt.length;
-        }
-    }
-
-    /** The last stage's logits (logitRows.length, vocab) for a step. */
-    public record SampleStep(Step step, float[] logits, long[] stageNanos) implements Command {}
-
-    /** Ends a sequence that the scheduler stopped (cancelled, or nothing to generate): flushes its text, emits Finished. */
-    public record End(long sequence, String finishReason) implements Command {}
-
-    /** Fails a sequence's stream (a stage failed in its step). */
-    public record Fail(long sequence, EngineException error) implements Command {}
-
-    private final ActorRef<Scheduler.Command> scheduler;
+public final class SamplerActor extends AbstractBehavior<SamplerCommand> {
+    private final ActorRef<StepSampled> scheduler;
     private final Tokenizer tokenizer;
     private final int vocab;
     private final Map<Long, SequenceOutput> outputs = new HashMap<>();
 
-    private SamplerActor(ActorContext<Command> ctx, ActorRef<Scheduler.Command> scheduler, Tokenizer tokenizer, int vocab) {
+    private SamplerActor(ActorContext<SamplerCommand> ctx, ActorRef<StepSampled> scheduler, Tokenizer tokenizer, int vocab) {
         super(ctx);
         this.scheduler = scheduler;
         this.tokenizer = tokenizer;
         this.vocab = vocab;
     }
 
-    public static Behavior<Command> create(ActorRef<Scheduler.Command> scheduler, Tokenizer tokenizer, int vocab) {
+    public static Behavior<SamplerCommand> create(ActorRef<StepSampled> scheduler, Tokenizer tokenizer, int vocab) {
         return Behaviors.setup(ctx -> new SamplerActor(ctx, scheduler, tokenizer, vocab));
     }
 
     @Override
-    public Receive<Command> createReceive() {
+    public Receive<SamplerCommand> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Register.class, this::onRegister)
                 .onMessage(SampleStep.class, this::onSampleStep)
@@ -79,7 +61,7 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
                 .build();
     }
 
-    private Behavior<Command> onRegister(Register r) {
+    private Behavior<SamplerCommand> onRegister(Register r) {
         SequenceOutput out = new SequenceOutput(r.requestId(), r.events(), r.topLogprobs(),
                 new SequenceDecoder(tokenizer, r.prompt(), r.options(), r.positionLimit()));
         outputs.put(r.sequence(), out);
@@ -87,7 +69,7 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
         return this;
     }
 
-    private Behavior<Command> onSampleStep(SampleStep s) {
+    private Behavior<SamplerCommand> onSampleStep(SampleStep s) {
         Step step = s.step();
         List<SampleOutcome> outcomes = new ArrayList<>(step.logitRows().length);
         for (int i = 0; i < step.logitRows().length; i++) {
@@ -104,7 +86,7 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
                 outcomes.add(new SampleOutcome.Ended(seq));
             }
         }
-        scheduler.tell(new Scheduler.StepSampled(step.id(), outcomes, s.stageNanos()));
+        scheduler.tell(new StepSampled(step.id(), outcomes, s.stageNanos()));
         return this;
     }
 
@@ -121,21 +103,21 @@ public final class SamplerActor extends AbstractBehavior<SamplerActor.Command> {
         return new SampleOutcome.Ended(seq);
     }
 
-    private Behavior<Command> onEnd(End e) {
+    private Behavior<SamplerCommand> onEnd(End e) {
         SequenceOutput out = outputs.get(e.sequence());
         if (out != null) finish(e.sequence(), out, e.finishReason());
         return this;
     }
 
     /** The engine is shutting down: no stream is left open. */
-    private Behavior<Command> onStop() {
+    private Behavior<SamplerCommand> onStop() {
         EngineException closed = new EngineException(EngineException.Kind.UNAVAILABLE, "the engine shut down");
         outputs.values().forEach(out -> EventStreams.fail(out.events, closed));
         outputs.clear();
         return this;
     }
 
-    private Behavior<Command> onFail(Fail f) {
+    private Behavior<SamplerCommand> onFail(Fail f) {
         fail(f.sequence(), f.error());
         return this;
     }

@@ -1,5 +1,6 @@
 package dev.quantflow.actors.scheduler;
 
+import dev.quantflow.actors.protocol.Step;
 import dev.quantflow.engine.kv.BlockAllocator;
 import dev.quantflow.engine.llama.BatchRows;
 import java.util.ArrayDeque;

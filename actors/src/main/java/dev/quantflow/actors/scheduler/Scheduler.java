@@ -1,14 +1,32 @@
 package dev.quantflow.actors.scheduler;
 
 import dev.quantflow.actors.api.EngineException;
+import dev.quantflow.actors.api.EventStreams;
 import dev.quantflow.actors.api.EngineSnapshot;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.TokenEvent;
-import dev.quantflow.actors.engine.EngineStatus;
-import dev.quantflow.actors.sampler.EventStreams;
-import dev.quantflow.actors.sampler.SamplerActor;
-import dev.quantflow.actors.stage.StageWorker;
-import dev.quantflow.actors.tokenize.TokenizerWorker;
+import dev.quantflow.actors.protocol.SampleOutcome;
+import dev.quantflow.actors.protocol.SamplerCommand;
+import dev.quantflow.actors.protocol.SchedulerCommand;
+import dev.quantflow.actors.protocol.SchedulerCommand.Cancel;
+import dev.quantflow.actors.protocol.SchedulerCommand.Drain;
+import dev.quantflow.actors.protocol.SchedulerCommand.GetSnapshot;
+import dev.quantflow.actors.protocol.SchedulerCommand.Pipeline;
+import dev.quantflow.actors.protocol.SchedulerCommand.Ports;
+import dev.quantflow.actors.protocol.SchedulerCommand.Start;
+import dev.quantflow.actors.protocol.SchedulerCommand.StreamClosed;
+import dev.quantflow.actors.protocol.SchedulerCommand.Submit;
+import dev.quantflow.actors.protocol.SchedulerCommand.WhenIdle;
+import dev.quantflow.actors.protocol.StageCommand;
+import dev.quantflow.actors.protocol.StageEvent;
+import dev.quantflow.actors.protocol.StageEvent.StageFailed;
+import dev.quantflow.actors.protocol.StageEvent.StageLoadFailed;
+import dev.quantflow.actors.protocol.StageEvent.StageLoaded;
+import dev.quantflow.actors.protocol.StageEvent.StepDropped;
+import dev.quantflow.actors.protocol.StepSampled;
+import dev.quantflow.actors.protocol.TokenizerCommand;
+import dev.quantflow.actors.protocol.TokenizerCommand.EncodeRejected;
+import dev.quantflow.actors.protocol.TokenizerCommand.Encoded;
 import dev.quantflow.engine.llama.LayerRange;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -17,6 +35,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -35,48 +54,13 @@ import org.apache.pekko.stream.BoundedSourceQueue;
  * the sequences of the failed step with an error and sends every other sequence back to
  * recompute, since the restarted stage lost its KV cache.
  */
-public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
-    public sealed interface Command {}
+public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
+    // what the message adapters wrap: the other actors' protocols, as they reach this actor
+    private record FromStage(StageEvent event) implements SchedulerCommand, NoSerializationVerificationNeeded {}
 
-    /** The guardian's wiring, sent once all actors exist; until then the scheduler stashes. */
-    public record Start(Pipeline pipeline) implements Command {}
+    private record FromSampler(StepSampled sampled) implements SchedulerCommand, NoSerializationVerificationNeeded {}
 
-    public record Pipeline(ActorRef<TokenizerWorker.Encode> tokenizers, List<ActorRef<StageWorker.Command>> stages,
-                           ActorRef<SamplerActor.Command> sampler) {}
-
-    // from the engine API
-    public record Submit(long sequence, GenerateRequest request, BoundedSourceQueue<TokenEvent> events) implements Command {}
-
-    /** The request's stream ended for any reason (completed, failed, or the client cancelled it). */
-    public record StreamClosed(long sequence) implements Command {}
-
-    public record Cancel(String requestId, ActorRef<Boolean> replyTo) implements Command {}
-
-    public record GetSnapshot(ActorRef<EngineSnapshot> replyTo) implements Command {}
-
-    public record Drain() implements Command {}
-
-    public record WhenIdle(CompletableFuture<Void> idle) implements Command {}
-
-    // from the tokenizer pool
-    public record Encoded(long sequence, int[] ids) implements Command {}
-
-    public record EncodeRejected(long sequence, EngineException error) implements Command {}
-
-    // from the stage workers
-    public record StageLoaded(int stage, int incarnation, long weightBytes, long kvBytes) implements Command {}
-
-    public record StageLoadFailed(int stage, String message) implements Command {}
-
-    public record StageFailed(int stage, long stepId, String message) implements Command {}
-
-    public record StepDropped(int stage, long stepId) implements Command {}
-
-    /** The latest per-linear statistics of a stage (outlier-column fractions), by layer name. */
-    public record StageProbes(int stage, Map<String, Double> values) implements Command {}
-
-    // from the sampler
-    public record StepSampled(long stepId, List<SampleOutcome> outcomes, long[] stageNanos) implements Command {}
+    private record FromTokenizer(TokenizerCommand.EncodeResult result) implements SchedulerCommand, NoSerializationVerificationNeeded {}
 
     private static final int STARTUP_STASH = 100_000;
 
@@ -96,6 +80,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private final EngineStatus status;
     private final CompletableFuture<Void> loaded;
     private final Pipeline pipeline;
+    private final ActorRef<TokenizerCommand.EncodeResult> encodedTo;
     private final int numStages;
     private final ContinuousBatcher batcher;
     private final Map<Long, Pending> tokenizing = new HashMap<>();
@@ -118,8 +103,10 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     private final long[] busyNanos, lastStageNanos, stageWeightBytes, stageKvBytes;
     private final Map<Integer, Map<String, Double>> probes = new java.util.TreeMap<>();
 
-    private Scheduler(ActorContext<Command> ctx, SchedulerSettings settings, EngineStatus status, CompletableFuture<Void> loaded, Pipeline pipeline) {
+    private Scheduler(ActorContext<SchedulerCommand> ctx, SchedulerSettings settings, EngineStatus status, CompletableFuture<Void> loaded, Pipeline pipeline,
+                      ActorRef<TokenizerCommand.EncodeResult> encodedTo) {
         super(ctx);
+        this.encodedTo = encodedTo;
         this.settings = settings;
         this.status = status;
         this.loaded = loaded;
@@ -133,30 +120,34 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         stageKvBytes = new long[numStages];
     }
 
-    public static Behavior<Command> create(SchedulerSettings settings, EngineStatus status, CompletableFuture<Void> loaded) {
-        return Behaviors.withStash(STARTUP_STASH, stash -> Behaviors.setup(ctx -> Behaviors.receive(Command.class)
-                .onMessage(Start.class, s -> stash.unstashAll(new Scheduler(ctx, settings, status, loaded, s.pipeline())))
-                .onAnyMessage(m -> {
-                    stash.stash(m);
-                    return Behaviors.same();
-                })
-                .build()));
+    /** Tells portsTo the refs its message adapters listen on, then stashes until the guardian's Start. */
+    public static Behavior<SchedulerCommand> create(SchedulerSettings settings, EngineStatus status, CompletableFuture<Void> loaded, ActorRef<Ports> portsTo) {
+        return Behaviors.withStash(STARTUP_STASH, stash -> Behaviors.setup(ctx -> {
+            Ports ports = new Ports(ctx.messageAdapter(StageEvent.class, FromStage::new), ctx.messageAdapter(StepSampled.class, FromSampler::new),
+                    ctx.messageAdapter(TokenizerCommand.EncodeResult.class, FromTokenizer::new));
+            portsTo.tell(ports);
+            return Behaviors.receive(SchedulerCommand.class)
+                    .onMessage(Start.class, s -> stash.unstashAll(new Scheduler(ctx, settings, status, loaded, s.pipeline(), ports.encoded())))
+                    .onAnyMessage(m -> {
+                        stash.stash(m);
+                        return Behaviors.same();
+                    })
+                    .build();
+        }));
     }
 
     @Override
-    public Receive<Command> createReceive() {
+    public Receive<SchedulerCommand> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Submit.class, this::onSubmit)
-                .onMessage(Encoded.class, this::onEncoded)
-                .onMessage(EncodeRejected.class, this::onEncodeRejected)
-                .onMessage(StepSampled.class, this::onStepSampled)
+                .onMessage(FromTokenizer.class, t -> switch (t.result()) {
+                    case Encoded e -> onEncoded(e);
+                    case EncodeRejected e -> onEncodeRejected(e);
+                })
+                .onMessage(FromSampler.class, s -> onStepSampled(s.sampled()))
+                .onMessage(FromStage.class, s -> onStageEvent(s.event()))
                 .onMessage(StreamClosed.class, c -> cancel(c.sequence(), false))
                 .onMessage(Cancel.class, this::onCancel)
-                .onMessage(StageLoaded.class, this::onStageLoaded)
-                .onMessage(StageLoadFailed.class, this::onStageLoadFailed)
-                .onMessage(StageFailed.class, this::onStageFailed)
-                .onMessage(StepDropped.class, this::onStepDropped)
-                .onMessage(StageProbes.class, p -> { probes.put(p.stage(), new java.util.LinkedHashMap<>(p.values())); return this; })
                 .onMessage(GetSnapshot.class, g -> { g.replyTo().tell(snapshot()); return this; })
                 .onMessage(Drain.class, d -> { draining = true; status.setDraining(true); return this; })
                 .onMessage(WhenIdle.class, w -> { idleWaiters.add(w.idle()); checkIdle(); return this; })
@@ -166,7 +157,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
 
     // ---- admission --------------------------------------------------------------------------
 
-    private Behavior<Command> onSubmit(Submit s) {
+    private Behavior<SchedulerCommand> onSubmit(Submit s) {
         GenerateRequest r = s.request();
         if (draining) {
             EventStreams.fail(s.events(), new EngineException(EngineException.Kind.UNAVAILABLE, "the engine is draining and takes no new requests"));
@@ -178,12 +169,12 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         } else {
             tokenizing.put(s.sequence(), new Pending(r, s.events()));
             byRequestId.put(r.requestId(), s.sequence());
-            pipeline.tokenizers().tell(new TokenizerWorker.Encode(s.sequence(), r.prompt(), getContext().getSelf()));
+            pipeline.tokenizers().tell(new TokenizerCommand.Encode(s.sequence(), r.prompt(), encodedTo));
         }
         return this;
     }
 
-    private Behavior<Command> onEncoded(Encoded e) {
+    private Behavior<SchedulerCommand> onEncoded(Encoded e) {
         Pending p = tokenizing.remove(e.sequence());
         if (p == null) return this;   // its stream closed while it was being tokenized
         int limit = settings.positionLimit();
@@ -195,10 +186,10 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             return this;
         }
         GenerateRequest r = p.request;
-        pipeline.sampler().tell(new SamplerActor.Register(e.sequence(), r.requestId(), p.events, r.options(), e.ids(), limit, r.topLogprobs()));
+        pipeline.sampler().tell(new SamplerCommand.Register(e.sequence(), r.requestId(), p.events, r.options(), e.ids(), limit, r.topLogprobs()));
         if (p.cancelled || r.options().maxTokens() == 0) {
             byRequestId.remove(r.requestId());
-            pipeline.sampler().tell(new SamplerActor.End(e.sequence(), p.cancelled ? "cancelled" : "length"));
+            pipeline.sampler().tell(new SamplerCommand.End(e.sequence(), p.cancelled ? "cancelled" : "length"));
             checkIdle();
             return this;
         }
@@ -210,7 +201,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         return this;
     }
 
-    private Behavior<Command> onEncodeRejected(EncodeRejected e) {
+    private Behavior<SchedulerCommand> onEncodeRejected(EncodeRejected e) {
         Pending p = tokenizing.remove(e.sequence());
         if (p != null) {
             byRequestId.remove(p.request.requestId());
@@ -237,10 +228,10 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         stepsTotal++;
         lastBatchTokens = plan.rows();
         lastBatchSequences = plan.items().size();
-        pipeline.stages().get(0).tell(new StageWorker.Forward(plan.step(), new float[0], new long[numStages]));
+        pipeline.stages().get(0).tell(new StageCommand.Forward(plan.step(), new float[0], new long[numStages]));
     }
 
-    private Behavior<Command> onStepSampled(StepSampled s) {
+    private Behavior<SchedulerCommand> onStepSampled(StepSampled s) {
         if (!batcher.hasStep(s.stepId())) return this;
         StepPlan plan = batcher.complete(s.stepId());
         stepEnded(s.stageNanos());
@@ -263,7 +254,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             if (seq.state == Sequence.State.ENDED) continue;
             if (seq.cancelRequested) {
                 end(seq);
-                pipeline.sampler().tell(new SamplerActor.End(seq.id, "cancelled"));
+                pipeline.sampler().tell(new SamplerCommand.End(seq.id, "cancelled"));
             } else if (plan.step().epoch() < epoch && seq.state == Sequence.State.RUNNING) {
                 batcher.preempt(seq);
             }
@@ -289,14 +280,14 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
 
     // ---- cancellation -----------------------------------------------------------------------
 
-    private Behavior<Command> onCancel(Cancel c) {
+    private Behavior<SchedulerCommand> onCancel(Cancel c) {
         Long id = byRequestId.get(c.requestId());
         c.replyTo().tell(id != null);
         return id == null ? this : cancel(id, true);
     }
 
     /** Cancels a request wherever it is; a sequence in a step in flight leaves when that step returns. */
-    private Behavior<Command> cancel(long id, boolean notify) {
+    private Behavior<SchedulerCommand> cancel(long id, boolean notify) {
         Pending p = tokenizing.get(id);
         if (p != null) {
             p.cancelled = true;
@@ -309,7 +300,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             return this;
         }
         end(seq);
-        pipeline.sampler().tell(new SamplerActor.End(seq.id, "cancelled"));
+        pipeline.sampler().tell(new SamplerCommand.End(seq.id, "cancelled"));
         schedule();
         checkIdle();
         return this;
@@ -317,7 +308,20 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
 
     // ---- stage life cycle and failures ------------------------------------------------------
 
-    private Behavior<Command> onStageLoaded(StageLoaded l) {
+    private Behavior<SchedulerCommand> onStageEvent(StageEvent event) {
+        return switch (event) {
+            case StageLoaded l -> onStageLoaded(l);
+            case StageLoadFailed f -> onStageLoadFailed(f);
+            case StageFailed f -> onStageFailed(f);
+            case StepDropped d -> onStepDropped(d);
+            case StageEvent.StageProbes p -> {
+                probes.put(p.stage(), new java.util.LinkedHashMap<>(p.values()));
+                yield this;
+            }
+        };
+    }
+
+    private Behavior<SchedulerCommand> onStageLoaded(StageLoaded l) {
         stageWeightBytes[l.stage()] = l.weightBytes();
         stageKvBytes[l.stage()] = l.kvBytes();
         unavailableStages.remove(l.stage());
@@ -330,19 +334,19 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         return this;
     }
 
-    private Behavior<Command> onStageLoadFailed(StageLoadFailed f) {
+    private Behavior<SchedulerCommand> onStageLoadFailed(StageLoadFailed f) {
         LayerRange r = settings.stages().get(f.stage());
         loaded.completeExceptionally(new IllegalStateException("stage " + f.stage() + " (layers " + r.first() + "-" + (r.last() - 1)
                 + " on " + r.device() + ") failed to load: " + f.message()));
         return this;
     }
 
-    private Behavior<Command> onStageFailed(StageFailed f) {
+    private Behavior<SchedulerCommand> onStageFailed(StageFailed f) {
         getContext().getLog().warn("stage {} failed in step {}: {}; restarting it", f.stage(), f.stepId(), f.message());
         epoch++;
         unavailableStages.add(f.stage());
         status.setDegraded(true);
-        pipeline.stages().get(f.stage()).tell(new StageWorker.Reset(epoch));
+        pipeline.stages().get(f.stage()).tell(new StageCommand.Reset(epoch));
         if (batcher.hasStep(f.stepId())) {
             StepPlan plan = batcher.abandon(f.stepId());
             stepEnded(new long[numStages]);
@@ -351,7 +355,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
             for (StepPlan.Scheduled it : plan.items()) {
                 Sequence seq = it.sequence();
                 end(seq);
-                pipeline.sampler().tell(new SamplerActor.Fail(seq.id, error));
+                pipeline.sampler().tell(new SamplerCommand.Fail(seq.id, error.kind(), error.getMessage()));
             }
         }
         batcher.preemptAllIdle();
@@ -359,7 +363,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
         return this;
     }
 
-    private Behavior<Command> onStepDropped(StepDropped d) {
+    private Behavior<SchedulerCommand> onStepDropped(StepDropped d) {
         if (!batcher.hasStep(d.stepId())) return this;
         StepPlan plan = batcher.abandon(d.stepId());
         stepEnded(new long[numStages]);
@@ -368,7 +372,7 @@ public final class Scheduler extends AbstractBehavior<Scheduler.Command> {
     }
 
     /** Shutting down: requests still being tokenized fail, and so do admitted ones (the sampler fails those it knows too). */
-    private Behavior<Command> onStop() {
+    private Behavior<SchedulerCommand> onStop() {
         EngineException closed = new EngineException(EngineException.Kind.UNAVAILABLE, "the engine shut down");
         tokenizing.values().forEach(p -> EventStreams.fail(p.events, closed));
         tokenizing.clear();

@@ -1,5 +1,6 @@
 package dev.quantflow.actors.scheduler;
 
+import dev.quantflow.actors.protocol.Step;
 import java.util.List;
 
 /** A step as the scheduler remembers it while it is in flight: which sequences advance by how many tokens. */

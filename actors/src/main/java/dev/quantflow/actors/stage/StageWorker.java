@@ -1,8 +1,13 @@
 package dev.quantflow.actors.stage;
 
-import dev.quantflow.actors.sampler.SamplerActor;
-import dev.quantflow.actors.scheduler.Scheduler;
-import dev.quantflow.actors.scheduler.Step;
+import dev.quantflow.actors.protocol.SamplerCommand;
+import dev.quantflow.actors.protocol.StageCommand;
+import dev.quantflow.actors.protocol.StageCommand.Forward;
+import dev.quantflow.actors.protocol.StageCommand.Reset;
+import dev.quantflow.actors.protocol.StageDownstream;
+import dev.quantflow.actors.protocol.StageEvent;
+import dev.quantflow.actors.protocol.StageSpec;
+import dev.quantflow.actors.protocol.Step;
 import dev.quantflow.engine.backend.ComputeBackend;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
@@ -16,11 +21,14 @@ import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
 import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.quant.QuantPlan;
+import dev.quantflow.engine.quant.QuantizedModels;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -36,67 +44,58 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * that is a LlamaStage with a KvCache; on a card (cuda:N) the backend's own stage, which keeps
  * weights, KV cache and the hidden state on the card between entering and leaving the stage.
  *
- * <p>Failure: a step that throws is reported to the scheduler (whose sequences then end with an
- * error) and rethrown, so supervision restarts the worker, which reloads its shard with an empty
- * KV cache. Until the scheduler answers with {@link Reset} the new incarnation stashes steps;
- * steps planned before the reset (older epoch) assumed the lost cache and are dropped.
+ * <p>Failure: a step that throws is reported to the events ref (the scheduler, whose sequences
+ * then end with an error) and rethrown, so supervision restarts the worker, which reloads its
+ * shard with an empty KV cache. Until the scheduler answers with {@link Reset} the new
+ * incarnation stashes steps; steps planned before the reset (older epoch) assumed the lost cache
+ * and are dropped.
+ *
+ * <p>The worker is described by data (its {@link StageSpec}) and talks only through the refs it is
+ * given, so it could run on another machine; hooks and progress are local construction parameters.
  */
 public final class StageWorker {
-    public sealed interface Command {}
-
-    /** A step's activations (rows, dim); empty for stage 0, which embeds the tokens itself. stageNanos: compute time per stage so far. */
-    public record Forward(Step step, float[] hidden, long[] stageNanos) implements Command {}
-
-    /** Sent by the scheduler after this worker failed: steps older than epoch are dropped. */
-    public record Reset(long epoch) implements Command {}
-
     /** The worker's own timer, quantflow.actors.probe-report-interval after a report: report again if steps ran. */
-    private enum ReportProbes implements Command { INSTANCE }
-
-    /** Where a stage's output goes. */
-    public sealed interface Downstream {}
-
-    public record NextStage(ActorRef<Command> ref) implements Downstream {}
-
-    public record ToSampler(ActorRef<SamplerActor.Command> ref) implements Downstream {}
+    private enum ReportProbes implements StageCommand, NoSerializationVerificationNeeded { INSTANCE }
 
     private static final int STASH_CAPACITY = 1024;
 
     private final StageSpec spec;
-    private final Downstream next;
-    private final ActorRef<Scheduler.Command> scheduler;
+    private final StageHooks hooks;
+    private final StageDownstream next;
+    private final ActorRef<StageEvent> events;
     private final WeightStore weights;
     private final StageCompute layers;
     private final Map<String, Linear> probed;   // the linears the probe reports on, by layer name (CPU stages)
     private long minEpoch;
     private boolean stepsSinceReport;
-    private TimerScheduler<Command> timers;
+    private TimerScheduler<StageCommand> timers;
     private Duration probeInterval;
 
-    private StageWorker(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler, WeightStore weights, StageCompute layers,
+    private StageWorker(StageSpec spec, StageHooks hooks, StageDownstream next, ActorRef<StageEvent> events, WeightStore weights, StageCompute layers,
                         Map<String, Linear> probed) {
         this.spec = spec;
+        this.hooks = hooks;
         this.next = next;
-        this.scheduler = scheduler;
+        this.events = events;
         this.weights = weights;
         this.layers = layers;
         this.probed = probed;
     }
 
     /** The counter lives outside setup, so it survives restarts: incarnation 1 is the first load, later ones are reloads. */
-    public static Behavior<Command> create(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler) {
+    public static Behavior<StageCommand> create(StageSpec spec, StageHooks hooks, Progress progress, StageDownstream next, ActorRef<StageEvent> events) {
         AtomicInteger incarnations = new AtomicInteger();
         return Behaviors.setup(ctx -> {
             int incarnation = incarnations.incrementAndGet();
             StageWorker w;
             try {
-                w = Progress.during(spec.progress(), () -> load(spec, next, scheduler));   // on the compute dispatcher: may block
+                w = Progress.during(progress, () -> load(spec, hooks, next, events));   // on the compute dispatcher: may block
             } catch (RuntimeException e) {
                 if (incarnation > 1) throw e;   // a reload failed: supervision retries with back-off, the engine stays degraded
-                scheduler.tell(new Scheduler.StageLoadFailed(spec.range().stage(), describe(e)));
+                events.tell(new StageEvent.StageLoadFailed(spec.range().stage(), describe(e)));
                 return Behaviors.stopped();
             }
-            scheduler.tell(new Scheduler.StageLoaded(spec.range().stage(), incarnation, w.layers.weightBytes(), w.layers.kvCacheBytes()));
+            events.tell(new StageEvent.StageLoaded(spec.range().stage(), incarnation, w.layers.weightBytes(), w.layers.kvCacheBytes()));
             return Behaviors.withTimers(timers -> {
                 // a Pekko timer, not the wall clock, so that a test drives it with a manual clock
                 w.timers = timers;
@@ -107,27 +106,29 @@ public final class StageWorker {
         });
     }
 
-    private static StageWorker load(StageSpec spec, Downstream next, ActorRef<Scheduler.Command> scheduler) {
-        LlamaConfig c = spec.model();
+    private static StageWorker load(StageSpec spec, StageHooks hooks, StageDownstream next, ActorRef<StageEvent> events) {
+        Path dir = Path.of(spec.modelDir());
+        LlamaConfig c = LlamaConfig.load(dir);
         String device = spec.range().device();
-        WeightStore weights = WeightStore.open(spec.modelDir());
+        WeightStore weights = WeightStore.open(dir);
         try {
             ComputeBackend backend = ComputeBackend.forDevice(device);
             backend.unavailableReason().ifPresent(reason -> {
                 throw new IllegalStateException(device + " is not available: " + reason);
             });
-            StageLayout layout = new StageLayout(spec.range().first(), spec.range().last(), spec.kvCaches().format(), spec.kvBlocks(),
+            StageLayout layout = new StageLayout(spec.range().first(), spec.range().last(), spec.kvFormat(), spec.kvBlocks(),
                     spec.kvBlockSize(), spec.maxBatchRows());
-            LinearFactory engine = spec.linears().over(c, weights);   // the engine's linears; a device stage uploads their packed formats
+            // the engine's linears, chosen from the scheme's name; a device stage uploads their packed formats
+            LinearFactory engine = hooks.linears() != null ? hooks.linears().over(c, weights) : QuantizedModels.atLoad(c, weights, spec.quant());
             var onDevice = backend.stage(device, QuantPlan.parse(spec.quant(), List.of()), engine, c, weights, layout);
-            if (onDevice.isPresent()) return new StageWorker(spec, next, scheduler, weights, onDevice.get(), Map.of());
+            if (onDevice.isPresent()) return new StageWorker(spec, hooks, next, events, weights, onDevice.get(), Map.of());
             Map<String, Linear> probed = new LinkedHashMap<>();
             LinearFactory factory = engine.observed((name, l) -> {
-                if (spec.linearProbe().outlierFraction(l).isPresent()) probed.put(name, l);
+                if (hooks.probe().outlierFraction(l).isPresent()) probed.put(name, l);
             });
             LlamaStage layers = new LlamaStage(c, weights, layout.first(), layout.last(), factory);
-            KvCache cache = spec.kvCaches().create(layout.layers(), spec.kvBlocks(), spec.kvBlockSize(), c.numHeads(), c.numKvHeads(), c.headDim());
-            return new StageWorker(spec, next, scheduler, weights, new CpuStage(layers, cache), probed);
+            KvCache cache = spec.kvFormat().create(layout.layers(), spec.kvBlocks(), spec.kvBlockSize(), c.numHeads(), c.numKvHeads(), c.headDim());
+            return new StageWorker(spec, hooks, next, events, weights, new CpuStage(layers, cache), probed);
         } catch (RuntimeException | Error e) {
             weights.close();
             throw e;
@@ -135,7 +136,7 @@ public final class StageWorker {
     }
 
     /** Frees the stage's device memory (if any) and unmaps the weights: on stop and before a restart reloads them. */
-    private Behavior<Command> release() {
+    private Behavior<StageCommand> release() {
         try {
             layers.close();
         } finally {
@@ -144,8 +145,8 @@ public final class StageWorker {
         return Behaviors.same();
     }
 
-    private Behavior<Command> running() {
-        return Behaviors.receive(Command.class)
+    private Behavior<StageCommand> running() {
+        return Behaviors.receive(StageCommand.class)
                 .onMessage(Forward.class, this::onForward)
                 .onMessage(Reset.class, r -> { minEpoch = Math.max(minEpoch, r.epoch()); return Behaviors.same(); })
                 .onMessageEquals(ReportProbes.INSTANCE, this::reportProbes)
@@ -154,8 +155,8 @@ public final class StageWorker {
                 .build();
     }
 
-    private Behavior<Command> awaitingReset(StashBuffer<Command> stash) {
-        return Behaviors.receive(Command.class)
+    private Behavior<StageCommand> awaitingReset(StashBuffer<StageCommand> stash) {
+        return Behaviors.receive(StageCommand.class)
                 .onMessage(Reset.class, r -> {
                     minEpoch = r.epoch();
                     return stash.unstashAll(running());
@@ -167,30 +168,30 @@ public final class StageWorker {
                 .build();
     }
 
-    private Behavior<Command> onForward(Forward f) {
+    private Behavior<StageCommand> onForward(Forward f) {
         Step step = f.step();
         int stage = spec.range().stage();
         if (step.epoch() < minEpoch) {
-            scheduler.tell(new Scheduler.StepDropped(stage, step.id()));
+            events.tell(new StageEvent.StepDropped(stage, step.id()));
             return Behaviors.same();
         }
         long t0 = System.nanoTime();
         float[][] out = {null};   // the hidden state for the next stage, or the last stage's logits
         try {
-            spec.faults().beforeCompute(stage, step.id(), step.rows().rows());
+            hooks.faults().beforeCompute(stage, step.id(), step.rows().rows());
             Runnable compute = () -> out[0] = layers.forward(f.hidden(), step.rows(), step.logitRows());
             if (spec.threads() > 0) Parallel.withThreads(spec.threads(), compute);
             else compute.run();
         } catch (RuntimeException | Error e) {
-            scheduler.tell(new Scheduler.StageFailed(stage, step.id(), describe(e)));
+            events.tell(new StageEvent.StageFailed(stage, step.id(), describe(e)));
             if (e instanceof VirtualMachineError vm) throw vm;
             throw e instanceof RuntimeException re ? re : new StageComputeException(describe(e), e);
         }
         long[] nanos = f.stageNanos().clone();
         nanos[stage] = System.nanoTime() - t0;
         switch (next) {
-            case NextStage n -> n.ref().tell(new Forward(step, out[0], nanos));
-            case ToSampler s -> s.ref().tell(new SamplerActor.SampleStep(step, out[0], nanos));
+            case StageDownstream.NextStage n -> n.ref().tell(new Forward(step, out[0], nanos));
+            case StageDownstream.ToSampler s -> s.ref().tell(new SamplerCommand.SampleStep(step, out[0], nanos));
         }
         stepsSinceReport = true;
         if (!probed.isEmpty() && !timers.isTimerActive(ReportProbes.INSTANCE)) reportProbes();
@@ -201,13 +202,13 @@ public final class StageWorker {
      * At most once per interval, the probed statistics of this stage's linears for the snapshot: at
      * once on the first step after a quiet interval, then on the timer while steps run.
      */
-    private Behavior<Command> reportProbes() {
+    private Behavior<StageCommand> reportProbes() {
         if (!stepsSinceReport) return Behaviors.same();
         stepsSinceReport = false;
         timers.startSingleTimer(ReportProbes.INSTANCE, probeInterval);
         Map<String, Double> values = new LinkedHashMap<>();
-        probed.forEach((name, l) -> spec.linearProbe().outlierFraction(l).ifPresent(v -> values.put(name, v)));
-        scheduler.tell(new Scheduler.StageProbes(spec.range().stage(), values));
+        probed.forEach((name, l) -> hooks.probe().outlierFraction(l).ifPresent(v -> values.put(name, v)));
+        events.tell(new StageEvent.StageProbes(spec.range().stage(), values));
         return Behaviors.same();
     }
 

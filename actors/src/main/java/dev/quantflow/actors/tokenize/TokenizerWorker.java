@@ -2,13 +2,14 @@ package dev.quantflow.actors.tokenize;
 
 import dev.quantflow.actors.api.EngineException;
 import dev.quantflow.actors.api.Prompt;
-import dev.quantflow.actors.scheduler.Scheduler;
+import dev.quantflow.actors.protocol.TokenizerCommand.Encode;
+import dev.quantflow.actors.protocol.TokenizerCommand.EncodeRejected;
+import dev.quantflow.actors.protocol.TokenizerCommand.Encoded;
 import dev.quantflow.engine.chat.ChatTemplate;
 import dev.quantflow.engine.chat.ChatTemplateException;
 import dev.quantflow.engine.chat.Message;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.util.List;
-import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
@@ -17,20 +18,17 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * thread, and checks what the model cannot take (empty prompts, ids outside the vocabulary).
  */
 public final class TokenizerWorker {
-    /** Encode request; the answer goes to replyTo as Encoded or EncodeRejected. */
-    public record Encode(long sequence, Prompt prompt, ActorRef<Scheduler.Command> replyTo) {}
-
     private TokenizerWorker() {}
 
     /** chatTemplate renders Prompt.Chat (the model's Jinja template, or the plain fallback). */
     public static Behavior<Encode> create(Tokenizer tokenizer, ChatTemplate chatTemplate, int vocabSize) {
         return Behaviors.receiveMessage(e -> {
             try {
-                e.replyTo().tell(new Scheduler.Encoded(e.sequence(), encode(tokenizer, chatTemplate, vocabSize, e.prompt())));
+                e.replyTo().tell(new Encoded(e.sequence(), encode(tokenizer, chatTemplate, vocabSize, e.prompt())));
             } catch (EngineException ex) {
-                e.replyTo().tell(new Scheduler.EncodeRejected(e.sequence(), ex));
+                e.replyTo().tell(new EncodeRejected(e.sequence(), ex));
             } catch (RuntimeException ex) {
-                e.replyTo().tell(new Scheduler.EncodeRejected(e.sequence(),
+                e.replyTo().tell(new EncodeRejected(e.sequence(),
                         new EngineException(EngineException.Kind.INVALID_REQUEST, "cannot encode the prompt: " + ex.getMessage())));
             }
             return Behaviors.same();

@@ -65,7 +65,7 @@ class EngineConfigTest {
         assertThat(c.layerSplit()).isEmpty();
         assertThat(c.devices()).containsExactly("cpu");
         assertThat(c.quant()).isEqualTo(ref.getString("quant")).isEqualTo("fp32");
-        assertThat(c.kvCaches().format()).isEqualTo(KvFormat.F32);
+        assertThat(c.kvFormat()).isEqualTo(KvFormat.F32);
         assertThat(c.maxBatchTokens()).isEqualTo(ref.getInt("max-batch-tokens")).isEqualTo(512);
         assertThat(c.maxSequences()).isEqualTo(ref.getInt("max-seqs")).isEqualTo(32);
         assertThat(c.kvBlocks()).isZero();
@@ -96,7 +96,7 @@ class EngineConfigTest {
         assertThat(c.devices()).containsExactly("cpu", "cpu");
         assertThat(c.layerSplit()).containsExactly(1, 1);
         assertThat(c.quant()).isEqualTo("w8a16");
-        assertThat(c.kvCaches().format()).isEqualTo(KvFormat.INT8);
+        assertThat(c.kvFormat()).isEqualTo(KvFormat.INT8);
         assertThat(c.kvBlocks()).isEqualTo(9);
         assertThat(c.kvBlockSize()).isEqualTo(8);
         assertThat(c.kvMemoryBytes()).isEqualTo(64L << 20);

@@ -53,7 +53,7 @@ public final class EngineOptions {
     /** Applies the flags; model is needed to tell a quantized checkpoint from a scheme to build. */
     public EngineConfig.Builder apply(EngineConfig.Builder b, Path model) {
         ServeCommand.checkQuant(model, quant);   // a bad scheme exits 2 before anything loads
-        return apply(b).quant(quant).kvCaches(ServeCommand.kvCaches(kv)).linearProbe(ServeCommand::outlierFraction);
+        return apply(b).quant(quant).kvFormat(ServeCommand.kvCaches(kv));
     }
 
     public EngineConfig.Builder apply(EngineConfig.Builder b) {

@@ -3,7 +3,6 @@ package dev.quantflow.server.cli;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.quantflow.actors.engine.EngineConfig;
-import dev.quantflow.actors.engine.KvCacheFactory;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.progress.Progress;
@@ -15,7 +14,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import java.util.OptionalDouble;
 import dev.quantflow.engine.compute.Linear;
-import dev.quantflow.engine.quant.LlmInt8Linear;
+import dev.quantflow.actors.stage.LinearProbe;
 import dev.quantflow.actors.engine.PipelineEngine;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.ServerSettings;
@@ -159,7 +158,7 @@ public final class ServeCommand implements Callable<Integer> {
                 engineConfig.kvCaches().format());
         long t0 = System.nanoTime();
         try {
-            loading.loaded(PipelineEngine.start(engineConfig, progress));
+            loading.loaded(PipelineEngine.start(engineConfig, server.system(), progress));   // the server's system: --config reaches the engine's actors
         } catch (RuntimeException e) {
             server.close();
             throw e;
@@ -251,7 +250,6 @@ public final class ServeCommand implements Callable<Integer> {
             throw new QuantflowCommand.UserError(ex.getMessage());
         }
         EngineConfig engine = b.servedModelName(settings.servedModelName().orElse(""))
-                .linearProbe(ServeCommand::outlierFraction)
                 // One warm-up on serve: the server's (QuantflowServer.warmUp, on quantflow.engine.warmup via ServerSettings),
                 // not the engine's as well. The server's goes through the tokenizer ("Hello"), is retried with a back-off until
                 // it passes or drain begins, logs its time, and is what readiness (ServingState) and /health's warmed_up wait for;
@@ -278,17 +276,17 @@ public final class ServeCommand implements Callable<Integer> {
 
     /** LLM.int8()'s mean fraction of outlier input columns, for the snapshot and /metrics. */
     static OptionalDouble outlierFraction(Linear linear) {
-        return linear instanceof LlmInt8Linear l ? OptionalDouble.of(l.outlierStats().fraction()) : OptionalDouble.empty();
+        return LinearProbe.OUTLIERS.outlierFraction(linear);
     }
 
-    static KvCacheFactory kvCaches(String kv) {
+    static KvFormat kvCaches(String kv) {
         KvFormat format;
         try {
             format = kv.isBlank() ? KvFormat.F32 : KvFormat.parse(kv.strip());
         } catch (IllegalArgumentException ex) {
             throw new QuantflowCommand.UserError(ex.getMessage());
         }
-        return KvCacheFactory.of(format);
+        return format;
     }
 
     /** SIGTERM / SIGINT start the drain; a second signal exits at once. */

@@ -10,6 +10,7 @@ import dev.quantflow.engine.kv.Int8KvCache;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
 import dev.quantflow.engine.quant.LlmInt8Linear;
+import dev.quantflow.engine.quant.QuantizedModels;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
@@ -17,10 +18,10 @@ import org.junit.jupiter.api.Test;
 class ServeQuantWiringTest {
     private static final Path MODEL = SharedData.path("models/stories260K");
 
-    /** The linears a CPU stage builds for serve's --quant (EngineConfig's default: QuantizedModels.atLoad). */
+    /** The linears a CPU stage builds for serve's --quant (StageWorker: QuantizedModels.atLoad with the config's scheme). */
     private static dev.quantflow.engine.compute.Linear stageLinear(String quant, WeightStore w) {
         EngineConfig config = EngineConfig.builder(MODEL).quant(quant).build();
-        return config.linears().over(LlamaConfig.load(MODEL), w).create("model.layers.0.self_attn.q_proj", w.get("model.layers.0.self_attn.q_proj.weight"), null);
+        return QuantizedModels.atLoad(LlamaConfig.load(MODEL), w, config.quant()).create("model.layers.0.self_attn.q_proj", w.get("model.layers.0.self_attn.q_proj.weight"), null);
     }
 
     @Test

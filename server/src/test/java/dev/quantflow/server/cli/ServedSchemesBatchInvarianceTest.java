@@ -36,7 +36,7 @@ class ServedSchemesBatchInvarianceTest {
     @ParameterizedTest(name = "{0} kv={1}")
     @CsvSource({"fp32,f32", "bf16,f32", "w8a16,f32", "w8a8-dynamic,f32", "llm-int8,f32", "w4a16-rtn,f32", "fp32,int8"})
     void concurrentGreedyOutputsEqualTheSameRequestAlone(String scheme, String kv) throws Exception {
-        PipelineEngine engine = PipelineEngine.start(EngineConfig.builder(MODEL).maxSequences(CONCURRENT).quant(scheme).kvCaches(ServeCommand.kvCaches(kv)).build());
+        PipelineEngine engine = PipelineEngine.start(EngineConfig.builder(MODEL).maxSequences(CONCURRENT).quant(scheme).kvFormat(ServeCommand.kvCaches(kv)).build());
         try (QuantflowServer server = TestServers.start(engine, Map.of())) {
             Http http = new Http(server.httpPort());
             Map<Integer, String> alone = new LinkedHashMap<>();

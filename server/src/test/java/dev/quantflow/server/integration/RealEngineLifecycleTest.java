@@ -5,7 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
-import dev.quantflow.actors.engine.StageFaults;
+import dev.quantflow.actors.stage.StageFaults;
+import dev.quantflow.actors.stage.StageHooks;
 import dev.quantflow.engine.generate.GenerateResult;
 import dev.quantflow.server.Http;
 import dev.quantflow.server.QuantflowServer;
@@ -33,7 +34,7 @@ class RealEngineLifecycleTest {
     };
 
     private static QuantflowServer start(EngineConfig.Builder engine, Map<String, Object> server) {
-        return TestServers.start(PipelineEngine.start(engine.faults(SLOW).build()), server);
+        return TestServers.start(PipelineEngine.start(engine.build(), StageHooks.DEFAULT.withFaults(SLOW)), server);
     }
 
     private static Map<String, Object> streaming(String prompt, int maxTokens) {

@@ -1,6 +1,5 @@
-package dev.quantflow.actors.sampler;
+package dev.quantflow.actors.api;
 
-import dev.quantflow.actors.api.TokenEvent;
 import org.apache.pekko.stream.BoundedSourceQueue;
 
 /** Ending a request's stream; a stream the client already cancelled counts as ended, not as an error. */

@@ -1,6 +1,7 @@
-package dev.quantflow.actors.engine;
+package dev.quantflow.actors.stage;
 
 import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.quant.LlmInt8Linear;
 import java.util.OptionalDouble;
 
 /**
@@ -13,4 +14,7 @@ public interface LinearProbe {
     OptionalDouble outlierFraction(Linear linear);
 
     LinearProbe NONE = linear -> OptionalDouble.empty();
+
+    /** What every stage reports unless a test probes something else: LLM.int8()'s outlier columns. */
+    LinearProbe OUTLIERS = linear -> linear instanceof LlmInt8Linear l ? OptionalDouble.of(l.outlierStats().fraction()) : OptionalDouble.empty();
 }

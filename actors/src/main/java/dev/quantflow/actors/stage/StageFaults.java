@@ -1,4 +1,4 @@
-package dev.quantflow.actors.engine;
+package dev.quantflow.actors.stage;
 
 /**
  * A test hook called by each stage worker just before it computes a step; throwing from it

@@ -1,4 +1,4 @@
-package dev.quantflow.actors.engine;
+package dev.quantflow.actors.scheduler;
 
 /**
  * The health flags the API reads without asking an actor: ready is set by the engine after its

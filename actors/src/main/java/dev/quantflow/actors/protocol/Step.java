@@ -1,4 +1,4 @@
-package dev.quantflow.actors.scheduler;
+package dev.quantflow.actors.protocol;
 
 import dev.quantflow.engine.llama.BatchRows;
 
