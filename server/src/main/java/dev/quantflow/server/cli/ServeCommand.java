@@ -155,7 +155,7 @@ public final class ServeCommand implements Callable<Integer> {
         onBound.accept(server);
         LOG.info("loading {}: {} layers in {} stage(s) on {}, linears {}, KV cache {}", engineConfig.modelDir(), model.numLayers(),
                 engineConfig.stageCount(), String.join(",", engineConfig.devices()), linearsInUse(model, engineConfig.quant()),
-                engineConfig.kvCaches().format());
+                engineConfig.kvFormat());
         long t0 = System.nanoTime();
         try {
             loading.loaded(PipelineEngine.start(engineConfig, server.system(), progress));   // the server's system: --config reaches the engine's actors

@@ -42,7 +42,7 @@ class ServeConfigTest {
         assertThat(served.stages()).isEqualTo(library.stages()).isEqualTo(1);
         assertThat(served.devices()).isEqualTo(library.devices()).containsExactly("cpu");
         assertThat(served.quant()).isEqualTo(library.quant()).isEqualTo("fp32");
-        assertThat(served.kvCaches().format()).isEqualTo(KvFormat.F32);
+        assertThat(served.kvFormat()).isEqualTo(KvFormat.F32);
         assertThat(served.maxBatchTokens()).isEqualTo(library.maxBatchTokens()).isEqualTo(512);
         assertThat(served.maxSequences()).isEqualTo(library.maxSequences()).isEqualTo(32);
         assertThat(served.maxWaiting()).isEqualTo(library.maxWaiting()).isEqualTo(256);
@@ -70,7 +70,7 @@ class ServeConfigTest {
         assertThat(c.stages()).isEqualTo(2);
         assertThat(c.devices()).containsExactly("cpu", "cpu");
         assertThat(c.quant()).isEqualTo("w8a16");
-        assertThat(c.kvCaches().format()).isEqualTo(KvFormat.INT8);
+        assertThat(c.kvFormat()).isEqualTo(KvFormat.INT8);
         assertThat(c.kvBlocks()).isEqualTo(40);
         assertThat(c.kvBlockSize()).isEqualTo(8);
         assertThat(c.kvMemoryBytes()).isEqualTo(64L << 20);
@@ -87,7 +87,7 @@ class ServeConfigTest {
         assertThat(f.maxSequences()).isEqualTo(5);
         assertThat(f.stages()).isEqualTo(1);
         assertThat(f.devices()).containsExactly("cpu");
-        assertThat(f.kvCaches().format()).isEqualTo(KvFormat.F32);
+        assertThat(f.kvFormat()).isEqualTo(KvFormat.F32);
         assertThat(f.kvMemoryBytes()).isEqualTo(128L << 20);
         assertThat(f.stageThreads()).isEqualTo(2);
         assertThat(f.tokenizerWorkers()).isEqualTo(4);

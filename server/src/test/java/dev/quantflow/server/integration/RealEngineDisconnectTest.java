@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
-import dev.quantflow.actors.engine.StageFaults;
+import dev.quantflow.actors.stage.StageFaults;
+import dev.quantflow.actors.stage.StageHooks;
 import dev.quantflow.server.Http;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.TestServers;
@@ -31,7 +32,7 @@ class RealEngineDisconnectTest {
 
     @Test
     void aNonStreamedRequestWhoseClientLeftStopsGenerating() throws Exception {
-        try (QuantflowServer server = TestServers.start(PipelineEngine.start(EngineConfig.builder(Reference.MODEL).faults(SLOW).build()), Map.of())) {
+        try (QuantflowServer server = TestServers.start(PipelineEngine.start(EngineConfig.builder(Reference.MODEL).build(), StageHooks.DEFAULT.withFaults(SLOW)), Map.of())) {
             Http http = new Http(server.httpPort());
             byte[] body = "{\"prompt\": \"Once\", \"max_tokens\": 400, \"temperature\": 0, \"ignore_eos\": true}".getBytes(StandardCharsets.UTF_8);
             double tokensBefore = tokens(http);
