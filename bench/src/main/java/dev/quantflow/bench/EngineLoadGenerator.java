@@ -9,6 +9,7 @@ import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.sample.SamplingParams;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -58,7 +59,7 @@ public final class EngineLoadGenerator {
         if (concurrency < 1 || requests < 1) throw new IllegalArgumentException("concurrency and requests must be >= 1");
         EngineSnapshot before = engine.snapshot().toCompletableFuture().get(10, TimeUnit.SECONDS);
         AtomicInteger remaining = new AtomicInteger(requests);
-        List<RequestTiming> timings = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<RequestTiming> timings = Collections.synchronizedList(new ArrayList<>());
         long t0 = System.nanoTime();
         List<CompletableFuture<Void>> clients = new ArrayList<>();
         for (int c = 0; c < concurrency; c++) clients.add(client(remaining, timings, settings));

@@ -3,6 +3,7 @@ package dev.quantflow.gpu;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
@@ -63,8 +64,8 @@ public final class CudaContext {
     }
 
     /** The context of a card if this process has opened it (for metrics: never opens one). */
-    public static synchronized java.util.Optional<CudaContext> ifOpen(int ordinal) {
-        return java.util.Optional.ofNullable(OPEN.get(ordinal));
+    public static synchronized Optional<CudaContext> ifOpen(int ordinal) {
+        return Optional.ofNullable(OPEN.get(ordinal));
     }
 
     public CudaDevice device() {

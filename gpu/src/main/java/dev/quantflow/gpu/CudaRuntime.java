@@ -1,5 +1,6 @@
 package dev.quantflow.gpu;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import jcuda.CudaException;
@@ -70,7 +71,7 @@ public final class CudaRuntime {
     private static String cString(byte[] b) {
         int n = 0;
         while (n < b.length && b[n] != 0) n++;
-        return new String(b, 0, n, java.nio.charset.StandardCharsets.US_ASCII);
+        return new String(b, 0, n, StandardCharsets.US_ASCII);
     }
 
     /** One line for why CUDA failed to come up, from what the binding threw. */

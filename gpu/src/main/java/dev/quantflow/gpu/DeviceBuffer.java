@@ -1,6 +1,7 @@
 package dev.quantflow.gpu;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.JCudaDriver;
@@ -76,7 +77,7 @@ public final class DeviceBuffer implements AutoCloseable {
     }
 
     /** Copies a direct buffer (e.g. a slice of a memory-mapped weight file) to byte offset at. */
-    public void upload(java.nio.ByteBuffer direct, long at) {
+    public void upload(ByteBuffer direct, long at) {
         check(at + direct.remaining());
         ctx.makeCurrent();
         JCudaDriver.cuMemcpyHtoD(ptr().withByteOffset(at), Pointer.to(direct), direct.remaining());
@@ -88,8 +89,8 @@ public final class DeviceBuffer implements AutoCloseable {
         long chunk = 256L << 20;
         for (long at = 0; at < src.byteSize(); at += chunk) {
             MemorySegment slice = src.asSlice(at, Math.min(chunk, src.byteSize() - at));
-            java.nio.ByteBuffer bb = slice.isNative() ? slice.asByteBuffer()
-                    : java.nio.ByteBuffer.allocateDirect((int) slice.byteSize()).put(slice.asByteBuffer()).flip();
+            ByteBuffer bb = slice.isNative() ? slice.asByteBuffer()
+                    : ByteBuffer.allocateDirect((int) slice.byteSize()).put(slice.asByteBuffer()).flip();
             upload(bb, at);
         }
     }

@@ -3,6 +3,7 @@ package dev.quantflow.gpu;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.Set;
@@ -20,7 +21,7 @@ public final class KernelResources {
 
     /** The PTX text of a module (compute_80), if the jar has it. */
     public static Optional<String> ptx(String module) {
-        return read("cuda/" + module + ".ptx").map(b -> new String(b, java.nio.charset.StandardCharsets.UTF_8));
+        return read("cuda/" + module + ".ptx").map(b -> new String(b, StandardCharsets.UTF_8));
     }
 
     /**

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.quantflow.gpu.backend.CudaBackend;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -66,7 +67,7 @@ class KernelResourcesTest {
         // a fatbin starts with its magic 0xBA55ED50 (little-endian), not with PTX text
         assertThat(image[0] & 0xff).isEqualTo(0x50);
         assertThat(image[3] & 0xff).isEqualTo(0xba);
-        assertThat(new String(image, java.nio.charset.StandardCharsets.ISO_8859_1)).contains("sm_90");
+        assertThat(new String(image, StandardCharsets.ISO_8859_1)).contains("sm_90");
     }
 
     @Test

@@ -3,7 +3,9 @@ package dev.quantflow.gpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.Arrays;
 import java.util.Random;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
 class WeightPackingTest {
@@ -41,9 +43,9 @@ class WeightPackingTest {
     @Test
     void int4KeepsZeroExactAndConstantGroupsWork() {
         float[] w = new float[16];
-        java.util.Arrays.fill(w, 0.25f);
+        Arrays.fill(w, 0.25f);
         WeightPacking.Int4Groups p = EngineCodes.int4Groups(w, 1, 16, 8);
-        for (int k = 0; k < 16; k++) assertThat(p.dequant(0, k)).isEqualTo(0.25f, org.assertj.core.data.Offset.offset(1e-6f));
+        for (int k = 0; k < 16; k++) assertThat(p.dequant(0, k)).isEqualTo(0.25f, Offset.offset(1e-6f));
         WeightPacking.Int4Groups zeros = EngineCodes.int4Groups(new float[16], 1, 16, 8);
         for (int k = 0; k < 16; k++) assertThat(zeros.dequant(0, k)).isZero();
     }

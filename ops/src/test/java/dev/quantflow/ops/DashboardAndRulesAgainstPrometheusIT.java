@@ -5,12 +5,16 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.quantflow.engine.SharedData;
+import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -192,10 +196,10 @@ class DashboardAndRulesAgainstPrometheusIT {
         Path png = OpsPaths.root().resolve("ops/target/test-work/prometheus-e2e/dashboard.png");
         new DashboardSnapshot(prometheus.api, DashboardQueries.load(OpsPaths.dashboard()), trafficStart.minusSeconds(5), Instant.now())
                 .write(png);
-        java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(png.toFile());
+        BufferedImage image = ImageIO.read(png.toFile());
         assertThat(image.getWidth()).isEqualTo(1800);
         // lines were drawn: far more distinct colours than the background, panels and text
-        java.util.Set<Integer> colours = new java.util.HashSet<>();
+        Set<Integer> colours = new HashSet<>();
         for (int y = 0; y < image.getHeight(); y += 3) for (int x = 0; x < image.getWidth(); x += 3) colours.add(image.getRGB(x, y));
         assertThat(colours.size()).isGreaterThan(200);
     }

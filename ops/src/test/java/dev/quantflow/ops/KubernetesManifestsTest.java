@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -109,7 +110,7 @@ class KubernetesManifestsTest {
         for (String overlay : List.of("overlays/cpu", "overlays/gpu", "overlays/gpu-keda")) {
             JsonNode pod = one(overlay, "Deployment").path("spec").path("template");
             JsonNode container = pod.path("spec").path("containers").path(0);
-            Set<String> portNames = new java.util.HashSet<>();
+            Set<String> portNames = new HashSet<>();
             container.path("ports").forEach(p -> portNames.add(p.path("name").asText()));
             assertThat(portNames).as(overlay).contains("http", "grpc");
 
@@ -131,7 +132,7 @@ class KubernetesManifestsTest {
             JsonNode monitor = one(overlay, "ServiceMonitor");
             assertThat(labels(service.path("metadata").path("labels"))).as("%s ServiceMonitor selector", overlay)
                     .containsAllEntriesOf(labels(monitor.path("spec").path("selector").path("matchLabels")));
-            Set<String> servicePortNames = new java.util.HashSet<>();
+            Set<String> servicePortNames = new HashSet<>();
             service.path("spec").path("ports").forEach(p -> servicePortNames.add(p.path("name").asText()));
             monitor.path("spec").path("endpoints").forEach(e -> {
                 assertThat(servicePortNames).contains(e.path("port").asText());

@@ -3,6 +3,7 @@ package dev.quantflow.ops;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
 
 /** Where the project's operations files are, seen from a test in the ops module. */
 final class OpsPaths {
@@ -35,7 +36,7 @@ final class OpsPaths {
         Path dir = root().resolve("ops/target/test-work").resolve(name);
         if (Files.exists(dir)) {
             try (var walk = Files.walk(dir)) {
-                walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
         return Files.createDirectories(dir);

@@ -15,14 +15,15 @@ import dev.quantflow.server.auth.ApiKeys;
 import dev.quantflow.server.grpc.GenerationGrpcService;
 import dev.quantflow.server.grpc.GrpcHandlers;
 import dev.quantflow.server.grpc.HealthGrpcService;
+import dev.quantflow.server.http.ClientConnections;
 import dev.quantflow.server.http.ConnectionGuard;
 import dev.quantflow.server.http.Cors;
 import dev.quantflow.server.http.HttpEdge;
 import dev.quantflow.server.http.JsonParsingErrorHandler;
-import dev.quantflow.server.http.ClientConnections;
 import dev.quantflow.server.http.OpenAiHttp;
 import dev.quantflow.server.metrics.ServerMetrics;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -136,7 +137,7 @@ public final class QuantflowServer implements AutoCloseable {
         // Pekko's request timeout only backs up ours (body read + non-streamed generation); its idle
         // timeout only cuts a silent connection with a request in flight (the guard closes idle ones)
         Duration pekkoTimeout = settings.http().requestTimeout().plus(settings.http().bodyReadTimeout()).plusSeconds(30);
-        return ConfigFactory.parseMap(java.util.Map.of(
+        return ConfigFactory.parseMap(Map.of(
                 "pekko.http.server.request-timeout", pekkoTimeout.toSeconds() + "s",
                 "pekko.http.server.idle-timeout", pekkoTimeout.plusSeconds(30).toSeconds() + "s",
                 "pekko.http.server.max-connections", settings.edge().maxConnections() + ConnectionGuard.PEKKO_MARGIN,

@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigResolveOptions;
 import com.typesafe.config.ConfigValueType;
 import dev.quantflow.actors.engine.EngineConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -49,8 +51,8 @@ class ConfigDocsTest {
     void everyKeyIsDocumentedWithItsDefaultAndEveryDocumentedKeyExists() throws Exception {
         Map<String, List<String>> docs = documented();
         Config defaults = ConfigFactory.defaultApplication()
-                .withFallback(EngineConfig.defaults().atPath("quantflow.engine")).resolve(com.typesafe.config.ConfigResolveOptions.noSystem());
-        List<String> keys = new java.util.ArrayList<>();
+                .withFallback(EngineConfig.defaults().atPath("quantflow.engine")).resolve(ConfigResolveOptions.noSystem());
+        List<String> keys = new ArrayList<>();
         for (String block : List.of("engine", "server"))
             defaults.getConfig("quantflow." + block).root().keySet().forEach(k -> keys.add("quantflow." + block + "." + k));
         assertThat(docs.keySet()).containsExactlyInAnyOrderElementsOf(keys);

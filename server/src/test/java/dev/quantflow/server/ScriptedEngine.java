@@ -10,6 +10,7 @@ import dev.quantflow.engine.SharedData;
 import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -165,7 +166,7 @@ public final class ScriptedEngine implements InferenceEngine {
     /** The text of the first n scripted tokens, as the detokenizer renders them. */
     public String scriptText(int n) {
         int[] script = tokenizer.encode(SCRIPT, false);
-        return tokenizer.decode(java.util.Arrays.copyOf(script, Math.min(n, script.length)));
+        return tokenizer.decode(Arrays.copyOf(script, Math.min(n, script.length)));
     }
 
     public GenerateRequest last() {

@@ -5,6 +5,7 @@ import dev.quantflow.engine.model.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * An unquantized linear layer over F32, BF16 or F16 weights (out, in). At construction the
@@ -60,7 +61,7 @@ public final class DenseLinear implements Linear {
             if (size == 4) {
                 float[] row = new float[in], panel = new float[P * in];
                 for (int p = start; p < end; p++) {
-                    java.util.Arrays.fill(panel, 0f);
+                    Arrays.fill(panel, 0f);
                     for (int j = 0; j < P && p * P + j < out; j++) {
                         MemorySegment.copy(src, F32_LE, (long) (p * P + j) * in * 4, row, 0, in);
                         for (int k = 0; k < in; k++) panel[k * P + j] = row[k];
@@ -70,7 +71,7 @@ public final class DenseLinear implements Linear {
             } else {
                 short[] row = new short[in], panel = new short[P * in];
                 for (int p = start; p < end; p++) {
-                    java.util.Arrays.fill(panel, (short) 0);
+                    Arrays.fill(panel, (short) 0);
                     for (int j = 0; j < P && p * P + j < out; j++) {
                         MemorySegment.copy(src, I16_LE, (long) (p * P + j) * in * 2, row, 0, in);
                         for (int k = 0; k < in; k++) panel[k * P + j] = row[k];

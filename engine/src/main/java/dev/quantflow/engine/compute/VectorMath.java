@@ -1,6 +1,7 @@
 package dev.quantflow.engine.compute;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -83,7 +84,7 @@ public final class VectorMath {
         for (; i <= n - L; i += L) s0 = bf16(w, off + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), s0);
         float sum = sumLanes(s0.add(s1));
         for (; i < n; i++) {
-            short b = w.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
+            short b = w.get(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
             sum += Float.intBitsToFloat((b & 0xFFFF) << 16) * x[xo + i];
         }
         return sum;
@@ -99,7 +100,7 @@ public final class VectorMath {
         int L = F.length(), i = 0;
         for (; i <= n - L; i += L) bf16(w, off + 2L * i).intoArray(dst, dstOff + i);
         for (; i < n; i++) {
-            short b = w.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
+            short b = w.get(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
             dst[dstOff + i] = Float.intBitsToFloat((b & 0xFFFF) << 16);
         }
     }
@@ -109,8 +110,8 @@ public final class VectorMath {
         int L = F.length(), i = 0;
         for (; i <= n - L; i += L) bf16(w, off + 2L * i).intoMemorySegment(dst, dstOff + 4L * i, LE);
         for (; i < n; i++) {
-            short b = w.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
-            dst.set(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE), dstOff + 4L * i, Float.intBitsToFloat((b & 0xFFFF) << 16));
+            short b = w.get(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
+            dst.set(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE), dstOff + 4L * i, Float.intBitsToFloat((b & 0xFFFF) << 16));
         }
     }
 

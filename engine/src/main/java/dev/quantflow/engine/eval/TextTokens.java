@@ -4,6 +4,7 @@ import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -19,7 +20,7 @@ public final class TextTokens {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (java.nio.file.NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             throw new IllegalArgumentException(file + ": no such text file");
         } catch (IOException e) {
             throw new IllegalArgumentException(file + ": cannot read text: " + e.getMessage(), e);

@@ -1,6 +1,7 @@
 package dev.quantflow.engine.kv;
 
 import java.util.ArrayDeque;
+import java.util.Arrays;
 
 /** The free list of KV blocks. Owned by one thread (the scheduler, or a single generate loop). */
 public final class BlockAllocator {
@@ -39,7 +40,7 @@ public final class BlockAllocator {
         int need = (tokens + blockSize - 1) / blockSize;
         if (need <= table.length) return table;
         if (need - table.length > free.size()) return null;
-        int[] grown = java.util.Arrays.copyOf(table, need);
+        int[] grown = Arrays.copyOf(table, need);
         for (int i = table.length; i < need; i++) grown[i] = allocate();
         return grown;
     }

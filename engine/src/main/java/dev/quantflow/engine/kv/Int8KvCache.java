@@ -2,6 +2,7 @@ package dev.quantflow.engine.kv;
 
 import dev.quantflow.engine.compute.Int8Kernels;
 import dev.quantflow.engine.compute.VectorMath;
+import java.util.Arrays;
 
 /**
  * KV cache stored as int8 with one fp32 scale per (token, kv head) for keys and for values:
@@ -51,7 +52,7 @@ public final class Int8KvCache extends PagedKvCache {
                 scores[p] = Int8Kernels.dotI8F32(K, t * kvDim + kvh * headDim, q, qh, headDim) * ks[t * numKvHeads + kvh] * scale;
             }
             VectorMath.softmax(scores, 0, pos + 1);
-            java.util.Arrays.fill(out, oh, oh + headDim, 0f);
+            Arrays.fill(out, oh, oh + headDim, 0f);
             for (int p = 0; p <= pos; p++) {
                 int t = token(table, p);
                 Int8Kernels.dequantize(V, t * kvDim + kvh * headDim, vs[t * numKvHeads + kvh], row, headDim);

@@ -6,7 +6,9 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
@@ -72,13 +74,13 @@ public final class WeightStore implements AutoCloseable {
 
     static Iterable<Path> shardFiles(Path dir) {
         Path single = dir.resolve("model.safetensors");
-        if (Files.isRegularFile(single)) return java.util.List.of(single);
+        if (Files.isRegularFile(single)) return List.of(single);
         Path index = dir.resolve("model.safetensors.index.json");
         if (Files.isRegularFile(index)) {
             JsonNode map = readWeightMap(index);
             TreeSet<String> names = new TreeSet<>();
             map.fields().forEachRemaining(e -> names.add(e.getValue().asText()));
-            java.util.List<Path> files = new java.util.ArrayList<>();
+            List<Path> files = new ArrayList<>();
             for (String n : names) {
                 Path p = dir.resolve(n);
                 if (!p.normalize().startsWith(dir.normalize())) throw new ModelLoadException(index, "names shard " + n + " outside the model directory");
@@ -88,7 +90,7 @@ public final class WeightStore implements AutoCloseable {
             return files;
         }
         try (Stream<Path> s = Files.list(dir)) {
-            java.util.List<Path> files = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
+            List<Path> files = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
             if (files.isEmpty()) throw new ModelLoadException(dir, "no model.safetensors (or shards with an index) in this directory");
             return files;
         } catch (IOException e) {

@@ -1,5 +1,7 @@
 package dev.quantflow.engine.progress;
 
+import java.util.function.Supplier;
+
 /**
  * Hears how far a long operation has got: layers loaded (and packed or quantized), calibration
  * and evaluation windows, tensors written. The engine reports, the CLI renders (a bar on a
@@ -25,7 +27,7 @@ public interface Progress {
     }
 
     /** Runs work with listener as {@link #current()}. */
-    static <T> T during(Progress listener, java.util.function.Supplier<T> work) {
+    static <T> T during(Progress listener, Supplier<T> work) {
         return ScopedValue.where(CURRENT, listener).call(work::get);
     }
 

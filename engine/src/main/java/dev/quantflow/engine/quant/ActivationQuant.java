@@ -1,6 +1,7 @@
 package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.compute.Int8Kernels;
+import dev.quantflow.engine.compute.Parallel;
 
 /**
  * Dynamic per-token activation quantization: each row of x (rows, in), or each group of a row,
@@ -32,7 +33,7 @@ public record ActivationQuant(byte[] q, float[] scales, GroupLayout layout) {
         int in = layout.cols(), out = w.rows(), ng = layout.groups();
         byte[] wq = w.q();
         float[] ws = w.scales();
-        dev.quantflow.engine.compute.Parallel.range(out, (long) in * rows, (start, end) -> {
+        Parallel.range(out, (long) in * rows, (start, end) -> {
             for (int o = start; o < end; o++) {
                 float b = bias == null ? 0f : bias[o];
                 for (int r = 0; r < rows; r++) {

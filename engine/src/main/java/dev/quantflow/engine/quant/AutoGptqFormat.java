@@ -1,5 +1,7 @@
 package dev.quantflow.engine.quant;
 
+import java.util.Arrays;
+
 /**
  * The int32 packings of AutoGPTQ and AutoAWQ checkpoints for 4-bit weights, group size G:
  * <ul>
@@ -53,7 +55,7 @@ public final class AutoGptqFormat {
         check(in, out);
         Integer[] order = new Integer[in];
         for (int i = 0; i < in; i++) order[i] = i;
-        java.util.Arrays.sort(order, (a, b) -> Integer.compare(p.gIdx()[a], p.gIdx()[b]));   // stable: keeps column order within a group
+        Arrays.sort(order, (a, b) -> Integer.compare(p.gIdx()[a], p.gIdx()[b]));   // stable: keeps column order within a group
         boolean identity = true;
         for (int i = 0; i < in; i++) identity &= order[i] == i && p.gIdx()[i] == i / groupSize;
         byte[] q = new byte[out * in];
@@ -61,7 +63,7 @@ public final class AutoGptqFormat {
             int i = order[k];
             for (int o = 0; o < out; o++) q[o * in + k] = (byte) ((p.qweight()[(i / 8) * out + o] >>> (4 * (i % 8))) & 0xF);
         }
-        return new Unpacked(matrix(q, p, groupSize, false), identity ? null : java.util.Arrays.stream(order).mapToInt(Integer::intValue).toArray());
+        return new Unpacked(matrix(q, p, groupSize, false), identity ? null : Arrays.stream(order).mapToInt(Integer::intValue).toArray());
     }
 
     public record Unpacked(QuantizedMatrix weights, int[] permutation) {}

@@ -2,6 +2,7 @@ package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.VectorMath;
+import java.util.Arrays;
 
 /**
  * AWQ (Lin et al. 2024): weights that meet large activations matter most, so scale input channel
@@ -47,7 +48,7 @@ public final class Awq {
 
     private static float[] ones(int n) {
         float[] s = new float[n];
-        java.util.Arrays.fill(s, 1f);
+        Arrays.fill(s, 1f);
         return s;
     }
 

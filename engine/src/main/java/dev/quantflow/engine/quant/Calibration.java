@@ -1,6 +1,5 @@
 package dev.quantflow.engine.quant;
 
-import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
@@ -10,6 +9,8 @@ import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.llama.WindowForward;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
+import dev.quantflow.engine.progress.Progress;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -39,7 +40,7 @@ public final class Calibration {
         Progress progress = Progress.current();
         progress.update("calibration tokens", 0, Math.max(1, tokens.length), "tokens");
         for (int s = 0; s < tokens.length; s += w) {
-            int[] win = java.util.Arrays.copyOfRange(tokens, s, Math.min(tokens.length, s + w));
+            int[] win = Arrays.copyOfRange(tokens, s, Math.min(tokens.length, s + w));
             if (win.length < 2) break;
             WindowForward.run(stage, win, blocks -> new F32KvCache(c.numLayers(), blocks, KvCache.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim()));
             progress.update("calibration tokens", s + win.length, tokens.length, "tokens");

@@ -3,6 +3,7 @@ package dev.quantflow.engine.quant;
 import dev.quantflow.engine.model.LlamaConfig;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.IntStream;
 
 /**
  * A place where a per-channel factor can move between two operators without changing the
@@ -34,7 +35,7 @@ public record ChannelFold(String inputKey, String producer, boolean producerIsNo
     }
 
     private static int[] identity(int n) {
-        return java.util.stream.IntStream.range(0, n).toArray();
+        return IntStream.range(0, n).toArray();
     }
 
     public int columns() {

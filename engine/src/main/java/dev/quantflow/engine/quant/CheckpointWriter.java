@@ -10,8 +10,11 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.stream.Stream;
 
 /**
@@ -43,13 +46,13 @@ public final class CheckpointWriter {
 
     public CheckpointWriter addInts(String name, long[] shape, int[] v) {
         byte[] b = new byte[v.length * 4];
-        java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer().put(v);
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().put(v);
         return addBytes(name, DType.I32, shape, b);
     }
 
     public CheckpointWriter addHalfs(String name, long[] shape, float[] v) {
         byte[] b = new byte[v.length * 2];
-        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         for (float f : v) bb.putShort(Float.floatToFloat16(f));
         return addBytes(name, DType.F16, shape, b);
     }
@@ -63,7 +66,7 @@ public final class CheckpointWriter {
                 for (Path f : files.toList()) {
                     String n = f.getFileName().toString();
                     if (n.endsWith(".safetensors") || n.equals("model.safetensors.index.json") || n.equals("config.json") || !Files.isRegularFile(f)) continue;
-                    Files.copy(f, out.resolve(n), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    Files.copy(f, out.resolve(n), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
             ObjectMapper om = new ObjectMapper();

@@ -1,5 +1,7 @@
 package dev.quantflow.engine.quant;
 
+import java.util.Arrays;
+
 /**
  * GPTQ (Frantar et al. 2023): quantizes a weight matrix column by column, each column's rounding
  * error spread over the columns not yet quantized in proportion to the inverse Hessian of the
@@ -38,7 +40,7 @@ public final class Gptq {
             QuantizedMatrix m = QuantizedMatrix.quantize(orig, out, in, range, groupSize, RangeMethod.MIN_MAX);
             System.arraycopy(m.scales(), 0, scales, 0, scales.length);
             System.arraycopy(m.zeros(), 0, zeros, 0, zeros.length);
-            java.util.Arrays.fill(groupReady, true);
+            Arrays.fill(groupReady, true);
         }
         int[] perm = order(h, in, actOrder);
         double[] hp = permute(h, in, perm);
@@ -93,7 +95,7 @@ public final class Gptq {
     private static int[] order(double[] h, int n, boolean actOrder) {
         Integer[] idx = new Integer[n];
         for (int i = 0; i < n; i++) idx[i] = i;
-        if (actOrder) java.util.Arrays.sort(idx, (a, b) -> Double.compare(h[b * n + b], h[a * n + a]));
+        if (actOrder) Arrays.sort(idx, (a, b) -> Double.compare(h[b * n + b], h[a * n + a]));
         int[] p = new int[n];
         for (int i = 0; i < n; i++) p[i] = idx[i];
         return p;

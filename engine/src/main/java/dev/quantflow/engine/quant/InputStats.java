@@ -2,7 +2,9 @@ package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.VectorMath;
+import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 
 /**
  * What calibration learns about one linear input (in channels) from the fp32 model on text:
@@ -93,7 +95,7 @@ public final class InputStats {
 
     /** The sampled rows (sampleRows(), in). */
     public float[] sample() {
-        return java.util.Arrays.copyOf(sample, sampled * in);
+        return Arrays.copyOf(sample, sampled * in);
     }
 
     public int sampleRows() {
@@ -102,6 +104,6 @@ public final class InputStats {
 
     /** Input channels whose calibration max |x| reached the threshold, ascending. */
     public int[] channelsAbove(float threshold) {
-        return java.util.stream.IntStream.range(0, in).filter(c -> absMax[c] >= threshold).toArray();
+        return IntStream.range(0, in).filter(c -> absMax[c] >= threshold).toArray();
     }
 }

@@ -4,6 +4,7 @@ import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.VectorMath;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
 
 /**
  * LLM.int8() (Dettmers et al. 2022): the input columns of a row where |x| >= threshold are split
@@ -68,7 +69,7 @@ public final class LlmInt8Linear implements Linear {
         int[] cols = switch (source) {
             case DEQUANT -> new int[0];
             case CALIBRATED -> keptColumns.clone();
-            case COPY -> java.util.stream.IntStream.range(0, in).toArray();
+            case COPY -> IntStream.range(0, in).toArray();
         };
         Arrays.sort(cols);
         float[][] fp = new float[cols.length][out];

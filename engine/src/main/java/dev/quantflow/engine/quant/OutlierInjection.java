@@ -1,7 +1,9 @@
 package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.model.LlamaConfig;
+import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 
 /**
  * Makes a small model look like an LLM above 6.7B to LLM.int8(): a few fixed hidden channels with
@@ -23,7 +25,7 @@ public final class OutlierInjection {
         for (ChannelFold f : ChannelFold.all(c)) {
             int[] chosen = f.producerIsNorm() ? hidden : f.producer().contains("v_proj") ? vRows : up;
             float[] s = new float[f.params()];
-            java.util.Arrays.fill(s, 1f);
+            Arrays.fill(s, 1f);
             for (int p : chosen) s[p] = 1f / scale;
             f.apply(weights, s);
         }
@@ -32,15 +34,15 @@ public final class OutlierInjection {
 
     private static int[] pick(SplittableRandom rnd, int n, int k) {
         if (k > n) throw new IllegalArgumentException("cannot pick " + k + " channels of " + n);
-        int[] all = java.util.stream.IntStream.range(0, n).toArray();
+        int[] all = IntStream.range(0, n).toArray();
         for (int i = 0; i < k; i++) {
             int j = i + rnd.nextInt(n - i);
             int t = all[i];
             all[i] = all[j];
             all[j] = t;
         }
-        int[] r = java.util.Arrays.copyOf(all, k);
-        java.util.Arrays.sort(r);
+        int[] r = Arrays.copyOf(all, k);
+        Arrays.sort(r);
         return r;
     }
 }

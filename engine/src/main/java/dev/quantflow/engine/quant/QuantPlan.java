@@ -2,6 +2,7 @@ package dev.quantflow.engine.quant;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * Which scheme each linear layer gets: a model-wide default plus overrides by layer-name pattern
@@ -11,7 +12,7 @@ import java.util.List;
 public record QuantPlan(QuantScheme defaultScheme, List<Override> overrides) {
     public record Override(String pattern, QuantScheme scheme) {
         boolean matches(String layer) {
-            if (pattern.contains("*")) return layer.matches(".*" + java.util.regex.Pattern.quote(pattern).replace("*", "\\E.*\\Q") + ".*");
+            if (pattern.contains("*")) return layer.matches(".*" + Pattern.quote(pattern).replace("*", "\\E.*\\Q") + ".*");
             return layer.contains(pattern);
         }
     }

@@ -13,8 +13,10 @@ import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.engine.model.WeightStore;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.stream.IntStream;
 
 /**
  * Quantized models on disk. Our format ("quant_method": "quantflow"): per linear NAME, by scheme,
@@ -173,7 +175,7 @@ public final class QuantizedCheckpoint {
                 case "gptq" -> {
                     int g = groupSize(in);
                     AutoGptqFormat.Packed p = new AutoGptqFormat.Packed(ints(name + ".qweight"), ints(name + ".qzeros"), floats(name + ".scales"),
-                            store.find(name + ".g_idx").map(Tensor::toIntArray).orElseGet(() -> java.util.stream.IntStream.range(0, in).map(i -> i / g).toArray()),
+                            store.find(name + ".g_idx").map(Tensor::toIntArray).orElseGet(() -> IntStream.range(0, in).map(i -> i / g).toArray()),
                             in, out, (in + g - 1) / g);
                     AutoGptqFormat.Unpacked u = AutoGptqFormat.unpackGptq(p, g);
                     yield new Int4GroupLinear(u.weights(), u.permutation(), bias, "w4a16-gptq:group=" + g);
@@ -205,7 +207,7 @@ public final class QuantizedCheckpoint {
                     int[] cols = ints(name + ".fp_columns");
                     float[] fp = floats(name + ".fp_weight");
                     float[][] colsW = new float[cols.length][];
-                    for (int k = 0; k < cols.length; k++) colsW[k] = java.util.Arrays.copyOfRange(fp, k * out, (k + 1) * out);
+                    for (int k = 0; k < cols.length; k++) colsW[k] = Arrays.copyOfRange(fp, k * out, (k + 1) * out);
                     yield new LlmInt8Linear(int8(name, out, in, in), x.threshold(), cols, colsW, x.fp(), bias);
                 }
                 case QuantScheme.W4A16 x -> {

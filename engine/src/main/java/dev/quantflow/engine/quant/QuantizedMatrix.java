@@ -1,5 +1,7 @@
 package dev.quantflow.engine.quant;
 
+import java.util.Arrays;
+
 /**
  * A (rows, cols) matrix of integer codes with a scale and zero point per (row, group): per-tensor
  * (one shared pair), per-channel / per-token (one group per row) or group-wise. Codes are
@@ -41,8 +43,8 @@ public record QuantizedMatrix(IntRange range, int rows, int cols, GroupLayout la
         for (int i = 0; i < q.length; i++) q[i] = (byte) r.quantize(w[i], p);
         float[] scales = new float[rows];
         byte[] zeros = new byte[rows];
-        java.util.Arrays.fill(scales, p.scale());
-        java.util.Arrays.fill(zeros, (byte) p.zero());
+        Arrays.fill(scales, p.scale());
+        Arrays.fill(zeros, (byte) p.zero());
         return new QuantizedMatrix(r, rows, cols, GroupLayout.perRow(cols), q, scales, zeros);
     }
 

@@ -3,6 +3,7 @@ package dev.quantflow.engine.quant;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.LlamaConfig;
@@ -11,6 +12,7 @@ import dev.quantflow.engine.model.WeightStore;
 import dev.quantflow.engine.progress.Progress;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -129,7 +131,7 @@ public final class QuantizedModels {
     }
 
     /** A quantized checkpoint's linears as stored (see {@link QuantizedCheckpoint}). */
-    public static Built loadStored(dev.quantflow.engine.llama.LlamaModel m) {
+    public static Built loadStored(LlamaModel m) {
         Map<String, Linear> linears = new LinkedHashMap<>();
         LlamaConfig c = m.config();
         LlamaStage stage = new LlamaStage(c, m.weights(), 0, c.numLayers(), atLoad(c, m.weights(), "fp32").observed(linears::put));
@@ -248,7 +250,7 @@ public final class QuantizedModels {
         if (t.dtype() == DType.BF16) return t;
         long n = t.numel();
         MemorySegment seg = MemorySegment.ofArray(new short[(int) n]);
-        for (long i = 0; i < n; i++) seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), i, bf16(t.getFloat(i)));
+        for (long i = 0; i < n; i++) seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, bf16(t.getFloat(i)));
         return new Tensor(t.name(), DType.BF16, t.shape(), seg);
     }
 

@@ -1,5 +1,6 @@
 package dev.quantflow.engine.sample;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /** Picks tokens for one sequence: greedy, or temperature -> top-k -> min-p -> top-p -> a seeded draw. */
@@ -62,7 +63,7 @@ public final class Sampler {
             int ordered = bits >= 0 ? bits : bits ^ 0x7FFFFFFF;     // total order of floats as ints
             keys[i] = ((long) ~ordered << 32) | i;                   // ~ : descending by logit, then ascending id
         }
-        java.util.Arrays.sort(keys);
+        Arrays.sort(keys);
         int[] ids = new int[n];
         for (int i = 0; i < n; i++) ids[i] = (int) keys[i];
         return ids;

@@ -5,6 +5,7 @@ import java.nio.CharBuffer;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /**
  * Streams the text of one sequence as its tokens arrive. Tokens contribute bytes; a UTF-8 decoder
@@ -50,7 +51,7 @@ public final class IncrementalDetokenizer {
     public byte[] peekBytes(int tokenId) {
         byte[] bytes = renderer.bytes(tokenId);
         int from = stripped(bytes);
-        return from == 0 ? bytes.clone() : java.util.Arrays.copyOfRange(bytes, from, bytes.length);
+        return from == 0 ? bytes.clone() : Arrays.copyOfRange(bytes, from, bytes.length);
     }
 
     /** The text that pushing the token now would return, without pushing it (for logprob alternatives). */

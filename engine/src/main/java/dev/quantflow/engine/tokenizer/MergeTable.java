@@ -1,5 +1,7 @@
 package dev.quantflow.engine.tokenizer;
 
+import java.util.Arrays;
+
 /**
  * BPE merges keyed by the (left id, right id) pair, in an open-addressing table of primitive longs:
  * the merge loop looks pairs up millions of times on large texts and boxing would dominate.
@@ -18,7 +20,7 @@ final class MergeTable {
         int capacity = Integer.highestOneBit(Math.max(4, expected * 2 - 1)) << 1;
         keys = new long[capacity];
         values = new long[capacity];
-        java.util.Arrays.fill(keys, EMPTY_KEY);
+        Arrays.fill(keys, EMPTY_KEY);
         mask = capacity - 1;
     }
 

@@ -2,6 +2,8 @@ package dev.quantflow.engine.tokenizer;
 
 import java.text.Normalizer.Form;
 import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** Text normalization applied before pre-tokenization (the tokenizer.json "normalizer"). */
@@ -36,7 +38,7 @@ sealed interface Normalizer {
     record ReplaceRegex(Pattern pattern, String replacement) implements Normalizer {
         @Override
         public String normalize(String text) {
-            return pattern.matcher(text).replaceAll(java.util.regex.Matcher.quoteReplacement(replacement));
+            return pattern.matcher(text).replaceAll(Matcher.quoteReplacement(replacement));
         }
     }
 
@@ -50,7 +52,7 @@ sealed interface Normalizer {
     record Lowercase() implements Normalizer {
         @Override
         public String normalize(String text) {
-            return text.toLowerCase(java.util.Locale.ROOT);
+            return text.toLowerCase(Locale.ROOT);
         }
     }
 

@@ -3,6 +3,10 @@ package dev.quantflow.engine.compute;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.lang.classfile.ClassFile;
+import java.lang.classfile.ClassModel;
+import java.lang.classfile.MethodModel;
+import java.lang.classfile.instruction.InvokeInstruction;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -72,11 +76,11 @@ class Bf16HotCompileTest {
         int scanned = 0;
         try (var files = Files.walk(classes)) {
             for (Path f : files.filter(p -> p.toString().endsWith(".class")).toList()) {
-                java.lang.classfile.ClassModel cm = java.lang.classfile.ClassFile.of().parse(f);
+                ClassModel cm = ClassFile.of().parse(f);
                 scanned++;
-                for (java.lang.classfile.MethodModel m : cm.methods()) {
+                for (MethodModel m : cm.methods()) {
                     m.code().ifPresent(code -> code.forEach(e -> {
-                        if (e instanceof java.lang.classfile.instruction.InvokeInstruction i
+                        if (e instanceof InvokeInstruction i
                                 && i.owner().asInternalName().equals("jdk/incubator/vector/Vector") && i.name().stringValue().equals("lanewise"))
                             found.add(cm.thisClass().asInternalName() + "." + m.methodName().stringValue());
                     }));

@@ -9,6 +9,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -75,7 +77,7 @@ class DenseLinearTest {
                             mag += Math.abs((double) w.values()[o * in + i] * x[r * in + i]);
                         }
                         assertThat((double) y[r * out + o]).as("%s %dx%d rows %d: y[%d][%d]", dtype, out, in, rows, r, o)
-                                .isCloseTo(ref, org.assertj.core.data.Offset.offset(mag * 2e-6 + 1e-7));
+                                .isCloseTo(ref, Offset.offset(mag * 2e-6 + 1e-7));
                     }
             }
         }
@@ -106,7 +108,7 @@ class DenseLinearTest {
         }
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
     void bf16InRegistersEqualsDecodedF32() {
         // the single-row BF16 path widens in registers; the same weights given as F32 must give the same bits
         int out = 21, in = 45;

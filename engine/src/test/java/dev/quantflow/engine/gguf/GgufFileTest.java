@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -89,7 +90,7 @@ class GgufFileTest {
             for (int b = 0; b < 2; b++) {
                 float absMax = 0;
                 for (int j = 0; j < 32; j++) absMax = Math.max(absMax, Math.abs(q8[b * 32 + j]));
-                for (int j = 0; j < 32; j++) assertThat(q8Decoded[b * 32 + j]).isCloseTo(q8[b * 32 + j], org.assertj.core.data.Offset.offset(absMax / 127f * 0.51f + 1e-3f));
+                for (int j = 0; j < 32; j++) assertThat(q8Decoded[b * 32 + j]).isCloseTo(q8[b * 32 + j], Offset.offset(absMax / 127f * 0.51f + 1e-3f));
             }
             assertThatThrownBy(() -> g.getString("test.count")).hasMessageContaining("tiny.gguf").hasMessageContaining("test.count");
             assertThatThrownBy(() -> g.tensor("missing")).hasMessageContaining("missing");

@@ -2,7 +2,9 @@ package dev.quantflow.engine.quant;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.Arrays;
 import java.util.Random;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
 /** GPTQ on a small random layer with correlated inputs: lower layer-output error than round-to-nearest. */
@@ -50,13 +52,13 @@ class GptqTest {
         float[] x = correlatedInputs(3);
         InputStats s = new InputStats(IN, true, 0);
         s.record(x, 100);
-        s.record(java.util.Arrays.copyOfRange(x, 100 * IN, N * IN), N - 100);
+        s.record(Arrays.copyOfRange(x, 100 * IN, N * IN), N - 100);
         double[] h = s.hessian();
         for (int i = 0; i < IN; i += 7)
             for (int j = 0; j < IN; j += 5) {
                 double ref = 0;
                 for (int n = 0; n < N; n++) ref += (double) x[n * IN + i] * x[n * IN + j];
-                assertThat(h[i * IN + j]).isCloseTo(2 * ref / N, org.assertj.core.data.Offset.offset(1e-4 * Math.abs(ref) / N + 1e-6));
+                assertThat(h[i * IN + j]).isCloseTo(2 * ref / N, Offset.offset(1e-4 * Math.abs(ref) / N + 1e-6));
             }
     }
 

@@ -2,7 +2,15 @@ package dev.quantflow.engine.quant;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The LLM.int8() split, per row: a row's outlier columns (its own |x| >= threshold, plus the
@@ -40,10 +48,10 @@ class LlmInt8LinearTest {
         // columns) plus those columns in float64 (10 from the fp32 copy, others dequantized)
         QuantizedMatrix q = l.weights();
         for (int r = 0; r < ROWS; r++) {
-            java.util.Set<Integer> fp = new java.util.TreeSet<>(java.util.List.of(10));
+            Set<Integer> fp = new TreeSet<>(List.of(10));
             for (int c = 0; c < IN; c++) if (Math.abs(x[r * IN + c]) >= 6f) fp.add(c);
             assertThat(fp).hasSize(r == 2 || r == 3 ? 2 : 1);
-            float[] row = java.util.Arrays.copyOfRange(x, r * IN, (r + 1) * IN);
+            float[] row = Arrays.copyOfRange(x, r * IN, (r + 1) * IN);
             for (int c : fp) row[c] = 0f;
             ActivationQuant a = ActivationQuant.quantize(row, 1, q.layout());
             for (int o = 0; o < OUT; o++) {
@@ -51,14 +59,14 @@ class LlmInt8LinearTest {
                 for (int c = 0; c < IN; c++) dot += (long) a.q()[c] * q.q()[o * IN + c];
                 double ref = dot * (double) a.scales()[0] * q.scales()[o];
                 for (int c : fp) ref += (double) x[r * IN + c] * (c == 10 ? w[o * IN + c] : q.dequantize(o, c));
-                assertThat((double) y[r * OUT + o]).as("row %d out %d", r, o).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-4));
+                assertThat((double) y[r * OUT + o]).as("row %d out %d", r, o).isCloseTo(ref, Offset.offset(1e-4));
             }
         }
     }
 
     /** Rows alone, and the same rows in batches of every make-up and order: bit-identical (issue 11 item 3). */
-    @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.EnumSource(LlmInt8Linear.FpSource.class)
+    @ParameterizedTest
+    @EnumSource(LlmInt8Linear.FpSource.class)
     void aRowsResultDoesNotDependOnItsBatch(LlmInt8Linear.FpSource source) {
         int rows = 9;
         float[] w = QuantLinearTest.rand(OUT * IN, 8, 0.1f), x = QuantLinearTest.rand(rows * IN, 9, 2f);
@@ -68,8 +76,8 @@ class LlmInt8LinearTest {
         x[8 * IN + 95] = 6f;
         LlmInt8Linear l = LlmInt8Linear.quantize(w, OUT, IN, 6f, source, new int[] {3, 41}, null);
         float[][] alone = new float[rows][OUT];
-        for (int r = 0; r < rows; r++) l.forward(java.util.Arrays.copyOfRange(x, r * IN, (r + 1) * IN), 1, alone[r]);
-        java.util.Random rnd = new java.util.Random(3);
+        for (int r = 0; r < rows; r++) l.forward(Arrays.copyOfRange(x, r * IN, (r + 1) * IN), 1, alone[r]);
+        Random rnd = new Random(3);
         for (int trial = 0; trial < 40; trial++) {
             int n = 1 + rnd.nextInt(2 * rows);
             int[] pick = new int[n];
@@ -81,7 +89,7 @@ class LlmInt8LinearTest {
             float[] y = new float[n * OUT];
             l.forward(batch, n, y);
             for (int i = 0; i < n; i++)
-                assertThat(java.util.Arrays.copyOfRange(y, i * OUT, (i + 1) * OUT)).as("%s: row %d at %d of a batch of %d", source, pick[i], i, n).containsExactly(alone[pick[i]]);
+                assertThat(Arrays.copyOfRange(y, i * OUT, (i + 1) * OUT)).as("%s: row %d at %d of a batch of %d", source, pick[i], i, n).containsExactly(alone[pick[i]]);
         }
     }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quantflow.engine.SharedData;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.eval.PerplexityEvaluator;
 import dev.quantflow.engine.eval.TextTokens;
 import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.kv.KvFormat;
@@ -13,8 +14,11 @@ import dev.quantflow.engine.llama.WindowForward;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import org.assertj.core.data.Percentage;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -82,7 +86,7 @@ class ModelTransformsTest {
         Map<String, InputStats> after = Calibration.collect(c, edits.apply(), calib, 512, Set.of(), 0);
         for (int l = 0; l < c.numLayers(); l++) {
             InputStats b = before.get("model.layers." + l + ".attn_in"), a = after.get("model.layers." + l + ".attn_in");
-            for (int ch : chosen[0]) assertThat(a.absMax()[ch]).isCloseTo(40f * b.absMax()[ch], org.assertj.core.data.Percentage.withPercentage(1));
+            for (int ch : chosen[0]) assertThat(a.absMax()[ch]).isCloseTo(40f * b.absMax()[ch], Percentage.withPercentage(1));
             assertThat(a.channelsAbove(6f)).contains(chosen[0]);
             InputStats down = after.get("model.layers." + l + ".mlp.down_proj");
             for (int ch : chosen[2]) assertThat(down.absMax()[ch]).isGreaterThan(20f * before.get("model.layers." + l + ".mlp.down_proj").absMax()[ch]);
@@ -92,16 +96,16 @@ class ModelTransformsTest {
     @Test
     void quantizedModelsMeetTheirAccuracyOrderOnTheRealModel() {
         LlamaConfig c = model.config();
-        var ref = new dev.quantflow.engine.eval.PerplexityEvaluator.Subject(model.full(LinearFactory.DENSE), KvFormat.F32.caches(c, KvCache.BLOCK_SIZE));
+        var ref = new PerplexityEvaluator.Subject(model.full(LinearFactory.DENSE), KvFormat.F32.caches(c, KvCache.BLOCK_SIZE));
         int[] text = TextTokens.load(SharedData.path("data/stories260K-eval.txt"), model.tokenizer(), 600);
         double[] kl = new double[4];
         String[] schemes = {"llm-int8", "w4a16-rtn:group=32", "w4a16-gptq:group=32", "fp32"};
         for (int i = 0; i < schemes.length; i++) {
-            QuantizedModels.Built b = QuantizedModels.build(c, model.weights(), QuantPlan.parse(schemes[i], java.util.List.of()),
-                    java.util.Optional.of(calib), QuantizedModels.Options.DEFAULT);
-            var subject = new dev.quantflow.engine.eval.PerplexityEvaluator.Subject(b.stage(),
+            QuantizedModels.Built b = QuantizedModels.build(c, model.weights(), QuantPlan.parse(schemes[i], List.of()),
+                    Optional.of(calib), QuantizedModels.Options.DEFAULT);
+            var subject = new PerplexityEvaluator.Subject(b.stage(),
                     (i == 3 ? KvFormat.INT8 : KvFormat.F32).caches(c, KvCache.BLOCK_SIZE));
-            var r = dev.quantflow.engine.eval.PerplexityEvaluator.evaluate(subject, ref, text, 256, 0);
+            var r = PerplexityEvaluator.evaluate(subject, ref, text, 256, 0);
             kl[i] = r.klDivergence();
             if (i == 0 || i == 3) assertThat(Math.abs(r.perplexityDeltaPercent())).as(schemes[i]).isLessThan(1.0);
         }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.quantflow.engine.compute.Int8Kernels;
 import dev.quantflow.engine.compute.Linear;
 import java.util.Random;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -134,7 +135,7 @@ class QuantLinearTest {
         for (int o = 0; o < out; o++) {
             long dot = 0;
             for (int i = 0; i < in; i++) dot += (long) Math.max(-127, Math.min(127, Math.round(x[i] / s))) * l.weights().code(o, i);
-            assertThat((double) y[o]).isCloseTo(dot * (double) s * ws, org.assertj.core.data.Offset.offset(1e-5));
+            assertThat((double) y[o]).isCloseTo(dot * (double) s * ws, Offset.offset(1e-5));
         }
     }
 

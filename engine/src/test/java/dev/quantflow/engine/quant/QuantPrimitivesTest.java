@@ -3,7 +3,9 @@ package dev.quantflow.engine.quant;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.List;
 import java.util.Random;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -44,7 +46,7 @@ class QuantPrimitivesTest {
             hi = Math.max(hi, w[c]);
         }
         double expected = sym ? Math.max(-lo, hi) / q.range().qmax() : (hi - lo) / ((1 << bits) - 1.0);
-        assertThat((double) q.scale(0, 0)).isCloseTo(expected, org.assertj.core.data.Offset.offset(expected * 1e-6));
+        assertThat((double) q.scale(0, 0)).isCloseTo(expected, Offset.offset(expected * 1e-6));
     }
 
     @Test
@@ -120,7 +122,7 @@ class QuantPrimitivesTest {
         assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:group=0")).hasMessageContaining("group");
         assertThatThrownBy(() -> QuantScheme.parse("smoothquant:alpha=2")).hasMessageContaining("alpha");
         assertThatThrownBy(() -> QuantScheme.parse("llm-int8:bogus=1")).hasMessageContaining("bogus");
-        QuantPlan plan = QuantPlan.parse("w4a16-rtn", java.util.List.of("down_proj=w8a16", "layers.0.*=fp32"));
+        QuantPlan plan = QuantPlan.parse("w4a16-rtn", List.of("down_proj=w8a16", "layers.0.*=fp32"));
         assertThat(plan.schemeFor("model.layers.3.mlp.down_proj")).isEqualTo(new QuantScheme.W8A16());
         assertThat(plan.schemeFor("model.layers.0.mlp.down_proj")).isEqualTo(new QuantScheme.Fp32());
         assertThat(plan.schemeFor("model.layers.2.self_attn.q_proj").name()).isEqualTo("w4a16-rtn");

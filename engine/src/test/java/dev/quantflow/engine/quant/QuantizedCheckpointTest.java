@@ -9,10 +9,12 @@ import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.llama.WindowForward;
+import dev.quantflow.engine.model.DType;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -42,7 +44,7 @@ class QuantizedCheckpointTest {
                 QuantizedModels.Built loaded = QuantizedModels.loadStored(q);
                 // same codes and scales; only the summation order of the JIT's vector reductions may differ
                 float[] after = logits(loaded.stage(), q, text);
-                for (int i = 0; i < before.length; i++) assertThat(after[i]).isCloseTo(before[i], org.assertj.core.data.Offset.offset(1e-4f));
+                for (int i = 0; i < before.length; i++) assertThat(after[i]).isCloseTo(before[i], Offset.offset(1e-4f));
                 assertThat(loaded.weightBytes()).isEqualTo(b.weightBytes());
                 assertThat(loaded.format("model.layers.1.mlp.down_proj").scheme()).isEqualTo(b.format("model.layers.1.mlp.down_proj").scheme());
             }
@@ -116,7 +118,7 @@ class QuantizedCheckpointTest {
             QuantizedCheckpoint.save(b, src, tmp.resolve(format), QuantizedCheckpoint.Format.parse(format));
             try (LlamaModel q = LlamaModel.open(tmp.resolve(format))) {
                 assertThat(q.config().quantizationConfig().path("quant_method").asText()).isEqualTo(format);
-                assertThat(q.weights().get("model.layers.0.mlp.down_proj.qweight").dtype()).isEqualTo(dev.quantflow.engine.model.DType.I32);
+                assertThat(q.weights().get("model.layers.0.mlp.down_proj.qweight").dtype()).isEqualTo(DType.I32);
                 float[] after = logits(q.full(QuantizedModels.atLoad(q.config(), q.weights(), "fp32")), q, text);
                 float max = 0;
                 for (float v : before) max = Math.max(max, Math.abs(v));

@@ -8,7 +8,10 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -26,7 +29,7 @@ class RoundTripTest {
             for (Path file : files.filter(p -> p.toString().endsWith(".txt")).sorted().toList()) {
                 String[] lines = Files.readString(file).split("(?<=\n)");
                 for (int i = 0; i < lines.length; i += LINES_PER_CHUNK) {
-                    chunks.add(String.join("", java.util.Arrays.copyOfRange(lines, i, Math.min(lines.length, i + LINES_PER_CHUNK))));
+                    chunks.add(String.join("", Arrays.copyOfRange(lines, i, Math.min(lines.length, i + LINES_PER_CHUNK))));
                 }
             }
             assertThat(String.join("", chunks).length()).isGreaterThan(2_000_000);
@@ -57,7 +60,7 @@ class RoundTripTest {
 
     /** BOS/EOS written literally in a text (tinystories_sample has "<|endoftext|>") encode to BOS/EOS, which decode does not render. */
     private static String withoutHiddenTokens(Tokenizer tokenizer, String text) {
-        java.util.Set<Integer> hidden = new java.util.HashSet<>(tokenizer.eosTokenIds());
+        Set<Integer> hidden = new HashSet<>(tokenizer.eosTokenIds());
         tokenizer.bosTokenId().ifPresent(hidden::add);
         for (int id : hidden) text = text.replace(tokenizer.tokenText(id), "");
         return text;

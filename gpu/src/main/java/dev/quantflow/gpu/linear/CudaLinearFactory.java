@@ -1,11 +1,13 @@
 package dev.quantflow.gpu.linear;
 
+import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.engine.quant.QuantPlan;
 import dev.quantflow.gpu.CudaContext;
 import dev.quantflow.gpu.CudaKernels;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * Builds linears with their weights on one card from the engine's formats ({@link CudaFormat}):
@@ -30,7 +32,7 @@ public final class CudaLinearFactory implements LinearFactory {
     }
 
     @Override
-    public Optional<dev.quantflow.engine.compute.Linear> fromStore(String name, int out, int in, float[] bias) {
+    public Optional<Linear> fromStore(String name, int out, int in, float[] bias) {
         return onCard(name, () -> CudaFormat.fromStore(name, out, in, bias, engine).map(f -> upload(f, bias)));
     }
 
@@ -43,7 +45,7 @@ public final class CudaLinearFactory implements LinearFactory {
         };
     }
 
-    private <T> T onCard(String name, java.util.function.Supplier<T> build) {
+    private <T> T onCard(String name, Supplier<T> build) {
         try {
             return build.get();
         } catch (IllegalArgumentException e) {

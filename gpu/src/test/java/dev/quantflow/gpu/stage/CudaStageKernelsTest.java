@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.quantflow.gpu.Kernel;
 import dev.quantflow.gpu.KernelResources;
+import dev.quantflow.gpu.linear.CudaW4A16Linear;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -61,7 +62,7 @@ class CudaStageKernelsTest {
     @Test
     void theAnalysisSeesOnlyWhatIsCalled() {
         assertThat(kernelsReachableFrom(StepIndex.class)).as("host-side bookkeeping").isEmpty();
-        assertThat(kernelsReachableFrom(dev.quantflow.gpu.linear.CudaW4A16Linear.class)).containsExactlyInAnyOrder(Kernel.W4A16_GEMV, Kernel.W4A16_GEMM);
+        assertThat(kernelsReachableFrom(CudaW4A16Linear.class)).containsExactlyInAnyOrder(Kernel.W4A16_GEMV, Kernel.W4A16_GEMM);
     }
 
     /** The stage's own launches and those of the ops DecoderForward drives on the card (every DecoderOps method). */

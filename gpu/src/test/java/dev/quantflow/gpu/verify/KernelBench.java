@@ -1,16 +1,19 @@
 package dev.quantflow.gpu.verify;
 
+import dev.quantflow.engine.model.DType;
+import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.gpu.CudaContext;
-import dev.quantflow.gpu.CudaKernels;
 import dev.quantflow.gpu.CudaKernels.Path;
+import dev.quantflow.gpu.CudaKernels;
 import dev.quantflow.gpu.DeviceBuffer;
-import dev.quantflow.gpu.MemoryCategory;
 import dev.quantflow.gpu.EngineCodes;
+import dev.quantflow.gpu.MemoryCategory;
 import dev.quantflow.gpu.linear.CudaDenseLinear;
 import dev.quantflow.gpu.linear.CudaLinear;
 import dev.quantflow.gpu.linear.CudaLlmInt8Linear;
 import dev.quantflow.gpu.linear.CudaW4A16Linear;
 import dev.quantflow.gpu.linear.CudaW8A8Linear;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -85,9 +88,9 @@ public final class KernelBench {
         }
     }
 
-    private static dev.quantflow.engine.model.Tensor tensor(KernelOps.DenseWeights d) {
-        var dtype = d.type() == CudaKernels.DenseType.F32 ? dev.quantflow.engine.model.DType.F32 : dev.quantflow.engine.model.DType.BF16;
-        return new dev.quantflow.engine.model.Tensor("bench", dtype, new long[] {d.out(), d.in()}, java.lang.foreign.MemorySegment.ofArray(d.raw()));
+    private static Tensor tensor(KernelOps.DenseWeights d) {
+        var dtype = d.type() == CudaKernels.DenseType.F32 ? DType.F32 : DType.BF16;
+        return new Tensor("bench", dtype, new long[] {d.out(), d.in()}, MemorySegment.ofArray(d.raw()));
     }
 
     /** Median milliseconds of body over REPS runs after WARMUP, timed with events on the default stream. */

@@ -1,15 +1,17 @@
 package dev.quantflow.gpu.verify;
 
-import dev.quantflow.gpu.CudaKernels;
 import dev.quantflow.gpu.CudaKernels.DenseType;
 import dev.quantflow.gpu.CudaKernels.Path;
+import dev.quantflow.gpu.CudaKernels;
 import dev.quantflow.gpu.EngineCodes;
-import dev.quantflow.gpu.WeightPacking;
 import dev.quantflow.gpu.WeightPacking.Int8Channel;
+import dev.quantflow.gpu.WeightPacking;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -178,7 +180,7 @@ public final class KernelCheck {
                 float[] x = withOutliers(M, K, thr, n);
                 int[] want = Reference.outlierColumns(x, M, K, thr);
                 int[] got = ops.outlierColumns(x, M, K, thr);
-                record("outlier_columns", shape, java.util.Arrays.equals(want, got) ? 0 : Double.POSITIVE_INFINITY, 0, want.length + " columns");
+                record("outlier_columns", shape, Arrays.equals(want, got) ? 0 : Double.POSITIVE_INFINITY, 0, want.length + " columns");
                 KernelOps.Masked mq = ops.quantizeMasked(x, M, K, want);
                 double[] sx = new double[M];
                 int[] codes = new int[M * K];
@@ -335,7 +337,7 @@ public final class KernelCheck {
         for (int l : lengths) blocks += (l + blockSize - 1) / blockSize;
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < blocks + 3; i++) ids.add(i);
-        java.util.Collections.shuffle(ids, rnd);
+        Collections.shuffle(ids, rnd);
         int[][] tables = new int[lengths.length][];
         int next = 0;
         for (int sq = 0; sq < lengths.length; sq++) {

@@ -10,6 +10,8 @@ import dev.quantflow.server.metrics.ServerMetrics;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -80,7 +82,7 @@ public final class Generations {
     }
 
     private static ApiException toApiException(Throwable t, String promptParam) {
-        while ((t instanceof CompletionException || t instanceof java.util.concurrent.ExecutionException) && t.getCause() != null) t = t.getCause();
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) t = t.getCause();
         if (t instanceof ApiException a) return a;
         if (t instanceof ParameterException p) return GenerationParams.invalid(p);
         if (t instanceof EngineException e) {
@@ -92,7 +94,7 @@ public final class Generations {
                 case INTERNAL -> ApiError.of(ApiError.Kind.INTERNAL, e.getMessage()).exception();
             };
         }
-        if (t instanceof java.util.concurrent.TimeoutException)
+        if (t instanceof TimeoutException)
             return ApiError.of(ApiError.Kind.TIMEOUT, "the request did not finish within the server's request timeout").exception();
         return ApiError.of(ApiError.Kind.INTERNAL, "internal error: " + t.getClass().getSimpleName()
                 + (t.getMessage() == null ? "" : ": " + t.getMessage())).exception();

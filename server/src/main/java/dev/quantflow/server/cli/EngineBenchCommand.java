@@ -4,10 +4,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
-import dev.quantflow.bench.EngineLoadGenerator;
 import dev.quantflow.bench.EngineLoadGenerator.LevelResult;
+import dev.quantflow.bench.EngineLoadGenerator;
+import dev.quantflow.engine.compute.Parallel;
 import java.io.PrintWriter;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -50,7 +52,7 @@ public final class EngineBenchCommand implements Callable<Integer> {
     int warmupRequests;
 
     @Option(names = "--prompt-file", paramLabel = "FILE", description = "Text the prompts are cut from (default: a built-in paragraph)")
-    java.nio.file.Path promptFile;
+    Path promptFile;
 
     @Option(names = "--json", description = "One JSON object per level on stdout")
     boolean json;
@@ -75,7 +77,7 @@ public final class EngineBenchCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "engine: %s, stages %s, max batch tokens %d, max seqs %d, KV %d blocks x %d, threads per stage %s of %d%n",
                     engine.modelId(), engine.settings().stages(), config.maxBatchTokens(), config.maxSequences(), engine.settings().kvBlocks(),
                     config.kvBlockSize(), config.stageThreads() == 0 ? "all" : String.valueOf(config.stageThreads()),
-                    dev.quantflow.engine.compute.Parallel.threads());
+                    Parallel.threads());
             if (warmupRequests > 0) load.run(Math.min(warmupRequests, 4), warmupRequests, new EngineLoadGenerator.Settings(promptTokens, Math.min(maxTokens, 32)));
             if (!json) {
                 err.println("vs c=1: aggregate tokens/s over the concurrency-1 level's (batching gain; - without that level); "

@@ -11,10 +11,13 @@ import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.quant.OutlierStats;
 import dev.quantflow.engine.quant.QuantPlan;
 import dev.quantflow.engine.quant.QuantizedCheckpoint;
 import dev.quantflow.engine.quant.QuantizedModels;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -26,7 +29,6 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import dev.quantflow.engine.progress.Progress;
 
 /** Perplexity, KL divergence and top-1 agreement of a quantization scheme against fp32 on a text. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
@@ -69,16 +71,16 @@ public final class EvalCommand implements Callable<Integer> {
             return Progress.during(progress, () -> {
                 try {
                     return evaluate();
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
                 }
             });
-        } catch (java.io.UncheckedIOException e) {
+        } catch (UncheckedIOException e) {
             throw e.getCause();
         }
     }
 
-    private Integer evaluate() throws java.io.IOException {
+    private Integer evaluate() throws IOException {
         if (maxTokens < 0 || ctx < 0 || speedTokens < 0) throw new QuantflowCommand.UserError("--max-tokens, --ctx and --speed-tokens must be >= 0");
         QuantPlan plan = quant.plan();
         KvFormat kv = quant.kvFormat();

@@ -1,5 +1,6 @@
 package dev.quantflow.server.cli;
 
+import com.sun.management.OperatingSystemMXBean;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.generate.GenerateResult;
 import dev.quantflow.engine.generate.Generator;
@@ -11,6 +12,7 @@ import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.sample.ParameterException;
 import dev.quantflow.engine.sample.SamplingParams;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -125,7 +127,7 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     private static long processCpuNanos() {
-        return java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+        return ManagementFactory.getOperatingSystemMXBean() instanceof OperatingSystemMXBean os
                 ? os.getProcessCpuTime() : 0;
     }
 }

@@ -1,6 +1,7 @@
 package dev.quantflow.server.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.awt.Color;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -12,19 +13,20 @@ import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.Marker;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /** The perplexity-vs-weight-bytes PNG (XChart), one panel per model; kept apart so only plotting needs AWT. */
 final class QuantPlot {
     private QuantPlot() {}
 
-    private static final org.knowm.xchart.style.markers.Marker[] MARKERS = {SeriesMarkers.CIRCLE, SeriesMarkers.DIAMOND,
+    private static final Marker[] MARKERS = {SeriesMarkers.CIRCLE, SeriesMarkers.DIAMOND,
             SeriesMarkers.SQUARE, SeriesMarkers.TRIANGLE_UP, SeriesMarkers.TRIANGLE_DOWN, SeriesMarkers.CROSS};
 
-    private static final java.awt.Color[] COLORS = {new java.awt.Color(0x1f77b4), new java.awt.Color(0xff7f0e), new java.awt.Color(0x2ca02c),
-            new java.awt.Color(0xd62728), new java.awt.Color(0x9467bd), new java.awt.Color(0x8c564b), new java.awt.Color(0xe377c2),
-            new java.awt.Color(0x7f7f7f), new java.awt.Color(0xbcbd22), new java.awt.Color(0x17becf), new java.awt.Color(0x000000),
-            new java.awt.Color(0xaec7e8), new java.awt.Color(0xff9896), new java.awt.Color(0x98df8a), new java.awt.Color(0xc5b0d5)};
+    private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c),
+            new Color(0xd62728), new Color(0x9467bd), new Color(0x8c564b), new Color(0xe377c2),
+            new Color(0x7f7f7f), new Color(0xbcbd22), new Color(0x17becf), new Color(0x000000),
+            new Color(0xaec7e8), new Color(0xff9896), new Color(0x98df8a), new Color(0xc5b0d5)};
 
     static void write(Map<String, List<JsonNode>> byModel, Path plot) {
         System.setProperty("java.awt.headless", "true");

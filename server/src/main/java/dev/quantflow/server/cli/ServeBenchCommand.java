@@ -1,7 +1,9 @@
 package dev.quantflow.server.cli;
 
-import dev.quantflow.bench.ServeLoadGenerator;
 import dev.quantflow.bench.ServeLoadGenerator.LevelResult;
+import dev.quantflow.bench.ServeLoadGenerator;
+import java.io.IOException;
+import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -72,8 +74,8 @@ public final class ServeBenchCommand implements Callable<Integer> {
         if (requests < 0) throw new QuantflowCommand.UserError("--requests must be >= 0");
         if (durationSeconds != null && !(durationSeconds > 0)) throw new QuantflowCommand.UserError("--duration must be > 0");
         if (url.getScheme() == null || !url.getScheme().startsWith("http")) throw new QuantflowCommand.UserError("--url must be http://HOST:PORT");
-        java.io.PrintWriter out = spec.commandLine().getOut();
-        java.io.PrintWriter err = spec.commandLine().getErr();
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
         Optional<String> key = Optional.ofNullable(apiKey).or(() -> Optional.ofNullable(System.getenv("QUANTFLOW_API_KEY"))).filter(k -> !k.isBlank());
         ServeLoadGenerator load = new ServeLoadGenerator(new ServeLoadGenerator.Settings(url, key, Optional.ofNullable(model), maxTokens, prompts(),
                 Duration.ofSeconds(timeoutSeconds)));
@@ -104,7 +106,7 @@ public final class ServeBenchCommand implements Callable<Integer> {
     private List<String> cached;
 
     /** The prompts: the file's non-empty lines, or the first sentences of the TinyStories sample. */
-    private List<String> prompts() throws java.io.IOException {
+    private List<String> prompts() throws IOException {
         if (cached != null) return cached;
         if (prompts != null) {
             if (!Files.isRegularFile(prompts)) throw new QuantflowCommand.UserError(prompts + ": prompts file does not exist");
@@ -131,10 +133,10 @@ public final class ServeBenchCommand implements Callable<Integer> {
         private final int concurrency;
         private final boolean off;
         private final Duration duration;
-        private final java.io.PrintWriter err;
+        private final PrintWriter err;
         private long lastDraw;
 
-        ProgressBar(int concurrency, boolean off, Duration duration, java.io.PrintWriter err) {
+        ProgressBar(int concurrency, boolean off, Duration duration, PrintWriter err) {
             this.err = err;
             this.concurrency = concurrency;
             this.off = off || System.console() == null && System.getenv("QUANTFLOW_PROGRESS") == null;

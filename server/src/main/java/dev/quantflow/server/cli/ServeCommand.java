@@ -1,31 +1,33 @@
 package dev.quantflow.server.cli;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import dev.quantflow.actors.engine.EngineConfig;
+import dev.quantflow.actors.engine.PipelineEngine;
+import dev.quantflow.actors.stage.LinearProbe;
+import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.quant.QuantizedCheckpoint;
 import dev.quantflow.engine.quant.QuantizedModels;
 import dev.quantflow.engine.tokenizer.Tokenizer;
-import dev.quantflow.server.api.LoadingEngine;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import java.util.OptionalDouble;
-import dev.quantflow.engine.compute.Linear;
-import dev.quantflow.actors.stage.LinearProbe;
-import dev.quantflow.actors.engine.PipelineEngine;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.ServerSettings;
+import dev.quantflow.server.api.LoadingEngine;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -143,7 +145,7 @@ public final class ServeCommand implements Callable<Integer> {
      * model is loaded and warmed up), then loads the model, reporting to progress; onBound sees
      * the server as soon as it listens. Returns once the model is loaded.
      */
-    QuantflowServer startServing(java.util.function.Consumer<QuantflowServer> onBound, Progress progress) {
+    QuantflowServer startServing(Consumer<QuantflowServer> onBound, Progress progress) {
         Config config = config();
         ServerSettings settings = ServerSettings.from(config);
         EngineConfig engineConfig = engineConfig(config, settings);
@@ -246,7 +248,7 @@ public final class ServeCommand implements Callable<Integer> {
         EngineConfig.Builder b;
         try {
             b = EngineConfig.builder(config.getConfig("quantflow.engine"), dir);
-        } catch (com.typesafe.config.ConfigException ex) {
+        } catch (ConfigException ex) {
             throw new QuantflowCommand.UserError(ex.getMessage());
         }
         EngineConfig engine = b.servedModelName(settings.servedModelName().orElse(""))

@@ -27,15 +27,16 @@ import dev.quantflow.server.api.ServedModel;
 import dev.quantflow.server.api.ServingState;
 import dev.quantflow.server.auth.ApiKeys;
 import dev.quantflow.server.metrics.ServerMetrics;
+import io.grpc.Status;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
-import io.grpc.Status;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.grpc.GrpcServiceException;
 import org.apache.pekko.grpc.javadsl.Metadata;
@@ -141,7 +142,7 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
         }
         return result.handle((r, err) -> {
             metrics.grpcRequest(method, GrpcErrors.code(err));
-            if (err != null) throw new java.util.concurrent.CompletionException(GrpcErrors.map(err));
+            if (err != null) throw new CompletionException(GrpcErrors.map(err));
             return r;
         });
     }

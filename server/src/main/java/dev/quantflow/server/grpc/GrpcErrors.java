@@ -4,12 +4,16 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.quantflow.server.api.ApiError;
 import dev.quantflow.server.api.Generations;
 import io.grpc.Status;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.function.BiConsumer;
+import java.util.zip.ZipException;
 import org.apache.pekko.actor.ActorSystem;
 import org.apache.pekko.grpc.GrpcServiceException;
 import org.apache.pekko.grpc.Trailers;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.http.scaladsl.model.http2.PeerClosedStreamException;
+import org.apache.pekko.japi.Function;
 import org.apache.pekko.stream.SubscriptionWithCancelException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,13 +33,13 @@ final class GrpcErrors {
     static Throwable map(Throwable t) {
         if (t instanceof GrpcServiceException g) return g;
         Throwable c = t;
-        while (c instanceof java.util.concurrent.CompletionException && c.getCause() != null) c = c.getCause();
+        while (c instanceof CompletionException && c.getCause() != null) c = c.getCause();
         if (c instanceof GrpcServiceException g) return g;
         for (Throwable x = c; x != null; x = x.getCause() == x ? null : x.getCause()) {
             // what Pekko gRPC fails with while it reads the request message, before our code runs
             if (x instanceof InvalidProtocolBufferException p)
                 return new GrpcServiceException(Status.INVALID_ARGUMENT.withDescription("the request message is not valid protobuf: " + p.getMessage()));
-            if (x instanceof java.util.zip.ZipException)
+            if (x instanceof ZipException)
                 return new GrpcServiceException(Status.INVALID_ARGUMENT.withDescription("the request message is not valid gzip: " + x.getMessage()));
             if (x instanceof EntityStreamSizeException s)
                 return new GrpcServiceException(Status.RESOURCE_EXHAUSTED.withDescription("the request message is larger than the limit of " + s.limit() + " bytes"));
@@ -59,10 +63,10 @@ final class GrpcErrors {
      * already mapped and counted; anything else failed before our code ran (the request message
      * could not be read): mapped, logged in one line and reported to {@code uncounted}.
      */
-    static org.apache.pekko.japi.Function<ActorSystem, org.apache.pekko.japi.Function<Throwable, Trailers>> handler(BiConsumer<Throwable, Status> uncounted) {
+    static Function<ActorSystem, Function<Throwable, Trailers>> handler(BiConsumer<Throwable, Status> uncounted) {
         return system -> t -> {
             Throwable c = t;
-            while ((c instanceof java.util.concurrent.CompletionException || c instanceof java.util.concurrent.ExecutionException) && c.getCause() != null)
+            while ((c instanceof CompletionException || c instanceof ExecutionException) && c.getCause() != null)
                 c = c.getCause();
             if (c instanceof GrpcServiceException g) return new Trailers(g.status(), g.getMetadata());
             Status s = map(c) instanceof GrpcServiceException g ? g.status() : Status.INTERNAL;

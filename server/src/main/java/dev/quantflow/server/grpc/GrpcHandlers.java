@@ -6,7 +6,9 @@ import dev.quantflow.proto.v1.GenerationService;
 import dev.quantflow.proto.v1.GenerationServicePowerApiHandlerFactory;
 import dev.quantflow.server.metrics.ServerMetrics;
 import java.io.ByteArrayInputStream;
+import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -14,16 +16,17 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipException;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.grpc.javadsl.ServerReflection;
 import org.apache.pekko.grpc.javadsl.ServiceHandler;
-import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.RequestEntity;
-import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
+import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 
@@ -86,7 +89,7 @@ public final class GrpcHandlers {
      * A gzip-compressed message, decompressed here within the message limit: Pekko gRPC would inflate
      * it whole, so a few KiB of zeros could take gigabytes. Passed on as an uncompressed frame.
      */
-    static RequestEntity inflated(HttpRequest request, HttpEntity.Strict strict, long maxMessageBytes) throws java.io.IOException {
+    static RequestEntity inflated(HttpRequest request, HttpEntity.Strict strict, long maxMessageBytes) throws IOException {
         ByteString data = strict.getData();
         if (data.size() < 5 || data.apply(0) != 1) return strict;
         if (data.slice(1, 5).asByteBuffer().getInt() != data.size() - 5) return strict;  // not one whole frame: Pekko's decoder refuses it
@@ -95,11 +98,11 @@ public final class GrpcHandlers {
         byte[] message;
         try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(data.drop(5).toArray()))) {
             message = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxMessageBytes + 1));
-        } catch (java.io.IOException e) {
-            throw new java.util.zip.ZipException(e.getMessage());  // truncated or corrupt: the client's fault
+        } catch (IOException e) {
+            throw new ZipException(e.getMessage());  // truncated or corrupt: the client's fault
         }
         if (message.length > maxMessageBytes) throw new EntityStreamSizeException(maxMessageBytes, scala.Option.empty());
-        ByteString frame = ByteString.fromArray(new byte[] {0}).concat(ByteString.fromArray(java.nio.ByteBuffer.allocate(4).putInt(message.length).array()))
+        ByteString frame = ByteString.fromArray(new byte[] {0}).concat(ByteString.fromArray(ByteBuffer.allocate(4).putInt(message.length).array()))
                 .concat(ByteString.fromArrayUnsafe(message));
         return HttpEntities.create(strict.getContentType(), frame);
     }

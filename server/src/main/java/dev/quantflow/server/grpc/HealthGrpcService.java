@@ -1,18 +1,20 @@
 package dev.quantflow.server.grpc;
 
 import dev.quantflow.proto.health.v1.HealthCheckRequest;
-import dev.quantflow.proto.health.v1.HealthCheckResponse;
 import dev.quantflow.proto.health.v1.HealthCheckResponse.ServingStatus;
+import dev.quantflow.proto.health.v1.HealthCheckResponse;
 import dev.quantflow.proto.health.v1.HealthPowerApi;
 import dev.quantflow.proto.v1.GenerationService;
 import dev.quantflow.server.api.ServingState;
 import io.grpc.Status;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.grpc.GrpcServiceException;
 import org.apache.pekko.grpc.javadsl.Metadata;
+import org.apache.pekko.japi.Pair;
 import org.apache.pekko.japi.pf.PFBuilder;
 import org.apache.pekko.stream.javadsl.Source;
 
@@ -44,8 +46,8 @@ public final class HealthGrpcService implements HealthPowerApi {
         return Source.tick(Duration.ZERO, WATCH_INTERVAL, "tick")
                 .map(t -> status())
                 .statefulMap(() -> ServingStatus.UNKNOWN,
-                        (last, s) -> new org.apache.pekko.japi.Pair<>(s, s == last ? java.util.Optional.<ServingStatus>empty() : java.util.Optional.of(s)),
-                        last -> java.util.Optional.empty())
+                        (last, s) -> new Pair<>(s, s == last ? Optional.<ServingStatus>empty() : Optional.of(s)),
+                        last -> Optional.empty())
                 .mapConcat(o -> o.stream().toList())
                 .map(HealthGrpcService::response)
                 .via(state.untilDrainDeadline())

@@ -2,6 +2,7 @@ package dev.quantflow.server.http;
 
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -78,7 +79,7 @@ public final class ClientConnections implements Extension {
     }
 
     /** The last connections that closed, so that a request read just before its connection closed still learns it. */
-    private final Map<InetSocketAddress, Boolean> recentlyClosed = new java.util.LinkedHashMap<>() {
+    private final Map<InetSocketAddress, Boolean> recentlyClosed = new LinkedHashMap<>() {
         @Override
         protected boolean removeEldestEntry(Map.Entry<InetSocketAddress, Boolean> eldest) {
             return size() > 4096;

@@ -5,6 +5,7 @@ import dev.quantflow.server.api.ApiError;
 import dev.quantflow.server.metrics.ServerMetrics;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import org.apache.pekko.actor.ActorSystem;
@@ -61,7 +62,7 @@ public final class Cors {
             try {
                 return handler.apply(request);
             } catch (Exception e) {
-                return java.util.concurrent.CompletableFuture.failedFuture(e);
+                return CompletableFuture.failedFuture(e);
             }
         };
     }

@@ -6,6 +6,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
@@ -62,7 +63,7 @@ public final class HttpEdge {
             return response.handle((r, err) -> {
                 if (err != null) {
                     ended(request, entry, clientId.orElseGet(HttpEdge::freshId), 500);
-                    throw err instanceof RuntimeException re ? re : new java.util.concurrent.CompletionException(err);
+                    throw err instanceof RuntimeException re ? re : new CompletionException(err);
                 }
                 String id = clientId.or(() -> r.getHeader(REQUEST_ID).map(HttpHeader::value)).orElseGet(HttpEdge::freshId);
                 HttpResponse out = r.removeHeader(REQUEST_ID).addHeader(RawHeader.create(REQUEST_ID, id));

@@ -3,6 +3,7 @@ package dev.quantflow.server.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.server.api.ApiError;
+import dev.quantflow.server.api.ApiException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -95,7 +96,7 @@ final class JsonFields {
         throw wrongType(name, "an integer", n);
     }
 
-    static dev.quantflow.server.api.ApiException wrongType(String name, String expected, JsonNode got) {
+    static ApiException wrongType(String name, String expected, JsonNode got) {
         return ApiError.invalid(name, name + " must be " + expected + ", got " + describe(got)).exception();
     }
 

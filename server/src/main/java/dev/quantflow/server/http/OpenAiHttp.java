@@ -28,15 +28,17 @@ import org.apache.pekko.NotUsed;
 import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpMethods;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.Connection;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
-import org.apache.pekko.japi.pf.PFBuilder;
 import org.apache.pekko.japi.Pair;
+import org.apache.pekko.japi.pf.PFBuilder;
 import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.SharedKillSwitch;
@@ -169,7 +171,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
 
     private Handler authorized(HttpRequest request, Handler h) {
         return () -> {
-            if (!keys.allows(request.getHeader("Authorization").map(org.apache.pekko.http.javadsl.model.HttpHeader::value))) {
+            if (!keys.allows(request.getHeader("Authorization").map(HttpHeader::value))) {
                 return afterBody(request, error(new ApiError(ApiError.Kind.UNAUTHENTICATED,
                         "missing or invalid API key; send it as 'Authorization: Bearer KEY'", Optional.empty(), Optional.of("invalid_api_key"))));
             }
@@ -389,7 +391,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
         HttpResponse r = HttpErrors.response(e, settings.retryAfterSeconds());
         // a client refused before its body was read may still be sending it: do not keep the connection
         if (e.kind() == ApiError.Kind.TOO_LARGE || e.kind() == ApiError.Kind.UNAUTHENTICATED || e.kind() == ApiError.Kind.REQUEST_TIMEOUT)
-            r = r.addHeader(org.apache.pekko.http.javadsl.model.headers.Connection.create("close"));
+            r = r.addHeader(Connection.create("close"));
         return r;
     }
 

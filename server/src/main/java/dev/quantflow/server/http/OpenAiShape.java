@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.server.api.ApiError;
 import java.util.List;
 
 /**
@@ -72,7 +73,7 @@ final class OpenAiShape {
     }
 
     /** An error inside an already started stream (the status is committed), as vLLM and OpenAI send it. */
-    static ObjectNode streamError(dev.quantflow.server.api.ApiError e) {
+    static ObjectNode streamError(ApiError e) {
         return HttpErrors.body(e);
     }
 

@@ -17,9 +17,12 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.ToDoubleFunction;
 
 /**
  * Every metric the server exports, in vLLM's vocabulary with the quantflow_ prefix (so dashboards
@@ -38,7 +41,7 @@ public final class ServerMetrics implements AutoCloseable {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final AtomicReference<EngineSnapshot> latest = new AtomicReference<>(
-            new EngineSnapshot(0, 0, 0, 0, 0, 0, 0, 0, java.util.List.of(), java.util.Map.of()));
+            new EngineSnapshot(0, 0, 0, 0, 0, 0, 0, 0, List.of(), Map.of()));
     private final Set<String> registeredStages = ConcurrentHashMap.newKeySet();
     private final Set<String> registeredLayers = ConcurrentHashMap.newKeySet();
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
@@ -137,12 +140,12 @@ public final class ServerMetrics implements AutoCloseable {
         registry.close();
     }
 
-    private static double stageValue(EngineSnapshot s, int stage, java.util.function.ToDoubleFunction<EngineSnapshot.StageStats> f) {
+    private static double stageValue(EngineSnapshot s, int stage, ToDoubleFunction<EngineSnapshot.StageStats> f) {
         for (EngineSnapshot.StageStats st : s.stages()) if (st.stage() == stage) return f.applyAsDouble(st);
         return Double.NaN;
     }
 
-    private void gauge(String name, String help, java.util.function.ToDoubleFunction<EngineSnapshot> f) {
+    private void gauge(String name, String help, ToDoubleFunction<EngineSnapshot> f) {
         Gauge.builder(name, latest, r -> f.applyAsDouble(r.get())).description(help).register(registry);
     }
 

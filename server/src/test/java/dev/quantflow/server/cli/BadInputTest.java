@@ -3,6 +3,7 @@ package dev.quantflow.server.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quantflow.engine.SharedData;
+import dev.quantflow.engine.model.SafetensorsWriter;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -105,7 +106,7 @@ class BadInputTest {
     void missingTensor() throws IOException {
         Path dir = copyOfStories();
         // a valid safetensors file holding only the final norm
-        new dev.quantflow.engine.model.SafetensorsWriter().addFloats("model.norm.weight", new long[] {64}, new float[64])
+        new SafetensorsWriter().addFloats("model.norm.weight", new long[] {64}, new float[64])
                 .write(dir.resolve("model.safetensors"));
         assertOneLineError(Cli.run("generate", "--model", dir.toString()), dir, "no tensor model.embed_tokens.weight");
     }

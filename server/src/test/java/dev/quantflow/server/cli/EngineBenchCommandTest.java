@@ -5,8 +5,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quantflow.engine.SharedData;
+import dev.quantflow.gpu.CudaRuntime;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** bench engine on the real stories260K: the JSON lines the issue specifies, and one-line errors. */
@@ -46,20 +53,20 @@ class EngineBenchCommandTest {
                 "--sun-misc-unsafe-memory-access=allow", "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.cli.Main",
                 "bench", "engine", "--model", MODEL, "--concurrency", "1,2", "--max-tokens", "4", "--requests", "2", "--warmup-requests", "0")
                 .redirectOutput(ProcessBuilder.Redirect.PIPE).start();
-        var err = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
+        var err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
         String out = read(p.getInputStream());
-        assertThat(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as(err.get()).isZero();
         assertThat(err.get()).doesNotContain("SLF4J").contains("vs c=1: aggregate tokens/s over the concurrency-1 level's");
         assertThat(out.lines().findFirst().orElseThrow()).contains("vs c=1").doesNotContain("x1");
         assertThat(out.lines().skip(1).toList()).hasSize(2).allSatisfy(l -> assertThat(l.trim().split("\\s+")).hasSizeGreaterThan(8));
     }
 
-    private static String read(java.io.InputStream in) {
+    private static String read(InputStream in) {
         try (in) {
-            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
@@ -68,7 +75,7 @@ class EngineBenchCommandTest {
         Cli.Result r = Cli.run("bench", "engine", "--model", MODEL, "--concurrency", "0");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.errLines()).containsExactly("quantflow: --concurrency levels must be >= 1");
-        if (dev.quantflow.gpu.CudaRuntime.probe() instanceof dev.quantflow.gpu.CudaRuntime.Unavailable) {   // with a card the stage would load
+        if (CudaRuntime.probe() instanceof CudaRuntime.Unavailable) {   // with a card the stage would load
             Cli.Result d = Cli.run("bench", "engine", "--model", MODEL, "--devices", "cuda:0");
             assertThat(d.exit()).isEqualTo(2);
             assertThat(d.errLines()).singleElement().asString().contains("on cuda:0) failed to load").contains("cuda:0 is not available");

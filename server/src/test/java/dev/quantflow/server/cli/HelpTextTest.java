@@ -6,17 +6,17 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueType;
 import java.util.ArrayList;
-import java.util.Locale;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 import picocli.CommandLine.Help;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine;
 
 /** Every command's --help: each option and parameter says what it is, and what it defaults to. */
 class HelpTextTest {
@@ -61,7 +61,7 @@ class HelpTextTest {
                 String value = option.defaultValue();
                 if (value == null || option.usageHelp() || option.versionHelp() || option.typeInfo().isBoolean()) continue;
                 String row = rendered(cl, option);
-                if (!row.toLowerCase(java.util.Locale.ROOT).contains("default: " + value.toLowerCase(java.util.Locale.ROOT)))
+                if (!row.toLowerCase(Locale.ROOT).contains("default: " + value.toLowerCase(Locale.ROOT)))
                     hidden.add(where(cl, option) + " (default " + value + "): " + row);
             }
         }

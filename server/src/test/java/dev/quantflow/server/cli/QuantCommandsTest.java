@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quantflow.engine.SharedData;
 import java.io.ByteArrayOutputStream;
+import java.io.OutputStreamWriter;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -31,7 +32,7 @@ class QuantCommandsTest {
             System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
             CommandLine cl = QuantflowCommand.commandLine();
             cl.setErr(new PrintWriter(err, true));
-            cl.setOut(new PrintWriter(new java.io.OutputStreamWriter(System.out, StandardCharsets.UTF_8), true));
+            cl.setOut(new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true));
             int code = cl.execute(args);
             return new Run(code, buf.toString(StandardCharsets.UTF_8), err.toString());
         } finally {

@@ -2,6 +2,7 @@ package dev.quantflow.server.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.server.Http;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.TestServers;
@@ -57,7 +58,7 @@ class QuantizedServeTest {
         ServeCommand serve = new ServeCommand();
         new CommandLine(serve).parseArgs("--model", dir.toString(), "--stages", String.valueOf(stages), "--host", "127.0.0.1", "--port", "0",
                 "--grpc-port", "-1", "--max-seqs", "4");
-        QuantflowServer server = serve.startServing(s -> {}, dev.quantflow.engine.progress.Progress.NONE);
+        QuantflowServer server = serve.startServing(s -> {}, Progress.NONE);
         try {
             TestServers.awaitReady(server, Duration.ofSeconds(60));
             Http.Reply r = new Http(server.httpPort()).post("/v1/completions",

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.engine.SharedData;
 import dev.quantflow.engine.compute.DenseLinear;
+import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.kv.Int8KvCache;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
@@ -19,7 +20,7 @@ class ServeQuantWiringTest {
     private static final Path MODEL = SharedData.path("models/stories260K");
 
     /** The linears a CPU stage builds for serve's --quant (StageWorker: QuantizedModels.atLoad with the config's scheme). */
-    private static dev.quantflow.engine.compute.Linear stageLinear(String quant, WeightStore w) {
+    private static Linear stageLinear(String quant, WeightStore w) {
         EngineConfig config = EngineConfig.builder(MODEL).quant(quant).build();
         return QuantizedModels.atLoad(LlamaConfig.load(MODEL), w, config.quant()).create("model.layers.0.self_attn.q_proj", w.get("model.layers.0.self_attn.q_proj.weight"), null);
     }

@@ -19,8 +19,12 @@ import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.micrometer.core.instrument.Counter;
 import java.io.ByteArrayInputStream;
+import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -172,7 +176,7 @@ class GrpcLimitsTest {
         assertThat(r.status()).isEqualTo(400);
         assertThat(r.json().at("/error/code").asText()).isEqualTo("context_length_exceeded");
         Http.Reply chat = new Http(server.httpPort()).post("/v1/chat/completions",
-                Map.of("messages", java.util.List.of(Map.of("role", "user", "content", huge)), "max_tokens", 1));
+                Map.of("messages", List.of(Map.of("role", "user", "content", huge)), "max_tokens", 1));
         assertThat(chat.status()).isEqualTo(400);
         assertThat(chat.json().at("/error/param").asText()).isEqualTo("messages");
         assertThat(engine.requests).hasSize(requests);
@@ -181,7 +185,7 @@ class GrpcLimitsTest {
     }
 
     private static byte[] concat(byte[] a, byte[] b) {
-        byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        byte[] out = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }
@@ -194,8 +198,8 @@ class GrpcLimitsTest {
         public byte[] parse(InputStream stream) {
             try {
                 return stream.readAllBytes();
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
         }
     };

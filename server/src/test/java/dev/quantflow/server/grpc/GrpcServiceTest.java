@@ -3,6 +3,7 @@ package dev.quantflow.server.grpc;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.proto.health.v1.HealthCheckRequest;
 import dev.quantflow.proto.health.v1.HealthCheckResponse;
 import dev.quantflow.proto.health.v1.HealthClient;
@@ -22,11 +23,16 @@ import dev.quantflow.server.ScriptedEngine;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.ByteArrayInputStream;
+import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -76,7 +82,7 @@ class GrpcServiceTest {
     }
 
     private static Status.Code code(Throwable t) {
-        while (t instanceof ExecutionException || t instanceof java.util.concurrent.CompletionException) t = t.getCause();
+        while (t instanceof ExecutionException || t instanceof CompletionException) t = t.getCause();
         assertThat(t).isInstanceOf(StatusRuntimeException.class);
         return ((StatusRuntimeException) t).getStatus().getCode();
     }
@@ -129,7 +135,7 @@ class GrpcServiceTest {
         List<GenerateResponse> chat = generate(GenerateRequest.newBuilder()
                 .setChat(Chat.newBuilder().addMessages(ChatMessage.newBuilder().setRole("user").setContent("Hi"))).setMaxTokens(2).build());
         assertThat(chat.getLast().getFinished().getUsage().getCompletionTokens()).isEqualTo(2);
-        assertThat(engine.last().prompt()).isInstanceOf(dev.quantflow.actors.api.Prompt.Chat.class);
+        assertThat(engine.last().prompt()).isInstanceOf(Prompt.Chat.class);
         assertThat(engine.last().options().sampling().temperature()).isEqualTo(1f);
     }
 
@@ -178,7 +184,7 @@ class GrpcServiceTest {
         assertThat(models.getModels(0).getContextLength()).isEqualTo(ScriptedEngine.CONTEXT);
         var t = await(client.tokenize().addHeader("authorization", "Bearer " + KEY).invoke(TokenizeRequest.newBuilder().setText("Once upon").build()));
         int[] ids = engine.tokenizer().encode("Once upon");
-        assertThat(t.getTokenIdsList()).containsExactly(java.util.Arrays.stream(ids).boxed().toArray(Integer[]::new));
+        assertThat(t.getTokenIdsList()).containsExactly(Arrays.stream(ids).boxed().toArray(Integer[]::new));
         assertThat(t.getTokensCount()).isEqualTo(ids.length);
         var noSpecial = await(client.tokenize().addHeader("authorization", "Bearer " + KEY)
                 .invoke(TokenizeRequest.newBuilder().setText("Once upon").setAddSpecialTokens(false).build()));
@@ -254,7 +260,7 @@ class GrpcServiceTest {
                     .setType(io.grpc.MethodDescriptor.MethodType.BIDI_STREAMING)
                     .setFullMethodName("grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
                     .setRequestMarshaller(RAW).setResponseMarshaller(RAW).build();
-            var result = new java.util.concurrent.CompletableFuture<byte[]>();
+            var result = new CompletableFuture<byte[]>();
             io.grpc.ClientCall<byte[], byte[]> call = ch.newCall(m, io.grpc.CallOptions.DEFAULT);
             call.start(new io.grpc.ClientCall.Listener<>() {
                 @Override
@@ -282,8 +288,8 @@ class GrpcServiceTest {
         public byte[] parse(InputStream stream) {
             try {
                 return stream.readAllBytes();
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
         }
     };

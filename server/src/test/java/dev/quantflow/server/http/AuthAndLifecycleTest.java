@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -106,7 +107,7 @@ class AuthAndLifecycleTest {
         awaitTrue(() -> !engine.cancelled.isEmpty(), Duration.ofSeconds(10));
     }
 
-    static void awaitTrue(java.util.function.BooleanSupplier cond, Duration timeout) throws InterruptedException {
+    static void awaitTrue(BooleanSupplier cond, Duration timeout) throws InterruptedException {
         long end = System.nanoTime() + timeout.toNanos();
         while (!cond.getAsBoolean()) {
             if (System.nanoTime() > end) throw new AssertionError("condition not met within " + timeout);

@@ -13,6 +13,10 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -132,18 +136,18 @@ class ConnectionLimitsTest {
         // java.net.http upgrades http:// to h2c; HTTP/2's own frames (SETTINGS, PING, WINDOW_UPDATE) arrive
         // between requests and were read as headers that never completed: the header-read timeout cut them.
         // The upgrade itself is a GET: Pekko, like Jetty, Tomcat and Helidon, mishandles an h2c upgrade of a request with a body
-        java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_2).build();
-        java.net.http.HttpResponse<String> up = client.send(java.net.http.HttpRequest.newBuilder(
-                java.net.URI.create("http://127.0.0.1:" + server.httpPort() + "/health")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
+        HttpResponse<String> up = client.send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + server.httpPort() + "/health")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(up.statusCode()).isEqualTo(200);
-        java.net.URI uri = java.net.URI.create("http://127.0.0.1:" + server.httpPort() + "/v1/completions");
+        URI uri = URI.create("http://127.0.0.1:" + server.httpPort() + "/v1/completions");
         for (int i = 0; i < 6; i++) {
             Thread.sleep(400);   // 2.4 s in all: past the header-read timeout (1 s), each gap within keep-alive (2 s)
-            java.net.http.HttpResponse<String> r = client.send(java.net.http.HttpRequest.newBuilder(uri).header("Content-Type", "application/json")
-                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"prompt\": \"Once\", \"max_tokens\": 2}")).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = client.send(HttpRequest.newBuilder(uri).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\": \"Once\", \"max_tokens\": 2}")).build(),
+                    HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-            assertThat(r.version()).isEqualTo(java.net.http.HttpClient.Version.HTTP_2);
+            assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_2);
         }
         client.close();
     }

@@ -6,12 +6,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.quantflow.server.Http;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.ScriptedEngine;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
@@ -145,7 +148,7 @@ class HttpErrorCasesTest {
                     out.write(chunk);
                     out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
                     out.flush();
-                } catch (java.io.IOException closed) {
+                } catch (IOException closed) {
                     break;
                 }
             }
@@ -256,7 +259,7 @@ class HttpErrorCasesTest {
     void bodyAboveEightMebibytesIs413NotPekkosStrictLimit() throws Exception {
         // Pekko's max-to-strict-bytes (8 MiB) used to answer first with a 400 naming its own limit
         byte[] big = new byte[9 << 20];
-        java.util.Arrays.fill(big, (byte) 'x');
+        Arrays.fill(big, (byte) 'x');
         JsonNode e = error(http.postBytes("/v1/completions", big), 413);
         assertThat(e.get("message").asText()).contains("65536").doesNotContain("8388608");
         assertThat(http.get("/health/live").status()).isEqualTo(200);
@@ -275,7 +278,7 @@ class HttpErrorCasesTest {
     }
 
     /** A raw HTTP/1.1 exchange: the status line, then the body of the answer (the server closes after these errors). */
-    private Raw raw(String request) throws java.io.IOException {
+    private Raw raw(String request) throws IOException {
         try (Socket s = new Socket("127.0.0.1", server.httpPort())) {
             s.setSoTimeout(10_000);
             s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
@@ -302,7 +305,7 @@ class HttpErrorCasesTest {
         };
         Raw r = raw(req);
         assertThat(r.statusLine()).startsWith("HTTP/1.1 " + status);
-        assertThat(r.head().toLowerCase(java.util.Locale.ROOT)).contains("content-type: application/json");
+        assertThat(r.head().toLowerCase(Locale.ROOT)).contains("content-type: application/json");
         JsonNode e = Http.json(r.body()).get("error");
         assertThat(e.get("message").asText()).isNotBlank();
         assertThat(e.get("type").asText()).isEqualTo("invalid_request_error");
@@ -352,7 +355,7 @@ class HttpErrorCasesTest {
         }
     }
 
-    private static String readStatusLine(InputStream in) throws java.io.IOException {
+    private static String readStatusLine(InputStream in) throws IOException {
         StringBuilder sb = new StringBuilder();
         int c;
         while ((c = in.read()) != -1 && c != '\n') sb.append((char) c);

@@ -3,8 +3,10 @@ package dev.quantflow.server.integration;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
+import com.sun.management.OperatingSystemMXBean;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -40,7 +42,7 @@ class LauncherHeapTest {
             assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
             return new Out(p.exitValue(), out, err);
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
@@ -63,7 +65,7 @@ class LauncherHeapTest {
 
     @Test
     void heapIsSizedFromTheModel() throws IOException {
-        long machineMiB = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize() >> 20;
+        long machineMiB = ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize() >> 20;
         assumeThat(machineMiB).as("3/4 of the memory must not cap these sizes").isGreaterThan(4096);
         Path dense = ROOT.resolve("../shared/models/stories260K").normalize();
         assertThat(heapFlag("serve", "--model", dense.toString())).isEqualTo("-Xmx1024m");   // dense weights live outside the heap

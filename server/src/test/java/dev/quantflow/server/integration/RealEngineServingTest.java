@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
 import dev.quantflow.engine.generate.GenerateResult;
+import dev.quantflow.engine.tokenizer.Tokenizer;
 import dev.quantflow.proto.v1.FinishReason;
 import dev.quantflow.proto.v1.GenerateRequest;
 import dev.quantflow.proto.v1.GenerateResponse;
@@ -13,7 +14,10 @@ import dev.quantflow.proto.v1.GenerationServiceClient;
 import dev.quantflow.server.Http;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.TestServers;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,10 +25,12 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.grpc.GrpcClientSettings;
 import org.apache.pekko.stream.javadsl.Sink;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -169,7 +175,7 @@ class RealEngineServingTest {
             }
         }
         assertThat(text.toString()).isEqualTo(ref.text());
-        assertThat(ids).containsExactly(java.util.Arrays.stream(ref.tokens()).boxed().toArray(Integer[]::new));
+        assertThat(ids).containsExactly(Arrays.stream(ref.tokens()).boxed().toArray(Integer[]::new));
         var fin = rs.getLast().getFinished();
         assertThat(fin.getFinishReason()).isEqualTo(ref.finishReason().equals("stop") ? FinishReason.FINISH_REASON_STOP : FinishReason.FINISH_REASON_LENGTH);
         assertThat(fin.getUsage().getCompletionTokens()).isEqualTo(ref.tokens().length);
@@ -210,18 +216,18 @@ class RealEngineServingTest {
         for (JsonNode t : lp) {
             assertThat(t.get("logprob").asDouble()).isLessThanOrEqualTo(0);
             assertThat(t.get("top_logprobs")).hasSize(3);
-            assertThat(t.get("top_logprobs").get(0).get("logprob").asDouble()).isEqualTo(t.get("logprob").asDouble(), org.assertj.core.data.Offset.offset(1e-5));
+            assertThat(t.get("top_logprobs").get(0).get("logprob").asDouble()).isEqualTo(t.get("logprob").asDouble(), Offset.offset(1e-5));
         }
     }
 
     /** The completion continues the prompt's text: decode(prompt + completion) minus decode(prompt), its first word's space included. */
     @Test
     void completionTextAndLogprobTokensContinueThePrompt() {
-        dev.quantflow.engine.tokenizer.Tokenizer tok = dev.quantflow.engine.tokenizer.Tokenizer.fromModelDir(Reference.MODEL);
+        Tokenizer tok = Tokenizer.fromModelDir(Reference.MODEL);
         for (String p : List.of("Once upon a", "The little dog")) {
             GenerateResult ref = reference.greedy(p, 12);
             int[] prompt = tok.encode(p);
-            int[] all = java.util.stream.IntStream.concat(java.util.Arrays.stream(prompt), java.util.Arrays.stream(ref.tokens())).toArray();
+            int[] all = IntStream.concat(Arrays.stream(prompt), Arrays.stream(ref.tokens())).toArray();
             String expected = tok.decode(all).substring(tok.decode(prompt).length());
             assertThat(expected).startsWith(" ");
             JsonNode choice = http.post("/v1/completions", greedy(p, 12, "logprobs", 2)).json().get("choices").get(0);
@@ -246,14 +252,14 @@ class RealEngineServingTest {
                 "temperature", 0, "logprobs", true, "top_logprobs", 2)).json().get("choices").get(0);
         String content = choice.get("message").get("content").asText();
         StringBuilder tokens = new StringBuilder();
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         for (JsonNode t : choice.get("logprobs").get("content")) {
             assertThat(t.get("bytes").isEmpty()).as("token %s", t).isEqualTo(t.get("token").asText().isEmpty());
             tokens.append(t.get("token").asText());
             for (JsonNode b : t.get("bytes")) bytes.write(b.asInt());
         }
         assertThat(tokens.toString()).isEqualTo(content);
-        assertThat(bytes.toString(java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(content);
+        assertThat(bytes.toString(StandardCharsets.UTF_8)).isEqualTo(content);
     }
 
     /** Zero alternatives asked for (the default of many clients): the chosen token's logprob, no top list, no 500. */

@@ -4,10 +4,12 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /** The filters, tests, global functions and string/dict methods chat templates use. */
 final class Builtins {
@@ -134,7 +136,7 @@ final class Builtins {
                     return sb.toString();
                 };
                 case "find" -> (JinjaCallable) (a, k) -> (long) s.indexOf(Values.str(a.getFirst()));
-                case "count" -> (JinjaCallable) (a, k) -> (long) s.split(java.util.regex.Pattern.quote(Values.str(a.getFirst())), -1).length - 1;
+                case "count" -> (JinjaCallable) (a, k) -> (long) s.split(Pattern.quote(Values.str(a.getFirst())), -1).length - 1;
                 default -> Undefined.INSTANCE;
             };
         }
@@ -190,7 +192,7 @@ final class Builtins {
 
     private static List<Object> reversed(List<Object> l) {
         List<Object> r = new ArrayList<>(l);
-        java.util.Collections.reverse(r);
+        Collections.reverse(r);
         return r;
     }
 

@@ -1,7 +1,10 @@
 package dev.quantflow.engine.chat.jinja;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * A compiled template of the Jinja subset that chat templates are written in: {{ }}, {% if/elif/
@@ -31,7 +34,7 @@ public final class Template {
 
     @SuppressWarnings("unchecked")
     private static Map<String, Object> normalize(Map<String, Object> variables) {
-        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        Map<String, Object> out = new LinkedHashMap<>();
         variables.forEach((k, v) -> out.put(k, value(v)));
         return out;
     }
@@ -40,9 +43,9 @@ public final class Template {
         return switch (v) {
             case Integer i -> (long) i;
             case Float f -> (double) f;
-            case List<?> l -> l.stream().map(Template::value).collect(java.util.stream.Collectors.toCollection(java.util.ArrayList::new));
+            case List<?> l -> l.stream().map(Template::value).collect(Collectors.toCollection(ArrayList::new));
             case Map<?, ?> m -> {
-                Map<Object, Object> out = new java.util.LinkedHashMap<>();
+                Map<Object, Object> out = new LinkedHashMap<>();
                 m.forEach((k, x) -> out.put(k, value(x)));
                 yield out;
             }
