@@ -12,6 +12,7 @@ import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
 import dev.quantflow.actors.stage.StageFaults;
 import dev.quantflow.actors.stage.StageHooks;
+import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.llama.LlamaModel;
@@ -19,11 +20,15 @@ import dev.quantflow.engine.sample.SamplingParams;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -306,11 +311,11 @@ class EngineBehaviourTest {
     }
 
     /** A linear that counts the token rows it has seen: stands in for LLM.int8's outlier statistics. */
-    static final class CountingLinear implements dev.quantflow.engine.compute.Linear {
-        final dev.quantflow.engine.compute.Linear inner;
-        final java.util.concurrent.atomic.AtomicLong rows = new java.util.concurrent.atomic.AtomicLong();
+    static final class CountingLinear implements Linear {
+        final Linear inner;
+        final AtomicLong rows = new AtomicLong();
 
-        CountingLinear(dev.quantflow.engine.compute.Linear inner) { this.inner = inner; }
+        CountingLinear(Linear inner) { this.inner = inner; }
         @Override public int inFeatures() { return inner.inFeatures(); }
         @Override public int outFeatures() { return inner.outFeatures(); }
         @Override public void forward(float[] x, int n, float[] y) { rows.addAndGet(n); inner.forward(x, n, y); }
@@ -324,20 +329,20 @@ class EngineBehaviourTest {
                 : LinearFactory.DENSE.create(name, w, b);
         EngineConfig config = base().stages(2).build();
         StageHooks hooks = StageHooks.DEFAULT.withLinears((model, weights) -> counting)
-                .withProbe(l -> l instanceof CountingLinear c ? java.util.OptionalDouble.of(c.rows.get()) : java.util.OptionalDouble.empty());
+                .withProbe(l -> l instanceof CountingLinear c ? OptionalDouble.of(c.rows.get()) : OptionalDouble.empty());
         // the stages report on a Pekko timer: Pekko's manual clock moves it, no wall-clock wait
         try (PipelineEngine engine = PipelineEngine.start(config, ManualTime.config(), hooks)) {
             ManualTime clock = ManualTime.get(engine.actorSystem());
             Duration interval = engine.actorSystem().settings().config().getDuration("quantflow.actors.probe-report-interval");
             assertThat(await(run(engine, client, text("p1", "Once upon a time", GenerateOptions.greedy(10)))).error()).isNull();
             // reported at the first step (the prompt's rows), then not again until the interval passed
-            java.util.Map<String, Double> first = snapshot(engine).outlierColumnFraction();
+            Map<String, Double> first = snapshot(engine).outlierColumnFraction();
             assertThat(first).hasSize(5).allSatisfy((layer, rows) -> assertThat(rows).isPositive());
             clock.timePasses(interval.minusMillis(1));
             assertThat(snapshot(engine).outlierColumnFraction()).isEqualTo(first);
             clock.timePasses(Duration.ofMillis(1));
             awaitState(engine, s -> !s.outlierColumnFraction().equals(first));
-            java.util.Map<String, Double> probes = snapshot(engine).outlierColumnFraction();
+            Map<String, Double> probes = snapshot(engine).outlierColumnFraction();
             probes.forEach((layer, rows) -> assertThat(rows).as(layer).isGreaterThan(first.get(layer)));
             assertThat(probes.keySet()).containsExactly("model.layers.0.mlp.down_proj", "model.layers.1.mlp.down_proj",
                     "model.layers.2.mlp.down_proj", "model.layers.3.mlp.down_proj", "model.layers.4.mlp.down_proj");
@@ -345,7 +350,7 @@ class EngineBehaviourTest {
         }
     }
 
-    static void awaitState(PipelineEngine engine, java.util.function.Predicate<EngineSnapshot> p) throws Exception {
+    static void awaitState(PipelineEngine engine, Predicate<EngineSnapshot> p) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!p.test(snapshot(engine))) {
             if (System.nanoTime() > deadline) throw new AssertionError("state not reached: " + snapshot(engine));

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -56,12 +57,12 @@ final class EngineTestSupport {
         }
     }
 
-    static java.util.concurrent.CompletableFuture<Outcome> run(InferenceEngine engine, ActorSystem<?> system, GenerateRequest request) {
+    static CompletableFuture<Outcome> run(InferenceEngine engine, ActorSystem<?> system, GenerateRequest request) {
         return engine.submit(request).runWith(Sink.seq(), system).toCompletableFuture()
                 .handle((events, error) -> new Outcome(events == null ? List.of() : events, error));
     }
 
-    static Outcome await(java.util.concurrent.CompletableFuture<Outcome> f) throws Exception {
+    static Outcome await(CompletableFuture<Outcome> f) throws Exception {
         return f.get(60, TimeUnit.SECONDS);
     }
 

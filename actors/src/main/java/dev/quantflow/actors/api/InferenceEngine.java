@@ -1,5 +1,7 @@
 package dev.quantflow.actors.api;
 
+import dev.quantflow.engine.tokenizer.Tokenizer;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.stream.javadsl.Source;
@@ -29,13 +31,13 @@ public interface InferenceEngine extends AutoCloseable {
     /** The served model's id (its directory name or configured name), its tokenizer, and context length. */
     String modelId();
 
-    dev.quantflow.engine.tokenizer.Tokenizer tokenizer();
+    Tokenizer tokenizer();
 
     int contextLength();
 
     /** Completes once the model is loaded (a server binds its ports, health probes included, before that). */
     default CompletionStage<Void> loaded() {
-        return java.util.concurrent.CompletableFuture.completedFuture(null);
+        return CompletableFuture.completedFuture(null);
     }
 
     record Health(boolean ready, boolean degraded, boolean draining) {}

@@ -1,13 +1,12 @@
 package dev.quantflow.actors.scheduler;
 
 import dev.quantflow.actors.api.EngineException;
-import dev.quantflow.actors.api.EventStreams;
 import dev.quantflow.actors.api.EngineSnapshot;
+import dev.quantflow.actors.api.EventStreams;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.actors.protocol.SampleOutcome;
 import dev.quantflow.actors.protocol.SamplerCommand;
-import dev.quantflow.actors.protocol.SchedulerCommand;
 import dev.quantflow.actors.protocol.SchedulerCommand.Cancel;
 import dev.quantflow.actors.protocol.SchedulerCommand.Drain;
 import dev.quantflow.actors.protocol.SchedulerCommand.GetSnapshot;
@@ -17,23 +16,27 @@ import dev.quantflow.actors.protocol.SchedulerCommand.Start;
 import dev.quantflow.actors.protocol.SchedulerCommand.StreamClosed;
 import dev.quantflow.actors.protocol.SchedulerCommand.Submit;
 import dev.quantflow.actors.protocol.SchedulerCommand.WhenIdle;
+import dev.quantflow.actors.protocol.SchedulerCommand;
 import dev.quantflow.actors.protocol.StageCommand;
-import dev.quantflow.actors.protocol.StageEvent;
 import dev.quantflow.actors.protocol.StageEvent.StageFailed;
 import dev.quantflow.actors.protocol.StageEvent.StageLoadFailed;
 import dev.quantflow.actors.protocol.StageEvent.StageLoaded;
 import dev.quantflow.actors.protocol.StageEvent.StepDropped;
+import dev.quantflow.actors.protocol.StageEvent;
 import dev.quantflow.actors.protocol.StepSampled;
-import dev.quantflow.actors.protocol.TokenizerCommand;
 import dev.quantflow.actors.protocol.TokenizerCommand.EncodeRejected;
 import dev.quantflow.actors.protocol.TokenizerCommand.Encoded;
+import dev.quantflow.actors.protocol.TokenizerCommand;
 import dev.quantflow.engine.llama.LayerRange;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -101,7 +104,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
     private long stepsTotal, activeNanos, activeSince;
     private int lastBatchTokens, lastBatchSequences;
     private final long[] busyNanos, lastStageNanos, stageWeightBytes, stageKvBytes;
-    private final Map<Integer, Map<String, Double>> probes = new java.util.TreeMap<>();
+    private final Map<Integer, Map<String, Double>> probes = new TreeMap<>();
 
     private Scheduler(ActorContext<SchedulerCommand> ctx, SchedulerSettings settings, EngineStatus status, CompletableFuture<Void> loaded, Pipeline pipeline,
                       ActorRef<TokenizerCommand.EncodeResult> encodedTo) {
@@ -315,7 +318,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
             case StageFailed f -> onStageFailed(f);
             case StepDropped d -> onStepDropped(d);
             case StageEvent.StageProbes p -> {
-                probes.put(p.stage(), new java.util.LinkedHashMap<>(p.values()));
+                probes.put(p.stage(), new LinkedHashMap<>(p.values()));
                 yield this;
             }
         };
@@ -404,8 +407,8 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
     }
 
     private Map<String, Double> outlierFractions() {
-        Map<String, Double> all = new java.util.LinkedHashMap<>();
+        Map<String, Double> all = new LinkedHashMap<>();
         probes.values().forEach(all::putAll);
-        return java.util.Collections.unmodifiableMap(all);
+        return Collections.unmodifiableMap(all);
     }
 }
