@@ -250,10 +250,6 @@ public final class PipelineEngine implements InferenceEngine {
         return model.maxPositions();
     }
 
-    public LlamaConfig modelConfig() {
-        return model;
-    }
-
     public EngineConfig config() {
         return config;
     }
