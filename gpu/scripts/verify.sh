@@ -4,7 +4,8 @@
 #   1. build everything (the cuda profile compiles the kernels; ptxas reports in gpu/target)
 #   2. KernelCheck: every kernel vs the float64 reference on random inputs, several shapes incl.
 #      non-tile multiples, poisoned outputs, a synchronize after every launch
-#   2b. every scheme's CUDA linear vs the engine's linear built from the same codes (EngineLinearsOnCardTest)
+#   2b. the card against the engine (the CPU ops are the reference): every scheme's CUDA linear on the same
+#       codes (EngineLinearsOnCardTest), the whole decoder on the real models (CudaStageAgainstEngineTest)
 #   3. the same (quick shapes) under compute-sanitizer memcheck, racecheck and synccheck
 #   4. generate with device-resident stages (weights, KV cache and activations on the card) vs the
 #      CPU, greedy token ids side by side, for stories260K and sotu6M (or the model given):
@@ -34,8 +35,8 @@ step "kernels vs float64 reference"
 "${JAVA[@]}" -Dquantflow.cuda.sync=true dev.quantflow.gpu.verify.KernelCheck --ops cuda 2>&1 | grep -v '^WARNING' | tee "$OUT/kernelcheck.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
-step "CUDA linears vs the engine's linears on the same codes (every scheme a card runs)"
-./mvnw -q -pl gpu -am test -Dtest=EngineLinearsOnCardTest -Dsurefire.failIfNoSpecifiedTests=false 2>&1 | tee "$OUT/engine-linears.txt"
+step "the card vs the engine: every scheme's CUDA linear on the same codes, and the whole decoder on the real models"
+./mvnw -q -pl gpu -am test -Dtest=EngineLinearsOnCardTest,CudaStageAgainstEngineTest -Dsurefire.failIfNoSpecifiedTests=false 2>&1 | tee "$OUT/engine-linears.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 if command -v compute-sanitizer > /dev/null; then
