@@ -27,7 +27,7 @@ public final class DecoderForward {
     }
 
     /** Runs the layers in place over x (rows, dim); layers.get(i) uses cache layer i. */
-    public static <A, N, L> void layers(DecoderOps<A, N, L> ops, LlamaConfig c, List<LayerWeights<N, L>> layers, A x) {
+    private static <A, N, L> void layers(DecoderOps<A, N, L> ops, LlamaConfig c, List<LayerWeights<N, L>> layers, A x) {
         int m = ops.rows(), d = c.hiddenSize(), qd = c.qDim(), kvd = c.kvDim(), hid = c.intermediateSize();
         A xb = ops.scratch("xb", m, d), q = ops.scratch("q", m, qd), k = ops.scratch("k", m, kvd), v = ops.scratch("v", m, kvd);
         A att = ops.scratch("att", m, qd), gate = ops.scratch("gate", m, hid), up = ops.scratch("up", m, hid);
@@ -55,7 +55,7 @@ public final class DecoderForward {
     }
 
     /** Logits (selected rows, vocab): the selected rows of x, final norm, lm_head. */
-    public static <A, N, L> A logits(DecoderOps<A, N, L> ops, LlamaConfig c, N finalNorm, L lmHead, A x) {
+    private static <A, N, L> A logits(DecoderOps<A, N, L> ops, LlamaConfig c, N finalNorm, L lmHead, A x) {
         int s = ops.selectedRows(), d = c.hiddenSize();
         A xs = ops.selectRows(x, d), xn = ops.scratch("head.xn", s, d), logits = ops.scratch("head.logits", s, c.vocabSize());
         ops.rmsnorm(xs, finalNorm, xn, s);

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.AbstractExtensionId;
@@ -49,10 +50,15 @@ public final class ClientConnections implements Extension {
         public void close() {}
     };
 
-    public Watch watch(HttpRequest request) {
-        InetSocketAddress remote = request.getAttribute(AttributeKeys.remoteAddress)
+    /** The client end of the request's TCP connection, as the telemetry hook saw it accepted (remote-address-attribute). */
+    static Optional<InetSocketAddress> remoteOf(HttpRequest request) {
+        return request.getAttribute(AttributeKeys.remoteAddress)
                 .filter(a -> !a.isUnknown() && a.getAddress().isPresent())
-                .map(a -> new InetSocketAddress(a.getAddress().get(), a.getPort())).orElse(null);
+                .map(a -> new InetSocketAddress(a.getAddress().get(), a.getPort()));
+    }
+
+    public Watch watch(HttpRequest request) {
+        InetSocketAddress remote = remoteOf(request).orElse(null);
         if (remote == null) return UNWATCHED;
         Connection c = open.get(remote);
         if (c != null) return c.new Registration();

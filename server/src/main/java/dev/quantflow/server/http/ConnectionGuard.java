@@ -1,6 +1,5 @@
 package dev.quantflow.server.http;
 
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Comparator;
@@ -12,7 +11,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.ActorSystem;
 import org.apache.pekko.actor.Cancellable;
-import org.apache.pekko.http.javadsl.model.AttributeKeys;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.UniqueKillSwitch;
@@ -197,8 +195,6 @@ public final class ConnectionGuard {
     }
 
     private Optional<Conn> connection(HttpRequest request) {
-        return request.getAttribute(AttributeKeys.remoteAddress)
-                .flatMap(r -> r.getAddress().map((InetAddress a) -> new InetSocketAddress(a, r.getPort())))
-                .map(open::get);
+        return ClientConnections.remoteOf(request).map(open::get);
     }
 }

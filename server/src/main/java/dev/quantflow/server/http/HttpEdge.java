@@ -145,13 +145,9 @@ public final class HttpEdge {
         };
     }
 
-    /**
-     * An answer given here rather than by an endpoint, counted like theirs. Sent once the body has
-     * been read and dropped: an answer before the end of the body makes Pekko close the connection,
-     * which a client still sending sees as a reset instead of the answer.
-     */
+    /** An answer given here rather than by an endpoint, counted like theirs. */
     private CompletionStage<HttpResponse> refuse(HttpRequest request, ApiError e) {
         metrics.httpRequest(Endpoint.label(request.getUri().path()), e.kind().httpStatus);
-        return request.discardEntityBytes(mat).completionStage().handle((done, err) -> HttpErrors.response(e, retryAfterSeconds));
+        return HttpErrors.afterBody(request, mat, HttpErrors.response(e, retryAfterSeconds));
     }
 }

@@ -5,8 +5,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.server.api.ApiError;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
@@ -36,5 +39,14 @@ final class HttpErrors {
                 .withStatus(StatusCodes.get(e.kind().httpStatus))
                 .withHeaders(headers)
                 .withEntity(ContentTypes.APPLICATION_JSON, body(e).toString());
+    }
+
+    /**
+     * An answer given before the request's body was read, sent once the body has been read and
+     * dropped: an answer before the end of the body makes Pekko close the connection, which a
+     * client still sending sees as a reset instead of the answer.
+     */
+    static CompletionStage<HttpResponse> afterBody(HttpRequest request, Materializer mat, HttpResponse response) {
+        return request.discardEntityBytes(mat).completionStage().handle((done, err) -> response);
     }
 }

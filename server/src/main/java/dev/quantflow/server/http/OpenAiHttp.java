@@ -143,7 +143,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                         return CompletableFuture.completedFuture(json(200, modelEntry()));
                     }));
                 }
-                return afterBody(request, error(new ApiError(ApiError.Kind.NOT_FOUND, "no such endpoint: " + request.method().value() + " " + path,
+                return HttpErrors.afterBody(request, mat, error(new ApiError(ApiError.Kind.NOT_FOUND, "no such endpoint: " + request.method().value() + " " + path,
                         Optional.empty(), Optional.of("unknown_url"))));
             }
         }
@@ -158,21 +158,16 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
             HttpResponse refused = error(ApiError.of(ApiError.Kind.METHOD_NOT_ALLOWED,
                     request.method().value() + " is not allowed on " + request.getUri().path() + "; use " + allowed))
                     .addHeader(RawHeader.create("Allow", allowed));
-            return afterBody(request, refused);
+            return HttpErrors.afterBody(request, mat, refused);
         }
         if (allowed.equals("GET")) return request.discardEntityBytes(mat).completionStage().thenCompose(done -> h.run());   // a GET may carry a body
         return h.run();
     }
 
-    /** An early answer, sent once the request's body is read and dropped (before it, Pekko would cut the connection on a client still sending). */
-    private CompletionStage<HttpResponse> afterBody(HttpRequest request, HttpResponse response) {
-        return request.discardEntityBytes(mat).completionStage().handle((done, err) -> response);
-    }
-
     private Handler authorized(HttpRequest request, Handler h) {
         return () -> {
             if (!keys.allows(request.getHeader("Authorization").map(HttpHeader::value))) {
-                return afterBody(request, error(new ApiError(ApiError.Kind.UNAUTHENTICATED,
+                return HttpErrors.afterBody(request, mat, error(new ApiError(ApiError.Kind.UNAUTHENTICATED,
                         "missing or invalid API key; send it as 'Authorization: Bearer KEY'", Optional.empty(), Optional.of("invalid_api_key"))));
             }
             return h.run();
