@@ -30,8 +30,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
+import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -287,6 +289,20 @@ class EngineBehaviourTest {
             Outcome o = open.get(20, TimeUnit.SECONDS);
             if (o.error() != null) assertThat(o.error()).as("iteration %d", i).isInstanceOf(EngineException.class).hasMessageContaining("shut down");
         }
+    }
+
+    @Test
+    void aRequestThatReachesTheEngineAfterItClosedFailsInsteadOfHanging() throws Exception {
+        // the client's stream materializes on its own system: its Submit may arrive when the scheduler is gone
+        Source<TokenEvent, NotUsed> late;
+        try (PipelineEngine engine = PipelineEngine.start(base().build())) {
+            late = engine.submit(text("late", "Once upon a time", longRun(10)));
+        }
+        Throwable error = late.runWith(Sink.seq(), client).toCompletableFuture().handle((events, e) -> e).get(20, TimeUnit.SECONDS);
+        assertThat(error).isInstanceOfSatisfying(EngineException.class, e -> {
+            assertThat(e.kind()).isEqualTo(EngineException.Kind.UNAVAILABLE);
+            assertThat(e.getMessage()).contains("shut down");
+        });
     }
 
     @Test

@@ -29,6 +29,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Routers;
@@ -61,18 +62,39 @@ final class Guardian {
             ActorRef<SchedulerCommand> scheduler = ctx.spawn(
                     Scheduler.create(settings, status, loaded, ctx.messageAdapter(Ports.class, Wire::new)), "scheduler");
             schedulerRef.complete(scheduler);
+            ctx.watch(scheduler);
+            boolean[] schedulerGone = {false};
             return Behaviors.receive(Command.class)
                     .onMessage(Wire.class, w -> {
                         wire(ctx, config, model, tokenizer, settings, hooks, progress, scheduler, w.ports());
                         return Behaviors.same();
                     })
-                    .onMessageEquals(Stop.INSTANCE, Behaviors::stopped)
-                    .onSignal(PostStop.class, s -> {
-                        stopped.complete(null);
+                    .onMessageEquals(Stop.INSTANCE, () -> {
+                        if (schedulerGone[0]) return Behaviors.stopped();
+                        // the scheduler first, by a message: it fails every stream it holds, those of Submits already in its mailbox included
+                        scheduler.tell(new SchedulerCommand.Shutdown());
+                        return stopping(stopped);
+                    })
+                    .onSignal(Terminated.class, t -> {
+                        schedulerGone[0] = true;
                         return Behaviors.same();
                     })
+                    .onSignal(PostStop.class, s -> completed(stopped))
                     .build();
         });
+    }
+
+    /** Waits for the scheduler to stop, then stops the rest. */
+    private static Behavior<Command> stopping(CompletableFuture<Void> stopped) {
+        return Behaviors.receive(Command.class)
+                .onSignal(Terminated.class, t -> Behaviors.stopped())
+                .onSignal(PostStop.class, s -> completed(stopped))
+                .build();
+    }
+
+    private static Behavior<Command> completed(CompletableFuture<Void> stopped) {
+        stopped.complete(null);
+        return Behaviors.same();
     }
 
     private static void wire(ActorContext<Command> ctx, EngineConfig config, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings,

@@ -2,7 +2,9 @@ package dev.quantflow.actors.engine;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.quantflow.actors.api.EngineException;
 import dev.quantflow.actors.api.EngineSnapshot;
+import dev.quantflow.actors.api.EventStreams;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.Prompt;
@@ -58,6 +60,7 @@ public final class PipelineEngine implements InferenceEngine {
     private final ActorRef<SchedulerCommand> scheduler;
     private final EngineStatus status;
     private final AtomicLong sequenceIds = new AtomicLong();
+    private volatile boolean closed;
 
     private PipelineEngine(EngineConfig config, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings, ActorSystem<?> system,
                            boolean ownsSystem, ActorRef<Guardian.Command> guardian, CompletableFuture<Void> stopped,
@@ -202,6 +205,8 @@ public final class PipelineEngine implements InferenceEngine {
         return Source.<TokenEvent>queue(capacity).watchTermination((events, done) -> {
             long id = sequenceIds.incrementAndGet();
             scheduler.tell(new SchedulerCommand.Submit(id, request, events));
+            // read after the tell: when still open here, the Submit is queued before the scheduler's Shutdown, which fails it
+            if (closed) EventStreams.fail(events, new EngineException(EngineException.Kind.UNAVAILABLE, "the engine shut down"));
             done.whenComplete((d, e) -> scheduler.tell(new SchedulerCommand.StreamClosed(id)));
             return NotUsed.notUsed();
         });
@@ -266,6 +271,7 @@ public final class PipelineEngine implements InferenceEngine {
 
     @Override
     public void close() {
+        closed = true;
         stop(guardian, stopped);
         if (!ownsSystem) return;
         system.terminate();

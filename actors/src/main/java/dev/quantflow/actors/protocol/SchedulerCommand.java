@@ -39,5 +39,8 @@ public interface SchedulerCommand {
 
     record Drain() implements SchedulerCommand, CborSerializable {}
 
+    /** Stop after the messages already in the mailbox: a Submit that arrived before it is failed, not dropped (a stop signal would drop it). */
+    record Shutdown() implements SchedulerCommand, CborSerializable {}
+
     record WhenIdle(CompletableFuture<Void> idle) implements SchedulerCommand, NoSerializationVerificationNeeded {}
 }

@@ -131,6 +131,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
             portsTo.tell(ports);
             return Behaviors.receive(SchedulerCommand.class)
                     .onMessage(Start.class, s -> stash.unstashAll(new Scheduler(ctx, settings, status, loaded, s.pipeline(), ports.encoded())))
+                    .onMessage(SchedulerCommand.Shutdown.class, s -> Behaviors.stopped())   // the engine never started: no stream exists yet
                     .onAnyMessage(m -> {
                         stash.stash(m);
                         return Behaviors.same();
@@ -154,6 +155,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
                 .onMessage(GetSnapshot.class, g -> { g.replyTo().tell(snapshot()); return this; })
                 .onMessage(Drain.class, d -> { draining = true; status.setDraining(true); return this; })
                 .onMessage(WhenIdle.class, w -> { idleWaiters.add(w.idle()); checkIdle(); return this; })
+                .onMessage(SchedulerCommand.Shutdown.class, s -> Behaviors.stopped())
                 .onSignal(PostStop.class, stop -> onStop())
                 .build();
     }
