@@ -58,8 +58,13 @@ public final class CudaStage implements StageCompute {
     public static CudaStage load(CudaContext ctx, CudaLinearFactory onCard, LlamaConfig c, WeightStore w, StageLayout layout) {
         if (layout.kv() != KvFormat.F32)
             throw new IllegalArgumentException(ctx.device().id() + " keeps a stage's KV cache in f32; --kv " + layout.kv() + " is for CPU stages");
+        checkComputable(c, layout);
+        return new CudaStage(ctx, onCard, c, w, layout);
+    }
+
+    /** Refuses a model whose math the CUDA kernels do not do: they attend to every position and rotate with one set of frequencies. */
+    static void checkComputable(LlamaConfig c, StageLayout layout) {
         if (c.headDim() > 256) throw new IllegalArgumentException("the CUDA attention kernel takes head dimensions up to 256, not " + c.headDim());
-        // the CUDA kernels attend to every position and rotate with one set of frequencies: refuse what would need more
         long reach = Math.min(c.maxPositions(), (long) layout.kvBlocks() * layout.kvBlockSize());
         int window = c.smallestWindow();
         if (window > 0 && window < reach)
@@ -68,7 +73,6 @@ public final class CudaStage implements StageCompute {
         if (c.ropeScaling().dynamic() && reach > c.ropeScaling().originalMaxPositions())
             throw new IllegalArgumentException("config.json's rope_scaling type 'dynamic' changes the RoPE frequencies past " + c.ropeScaling().originalMaxPositions()
                     + " positions, which the CUDA RoPE kernel does not: run this model's stages on the CPU");
-        return new CudaStage(ctx, onCard, c, w, layout);
     }
 
     private CudaStage(CudaContext ctx, CudaLinearFactory onCard, LlamaConfig c, WeightStore w, StageLayout layout) {
