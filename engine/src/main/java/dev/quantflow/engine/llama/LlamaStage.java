@@ -91,10 +91,13 @@ public final class LlamaStage {
         return f.create(name, weight, bias);
     }
 
+    /** Which config.json setting decides name's bias, for messages. */
     private String biasKey(String name) {
+        String arch = c.architecture().toLowerCase(Locale.ROOT);
+        if (arch.startsWith("mistral")) return c.architecture() + " has no biases";
+        if (arch.startsWith("qwen2")) return c.architecture() + " has biases on q/k/v_proj only";
         if (name.contains(".mlp.")) return "mlp_bias " + c.mlpBias() + " for " + c.architecture();
-        if (name.endsWith("o_proj")) return "attention_bias " + c.outputBias() + " for " + c.architecture();
-        return (c.architecture().toLowerCase(Locale.ROOT).startsWith("qwen2") ? "Qwen2 always has q/k/v biases" : "attention_bias " + c.attentionBias() + " for " + c.architecture());
+        return "attention_bias " + c.attentionBias() + " for " + c.architecture();
     }
 
     private static float[] checkBias(WeightStore w, Tensor t, int out) {
