@@ -93,6 +93,59 @@ class LlamaFamilyVariantsTest {
         assertThat(o.firstMismatch()).as(variant).isNull();
     }
 
+    /**
+     * All prompts of a variant as one batch (their prefills in one step, then one decode row each
+     * per step): each sequence still gets its own window and its own dynamic RoPE length, so each
+     * matches the reference run alone.
+     */
+    @ParameterizedTest
+    @MethodSource("variants")
+    void sequencesBatchedTogetherEachMatchTheReference(String variant) throws Exception {
+        Path dir = generate(variant);
+        JsonNode cases = new ObjectMapper().readTree(dir.resolve("expected.json").toFile()).path("cases");
+        int n = cases.size();
+        try (LlamaModel model = LlamaModel.open(dir)) {
+            LlamaStage stage = model.full(LinearFactory.DENSE);
+            LlamaConfig c = model.config();
+            F32KvCache cache = new F32KvCache(c.numLayers(), 8 * n, 16, c.numHeads(), c.numKvHeads(), c.headDim());
+            BlockAllocator blocks = new BlockAllocator(8 * n);
+            int[][] prompts = new int[n][], greedy = new int[n][], tables = new int[n][];
+            for (int s = 0; s < n; s++) {
+                prompts[s] = ints(cases.get(s).path("prompt"));
+                greedy[s] = ints(cases.get(s).path("greedy"));
+                tables[s] = blocks.ensure(new int[0], prompts[s].length + greedy[s].length, 16);
+            }
+            for (int i = 0; i < greedy[0].length; i++) {
+                int rows = 0;
+                for (int s = 0; s < n; s++) rows += i == 0 ? prompts[s].length : 1;
+                int[] tokens = new int[rows], pos = new int[rows], selected = new int[n];
+                int[][] rowTables = new int[rows][];
+                int r = 0;
+                for (int s = 0; s < n; s++) {
+                    int[] in = i == 0 ? prompts[s] : new int[] {greedy[s][i - 1]};
+                    int start = i == 0 ? 0 : prompts[s].length + i - 1;
+                    for (int t = 0; t < in.length; t++, r++) {
+                        tokens[r] = in[t];
+                        pos[r] = start + t;
+                        rowTables[r] = tables[s];
+                    }
+                    selected[s] = r - 1;
+                }
+                float[] logits = stage.forward(null, new BatchRows(tokens, pos, rowTables), selected, cache);
+                for (int s = 0; s < n; s++) {
+                    JsonNode step = cases.get(s).path("steps").get(i);
+                    for (JsonNode t : step.path("top5")) {
+                        double want = t.get(1).asDouble(), got = logits[s * c.vocabSize() + t.get(0).asInt()];
+                        assertThat(Math.abs(got - want) / Math.abs(want)).as("%s sequence %d step %d id %d", variant, s, i, t.get(0).asInt())
+                                .isLessThanOrEqualTo(TOLERANCE);
+                    }
+                    assertThat(Sampler.argmax(logits, s * c.vocabSize(), c.vocabSize())).as("%s sequence %d step %d", variant, s, i)
+                            .isEqualTo(greedy[s][i]);
+                }
+            }
+        }
+    }
+
     @Test
     void theReferenceAndThisTestListTheSameVariants() throws Exception {
         Result list = run(List.of(PYTHON.toString(), SCRIPT.toString(), "list"));
