@@ -1,6 +1,7 @@
 package dev.quantflow.server.cli;
 
 import dev.quantflow.engine.gguf.GgufFormatException;
+import dev.quantflow.engine.hub.HubException;
 import dev.quantflow.engine.model.ModelLoadException;
 import dev.quantflow.engine.tokenizer.TokenizerException;
 import java.io.OutputStreamWriter;
@@ -55,7 +56,7 @@ public final class QuantflowCommand implements Runnable {
 
     static boolean isBadInput(Exception ex) {
         return ex instanceof UserError || ex instanceof ModelLoadException || ex instanceof TokenizerException
-                || ex instanceof GgufFormatException || ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
+                || ex instanceof GgufFormatException || ex instanceof HubException || ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
                 || ex instanceof UncheckedIOException;
     }
 
