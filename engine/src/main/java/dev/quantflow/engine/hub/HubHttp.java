@@ -96,6 +96,9 @@ final class HubHttp {
                     .orElseThrow(() -> new HubException(id + ": " + file + ": the Hub sent no ETag (a proxy in between?), so the download could not be verified"));
             long size = h.firstValue("X-Linked-Size").or(() -> h.firstValue("Content-Length")).map(Long::parseLong)
                     .orElseThrow(() -> new HubException(id + ": " + file + ": the Hub sent no size"));
+            Optional<String> answered = h.firstValue("X-Repo-Commit");
+            if (answered.isPresent() && !answered.get().equals(commit))
+                throw new HubException(id + ": " + file + ": asked for commit " + commit + ", the Hub answered for " + answered.get());
             URI from = code >= 300 && location.isPresent() ? uri.resolve(location.get()) : uri;
             return new FileMeta(file, etag, size, from);
         }
