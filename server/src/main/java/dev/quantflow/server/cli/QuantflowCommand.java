@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         description = "A JVM LLM inference server with quantization.",
         subcommands = {GenerateCommand.class, TokenizeCommand.class, SynthModelCommand.class,
                 ServeCommand.class, BenchCommand.class, DevicesCommand.class,
-                EvalCommand.class, InjectOutliersCommand.class, QuantizeCommand.class, QuantReportCommand.class})
+                EvalCommand.class, InjectOutliersCommand.class, QuantizeCommand.class, QuantReportCommand.class, DownloadCommand.class})
 public final class QuantflowCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * `generate --model org/name` through a loopback Hub (StubHub) serving a copy of stories260K: the
  * same text as from the local directory, the files in the Hugging Face cache under HF_HOME, and
- * with HF_HUB_OFFLINE=1 the same text again without a request. A real process, so the HF_*
+ * with HF_HUB_OFFLINE=1 the same text again (and download printing the snapshot) without a request. A real process, so the HF_*
  * variables are real environment variables.
  */
 class HubModelCommandTest {
@@ -59,6 +59,8 @@ class HubModelCommandTest {
             Run cached = quantflow(offline, concat(args, "--model", "karpathy/stories260K"));
             assertThat(cached.exit()).as(cached.err()).isZero();
             assertThat(cached.out()).isEqualTo(local.out());
+            Run path = quantflow(offline, "download", "--model", "karpathy/stories260K");
+            assertThat(path.out().strip()).as(path.err()).isEqualTo(snapshot.toString());
             assertThat(hub.requests()).isEmpty();
 
             Run missing = quantflow(offline, concat(args, "--model", "karpathy/stories15M"));
