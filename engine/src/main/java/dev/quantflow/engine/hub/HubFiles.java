@@ -51,7 +51,7 @@ final class HubFiles {
         if (id.quant().isPresent()) {
             if (ggufs.isEmpty()) throw new HubException(id + ": the repository has no GGUF files" + (safetensors.isEmpty() ? "" : "; drop :"
                     + id.quant().get() + " to use its safetensors"));
-            return gguf(ggufs, chooseGguf(id, ggufs, id.quant().get()), Optional.empty());
+            return gguf(chooseGguf(id, ggufs, id.quant().get()), Optional.empty());
         }
         if (files.contains("config.json") && !safetensors.isEmpty()) {
             List<String> first = new ArrayList<>(SIDE_FILES.stream().filter(files::contains).toList());
@@ -67,14 +67,14 @@ final class HubFiles {
                     .filter(e -> parts(e.getKey()).stream().anyMatch(p -> p.toUpperCase(Locale.ROOT).startsWith("Q4"))).map(Map.Entry::getValue)
                     .findFirst().orElse(groups.values().iterator().next());
             String notice = id + ": using " + chosen.getFirst() + " (of " + quantsIn(groups.keySet()) + "; pick another with " + id.repo() + ":QUANT)";
-            return gguf(ggufs, chosen, Optional.of(notice));
+            return gguf(chosen, Optional.of(notice));
         }
         List<String> shown = files.stream().limit(8).toList();
         throw new HubException(id + ": no weights Quantflow reads (config.json with *.safetensors, or a *.gguf file); the repository has "
                 + (files.isEmpty() ? "no files" : String.join(", ", shown) + (files.size() > shown.size() ? ", ..." : "")));
     }
 
-    private static Plan gguf(List<String> all, List<String> chosen, Optional<String> notice) {
+    private static Plan gguf(List<String> chosen, Optional<String> notice) {
         return new Plan(chosen, false, Optional.of(chosen.getFirst()), notice);
     }
 

@@ -18,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Executors;
@@ -142,6 +143,10 @@ final class HubHttp {
             uri = uri.resolve(location.get());
         }
         int code = r.statusCode();
+        if (code >= 300 && code < 400) {
+            r.body().close();
+            throw new HubException(id + ": " + meta.file() + ": " + code + " from " + uri + " without a usable Location (or more than " + MAX_REDIRECTS + " redirects)");
+        }
         if (code == 416) {   // nothing left to send from there: start over
             r.body().close();
             truncate(incomplete);
@@ -247,7 +252,7 @@ final class HubHttp {
 
     /** A file name in a URL path: each folder segment encoded, the slashes kept. */
     static String encodePath(String file) {
-        return String.join("/", java.util.Arrays.stream(file.split("/")).map(HubHttp::encode).toList());
+        return String.join("/", Arrays.stream(file.split("/")).map(HubHttp::encode).toList());
     }
 
     /** W/"abc" and "abc" -> abc (file_download.py's _normalize_etag). */

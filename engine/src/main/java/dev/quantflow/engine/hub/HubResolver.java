@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -14,6 +15,7 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
@@ -222,7 +224,7 @@ public final class HubResolver {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-        if (!sha256) md.update(("blob " + size + "\0").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        if (!sha256) md.update(("blob " + size + "\0").getBytes(StandardCharsets.US_ASCII));
         try (InputStream in = Files.newInputStream(file)) {
             byte[] buf = new byte[1 << 20];
             for (int n; (n = in.read(buf)) >= 0; ) md.update(buf, 0, n);
@@ -233,7 +235,7 @@ public final class HubResolver {
     /** A name from the Hub becomes a path in the cache: it must stay inside the snapshot. */
     private static void checkName(HubModelId id, String file) {
         if (file.isEmpty() || file.startsWith("/") || file.contains("\\") || file.contains("\0")
-                || java.util.Arrays.asList(file.split("/")).contains(".."))
+                || Arrays.asList(file.split("/")).contains(".."))
             throw new HubException(id + ": the Hub listed a file name that is not a safe relative path: " + file);
     }
 
