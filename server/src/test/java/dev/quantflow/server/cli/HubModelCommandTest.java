@@ -3,10 +3,16 @@ package dev.quantflow.server.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quantflow.engine.SharedData;
+import dev.quantflow.engine.hub.HubResolver;
+import dev.quantflow.engine.hub.HubSettings;
 import dev.quantflow.engine.hub.StubHub;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +21,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -67,6 +75,42 @@ class HubModelCommandTest {
             assertThat(missing.exit()).isEqualTo(2);
             assertThat(missing.err().strip()).isEqualTo("quantflow: HF_HUB_OFFLINE is set and karpathy/stories15M is not in the cache; nothing of "
                     + "karpathy/stories15M is cached in " + hfHome.resolve("hub") + "; unset HF_HUB_OFFLINE to download it");
+        }
+    }
+
+    /** serve names a Hub model after its id, and serves it from the cache with HF_HUB_OFFLINE=1. */
+    @Test
+    void serveNamesAHubModelAfterItsId() throws Exception {
+        Path hfHome = tmp.resolve("hf");
+        try (StubHub hub = new StubHub()) {
+            hub.commitDirectory("karpathy/stories260K", LOCAL);
+            new HubResolver(HubSettings.of(hub.endpoint(), hfHome.resolve("hub")), line -> {}).resolve("karpathy/stories260K");
+        }
+        String java = ProcessHandle.current().info().command().orElse("java");
+        ProcessBuilder pb = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "--sun-misc-unsafe-memory-access=allow", "-Dlogback.configurationFile=" + Path.of("target/classes/logback.xml").toAbsolutePath(),
+                "-cp", System.getProperty("java.class.path"), "dev.quantflow.server.cli.Main",
+                "serve", "--model", "karpathy/stories260K", "--host", "127.0.0.1", "--port", "0", "--grpc-port", "-1", "--admin-port", "-1")
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectErrorStream(false);
+        pb.environment().keySet().removeIf(k -> k.startsWith("HF_") || k.startsWith("HUGGING") || k.startsWith("QUANTFLOW_"));
+        pb.environment().putAll(Map.of("HF_HOME", hfHome.toString(), "HF_HUB_OFFLINE", "1"));
+        Process p = pb.start();
+        try (BufferedReader err = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8))) {
+            Pattern serving = Pattern.compile("serving karpathy/stories260K on http://127\\.0\\.0\\.1:(\\d+)");
+            List<String> seen = new ArrayList<>();
+            int port = -1;
+            for (String line; port < 0 && (line = err.readLine()) != null; ) {
+                seen.add(line);
+                Matcher m = serving.matcher(line);
+                if (m.find()) port = Integer.parseInt(m.group(1));
+            }
+            assertThat(port).as(String.join("\n", seen)).isPositive();
+            HttpResponse<String> models = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/models")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(models.statusCode()).isEqualTo(200);
+            assertThat(models.body()).contains("\"id\":\"karpathy/stories260K\"");
+        } finally {
+            p.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
         }
     }
 
