@@ -1,8 +1,6 @@
 package dev.quantflow.engine.gguf.block;
 
 import java.lang.foreign.MemorySegment;
-import dev.quantflow.engine.compute.VectorMath;
-import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -61,35 +59,6 @@ public final class Q4_KLinear extends SuperBlockLinear {
     @Override
     void decodeScalar(MemorySegment w, long at, float[] dst, int off) {
         dequantize(w, at, dst, off);
-    }
-
-    @Override
-    boolean fuses() {
-        return true;
-    }
-
-    @Override
-    float fusedDot(MemorySegment w, long base, int blocks, float[] x) {
-        FloatVector a = FloatVector.zero(F), b = a;
-        for (int blk = 0; blk < blocks; blk++) {
-            long at = base + (long) blk * BYTES, sc = at + 4, qs = at + 16;
-            float d = f16(w, at), dmin = f16(w, at + 2);
-            int xo = blk * QK_K;
-            for (int j = 0; j < 4; j++) {
-                float d1 = d * scaleMin(w, sc, 2 * j, 0), m1 = dmin * scaleMin(w, sc, 2 * j, 4);
-                float d2 = d * scaleMin(w, sc, 2 * j + 1, 0), m2 = dmin * scaleMin(w, sc, 2 * j + 1, 4);
-                // vectors in row order: the 32 low nibbles, then the 32 high ones; even -> a, odd -> b
-                for (int c = 0; c < 32; c += 2 * L) {
-                    a = toFloat(u8(w, qs + 32 * j + c).and(15)).mul(d1).sub(m1).fma(FloatVector.fromArray(F, x, xo + 64 * j + c), a);
-                    b = toFloat(u8(w, qs + 32 * j + c + L).and(15)).mul(d1).sub(m1).fma(FloatVector.fromArray(F, x, xo + 64 * j + c + L), b);
-                }
-                for (int c = 0; c < 32; c += 2 * L) {
-                    a = toFloat(u8(w, qs + 32 * j + c).lanewise(VectorOperators.LSHR, 4)).mul(d2).sub(m2).fma(FloatVector.fromArray(F, x, xo + 64 * j + 32 + c), a);
-                    b = toFloat(u8(w, qs + 32 * j + c + L).lanewise(VectorOperators.LSHR, 4)).mul(d2).sub(m2).fma(FloatVector.fromArray(F, x, xo + 64 * j + 32 + c + L), b);
-                }
-            }
-        }
-        return VectorMath.sumLanes(a.add(b));
     }
 
     @Override

@@ -2,8 +2,6 @@ package dev.quantflow.engine.gguf.block;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import dev.quantflow.engine.compute.VectorMath;
-import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -55,43 +53,6 @@ public final class Q6_KLinear extends SuperBlockLinear {
     @Override
     void decodeScalar(MemorySegment w, long at, float[] dst, int off) {
         dequantize(w, at, dst, off);
-    }
-
-    @Override
-    boolean fuses() {
-        return true;
-    }
-
-    @Override
-    float fusedDot(MemorySegment w, long base, int blocks, float[] x) {
-        FloatVector a = FloatVector.zero(F), b = a;
-        for (int blk = 0; blk < blocks; blk++) {
-            long at = base + (long) blk * BYTES;
-            float d = f16(w, at + 208);
-            for (int n = 0; n < 2; n++) {
-                long ql = at + 64 * n, qh = at + 128 + 32 * n, sc = at + 192 + 8 * n;
-                int xo = blk * QK_K + 128 * n;
-                // vectors in row order: quarter t (32 weights) after quarter t - 1; even -> a, odd -> b
-                for (int t = 0; t < 4; t++)
-                    for (int l = 0; l < 32; l += 2 * L) {
-                        a = quarter(w, ql, qh, t, l).mul(d * scale(w, sc + l / 16 + 2 * t)).fma(FloatVector.fromArray(F, x, xo + 32 * t + l), a);
-                        b = quarter(w, ql, qh, t, l + L).mul(d * scale(w, sc + (l + L) / 16 + 2 * t)).fma(FloatVector.fromArray(F, x, xo + 32 * t + l + L), b);
-                    }
-            }
-        }
-        return VectorMath.sumLanes(a.add(b));
-    }
-
-    /** The L codes (minus 32, as floats) of quarter t at l of a 128-weight half, as decodeVector widens them. */
-    private static FloatVector quarter(MemorySegment w, long ql, long qh, int t, int l) {
-        IntVector low = u8(w, ql + (t % 2 == 1 ? 32 : 0) + l), h = u8(w, qh + l);
-        IntVector q = switch (t) {
-            case 0 -> low.and(15).or(h.and(3).lanewise(VectorOperators.LSHL, 4));
-            case 1 -> low.and(15).or(h.and(12).lanewise(VectorOperators.LSHL, 2));
-            case 2 -> low.lanewise(VectorOperators.LSHR, 4).or(h.and(48));
-            default -> low.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2).and(48));
-        };
-        return toFloat(q.sub(32));
     }
 
     @Override

@@ -95,12 +95,6 @@ abstract class SuperBlockLinear implements Linear {
         if (rows <= 0) return;
         if (x.length < rows * in || y.length < rows * out)
             throw new IllegalArgumentException(scheme() + ": x needs " + rows * in + " and y " + rows * out + " floats, got " + x.length + " and " + y.length);
-        if (rows == 1 && VECTOR && fuses()) {
-            Parallel.range(out, in, (start, end) -> {
-                for (int o = start; o < end; o++) y[o] = fusedDot(w, o * rowBytes, blocksPerRow, x);
-            });
-            return;
-        }
         Parallel.range(out, (long) in * rows, (start, end) -> {
             float[] row = new float[in];
             for (int o = start; o < end; o++) {
@@ -110,20 +104,6 @@ abstract class SuperBlockLinear implements Linear {
                 for (; r < rows; r++) y[r * out + o] = dot(row, x, r * in, in);
             }
         });
-    }
-
-    /** Whether this type has a {@link #fusedDot} for single rows (decode). */
-    boolean fuses() {
-        return false;
-    }
-
-    /**
-     * One row of W (blocks at byte base) dotted with x, the blocks widened straight into the
-     * FMAs without a scratch row. Must give the bits of decodeRow + dot: the same widening
-     * arithmetic, and vector k of the row into accumulator k % 2 in increasing k.
-     */
-    float fusedDot(MemorySegment w, long base, int blocks, float[] x) {
-        throw new UnsupportedOperationException(scheme() + " has no fused single-row kernel");
     }
 
     /** w . x[xo..xo+n), n a multiple of 2L: accumulators over even and odd vectors. */
