@@ -45,8 +45,9 @@ public final class EngineOptions {
     int stageThreads = engineInt("stage-threads");
 
     @Option(names = "--prefix-caching", negatable = true,
-            description = "Reuse the KV blocks of prompt prefixes already computed [quantflow.engine.prefix-caching, QUANTFLOW_PREFIX_CACHING]")
-    Boolean prefixCaching;   // unset: the configured value
+            description = "Reuse the KV blocks of prompt prefixes already computed [quantflow.engine.prefix-caching, QUANTFLOW_PREFIX_CACHING] "
+                    + "(default: ${bundle:quantflow.engine.prefix-caching})")
+    Boolean prefixCaching;   // unset: the configured value (a Boolean: picocli would toggle a boolean that defaults to true); the command's bundle is ConfigDefaults
 
     @Option(names = "--quant", paramLabel = "SCHEME", description = CliHelp.QUANT_SCHEMES + CliHelp.QUANT_KEY)
     String quant = engineString("quant");
