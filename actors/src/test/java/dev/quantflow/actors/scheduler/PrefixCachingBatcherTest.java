@@ -182,6 +182,23 @@ class PrefixCachingBatcherTest {
     }
 
     @Test
+    void endingOneOfTwoSharersKeepsTheSharedBlocksForTheOther() {
+        ContinuousBatcher b = batcher(1, 100, 32);
+        Sequence a = seq(1, prompt(8, 2, 1)), c = seq(2, prompt(8, 3, 2));
+        prefill(b, a, 1);
+        b.enqueue(c);
+        StepPlan p = b.plan(0, 2, 0).orElseThrow();   // a decodes nothing yet (no token appended); c takes a's 2 blocks
+        assertThat(p.items()).extracting(it -> it.sequence().id).containsExactly(2L);
+        assertThat(Arrays.copyOf(c.blockTable, 2)).containsExactly(Arrays.copyOf(a.blockTable, 2));
+        b.release(a);   // cancelled while c uses the shared blocks
+        assertThat(b.blocksUsed()).isEqualTo(3);   // c: 2 shared + 1 of its own; a's own third block is free
+        b.complete(p.step().id(), 0);
+        b.release(c);
+        assertThat(b.blocksUsed()).isZero();
+        assertThat(b.cachedBlocks()).isEqualTo(2);
+    }
+
+    @Test
     void withCachingOffNothingIsSharedOrCounted() {
         ContinuousBatcher b = new ContinuousBatcher(1, 100, 8, 32, BS);
         Sequence first = seq(1, prompt(10, 0, 1));
