@@ -124,6 +124,10 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--tokenizer-workers", paramLabel = "N", description = "Tokenizer workers (encode, chat templates) [quantflow.engine.tokenizer-workers, QUANTFLOW_TOKENIZER_WORKERS] (default: ${bundle:quantflow.engine.tokenizer-workers})")
     Integer tokenizerWorkers;
 
+    @Option(names = "--prefix-caching", negatable = true, description = "Reuse the KV blocks of prompt prefixes already computed (automatic prefix caching) "
+            + "[quantflow.engine.prefix-caching, QUANTFLOW_PREFIX_CACHING] (default: ${bundle:quantflow.engine.prefix-caching})")
+    Boolean prefixCaching;
+
     @Option(names = "--warmup", negatable = true, description = "Ready only after a one-token generation at start passed [quantflow.engine.warmup, QUANTFLOW_WARMUP] (default: ${bundle:quantflow.engine.warmup})")
     Boolean warmup;
 
@@ -210,6 +214,7 @@ public final class ServeCommand implements Callable<Integer> {
         put(flags, e + "stage-threads", stageThreads);
         put(flags, e + "tokenizer-workers", tokenizerWorkers);
         put(flags, e + "warmup", warmup);
+        put(flags, e + "prefix-caching", prefixCaching);
         Config base = ConfigFactory.load();
         if (configFile != null) {
             if (!Files.isRegularFile(configFile)) throw new QuantflowCommand.UserError(configFile + ": config file does not exist");

@@ -223,7 +223,8 @@ class OpenAiHttpTest {
                 "quantflow_e2e_request_latency_seconds_count", "quantflow_request_queue_time_seconds_count",
                 "quantflow_request_prefill_time_seconds_count", "quantflow_request_decode_time_seconds_count",
                 "quantflow_prompt_tokens_total ", "quantflow_generation_tokens_total ", "quantflow_request_success_total{finished_reason=\"length\"}",
-                "quantflow_num_preemptions_total ", "quantflow_http_requests_total{endpoint=\"/v1/completions\",status=\"200\"}",
+                "quantflow_num_preemptions_total ", "quantflow_prefix_cache_queries_total ", "quantflow_prefix_cache_hits_total ",
+                "quantflow_kv_cache_blocks_cached ", "quantflow_http_requests_total{endpoint=\"/v1/completions\",status=\"200\"}",
                 "quantflow_batch_size ", "quantflow_stage_step_time_seconds{device=\"cpu\",stage=\"0\"}",
                 "quantflow_llm_int8_outlier_column_fraction{layer=", "quantflow_device_memory_bytes{", "jvm_memory_used_bytes", "process_cpu_usage");
         assertThat(m.body()).doesNotContain("# HELP quantflow_num_requests_running  \n");
