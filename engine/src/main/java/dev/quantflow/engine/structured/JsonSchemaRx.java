@@ -48,20 +48,22 @@ final class JsonSchemaRx {
     private static final Rx BOOLEAN = re("true|false");
     private static final Rx NULL = Rx.literal("null");
     private static final Map<String, Rx> FORMATS = Map.of(
-            // 29 February is left out: it is valid in leap years only
+            // 29 February is left out: it is valid in leap years only; e-mail domains end in a few real top-level
+            // domains, since validators check the top-level domain against IANA's list
             "date", re(DATE()),
             "time", re(TIME()),
             "date-time", re(DATE() + "T" + TIME()),
             "uuid", re("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
-            "email", re("[a-z0-9]{1,16}([._+-][a-z0-9]{1,16}){0,2}@[a-z0-9]{1,16}(-[a-z0-9]{1,16}){0,2}(\\.[a-z0-9]{1,16}){0,2}\\.[a-z]{2,6}"),
+            "email", re("[a-z0-9]{1,16}([._+-][a-z0-9]{1,16}){0,2}@[a-z0-9]{1,16}(-[a-z0-9]{1,16}){0,2}(\\.[a-z0-9]{1,16}){0,2}\\.(com|org|net|edu|gov|io|dev)"),
             "ipv4", re("((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"));
 
     private static String DATE() {
         return "[1-9][0-9]{3}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)";
     }
 
+    /** Offsets within +-14:00 and never -00:00 (RFC 3339's "unknown offset", which validators refuse). */
     private static String TIME() {
-        return "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
+        return "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|\\+(0[0-9]|1[0-3]):(00|30|45)|-(0[1-9]|1[0-2]):(00|30))";
     }
 
     private static Rx re(String regex) {
