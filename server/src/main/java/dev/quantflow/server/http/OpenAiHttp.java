@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.server.api.ApiError;
 import dev.quantflow.server.api.Generations;
 import dev.quantflow.server.api.ServedModel;
@@ -183,7 +184,9 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
         return readJson(request).thenCompose(body -> {
             OpenAiRequest r = chat ? parser.chat(body) : parser.completion(body);
             model.check(r.model());
-            GenerateRequest gr = new GenerateRequest(id, r.prompt(), r.params().options(model.contextLength()), r.params().topLogprobs());
+            GenerateOptions options = r.params().options(model.contextLength());
+            if (r.constraint().isPresent()) options = options.constrained(r.constraint().get());
+            GenerateRequest gr = new GenerateRequest(id, r.prompt(), options, r.params().topLogprobs());
             return generations.start(gr, chat ? "messages" : "prompt").thenApply(s -> AccessLog.follow(request, s)).thenCompose(started -> {
                 int promptTokens = started.accepted().promptTokens();
                 if (promptTokens >= model.contextLength()) {

@@ -119,7 +119,7 @@ final class OpenAiRequestParser {
             if (sf.bool("continuous_usage_stats").orElse(false))
                 throw ApiError.invalid("stream_options", "stream_options.continuous_usage_stats is not supported (only false)").exception();
         }
-        return new OpenAiRequest(chat, f.string("model"), prompt, params, stream, includeUsage);
+        return new OpenAiRequest(chat, f.string("model"), prompt, params, stream, includeUsage, StructuredOutputFields.constraint(f));
     }
 
     private GenerationParams params(JsonFields f, String maxParam, OptionalLong maxTokens, String logprobsParam, int topLogprobs) {
