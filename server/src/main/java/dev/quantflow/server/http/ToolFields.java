@@ -34,14 +34,14 @@ final class ToolFields {
             List<ToolCalling.Function> functions = new ArrayList<>();
             for (JsonNode t : tools.get()) {
                 if (!t.isObject() || !"function".equals(t.path("type").asText()) || !t.path("function").isObject())
-                    throw ApiError.invalid("tools", "every tool must be {\"type\": \"function\", \"function\": {\"name\": ...}}").exception();
+                    throw ApiError.invalid("tools", "tools: every tool must be {\"type\": \"function\", \"function\": {\"name\": ...}}").exception();
                 JsonNode fn = t.get("function");
-                if (!fn.path("name").isTextual()) throw ApiError.invalid("tools", "every function needs a name (a string)").exception();
+                if (!fn.path("name").isTextual()) throw ApiError.invalid("tools", "tools: every function needs a name (a string)").exception();
                 JsonNode params = fn.path("parameters");
                 if (params.isMissingNode() || params.isNull()) params = ((ObjectNode) OpenAiRequestParser.JSON.createObjectNode()).put("type", "object");
-                if (!params.isObject()) throw ApiError.invalid("tools", "a function's parameters must be a JSON Schema object").exception();
+                if (!params.isObject()) throw ApiError.invalid("tools", "tools: a function's parameters must be a JSON Schema object").exception();
                 String name = fn.get("name").textValue();
-                if (functions.stream().anyMatch(x -> x.name().equals(name))) throw ApiError.invalid("tools", "two tools are named '" + name + "'").exception();
+                if (functions.stream().anyMatch(x -> x.name().equals(name))) throw ApiError.invalid("tools", "tools: two tools are named '" + name + "'").exception();
                 functions.add(new ToolCalling.Function(name, params.toString()));
             }
             ToolCalling.Choice c = choice(choice, functions);
