@@ -106,6 +106,23 @@ class ConstrainedGenerationValidityTest {
         }
     }
 
+    /** A prompt of BOS alone: the first token's leading space is stripped, so tokens are checked by the bytes they really add. */
+    @ParameterizedTest
+    @ValueSource(strings = {"models/stories260K", "models/sotu6M"})
+    void aPromptOfOnlyBosStillGivesValidOutput(String model) throws Exception {
+        try (LlamaModel m = LlamaModel.open(SharedData.path(model))) {
+            Generator g = new Generator(m.full(LinearFactory.DENSE), m.tokenizer());
+            int[] prompt = {m.tokenizer().bosTokenId().orElseThrow()};
+            Schema schema = SCHEMAS.getSchema(SCHEMAS_UNDER_TEST.get(0));
+            OutputConstraint c = OutputConstraint.jsonSchema("response_format", SCHEMAS_UNDER_TEST.get(0));
+            for (int i = 0; i < 10; i++) {
+                GenerateResult r = g.generate(prompt, new GenerateOptions(400, new SamplingParams(1f, 0, 1f, 500L + i), false, List.of()).constrained(c), (id, d) -> {});
+                assertThat(r.finishReason()).as(r.text()).isEqualTo("stop");
+                assertThat(schema.validate(JSON.readTree(r.text()))).as(r.text()).isEmpty();
+            }
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"models/stories260K"})
     void maxTokensCutsAnOutputShortWithFinishReasonLength(String model) {

@@ -111,6 +111,30 @@ class StructuredOutputSdkTest {
         assertThat(lines).hasSize(12);
     }
 
+    /** The mask is per sequence: a constrained greedy request gives the reference loop's output while unconstrained ones run beside it. */
+    @Test
+    void aConstrainedRequestIsBatchInvariant() throws Exception {
+        String regex = "[a-z ]{1,40}\\.";
+        String expected;
+        try (Reference ref = new Reference()) {
+            expected = ref.constrained("Once upon a time", 60, dev.quantflow.engine.structured.OutputConstraint.regex("guided_regex", regex)).text();
+        }
+        dev.quantflow.server.Http http = new dev.quantflow.server.Http(server.httpPort());
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            List<java.util.concurrent.Future<String>> others = new ArrayList<>();
+            for (String p : List.of("The little dog", "One day", "Mom said"))
+                others.add(pool.submit(() -> http.post("/v1/completions", Map.of("prompt", p, "max_tokens", 60, "temperature", 1, "seed", 3))
+                        .json().get("choices").get(0).get("text").asText()));
+            java.util.concurrent.Future<String> constrained = pool.submit(() -> http.post("/v1/completions",
+                    Map.of("prompt", "Once upon a time", "max_tokens", 60, "temperature", 0, "guided_regex", regex)).json().get("choices").get(0).get("text").asText());
+            assertThat(constrained.get(60, TimeUnit.SECONDS)).isEqualTo(expected).matches(regex);
+            for (var o : others) assertThat(o.get(60, TimeUnit.SECONDS)).isNotEmpty();
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void grpcCarriesTheConstraints() throws Exception {
         for (int i = 0; i < 3; i++) {
