@@ -81,6 +81,7 @@ class StructuredOutputSdkTest {
                 .directory(dir.toFile()).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        deleteTree(dir);
         assertThat(p.exitValue()).as(output).isZero();
         List<JsonNode> lines = new ArrayList<>();
         for (String l : output.split("\n")) if (l.startsWith("{")) lines.add(JSON.readTree(l));
@@ -173,6 +174,12 @@ class StructuredOutputSdkTest {
         assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as("npm install openai: " + log).isZero();
         return dir;
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        try (var paths = Files.walk(dir)) {
+            for (Path f : paths.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(f);
+        }
     }
 
     private static boolean onPath(String tool) {

@@ -77,6 +77,7 @@ class ToolCallsSdkTest {
                 .directory(dir.toFile()).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        StructuredOutputSdkTest.deleteTree(dir);
         assertThat(p.exitValue()).as(output).isZero();
         List<JsonNode> lines = new ArrayList<>();
         for (String l : output.split("\n")) if (l.startsWith("{")) lines.add(JSON.readTree(l));
