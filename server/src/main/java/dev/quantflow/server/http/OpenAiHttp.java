@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.engine.generate.GenerateOptions;
+import dev.quantflow.engine.structured.ToolCalling;
 import dev.quantflow.server.api.ApiError;
 import dev.quantflow.server.api.Generations;
 import dev.quantflow.server.api.ServedModel;
@@ -183,7 +185,9 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
         return readJson(request).thenCompose(body -> {
             OpenAiRequest r = chat ? parser.chat(body) : parser.completion(body);
             model.check(r.model());
-            GenerateRequest gr = new GenerateRequest(id, r.prompt(), r.params().options(model.contextLength()), r.params().topLogprobs());
+            GenerateOptions options = r.params().options(model.contextLength());
+            if (r.constraint().isPresent()) options = options.constrained(r.constraint().get());
+            GenerateRequest gr = new GenerateRequest(id, r.prompt(), options, r.params().topLogprobs());
             return generations.start(gr, chat ? "messages" : "prompt").thenApply(s -> AccessLog.follow(request, s)).thenCompose(started -> {
                 int promptTokens = started.accepted().promptTokens();
                 if (promptTokens >= model.contextLength()) {
@@ -216,7 +220,8 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                 .mapMaterializedValue(f -> NotUsed.getInstance())
                 .via(gone.flow())
                 .via(state.untilDrainDeadline());
-        Source<ObjectNode, NotUsed> chunks = events.mapConcat(ev -> switch (ev) {
+        ToolCallStream toolCalls = r.toolCalls() ? new ToolCallStream(shape, r.tools().get()) : null;
+        Source<ObjectNode, NotUsed> chunks = events.mapConcat(ev -> toolCalls != null ? withFinished(ev, finished, toolCalls.on(ev, r.includeUsage())) : switch (ev) {
             case TokenEvent.Delta d -> d.text().isEmpty() && !(r.logprobs() && !d.logprobs().isEmpty())
                     ? List.<ObjectNode>of() : List.of(shape.deltaChunk(d.text(), d.logprobs(), r.logprobs(), null));
             case TokenEvent.Finished f -> {
@@ -251,6 +256,11 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                 .addHeader(RawHeader.create("Cache-Control", "no-cache"));
     }
 
+    private static List<ObjectNode> withFinished(TokenEvent ev, boolean[] finished, List<ObjectNode> chunks) {
+        if (ev instanceof TokenEvent.Finished) finished[0] = true;
+        return chunks;
+    }
+
     private static ByteString event(JsonNode json) {
         return ByteString.fromString("data: " + json + "\n\n");
     }
@@ -274,6 +284,12 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                 .thenApply(c -> {
                     if (gone.get()) throw new ClientGone();
                     if (c.finished == null) throw ApiError.of(ApiError.Kind.INTERNAL, "the generation ended without finishing").exception();
+                    if (r.toolCalls() && c.finished.finishReason().equals("stop")) {
+                        List<ToolCalling.Call> calls = ToolCalling.parse(c.text.toString(), r.tools().get().functions(), r.tools().get().choice());
+                        if (!calls.isEmpty())
+                            return json(200, shape.toolCallResponse(calls, calls.stream().map(x -> OpenAiShape.toolCallId()).toList(),
+                                    c.finished.promptTokens(), c.finished.completionTokens()));
+                    }
                     return json(200, shape.response(c.text.toString(), c.logprobs, r.logprobs(), OpenAiShape.finishReason(c.finished.finishReason()),
                             c.finished.promptTokens(), c.finished.completionTokens()));
                 });
