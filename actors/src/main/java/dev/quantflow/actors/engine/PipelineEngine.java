@@ -197,7 +197,7 @@ public final class PipelineEngine implements InferenceEngine {
                 .runWith(Sink.ignore(), system)
                 .whenComplete((done, error) -> {
                     if (error == null) status.setReady(true);
-                    else LOG.error("warm-up generation failed; the engine stays not ready: {}", error.toString());
+                    else if (!closed) LOG.error("warm-up generation failed; the engine stays not ready: {}", error.toString());
                 });
     }
 
