@@ -18,15 +18,27 @@ import java.nio.ByteOrder;
  * segment was used once). So dense weights are packed into native memory (weights()) whatever
  * they came from, and the decode scratch is native too.
  */
-final class KernelMemory {
+public final class KernelMemory {
     private KernelMemory() {}
 
     /** A kernel view of some memory and the segment that keeps that memory alive (hold both). */
-    record View(MemorySegment view, MemorySegment owner) {
+    public record View(MemorySegment view, MemorySegment owner) {
         /** The global-scope view of owner's first bytes. */
         static View of(MemorySegment owner, long bytes) {
             return new View(MemorySegment.ofAddress(owner.address()).reinterpret(bytes), owner);
         }
+    }
+
+    /**
+     * A kernel view of bytes that kernels read in place (e.g. a GGUF tensor in its file's mapping):
+     * native memory is viewed where it is (the caller keeps it mapped as long as the view is read),
+     * heap memory is copied once into {@link #weights} memory.
+     */
+    public static View of(MemorySegment bytes) {
+        if (bytes.isNative()) return View.of(bytes, bytes.byteSize());
+        View copy = weights(bytes.byteSize());
+        MemorySegment.copy(bytes, 0, copy.view(), 0, bytes.byteSize());
+        return copy;
     }
 
     private static final long HUGE_PAGE = 2L << 20;

@@ -2,6 +2,8 @@ package dev.quantflow.engine.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quantflow.engine.gguf.GgufFile;
+import dev.quantflow.engine.gguf.GgufFormatException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,7 +11,7 @@ import java.util.Set;
 
 /**
  * The shape of a Llama-family model, from a Hugging Face config.json (Llama 2/3, TinyLlama,
- * SmolLM, Mistral-style GQA, Qwen2 with q/k/v biases).
+ * SmolLM, Mistral-style GQA, Qwen2 with q/k/v biases) or a GGUF file's metadata ({@link GgufSource}).
  */
 public record LlamaConfig(
         String architecture,
@@ -49,7 +51,15 @@ public record LlamaConfig(
         return numHeads * headDim;
     }
 
+    /** The config of a Hugging Face model directory (config.json) or of a GGUF file (its metadata). */
     public static LlamaConfig load(Path dir) {
+        if (GgufFile.isGguf(dir)) {
+            try (GgufFile g = GgufFile.open(dir)) {
+                return GgufSource.config(g);
+            } catch (GgufFormatException e) {
+                throw new ModelLoadException(dir, e.getMessage(), e);
+            }
+        }
         if (!Files.isDirectory(dir)) throw new ModelLoadException(dir, "model directory does not exist");
         Path file = dir.resolve("config.json");
         if (!Files.isRegularFile(file)) throw new ModelLoadException(file, "missing (not a Hugging Face model directory)");

@@ -1,16 +1,21 @@
 package dev.quantflow.server.cli;
 
+import dev.quantflow.engine.gguf.GgufFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
-/** --model DIR, defaulting to $QUANTFLOW_MODEL, else ../shared/models/stories260K beside the project. */
+/** --model DIR|FILE.gguf, defaulting to $QUANTFLOW_MODEL, else ../shared/models/stories260K beside the project. */
 public final class ModelOption {
-    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory (default: $QUANTFLOW_MODEL or ../shared/models/stories260K)")
+    @Option(names = "--model", paramLabel = "DIR|FILE.gguf", description = "Hugging Face model directory or GGUF file (default: $QUANTFLOW_MODEL or ../shared/models/stories260K)")
     Path model;
 
     public Path dir() {
         if (model != null) {
+            if (Files.isRegularFile(model)) {
+                if (!GgufFile.isGguf(model)) throw new QuantflowCommand.UserError(model + ": not a GGUF file (give a GGUF file or a Hugging Face model directory)");
+                return model;
+            }
             if (!Files.isDirectory(model)) throw new QuantflowCommand.UserError(model + ": model directory does not exist");
             return model;
         }
