@@ -13,8 +13,9 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The loop shared by the GGUF formats: a weight (out, in) stored as ggml stores it, out rows of
  * in / blockSize blocks each, read in place (a view of the file's mapping: resident weight
- * memory is the tensor's bytes). Activations stay fp32 and meet the blocks in registers (see
- * docs/QUANTIZATION.md, "GGUF block formats", for the measurement that chose this).
+ * memory is the tensor's bytes). The integer block types meet activations quantized to 8-bit
+ * blocks of 32 as ggml's vec_dot does ({@link Q8Activations}); F32/F16/BF16 meet them in fp32
+ * (docs/QUANTIZATION.md, "GGUF block formats", has the measurement behind this choice).
  *
  * <p>One row (decode): each weight row is decoded and dotted with x in one pass ({@link #dot}).
  * Several rows (prefill, many sequences): a tile of weight rows is decoded once into an fp32
@@ -27,6 +28,7 @@ abstract class BlockLinear implements Linear {
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+    static final boolean Q8 = !Boolean.getBoolean("quantflow.gguf.fp32-activations");   // TEMP measurement switch
     private static final int TILE = 16;   // weight rows decoded together for a batch (16 x 8 KiB for in = 2048)
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);
 
@@ -70,9 +72,15 @@ abstract class BlockLinear implements Linear {
         return rowBytes * out;
     }
 
+    /** Whether activations are quantized to 8-bit blocks first (the integer block types). */
+    boolean quantizesActivations() {
+        return false;
+    }
+
     @Override
-    public final void forward(float[] x, int rows, float[] y) {
+    public final void forward(float[] input, int rows, float[] y) {
         if (rows <= 0) return;
+        float[] x = quantizesActivations() && Q8 ? Q8Activations.of(input, rows, in) : input;
         if (rows == 1) {
             Parallel.range(out, in, (s, e) -> {
                 for (int o = s; o < e; o++) y[o] = dot(o * rowBytes, x, 0);

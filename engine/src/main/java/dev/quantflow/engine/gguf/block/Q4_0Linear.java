@@ -57,6 +57,11 @@ public final class Q4_0Linear extends BlockLinear {
     }
 
     @Override
+    boolean quantizesActivations() {
+        return true;
+    }
+
+    @Override
     public String scheme() {
         return "Q4_0";
     }

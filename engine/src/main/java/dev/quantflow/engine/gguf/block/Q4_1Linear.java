@@ -61,6 +61,11 @@ public final class Q4_1Linear extends BlockLinear {
     }
 
     @Override
+    boolean quantizesActivations() {
+        return true;
+    }
+
+    @Override
     public String scheme() {
         return "Q4_1";
     }

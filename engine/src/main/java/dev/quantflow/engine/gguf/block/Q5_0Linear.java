@@ -61,6 +61,11 @@ public final class Q5_0Linear extends BlockLinear {
     }
 
     @Override
+    boolean quantizesActivations() {
+        return true;
+    }
+
+    @Override
     public String scheme() {
         return "Q5_0";
     }

@@ -64,6 +64,11 @@ public final class Q5_1Linear extends BlockLinear {
     }
 
     @Override
+    boolean quantizesActivations() {
+        return true;
+    }
+
+    @Override
     public String scheme() {
         return "Q5_1";
     }

@@ -50,6 +50,11 @@ public final class Q8_0Linear extends BlockLinear {
     }
 
     @Override
+    boolean quantizesActivations() {
+        return true;
+    }
+
+    @Override
     public String scheme() {
         return "Q8_0";
     }
