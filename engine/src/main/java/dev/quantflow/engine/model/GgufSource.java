@@ -76,7 +76,7 @@ public final class GgufSource {
         Set<String> types = new TreeSet<>();
         boolean blocks = false;
         for (GgufTensorInfo t : g.tensors().values()) {
-            if (hfName(t.name()) == null) continue;
+            if (hfName(t.name()) == null || t.dims().length < 2) continue;   // the matrices: norms and biases stay F32
             types.add(t.type().name());
             blocks |= t.type().blockSize > 1;
         }

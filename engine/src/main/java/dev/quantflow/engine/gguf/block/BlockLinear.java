@@ -28,7 +28,8 @@ abstract class BlockLinear implements Linear {
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
-    static final boolean Q8 = !Boolean.getBoolean("quantflow.gguf.fp32-activations");   // TEMP measurement switch
+    // -Dquantflow.gguf.fp32-activations=true feeds fp32 activations instead: the comparison in docs/QUANTIZATION.md (BlockLinearSpeed)
+    static final boolean Q8 = !Boolean.getBoolean("quantflow.gguf.fp32-activations");
     private static final int TILE = 16;   // weight rows decoded together for a batch (16 x 8 KiB for in = 2048)
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);
 

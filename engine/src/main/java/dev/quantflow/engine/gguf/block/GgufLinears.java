@@ -13,7 +13,12 @@ public final class GgufLinears {
     /** The linears of a GGUF file's weights in their stored types (Qwen2's q/k/v bias added after). */
     public static LinearFactory factory() {
         return (name, weight, bias) -> {
-            Linear l = create(GgmlType.valueOf(weight.dtype().name()), weight.data(), weight.rows(), weight.cols());
+            Linear l;
+            try {
+                l = create(GgmlType.valueOf(weight.dtype().name()), weight.data(), weight.rows(), weight.cols());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+            }
             return bias == null ? l : new BiasedLinear(l, bias);
         };
     }
