@@ -83,7 +83,7 @@ class GgufSourceTest {
             assertThat(w.isGguf()).isTrue();
             assertThat(w.tensors().keySet()).contains("model.embed_tokens.weight", "model.norm.weight", "model.layers.0.input_layernorm.weight",
                     "model.layers.0.self_attn.o_proj.weight", "model.layers.0.post_attention_layernorm.weight", "model.layers.0.mlp.gate_proj.weight",
-                    "model.layers.0.mlp.up_proj.weight", "model.layers.0.mlp.down_proj.weight").doesNotContainKey("lm_head.weight");
+                    "model.layers.0.mlp.up_proj.weight", "model.layers.0.mlp.down_proj.weight").doesNotContain("lm_head.weight");
             assertThat(w.get("model.layers.0.mlp.gate_proj.weight").shape()).containsExactly(FFN, HIDDEN);
             for (String proj : List.of("q_proj", "k_proj")) {
                 Tensor t = w.get("model.layers.0.self_attn." + proj + ".weight");
