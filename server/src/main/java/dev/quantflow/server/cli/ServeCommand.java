@@ -183,7 +183,7 @@ public final class ServeCommand implements Callable<Integer> {
         Map<String, Object> flags = new HashMap<>();
         String s = "quantflow.server.", e = "quantflow.engine.";
         if (model != null) {
-            if (!Files.isDirectory(model)) throw new QuantflowCommand.UserError(model + ": model directory does not exist");
+            ModelOption.checked(model);
             flags.put(s + "model", model.toString());
         }
         put(flags, e + "quant", quant);
@@ -244,7 +244,7 @@ public final class ServeCommand implements Callable<Integer> {
 
     private EngineConfig engineConfig(Config config, ServerSettings settings) {
         Path dir = settings.model().orElseGet(() -> new ModelOption().dir());
-        if (!Files.isDirectory(dir)) throw new QuantflowCommand.UserError(dir + ": model directory does not exist");
+        ModelOption.checked(dir);
         EngineConfig.Builder b;
         try {
             b = EngineConfig.builder(config.getConfig("quantflow.engine"), dir);

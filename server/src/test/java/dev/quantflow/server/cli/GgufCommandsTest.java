@@ -69,15 +69,26 @@ class GgufCommandsTest {
 
     @Test
     void evalChunksAgainstTheF32File() throws Exception {
-        Cli.Result r = Cli.run("eval", "--model", gguf("sotu6M-Q8_0.gguf").toString(), "--reference", gguf("sotu6M-F32.gguf").toString(),
+        QuantCommandsTest.Run r = QuantCommandsTest.run("eval", "--model", gguf("sotu6M-Q8_0.gguf").toString(), "--reference", gguf("sotu6M-F32.gguf").toString(),
                 "--text", SharedData.path("data/sotu6M-eval.txt").toString(), "--ctx", "256", "--chunks", "4", "--speed-tokens", "0", "--json");
-        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.code()).as(r.err()).isZero();
         JsonNode o = new ObjectMapper().readTree(r.out().lines().filter(l -> l.startsWith("{")).findFirst().orElseThrow());
         assertThat(o.path("scheme").asText()).isEqualTo("stored gguf (Q8_0)");
         assertThat(o.path("tokens").asInt()).isEqualTo(4 * 127);
         assertThat(o.path("weight_bytes").asLong()).as("the Q8_0 blocks, read in place").isEqualTo(6_127_616L);
         assertThat(o.path("kl_divergence").asDouble()).isBetween(1e-6, 1e-3);
         assertThat(o.path("perplexity").asDouble() / o.path("fp32_perplexity").asDouble()).isBetween(0.99, 1.01);
+    }
+
+    @Test
+    void benchEngineRunsTheFile() throws Exception {
+        Cli.Result r = Cli.run("bench", "engine", "--model", gguf("sotu6M-Q8_0.gguf").toString(), "--concurrency", "2", "--max-tokens", "8", "--requests", "2",
+                "--warmup-requests", "0", "--stages", "2", "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode level = new ObjectMapper().readTree(r.out().strip());
+        assertThat(level.path("errors").asInt()).isZero();
+        assertThat(level.path("requests").asInt()).isEqualTo(2);
+        assertThat(level.path("tokens_per_second").asDouble()).isPositive();
     }
 
     @Test
