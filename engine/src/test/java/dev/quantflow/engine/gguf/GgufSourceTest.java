@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.quantflow.engine.SharedData;
 import dev.quantflow.engine.chat.ChatTemplate;
 import dev.quantflow.engine.chat.Message;
+import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.gguf.block.GgufLinears;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.ModelLoadException;
 import dev.quantflow.engine.model.Tensor;
@@ -106,6 +108,12 @@ class GgufSourceTest {
             Tensor q = w.get("model.layers.0.self_attn.q_proj.weight");
             for (int r = 0; r < q.rows(); r++) assertThat(q.getFloat((long) r * HIDDEN)).isEqualTo(r);
             assertThat(w.get("model.layers.0.self_attn.q_proj.bias").toFloatArray()).containsExactly(0, 1, 2, 3, 4, 5, 6, 7);
+            // the linear adds the bias after the block dot: row r is all r, x all 1 -> y[r] = HIDDEN * r + r
+            Linear l = GgufLinears.factory().create("model.layers.0.self_attn.q_proj", q, w.get("model.layers.0.self_attn.q_proj.bias").toFloatArray());
+            float[] x = new float[HIDDEN], y = new float[q.rows()];
+            java.util.Arrays.fill(x, 1f);
+            l.forward(x, 1, y);
+            for (int r = 0; r < q.rows(); r++) assertThat(y[r]).isEqualTo(HIDDEN * r + r);
         }
     }
 
