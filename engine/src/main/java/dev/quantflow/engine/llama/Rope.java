@@ -17,6 +17,10 @@ final class Rope {
         invFreq = new float[half];
         for (int i = 0; i < half; i++) invFreq[i] = (float) (1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / headDim));
         LlamaConfig.RopeScaling s = c.ropeScaling();
+        if (s.type().equals("factors")) {
+            if (s.freqFactors().size() != half) throw new IllegalArgumentException(s.freqFactors().size() + " RoPE frequency factors for " + half + " frequencies");
+            for (int i = 0; i < half; i++) invFreq[i] = invFreq[i] / s.freqFactors().get(i);   // ggml: theta / freq_factor
+        }
         if (s.type().equals("linear"))
             for (int i = 0; i < half; i++) invFreq[i] = (float) (invFreq[i] / s.factor());
         if (s.type().equals("llama3")) {

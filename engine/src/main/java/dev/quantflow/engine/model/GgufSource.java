@@ -45,11 +45,15 @@ public final class GgufSource {
             if (heads % kvHeads != 0) throw new ModelLoadException(file, "head_count " + heads + " is not a multiple of head_count_kv " + kvHeads);
             int ropeDims = g.findInt(p + "rope.dimension_count").orElse(headDim);
             if (ropeDims != headDim) throw new ModelLoadException(file, "partial RoPE (rope.dimension_count " + ropeDims + " of head size " + headDim + ") is not supported");
-            if (g.tensors().containsKey("rope_freqs.weight"))
-                throw new ModelLoadException(file, "per-frequency RoPE factors (rope_freqs.weight, Llama 3.1-style scaling) are not supported yet");
             LlamaConfig.RopeScaling scaling = LlamaConfig.RopeScaling.NONE;
             String type = g.findString(p + "rope.scaling.type").orElse("none");
-            if (type.equals("linear")) {
+            if (g.tensors().containsKey("rope_freqs.weight")) {
+                // llama.cpp's converter writes Llama 3.1's "llama3" scaling as one divisor per frequency
+                if (!type.equals("none")) throw new ModelLoadException(file, "rope_freqs.weight together with rope.scaling.type '" + type + "' is not supported");
+                float[] f = g.toFloatArray("rope_freqs.weight");
+                if (f.length != headDim / 2) throw new ModelLoadException(file, "rope_freqs.weight has " + f.length + " factors for head size " + headDim);
+                scaling = LlamaConfig.RopeScaling.factors(f);
+            } else if (type.equals("linear")) {
                 scaling = new LlamaConfig.RopeScaling("linear", g.getFloat(p + "rope.scaling.factor"), 1, 4, g.findInt(p + "context_length").orElse(2048));
             } else if (!type.equals("none")) {
                 throw new ModelLoadException(file, "rope.scaling.type '" + type + "' is not supported (none, linear)");

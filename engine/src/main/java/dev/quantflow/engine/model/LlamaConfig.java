@@ -7,6 +7,7 @@ import dev.quantflow.engine.gguf.GgufFormatException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -37,10 +38,26 @@ public record LlamaConfig(
 
     /**
      * RoPE frequency scaling: "llama3" (Llama 3.1: low frequencies stretched by factor, smooth
-     * in between), "linear" (positions divided by factor), "none".
+     * in between), "linear" (positions divided by factor), "factors" (each frequency divided by
+     * its own factor, as a GGUF file's rope_freqs.weight gives Llama 3.1's scaling), "none".
      */
-    public record RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
+    public record RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions, List<Float> freqFactors) {
         public static final RopeScaling NONE = new RopeScaling("none", 1, 1, 4, 8192);
+
+        public RopeScaling {
+            freqFactors = List.copyOf(freqFactors);
+        }
+
+        public RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
+            this(type, factor, lowFreqFactor, highFreqFactor, originalMaxPositions, List.of());
+        }
+
+        /** Per-frequency divisors (headDim / 2 of them), e.g. llama.cpp's rope_freqs. */
+        public static RopeScaling factors(float[] perFrequency) {
+            List<Float> f = new java.util.ArrayList<>(perFrequency.length);
+            for (float v : perFrequency) f.add(v);
+            return new RopeScaling("factors", 1, 1, 4, 8192, f);
+        }
     }
 
     public int kvDim() {

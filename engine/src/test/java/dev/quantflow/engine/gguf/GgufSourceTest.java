@@ -8,6 +8,7 @@ import dev.quantflow.engine.chat.ChatTemplate;
 import dev.quantflow.engine.chat.Message;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.gguf.block.GgufLinears;
+import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.ModelLoadException;
 import dev.quantflow.engine.model.Tensor;
@@ -114,6 +115,19 @@ class GgufSourceTest {
             java.util.Arrays.fill(x, 1f);
             l.forward(x, 1, y);
             for (int r = 0; r < q.rows(); r++) assertThat(y[r]).isEqualTo(HIDDEN * r + r);
+        }
+    }
+
+    @Test
+    void ropeFreqsDivideEachFrequency() throws IOException {
+        ByteBuffer f = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(1f).putFloat(8f);   // llama.cpp's Llama 3.1 factors: high frequency 1, low 8
+        Path file = tinyModel("llama", false).tensor("rope_freqs.weight", GgmlType.F32, f.array(), HEAD_DIM / 2).write(tmp.resolve("rope.gguf"));
+        LlamaConfig c = LlamaConfig.load(file);
+        assertThat(c.ropeScaling().type()).isEqualTo("factors");
+        try (WeightStore w = WeightStore.open(file)) {
+            float[] inv = new LlamaStage(c, w, 0, 1, GgufLinears.factory()).ropeInvFreq();
+            assertThat(inv[0]).isEqualTo(1f);
+            assertThat((double) inv[1]).isCloseTo(Math.pow(5e5, -2.0 / HEAD_DIM) / 8, org.assertj.core.data.Offset.offset(1e-9));
         }
     }
 

@@ -19,8 +19,10 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>One row (decode): each weight row is decoded and dotted with x in one pass ({@link #dot}).
  * Several rows (prefill, many sequences): a tile of weight rows is decoded once into an fp32
- * scratch that stays in L1/L2 and every x row is dotted with it, four weight rows at a time, so
- * each block is decoded once per call whatever the batch. Weight rows are split over the cores.
+ * scratch that stays in L2 and every x row is dotted with it, in blocks of four weight rows by
+ * two x rows, so each block is decoded once per call whatever the batch. Weight rows are split
+ * over the cores. The view reads the mapping without a liveness check: the WeightStore that maps
+ * the file must stay open while the Linear is used (as every stage keeps its store open).
  */
 abstract class BlockLinear implements Linear {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
