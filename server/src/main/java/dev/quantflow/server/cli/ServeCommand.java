@@ -247,7 +247,7 @@ public final class ServeCommand implements Callable<Integer> {
 
     private EngineConfig engineConfig(Config config, ServerSettings settings) {
         String spec = settings.model().map(Path::toString).orElseGet(() -> new ModelOption().spec());
-        Path dir = HubResolver.resolve(spec, LOG::info);
+        Path dir = ModelOption.checked(HubResolver.resolve(spec, LOG::info));
         EngineConfig.Builder b;
         try {
             b = EngineConfig.builder(config.getConfig("quantflow.engine"), dir);
