@@ -2,6 +2,7 @@ package dev.quantflow.server;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.quantflow.actors.cluster.ClusterNode;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.Prompt;
@@ -79,7 +80,7 @@ public final class QuantflowServer implements AutoCloseable {
     /** Binds the ports (blocking until bound or failed), then warms up in the background. */
     public static QuantflowServer start(InferenceEngine engine, ServerSettings settings, Config config) {
         ApiKeys keys = ApiKeys.of(settings.apiKeys(), settings.apiKeyFile());
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "quantflow-server",
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), ClusterNode.SYSTEM_NAME,
                 pekkoConfig(settings).withFallback(ConfigFactory.parseString(ClientConnections.CONFIG)).withFallback(config));
         ServerMetrics metrics = new ServerMetrics();
         try {

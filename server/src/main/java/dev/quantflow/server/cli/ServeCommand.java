@@ -3,6 +3,7 @@ package dev.quantflow.server.cli;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import dev.quantflow.actors.cluster.ClusterNode;
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
 import dev.quantflow.actors.stage.LinearProbe;
@@ -132,6 +133,14 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "A HOCON file with quantflow.server / quantflow.engine settings")
     Path configFile;
 
+    @Option(names = "--role", paramLabel = "single|frontend", defaultValue = "single",
+            description = "single: every stage in this JVM (the default); frontend: HTTP/gRPC, tokenizer, scheduler and sampler here, each layer range "
+                    + "of the plan on a `quantflow stage` node of the cluster (see --cluster-seed; docs/OPERATIONS.md, Multi-node)")
+    String role;
+
+    @picocli.CommandLine.Mixin
+    ClusterOptions cluster;
+
     @Override
     public Integer call() throws Exception {
         QuantflowServer server = startServing(DrainOnSignal::install, ProgressRenderer.forCli(LOG::info));
@@ -147,6 +156,12 @@ public final class ServeCommand implements Callable<Integer> {
      */
     QuantflowServer startServing(Consumer<QuantflowServer> onBound, Progress progress) {
         Config config = config();
+        boolean frontend = switch (role) {
+            case "single" -> false;
+            case "frontend" -> true;
+            default -> throw new QuantflowCommand.UserError("--role " + role + ": expected single or frontend (stage nodes run `quantflow stage`)");
+        };
+        if (frontend) config = cluster.config(ClusterNode.FRONTEND).withFallback(config);
         ServerSettings settings = ServerSettings.from(config);
         EngineConfig engineConfig = engineConfig(config, settings);
         LlamaConfig model = LlamaConfig.load(engineConfig.modelDir());
@@ -155,12 +170,15 @@ public final class ServeCommand implements Callable<Integer> {
         LoadingEngine loading = new LoadingEngine(id, model.maxPositions(), Tokenizer.fromModelDir(engineConfig.modelDir()));
         QuantflowServer server = QuantflowServer.start(loading, settings, config);
         onBound.accept(server);
+        if (frontend) cluster.startBootstrap(server.system());
         LOG.info("loading {}: {} layers in {} stage(s) on {}, linears {}, KV cache {}", engineConfig.modelDir(), model.numLayers(),
                 engineConfig.stageCount(), String.join(",", engineConfig.devices()), linearsInUse(model, engineConfig.quant()),
                 engineConfig.kvFormat());
         long t0 = System.nanoTime();
         try {
-            loading.loaded(PipelineEngine.start(engineConfig, server.system(), progress));   // the server's system: --config reaches the engine's actors
+            // the server's system: --config reaches the engine's actors; a frontend's returns once stage nodes host every range
+            loading.loaded(frontend ? PipelineEngine.startFrontend(engineConfig, server.system(), progress)
+                    : PipelineEngine.start(engineConfig, server.system(), progress));
         } catch (RuntimeException e) {
             server.close();
             throw e;
