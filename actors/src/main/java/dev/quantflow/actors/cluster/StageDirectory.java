@@ -36,7 +36,7 @@ import org.apache.pekko.cluster.typed.Subscribe;
 public final class StageDirectory {
     private sealed interface Command extends NoSerializationVerificationNeeded {}
 
-    private record Listed(int stage, Receptionist.Listing listing) implements Command {}
+    private record Listed(Receptionist.Listing listing) implements Command {}
 
     private record Hosted(StageHosted hosted) implements Command {}
 
@@ -55,6 +55,7 @@ public final class StageDirectory {
     private final List<ActorRef<StageHostCommand>> host = new ArrayList<>();   // asked to host stage k (null: none yet)
     private final List<ActorRef<StageCommand>> worker = new ArrayList<>();      // stage k's worker once hosted
     private final Set<Address> unreachable = new HashSet<>();
+    private final Set<Address> gone = new HashSet<>();   // leaving, downed or removed: never asked to host again (until it joins anew)
 
     private StageDirectory(ActorContext<Command> ctx, List<StageSpec> specs, ActorRef<SamplerCommand> sampler, ActorRef<StageEvent> events,
                            ActorRef<SchedulerCommand> scheduler) {
@@ -76,9 +77,10 @@ public final class StageDirectory {
     public static Behavior<?> create(List<StageSpec> specs, ActorRef<SamplerCommand> sampler, ActorRef<StageEvent> events, ActorRef<SchedulerCommand> scheduler) {
         return Behaviors.<Command>setup(ctx -> {
             StageDirectory d = new StageDirectory(ctx, specs, sampler, events, scheduler);
+            // one adapter per message class (a second would replace the first): the listing's key tells the stage
+            ActorRef<Receptionist.Listing> listings = ctx.messageAdapter(Receptionist.Listing.class, Listed::new);
             for (int k = 0; k < specs.size(); k++) {
-                int stage = k;
-                ctx.getSystem().receptionist().tell(Receptionist.subscribe(d.keys.get(k), ctx.messageAdapter(Receptionist.Listing.class, l -> new Listed(stage, l))));
+                ctx.getSystem().receptionist().tell(Receptionist.subscribe(d.keys.get(k), listings));
                 ctx.getLog().info("waiting for a stage node for layers {}-{} (quantflow stage --layers {}-{}; key {})", specs.get(k).range().first(),
                         specs.get(k).range().last() - 1, specs.get(k).range().first(), specs.get(k).range().last() - 1, d.keys.get(k).id());
             }
@@ -102,10 +104,13 @@ public final class StageDirectory {
     }
 
     private Behavior<Command> onListed(Listed l) {
-        Set<ActorRef<StageHostCommand>> live = l.listing().getServiceInstances(keys.get(l.stage()));
-        listed.set(l.stage(), Set.copyOf(live));
-        ActorRef<StageHostCommand> h = host.get(l.stage());
-        if (h != null && !live.contains(h)) lose(l.stage(), "its stage node " + h.path().address() + " is no longer listed (left or unreachable)");
+        for (int k = 0; k < keys.size(); k++) {
+            if (!l.listing().isForKey(keys.get(k))) continue;
+            Set<ActorRef<StageHostCommand>> live = l.listing().getServiceInstances(keys.get(k));
+            listed.set(k, Set.copyOf(live));
+            ActorRef<StageHostCommand> h = host.get(k);
+            if (h != null && !live.contains(h)) lose(k, "its stage node " + h.path().address() + " is no longer listed (left or unreachable)");
+        }
         attachWhatCan();
         return Behaviors.same();
     }
@@ -117,17 +122,23 @@ public final class StageDirectory {
                 loseOn(u.member().address(), "its stage node " + u.member().address() + " is unreachable (failure detector)");
             }
             case ClusterEvent.ReachableMember r -> unreachable.remove(r.member().address());
-            case ClusterEvent.MemberLeft m -> loseOn(m.member().address(), "its stage node " + m.member().address() + " is leaving the cluster");
-            case ClusterEvent.MemberExited m -> loseOn(m.member().address(), "its stage node " + m.member().address() + " left the cluster");
-            case ClusterEvent.MemberDowned m -> loseOn(m.member().address(), "its stage node " + m.member().address() + " was downed");
+            case ClusterEvent.MemberJoined m -> gone.remove(m.member().address());   // the same host:port started again
+            case ClusterEvent.MemberLeft m -> goneOn(m.member().address(), "is leaving the cluster");
+            case ClusterEvent.MemberExited m -> goneOn(m.member().address(), "left the cluster");
+            case ClusterEvent.MemberDowned m -> goneOn(m.member().address(), "was downed");
             case ClusterEvent.MemberRemoved m -> {
                 unreachable.remove(m.member().address());
-                loseOn(m.member().address(), "its stage node " + m.member().address() + " was removed from the cluster");
+                goneOn(m.member().address(), "was removed from the cluster");
             }
             default -> {}
         }
         attachWhatCan();
         return Behaviors.same();
+    }
+
+    private void goneOn(Address node, String what) {
+        gone.add(node);
+        loseOn(node, "its stage node " + node + " " + what);
     }
 
     private void loseOn(Address node, String reason) {
@@ -153,7 +164,7 @@ public final class StageDirectory {
                     : worker.get(k + 1) == null ? null : new StageDownstream.NextStage(worker.get(k + 1));
             if (next == null) continue;
             ActorRef<StageHostCommand> h = listed.get(k).stream()
-                    .filter(c -> !unreachable.contains(c.path().address()))
+                    .filter(c -> !unreachable.contains(c.path().address()) && !gone.contains(c.path().address()))
                     .min(Comparator.comparing(c -> c.path().address().toString()))
                     .orElse(null);
             if (h == null) continue;
