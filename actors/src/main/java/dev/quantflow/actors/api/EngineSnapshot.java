@@ -14,18 +14,26 @@ public record EngineSnapshot(
         long stepsTotal,
         long preemptionsTotal,
         List<StageStats> stages,
-        Map<String, Double> outlierColumnFraction) {  // LLM.int8: per layer name, mean fraction of outlier input columns
+        Map<String, Double> outlierColumnFraction,    // LLM.int8: per layer name, mean fraction of outlier input columns
+        double lastHopSeconds) {                      // the last step's time outside stage compute, per hop (wire, serialization, mailboxes, sampling)
+
+    public EngineSnapshot(int waiting, int running, int kvBlocksUsed, int kvBlocksTotal, int lastBatchTokens, int lastBatchSequences, long stepsTotal,
+                          long preemptionsTotal, List<StageStats> stages, Map<String, Double> outlierColumnFraction) {
+        this(waiting, running, kvBlocksUsed, kvBlocksTotal, lastBatchTokens, lastBatchSequences, stepsTotal, preemptionsTotal, stages, outlierColumnFraction, 0);
+    }
 
     /**
      * busyFraction = busyNanosTotal / activeNanosTotal: the share of the time with any step in
      * flight that this stage computed (1 - the pipeline bubble). The totals let a benchmark
      * take the fraction over its own interval from two snapshots.
      */
+    /** inputBytesTotal: the bytes of activations this stage received (0 for stage 0, which gets token ids); outputBytesTotal: what it sent on (the last stage: logits). */
     public record StageStats(int stage, String device, int firstLayer, int lastLayer, double lastStepSeconds,
-                             double busyFraction, long deviceMemoryBytes, long busyNanosTotal, long activeNanosTotal) {
+                             double busyFraction, long deviceMemoryBytes, long busyNanosTotal, long activeNanosTotal,
+                             long inputBytesTotal, long outputBytesTotal) {
         public StageStats(int stage, String device, int firstLayer, int lastLayer, double lastStepSeconds,
                           double busyFraction, long deviceMemoryBytes) {
-            this(stage, device, firstLayer, lastLayer, lastStepSeconds, busyFraction, deviceMemoryBytes, 0, 0);
+            this(stage, device, firstLayer, lastLayer, lastStepSeconds, busyFraction, deviceMemoryBytes, 0, 0, 0, 0);
         }
     }
 

@@ -139,7 +139,7 @@ public final class PipelineEngine implements InferenceEngine {
         List<LayerRange> plan = config.stagePlan(model);
         int kvBlocks = config.kvBlocks() > 0 ? config.kvBlocks() : automaticKvBlocks(config, model);
         SchedulerSettings settings = new SchedulerSettings(plan, config.maxBatchTokens(), config.maxSequences(), Math.max(1, config.maxWaiting()),
-                kvBlocks, config.kvBlockSize(), model.maxPositions());
+                kvBlocks, config.kvBlockSize(), model.maxPositions(), model.hiddenSize(), model.vocabSize());
         return new Prepared(model, tokenizer, settings);
     }
 

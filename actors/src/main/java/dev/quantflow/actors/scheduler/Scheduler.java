@@ -108,7 +108,9 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
     // statistics for the snapshot
     private long stepsTotal, activeNanos, activeSince;
     private int lastBatchTokens, lastBatchSequences;
-    private final long[] busyNanos, lastStageNanos, stageWeightBytes, stageKvBytes;
+    private final long[] busyNanos, lastStageNanos, stageWeightBytes, stageKvBytes, stageInBytes, stageOutBytes;
+    private final Map<Long, Long> launchedAt = new HashMap<>();   // step id -> System.nanoTime() at launch
+    private long lastHopNanos;
     private final Map<Integer, Map<String, Double>> probes = new TreeMap<>();
 
     private Scheduler(ActorContext<SchedulerCommand> ctx, SchedulerSettings settings, EngineStatus status, CompletableFuture<Void> loaded, Pipeline pipeline,
@@ -129,6 +131,8 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         lastStageNanos = new long[numStages];
         stageWeightBytes = new long[numStages];
         stageKvBytes = new long[numStages];
+        stageInBytes = new long[numStages];
+        stageOutBytes = new long[numStages];
     }
 
     /** Tells portsTo the refs its message adapters listen on, then stashes until the guardian's Start. */
@@ -251,12 +255,25 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         stepsTotal++;
         lastBatchTokens = plan.rows();
         lastBatchSequences = plan.items().size();
+        launchedAt.put(plan.step().id(), System.nanoTime());
+        long activation = (long) plan.rows() * settings.hiddenSize() * Float.BYTES;
+        for (int k = 0; k < numStages; k++) {
+            if (k > 0) stageInBytes[k] += activation;
+            stageOutBytes[k] += k < numStages - 1 ? activation : (long) plan.step().logitRows().length * settings.vocabSize() * Float.BYTES;
+        }
         stages.get(0).tell(new StageCommand.Forward(plan.step(), new float[0], new long[numStages]));
     }
 
     private Behavior<SchedulerCommand> onStepSampled(StepSampled s) {
         if (!batcher.hasStep(s.stepId())) return this;
         StepPlan plan = batcher.complete(s.stepId());
+        Long launched = launchedAt.remove(s.stepId());
+        if (launched != null) {
+            long compute = 0;
+            for (long n : s.stageNanos()) compute += n;
+            // numStages + 1 hops: frontend -> stage 0, between stages, last stage -> sampler
+            lastHopNanos = Math.max(0, System.nanoTime() - launched - compute) / (numStages + 1);
+        }
         stepEnded(s.stageNanos());
         for (SampleOutcome o : s.outcomes()) {
             Sequence seq = sequences.get(o.sequence());
@@ -388,6 +405,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         epoch++;
         for (ActorRef<StageCommand> s : stages) if (s != null) s.tell(new StageCommand.Reset(epoch));
         batcher.abandonAll().forEach(plan -> stepEnded(new long[numStages]));
+        launchedAt.clear();
         EngineException error = lostError();
         for (Sequence seq : List.copyOf(sequences.values())) {
             end(seq);
@@ -420,6 +438,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         if (failed != null) failed.tell(new StageCommand.Reset(epoch));
         if (batcher.hasStep(f.stepId())) {
             StepPlan plan = batcher.abandon(f.stepId());
+            launchedAt.remove(f.stepId());
             stepEnded(new long[numStages]);
             EngineException error = new EngineException(EngineException.Kind.INTERNAL,
                     "stage " + f.stage() + " failed while computing this request: " + f.message());
@@ -437,6 +456,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
     private Behavior<SchedulerCommand> onStepDropped(StepDropped d) {
         if (!batcher.hasStep(d.stepId())) return this;
         StepPlan plan = batcher.abandon(d.stepId());
+        launchedAt.remove(d.stepId());
         stepEnded(new long[numStages]);
         afterStep(plan);
         return this;
@@ -468,10 +488,10 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
             int k = r.stage();
             stages.add(new EngineSnapshot.StageStats(k, r.device(), r.first(), r.last(), lastStageNanos[k] / 1e9,
                     active == 0 ? 0 : Math.min(1.0, (double) busyNanos[k] / active), stageWeightBytes[k] + stageKvBytes[k],
-                    busyNanos[k], active));
+                    busyNanos[k], active, stageInBytes[k], stageOutBytes[k]));
         }
         return new EngineSnapshot(tokenizing.size() + batcher.waiting(), batcher.running(), batcher.blocksUsed(), batcher.blocksTotal(),
-                lastBatchTokens, lastBatchSequences, stepsTotal, batcher.preemptions(), stages, outlierFractions());
+                lastBatchTokens, lastBatchSequences, stepsTotal, batcher.preemptions(), stages, outlierFractions(), lastHopNanos / 1e9);
     }
 
     private Map<String, Double> outlierFractions() {

@@ -5,12 +5,17 @@ import java.util.List;
 
 /**
  * The scheduler's budgets. positionLimit: positions a sequence may use, the smaller of the
- * model's context and the KV cache's capacity (kvBlocks * kvBlockSize).
+ * model's context and the KV cache's capacity (kvBlocks * kvBlockSize). hiddenSize and vocabSize
+ * size the bytes each hop carries (activations between stages, logits to the sampler), for metrics.
  */
 public record SchedulerSettings(List<LayerRange> stages, int maxBatchTokens, int maxSequences, int maxWaiting,
-                                int kvBlocks, int kvBlockSize, int contextLength) {
+                                int kvBlocks, int kvBlockSize, int contextLength, int hiddenSize, int vocabSize) {
     public SchedulerSettings {
         stages = List.copyOf(stages);
+    }
+
+    public SchedulerSettings(List<LayerRange> stages, int maxBatchTokens, int maxSequences, int maxWaiting, int kvBlocks, int kvBlockSize, int contextLength) {
+        this(stages, maxBatchTokens, maxSequences, maxWaiting, kvBlocks, kvBlockSize, contextLength, 0, 0);
     }
 
     public int positionLimit() {

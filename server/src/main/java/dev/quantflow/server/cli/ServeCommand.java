@@ -135,7 +135,7 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--role", paramLabel = "single|frontend", defaultValue = "single",
             description = "single: every stage in this JVM (the default); frontend: HTTP/gRPC, tokenizer, scheduler and sampler here, each layer range "
-                    + "of the plan on a `quantflow stage` node of the cluster (see --cluster-seed; docs/OPERATIONS.md, Multi-node)")
+                    + "of the plan on a `quantflow stage` node of the cluster (see --cluster-seed; docs/OPERATIONS.md, Multi-node) (default: ${DEFAULT-VALUE})")
     String role;
 
     @picocli.CommandLine.Mixin

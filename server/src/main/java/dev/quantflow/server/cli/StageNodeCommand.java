@@ -26,12 +26,14 @@ import picocli.CommandLine.Option;
 public final class StageNodeCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(StageNodeCommand.class);
 
-    @Option(names = "--layers", required = true, paramLabel = "FIRST-LAST",
-            description = "The layers this node hosts, inclusive (e.g. 0-2): one of the frontend's stage ranges, as its log names them")
+    @Option(names = "--layers", paramLabel = "FIRST-LAST[,...]", defaultValue = "${env:QUANTFLOW_STAGE_LAYERS}",
+            description = "The layers this node hosts, inclusive (e.g. 0-2): one of the frontend's stage ranges, as its log names them. A list "
+                    + "(0-2,3-5) picks entry N mod its length, N the ordinal ending this host's name (a StatefulSet pod's) [QUANTFLOW_STAGE_LAYERS]")
     String layers;
 
-    @Option(names = "--devices", paramLabel = "DEV", defaultValue = "cpu", description = "The device the layers run on: cpu or cuda:N (default: ${DEFAULT-VALUE})")
-    String devices;
+    @Option(names = "--devices", paramLabel = "DEV", description = "The device the layers run on: cpu or cuda:N [quantflow.engine.devices, QUANTFLOW_DEVICES] "
+            + "(default: ${DEFAULT-VALUE})")
+    String devices = ConfigDefaults.engineString("devices");
 
     @Option(names = "--model", paramLabel = "DIR", description = "Where this node finds the model (default: the frontend's --model path)")
     Path model;
@@ -41,6 +43,8 @@ public final class StageNodeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (layers == null || layers.isBlank()) throw new QuantflowCommand.UserError("--layers FIRST-LAST is required (or QUANTFLOW_STAGE_LAYERS)");
+        layers = pickByOrdinal(layers, System.getenv().getOrDefault("HOSTNAME", ""));
         int[] range;
         try {
             range = StageKeys.parseLayers(layers);
@@ -61,5 +65,14 @@ public final class StageNodeCommand implements Callable<Integer> {
         LOG.info("stage node {} for layers {}: joining", system.address(), layers);
         system.getWhenTerminated().toCompletableFuture().join();
         return 0;
+    }
+
+    /** One range as is; of a list, entry (the host name's trailing ordinal) mod its length: pods 0, 2, ... take the first range. */
+    static String pickByOrdinal(String layers, String hostname) {
+        String[] ranges = layers.split(",");
+        if (ranges.length == 1) return layers.strip();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("-(\\d+)$").matcher(hostname);
+        if (!m.find()) throw new QuantflowCommand.UserError("--layers " + layers + ": a list needs a host name ending in -N (a StatefulSet pod), not '" + hostname + "'");
+        return ranges[Integer.parseInt(m.group(1)) % ranges.length].strip();
     }
 }
