@@ -122,7 +122,7 @@ class KubernetesManifestsTest {
             }
             assertThat(container.path("readinessProbe").path("httpGet").path("path").asText()).isEqualTo("/health/ready");
 
-            JsonNode service = one(overlay, "Service");
+            JsonNode service = named(overlay, "Service", "quantflow");   // multi-node also has the stage pods' headless one
             service.path("spec").path("ports").forEach(p ->
                     assertThat(portNames).as("%s Service targetPort", overlay).contains(p.path("targetPort").asText()));
             Map<String, String> podLabels = labels(pod.path("metadata").path("labels"));
@@ -218,10 +218,14 @@ class KubernetesManifestsTest {
             assertThat(ports).contains("management", "remoting");
             assertThat(container.path("env").toString()).contains("QUANTFLOW_CLUSTER_HOST", "status.podIP");
         }
-        JsonNode headless = rendered.get(overlay).stream().filter(o -> o.path("kind").asText().equals("Service")
-                && o.path("metadata").path("name").asText().equals(stages.path("serviceName").asText())).findFirst().orElseThrow();
+        JsonNode headless = named(overlay, "Service", stages.path("serviceName").asText());
         assertThat(headless.path("spec").path("clusterIP").asText()).isEqualTo("None");
         assertThat(labels(stages.path("template").path("metadata").path("labels"))).containsAllEntriesOf(labels(headless.path("spec").path("selector")));
+    }
+
+    private static JsonNode named(String kustomization, String kind, String name) {
+        return rendered.get(kustomization).stream().filter(o -> o.path("kind").asText().equals(kind) && o.path("metadata").path("name").asText().equals(name))
+                .findFirst().orElseThrow(() -> new AssertionError(kustomization + " has no " + kind + " " + name));
     }
 
     private static Optional<String> env(JsonNode container, String name) {
