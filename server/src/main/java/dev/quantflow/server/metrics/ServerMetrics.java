@@ -133,10 +133,11 @@ public final class ServerMetrics implements AutoCloseable {
 
     /** A cluster node's members by status (docs/OPERATIONS.md, Multi-node). */
     public void clusterMembers(IntSupplier up, IntSupplier unreachable) {
+        // strong references: a gauge holds its object weakly, and nothing else holds these suppliers
         Gauge.builder("quantflow.cluster.members", up, IntSupplier::getAsInt).description("Members of the Pekko cluster this node sees, by status")
-                .tag("status", "up").register(registry);
+                .tag("status", "up").strongReference(true).register(registry);
         Gauge.builder("quantflow.cluster.members", unreachable, IntSupplier::getAsInt).description("Members of the Pekko cluster this node sees, by status")
-                .tag("status", "unreachable").register(registry);
+                .tag("status", "unreachable").strongReference(true).register(registry);
     }
 
     public EngineSnapshot latest() {
