@@ -20,6 +20,8 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -102,9 +104,17 @@ class MultiNodeClusterIT {
 
     // ---- the processes -----------------------------------------------------------------------
 
-    private record Node(String name, Process process, Path logFile, int httpPort, int clusterPort) {
+    /** A process; a server's HTTP port is the one it logs (it binds port 0, so no other process can take it first). */
+    private record Node(String name, Process process, Path logFile, int clusterPort) {
+        private static final Pattern SERVING = Pattern.compile("serving .* on http://127\\.0\\.0\\.1:(\\d+)");
+
         String log() throws IOException {
             return Files.exists(logFile) ? Files.readString(logFile) : "";
+        }
+
+        int httpPort() throws IOException {
+            Matcher m = SERVING.matcher(log());
+            return m.find() ? Integer.parseInt(m.group(1)) : -1;
         }
 
         void kill() throws InterruptedException {
@@ -124,7 +134,7 @@ class MultiNodeClusterIT {
         return dir.toAbsolutePath();
     }
 
-    private Node launch(String name, Path work, int httpPort, int clusterPort, String... args) throws IOException {
+    private Node launch(String name, Path work, int clusterPort, String... args) throws IOException {
         Path root = OpsPaths.root();
         Path jar = root.resolve("server/target/quantflow-server.jar");
         assumeTrue(Files.isRegularFile(jar), "needs the packaged server (" + jar + "): run through ./mvnw verify");
@@ -134,20 +144,19 @@ class MultiNodeClusterIT {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("QUANTFLOW_NO_BUILD", "1");   // the reactor just built it
         pb.environment().put("QUANTFLOW_HEAP", "384m");
-        Node n = new Node(name, pb.start(), log, httpPort, clusterPort);
+        Node n = new Node(name, pb.start(), log, clusterPort);
         started.add(n);
         return n;
     }
 
-    private static List<String> serveFlags(Path model, int port) {
+    private static List<String> serveFlags(Path model) {
         // two stages of one thread each: the same plan (and arithmetic) in the single JVM and in the cluster
-        return List.of("serve", "--model", model.toString(), "--host", "127.0.0.1", "--port", Integer.toString(port), "--grpc-port", "-1",
+        return List.of("serve", "--model", model.toString(), "--host", "127.0.0.1", "--port", "0", "--grpc-port", "-1",
                 "--stages", "2", "--stage-threads", "1", "--drain-timeout", "5s", "--no-access-log");
     }
 
     private Map<String, String> referenceOutputs(Path model, Path work, List<String> prompts) throws Exception {
-        int port = FreePort.pick();
-        Node single = launch("single-jvm", work, port, -1, serveFlags(model, port).toArray(String[]::new));
+        Node single = launch("single-jvm", work, -1, serveFlags(model).toArray(String[]::new));
         awaitReadiness(single, true, START_LIMIT);
         Map<String, String> out = complete(single, prompts);
         single.process.destroy();
@@ -156,12 +165,18 @@ class MultiNodeClusterIT {
     }
 
     private Cluster cluster(Path model, Path work) throws Exception {
-        int port = FreePort.pick(), clusterPort = FreePort.pick();
-        List<String> flags = new ArrayList<>(serveFlags(model, port));
-        flags.addAll(List.of("--role", "frontend", "--cluster-host", "127.0.0.1", "--cluster-port", Integer.toString(clusterPort),
-                "--cluster-seed", "127.0.0.1:" + clusterPort));
-        Node frontend = launch("frontend", work, port, clusterPort, flags.toArray(String[]::new));
-        List<String> layers = awaitLayerRanges(frontend);
+        // the frontend is its own seed, so its cluster port is chosen here; another process may take it first: try again
+        Node frontend = null;
+        List<String> layers = null;
+        for (int attempt = 0; layers == null && attempt < 3; attempt++) {
+            int clusterPort = FreePort.pick();
+            List<String> flags = new ArrayList<>(serveFlags(model));
+            flags.addAll(List.of("--role", "frontend", "--cluster-host", "127.0.0.1", "--cluster-port", Integer.toString(clusterPort),
+                    "--cluster-seed", "127.0.0.1:" + clusterPort));
+            frontend = launch("frontend", work, clusterPort, flags.toArray(String[]::new));
+            layers = awaitLayerRanges(frontend);
+        }
+        assertThat(layers).as("the frontend started:\n" + frontend.log()).isNotNull();
         Cluster c = new Cluster(frontend, new ArrayList<>(), layers);
         for (int k = 0; k < layers.size(); k++) stage(c, layers.get(k), "stage-" + k, work);
         awaitReadiness(frontend, true, START_LIMIT);
@@ -169,18 +184,17 @@ class MultiNodeClusterIT {
     }
 
     private Node stage(Cluster c, String layers, String name, Path work) throws IOException {
-        int clusterPort = FreePort.pick();
-        Node n = launch(name, work, -1, clusterPort, "stage", "--layers", layers, "--cluster-host", "127.0.0.1", "--cluster-port", Integer.toString(clusterPort),
+        Node n = launch(name, work, 0, "stage", "--layers", layers, "--cluster-host", "127.0.0.1", "--cluster-port", "0",
                 "--cluster-seed", "127.0.0.1:" + c.frontend.clusterPort);
         c.stages.add(n);
         return n;
     }
 
-    /** The layer ranges the frontend waits for, from its log (quantflow stage --layers a-b). */
+    /** The layer ranges the frontend waits for, from its log (quantflow stage --layers a-b); null if it exited. */
     private static List<String> awaitLayerRanges(Node frontend) throws Exception {
         long end = System.nanoTime() + START_LIMIT.toNanos();
         while (System.nanoTime() < end) {
-            assertThat(frontend.process.isAlive()).as("the frontend exited:\n" + frontend.log()).isTrue();
+            if (!frontend.process.isAlive()) return null;
             List<String> ranges = frontend.log().lines().filter(l -> l.contains("waiting for a stage node for layers"))
                     .map(l -> l.replaceAll(".*quantflow stage --layers (\\d+-\\d+).*", "$1")).toList();
             if (ranges.size() == 2) return ranges;
@@ -216,8 +230,10 @@ class MultiNodeClusterIT {
         throw new AssertionError(n.name + " readiness not " + ready + " within " + limit + " (last status " + status + "):\n" + n.log());
     }
 
-    private static URI uri(Node n, String path) {
-        return URI.create("http://127.0.0.1:" + n.httpPort + path);
+    private static URI uri(Node n, String path) throws IOException {
+        int port = n.httpPort();
+        if (port < 0) throw new IOException(n.name() + " is not listening yet");
+        return URI.create("http://127.0.0.1:" + port + path);
     }
 
     private static List<String> prompts() {
