@@ -1,10 +1,5 @@
 package dev.quantflow.engine.gguf;
 
-import dev.quantflow.engine.gguf.block.Q2_KLinear;
-import dev.quantflow.engine.gguf.block.Q3_KLinear;
-import dev.quantflow.engine.gguf.block.Q4_KLinear;
-import dev.quantflow.engine.gguf.block.Q5_KLinear;
-import dev.quantflow.engine.gguf.block.Q6_KLinear;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -53,11 +48,11 @@ public final class TensorDecoder {
 
     private static void superBlock(GgmlType type, MemorySegment data, long at, float[] dst, int to) {
         switch (type) {
-            case Q2_K -> Q2_KLinear.dequantize(data, at, dst, to);
-            case Q3_K -> Q3_KLinear.dequantize(data, at, dst, to);
-            case Q4_K -> Q4_KLinear.dequantize(data, at, dst, to);
-            case Q5_K -> Q5_KLinear.dequantize(data, at, dst, to);
-            case Q6_K -> Q6_KLinear.dequantize(data, at, dst, to);
+            case Q2_K -> KQuantBlocks.q2K(data, at, dst, to);
+            case Q3_K -> KQuantBlocks.q3K(data, at, dst, to);
+            case Q4_K -> KQuantBlocks.q4K(data, at, dst, to);
+            case Q5_K -> KQuantBlocks.q5K(data, at, dst, to);
+            case Q6_K -> KQuantBlocks.q6K(data, at, dst, to);
             default -> throw new IllegalStateException(type.toString());
         }
     }

@@ -31,6 +31,11 @@ import org.junit.jupiter.params.provider.ValueSource;
 class GgufAgainstLlamaCppTest {
     /** A divergence must be a near tie: the two logits within 1e-3 of the top logit's magnitude (llama.cpp keeps K/V in f16). */
     static final double MARGIN = 1e-3;
+    /**
+     * The same for files with K-quant tensors: our K-quant kernels keep activations in fp32 where
+     * ggml rounds them to Q8_K blocks, which moves logits by up to a few 1e-3 of their size.
+     */
+    static final double K_QUANT_MARGIN = 5e-3;
 
     static JsonNode reference() throws IOException {
         Path ref = SharedData.path("reference/sotu6M-llamacpp.json");
@@ -66,7 +71,8 @@ class GgufAgainstLlamaCppTest {
                         String what = String.format(Locale.ROOT, "%s '%s': step %d is %d, llama.cpp %d, logit margin %.6f (%.2e of the top logit %.3f)",
                                 file, k.path("prompt").asText(), i, got, expected[i], margin, relative, logits[got]);
                         assertThat(exactRequired).as(what).isFalse();
-                        assertThat(relative).as(what).isLessThan((float) MARGIN);
+                        boolean kQuants = file.contains("_K") || file.contains("Q4_0");   // the Q4_0 file's tied output is Q6_K
+                        assertThat(relative).as(what).isLessThan((float) (kQuants ? K_QUANT_MARGIN : MARGIN));
                         System.out.println("divergence explained by the margin: " + what);
                         break;   // the sequences differ from here on
                     }

@@ -1,5 +1,6 @@
 package dev.quantflow.engine.gguf.block;
 
+import dev.quantflow.engine.gguf.KQuantBlocks;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -30,22 +31,9 @@ public final class Q2_KLinear extends SuperBlockLinear {
         return "Q2_K";
     }
 
-    /** One super-block at byte at of any segment into dst[off..off+256). */
-    public static void dequantize(MemorySegment w, long at, float[] dst, int off) {
-        float d = f16(w, at + 80), dmin = f16(w, at + 82);
-        long sc = at, qs = at + 16;
-        for (int n = 0; n < 2; n++)
-            for (int j = 0; j < 4; j++)
-                for (int l = 0; l < 32; l++) {
-                    int s = byteAt(w, sc + 8 * n + 2 * j + l / 16);
-                    int q = byteAt(w, qs + 32 * n + l) >>> 2 * j & 3;
-                    dst[off + 128 * n + 32 * j + l] = d * (s & 15) * q - dmin * (s >>> 4);
-                }
-    }
-
     @Override
     void decodeScalar(MemorySegment w, long at, float[] dst, int off) {
-        dequantize(w, at, dst, off);
+        KQuantBlocks.q2K(w, at, dst, off);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.quantflow.engine.gguf.block;
 
+import dev.quantflow.engine.gguf.KQuantBlocks;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -33,29 +34,9 @@ public final class Q3_KLinear extends SuperBlockLinear {
         return "Q3_K";
     }
 
-    /** Signed 6-bit scale of sub-block s from the 12 bytes at sc. */
-    static int scale(MemorySegment w, long sc, int s) {
-        int low = s < 8 ? byteAt(w, sc + s) & 15 : byteAt(w, sc + s - 8) >>> 4;
-        int high = byteAt(w, sc + 8 + s % 4) >>> 2 * (s / 4) & 3;
-        return (low | high << 4) - 32;
-    }
-
-    /** One super-block at byte at of any segment into dst[off..off+256). */
-    public static void dequantize(MemorySegment w, long at, float[] dst, int off) {
-        float d = f16(w, at + 108);
-        long hm = at, qs = at + 32, sc = at + 96;
-        for (int n = 0; n < 2; n++)
-            for (int j = 0; j < 4; j++)
-                for (int l = 0; l < 32; l++) {
-                    float dl = d * scale(w, sc, 8 * n + 2 * j + l / 16);
-                    int q = (byteAt(w, qs + 32 * n + l) >>> 2 * j & 3) - ((byteAt(w, hm + l) >>> 4 * n + j & 1) == 1 ? 0 : 4);
-                    dst[off + 128 * n + 32 * j + l] = dl * q;
-                }
-    }
-
     @Override
     void decodeScalar(MemorySegment w, long at, float[] dst, int off) {
-        dequantize(w, at, dst, off);
+        KQuantBlocks.q3K(w, at, dst, off);
     }
 
     @Override
@@ -65,7 +46,7 @@ public final class Q3_KLinear extends SuperBlockLinear {
         for (int n = 0; n < 2; n++)
             for (int j = 0; j < 4; j++)
                 for (int half = 0; half < 2; half++) {
-                    float dl = d * scale(w, sc, 8 * n + 2 * j + half);
+                    float dl = d * KQuantBlocks.q3KScale(w, sc, 8 * n + 2 * j + half);
                     for (int c = 16 * half; c < 16 * half + 16; c += L) {
                         IntVector q = u8(w, qs + 32 * n + c).lanewise(VectorOperators.LSHR, 2 * j).and(3);
                         IntVector h = u8(w, hm + c).lanewise(VectorOperators.LSHR, 4 * n + j).and(1);

@@ -1,5 +1,6 @@
 package dev.quantflow.engine.gguf.block;
 
+import dev.quantflow.engine.gguf.KQuantBlocks;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -34,31 +35,9 @@ public final class Q4_KLinear extends SuperBlockLinear {
         return "Q4_K";
     }
 
-    /** 6-bit scale (which = 0) or min (which = 4) of sub-block s, from the 12 bytes at sc. */
-    static int scaleMin(MemorySegment w, long sc, int s, int which) {
-        if (s < 4) return byteAt(w, sc + s + which) & 63;
-        int low = byteAt(w, sc + s + 4), high = byteAt(w, sc + s - 4 + which) >>> 6;
-        return (which == 0 ? low & 15 : low >>> 4) | high << 4;
-    }
-
-    /** One super-block at byte at of any segment into dst[off..off+256). */
-    public static void dequantize(MemorySegment w, long at, float[] dst, int off) {
-        float d = f16(w, at), dmin = f16(w, at + 2);
-        long sc = at + 4, qs = at + 16;
-        for (int j = 0; j < 4; j++) {
-            float d1 = d * scaleMin(w, sc, 2 * j, 0), m1 = dmin * scaleMin(w, sc, 2 * j, 4);
-            float d2 = d * scaleMin(w, sc, 2 * j + 1, 0), m2 = dmin * scaleMin(w, sc, 2 * j + 1, 4);
-            for (int l = 0; l < 32; l++) {
-                int q = byteAt(w, qs + 32 * j + l);
-                dst[off + 64 * j + l] = d1 * (q & 15) - m1;
-                dst[off + 64 * j + 32 + l] = d2 * (q >>> 4) - m2;
-            }
-        }
-    }
-
     @Override
     void decodeScalar(MemorySegment w, long at, float[] dst, int off) {
-        dequantize(w, at, dst, off);
+        KQuantBlocks.q4K(w, at, dst, off);
     }
 
     @Override
@@ -66,8 +45,8 @@ public final class Q4_KLinear extends SuperBlockLinear {
         float d = f16(w, at), dmin = f16(w, at + 2);
         long sc = at + 4, qs = at + 16;
         for (int j = 0; j < 4; j++) {
-            float d1 = d * scaleMin(w, sc, 2 * j, 0), m1 = dmin * scaleMin(w, sc, 2 * j, 4);
-            float d2 = d * scaleMin(w, sc, 2 * j + 1, 0), m2 = dmin * scaleMin(w, sc, 2 * j + 1, 4);
+            float d1 = d * KQuantBlocks.q4KScaleMin(w, sc, 2 * j, 0), m1 = dmin * KQuantBlocks.q4KScaleMin(w, sc, 2 * j, 4);
+            float d2 = d * KQuantBlocks.q4KScaleMin(w, sc, 2 * j + 1, 0), m2 = dmin * KQuantBlocks.q4KScaleMin(w, sc, 2 * j + 1, 4);
             for (int c = 0; c < 32; c += L) {
                 IntVector v = u8(w, qs + 32 * j + c);
                 toFloat(v.and(15)).mul(d1).sub(m1).intoArray(dst, off + 64 * j + c);

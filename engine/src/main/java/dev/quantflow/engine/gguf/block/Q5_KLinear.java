@@ -1,5 +1,6 @@
 package dev.quantflow.engine.gguf.block;
 
+import dev.quantflow.engine.gguf.KQuantBlocks;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -32,24 +33,9 @@ public final class Q5_KLinear extends SuperBlockLinear {
         return "Q5_K";
     }
 
-    /** One super-block at byte at of any segment into dst[off..off+256). */
-    public static void dequantize(MemorySegment w, long at, float[] dst, int off) {
-        float d = f16(w, at), dmin = f16(w, at + 2);
-        long sc = at + 4, qh = at + 16, qs = at + 48;
-        for (int j = 0; j < 4; j++) {
-            float d1 = d * Q4_KLinear.scaleMin(w, sc, 2 * j, 0), m1 = dmin * Q4_KLinear.scaleMin(w, sc, 2 * j, 4);
-            float d2 = d * Q4_KLinear.scaleMin(w, sc, 2 * j + 1, 0), m2 = dmin * Q4_KLinear.scaleMin(w, sc, 2 * j + 1, 4);
-            for (int l = 0; l < 32; l++) {
-                int q = byteAt(w, qs + 32 * j + l), h = byteAt(w, qh + l);
-                dst[off + 64 * j + l] = d1 * ((q & 15) | (h >>> 2 * j & 1) << 4) - m1;
-                dst[off + 64 * j + 32 + l] = d2 * ((q >>> 4) | (h >>> 2 * j + 1 & 1) << 4) - m2;
-            }
-        }
-    }
-
     @Override
     void decodeScalar(MemorySegment w, long at, float[] dst, int off) {
-        dequantize(w, at, dst, off);
+        KQuantBlocks.q5K(w, at, dst, off);
     }
 
     @Override
@@ -57,8 +43,8 @@ public final class Q5_KLinear extends SuperBlockLinear {
         float d = f16(w, at), dmin = f16(w, at + 2);
         long sc = at + 4, qh = at + 16, qs = at + 48;
         for (int j = 0; j < 4; j++) {
-            float d1 = d * Q4_KLinear.scaleMin(w, sc, 2 * j, 0), m1 = dmin * Q4_KLinear.scaleMin(w, sc, 2 * j, 4);
-            float d2 = d * Q4_KLinear.scaleMin(w, sc, 2 * j + 1, 0), m2 = dmin * Q4_KLinear.scaleMin(w, sc, 2 * j + 1, 4);
+            float d1 = d * KQuantBlocks.q4KScaleMin(w, sc, 2 * j, 0), m1 = dmin * KQuantBlocks.q4KScaleMin(w, sc, 2 * j, 4);
+            float d2 = d * KQuantBlocks.q4KScaleMin(w, sc, 2 * j + 1, 0), m2 = dmin * KQuantBlocks.q4KScaleMin(w, sc, 2 * j + 1, 4);
             for (int c = 0; c < 32; c += L) {
                 IntVector v = u8(w, qs + 32 * j + c), h = u8(w, qh + c);
                 IntVector lo = v.and(15).or(h.lanewise(VectorOperators.LSHR, 2 * j).and(1).lanewise(VectorOperators.LSHL, 4));

@@ -1,5 +1,6 @@
 package dev.quantflow.engine.gguf.block;
 
+import dev.quantflow.engine.gguf.KQuantBlocks;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.IntVector;
@@ -34,25 +35,9 @@ public final class Q6_KLinear extends SuperBlockLinear {
         return "Q6_K";
     }
 
-    /** One super-block at byte at of any segment into dst[off..off+256). */
-    public static void dequantize(MemorySegment w, long at, float[] dst, int off) {
-        float d = f16(w, at + 208);
-        for (int n = 0; n < 2; n++) {
-            long ql = at + 64 * n, qh = at + 128 + 32 * n, sc = at + 192 + 8 * n;
-            for (int l = 0; l < 32; l++) {
-                int a = byteAt(w, ql + l), b = byteAt(w, ql + 32 + l), h = byteAt(w, qh + l);
-                int is = l / 16, o = off + 128 * n + l;
-                dst[o] = d * w.get(ValueLayout.JAVA_BYTE, sc + is) * ((a & 15 | (h & 3) << 4) - 32);
-                dst[o + 32] = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 2) * ((b & 15 | (h >>> 2 & 3) << 4) - 32);
-                dst[o + 64] = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 4) * ((a >>> 4 | (h >>> 4 & 3) << 4) - 32);
-                dst[o + 96] = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 6) * ((b >>> 4 | (h >>> 6) << 4) - 32);
-            }
-        }
-    }
-
     @Override
     void decodeScalar(MemorySegment w, long at, float[] dst, int off) {
-        dequantize(w, at, dst, off);
+        KQuantBlocks.q6K(w, at, dst, off);
     }
 
     @Override
@@ -67,15 +52,12 @@ public final class Q6_KLinear extends SuperBlockLinear {
                 IntVector q2 = b.and(15).or(h.and(12).lanewise(VectorOperators.LSHL, 2));
                 IntVector q3 = a.lanewise(VectorOperators.LSHR, 4).or(h.and(48));
                 IntVector q4 = b.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2).and(48));
-                toFloat(q1.sub(32)).mul(d * scale(w, sc + is)).intoArray(dst, o);
-                toFloat(q2.sub(32)).mul(d * scale(w, sc + is + 2)).intoArray(dst, o + 32);
-                toFloat(q3.sub(32)).mul(d * scale(w, sc + is + 4)).intoArray(dst, o + 64);
-                toFloat(q4.sub(32)).mul(d * scale(w, sc + is + 6)).intoArray(dst, o + 96);
+                toFloat(q1.sub(32)).mul(d * KQuantBlocks.q6KScale(w, sc + is)).intoArray(dst, o);
+                toFloat(q2.sub(32)).mul(d * KQuantBlocks.q6KScale(w, sc + is + 2)).intoArray(dst, o + 32);
+                toFloat(q3.sub(32)).mul(d * KQuantBlocks.q6KScale(w, sc + is + 4)).intoArray(dst, o + 64);
+                toFloat(q4.sub(32)).mul(d * KQuantBlocks.q6KScale(w, sc + is + 6)).intoArray(dst, o + 96);
             }
         }
     }
 
-    private static int scale(MemorySegment w, long off) {
-        return w.get(ValueLayout.JAVA_BYTE, off);
-    }
 }
