@@ -12,6 +12,7 @@ final class Sequence {
     enum State { WAITING, RUNNING, ENDED }
 
     final long id;
+    final long first;                // the id of the request's first sequence (its n / best_of siblings follow it)
     final String requestId;
     final int promptTokens;
     private int[] tokens;
@@ -26,7 +27,12 @@ final class Sequence {
     int preemptions;
 
     Sequence(long id, String requestId, int[] prompt) {
+        this(id, id, requestId, prompt);
+    }
+
+    Sequence(long id, long first, String requestId, int[] prompt) {
         this.id = id;
+        this.first = first;
         this.requestId = requestId;
         this.promptTokens = prompt.length;
         this.tokens = Arrays.copyOf(prompt, prompt.length + 16);

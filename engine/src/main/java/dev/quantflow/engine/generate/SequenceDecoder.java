@@ -4,6 +4,7 @@ import dev.quantflow.engine.sample.Sampler;
 import dev.quantflow.engine.sample.StopMatcher;
 import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
 import dev.quantflow.engine.tokenizer.Tokenizer;
+import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
 
@@ -12,7 +13,9 @@ import java.util.Set;
  * both run it. The sequence's own seeded sampler picks a token; EOS ends the sequence without it;
  * otherwise the token's text (incremental detokenizer seeded with the prompt, so the first token
  * keeps its leading space; text that may begin a stop string held back) is emitted, and a stop
- * string, max tokens or the position limit (context or KV capacity) ends it.
+ * string, max tokens or the position limit (context or KV capacity) ends it. The vLLM extensions
+ * live here too: before min_tokens EOS and the stop token ids are banned and no stop string
+ * matches; a stop token id ends the sequence (its text kept only with include_stop_str_in_output).
  */
 public final class SequenceDecoder {
     /** What accepting one token gives: its text (empty for EOS) and, when the sequence ended, why and the text held back until then. */
@@ -25,6 +28,8 @@ public final class SequenceDecoder {
     private final GenerateOptions options;
     private final int promptTokens, positionLimit;
     private final Set<Integer> eos;
+    private final Set<Integer> stopTokens;
+    private final int[] bannedEarly;   // what min_tokens bans until it is reached
     private final Sampler sampler;
     private final IncrementalDetokenizer detokenizer;
     private final StopMatcher stops;
@@ -37,16 +42,22 @@ public final class SequenceDecoder {
         this.promptTokens = prompt.length;
         this.positionLimit = positionLimit;
         this.eos = tokenizer.eosTokenIds();
-        this.sampler = new Sampler(options.sampling());
-        this.detokenizer = tokenizer.newDetokenizer();
+        this.stopTokens = Set.copyOf(options.stopTokenIds());
+        Set<Integer> early = new HashSet<>(stopTokens);
+        if (!options.ignoreEos()) early.addAll(eos);
+        this.bannedEarly = options.minTokens() > 0 ? early.stream().mapToInt(Integer::intValue).sorted().toArray() : new int[0];
+        this.sampler = new Sampler(options.sampling(), prompt);
+        this.detokenizer = tokenizer.newDetokenizer(options.skipSpecialTokens());
         detokenizer.seed(prompt);
-        this.stops = new StopMatcher(options.stop());
+        this.stops = new StopMatcher(options.stop(), options.includeStopStrInOutput());
     }
 
     /** The next token from the logits of this sequence's last position, vocab values at off. */
     public int sample(float[] logits, int off, int vocab) {
-        return sampler.sample(logits, off, vocab);
+        return sampler.sample(logits, off, vocab, completionTokens < options.minTokens() ? bannedEarly : NONE);
     }
+
+    private static final int[] NONE = new int[0];
 
     /** The detokenizer before the next accept: what a token would add to the text (for logprob strings). */
     public IncrementalDetokenizer detokenizer() {
@@ -62,8 +73,21 @@ public final class SequenceDecoder {
     public Emitted accept(int token) {
         if (ended) throw new IllegalStateException("the sequence has ended");
         if (isEos(token)) return end(true, "", "stop");
+        sampler.record(token);
         completionTokens++;
-        String text = stops.push(detokenizer.push(token));
+        boolean armed = completionTokens >= options.minTokens();   // vLLM: stops count from the min_tokens-th token on
+        String piece = detokenizer.push(token);
+        if (stopTokens.contains(token) && armed) {
+            String text = stops.push(options.includeStopStrInOutput() ? piece : "", true);
+            if (stops.stopped()) {
+                ended = true;
+                return new Emitted(false, text, Optional.of("stop"), "");
+            }
+            ended = true;
+            String rest = detokenizer.flush();
+            return new Emitted(false, text, Optional.of("stop"), stops.push(options.includeStopStrInOutput() ? rest : "") + stops.flush());
+        }
+        String text = stops.push(piece, armed);
         if (stops.stopped()) {
             ended = true;
             return new Emitted(false, text, Optional.of("stop"), "");
