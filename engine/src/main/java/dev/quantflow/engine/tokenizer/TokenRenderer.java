@@ -1,6 +1,7 @@
 package dev.quantflow.engine.tokenizer;
 
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -26,7 +27,7 @@ final class TokenRenderer {
     }
 
     private static Map<Integer, byte[]> hiddenText(String[] tokens, Set<Integer> hidden) {
-        Map<Integer, byte[]> m = new java.util.HashMap<>();
+        Map<Integer, byte[]> m = new HashMap<>();
         for (int id : hidden) if (id >= 0 && id < tokens.length && tokens[id] != null) m.put(id, tokens[id].getBytes(StandardCharsets.UTF_8));
         return Map.copyOf(m);
     }

@@ -3,6 +3,7 @@ package dev.quantflow.server.cli;
 import dev.quantflow.engine.gguf.GgufFormatException;
 import dev.quantflow.engine.model.ModelLoadException;
 import dev.quantflow.engine.tokenizer.TokenizerException;
+import dev.quantflow.server.api.ServerVersion;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -11,7 +12,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The top-level `quantflow` command; each subcommand is its own class. */
-@Command(name = "quantflow", mixinStandardHelpOptions = true, version = "quantflow 0.1.0",
+@Command(name = "quantflow", mixinStandardHelpOptions = true, version = "quantflow " + ServerVersion.VERSION,
         description = "A JVM LLM inference server with quantization.",
         subcommands = {GenerateCommand.class, TokenizeCommand.class, SynthModelCommand.class,
                 ServeCommand.class, BenchCommand.class, DevicesCommand.class,

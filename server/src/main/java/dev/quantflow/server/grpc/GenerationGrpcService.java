@@ -29,6 +29,8 @@ import dev.quantflow.server.auth.ApiKeys;
 import dev.quantflow.server.metrics.ServerMetrics;
 import io.grpc.Status;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.UUID;
@@ -168,8 +170,29 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
                 in.hasMinP() ? in.getMinP() : 0,
                 in.hasSeed() ? OptionalLong.of(in.getSeed()) : OptionalLong.empty(),
                 in.getStopList(), in.getIgnoreEos(),
-                "top_logprobs", in.hasTopLogprobs() ? in.getTopLogprobs() : -1);
-        return new dev.quantflow.actors.api.GenerateRequest(id, prompt(in), params.options(model.contextLength()), params.topLogprobs());
+                "top_logprobs", in.hasTopLogprobs() ? in.getTopLogprobs() : -1,
+                new GenerationParams.Extensions(
+                        in.hasPresencePenalty() ? in.getPresencePenalty() : 0,
+                        in.hasFrequencyPenalty() ? in.getFrequencyPenalty() : 0,
+                        in.hasRepetitionPenalty() ? in.getRepetitionPenalty() : 1,
+                        logitBias(in),
+                        in.hasN() ? in.getN() : 1,
+                        in.hasBestOf() ? in.getBestOf() : (in.hasN() ? in.getN() : 1),
+                        in.hasMinTokens() ? in.getMinTokens() : 0,
+                        in.getStopTokenIdsList(),
+                        !in.hasSkipSpecialTokens() || in.getSkipSpecialTokens(),
+                        in.getIncludeStopStrInOutput()),
+                engine.tokenizer().vocabSize());
+        return params.request(id, prompt(in), model.contextLength());
+    }
+
+    private static Map<Integer, Double> logitBias(GenerateRequest in) {
+        Map<Integer, Double> out = new TreeMap<>();
+        in.getLogitBiasMap().forEach((id, bias) -> {
+            if (!Float.isFinite(bias)) throw ApiError.invalid("logit_bias", "logit_bias values must be finite numbers").exception();
+            out.put(id, (double) bias);
+        });
+        return out;
     }
 
     private static String promptParam(GenerateRequest in) {
@@ -212,7 +235,7 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
         return switch (ev) {
             case TokenEvent.Delta d -> {
                 if (d.text().isEmpty() && d.tokenIds().length == 0) yield List.of();
-                Delta.Builder b = Delta.newBuilder().setText(d.text());
+                Delta.Builder b = Delta.newBuilder().setText(d.text()).setIndex(d.index());
                 for (int t : d.tokenIds()) b.addTokenIds(t);
                 for (TokenEvent.TokenLogprob lp : d.logprobs()) {
                     TokenLogprob.Builder l = TokenLogprob.newBuilder().setTokenId(lp.tokenId()).setToken(lp.token()).setLogprob(lp.logprob());
@@ -222,7 +245,7 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
                 }
                 yield List.of(GenerateResponse.newBuilder().setRequestId(id).setDelta(b).build());
             }
-            case TokenEvent.Finished f -> List.of(GenerateResponse.newBuilder().setRequestId(id).setFinished(Finished.newBuilder()
+            case TokenEvent.Finished f -> List.of(GenerateResponse.newBuilder().setRequestId(id).setFinished(Finished.newBuilder().setIndex(f.index())
                     .setFinishReason(switch (f.finishReason()) {
                         case "stop" -> FinishReason.FINISH_REASON_STOP;
                         case "length" -> FinishReason.FINISH_REASON_LENGTH;

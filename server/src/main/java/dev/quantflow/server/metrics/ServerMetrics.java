@@ -58,6 +58,12 @@ public final class ServerMetrics implements AutoCloseable {
     final Counter generationTokens = Counter.builder("quantflow.generation.tokens").description("Tokens generated and streamed to clients").register(registry);
 
     public ServerMetrics() {
+        this("");
+    }
+
+    /** modelName: the model_name label on every metric (vLLM's), so several servers behind one Prometheus stay apart; "" for none. */
+    public ServerMetrics(String modelName) {
+        if (!modelName.isEmpty()) registry.config().commonTags("model_name", modelName);
         gauge("quantflow.num.requests.running", "Requests holding KV cache blocks in the running batch", s -> s.running());
         gauge("quantflow.num.requests.waiting", "Requests accepted and waiting for a batch slot (queue depth; the autoscaling signal)", s -> s.waiting());
         gauge("quantflow.kv.cache.usage.perc", "Fraction of KV cache blocks in use, 0 to 1", EngineSnapshot::kvCacheUsage);
