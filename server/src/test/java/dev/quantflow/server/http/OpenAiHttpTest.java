@@ -218,14 +218,16 @@ class OpenAiHttpTest {
         assertThat(m.status()).isEqualTo(200);
         assertThat(m.header("content-type")).hasValueSatisfying(ct -> assertThat(ct).startsWith("text/plain"));
         assertThat(m.body()).contains(
-                "# HELP quantflow_num_requests_running ", "quantflow_num_requests_waiting ", "quantflow_kv_cache_usage_perc ",
+                "# HELP quantflow_num_requests_running ", "quantflow_num_requests_waiting{model_name=\"stories260K\"} ", "quantflow_kv_cache_usage_perc{model_name=\"stories260K\"} ",
                 "quantflow_time_to_first_token_seconds_bucket{le=", "quantflow_inter_token_latency_seconds_bucket",
                 "quantflow_e2e_request_latency_seconds_count", "quantflow_request_queue_time_seconds_count",
                 "quantflow_request_prefill_time_seconds_count", "quantflow_request_decode_time_seconds_count",
-                "quantflow_prompt_tokens_total ", "quantflow_generation_tokens_total ", "quantflow_request_success_total{finished_reason=\"length\"}",
-                "quantflow_num_preemptions_total ", "quantflow_http_requests_total{endpoint=\"/v1/completions\",status=\"200\"}",
-                "quantflow_batch_size ", "quantflow_stage_step_time_seconds{device=\"cpu\",stage=\"0\"}",
+                "quantflow_prompt_tokens_total{model_name=\"stories260K\"} ", "quantflow_generation_tokens_total{model_name=\"stories260K\"} ", "quantflow_request_success_total{finished_reason=\"length\",model_name=\"stories260K\"}",
+                "quantflow_num_preemptions_total{model_name=\"stories260K\"} ", "quantflow_http_requests_total{endpoint=\"/v1/completions\",model_name=\"stories260K\",status=\"200\"}",
+                "quantflow_batch_size{model_name=\"stories260K\"} ", "quantflow_stage_step_time_seconds{device=\"cpu\",model_name=\"stories260K\",stage=\"0\"}",
                 "quantflow_llm_int8_outlier_column_fraction{layer=", "quantflow_device_memory_bytes{", "jvm_memory_used_bytes", "process_cpu_usage");
         assertThat(m.body()).doesNotContain("# HELP quantflow_num_requests_running  \n");
+        // every series carries the served model's name (vLLM's model_name label), so servers behind one Prometheus stay apart
+        assertThat(m.body().lines().filter(l -> l.startsWith("quantflow_")).toList()).allSatisfy(l -> assertThat(l).contains("model_name=\"stories260K\""));
     }
 }

@@ -54,7 +54,7 @@ class RealEngineDisconnectTest {
             assertThat(tokens(http) - tokensBefore).as("no token after the sequence was freed").isEqualTo(generated);
             assertThat(generated).as("far fewer than the 400 asked for").isLessThan(300);
             String metrics = http.get("/metrics").body();
-            assertThat(RealEngineLifecycleTest.value(metrics, "quantflow_request_success_total{finished_reason=\"abort\"}")).isEqualTo(1.0);
+            assertThat(RealEngineLifecycleTest.value(metrics, "quantflow_request_success_total{finished_reason=\"abort\",model_name=\"stories260K\"}")).isEqualTo(1.0);
             assertThat(RealEngineLifecycleTest.value(metrics, "quantflow_kv_cache_blocks_used")).isZero();
         }
     }

@@ -57,7 +57,7 @@ class RealEngineLifecycleTest {
             metrics = http.get("/metrics").body();
             assertThat(value(metrics, "quantflow_num_requests_running")).isZero();
             assertThat(value(metrics, "quantflow_kv_cache_blocks_used")).isZero();
-            assertThat(value(metrics, "quantflow_request_success_total{finished_reason=\"abort\"}")).isEqualTo(1.0);
+            assertThat(value(metrics, "quantflow_request_success_total{finished_reason=\"abort\",model_name=\"stories260K\"}")).isEqualTo(1.0);
             // far fewer tokens than the 400 asked for were generated before the sequence was freed
             assertThat(value(metrics, "quantflow_generation_tokens_total")).isLessThan(300);
         }
@@ -75,7 +75,7 @@ class RealEngineLifecycleTest {
                 assertThat(refused.status()).isEqualTo(429);
                 assertThat(refused.header("retry-after")).contains("2");
                 assertThat(refused.json().get("error").get("type").asText()).isEqualTo("rate_limit_error");
-                assertThat(http.get("/metrics").body()).contains("quantflow_num_requests_waiting 1.0");
+                assertThat(http.get("/metrics").body()).contains("quantflow_num_requests_waiting{model_name=\"stories260K\"} 1.0");
             }
         }
     }
