@@ -23,6 +23,13 @@ public sealed interface TokenEvent {
     }
 
     /**
+     * The prompt's logprobs for one choice (requested with promptLogprobs), before its first Delta:
+     * firstToken is the text of the prompt's first token (which has no logprob), logprobs one entry
+     * for each further prompt token, with the same alternatives as the generated tokens get.
+     */
+    record PromptLogprobs(String firstToken, List<TokenLogprob> logprobs, int index) implements TokenEvent {}
+
+    /**
      * finishReason: "stop" (EOS or a stop string), "length" (max tokens or the context end), "cancelled".
      * index: the choice (0..n-1); a request with n choices ends with n Finished events, one each.
      */

@@ -201,7 +201,7 @@ public final class PipelineEngine implements InferenceEngine {
      */
     @Override
     public Source<TokenEvent, NotUsed> submit(GenerateRequest request) {
-        int capacity = request.bestOf() * (Math.min(request.options().maxTokens(), settings.positionLimit()) + 3) + 1;
+        int capacity = request.bestOf() * (Math.min(request.options().maxTokens(), settings.positionLimit()) + 4) + 1;
         return Source.<TokenEvent>queue(capacity).watchTermination((events, done) -> {
             long id = sequenceIds.getAndAdd(request.bestOf()) + 1;   // the request's sequences are id .. id + bestOf - 1
             scheduler.tell(new SchedulerCommand.Submit(id, request, events));

@@ -72,6 +72,11 @@ public final class SamplerActor extends AbstractBehavior<SamplerCommand> {
             GenerateOptions options = i == 0 ? r.options() : r.options().withSeed(r.options().sampling().seed() + i);
             SequenceOutput out = new SequenceOutput(r.requestId(), r.events(), r.topLogprobs(),
                     new SequenceDecoder(tokenizer, r.prompt(), options, r.positionLimit()), i, request);
+            if (r.promptLogprobs()) {
+                out.prompt = r.prompt();
+                out.promptText = tokenizer.newDetokenizer(options.skipSpecialTokens());
+                out.firstPromptToken = out.promptText.push(r.prompt()[0]);
+            }
             request.sequences.add(out);
             outputs.put(r.sequence() + i, out);
         }
@@ -89,6 +94,11 @@ public final class SamplerActor extends AbstractBehavior<SamplerCommand> {
                 outcomes.add(new SampleOutcome.Ended(seq));
                 continue;
             }
+            int position = step.rows().positions()[step.logitRows()[i]];
+            if (out.prompt != null && position < out.prompt.length - 1) {   // a prompt row: it scores prompt token position + 1, it samples nothing
+                if (position == out.promptLogprobs.size()) promptLogprob(out, s.logits(), i * vocab, out.prompt[position + 1]);
+                continue;
+            }
             try {
                 outcomes.add(sample(seq, out, s.logits(), i * vocab));
             } catch (RuntimeException e) {
@@ -100,8 +110,18 @@ public final class SamplerActor extends AbstractBehavior<SamplerCommand> {
         return this;
     }
 
+    /** A prompt token's logprob and alternatives, from the logits of the position before it (a recompute after preemption repeats none). */
+    private void promptLogprob(SequenceOutput out, float[] logits, int off, int token) {
+        out.promptLogprobs.add(Logprobs.of(out.promptText, logits, off, vocab, token, out.topLogprobs));
+        out.promptText.push(token);
+    }
+
     /** One token by the decode rule that generate runs too (SequenceDecoder); the sampler only streams what it emits. */
     private SampleOutcome sample(long seq, SequenceOutput out, float[] logits, int off) {
+        if (out.prompt != null && out.decoder.completionTokens() == 0 && out.promptText != null) {
+            emit(out, new TokenEvent.PromptLogprobs(out.firstPromptToken, List.copyOf(out.promptLogprobs), out.index));
+            out.promptText = null;   // sent once
+        }
         int token = out.decoder.sample(logits, off, vocab);
         if (out.request.picksBest()) out.cumulativeLogprob += Sampler.logprob(logits, off, vocab, token);
         // logprob strings are what each token adds to this text, so read before accepting it
@@ -165,6 +185,7 @@ public final class SamplerActor extends AbstractBehavior<SamplerCommand> {
         return switch (ev) {
             case TokenEvent.Delta d -> new TokenEvent.Delta(d.text(), d.tokenIds(), d.logprobs(), index);
             case TokenEvent.Finished f -> new TokenEvent.Finished(f.finishReason(), f.promptTokens(), f.completionTokens(), index);
+            case TokenEvent.PromptLogprobs p -> new TokenEvent.PromptLogprobs(p.firstToken(), p.logprobs(), index);
             default -> ev;
         };
     }

@@ -2,6 +2,7 @@ package dev.quantflow.actors.sampler;
 
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.engine.generate.SequenceDecoder;
+import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.pekko.stream.BoundedSourceQueue;
@@ -17,6 +18,11 @@ final class SequenceOutput {
     double cumulativeLogprob;  // only kept when the request picks the best
     final List<TokenEvent> held = new ArrayList<>();   // events held until the best are picked
     boolean finished;
+    // prompt logprobs: the prompt, its own detokenizer (for the tokens' strings) and what has come in; null when not asked for
+    int[] prompt;
+    IncrementalDetokenizer promptText;
+    String firstPromptToken;
+    final List<TokenEvent.TokenLogprob> promptLogprobs = new ArrayList<>();
 
     SequenceOutput(String requestId, BoundedSourceQueue<TokenEvent> events, int topLogprobs, SequenceDecoder decoder, int index, Request request) {
         this.requestId = requestId;

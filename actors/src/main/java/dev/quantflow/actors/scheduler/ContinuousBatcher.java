@@ -105,6 +105,11 @@ final class ContinuousBatcher {
                 tokens[r] = s.token(s.computed + i);
                 positions[r] = s.computed + i;
                 tables[r] = s.blockTable;
+                // prompt logprobs: row p's logits score prompt token p + 1 (the sampler reads the row's position)
+                if (s.promptLogprobs && positions[r] < s.promptTokens - 1) {
+                    logitRows.add(r);
+                    logitSeqs.add(s.id);
+                }
             }
             if (s.computed + it.tokens() == s.length()) {   // caught up: the last row's logits give the next token
                 logitRows.add(r - 1);

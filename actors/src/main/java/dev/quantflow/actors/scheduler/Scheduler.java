@@ -194,7 +194,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         GenerateRequest r = p.request;
         int count = r.bestOf();
         pipeline.sampler().tell(new SamplerCommand.Register(e.sequence(), r.requestId(), p.events, r.options(), e.ids(), limit, r.topLogprobs(),
-                r.n(), count));
+                r.n(), count, r.promptLogprobs()));
         if (p.cancelled || r.options().maxTokens() == 0) {
             byRequestId.remove(r.requestId());
             for (int i = 0; i < count; i++) pipeline.sampler().tell(new SamplerCommand.End(e.sequence() + i, p.cancelled ? "cancelled" : "length"));
@@ -205,6 +205,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         siblings.put(e.sequence(), new int[] {count, count});
         for (int i = 0; i < count; i++) {
             Sequence seq = new Sequence(e.sequence() + i, e.sequence(), r.requestId(), e.ids());
+            seq.promptLogprobs = r.promptLogprobs();
             sequences.put(seq.id, seq);
             admittedStreams.put(seq.id, p.events);
             batcher.enqueue(seq);

@@ -25,6 +25,7 @@ final class Sequence {
     boolean inFlight;
     boolean cancelRequested;
     int preemptions;
+    boolean promptLogprobs;          // its prefill rows also return logits (every prompt position but the last)
 
     Sequence(long id, String requestId, int[] prompt) {
         this(id, id, requestId, prompt);

@@ -82,6 +82,11 @@ public record GenerationParams(OptionalInt maxTokens, SamplingParams sampling, L
 
     /** The engine's request: bestOf sequences of these options, n of them returned. */
     public GenerateRequest request(String requestId, Prompt prompt, int contextLength) {
-        return new GenerateRequest(requestId, prompt, options(contextLength), topLogprobs, n, bestOf);
+        return request(requestId, prompt, contextLength, false);
+    }
+
+    /** promptLogprobs: each choice also gets the prompt's logprobs (completions' echo with logprobs). */
+    public GenerateRequest request(String requestId, Prompt prompt, int contextLength, boolean promptLogprobs) {
+        return new GenerateRequest(requestId, prompt, options(contextLength), topLogprobs, n, bestOf, promptLogprobs);
     }
 }

@@ -255,6 +255,7 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
                     .setUsage(Usage.newBuilder().setPromptTokens(f.promptTokens()).setCompletionTokens(f.completionTokens())
                             .setTotalTokens(f.promptTokens() + f.completionTokens()))).build());
             case TokenEvent.Accepted a -> List.of();
+            case TokenEvent.PromptLogprobs p -> List.of();   // HTTP echo only
         };
     }
 }

@@ -188,7 +188,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
         return readJson(request).thenCompose(body -> {
             OpenAiRequest r = chat ? parser.chat(body) : parser.completion(body);
             model.check(r.model());
-            GenerateRequest gr = r.params().request(id, r.prompt(), model.contextLength());
+            GenerateRequest gr = r.params().request(id, r.prompt(), model.contextLength(), r.echo() && r.logprobs());
             return generations.start(gr, chat ? "messages" : "prompt").thenApply(s -> AccessLog.follow(request, s)).thenCompose(started -> {
                 int promptTokens = started.accepted().promptTokens();
                 if (promptTokens >= model.contextLength()) {
@@ -198,7 +198,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                 }
                 OpenAiShape shape = new OpenAiShape(chat, id, created, model.id(), r.includeUsage());
                 String echo = r.echo() ? promptText(r) : "";
-                shape.echoed(echo);
+                if (!r.logprobs()) shape.echoed(echo);   // with logprobs the prompt's own tokens come first in text_offset
                 HttpResponse resp = r.stream() ? stream(started, shape, r, client, echo) : null;
                 return resp != null ? CompletableFuture.completedFuture(resp) : whole(started, shape, r, client, echo);
             });
@@ -239,12 +239,13 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                 }
                 yield last;
             }
+            case TokenEvent.PromptLogprobs p -> List.of(shape.echoChunk(p.index(), echo, p));
             case TokenEvent.Accepted a -> List.<ObjectNode>of();
         });
         List<ObjectNode> opening = new ArrayList<>();
         for (int i = 0; i < choices; i++) {
             if (r.chat()) opening.add(shape.roleChunk(i));
-            if (!echo.isEmpty()) opening.add(shape.deltaChunk(i, echo, List.of(), false, null));
+            if (!echo.isEmpty() && !r.logprobs()) opening.add(shape.deltaChunk(i, echo, List.of(), false, null));   // with logprobs: at PromptLogprobs
         }
         chunks = Source.from(opening).concat(chunks);
         // a stream ends with exactly one of: the Finished chunks, the failure's error event, or (neither came) an error event of its own
@@ -297,7 +298,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                     for (int i = 0; i < choices; i++) {
                         TokenEvent.Finished f = c.finished[i];
                         if (f == null) throw ApiError.of(ApiError.Kind.INTERNAL, "the generation ended without finishing").exception();
-                        out.add(new OpenAiShape.Choice(i, c.text[i].toString(), c.logprobs.get(i), OpenAiShape.finishReason(f.finishReason())));
+                        out.add(new OpenAiShape.Choice(i, c.text[i].toString(), c.prompt[i], c.logprobs.get(i), OpenAiShape.finishReason(f.finishReason())));
                         promptTokens = f.promptTokens();
                         completionTokens += f.completionTokens();   // OpenAI's usage: the prompt once, every choice's completion
                     }
@@ -310,10 +311,12 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
         final StringBuilder[] text;
         final List<List<TokenEvent.TokenLogprob>> logprobs = new ArrayList<>();
         final TokenEvent.Finished[] finished;
+        final TokenEvent.PromptLogprobs[] prompt;
 
         Collected(int choices, String echo) {
             text = new StringBuilder[choices];
             finished = new TokenEvent.Finished[choices];
+            prompt = new TokenEvent.PromptLogprobs[choices];
             for (int i = 0; i < choices; i++) {
                 text[i] = new StringBuilder(echo);
                 logprobs.add(new ArrayList<>());
@@ -327,6 +330,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                     logprobs.get(d.index()).addAll(d.logprobs());
                 }
                 case TokenEvent.Finished f -> finished[f.index()] = f;
+                case TokenEvent.PromptLogprobs p -> prompt[p.index()] = p;
                 case TokenEvent.Accepted a -> {}
             }
             return this;

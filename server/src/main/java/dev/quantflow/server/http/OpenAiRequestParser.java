@@ -89,9 +89,7 @@ final class OpenAiRequestParser {
         if (f.has("logprobs") && topLogprobs < 0) throw ApiError.invalid("logprobs", "logprobs must be between 0 and " + GenerationParams.MAX_TOP_LOGPROBS).exception();
         OptionalLong maxTokens = f.longInteger("max_tokens");
         GenerationParams params = params(f, "max_tokens", maxTokens.isPresent() ? maxTokens : OptionalLong.of(COMPLETIONS_DEFAULT_MAX_TOKENS), "logprobs", topLogprobs, false);
-        boolean echo = f.bool("echo").orElse(false);
-        if (echo && topLogprobs >= 0)
-            throw ApiError.invalid("echo", "echo together with logprobs (the prompt's logprobs) is not supported; use echo without logprobs, or logprobs without echo").exception();
+        boolean echo = f.bool("echo").orElse(false);   // with logprobs, the prompt's tokens get theirs too
         return finish(f, false, prompt, params, echo);
     }
 

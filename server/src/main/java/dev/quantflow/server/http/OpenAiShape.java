@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.server.api.ApiError;
 import dev.quantflow.server.api.GenerationParams;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -28,7 +29,7 @@ final class OpenAiShape {
     private final int[] textOffset = new int[GenerationParams.MAX_N];
 
     /** One finished choice of a whole response. */
-    record Choice(int index, String text, List<TokenEvent.TokenLogprob> logprobs, String finishReason) {}
+    record Choice(int index, String text, TokenEvent.PromptLogprobs promptLogprobs, List<TokenEvent.TokenLogprob> logprobs, String finishReason) {}
 
     OpenAiShape(boolean chat, String id, long created, String model, boolean includeUsageField) {
         this.chat = chat;
@@ -64,6 +65,11 @@ final class OpenAiShape {
         return chunk(textChoice(index, text, lp, finishReason));
     }
 
+    /** completions' echo with logprobs: the prompt's text and its tokens' logprobs (the first token's null), before the choice's own. */
+    ObjectNode echoChunk(int index, String text, TokenEvent.PromptLogprobs prompt) {
+        return chunk(textChoice(index, text, completionLogprobs(index, prompt, List.of()), null));
+    }
+
     /** The include_usage chunk: no choices, only usage. */
     ObjectNode usageChunk(int promptTokens, int completionTokens) {
         ObjectNode c = head(chat ? "chat.completion.chunk" : "text_completion");
@@ -77,7 +83,7 @@ final class OpenAiShape {
         ObjectNode r = head(chat ? "chat.completion" : "text_completion");
         ArrayNode out = r.putArray("choices");
         for (Choice c : choices) {
-            ObjectNode lp = withLogprobs ? logprobs(c.index(), c.logprobs()) : null;
+            ObjectNode lp = withLogprobs ? (chat ? chatLogprobs(c.logprobs()) : completionLogprobs(c.index(), c.promptLogprobs(), c.logprobs())) : null;
             out.add(chat ? choice(c.index(), F.objectNode().put("role", "assistant").put("content", c.text()), lp, c.finishReason(), "message")
                     : textChoice(c.index(), c.text(), lp, c.finishReason()));
         }
@@ -121,7 +127,7 @@ final class OpenAiShape {
     }
 
     private ObjectNode logprobs(int index, List<TokenEvent.TokenLogprob> lps) {
-        return chat ? chatLogprobs(lps) : completionLogprobs(index, lps);
+        return chat ? chatLogprobs(lps) : completionLogprobs(index, null, lps);
     }
 
     /** chat: {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]} */
@@ -146,13 +152,24 @@ final class OpenAiShape {
     }
 
     /** completions: {"tokens": [...], "token_logprobs": [...], "top_logprobs": [{token: logprob}], "text_offset": [...]} */
-    private ObjectNode completionLogprobs(int index, List<TokenEvent.TokenLogprob> lps) {
+    private ObjectNode completionLogprobs(int index, TokenEvent.PromptLogprobs prompt, List<TokenEvent.TokenLogprob> lps) {
         ObjectNode o = F.objectNode();
         ArrayNode tokens = o.putArray("tokens");
         ArrayNode tokenLogprobs = o.putArray("token_logprobs");
         ArrayNode top = o.putArray("top_logprobs");
         ArrayNode offsets = o.putArray("text_offset");
-        for (TokenEvent.TokenLogprob lp : lps) {
+        List<TokenEvent.TokenLogprob> all = lps;
+        if (prompt != null) {
+            // the prompt's first token has no logprob: null entries, as OpenAI's and vLLM's echo
+            tokens.add(prompt.firstToken());
+            tokenLogprobs.addNull();
+            top.addNull();
+            offsets.add(textOffset[index]);
+            textOffset[index] += prompt.firstToken().codePointCount(0, prompt.firstToken().length());
+            all = new ArrayList<>(prompt.logprobs());
+            all.addAll(lps);
+        }
+        for (TokenEvent.TokenLogprob lp : all) {
             tokens.add(lp.token());
             tokenLogprobs.add(Math.max(lp.logprob(), LOGPROB_FLOOR));
             ObjectNode alternatives = top.addObject();

@@ -110,6 +110,17 @@ class SamplingThroughSdkTest {
         GenerateResult plain = reference.generate(PROMPT, greedy(24, true, List.of(), 0, 0, 1, Map.of(), 0, List.of(), true, false));
         int firstToken = plain.tokens()[0];
         int stopId = plain.tokens()[2];
+        // penalties strong enough to change this model's greedy text (found on the reference, so the check cannot pass by a no-op)
+        double[] pen = null;
+        for (double[] c : new double[][] {{1.5, 1.0}, {2, 2}, {-2, -2}, {2, -2}}) {
+            if (!reference.generate(PROMPT, greedy(24, true, List.of(), c[0], c[1], 1, Map.of(), 0, List.of(), true, false)).text().equals(plain.text())) { pen = c; break; }
+        }
+        double rep = Double.NaN;
+        for (double c : new double[] {1.5, 2, 3, 0.5}) {
+            if (!reference.generate(PROMPT, greedy(24, true, List.of(), 0, 0, c, Map.of(), 0, List.of(), true, false)).text().equals(plain.text())) { rep = c; break; }
+        }
+        assertThat(pen).as("some presence/frequency penalty changes the greedy text").isNotNull();
+        assertThat(rep).as("some repetition penalty changes the greedy text").isNotNaN();
         // a stop string from the plain greedy text after its first word
         String stopString = plain.text().substring(plain.text().indexOf(' ', 1)).trim().split(" ")[0];
 
@@ -124,9 +135,9 @@ class SamplingThroughSdkTest {
         cases.add(new OpenAiSdk.Case("best-of-4", "completions", body("prompt", PROMPT, "n", 1, "best_of", 4, "temperature", 1, "seed", 3, "max_tokens", 8,
                 "ignore_eos", true)));
         cases.add(new OpenAiSdk.Case("best-of-stream", "completions", body("prompt", PROMPT, "best_of", 2, "max_tokens", 4, "stream", true)));
-        cases.addAll(both("penalties", "completions", body("prompt", PROMPT, "temperature", 0, "presence_penalty", 1.5, "frequency_penalty", 1.0,
+        cases.addAll(both("penalties", "completions", body("prompt", PROMPT, "temperature", 0, "presence_penalty", pen[0], "frequency_penalty", pen[1],
                 "max_tokens", 24, "ignore_eos", true)));
-        cases.addAll(both("repetition", "completions", body("prompt", PROMPT, "temperature", 0, "repetition_penalty", 1.5, "max_tokens", 24, "ignore_eos", true)));
+        cases.addAll(both("repetition", "completions", body("prompt", PROMPT, "temperature", 0, "repetition_penalty", rep, "max_tokens", 24, "ignore_eos", true)));
         cases.addAll(both("bias", "chat", body("messages", List.of(Map.of("role", "user", "content", PROMPT)), "temperature", 0,
                 "logit_bias", Map.of(Integer.toString(firstToken), -100), "max_tokens", 16, "ignore_eos", true)));
         cases.add(new OpenAiSdk.Case("bias-completion", "completions", body("prompt", PROMPT, "temperature", 0,
@@ -149,7 +160,7 @@ class SamplingThroughSdkTest {
         cases.add(new OpenAiSdk.Case("bias-101", "completions", body("prompt", PROMPT, "logit_bias", Map.of("5", 101))));
         cases.add(new OpenAiSdk.Case("min-tokens-over-max", "completions", body("prompt", PROMPT, "min_tokens", 20, "max_tokens", 4)));
         cases.add(new OpenAiSdk.Case("stop-ids-vocab", "completions", body("prompt", PROMPT, "stop_token_ids", List.of(100000))));
-        cases.add(new OpenAiSdk.Case("echo-logprobs", "completions", body("prompt", PROMPT, "echo", true, "logprobs", 1)));
+        cases.addAll(both("echo-logprobs", "completions", body("prompt", PROMPT, "temperature", 0, "echo", true, "logprobs", 1, "max_tokens", 4, "ignore_eos", true)));
 
         Map<String, JsonNode> got = OpenAiSdk.install().run("http://127.0.0.1:" + server.httpPort() + "/v1", cases);
         int promptTokens = tok.encode(PROMPT).length;
@@ -190,8 +201,8 @@ class SamplingThroughSdkTest {
 
         // greedy with the logit adjustments equals the reference loop with the same options
         Map<String, GenerateOptions> refs = new LinkedHashMap<>();
-        refs.put("penalties", greedy(24, true, List.of(), 1.5, 1.0, 1, Map.of(), 0, List.of(), true, false));
-        refs.put("repetition", greedy(24, true, List.of(), 0, 0, 1.5, Map.of(), 0, List.of(), true, false));
+        refs.put("penalties", greedy(24, true, List.of(), pen[0], pen[1], 1, Map.of(), 0, List.of(), true, false));
+        refs.put("repetition", greedy(24, true, List.of(), 0, 0, rep, Map.of(), 0, List.of(), true, false));
         refs.put("bias-completion", greedy(16, true, List.of(), 0, 0, 1, Map.of(firstToken, -100.0), 0, List.of(), true, false));
         refs.put("min-p", greedy(24, true, List.of(), 0, 0, 1, Map.of(), 0, List.of(), true, false));
         refs.put("min-tokens-stop-ids", greedy(24, false, List.of(), 0, 0, 1, Map.of(), 5, List.of(stopId), true, false));
@@ -203,6 +214,7 @@ class SamplingThroughSdkTest {
             if (got.containsKey(e.getKey() + "-stream")) assertThat(texts(got.get(e.getKey() + "-stream"))).as(e.getKey() + " streamed").containsExactly(expected);
         }
         assertThat(texts(got.get("penalties")).getFirst()).isNotEqualTo(plain.text());
+        assertThat(texts(got.get("repetition")).getFirst()).isNotEqualTo(plain.text());
         assertThat(texts(got.get("bias-completion")).getFirst()).isNotEqualTo(plain.text());
         assertThat(texts(got.get("min-p")).getFirst()).as("min_p 1 keeps only the most likely token").isEqualTo(plain.text());
         assertThat(texts(got.get("skip-special")).getFirst()).isEqualTo(tok.tokenText(eos).repeat(3));
@@ -225,7 +237,18 @@ class SamplingThroughSdkTest {
         refused(got.get("bias-101"), "logit_bias", "between -100 and 100");
         refused(got.get("min-tokens-over-max"), "min_tokens", "at most max_tokens");
         refused(got.get("stop-ids-vocab"), "stop_token_ids", "outside the vocabulary");
-        refused(got.get("echo-logprobs"), "echo", "not supported");
+        // echo with logprobs: the prompt's tokens first (the first one's logprob null), then the completion's; whole and streamed alike
+        JsonNode lp = got.get("echo-logprobs").get("result").get("choices").get(0).get("logprobs");
+        int[] promptIds = tok.encode(PROMPT);
+        assertThat(lp.get("tokens")).hasSize(promptIds.length + 4);
+        assertThat(lp.get("token_logprobs").get(0).isNull()).isTrue();
+        for (int i = 1; i < lp.get("token_logprobs").size(); i++) assertThat(lp.get("token_logprobs").get(i).asDouble()).as("logprob %d", i).isLessThanOrEqualTo(0);
+        StringBuilder joined = new StringBuilder();
+        for (JsonNode t : lp.get("tokens")) joined.append(t.asText());
+        assertThat(joined.toString()).isEqualTo(texts(got.get("echo-logprobs")).getFirst());
+        assertThat(lp.get("text_offset").get(0).asInt()).isZero();
+        assertThat(texts(got.get("echo-logprobs")).getFirst()).startsWith(PROMPT);
+        assertThat(texts(got.get("echo-logprobs-stream"))).isEqualTo(texts(got.get("echo-logprobs")));
     }
 
     @Test
