@@ -219,7 +219,7 @@ class OpenAiHttpTest {
         assertThat(m.header("content-type")).hasValueSatisfying(ct -> assertThat(ct).startsWith("text/plain"));
         assertThat(m.body()).contains(
                 "# HELP quantflow_num_requests_running ", "quantflow_num_requests_waiting{model_name=\"stories260K\"} ", "quantflow_kv_cache_usage_perc{model_name=\"stories260K\"} ",
-                "quantflow_time_to_first_token_seconds_bucket{le=", "quantflow_inter_token_latency_seconds_bucket",
+                "quantflow_time_to_first_token_seconds_bucket{model_name=\"stories260K\",le=", "quantflow_inter_token_latency_seconds_bucket",
                 "quantflow_e2e_request_latency_seconds_count", "quantflow_request_queue_time_seconds_count",
                 "quantflow_request_prefill_time_seconds_count", "quantflow_request_decode_time_seconds_count",
                 "quantflow_prompt_tokens_total{model_name=\"stories260K\"} ", "quantflow_generation_tokens_total{model_name=\"stories260K\"} ", "quantflow_request_success_total{finished_reason=\"length\",model_name=\"stories260K\"}",

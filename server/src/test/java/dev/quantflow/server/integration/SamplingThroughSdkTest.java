@@ -16,6 +16,7 @@ import dev.quantflow.server.TestServers;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -109,7 +110,12 @@ class SamplingThroughSdkTest {
         int eos = tok.eosTokenIds().iterator().next();
         GenerateResult plain = reference.generate(PROMPT, greedy(24, true, List.of(), 0, 0, 1, Map.of(), 0, List.of(), true, false));
         int firstToken = plain.tokens()[0];
-        int stopId = plain.tokens()[2];
+        // a stop token id the greedy text reaches after min_tokens (5) and not before
+        int stopId = -1;
+        for (int i = 5; i < plain.tokens().length && stopId < 0; i++) {
+            int t = plain.tokens()[i];
+            if (Arrays.stream(plain.tokens(), 0, 5).noneMatch(x -> x == t)) stopId = t;
+        }
         // penalties strong enough to change this model's greedy text (found on the reference, so the check cannot pass by a no-op)
         double[] pen = null;
         for (double[] c : new double[][] {{1.5, 1.0}, {2, 2}, {-2, -2}, {2, -2}}) {
@@ -220,7 +226,11 @@ class SamplingThroughSdkTest {
         assertThat(texts(got.get("skip-special")).getFirst()).isEqualTo(tok.tokenText(eos).repeat(3));
         assertThat(texts(got.get("include-stop")).getFirst()).endsWith(stopString);
         assertThat(texts(got.get("bias")).getFirst()).isEqualTo(texts(got.get("bias-stream")).getFirst()).isNotEmpty();
+        GenerateResult stopped = reference.generate(PROMPT, refs.get("min-tokens-stop-ids"));
+        assertThat(stopped.finishReason()).isEqualTo("stop");
+        assertThat(stopped.tokens().length).isGreaterThanOrEqualTo(5);
         assertThat(got.get("min-tokens-stop-ids").get("result").get("choices").get(0).get("finish_reason").asText()).isEqualTo("stop");
+        assertThat(got.get("min-tokens-stop-ids").get("result").get("usage").get("completion_tokens").asInt()).isEqualTo(stopped.tokens().length);
 
         // echo: the prompt's text, then the completion
         String echoed = PROMPT + reference.generate(PROMPT, greedy(6, true, List.of(), 0, 0, 1, Map.of(), 0, List.of(), true, false)).text();
