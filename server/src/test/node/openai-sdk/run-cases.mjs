@@ -1,6 +1,6 @@
 // Runs request cases against a server with the official openai client and prints one JSON line per
 // case: what came back, whole or assembled from the stream, or the error the client raised.
-// Usage: node run-cases.mjs BASE_URL CASES.json   (cases: [{name, api: "completions"|"chat", body}])
+// Usage: node run-cases.mjs BASE_URL CASES.json   (cases: [{name, api: "completions"|"chat"|"models", body}])
 import { readFileSync } from "node:fs";
 import OpenAI from "openai";
 
@@ -51,6 +51,13 @@ function whole(r, api) {
 
 for (const c of cases) {
   try {
+    if (c.api === "models") {
+      const models = [];
+      for await (const m of client.models.list()) models.push(m);
+      const one = await client.models.retrieve(models[0].id);
+      console.log(JSON.stringify({ name: c.name, ok: true, result: { data: models, retrieved: one } }));
+      continue;
+    }
     const r = await endpoint(c.api).create(c.body);
     const result = c.body.stream ? await assemble(r, c.api) : whole(r, c.api);
     console.log(JSON.stringify({ name: c.name, ok: true, result }));

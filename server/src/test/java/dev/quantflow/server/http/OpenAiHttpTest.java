@@ -7,6 +7,7 @@ import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.server.Http;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.ScriptedEngine;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -71,6 +72,28 @@ class OpenAiHttpTest {
         assertThat(req.options().stop()).containsExactly("\n", "END");
         assertThat(req.options().ignoreEos()).isTrue();
         assertThat(req.topLogprobs()).isEqualTo(-1);
+        assertThat(req.n()).isEqualTo(1);
+    }
+
+    @Test
+    void samplingExtensionsReachTheEngine() {
+        Map<String, Object> body = new LinkedHashMap<>(Map.of("prompt", "Hi", "max_tokens", 7, "n", 2, "best_of", 3, "presence_penalty", 0.5,
+                "frequency_penalty", -0.25, "repetition_penalty", 1.1, "logit_bias", Map.of("403", -100, "407", 2.5), "min_tokens", 3));
+        body.putAll(Map.of("stop_token_ids", List.of(2, 5), "skip_special_tokens", false, "include_stop_str_in_output", true, "echo", true, "logprobs", 1));
+        assertThat(http.post("/v1/completions", body).status()).isEqualTo(200);
+        var req = engine.last();
+        assertThat(req.n()).isEqualTo(2);
+        assertThat(req.bestOf()).isEqualTo(3);
+        assertThat(req.promptLogprobs()).isTrue();
+        var s = req.options().sampling();
+        assertThat(s.presencePenalty()).isEqualTo(0.5f);
+        assertThat(s.frequencyPenalty()).isEqualTo(-0.25f);
+        assertThat(s.repetitionPenalty()).isEqualTo(1.1f);
+        assertThat(s.logitBias()).containsEntry(403, -100f).containsEntry(407, 2.5f).hasSize(2);
+        assertThat(req.options().minTokens()).isEqualTo(3);
+        assertThat(req.options().stopTokenIds()).containsExactly(2, 5);
+        assertThat(req.options().skipSpecialTokens()).isFalse();
+        assertThat(req.options().includeStopStrInOutput()).isTrue();
     }
 
     @Test

@@ -11,8 +11,10 @@ import dev.quantflow.engine.sample.SamplingParams;
 import dev.quantflow.proto.v1.GenerateRequest;
 import dev.quantflow.proto.v1.GenerateResponse;
 import dev.quantflow.proto.v1.GenerationServiceClient;
+import dev.quantflow.server.Http;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.TestServers;
+import dev.quantflow.server.api.ServerVersion;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.ArrayList;
@@ -37,7 +39,8 @@ import org.junit.jupiter.api.TestInstance;
  * The sampling and decoding parameters through the real server on stories260K, sent by the
  * official openai npm client, whole and streamed: n / best_of (choice indices, seed per choice,
  * usage), the penalties, logit_bias, min_p, min_tokens, stop_token_ids, skip_special_tokens,
- * include_stop_str_in_output, echo, and the 400s naming the field. Greedy outputs equal the
+ * include_stop_str_in_output, echo (with prompt logprobs), the model card, and the 400s naming the
+ * field; /version, /tokenize, /detokenize and the model_name label in vLLM's shapes. Greedy outputs equal the
  * reference generate loop run with the same options; streamed equals whole. gRPC carries the same.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -168,6 +171,8 @@ class SamplingThroughSdkTest {
         cases.add(new OpenAiSdk.Case("stop-ids-vocab", "completions", body("prompt", PROMPT, "stop_token_ids", List.of(100000))));
         cases.addAll(both("echo-logprobs", "completions", body("prompt", PROMPT, "temperature", 0, "echo", true, "logprobs", 1, "max_tokens", 4, "ignore_eos", true)));
 
+        cases.add(new OpenAiSdk.Case("models", "models", Map.of()));
+
         Map<String, JsonNode> got = OpenAiSdk.install().run("http://127.0.0.1:" + server.httpPort() + "/v1", cases);
         int promptTokens = tok.encode(PROMPT).length;
 
@@ -237,6 +242,14 @@ class SamplingThroughSdkTest {
         assertThat(texts(got.get("echo"))).containsExactly(echoed);
         assertThat(texts(got.get("echo-stream"))).containsExactly(echoed);
 
+        // the model card as vLLM's: root, parent, max_model_len, through the client's models.list and retrieve
+        JsonNode card = got.get("models").get("result").get("data").get(0);
+        assertThat(card.get("id").asText()).isEqualTo("stories260K");
+        assertThat(card.get("root").asText()).isEqualTo("stories260K");
+        assertThat(card.get("parent").isNull()).isTrue();
+        assertThat(card.get("max_model_len").asInt()).isEqualTo(512);
+        assertThat(got.get("models").get("result").get("retrieved").get("max_model_len").asInt()).isEqualTo(512);
+
         refused(got.get("suffix"), "suffix", "fill-in-the-middle");
         refused(got.get("n-17"), "n", "between 1 and 16");
         refused(got.get("best-of-below-n"), "best_of", "between n");
@@ -259,6 +272,34 @@ class SamplingThroughSdkTest {
         assertThat(lp.get("text_offset").get(0).asInt()).isZero();
         assertThat(texts(got.get("echo-logprobs")).getFirst()).startsWith(PROMPT);
         assertThat(texts(got.get("echo-logprobs-stream"))).isEqualTo(texts(got.get("echo-logprobs")));
+    }
+
+    @Test
+    void versionTokenizeDetokenizeAndMetricsAsVllmShapesThem() {
+        Http http = new Http(server.httpPort());
+        assertThat(http.get("/version").json().get("version").asText()).isEqualTo(ServerVersion.VERSION);
+        var tok = reference.tokenizer();
+        int[] ids = tok.encode(PROMPT);
+        JsonNode t = http.post("/tokenize", Map.of("model", "stories260K", "prompt", PROMPT, "return_token_strs", true)).json();
+        assertThat(t.get("count").asInt()).isEqualTo(ids.length);
+        assertThat(t.get("max_model_len").asInt()).isEqualTo(512);
+        assertThat(t.get("tokens")).hasSize(ids.length);
+        for (int i = 0; i < ids.length; i++) {
+            assertThat(t.get("tokens").get(i).asInt()).isEqualTo(ids[i]);
+            assertThat(t.get("token_strs").get(i).asText()).isEqualTo(tok.tokenText(ids[i]));
+        }
+        JsonNode plainTokens = http.post("/tokenize", Map.of("prompt", PROMPT, "add_special_tokens", false)).json();
+        assertThat(plainTokens.get("count").asInt()).isEqualTo(tok.encode(PROMPT, false).length);
+        assertThat(plainTokens.get("token_strs").isNull()).isTrue();
+        Http.Reply chat = http.post("/tokenize", Map.of("messages", List.of(Map.of("role", "user", "content", "hi"))));
+        assertThat(chat.status()).isEqualTo(400);
+        assertThat(chat.json().get("error").get("param").asText()).isEqualTo("messages");
+        assertThat(http.post("/detokenize", Map.of("model", "stories260K", "tokens", Arrays.stream(ids).boxed().toList())).json().get("prompt").asText())
+                .isEqualTo(tok.decode(ids));
+        http.post("/v1/completions", body("prompt", PROMPT, "max_tokens", 2));
+        String metrics = http.get("/metrics").body();
+        assertThat(metrics).contains("quantflow_generation_tokens_total{model_name=\"stories260K\"}");
+        assertThat(metrics.lines().filter(l -> l.startsWith("quantflow_")).toList()).allSatisfy(l -> assertThat(l).contains("model_name=\"stories260K\""));
     }
 
     @Test
