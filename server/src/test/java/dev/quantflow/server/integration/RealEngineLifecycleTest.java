@@ -48,18 +48,18 @@ class RealEngineLifecycleTest {
             Http.SseStream s = http.stream("/v1/completions", streaming("Once", 400));
             assertThat(s.next()).isPresent();
             String metrics = http.get("/metrics").body();
-            assertThat(value(metrics, "quantflow_num_requests_running")).isEqualTo(1.0);
-            assertThat(value(metrics, "quantflow_kv_cache_blocks_used")).isPositive();
-            assertThat(value(metrics, "quantflow_kv_cache_usage_perc")).isPositive();
+            assertThat(value(metrics, "quantflow_num_requests_running{model_name=\"stories260K\"}")).isEqualTo(1.0);
+            assertThat(value(metrics, "quantflow_kv_cache_blocks_used{model_name=\"stories260K\"}")).isPositive();
+            assertThat(value(metrics, "quantflow_kv_cache_usage_perc{model_name=\"stories260K\"}")).isPositive();
             s.response.body().close();
             long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (value(http.get("/metrics").body(), "quantflow_num_requests_running") != 0 && System.nanoTime() < end) Thread.sleep(20);
+            while (value(http.get("/metrics").body(), "quantflow_num_requests_running{model_name=\"stories260K\"}") != 0 && System.nanoTime() < end) Thread.sleep(20);
             metrics = http.get("/metrics").body();
-            assertThat(value(metrics, "quantflow_num_requests_running")).isZero();
-            assertThat(value(metrics, "quantflow_kv_cache_blocks_used")).isZero();
+            assertThat(value(metrics, "quantflow_num_requests_running{model_name=\"stories260K\"}")).isZero();
+            assertThat(value(metrics, "quantflow_kv_cache_blocks_used{model_name=\"stories260K\"}")).isZero();
             assertThat(value(metrics, "quantflow_request_success_total{finished_reason=\"abort\",model_name=\"stories260K\"}")).isEqualTo(1.0);
             // far fewer tokens than the 400 asked for were generated before the sequence was freed
-            assertThat(value(metrics, "quantflow_generation_tokens_total")).isLessThan(300);
+            assertThat(value(metrics, "quantflow_generation_tokens_total{model_name=\"stories260K\"}")).isLessThan(300);
         }
     }
 
