@@ -61,26 +61,29 @@ public final class ScriptedEngine implements InferenceEngine {
         int[] script = tokenizer.encode(SCRIPT, false);
         int n = Math.min(request.options().maxTokens(), script.length);
         String finish = n == script.length ? "stop" : "length";
+        IncrementalDetokenizer detok = tokenizer.newDetokenizer();
         SharedKillSwitch kill = KillSwitches.shared(request.requestId());
         active.put(request.requestId(), kill);
         AtomicBoolean finished = new AtomicBoolean();
         AtomicBoolean killed = new AtomicBoolean();
-        int promptTokens = prompt.length;
-        // every one of the n choices replays the script, then finishes (the stream ends after the last)
-        Source<TokenEvent, NotUsed> deltas = Source.range(0, request.n() - 1).flatMapConcat(choice -> {
-            IncrementalDetokenizer detok = tokenizer.newDetokenizer();
-            Source<TokenEvent, NotUsed> tokens = Source.range(0, n - 1).map(i -> {
-                if (failMidStream && i == 2) throw new EngineException(EngineException.Kind.INTERNAL, "stage 0 failed");
-                int id = script[i];
-                List<TokenEvent.TokenLogprob> lps = request.topLogprobs() < 0 ? List.of()
-                        : List.of(new TokenEvent.TokenLogprob(id, tokenizer.decode(id), -0.5f,
-                        request.topLogprobs() == 0 ? List.of() : List.of(new TokenEvent.TopLogprob(id, tokenizer.decode(id), -0.5f))));
-                return (TokenEvent) new TokenEvent.Delta(detok.push(id), new int[] {id}, lps, choice);
-            });
-            if (!tokenDelay.isZero()) tokens = tokens.throttle(1, tokenDelay);
-            if (choice == request.n() - 1) return tokens;
-            return tokens.concat(Source.single(new TokenEvent.Finished(finish, promptTokens, n, choice)));
+        Source<TokenEvent, NotUsed> deltas = Source.range(0, n - 1).map(i -> {
+            if (failMidStream && i == 2) throw new EngineException(EngineException.Kind.INTERNAL, "stage 0 failed");
+            int id = script[i];
+            List<TokenEvent.TokenLogprob> lps = request.topLogprobs() < 0 ? List.of()
+                    : List.of(new TokenEvent.TokenLogprob(id, tokenizer.decode(id), -0.5f,
+                    request.topLogprobs() == 0 ? List.of() : List.of(new TokenEvent.TopLogprob(id, tokenizer.decode(id), -0.5f))));
+            return (TokenEvent) new TokenEvent.Delta(detok.push(id), new int[] {id}, lps);
         });
+        if (!tokenDelay.isZero()) deltas = deltas.throttle(1, tokenDelay);
+        int promptTokens = prompt.length;
+        // n > 1: choices 1..n-1 replay the script after choice 0 finished (the stream ends with the last choice's Finished)
+        for (int choice = 1; choice < request.n(); choice++) {
+            int c = choice;
+            IncrementalDetokenizer d = tokenizer.newDetokenizer();
+            deltas = deltas.concat(Source.single((TokenEvent) new TokenEvent.Finished(finish, promptTokens, n, c - 1)))
+                    .concat(Source.range(0, n - 1).map(i -> (TokenEvent) new TokenEvent.Delta(d.push(script[i]), new int[] {script[i]}, List.of(), c)));
+        }
+        int last = request.n() - 1;
         killSwitches.put(request.requestId(), new Killer(kill, killed));
         Source<TokenEvent, NotUsed> accepted = Source.single(new TokenEvent.Accepted(request.requestId(), promptTokens));
         if (!acceptDelay.isZero()) accepted = accepted.initialDelay(acceptDelay);
@@ -88,7 +91,6 @@ public final class ScriptedEngine implements InferenceEngine {
                 .concatLazy(deltas.via(kill.flow()))
                 .concatLazy(Source.lazySingle(() -> {
                     finished.set(true);
-                    int last = request.n() - 1;
                     return killed.get() ? new TokenEvent.Finished("cancelled", promptTokens, 0, last) : new TokenEvent.Finished(finish, promptTokens, n, last);
                 }))
                 .watchTermination((nu, done) -> {
