@@ -28,16 +28,24 @@ import java.util.stream.Stream;
  * server-sent events to [DONE], and send the next, until `requests` ran or the duration passed.
  * Per request: time to the first token, mean time per output token after it, end-to-end time.
  * With references, every stream's text must equal its prompt's single-request text: a lost,
- * duplicated or reordered token shows up as a mismatch.
+ * duplicated or reordered token shows up as a mismatch. With a system prompt, each request is a
+ * /v1/chat/completions of that system message and the prompt as the user's (a chat workload whose
+ * requests share a prefix, as prefix caching serves).
  */
 public final class ServeLoadGenerator {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    public record Settings(URI base, Optional<String> apiKey, Optional<String> model, int maxTokens, List<String> prompts, Duration requestTimeout) {
+    public record Settings(URI base, Optional<String> apiKey, Optional<String> model, int maxTokens, List<String> prompts, Duration requestTimeout,
+                           Optional<String> systemPrompt) {
         public Settings {
             prompts = List.copyOf(prompts);
             if (prompts.isEmpty()) throw new IllegalArgumentException("at least one prompt is needed");
             if (maxTokens < 1) throw new IllegalArgumentException("max tokens must be >= 1");
+        }
+
+        /** Completions of the prompts (no system prompt). */
+        public Settings(URI base, Optional<String> apiKey, Optional<String> model, int maxTokens, List<String> prompts, Duration requestTimeout) {
+            this(base, apiKey, model, maxTokens, prompts, requestTimeout, Optional.empty());
         }
     }
 
@@ -179,10 +187,17 @@ public final class ServeLoadGenerator {
         try {
             ObjectNode body = JSON.createObjectNode();
             settings.model().ifPresent(m -> body.put("model", m));
-            body.put("prompt", settings.prompts().get(prompt)).put("max_tokens", settings.maxTokens()).put("temperature", 0)
-                    .put("ignore_eos", true).put("stream", true);
+            if (settings.systemPrompt().isPresent()) {
+                var messages = body.putArray("messages");
+                messages.addObject().put("role", "system").put("content", settings.systemPrompt().get());
+                messages.addObject().put("role", "user").put("content", settings.prompts().get(prompt));
+            } else {
+                body.put("prompt", settings.prompts().get(prompt));
+            }
+            body.put("max_tokens", settings.maxTokens()).put("temperature", 0).put("ignore_eos", true).put("stream", true);
             body.putObject("stream_options").put("include_usage", true);
-            HttpRequest.Builder b = HttpRequest.newBuilder(settings.base().resolve("/v1/completions")).timeout(settings.requestTimeout())
+            String path = settings.systemPrompt().isPresent() ? "/v1/chat/completions" : "/v1/completions";
+            HttpRequest.Builder b = HttpRequest.newBuilder(settings.base().resolve(path)).timeout(settings.requestTimeout())
                     .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString()));
             settings.apiKey().ifPresent(k -> b.header("Authorization", "Bearer " + k));
             HttpResponse<Stream<String>> resp = client.send(b.build(), HttpResponse.BodyHandlers.ofLines());
@@ -212,7 +227,7 @@ public final class ServeLoadGenerator {
     }
 
     /**
-     * One /v1/completions event stream, line by line (the HTTP client splits at LF, CR or CRLF), as
+     * One /v1/completions (choices[].text) or /v1/chat/completions (choices[].delta.content) event stream, line by line (the HTTP client splits at LF, CR or CRLF), as
      * the SSE spec reads it: "data:" with or without its space, comments (": keep-alive") and other
      * fields skipped, an event dispatched at its blank line. What the servers differ in is accepted:
      * usage in a chunk of its own with no choices (OpenAI, vLLM), in the final chunk next to the
@@ -291,7 +306,7 @@ public final class ServeLoadGenerator {
             if (usage.isObject() && usage.has("completion_tokens")) usageTokens = usage.get("completion_tokens").asInt();
             for (JsonNode choice : chunk.path("choices")) {
                 if (choice.path("index").asInt(0) != 0) continue;
-                JsonNode t = choice.path("text");
+                JsonNode t = choice.has("delta") ? choice.path("delta").path("content") : choice.path("text");
                 if (t.isTextual() && !t.asText().isEmpty()) {
                     if (firstToken < 0) firstToken = now;
                     text.append(t.asText());

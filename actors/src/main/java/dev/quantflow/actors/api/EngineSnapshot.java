@@ -14,7 +14,16 @@ public record EngineSnapshot(
         long stepsTotal,
         long preemptionsTotal,
         List<StageStats> stages,
-        Map<String, Double> outlierColumnFraction) {  // LLM.int8: per layer name, mean fraction of outlier input columns
+        Map<String, Double> outlierColumnFraction,   // LLM.int8: per layer name, mean fraction of outlier input columns
+        long prefixCacheQueriesTotal,                // prompt tokens looked up in the prefix cache at admission (vLLM's prefix_cache_queries)
+        long prefixCacheHitsTotal,                   // of those, tokens whose KV blocks were cached (prefix_cache_hits)
+        int kvBlocksCached) {                        // blocks whose content the prefix cache knows (referenced or free)
+
+    public EngineSnapshot(int waiting, int running, int kvBlocksUsed, int kvBlocksTotal, int lastBatchTokens, int lastBatchSequences, long stepsTotal,
+                          long preemptionsTotal, List<StageStats> stages, Map<String, Double> outlierColumnFraction) {
+        this(waiting, running, kvBlocksUsed, kvBlocksTotal, lastBatchTokens, lastBatchSequences, stepsTotal, preemptionsTotal, stages,
+                outlierColumnFraction, 0, 0, 0);
+    }
 
     /**
      * busyFraction = busyNanosTotal / activeNanosTotal: the share of the time with any step in

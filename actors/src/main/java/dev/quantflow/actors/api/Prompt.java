@@ -13,8 +13,12 @@ public sealed interface Prompt {
 
     record Tokens(int[] ids) implements Prompt {}
 
-    /** Rendered with the model's chat template (tokenizer_config.json), then encoded. */
-    record Chat(List<ChatMessage> messages, boolean addGenerationPrompt) implements Prompt {}
+    /** Rendered with the model's chat template (tokenizer_config.json), then encoded; tools: OpenAI's tools list as JSON text, "" for none. */
+    record Chat(List<ChatMessage> messages, boolean addGenerationPrompt, String tools) implements Prompt {
+        public Chat(List<ChatMessage> messages, boolean addGenerationPrompt) {
+            this(messages, addGenerationPrompt, "");
+        }
+    }
 
     record ChatMessage(String role, String content) {}
 }

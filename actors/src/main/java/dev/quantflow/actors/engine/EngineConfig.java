@@ -39,7 +39,8 @@ public record EngineConfig(
         int stageThreads,             // threads a stage's matmuls split over; 0 -> all cores (stages share them)
         boolean warmup,               // run one 1-token generation at start; health().ready waits for it
         String quant,                 // the scheme by name: CPU stages build it (QuantizedModels.atLoad; a quantized checkpoint as stored), a device stage (cuda:N) its own
-        KvFormat kvFormat) {
+        KvFormat kvFormat,
+        boolean prefixCaching) {      // reuse the KV blocks of prompt prefixes already computed (vLLM's automatic prefix caching)
 
     public EngineConfig {
         layerSplit = List.copyOf(layerSplit);
@@ -147,6 +148,7 @@ public record EngineConfig(
         private boolean warmup;
         private String quant;
         private KvFormat kvFormat;
+        private boolean prefixCaching;
 
         private Builder(Path modelDir, Config c) {
             this.modelDir = modelDir;
@@ -165,6 +167,7 @@ public record EngineConfig(
             tokenizerWorkers = c.getInt("tokenizer-workers");
             stageThreads = c.getInt("stage-threads");
             warmup = c.getBoolean("warmup");
+            prefixCaching = c.getBoolean("prefix-caching");
         }
 
         public Builder servedModelName(String v) { servedModelName = v; return this; }
@@ -182,10 +185,11 @@ public record EngineConfig(
         public Builder warmup(boolean v) { warmup = v; return this; }
         public Builder quant(String v) { quant = v; return this; }
         public Builder kvFormat(KvFormat v) { kvFormat = v; return this; }
+        public Builder prefixCaching(boolean v) { prefixCaching = v; return this; }
 
         public EngineConfig build() {
             return new EngineConfig(modelDir, servedModelName, stages, layerSplit, devices, maxBatchTokens, maxSequences, kvBlocks,
-                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, quant, kvFormat);
+                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, quant, kvFormat, prefixCaching);
         }
     }
 }

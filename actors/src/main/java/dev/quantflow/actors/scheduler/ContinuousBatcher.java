@@ -2,10 +2,14 @@ package dev.quantflow.actors.scheduler;
 
 import dev.quantflow.actors.protocol.Step;
 import dev.quantflow.engine.kv.BlockAllocator;
+import dev.quantflow.engine.kv.BlockHash;
 import dev.quantflow.engine.llama.BatchRows;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -18,18 +22,33 @@ import java.util.Optional;
  * later. Running sequences are split into groups, one step in flight per group, so that with S
  * pipeline stages S micro-batches overlap.
  *
+ * <p>Prefix caching (vLLM's automatic prefix caching): a full block is registered by the hash of
+ * its tokens and all before them once a step computed it (in the current epoch: a restarted
+ * stage lost its KV). An admitted sequence takes every cached block of its first length-1 tokens
+ * (the last token is always computed, for its logits) and computes the rest. A sequence whose
+ * next block is being computed by a running sequence waits for it instead of computing it again:
+ * identical prompts arriving together (n > 1, a shared system prompt) share their blocks.
+ *
  * <p>Plain single-threaded state: only the scheduler actor touches it.
  */
 final class ContinuousBatcher {
     private final int groups, maxBatchTokens, maxSequences, blockSize;
     private final BlockAllocator blocks;
+    private final BlockHash prefixRoot;            // null: prefix caching off
+    private final Map<BlockHash, Sequence> computing = new HashMap<>();   // full blocks a running sequence is computing
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> running = new ArrayList<>();   // admission order
     private final int[] groupSize;
     private final StepPlan[] inFlight;
-    private long admissions, preemptions;
+    private long admissions, preemptions, prefixQueryTokens, prefixHitTokens;
 
     ContinuousBatcher(int groups, int maxBatchTokens, int maxSequences, int kvBlocks, int blockSize) {
+        this(groups, maxBatchTokens, maxSequences, kvBlocks, blockSize, null);
+    }
+
+    /** prefixRoot: the root of the block-hash chain (what besides tokens decides the KV), or null for no prefix caching. */
+    ContinuousBatcher(int groups, int maxBatchTokens, int maxSequences, int kvBlocks, int blockSize, BlockHash prefixRoot) {
+        this.prefixRoot = prefixRoot;
         this.groups = groups;
         this.maxBatchTokens = maxBatchTokens;
         this.maxSequences = maxSequences;
@@ -71,11 +90,13 @@ final class ContinuousBatcher {
         }
         if (!preempted) {   // as vLLM: no admissions in a step that had to preempt, or they would thrash
             int target = ceilDiv(Math.min(maxSequences, running.size() + waiting.size()), groups);
-            while (!waiting.isEmpty() && budget > 0 && running.size() < maxSequences && groupSize[group] < target) {
-                Sequence s = waiting.peekFirst();
-                int n = Math.min(s.pending(), budget);
-                if (!grow(s, s.computed + n)) break;
-                waiting.pollFirst();
+            Iterator<Sequence> queue = waiting.iterator();
+            while (queue.hasNext() && budget > 0 && running.size() < maxSequences && groupSize[group] < target) {
+                Sequence s = queue.next();
+                int n = admit(s, budget);
+                if (n == WAIT_FOR_PREFIX) continue;
+                if (n == NO_BLOCKS) break;
+                queue.remove();
                 s.state = Sequence.State.RUNNING;
                 s.group = group;
                 s.admission = ++admissions;
@@ -90,6 +111,46 @@ final class ContinuousBatcher {
         for (StepPlan.Scheduled it : items) it.sequence().inFlight = true;
         inFlight[group] = plan;
         return Optional.of(plan);
+    }
+
+    private static final int WAIT_FOR_PREFIX = -1, NO_BLOCKS = -2;
+
+    /**
+     * Gives a waiting sequence its blocks: the prefix cache's hits, then fresh ones for the next
+     * tokens the budget allows. Returns those tokens, or WAIT_FOR_PREFIX (its next block is being
+     * computed by another sequence) or NO_BLOCKS (nothing taken in either case).
+     */
+    private int admit(Sequence s, int budget) {
+        int[] hits = new int[0];
+        if (prefixRoot != null) {
+            int shareable = (s.length() - 1) / blockSize;   // full blocks before the last token
+            List<Integer> found = new ArrayList<>();
+            while (found.size() < shareable) {
+                int b = blocks.lookup(s.blockHash(found.size(), prefixRoot, blockSize));
+                if (b < 0) break;
+                found.add(b);
+            }
+            if (found.size() < shareable) {
+                Sequence owner = computing.get(s.blockHash(found.size(), prefixRoot, blockSize));
+                if (owner != null && owner != s) return WAIT_FOR_PREFIX;
+            }
+            hits = found.stream().mapToInt(Integer::intValue).toArray();
+        }
+        int cachedTokens = hits.length * blockSize;
+        int n = Math.min(s.length() - cachedTokens, budget);
+        int fresh = ceilDiv(cachedTokens + n, blockSize) - hits.length, unreferencedHits = 0;
+        for (int b : hits) if (blocks.refCount(b) == 0) unreferencedHits++;
+        if (fresh > blocks.free() - unreferencedHits) return NO_BLOCKS;
+        for (int b : hits) blocks.acquire(b);
+        s.blockTable = hits;
+        s.computed = cachedTokens;
+        if (!grow(s, cachedTokens + n)) throw new IllegalStateException("blocks counted free were not");
+        if (prefixRoot != null) {
+            prefixQueryTokens += s.length();
+            prefixHitTokens += cachedTokens;
+            for (int i = hits.length; i < s.length() / blockSize; i++) computing.putIfAbsent(s.blockHash(i, prefixRoot, blockSize), s);
+        }
+        return n;
     }
 
     private static Step build(long stepId, int group, long epoch, List<StepPlan.Scheduled> items) {
@@ -122,8 +183,26 @@ final class ContinuousBatcher {
 
     /** The step of this id came back computed: its sequences advance. */
     StepPlan complete(long stepId) {
+        return complete(stepId, 0);
+    }
+
+    /**
+     * The same, in the scheduler's current epoch: the blocks the step filled join the prefix
+     * cache unless it was planned before a stage lost its KV (then it filled nothing that lasts).
+     */
+    StepPlan complete(long stepId, long epoch) {
         StepPlan p = take(stepId);
-        for (StepPlan.Scheduled it : p.items()) it.sequence().computed += it.tokens();
+        for (StepPlan.Scheduled it : p.items()) {
+            Sequence s = it.sequence();
+            int before = s.computed;
+            s.computed += it.tokens();
+            if (prefixRoot != null && p.step().epoch() == epoch)
+                for (int i = before / blockSize; i < s.computed / blockSize; i++) {
+                    BlockHash h = s.blockHash(i, prefixRoot, blockSize);
+                    blocks.register(s.blockTable[i], h);
+                    computing.remove(h, s);
+                }
+        }
         return p;
     }
 
@@ -204,6 +283,26 @@ final class ContinuousBatcher {
     private void freeBlocks(Sequence s) {
         blocks.releaseAll(s.blockTable);
         s.blockTable = new int[0];
+        for (BlockHash h : s.blockHashes) computing.remove(h, s);
+    }
+
+    /** A stage lost its KV cache: no block's content is known any more. */
+    void forgetPrefixCache() {
+        blocks.clearCache();
+        computing.clear();
+    }
+
+    /** Prompt tokens (all tokens, for a recomputed sequence) looked up in the prefix cache at admission, and those found. */
+    long prefixQueryTokens() {
+        return prefixQueryTokens;
+    }
+
+    long prefixHitTokens() {
+        return prefixHitTokens;
+    }
+
+    int cachedBlocks() {
+        return blocks.cachedBlocks();
     }
 
     int waiting() {

@@ -27,6 +27,7 @@ import dev.quantflow.actors.protocol.StepSampled;
 import dev.quantflow.actors.protocol.TokenizerCommand.EncodeRejected;
 import dev.quantflow.actors.protocol.TokenizerCommand.Encoded;
 import dev.quantflow.actors.protocol.TokenizerCommand;
+import dev.quantflow.engine.kv.BlockHash;
 import dev.quantflow.engine.llama.LayerRange;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -116,7 +117,8 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         this.loaded = loaded;
         this.pipeline = pipeline;
         this.numStages = settings.stages().size();
-        this.batcher = new ContinuousBatcher(numStages, settings.maxBatchTokens(), settings.maxSequences(), settings.kvBlocks(), settings.kvBlockSize());
+        this.batcher = new ContinuousBatcher(numStages, settings.maxBatchTokens(), settings.maxSequences(), settings.kvBlocks(), settings.kvBlockSize(),
+                settings.prefixCaching() ? BlockHash.root(settings.prefixCacheNamespace()) : null);
         for (int s = 0; s < numStages; s++) unavailableStages.add(s);
         busyNanos = new long[numStages];
         lastStageNanos = new long[numStages];
@@ -246,7 +248,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
 
     private Behavior<SchedulerCommand> onStepSampled(StepSampled s) {
         if (!batcher.hasStep(s.stepId())) return this;
-        StepPlan plan = batcher.complete(s.stepId());
+        StepPlan plan = batcher.complete(s.stepId(), epoch);
         stepEnded(s.stageNanos());
         for (SampleOutcome o : s.outcomes()) {
             Sequence seq = sequences.get(o.sequence());
@@ -369,6 +371,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
     private Behavior<SchedulerCommand> onStageFailed(StageFailed f) {
         getContext().getLog().warn("stage {} failed in step {}: {}; restarting it", f.stage(), f.stepId(), f.message());
         epoch++;
+        batcher.forgetPrefixCache();   // the restarted stage's KV is empty: no cached block holds what its hash says
         unavailableStages.add(f.stage());
         status.setDegraded(true);
         pipeline.stages().get(f.stage()).tell(new StageCommand.Reset(epoch));
@@ -425,7 +428,8 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
                     busyNanos[k], active));
         }
         return new EngineSnapshot(tokenizing.size() + batcher.waiting(), batcher.running(), batcher.blocksUsed(), batcher.blocksTotal(),
-                lastBatchTokens, lastBatchSequences, stepsTotal, batcher.preemptions(), stages, outlierFractions());
+                lastBatchTokens, lastBatchSequences, stepsTotal, batcher.preemptions(), stages, outlierFractions(),
+                batcher.prefixQueryTokens(), batcher.prefixHitTokens(), batcher.cachedBlocks());
     }
 
     private Map<String, Double> outlierFractions() {

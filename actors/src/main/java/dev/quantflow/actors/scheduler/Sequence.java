@@ -1,6 +1,9 @@
 package dev.quantflow.actors.scheduler;
 
+import dev.quantflow.engine.kv.BlockHash;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * A request's compute-side state, owned by the scheduler alone: the tokens known so far (prompt
@@ -26,6 +29,7 @@ final class Sequence {
     boolean cancelRequested;
     int preemptions;
     boolean promptLogprobs;          // its prefill rows also return logits (every prompt position but the last)
+    final List<BlockHash> blockHashes = new ArrayList<>();   // of the full blocks hashed so far: tokens never change, so neither do these
 
     Sequence(long id, String requestId, int[] prompt) {
         this(id, id, requestId, prompt);
@@ -51,6 +55,17 @@ final class Sequence {
     void append(int token) {
         if (length == tokens.length) tokens = Arrays.copyOf(tokens, tokens.length * 2);
         tokens[length++] = token;
+    }
+
+    /** The prefix-cache hash of full block i (its tokens known), computing the chain from root as far as needed. */
+    BlockHash blockHash(int i, BlockHash root, int blockSize) {
+        if ((i + 1) * blockSize > length) throw new IllegalArgumentException("block " + i + " of sequence " + id + " is not full");
+        while (blockHashes.size() <= i) {
+            int b = blockHashes.size();
+            BlockHash parent = b == 0 ? root : blockHashes.get(b - 1);
+            blockHashes.add(parent.next(tokens, b * blockSize, (b + 1) * blockSize));
+        }
+        return blockHashes.get(i);
     }
 
     /** Tokens whose KV is still to compute. */

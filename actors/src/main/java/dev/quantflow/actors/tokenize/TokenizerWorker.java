@@ -48,7 +48,7 @@ public final class TokenizerWorker {
                 List<Message> messages = c.messages().stream().map(m -> new Message(m.role(), m.content())).toList();
                 String text;
                 try {
-                    text = chatTemplate.render(messages, c.addGenerationPrompt());
+                    text = chatTemplate.render(messages, c.addGenerationPrompt(), c.tools());
                 } catch (ChatTemplateException ex) {
                     throw invalid(ex.getMessage());
                 }

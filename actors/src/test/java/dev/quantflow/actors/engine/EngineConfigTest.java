@@ -75,6 +75,7 @@ class EngineConfigTest {
         assertThat(c.tokenizerWorkers()).isEqualTo(2);
         assertThat(c.stageThreads()).isZero();
         assertThat(c.warmup()).isTrue();
+        assertThat(c.prefixCaching()).isEqualTo(ref.getBoolean("prefix-caching")).isTrue();
         assertThat(c.servedModelName()).isEmpty();
     }
 
@@ -90,6 +91,7 @@ class EngineConfigTest {
         Config block = ConfigFactory.parseString("""
                 stages = 2, devices = "cpu, cpu", layer-split = [1, 1], quant = "w8a16", kv = int8, kv-blocks = 9, kv-block-size = 8
                 kv-memory = 64 MiB, max-batch-tokens = 64, max-seqs = 4, max-waiting = 5, tokenizer-workers = 3, stage-threads = 1, warmup = off
+                prefix-caching = off
                 """);
         EngineConfig c = EngineConfig.from(block, Path.of("model"));
         assertThat(c.stages()).isEqualTo(2);
@@ -106,6 +108,7 @@ class EngineConfigTest {
         assertThat(c.tokenizerWorkers()).isEqualTo(3);
         assertThat(c.stageThreads()).isEqualTo(1);
         assertThat(c.warmup()).isFalse();
+        assertThat(c.prefixCaching()).isFalse();
         // a partial block keeps the other defaults; an environment string "3,5" is a split too
         EngineConfig partial = EngineConfig.from(ConfigFactory.parseMap(Map.of("max-seqs", 7, "layer-split", "3, 5")), Path.of("model"));
         assertThat(partial.maxSequences()).isEqualTo(7);

@@ -92,6 +92,33 @@ public final class ChatTemplate {
         return plain();
     }
 
+    private static JsonNode readTools(String json) {
+        try {
+            return JSON.readTree(json);
+        } catch (IOException e) {
+            throw new ChatTemplateException("tools are not valid JSON: " + e.getMessage());
+        }
+    }
+
+    /** JSON as the template engine's values: maps, lists, strings, longs, doubles, booleans, null. */
+    private static Object jinjaValue(JsonNode n) {
+        if (n.isObject()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            n.fields().forEachRemaining(e -> m.put(e.getKey(), jinjaValue(e.getValue())));
+            return m;
+        }
+        if (n.isArray()) {
+            List<Object> l = new ArrayList<>();
+            n.forEach(e -> l.add(jinjaValue(e)));
+            return l;
+        }
+        if (n.isTextual()) return n.textValue();
+        if (n.isIntegralNumber()) return n.longValue();
+        if (n.isNumber()) return n.doubleValue();
+        if (n.isBoolean()) return n.booleanValue();
+        return null;
+    }
+
     /** bos_token / eos_token are a string or an AddedToken object {"content": ...}. */
     private static String tokenText(JsonNode n) {
         if (n == null || n.isNull()) return "";
@@ -110,8 +137,19 @@ public final class ChatTemplate {
 
     /** The prompt text; throws {@link ChatTemplateException} when the template is broken or refuses the messages. */
     public String render(List<Message> messages, boolean addGenerationPrompt) {
+        return render(messages, addGenerationPrompt, "");
+    }
+
+    /**
+     * With tools (OpenAI's tools list as JSON text; empty: none): the template gets them as its
+     * {@code tools} variable, as apply_chat_template(tools=...) passes them (Llama 3.1+ and
+     * Qwen2.5/Hermes templates render them). The plain fallback lists them after a "tools:" line.
+     */
+    public String render(List<Message> messages, boolean addGenerationPrompt, String toolsJson) {
+        Object tools = toolsJson.isEmpty() ? null : jinjaValue(readTools(toolsJson));
         if (source.isEmpty()) {
             StringBuilder s = new StringBuilder();
+            if (tools != null) s.append("tools: ").append(toolsJson).append('\n');
             for (Message m : messages) s.append(m.role()).append(": ").append(m.content()).append('\n');
             if (addGenerationPrompt) s.append("assistant:");
             return s.toString();
@@ -129,6 +167,7 @@ public final class ChatTemplate {
         vars.put("add_generation_prompt", addGenerationPrompt);
         vars.put("bos_token", bosToken);
         vars.put("eos_token", eosToken);
+        if (tools != null) vars.put("tools", tools);
         try {
             return compiled.render(vars);
         } catch (TemplateError e) {

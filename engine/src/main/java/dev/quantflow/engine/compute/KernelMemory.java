@@ -18,11 +18,11 @@ import java.nio.ByteOrder;
  * segment was used once). So dense weights are packed into native memory (weights()) whatever
  * they came from, and the decode scratch is native too.
  */
-final class KernelMemory {
+public final class KernelMemory {
     private KernelMemory() {}
 
     /** A kernel view of some memory and the segment that keeps that memory alive (hold both). */
-    record View(MemorySegment view, MemorySegment owner) {
+    public record View(MemorySegment view, MemorySegment owner) {
         /** The global-scope view of owner's first bytes. */
         static View of(MemorySegment owner, long bytes) {
             return new View(MemorySegment.ofAddress(owner.address()).reinterpret(bytes), owner);
@@ -58,7 +58,7 @@ final class KernelMemory {
      * time (page faults); huge pages cut the faults 512-fold and the TLB misses of the weight stream.
      * Freed when the view's owner becomes unreachable.
      */
-    static View weights(long bytes) {
+    public static View weights(long bytes) {
         if (POSIX_MEMALIGN == null || bytes < HUGE_PAGE) {
             return View.of(Arena.ofAuto().allocate(Math.max(1, bytes), 64), bytes);
         }

@@ -2,17 +2,20 @@ package dev.quantflow.engine.generate;
 
 import dev.quantflow.engine.sample.ParameterException;
 import dev.quantflow.engine.sample.SamplingParams;
+import dev.quantflow.engine.structured.OutputConstraint;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
- * What one generation asks for: how many tokens, how to sample, when to stop. vLLM's extensions:
- * minTokens (EOS and stopTokenIds are impossible before that many tokens, and no stop string
- * matches), stopTokenIds (end the sequence, finish reason "stop"; the token counts, its text only
- * with includeStopStrInOutput), skipSpecialTokens (false: BOS/EOS render as their text),
- * includeStopStrInOutput (the stop string or stop token's text ends the output).
+ * What one generation asks for: how many tokens, how to sample, when to stop; constraint: what the
+ * output must be (structured output). vLLM's extensions: minTokens (EOS and stopTokenIds are
+ * impossible before that many tokens, and no stop string matches), stopTokenIds (end the sequence,
+ * finish reason "stop"; the token counts, its text only with includeStopStrInOutput),
+ * skipSpecialTokens (false: BOS/EOS render as their text), includeStopStrInOutput (the stop string
+ * or stop token's text ends the output).
  */
-public record GenerateOptions(int maxTokens, SamplingParams sampling, boolean ignoreEos, List<String> stop,
+public record GenerateOptions(int maxTokens, SamplingParams sampling, boolean ignoreEos, List<String> stop, Optional<OutputConstraint> constraint,
                               int minTokens, List<Integer> stopTokenIds, boolean skipSpecialTokens, boolean includeStopStrInOutput) {
     public static final int MAX_STOP_STRINGS = 16;
     public static final int MAX_STOP_TOKEN_IDS = 256;
@@ -33,7 +36,21 @@ public record GenerateOptions(int maxTokens, SamplingParams sampling, boolean ig
     }
 
     public GenerateOptions(int maxTokens, SamplingParams sampling, boolean ignoreEos, List<String> stop) {
-        this(maxTokens, sampling, ignoreEos, stop, 0, List.of(), true, false);
+        this(maxTokens, sampling, ignoreEos, stop, Optional.empty());
+    }
+
+    public GenerateOptions(int maxTokens, SamplingParams sampling, boolean ignoreEos, List<String> stop, Optional<OutputConstraint> constraint) {
+        this(maxTokens, sampling, ignoreEos, stop, constraint, 0, List.of(), true, false);
+    }
+
+    public GenerateOptions(int maxTokens, SamplingParams sampling, boolean ignoreEos, List<String> stop,
+                           int minTokens, List<Integer> stopTokenIds, boolean skipSpecialTokens, boolean includeStopStrInOutput) {
+        this(maxTokens, sampling, ignoreEos, stop, Optional.empty(), minTokens, stopTokenIds, skipSpecialTokens, includeStopStrInOutput);
+    }
+
+    /** These options with the output constrained. */
+    public GenerateOptions constrained(OutputConstraint c) {
+        return new GenerateOptions(maxTokens, sampling, ignoreEos, stop, Optional.of(c), minTokens, stopTokenIds, skipSpecialTokens, includeStopStrInOutput);
     }
 
     public static GenerateOptions greedy(int maxTokens) {
@@ -42,12 +59,12 @@ public record GenerateOptions(int maxTokens, SamplingParams sampling, boolean ig
 
     /** The same options with another sampler seed (one choice of several). */
     public GenerateOptions withSeed(long seed) {
-        return new GenerateOptions(maxTokens, sampling.withSeed(seed), ignoreEos, stop, minTokens, stopTokenIds, skipSpecialTokens, includeStopStrInOutput);
+        return new GenerateOptions(maxTokens, sampling.withSeed(seed), ignoreEos, stop, constraint, minTokens, stopTokenIds, skipSpecialTokens, includeStopStrInOutput);
     }
 
     /** The same options with another token budget. */
     public GenerateOptions withMaxTokens(int maxTokens) {
-        return new GenerateOptions(maxTokens, sampling, ignoreEos, stop, minTokens, stopTokenIds, skipSpecialTokens, includeStopStrInOutput);
+        return new GenerateOptions(maxTokens, sampling, ignoreEos, stop, constraint, minTokens, stopTokenIds, skipSpecialTokens, includeStopStrInOutput);
     }
 
     /** Token ids (stop_token_ids, logit_bias keys) must lie in the model's vocabulary. */

@@ -2,6 +2,7 @@ package dev.quantflow.engine.generate;
 
 import dev.quantflow.engine.sample.Sampler;
 import dev.quantflow.engine.sample.StopMatcher;
+import dev.quantflow.engine.structured.ConstrainedOutput;
 import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.util.HashSet;
@@ -15,7 +16,11 @@ import java.util.Set;
  * keeps its leading space; text that may begin a stop string held back) is emitted, and a stop
  * string, max tokens or the position limit (context or KV capacity) ends it. The vLLM extensions
  * live here too: before min_tokens EOS and the stop token ids are banned and no stop string
- * matches; a stop token id ends the sequence (its text kept only with include_stop_str_in_output).
+ * matches; a stop token id ends the sequence (its text kept only with include_stop_str_in_output). With an output
+ * constraint (structured output), the logits of tokens that cannot continue a valid output are set
+ * to -infinity in place before sampling (so logprobs are those of the constrained distribution),
+ * EOS is allowed only where the output is complete, and an output that nothing can extend ends
+ * the sequence ("stop").
  */
 public final class SequenceDecoder {
     /** What accepting one token gives: its text (empty for EOS) and, when the sequence ended, why and the text held back until then. */
@@ -33,6 +38,7 @@ public final class SequenceDecoder {
     private final Sampler sampler;
     private final IncrementalDetokenizer detokenizer;
     private final StopMatcher stops;
+    private final ConstrainedOutput constraint;   // null: unconstrained
     private int completionTokens;
     private boolean ended;
 
@@ -50,11 +56,20 @@ public final class SequenceDecoder {
         this.detokenizer = tokenizer.newDetokenizer(options.skipSpecialTokens());
         detokenizer.seed(prompt);
         this.stops = new StopMatcher(options.stop(), options.includeStopStrInOutput());
+        this.constraint = options.constraint().map(c -> new ConstrainedOutput(c.over(tokenizer), eos)).orElse(null);
     }
 
     /** The next token from the logits of this sequence's last position, vocab values at off. */
     public int sample(float[] logits, int off, int vocab) {
-        return sampler.sample(logits, off, vocab, completionTokens < options.minTokens() ? bannedEarly : NONE);
+        int[] banned = completionTokens < options.minTokens() ? bannedEarly : NONE;
+        if (constraint == null) return sampler.sample(logits, off, vocab, banned);
+        constraint.mask(logits, off, vocab, detokenizer, !options.ignoreEos());
+        int token = sampler.sample(logits, off, vocab, banned);
+        // a draw can land on a zero-probability token only by rounding; the best allowed one replaces it
+        if (!constraint.allows(detokenizer.peekBytes(token), isEos(token))) token = Sampler.argmax(logits, off, vocab);
+        if (logits[off + token] == Float.NEGATIVE_INFINITY)
+            throw new IllegalStateException("no token of the vocabulary can continue the constrained output");
+        return token;
     }
 
     private static final int[] NONE = new int[0];
@@ -76,6 +91,7 @@ public final class SequenceDecoder {
         sampler.record(token);
         completionTokens++;
         boolean armed = completionTokens >= options.minTokens();   // vLLM: stops count from the min_tokens-th token on
+        if (constraint != null) constraint.advance(detokenizer.peekBytes(token));
         String piece = detokenizer.push(token);
         if (stopTokens.contains(token) && armed) {
             String text = stops.push(options.includeStopStrInOutput() ? piece : "", true);
@@ -92,6 +108,7 @@ public final class SequenceDecoder {
             ended = true;
             return new Emitted(false, text, Optional.of("stop"), "");
         }
+        if (constraint != null && constraint.complete()) return end(false, text, "stop");
         if (completionTokens >= options.maxTokens() || promptTokens + completionTokens - 1 >= positionLimit) return end(false, text, "length");
         return new Emitted(false, text, Optional.empty(), "");
     }

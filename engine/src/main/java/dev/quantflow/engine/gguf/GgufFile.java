@@ -255,7 +255,7 @@ public final class GgufFile implements AutoCloseable {
         return mapping.asSlice(dataStart + t.offset(), t.byteSize());
     }
 
-    /** Decodes an F32, F16 or Q8_0 tensor into a new float array (row-major, dims[0] fastest). */
+    /** Decodes an F32, F16, BF16, Q8_0, Q4_0, Q4_1 or k-quant (Q2_K..Q6_K) tensor into a new float array (row-major, dims[0] fastest). */
     public float[] toFloatArray(String name) {
         GgufTensorInfo t = tensor(name);
         long n = t.elementCount();

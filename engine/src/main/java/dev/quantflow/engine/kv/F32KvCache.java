@@ -24,17 +24,17 @@ public final class F32KvCache extends PagedKvCache {
     }
 
     @Override
-    public void attend(int layer, int[] table, int pos, float[] q, int qo, float[] out, int oo, float[] scores) {
+    public void attend(int layer, int[] table, int from, int pos, float[] q, int qo, float[] out, int oo, float[] scores) {
         float[] K = keys[layer], V = values[layer];
-        int group = group();
+        int group = group(), n = pos - from + 1;
         float scale = attentionScale();
-        int[] slots = new int[pos + 1];   // the block-table lookup once per position, not once per head
-        for (int t = 0; t <= pos; t++) slots[t] = slot(table, t);
+        int[] slots = new int[n];   // the block-table lookup once per position, not once per head
+        for (int t = 0; t < n; t++) slots[t] = slot(table, from + t);
         for (int h = 0; h < numHeads; h++) {
             int kvOff = (h / group) * headDim, qh = qo + h * headDim, oh = oo + h * headDim;
-            VectorMath.dotRows(q, qh, K, slots, kvOff, pos + 1, headDim, scale, scores);
-            VectorMath.softmax(scores, 0, pos + 1);
-            VectorMath.weightedRows(out, oh, scores, pos + 1, V, slots, kvOff, headDim);
+            VectorMath.dotRows(q, qh, K, slots, kvOff, n, headDim, scale, scores);
+            VectorMath.softmax(scores, 0, n);
+            VectorMath.weightedRows(out, oh, scores, n, V, slots, kvOff, headDim);
         }
     }
 

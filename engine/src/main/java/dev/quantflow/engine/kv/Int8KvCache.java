@@ -39,7 +39,7 @@ public final class Int8KvCache extends PagedKvCache {
     }
 
     @Override
-    public void attend(int layer, int[] table, int pos, float[] q, int qo, float[] out, int oo, float[] scores) {
+    public void attend(int layer, int[] table, int from, int pos, float[] q, int qo, float[] out, int oo, float[] scores) {
         byte[] K = keys[layer], V = values[layer];
         float[] ks = keyScales[layer], vs = valueScales[layer];
         int group = group();
@@ -47,16 +47,16 @@ public final class Int8KvCache extends PagedKvCache {
         float[] row = new float[headDim];
         for (int h = 0; h < numHeads; h++) {
             int kvh = h / group, qh = qo + h * headDim, oh = oo + h * headDim;
-            for (int p = 0; p <= pos; p++) {
+            for (int p = from; p <= pos; p++) {
                 int t = token(table, p);
-                scores[p] = Int8Kernels.dotI8F32(K, t * kvDim + kvh * headDim, q, qh, headDim) * ks[t * numKvHeads + kvh] * scale;
+                scores[p - from] = Int8Kernels.dotI8F32(K, t * kvDim + kvh * headDim, q, qh, headDim) * ks[t * numKvHeads + kvh] * scale;
             }
-            VectorMath.softmax(scores, 0, pos + 1);
+            VectorMath.softmax(scores, 0, pos - from + 1);
             Arrays.fill(out, oh, oh + headDim, 0f);
-            for (int p = 0; p <= pos; p++) {
+            for (int p = from; p <= pos; p++) {
                 int t = token(table, p);
                 Int8Kernels.dequantize(V, t * kvDim + kvh * headDim, vs[t * numKvHeads + kvh], row, headDim);
-                VectorMath.axpy(out, oh, scores[p], row, 0, headDim);
+                VectorMath.axpy(out, oh, scores[p - from], row, 0, headDim);
             }
         }
     }

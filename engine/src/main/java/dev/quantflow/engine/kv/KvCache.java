@@ -20,10 +20,15 @@ public interface KvCache {
 
     /**
      * Grouped-query attention of one token: q holds numHeads*headDim values at qo; attends to
-     * positions [0, pos] of the sequence; writes numHeads*headDim values at out[oo].
-     * scores is scratch of at least pos+1 floats.
+     * positions [from, pos] of the sequence (from > 0: a sliding window); writes numHeads*headDim
+     * values at out[oo]. scores is scratch of at least pos-from+1 floats.
      */
-    void attend(int layer, int[] blockTable, int pos, float[] q, int qo, float[] out, int oo, float[] scores);
+    void attend(int layer, int[] blockTable, int from, int pos, float[] q, int qo, float[] out, int oo, float[] scores);
+
+    /** Attention over every position [0, pos]. */
+    default void attend(int layer, int[] blockTable, int pos, float[] q, int qo, float[] out, int oo, float[] scores) {
+        attend(layer, blockTable, 0, pos, q, qo, out, oo, scores);
+    }
 
     /** Resident bytes of the cache storage. */
     long bytes();

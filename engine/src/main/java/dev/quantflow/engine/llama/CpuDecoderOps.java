@@ -6,6 +6,7 @@ import dev.quantflow.engine.compute.VectorMath;
 import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.model.LlamaConfig;
 import java.util.Arrays;
+import java.util.IdentityHashMap;
 
 /**
  * The decoder ops on the CPU (Vector API kernels over heap arrays), bound to one step of one
@@ -31,7 +32,18 @@ final class CpuDecoderOps implements DecoderOps<float[], float[], Linear> {
         int half = c.headDim() / 2;
         cos = new float[b.rows() * half];
         sin = new float[b.rows() * half];
-        for (int r = 0; r < b.rows(); r++) rope.angles(b.positions()[r], cos, sin, r * half);
+        int[] seqLen = rope.dynamic() ? sequenceLengths(b) : null;
+        for (int r = 0; r < b.rows(); r++)
+            rope.angles(b.positions()[r], rope.invFreq(seqLen == null ? 0 : seqLen[r]), cos, sin, r * half);
+    }
+
+    /** Per row, 1 + the last position its sequence reaches in this step (rows of a sequence share their block table). */
+    private static int[] sequenceLengths(BatchRows b) {
+        IdentityHashMap<int[], Integer> last = new IdentityHashMap<>();
+        for (int r = 0; r < b.rows(); r++) last.merge(b.blockTables()[r], b.positions()[r], Math::max);
+        int[] len = new int[b.rows()];
+        for (int r = 0; r < b.rows(); r++) len[r] = last.get(b.blockTables()[r]) + 1;
+        return len;
     }
 
     @Override
@@ -93,10 +105,13 @@ final class CpuDecoderOps implements DecoderOps<float[], float[], Linear> {
 
     @Override
     public void attention(int layer, float[] q, float[] out) {
-        int qd = c.qDim(), maxPos = b.maxPosition();
+        int qd = c.qDim(), maxPos = b.maxPosition(), window = c.attentionWindow(stage.firstLayer() + layer);
         Parallel.range(rows(), (long) (maxPos + 1) * qd * 2, (s, e) -> {
             float[] scores = new float[maxPos + 1];
-            for (int r = s; r < e; r++) cache.attend(layer, b.blockTables()[r], b.positions()[r], q, r * qd, out, r * qd, scores);
+            for (int r = s; r < e; r++) {
+                int pos = b.positions()[r], from = window > 0 ? Math.max(0, pos - window + 1) : 0;   // a sliding window keeps the last window positions
+                cache.attend(layer, b.blockTables()[r], from, pos, q, r * qd, out, r * qd, scores);
+            }
         });
     }
 

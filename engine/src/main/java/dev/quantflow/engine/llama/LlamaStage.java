@@ -10,6 +10,7 @@ import dev.quantflow.engine.model.WeightStore;
 import dev.quantflow.engine.progress.Progress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -48,7 +49,8 @@ public final class LlamaStage {
         this.layers = List.copyOf(ls);
         this.finalNorm = isLast ? tensor(w, "model.norm.weight").toFloatArray() : null;
         if (isLast) {
-            Tensor head = c.tieWordEmbeddings() ? embed : w.find("lm_head.weight").orElseGet(() -> tensor(w, "model.embed_tokens.weight"));
+            Tensor head = c.tieWordEmbeddings() ? embed : w.find("lm_head.weight").orElseThrow(() -> new ModelLoadException(w.source(),
+                    "config.json has tie_word_embeddings false but the checkpoint has no tensor lm_head.weight"));
             this.lmHead = linears.create("lm_head", checkShape(w, head, c.vocabSize(), c.hiddenSize()), null);
             progress.update("layers", steps, steps, "layers");
         } else {
@@ -59,20 +61,26 @@ public final class LlamaStage {
     private LayerWeights<float[], Linear> loadLayer(WeightStore w, int l, LinearFactory f) {
         String p = "model.layers." + l + ".";
         int d = c.hiddenSize(), h = c.intermediateSize();
+        boolean qkv = c.attentionBias(), o = c.outputBias(), mlp = c.mlpBias();
         return new LayerWeights<>(
                 tensor(w, p + "input_layernorm.weight").toFloatArray(),
-                linear(w, f, p + "self_attn.q_proj", c.qDim(), d),
-                linear(w, f, p + "self_attn.k_proj", c.kvDim(), d),
-                linear(w, f, p + "self_attn.v_proj", c.kvDim(), d),
-                linear(w, f, p + "self_attn.o_proj", d, c.qDim()),
+                linear(w, f, p + "self_attn.q_proj", c.qDim(), d, qkv),
+                linear(w, f, p + "self_attn.k_proj", c.kvDim(), d, qkv),
+                linear(w, f, p + "self_attn.v_proj", c.kvDim(), d, qkv),
+                linear(w, f, p + "self_attn.o_proj", d, c.qDim(), o),
                 tensor(w, p + "post_attention_layernorm.weight").toFloatArray(),
-                linear(w, f, p + "mlp.gate_proj", h, d),
-                linear(w, f, p + "mlp.up_proj", h, d),
-                linear(w, f, p + "mlp.down_proj", d, h));
+                linear(w, f, p + "mlp.gate_proj", h, d, mlp),
+                linear(w, f, p + "mlp.up_proj", h, d, mlp),
+                linear(w, f, p + "mlp.down_proj", d, h, mlp));
     }
 
-    private static Linear linear(WeightStore w, LinearFactory f, String name, int out, int in) {
-        float[] bias = w.find(name + ".bias").map(Tensor::toFloatArray).orElse(null);
+    /** The linear name, with its bias exactly where config.json's architecture and bias keys put one (as HF builds the module). */
+    private Linear linear(WeightStore w, LinearFactory f, String name, int out, int in, boolean hasBias) {
+        float[] bias = w.find(name + ".bias").map(t -> checkBias(w, t, out)).orElse(null);
+        if (hasBias && bias == null)
+            throw new ModelLoadException(w.source(), "config.json gives " + name + " a bias (" + biasKey(name) + ") but the checkpoint has no tensor " + name + ".bias");
+        if (!hasBias && bias != null)
+            throw new ModelLoadException(w.source(), "the checkpoint has " + name + ".bias but config.json gives that layer none (" + biasKey(name) + ")");
         if (w.find(name + ".weight").isEmpty()) {   // a quantized checkpoint: the factory knows its tensors
             Linear q = f.fromStore(name, out, in, bias).orElseThrow(() -> new ModelLoadException(w.source(), "the checkpoint has no tensor " + name + ".weight"));
             if (q.outFeatures() != out || q.inFeatures() != in)
@@ -81,6 +89,21 @@ public final class LlamaStage {
         }
         Tensor weight = checkShape(w, tensor(w, name + ".weight"), out, in);
         return f.create(name, weight, bias);
+    }
+
+    /** Which config.json setting decides name's bias, for messages. */
+    private String biasKey(String name) {
+        String arch = c.architecture().toLowerCase(Locale.ROOT);
+        if (arch.startsWith("mistral")) return c.architecture() + " has no biases";
+        if (arch.startsWith("qwen2")) return c.architecture() + " has biases on q/k/v_proj only";
+        if (name.contains(".mlp.")) return "mlp_bias " + c.mlpBias() + " for " + c.architecture();
+        return "attention_bias " + c.attentionBias() + " for " + c.architecture();
+    }
+
+    private static float[] checkBias(WeightStore w, Tensor t, int out) {
+        if (t.shape().length != 1 || t.shape()[0] != out)
+            throw new ModelLoadException(w.source(), "tensor " + t + " should have shape [" + out + "] by config.json");
+        return t.toFloatArray();
     }
 
     private static Tensor tensor(WeightStore w, String name) {

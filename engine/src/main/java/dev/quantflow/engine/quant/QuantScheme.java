@@ -73,11 +73,17 @@ public sealed interface QuantScheme {
 
     enum Int4Method { RTN, GPTQ, AWQ }
 
-    /** Weight-only int4, asymmetric, groups of G input columns. */
-    record W4A16(Int4Method method, int group, boolean actOrder) implements QuantScheme {
+    /**
+     * Weight-only int4, groups of G input columns: asymmetric (a scale and a zero point per
+     * group), or for RTN symmetric (sym=true: codes -7..7, zero point 0, as GGUF Q4_0 holds them).
+     */
+    record W4A16(Int4Method method, int group, boolean actOrder, boolean symmetric) implements QuantScheme {
+        public W4A16(Int4Method method, int group, boolean actOrder) {
+            this(method, group, actOrder, false);
+        }
         public String name() { return "w4a16-" + method.name().toLowerCase(Locale.ROOT); }
         @Override public boolean needsCalibration() { return method != Int4Method.RTN; }
-        @Override public String toString() { return name() + ":group=" + group + (actOrder ? ",act-order=true" : ""); }
+        @Override public String toString() { return name() + ":group=" + group + (actOrder ? ",act-order=true" : "") + (symmetric ? ",sym=true" : ""); }
     }
 
     private static String fmt(float v) {
@@ -98,14 +104,18 @@ public sealed interface QuantScheme {
             case "llm-int8" -> new LlmInt8(floatParam(p, "threshold", 6.0f, spec), fpSource(p.remove("fp"), spec));
             case "smoothquant" -> new SmoothQuant(alpha(p, spec), !"tensor".equals(p.remove("weights")));
             case "w4a16", "w4a16-rtn", "w4a16-gptq", "w4a16-awq" -> new W4A16(name.equals("w4a16") ? Int4Method.RTN : Int4Method.valueOf(name.substring(6).toUpperCase(Locale.ROOT)),
-                    intParam(p, "group", DEFAULT_INT4_GROUP, spec), Boolean.parseBoolean(p.getOrDefault("act-order", "false")));
+                    intParam(p, "group", DEFAULT_INT4_GROUP, spec), Boolean.parseBoolean(p.getOrDefault("act-order", "false")),
+                    Boolean.parseBoolean(p.getOrDefault("sym", "false")));
             default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
-                    + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], w4a16-rtn|gptq|awq[:group=128])");
+                    + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true)");
         };
         p.remove("act-order");
+        p.remove("sym");
         if (!p.isEmpty()) throw new IllegalArgumentException("scheme '" + spec + "': unknown parameter(s) " + p.keySet());
         if (q instanceof W4A16 w && w.actOrder() && w.method() != Int4Method.GPTQ)
             throw new IllegalArgumentException("scheme '" + spec + "': act-order applies to w4a16-gptq only");
+        if (q instanceof W4A16 w && w.symmetric() && w.method() != Int4Method.RTN)
+            throw new IllegalArgumentException("scheme '" + spec + "': sym=true applies to w4a16-rtn only");
         return q;
     }
 

@@ -29,13 +29,15 @@ import java.util.stream.IntStream;
  * checkpoints are read and written too ({@link AutoGptqFormat}).
  */
 public final class QuantizedCheckpoint {
-    public enum Format { QUANTFLOW, GPTQ, AWQ;
+    /** GGUF writes one file, not a directory ({@link GgufExport}). */
+    public enum Format { QUANTFLOW, GPTQ, AWQ, GGUF;
         public static Format parse(String s) {
             return switch (s.toLowerCase(Locale.ROOT)) {
                 case "quantflow" -> QUANTFLOW;
                 case "gptq", "autogptq" -> GPTQ;
                 case "awq", "autoawq" -> AWQ;
-                default -> throw new IllegalArgumentException("--format must be quantflow, gptq or awq, got '" + s + "'");
+                case "gguf" -> GGUF;
+                default -> throw new IllegalArgumentException("--format must be quantflow, gptq, awq or gguf, got '" + s + "'");
             };
         }
     }
@@ -43,6 +45,10 @@ public final class QuantizedCheckpoint {
     private QuantizedCheckpoint() {}
 
     public static void save(QuantizedModels.Built b, Path source, Path out, Format format) {
+        if (format == Format.GGUF) {
+            GgufExport.write(b, source, out);
+            return;
+        }
         ObjectMapper om = new ObjectMapper();
         ObjectNode qc = om.createObjectNode();
         CheckpointWriter w = new CheckpointWriter();

@@ -217,7 +217,9 @@ public final class QuantizedModels {
                 yield new W8A8DynamicLinear(q, bias, s.toString());
             }
             case QuantScheme.W4A16 w -> switch (w.method()) {
-                case RTN -> Int4GroupLinear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());
+                case RTN -> w.symmetric()
+                        ? new Int4GroupLinear(QuantizedMatrix.quantize(weight.toFloatArray(), out, in, IntRange.INT4_SYM, w.group(), RangeMethod.MIN_MAX), null, bias, w.toString())
+                        : Int4GroupLinear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());
                 case GPTQ -> new Int4GroupLinear(Gptq.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).hessian(),
                         IntRange.INT4_ASYM, w.group(), w.actOrder(), Gptq.DEFAULT_DAMP), null, bias, w.toString());
                 case AWQ -> {

@@ -66,6 +66,16 @@ public final class IncrementalDetokenizer {
         return chars.flip().toString();
     }
 
+    /** The bytes the token renders to anywhere but at the start of a text (where a leading space may be stripped). */
+    public byte[] tokenBytes(int tokenId) {
+        return renderer.bytes(tokenId).clone();
+    }
+
+    /** Whether the next token's leading spaces would be stripped (nothing visible has been decoded yet). */
+    public boolean stripsLeadingSpaces() {
+        return spacesToStrip > 0;
+    }
+
     /** How many of the token's leading bytes the strip would remove. */
     private int stripped(byte[] bytes) {
         int from = 0;

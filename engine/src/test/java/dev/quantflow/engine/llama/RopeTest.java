@@ -67,4 +67,20 @@ class RopeTest {
         double[] f = frequencies(config("{\"type\":\"linear\",\"factor\":4.0}"));
         for (int i = 0; i < f.length; i++) assertThat(f[i]).isCloseTo(base[i] / 4, within(base[i] * 1e-6));
     }
+
+    @Test
+    void dynamicScalingGrowsTheBaseOnlyPastMaxPositionEmbeddings() throws Exception {
+        LlamaConfig c = LlamaConfig.parse(new ObjectMapper().readTree("""
+                {"architectures":["LlamaForCausalLM"],"hidden_size":4096,"intermediate_size":14336,"num_attention_heads":32,
+                 "num_hidden_layers":32,"vocab_size":32000,"max_position_embeddings":4096,"rope_scaling":{"type":"dynamic","factor":2.0}}"""),
+                Path.of("config.json"));
+        Rope rope = new Rope(c);
+        float[] base = rope.invFreq();
+        assertThat(rope.invFreq(4096)).containsExactly(base);
+        // NTK: base * (factor * len / max - (factor - 1)) ^ (d / (d - 2)), here at twice max_position_embeddings
+        double grown = 10000.0 * Math.pow(2.0 * 8192 / 4096 - 1, 128 / 126.0);
+        float[] f = rope.invFreq(8192);
+        for (int i = 0; i < f.length; i++) assertThat((double) f[i]).isCloseTo(Math.pow(grown, -2.0 * i / 128), within(Math.pow(grown, -2.0 * i / 128) * 1e-6));
+        assertThat(f[f.length - 1]).isLessThan(base[base.length - 1]);
+    }
 }

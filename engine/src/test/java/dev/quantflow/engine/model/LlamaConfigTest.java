@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** config.json of the Llama-family models users point the server at (contents as their hubs publish them). */
@@ -187,9 +188,73 @@ class LlamaConfigTest {
                 {"architectures":["LlamaForCausalLM"],"intermediate_size":11008,"num_attention_heads":32,"num_hidden_layers":32,
                  "vocab_size":32000}"""))
                 .hasMessage(FILE + ": missing or invalid 'hidden_size'");
-        assertThatThrownBy(() -> parse("""
-                {"architectures":["LlamaForCausalLM"],"hidden_size":4096,"intermediate_size":11008,"num_attention_heads":32,
-                 "num_hidden_layers":32,"vocab_size":32000,"rope_scaling":{"type":"dynamic","factor":2.0}}"""))
-                .hasMessage(FILE + ": unsupported rope_scaling type 'dynamic'");
+        assertThatThrownBy(() -> parse(LLAMA.formatted("\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4.0}")))
+                .hasMessage(FILE + ": rope_scaling type 'yarn' is not supported (supported: default, linear, dynamic, llama3)");
+    }
+
+    /** A small Llama config with one more key. */
+    private static final String LLAMA = """
+            {"architectures":["LlamaForCausalLM"],"hidden_size":64,"intermediate_size":96,"num_attention_heads":4,
+             "num_hidden_layers":2,"vocab_size":512,"max_position_embeddings":128,%s}""";
+
+    @Test
+    void keysThatWouldChangeTheMathAreRefusedByName() {
+        assertThatThrownBy(() -> parse(LLAMA.formatted("\"hidden_act\":\"gelu\"")))
+                .hasMessage(FILE + ": hidden_act 'gelu' is not supported (the MLP is SwiGLU with silu)");
+        assertThatThrownBy(() -> parse(LLAMA.formatted("\"partial_rotary_factor\":0.5")))
+                .hasMessage(FILE + ": partial_rotary_factor 0.5 is not supported (RoPE rotates the whole head)");
+        assertThatThrownBy(() -> parse(LLAMA.formatted("\"rope_scaling\":{\"rope_type\":\"linear\",\"factor\":2.0,\"attention_factor\":1.2}")))
+                .hasMessage(FILE + ": rope_scaling.attention_factor is not supported with type 'linear'");
+        assertThatThrownBy(() -> parse(LLAMA.formatted("\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0}")))
+                .hasMessage(FILE + ": rope_scaling.original_max_position_embeddings is missing or not a positive number");
+        assertThatThrownBy(() -> parse(LLAMA.formatted("\"rope_scaling\":{\"type\":\"dynamic\",\"factor\":2.0,\"original_max_position_embeddings\":64}")))
+                .hasMessageStartingWith(FILE + ": rope_scaling.original_max_position_embeddings 64 differs from max_position_embeddings 128");
+        assertThatThrownBy(() -> parse(LLAMA.formatted("\"rope_parameters\":{\"rope_type\":\"longrope\",\"rope_theta\":10000.0}")))
+                .hasMessageStartingWith(FILE + ": rope_parameters type 'longrope' is not supported");
+        assertThatThrownBy(() -> parse(LLAMA.formatted("\"model_type\":\"mistral\",\"architectures\":[\"MistralForCausalLM\"],\"sliding_window\":-3")))
+                .hasMessage(FILE + ": sliding_window -3 must be a positive integer or null");
+    }
+
+    @Test
+    void dynamicRopeScalingExtendsTheContextByItsFactor() throws Exception {
+        LlamaConfig c = parse(LLAMA.formatted("\"rope_scaling\":{\"type\":\"dynamic\",\"factor\":2.0}"));
+        assertThat(c.ropeScaling()).isEqualTo(new LlamaConfig.RopeScaling("dynamic", 2.0, 1, 4, 128));
+        assertThat(c.maxPositions()).isEqualTo(256);
+    }
+
+    @Test
+    void transformers5RopeParametersCarryThetaAndScaling() throws Exception {
+        LlamaConfig c = parse(LLAMA.formatted("""
+                "rope_parameters":{"rope_type":"llama3","rope_theta":500000.0,"factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,
+                 "original_max_position_embeddings":64}"""));
+        assertThat(c.ropeTheta()).isEqualTo(500000.0);
+        assertThat(c.ropeScaling()).isEqualTo(new LlamaConfig.RopeScaling("llama3", 8.0, 1.0, 4.0, 64));
+    }
+
+    @Test
+    void slidingWindowsPerLayer() throws Exception {
+        LlamaConfig mistral = parse(LLAMA.formatted("\"architectures\":[\"MistralForCausalLM\"],\"sliding_window\":4096"));
+        assertThat(mistral.attentionWindows()).containsExactly(4096, 4096);
+        assertThat(mistral.smallestWindow()).isEqualTo(4096);
+        LlamaConfig mistralNone = parse(LLAMA.formatted("\"architectures\":[\"MistralForCausalLM\"],\"sliding_window\":null"));
+        assertThat(mistralNone.smallestWindow()).isZero();
+        LlamaConfig qwenOff = parse(LLAMA.formatted("\"architectures\":[\"Qwen2ForCausalLM\"],\"sliding_window\":32,\"use_sliding_window\":false"));
+        assertThat(qwenOff.attentionWindows()).containsExactly(0, 0);
+        LlamaConfig qwenOn = parse(LLAMA.formatted("\"architectures\":[\"Qwen2ForCausalLM\"],\"sliding_window\":32,\"use_sliding_window\":true,\"max_window_layers\":1"));
+        assertThat(qwenOn.attentionWindows()).containsExactly(0, 32);
+        LlamaConfig typed = parse(LLAMA.formatted("\"architectures\":[\"Qwen2ForCausalLM\"],\"sliding_window\":32,\"layer_types\":[\"sliding_attention\",\"full_attention\"]"));
+        assertThat(typed.attentionWindows()).containsExactly(32, 0);
+        // modeling_llama has no sliding window: the key is not read there
+        assertThat(parse(LLAMA.formatted("\"sliding_window\":16")).smallestWindow()).isZero();
+    }
+
+    @Test
+    void biasesByArchitecture() throws Exception {
+        LlamaConfig llama = parse(LLAMA.formatted("\"attention_bias\":true,\"mlp_bias\":true"));
+        assertThat(List.of(llama.attentionBias(), llama.outputBias(), llama.mlpBias())).containsExactly(true, true, true);
+        LlamaConfig qwen = parse(LLAMA.formatted("\"architectures\":[\"Qwen2ForCausalLM\"]"));
+        assertThat(List.of(qwen.attentionBias(), qwen.outputBias(), qwen.mlpBias())).containsExactly(true, false, false);
+        LlamaConfig mistral = parse(LLAMA.formatted("\"architectures\":[\"MistralForCausalLM\"]"));
+        assertThat(List.of(mistral.attentionBias(), mistral.outputBias(), mistral.mlpBias())).containsExactly(false, false, false);
     }
 }

@@ -58,8 +58,21 @@ public final class CudaStage implements StageCompute {
     public static CudaStage load(CudaContext ctx, CudaLinearFactory onCard, LlamaConfig c, WeightStore w, StageLayout layout) {
         if (layout.kv() != KvFormat.F32)
             throw new IllegalArgumentException(ctx.device().id() + " keeps a stage's KV cache in f32; --kv " + layout.kv() + " is for CPU stages");
-        if (c.headDim() > 256) throw new IllegalArgumentException("the CUDA attention kernel takes head dimensions up to 256, not " + c.headDim());
+        checkComputable(c, layout);
         return new CudaStage(ctx, onCard, c, w, layout);
+    }
+
+    /** Refuses a model whose math the CUDA kernels do not do: they attend to every position and rotate with one set of frequencies. */
+    static void checkComputable(LlamaConfig c, StageLayout layout) {
+        if (c.headDim() > 256) throw new IllegalArgumentException("the CUDA attention kernel takes head dimensions up to 256, not " + c.headDim());
+        long reach = Math.min(c.maxPositions(), (long) layout.kvBlocks() * layout.kvBlockSize());
+        int window = c.smallestWindow();
+        if (window > 0 && window < reach)
+            throw new IllegalArgumentException("config.json's sliding_window " + window + " is smaller than the " + reach
+                    + " positions a sequence can reach, and the CUDA attention kernel has no sliding window: run this model's stages on the CPU");
+        if (c.ropeScaling().dynamic() && reach > c.ropeScaling().originalMaxPositions())
+            throw new IllegalArgumentException("config.json's rope_scaling type 'dynamic' changes the RoPE frequencies past " + c.ropeScaling().originalMaxPositions()
+                    + " positions, which the CUDA RoPE kernel does not: run this model's stages on the CPU");
     }
 
     private CudaStage(CudaContext ctx, CudaLinearFactory onCard, LlamaConfig c, WeightStore w, StageLayout layout) {

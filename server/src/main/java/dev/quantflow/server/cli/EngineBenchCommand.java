@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
  * closed-loop load generator. Text: a table on stdout; --json: one JSON object per level on
  * stdout. Stage busy fractions and the configuration go to stderr either way.
  */
-@Command(name = "engine", mixinStandardHelpOptions = true,
+@Command(name = "engine", resourceBundle = "dev.quantflow.server.cli.ConfigDefaults", mixinStandardHelpOptions = true,
         description = "Throughput and latency of the in-process engine (continuous batching, pipeline stages) at several concurrency levels.")
 public final class EngineBenchCommand implements Callable<Integer> {
     @Mixin

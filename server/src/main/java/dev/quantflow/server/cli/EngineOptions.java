@@ -44,6 +44,11 @@ public final class EngineOptions {
     @Option(names = "--stage-threads", description = "Threads each stage's matmuls use; 0 = all cores, shared by the stages [quantflow.engine.stage-threads, QUANTFLOW_STAGE_THREADS] (default: ${DEFAULT-VALUE})")
     int stageThreads = engineInt("stage-threads");
 
+    @Option(names = "--prefix-caching", negatable = true,
+            description = "Reuse the KV blocks of prompt prefixes already computed [quantflow.engine.prefix-caching, QUANTFLOW_PREFIX_CACHING] "
+                    + "(default: ${bundle:quantflow.engine.prefix-caching})")
+    Boolean prefixCaching;   // unset: the configured value (a Boolean: picocli would toggle a boolean that defaults to true); the command's bundle is ConfigDefaults
+
     @Option(names = "--quant", paramLabel = "SCHEME", description = CliHelp.QUANT_SCHEMES + CliHelp.QUANT_KEY)
     String quant = engineString("quant");
 
@@ -58,6 +63,7 @@ public final class EngineOptions {
 
     public EngineConfig.Builder apply(EngineConfig.Builder b) {
         return b.stages(stages).layerSplit(layerSplit).devices(CliHelp.devices(devices)).maxBatchTokens(maxBatchTokens).maxSequences(maxSequences)
-                .kvBlocks(kvBlocks).kvBlockSize(kvBlockSize).maxWaiting(maxWaiting).stageThreads(stageThreads);
+                .kvBlocks(kvBlocks).kvBlockSize(kvBlockSize).maxWaiting(maxWaiting).stageThreads(stageThreads)
+                .prefixCaching(prefixCaching != null ? prefixCaching : ConfigDefaults.engine().getBoolean("prefix-caching"));
     }
 }

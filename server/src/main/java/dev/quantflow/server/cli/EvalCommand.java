@@ -55,8 +55,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--layers", description = "Print the relative output error of every linear layer")
     boolean layers;
 
-    @Option(names = "--reference", paramLabel = "DIR", description = "The fp32 model to compare with (needed when --model is a quantized checkpoint)")
-    Path referenceDir;
+    @Option(names = "--reference", paramLabel = "DIR|ORG/NAME", description = "The fp32 model to compare with, a directory or a Hub id as --model takes (needed when --model is a quantized checkpoint)")
+    String referenceDir;
 
     @Option(names = "--json", description = "Print one JSON object on stdout")
     boolean json;
@@ -95,7 +95,7 @@ public final class EvalCommand implements Callable<Integer> {
             QuantizedModels.Built built = stored ? QuantizedModels.loadStored(m)
                     : QuantizedModels.build(c, m.weights(), plan, calib, QuantizedModels.Options.DEFAULT.withLayerError(true));
             double buildSeconds = (System.nanoTime() - t0) / 1e9;
-            LlamaModel refModel = referenceDir == null ? m : LlamaModel.open(referenceDir);
+            LlamaModel refModel = referenceDir == null ? m : LlamaModel.open(ModelOption.resolve(referenceDir, spec.commandLine().getErr()));
             LlamaStage reference = refModel.full(LinearFactory.DENSE);
             long refBytes = linearBytes(reference), refDecoderBytes = refBytes - reference.lmHead().weightBytes();
             int[] tokens = TextTokens.load(text, m.tokenizer(), maxTokens > 0 ? maxTokens * 2 + window : 0);

@@ -110,7 +110,8 @@ final class ProgressRenderer implements Progress {
             s.append('[').append("#".repeat(filled)).append(".".repeat(BAR - filled)).append("] ");
         }
         boolean bytes = unit.equals("bytes");
-        if (bytes) {
+        if (bytes && total < 10L << 10) s.append(done).append('/').append(total).append(" B");   // a config file: not 0/0 KiB
+        else if (bytes) {
             boolean mib = total >= 10L << 20;   // small files in KiB, so they do not read 0/0
             double u = mib ? 1048576.0 : 1024.0;
             s.append(String.format(Locale.ROOT, "%.0f/%.0f %s", done / u, total / u, mib ? "MiB" : "KiB"));

@@ -1,6 +1,7 @@
 package dev.quantflow.server.cli;
 
 import dev.quantflow.engine.gguf.GgufFormatException;
+import dev.quantflow.engine.hub.HubException;
 import dev.quantflow.engine.model.ModelLoadException;
 import dev.quantflow.engine.tokenizer.TokenizerException;
 import dev.quantflow.server.api.ServerVersion;
@@ -16,7 +17,7 @@ import picocli.CommandLine.Command;
         description = "A JVM LLM inference server with quantization.",
         subcommands = {GenerateCommand.class, TokenizeCommand.class, SynthModelCommand.class,
                 ServeCommand.class, BenchCommand.class, DevicesCommand.class,
-                EvalCommand.class, InjectOutliersCommand.class, QuantizeCommand.class, QuantReportCommand.class})
+                EvalCommand.class, InjectOutliersCommand.class, QuantizeCommand.class, QuantReportCommand.class, DownloadCommand.class})
 public final class QuantflowCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -56,7 +57,7 @@ public final class QuantflowCommand implements Runnable {
 
     static boolean isBadInput(Exception ex) {
         return ex instanceof UserError || ex instanceof ModelLoadException || ex instanceof TokenizerException
-                || ex instanceof GgufFormatException || ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
+                || ex instanceof GgufFormatException || ex instanceof HubException || ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
                 || ex instanceof UncheckedIOException;
     }
 

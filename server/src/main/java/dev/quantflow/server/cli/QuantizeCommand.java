@@ -1,6 +1,7 @@
 package dev.quantflow.server.cli;
 
 import dev.quantflow.engine.llama.LlamaModel;
+import dev.quantflow.engine.quant.GgufExport;
 import dev.quantflow.engine.quant.QuantPlan;
 import dev.quantflow.engine.quant.QuantizedCheckpoint;
 import dev.quantflow.engine.quant.QuantizedModels;
@@ -24,10 +25,10 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Mixin
     QuantOptions quant;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Directory to write the quantized checkpoint to")
+    @Option(names = "--out", required = true, paramLabel = "DIR|FILE", description = "Directory to write the quantized checkpoint to (the .gguf file for --format gguf)")
     Path out;
 
-    @Option(names = "--format", defaultValue = "quantflow", description = "quantflow (any scheme), gptq or awq (AutoGPTQ/AutoAWQ 4-bit layout) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", defaultValue = "quantflow", description = "quantflow (any scheme), gptq or awq (AutoGPTQ/AutoAWQ 4-bit layout), or gguf (one llama.cpp file: w8a16 and w8a8-dynamic:group=32 as Q8_0, w4a16-*:group=32 as Q4_1, w4a16-rtn:group=32,sym=true as Q4_0, fp32/bf16 as F32/BF16) (default: ${DEFAULT-VALUE})")
     String format;
 
     @Spec
@@ -45,6 +46,17 @@ public final class QuantizeCommand implements Callable<Integer> {
         try (LlamaModel m = LlamaModel.open(model.dir())) {
             if (QuantizedCheckpoint.isQuantized(m.config())) throw new QuantflowCommand.UserError(model.dir() + " is already quantized; quantize the original model");
             QuantizedModels.Built b = QuantizedModels.build(m.config(), m.weights(), plan, quant.calibTokens(m.tokenizer()), QuantizedModels.Options.DEFAULT);
+            if (f == QuantizedCheckpoint.Format.GGUF) {
+                GgufExport.Summary s;
+                try {
+                    s = GgufExport.write(b, model.dir(), out);
+                } catch (IllegalArgumentException e) {
+                    throw new QuantflowCommand.UserError(e.getMessage());
+                }
+                spec.commandLine().getErr().printf(Locale.ROOT, "wrote %s (%s, gguf): tensors %s, %d bytes; scales rounded to f16 (largest relative change %.2g), in %.1f s%n",
+                        out, plan, s.counts(), s.tensorBytes(), s.maxScaleChange(), (System.nanoTime() - t0) / 1e9);
+                return 0;
+            }
             QuantizedCheckpoint.save(b, model.dir(), out, f);
             spec.commandLine().getErr().printf(Locale.ROOT, "wrote %s (%s, %s format): linear weights %d bytes, in %.1f s%n",
                     out, plan, f.name().toLowerCase(Locale.ROOT), b.weightBytes(), (System.nanoTime() - t0) / 1e9);

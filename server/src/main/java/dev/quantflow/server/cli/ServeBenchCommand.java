@@ -23,7 +23,9 @@ import picocli.CommandLine.Option;
  * several concurrency levels; throughput, TTFT/TPOT/end-to-end percentiles, errors, and (unless
  * --no-verify) that every stream's text equals its prompt's single-request greedy text. Text: a
  * table on stdout and a progress bar on stderr; --json: one JSON object per level on stdout.
- * Exit status 3 when any request failed or any text differed.
+ * Exit status 3 when any request failed or any text differed. Several --url servers (e.g. one
+ * setting on and one off) take turns at every level, --rounds times, so that they are compared
+ * under the same machine load; their streams are all checked against the first one's references.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Load-test a running server (streaming OpenAI completions) at several concurrency levels.")
@@ -31,8 +33,16 @@ public final class ServeBenchCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--url", defaultValue = "http://127.0.0.1:8080", description = "The server (default: ${DEFAULT-VALUE})")
-    URI url;
+    @Option(names = "--url", split = ",", defaultValue = "http://127.0.0.1:8080",
+            description = "The server, or several (comma-separated) that take turns at every level (default: ${DEFAULT-VALUE})")
+    List<URI> urls;
+
+    @Option(names = "--rounds", defaultValue = "1", description = "Times each level runs on each server, alternating servers (default: ${DEFAULT-VALUE})")
+    int rounds;
+
+    @Option(names = "--system-prompt", paramLabel = "FILE",
+            description = "A chat workload: every request is a chat completion with this file's text as the system message and a prompt as the user's")
+    Path systemPrompt;
 
     @Option(names = "--concurrency", split = ",", defaultValue = "1,8,32,64", description = "Concurrent streams per level (default: ${DEFAULT-VALUE})")
     List<Integer> concurrency;
@@ -73,33 +83,54 @@ public final class ServeBenchCommand implements Callable<Integer> {
         if (maxTokens < 1) throw new QuantflowCommand.UserError("--max-tokens must be >= 1");
         if (requests < 0) throw new QuantflowCommand.UserError("--requests must be >= 0");
         if (durationSeconds != null && !(durationSeconds > 0)) throw new QuantflowCommand.UserError("--duration must be > 0");
-        if (url.getScheme() == null || !url.getScheme().startsWith("http")) throw new QuantflowCommand.UserError("--url must be http://HOST:PORT");
+        if (rounds < 1) throw new QuantflowCommand.UserError("--rounds must be >= 1");
+        for (URI url : urls)
+            if (url.getScheme() == null || !url.getScheme().startsWith("http")) throw new QuantflowCommand.UserError("--url must be http://HOST:PORT");
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Optional<String> key = Optional.ofNullable(apiKey).or(() -> Optional.ofNullable(System.getenv("QUANTFLOW_API_KEY"))).filter(k -> !k.isBlank());
-        ServeLoadGenerator load = new ServeLoadGenerator(new ServeLoadGenerator.Settings(url, key, Optional.ofNullable(model), maxTokens, prompts(),
-                Duration.ofSeconds(timeoutSeconds)));
+        Optional<String> system = Optional.empty();
+        if (systemPrompt != null) {
+            if (!Files.isRegularFile(systemPrompt)) throw new QuantflowCommand.UserError(systemPrompt + ": system prompt file does not exist");
+            system = Optional.of(Files.readString(systemPrompt, StandardCharsets.UTF_8).strip());
+        }
+        List<ServeLoadGenerator> loads = new ArrayList<>();
+        for (URI url : urls)
+            loads.add(new ServeLoadGenerator(new ServeLoadGenerator.Settings(url, key, Optional.ofNullable(model), maxTokens, prompts(),
+                    Duration.ofSeconds(timeoutSeconds), system)));
         List<String> references = List.of();
         if (!noVerify) {
             err.printf(Locale.ROOT, "references: %d prompts, one request at a time ...%n", prompts().size());
-            references = load.references();
+            references = loads.getFirst().references();
         }
-        if (!json) out.println("concurrency  requests  errors  mismatch  tokens/s   req/s   TTFT p50/p90/p99 ms      TPOT p50/p90/p99 ms   E2E p50/p90/p99 ms");
+        boolean several = urls.size() > 1;
+        if (!json) out.println((several ? "server  " : "") + "concurrency  requests  errors  mismatch  tokens/s   req/s   TTFT p50/p90/p99 ms      TPOT p50/p90/p99 ms   E2E p50/p90/p99 ms");
         boolean clean = true;
         for (int c : concurrency) {
-            int n = durationSeconds != null ? 0 : requests > 0 ? requests : Math.max(8, 4 * c);
-            Duration d = durationSeconds != null ? Duration.ofMillis((long) (durationSeconds * 1000)) : Duration.ZERO;
-            ProgressBar bar = new ProgressBar(c, noProgress, d, err);
-            LevelResult r = load.run(c, n, d, references, bar::update);
-            bar.finish();
-            clean &= r.errors() == 0 && r.mismatches() == 0;
-            if (json) out.println(r.json());
-            else out.printf(Locale.ROOT, "%11d  %8d  %6d  %8d  %8.1f  %6.2f  %6.1f/%6.1f/%6.1f  %6.2f/%6.2f/%6.2f  %7.0f/%7.0f/%7.0f%n",
-                    c, r.requests(), r.errors(), r.mismatches(), r.tokensPerSecond(), r.requestsPerSecond(),
-                    r.ttft().p50() * 1e3, r.ttft().p90() * 1e3, r.ttft().p99() * 1e3, r.tpot().p50() * 1e3, r.tpot().p90() * 1e3, r.tpot().p99() * 1e3,
-                    r.e2e().p50() * 1e3, r.e2e().p90() * 1e3, r.e2e().p99() * 1e3);
-            if (!r.errorKinds().isEmpty()) err.println("errors at concurrency " + c + ": " + r.errorKinds());
+            for (int round = 0; round < rounds; round++) {
+                for (int u = 0; u < loads.size(); u++) {
+                    int n = durationSeconds != null ? 0 : requests > 0 ? requests : Math.max(8, 4 * c);
+                    Duration d = durationSeconds != null ? Duration.ofMillis((long) (durationSeconds * 1000)) : Duration.ZERO;
+                    ProgressBar bar = new ProgressBar(c, noProgress, d, err);
+                    LevelResult r = loads.get(u).run(c, n, d, references, bar::update);
+                    bar.finish();
+                    clean &= r.errors() == 0 && r.mismatches() == 0;
+                    if (json) {
+                        var o = r.json();
+                        if (several) o.put("url", urls.get(u).toString()).put("round", round + 1);
+                        out.println(o);
+                    } else {
+                        out.printf(Locale.ROOT, "%s%11d  %8d  %6d  %8d  %8.1f  %6.2f  %6.1f/%6.1f/%6.1f  %6.2f/%6.2f/%6.2f  %7.0f/%7.0f/%7.0f%n",
+                                several ? String.format(Locale.ROOT, "%6d  ", u + 1) : "",
+                                c, r.requests(), r.errors(), r.mismatches(), r.tokensPerSecond(), r.requestsPerSecond(),
+                                r.ttft().p50() * 1e3, r.ttft().p90() * 1e3, r.ttft().p99() * 1e3, r.tpot().p50() * 1e3, r.tpot().p90() * 1e3, r.tpot().p99() * 1e3,
+                                r.e2e().p50() * 1e3, r.e2e().p90() * 1e3, r.e2e().p99() * 1e3);
+                    }
+                    if (!r.errorKinds().isEmpty()) err.println("errors at concurrency " + c + " on " + urls.get(u) + ": " + r.errorKinds());
+                }
+            }
         }
+        if (several && !json) for (int u = 0; u < urls.size(); u++) out.printf(Locale.ROOT, "server %d: %s%n", u + 1, urls.get(u));
         return clean ? 0 : 3;
     }
 

@@ -7,6 +7,7 @@ import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
 import dev.quantflow.actors.stage.LinearProbe;
 import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.hub.HubResolver;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.progress.Progress;
@@ -43,8 +44,8 @@ import picocli.CommandLine.Option;
 public final class ServeCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
 
-    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory [quantflow.server.model, QUANTFLOW_MODEL] (default: ../shared/models/stories260K)")
-    Path model;
+    @Option(names = "--model", paramLabel = "DIR|ORG/NAME", description = ModelOption.HELP + " [quantflow.server.model, QUANTFLOW_MODEL] (default: ../shared/models/stories260K)")
+    String model;
 
     @Option(names = "--quant", paramLabel = "SCHEME", description = CliHelp.QUANT_SCHEMES + " [quantflow.engine.quant, QUANTFLOW_QUANT] (default: ${bundle:quantflow.engine.quant})")
     String quant;
@@ -123,6 +124,10 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--tokenizer-workers", paramLabel = "N", description = "Tokenizer workers (encode, chat templates) [quantflow.engine.tokenizer-workers, QUANTFLOW_TOKENIZER_WORKERS] (default: ${bundle:quantflow.engine.tokenizer-workers})")
     Integer tokenizerWorkers;
 
+    @Option(names = "--prefix-caching", negatable = true, description = "Reuse the KV blocks of prompt prefixes already computed (automatic prefix caching) "
+            + "[quantflow.engine.prefix-caching, QUANTFLOW_PREFIX_CACHING] (default: ${bundle:quantflow.engine.prefix-caching})")
+    Boolean prefixCaching;
+
     @Option(names = "--warmup", negatable = true, description = "Ready only after a one-token generation at start passed [quantflow.engine.warmup, QUANTFLOW_WARMUP] (default: ${bundle:quantflow.engine.warmup})")
     Boolean warmup;
 
@@ -148,7 +153,7 @@ public final class ServeCommand implements Callable<Integer> {
     QuantflowServer startServing(Consumer<QuantflowServer> onBound, Progress progress) {
         Config config = config();
         ServerSettings settings = ServerSettings.from(config);
-        EngineConfig engineConfig = engineConfig(config, settings);
+        EngineConfig engineConfig = Progress.during(progress, () -> engineConfig(config, settings));   // a Hub download reports as the load does
         LlamaConfig model = LlamaConfig.load(engineConfig.modelDir());
         String id = engineConfig.servedModelName().isEmpty() ? engineConfig.modelDir().toAbsolutePath().normalize().getFileName().toString()
                 : engineConfig.servedModelName();
@@ -182,10 +187,7 @@ public final class ServeCommand implements Callable<Integer> {
     Config config() {
         Map<String, Object> flags = new HashMap<>();
         String s = "quantflow.server.", e = "quantflow.engine.";
-        if (model != null) {
-            if (!Files.isDirectory(model)) throw new QuantflowCommand.UserError(model + ": model directory does not exist");
-            flags.put(s + "model", model.toString());
-        }
+        put(flags, s + "model", model);   // a directory or a Hub id: resolved (downloaded) once the configuration is complete
         put(flags, e + "quant", quant);
         put(flags, e + "kv", kv);
         put(flags, e + "devices", devices);
@@ -212,6 +214,7 @@ public final class ServeCommand implements Callable<Integer> {
         put(flags, e + "stage-threads", stageThreads);
         put(flags, e + "tokenizer-workers", tokenizerWorkers);
         put(flags, e + "warmup", warmup);
+        put(flags, e + "prefix-caching", prefixCaching);
         Config base = ConfigFactory.load();
         if (configFile != null) {
             if (!Files.isRegularFile(configFile)) throw new QuantflowCommand.UserError(configFile + ": config file does not exist");
@@ -243,15 +246,16 @@ public final class ServeCommand implements Callable<Integer> {
     }
 
     private EngineConfig engineConfig(Config config, ServerSettings settings) {
-        Path dir = settings.model().orElseGet(() -> new ModelOption().dir());
-        if (!Files.isDirectory(dir)) throw new QuantflowCommand.UserError(dir + ": model directory does not exist");
+        String spec = settings.model().map(Path::toString).orElseGet(() -> new ModelOption().spec());
+        Path dir = HubResolver.resolve(spec, LOG::info);
         EngineConfig.Builder b;
         try {
             b = EngineConfig.builder(config.getConfig("quantflow.engine"), dir);
         } catch (ConfigException ex) {
             throw new QuantflowCommand.UserError(ex.getMessage());
         }
-        EngineConfig engine = b.servedModelName(settings.servedModelName().orElse(""))
+        // a Hub model is served under its id, as vLLM does (a directory under its name)
+        EngineConfig engine = b.servedModelName(settings.servedModelName().orElse(HubResolver.isHubId(spec) ? spec : ""))
                 // One warm-up on serve: the server's (QuantflowServer.warmUp, on quantflow.engine.warmup via ServerSettings),
                 // not the engine's as well. The server's goes through the tokenizer ("Hello"), is retried with a back-off until
                 // it passes or drain begins, logs its time, and is what readiness (ServingState) and /health's warmed_up wait for;

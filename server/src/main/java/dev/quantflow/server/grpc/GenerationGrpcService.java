@@ -4,6 +4,9 @@ import com.google.protobuf.CodedOutputStream;
 import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.engine.generate.GenerateOptions;
+import dev.quantflow.engine.sample.ParameterException;
+import dev.quantflow.engine.structured.OutputConstraint;
 import dev.quantflow.proto.v1.AbortRequest;
 import dev.quantflow.proto.v1.AbortResponse;
 import dev.quantflow.proto.v1.Delta;
@@ -183,7 +186,10 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
                         !in.hasSkipSpecialTokens() || in.getSkipSpecialTokens(),
                         in.getIncludeStopStrInOutput()),
                 engine.tokenizer().vocabSize());
-        return params.request(id, prompt(in), model.contextLength());
+        GenerateOptions options = params.options(model.contextLength());
+        Optional<OutputConstraint> constraint = constraint(in);
+        if (constraint.isPresent()) options = options.constrained(constraint.get());
+        return new dev.quantflow.actors.api.GenerateRequest(id, prompt(in), options, params.topLogprobs(), params.n(), params.bestOf());
     }
 
     private static Map<Integer, Double> logitBias(GenerateRequest in) {
@@ -193,6 +199,21 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
             out.put(id, (double) bias);
         });
         return out;
+    }
+
+    /** The structured output asked for, checked and compiled by the engine (a refusal is INVALID_ARGUMENT naming the field). */
+    private static Optional<OutputConstraint> constraint(GenerateRequest in) {
+        try {
+            return switch (in.getConstraintCase()) {
+                case JSON_SCHEMA -> Optional.of(OutputConstraint.jsonSchema("json_schema", in.getJsonSchema()));
+                case JSON_OBJECT -> in.getJsonObject() ? Optional.of(OutputConstraint.jsonObject("json_object")) : Optional.empty();
+                case REGEX -> Optional.of(OutputConstraint.regex("regex", in.getRegex()));
+                case CHOICE -> Optional.of(OutputConstraint.choice("choice", in.getChoice().getChoicesList()));
+                case CONSTRAINT_NOT_SET -> Optional.empty();
+            };
+        } catch (ParameterException e) {
+            throw GenerationParams.invalid(e);
+        }
     }
 
     private static String promptParam(GenerateRequest in) {

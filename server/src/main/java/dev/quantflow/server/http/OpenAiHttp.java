@@ -8,6 +8,8 @@ import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.engine.generate.GenerateOptions;
+import dev.quantflow.engine.structured.ToolCalling;
 import dev.quantflow.server.api.ServerVersion;
 import dev.quantflow.server.api.ApiError;
 import dev.quantflow.server.api.Generations;
@@ -188,7 +190,10 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
         return readJson(request).thenCompose(body -> {
             OpenAiRequest r = chat ? parser.chat(body) : parser.completion(body);
             model.check(r.model());
-            GenerateRequest gr = r.params().request(id, r.prompt(), model.contextLength(), r.echo() && r.logprobs());
+            GenerateOptions options = r.params().options(model.contextLength());
+            if (r.constraint().isPresent()) options = options.constrained(r.constraint().get());
+            GenerateRequest gr = new GenerateRequest(id, r.prompt(), options, r.params().topLogprobs(), r.params().n(), r.params().bestOf(),
+                    r.echo() && r.logprobs());
             return generations.start(gr, chat ? "messages" : "prompt").thenApply(s -> AccessLog.follow(request, s)).thenCompose(started -> {
                 int promptTokens = started.accepted().promptTokens();
                 if (promptTokens >= model.contextLength()) {
@@ -225,7 +230,8 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                 .mapMaterializedValue(f -> NotUsed.getInstance())
                 .via(gone.flow())
                 .via(state.untilDrainDeadline());
-        Source<ObjectNode, NotUsed> chunks = events.mapConcat(ev -> switch (ev) {
+        ToolCallStream toolCalls = r.toolCalls() ? new ToolCallStream(shape, r.tools().get()) : null;
+        Source<ObjectNode, NotUsed> chunks = events.mapConcat(ev -> toolCalls != null ? withFinished(ev, finished, toolCalls.on(ev, r.includeUsage())) : switch (ev) {
             case TokenEvent.Delta d -> d.text().isEmpty() && !(r.logprobs() && !d.logprobs().isEmpty())
                     ? List.<ObjectNode>of() : List.of(shape.deltaChunk(d.index(), d.text(), d.logprobs(), r.logprobs(), null));
             case TokenEvent.Finished f -> {
@@ -270,6 +276,11 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                 .addHeader(RawHeader.create("Cache-Control", "no-cache"));
     }
 
+    private static List<ObjectNode> withFinished(TokenEvent ev, boolean[] finished, List<ObjectNode> chunks) {
+        if (ev instanceof TokenEvent.Finished) finished[0] = true;
+        return chunks;
+    }
+
     private static ByteString event(JsonNode json) {
         return ByteString.fromString("data: " + json + "\n\n");
     }
@@ -293,6 +304,13 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                 .whenComplete((c, err) -> client.close())
                 .thenApply(c -> {
                     if (gone.get()) throw new ClientGone();
+                    TokenEvent.Finished first = c.finished[0];
+                    if (first != null && r.toolCalls() && first.finishReason().equals("stop")) {   // tool calls come with n = 1 only
+                        List<ToolCalling.Call> calls = ToolCalling.parse(c.text[0].toString(), r.tools().get().functions(), r.tools().get().choice());
+                        if (!calls.isEmpty())
+                            return json(200, shape.toolCallResponse(calls, calls.stream().map(x -> OpenAiShape.toolCallId()).toList(),
+                                    first.promptTokens(), first.completionTokens()));
+                    }
                     List<OpenAiShape.Choice> out = new ArrayList<>();
                     int promptTokens = 0, completionTokens = 0;
                     for (int i = 0; i < choices; i++) {

@@ -8,6 +8,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.actors.api.Prompt;
+import dev.quantflow.engine.sample.ParameterException;
+import dev.quantflow.engine.structured.OutputConstraint;
+import dev.quantflow.engine.structured.ToolCalling;
 import dev.quantflow.server.api.ApiError;
 import dev.quantflow.server.api.GenerationParams;
 import java.io.IOException;
@@ -27,7 +30,7 @@ import java.util.OptionalLong;
 /**
  * Turns a request body into an {@link OpenAiRequest}, with OpenAI's parameter names, defaults and
  * limits. Everything a client can get wrong is a 400 naming the field; options this server does not
- * implement (tools, suffix, ...) are refused rather than silently ignored.
+ * implement (suffix, beam search, ...) are refused rather than silently ignored.
  */
 final class OpenAiRequestParser {
     static final ObjectMapper JSON = JsonMapper.builder()
@@ -126,7 +129,25 @@ final class OpenAiRequestParser {
             if (sf.bool("continuous_usage_stats").orElse(false))
                 throw ApiError.invalid("stream_options", "stream_options.continuous_usage_stats is not supported (only false)").exception();
         }
-        return new OpenAiRequest(chat, f.string("model"), prompt, params, stream, includeUsage, echo);
+        Optional<OutputConstraint> constraint = StructuredOutputFields.constraint(f);
+        Optional<ToolFields.Tools> tools = chat ? ToolFields.of(f) : Optional.empty();
+        if (tools.isPresent()) {
+            Optional<OutputConstraint> forced;
+            try {
+                forced = ToolCalling.constraint(tools.get().functions(), tools.get().choice());
+            } catch (ParameterException e) {
+                throw GenerationParams.invalid(e);
+            }
+            if (forced.isPresent() && constraint.isPresent())
+                throw ApiError.invalid("tool_choice", "tool_choice \"required\" or a named function cannot be combined with response_format or guided_*").exception();
+            if (forced.isPresent()) constraint = forced;
+            Prompt.Chat c = (Prompt.Chat) prompt;
+            prompt = new Prompt.Chat(c.messages(), c.addGenerationPrompt(), tools.get().json());
+        }
+        // tool calls are parsed from one choice's text; several choices of them are not supported
+        if (tools.isPresent() && tools.get().choice().mode() != ToolCalling.Mode.NONE && params.n() > 1)
+            throw ApiError.invalid("n", "n > 1 together with tools is not supported; send one request per choice").exception();
+        return new OpenAiRequest(chat, f.string("model"), prompt, params, stream, includeUsage, constraint, tools, echo);
     }
 
     private GenerationParams params(JsonFields f, String maxParam, OptionalLong maxTokens, String logprobsParam, int topLogprobs, boolean chat) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.engine.structured.ToolCalling;
 import dev.quantflow.server.api.ApiError;
 import dev.quantflow.server.api.GenerationParams;
 import java.util.ArrayList;
@@ -89,6 +90,41 @@ final class OpenAiShape {
         }
         r.set("usage", usage(promptTokens, completionTokens));
         return r;
+    }
+
+    /** A whole chat response whose message is tool calls (content null), finish_reason "tool_calls". */
+    ObjectNode toolCallResponse(List<ToolCalling.Call> calls, List<String> ids, int promptTokens, int completionTokens) {
+        ObjectNode r = head("chat.completion");
+        ObjectNode message = F.objectNode().put("role", "assistant").putNull("content");
+        ArrayNode tc = message.putArray("tool_calls");
+        for (int i = 0; i < calls.size(); i++)
+            tc.add(F.objectNode().put("id", ids.get(i)).put("type", "function").set("function",
+                    F.objectNode().put("name", calls.get(i).name()).put("arguments", calls.get(i).argumentsJson())));
+        r.putArray("choices").add(choice(0, message, null, "tool_calls", "message"));
+        r.set("usage", usage(promptTokens, completionTokens));
+        return r;
+    }
+
+    /**
+     * A stream chunk of one tool call, as OpenAI streams them: the first for a call carries index,
+     * id, type and name (id non-null); later ones only index and a piece of the arguments.
+     */
+    ObjectNode toolCallChunk(int index, String id, String name, String arguments) {
+        ObjectNode call = F.objectNode().put("index", index);
+        ObjectNode fn = F.objectNode();
+        if (id != null) {
+            call.put("id", id).put("type", "function");
+            fn.put("name", name);
+        }
+        fn.put("arguments", arguments);
+        call.set("function", fn);
+        ObjectNode delta = F.objectNode();
+        delta.putArray("tool_calls").add(call);
+        return chunk(choice(0, delta, null, null, "delta"));
+    }
+
+    static String toolCallId() {
+        return "call_" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 24);
     }
 
     /** An error inside an already started stream (the status is committed), as vLLM and OpenAI send it. */

@@ -83,6 +83,12 @@ public final class ServerMetrics implements AutoCloseable {
         gauge("quantflow.batch.tokens", "Token rows (prefill chunks plus decode tokens) in the last engine step", s -> s.lastBatchTokens());
         FunctionCounter.builder("quantflow.num.preemptions", latest, r -> r.get().preemptionsTotal())
                 .description("Sequences preempted (KV blocks reclaimed, recomputed later) since start").register(registry);
+        FunctionCounter.builder("quantflow.prefix.cache.queries", latest, r -> r.get().prefixCacheQueriesTotal())
+                .description("Prompt tokens looked up in the prefix cache when their sequence was admitted (vLLM's prefix_cache_queries)").register(registry);
+        FunctionCounter.builder("quantflow.prefix.cache.hits", latest, r -> r.get().prefixCacheHitsTotal())
+                .description("Prompt tokens whose KV blocks the prefix cache held, not computed again (vLLM's prefix_cache_hits)").register(registry);
+        gauge("quantflow.kv.cache.blocks.cached", "KV cache blocks whose content the prefix cache knows, in use or free (reused when free blocks run out)",
+                s -> s.kvBlocksCached());
         FunctionCounter.builder("quantflow.engine.steps", latest, r -> r.get().stepsTotal())
                 .description("Scheduler steps (batches run through the pipeline) since start").register(registry);
         new JvmMemoryMetrics().bindTo(registry);

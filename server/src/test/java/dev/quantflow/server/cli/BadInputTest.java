@@ -54,6 +54,19 @@ class BadInputTest {
         assertOneLineError(Cli.run("generate", "--model", dir.toString()), dir.resolve("config.json"), "unsupported architecture 'GPT2LMHeadModel'");
     }
 
+    /** A config key whose math the engine does not do is refused in one line naming the key, never ignored. */
+    @Test
+    void unsupportedConfigKeys() throws IOException {
+        Path dir = copyOfStories();
+        String config = Files.readString(dir.resolve("config.json"));
+        Files.writeString(dir.resolve("config.json"), config.replace("\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}"));
+        assertOneLineError(Cli.run("generate", "--model", dir.toString()), dir.resolve("config.json"), "rope_scaling type 'yarn' is not supported");
+        Files.writeString(dir.resolve("config.json"), config.replace("\"hidden_act\": \"silu\"", "\"hidden_act\": \"gelu_pytorch_tanh\""));
+        assertOneLineError(Cli.run("generate", "--model", dir.toString()), dir.resolve("config.json"), "hidden_act 'gelu_pytorch_tanh' is not supported");
+        Files.writeString(dir.resolve("config.json"), config.replace("\"mlp_bias\": false", "\"mlp_bias\": true"));
+        assertOneLineError(Cli.run("generate", "--model", dir.toString()), dir, "config.json gives model.layers.0.mlp.gate_proj a bias (mlp_bias true");
+    }
+
     @Test
     void configThatIsNotJson() throws IOException {
         Path dir = copyOfStories();

@@ -105,7 +105,7 @@ class HelpTextTest {
             }
         }
         assertThat(wrong).isEmpty();
-        assertThat(perCommand).containsEntry("quantflow serve", engine.root().size()).containsEntry("quantflow bench engine", 11)
+        assertThat(perCommand).containsEntry("quantflow serve", engine.root().size()).containsEntry("quantflow bench engine", 12)
                 .containsEntry("quantflow generate", 4).containsEntry("quantflow eval", 2).containsEntry("quantflow quantize", 2);
     }
 

@@ -44,6 +44,8 @@ class ProgressRendererTest {
                 .isEqualTo("writing model.safetensors 3/12 MiB (25%), 2.0 s, ETA 6.0 s");
         assertThat(ProgressRenderer.describe("writing model.safetensors", 512L << 10, 1L << 20, "bytes", 2 * S, false))
                 .isEqualTo("writing model.safetensors 512/1024 KiB (50%), 2.0 s, ETA 2.0 s");
+        assertThat(ProgressRenderer.describe("download config.json", 700, 700, "bytes", S / 10, false))
+                .isEqualTo("download config.json 700/700 B (100%), 0.1 s");
     }
 
     @Test

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quantflow.engine.SharedData;
+import dev.quantflow.engine.gguf.GgmlType;
+import dev.quantflow.engine.gguf.GgufFile;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintStream;
@@ -73,6 +75,21 @@ class QuantCommandsTest {
         assertThat(fromQuantized.out().trim().split(" ")).hasSize(12);
         // int8 weights of a function-preserving transform: the greedy story starts the same
         assertThat(fromQuantized.out().trim().split(" ")[0]).isEqualTo(plain.out().trim().split(" ")[0]);
+    }
+
+    @Test
+    void quantizeWritesAGgufFileOrSaysWhyTheSchemeHasNoGgufType() {
+        Path file = tmp.resolve("sotu6M-q8_0.gguf");
+        Run q = run("quantize", "--model", shared("models/sotu6M"), "--quant", "w8a8-dynamic:group=32", "--format", "gguf", "--out", file.toString());
+        assertThat(q.code()).as(q.err()).isZero();
+        assertThat(q.err()).contains("gguf").contains("Q8_0=42").contains("scales rounded to f16");
+        try (GgufFile g = GgufFile.open(file)) {
+            assertThat(g.getString("general.architecture")).isEqualTo("llama");
+            assertThat(g.tensor("blk.5.ffn_down.weight").type()).isEqualTo(GgmlType.Q8_0);
+        }
+        Run bad = run("quantize", "--model", shared("models/sotu6M"), "--quant", "llm-int8:fp=dequant", "--format", "gguf", "--out", tmp.resolve("x.gguf").toString());
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("is llm-int8").contains("GGUF holds exactly only").doesNotContain("\tat ");
     }
 
     @Test

@@ -51,6 +51,7 @@ class ServeConfigTest {
         assertThat(served.kvMemoryBytes()).isEqualTo(library.kvMemoryBytes()).isEqualTo(512L << 20);
         assertThat(served.tokenizerWorkers()).isEqualTo(library.tokenizerWorkers()).isEqualTo(2);
         assertThat(served.stageThreads()).isEqualTo(library.stageThreads()).isZero();
+        assertThat(served.prefixCaching()).isEqualTo(library.prefixCaching()).isTrue();
         // one warm-up on serve: the server's (on quantflow.engine.warmup), not the engine's too
         assertThat(served.warmup()).isFalse();
         assertThat(ServerSettings.from(serve().config()).warmup()).isTrue();
@@ -63,6 +64,7 @@ class ServeConfigTest {
                 quantflow.engine {
                   stages = 2, devices = "cpu,cpu", quant = w8a16, kv = int8, kv-blocks = 40, kv-block-size = 8, kv-memory = 64 MiB
                   max-batch-tokens = 64, max-seqs = 7, max-waiting = 9, tokenizer-workers = 3, stage-threads = 1, warmup = off
+                  prefix-caching = off
                 }
                 """);
         ServeCommand fromFile = serve("--config", file.toString());
@@ -79,10 +81,11 @@ class ServeConfigTest {
         assertThat(c.maxWaiting()).isEqualTo(9);
         assertThat(c.tokenizerWorkers()).isEqualTo(3);
         assertThat(c.stageThreads()).isEqualTo(1);
+        assertThat(c.prefixCaching()).isFalse();
         assertThat(ServerSettings.from(fromFile.config()).warmup()).isFalse();
 
         ServeCommand flags = serve("--config", file.toString(), "--max-seqs", "5", "--stages", "1", "--devices", "cpu", "--kv", "f32",
-                "--kv-memory", "128MiB", "--stage-threads", "2", "--tokenizer-workers", "4", "--kv-block-size", "32", "--warmup");
+                "--kv-memory", "128MiB", "--stage-threads", "2", "--tokenizer-workers", "4", "--kv-block-size", "32", "--warmup", "--prefix-caching");
         EngineConfig f = flags.engineConfig();
         assertThat(f.maxSequences()).isEqualTo(5);
         assertThat(f.stages()).isEqualTo(1);
@@ -92,6 +95,8 @@ class ServeConfigTest {
         assertThat(f.stageThreads()).isEqualTo(2);
         assertThat(f.tokenizerWorkers()).isEqualTo(4);
         assertThat(f.kvBlockSize()).isEqualTo(32);
+        assertThat(f.prefixCaching()).isTrue();
+        assertThat(serve("--no-prefix-caching").engineConfig().prefixCaching()).isFalse();
         assertThat(f.maxBatchTokens()).as("from the file, no flag").isEqualTo(64);
         assertThat(ServerSettings.from(flags.config()).warmup()).isTrue();
     }

@@ -246,7 +246,8 @@ class OpenAiHttpTest {
                 "quantflow_e2e_request_latency_seconds_count", "quantflow_request_queue_time_seconds_count",
                 "quantflow_request_prefill_time_seconds_count", "quantflow_request_decode_time_seconds_count",
                 "quantflow_prompt_tokens_total{model_name=\"stories260K\"} ", "quantflow_generation_tokens_total{model_name=\"stories260K\"} ", "quantflow_request_success_total{finished_reason=\"length\",model_name=\"stories260K\"}",
-                "quantflow_num_preemptions_total{model_name=\"stories260K\"} ", "quantflow_http_requests_total{endpoint=\"/v1/completions\",model_name=\"stories260K\",status=\"200\"}",
+                "quantflow_num_preemptions_total{model_name=\"stories260K\"} ", "quantflow_prefix_cache_queries_total{model_name=\"stories260K\"} ", "quantflow_prefix_cache_hits_total{model_name=\"stories260K\"} ",
+                "quantflow_kv_cache_blocks_cached{model_name=\"stories260K\"} ", "quantflow_http_requests_total{endpoint=\"/v1/completions\",model_name=\"stories260K\",status=\"200\"}",
                 "quantflow_batch_size{model_name=\"stories260K\"} ", "quantflow_stage_step_time_seconds{device=\"cpu\",model_name=\"stories260K\",stage=\"0\"}",
                 "quantflow_llm_int8_outlier_column_fraction{layer=", "quantflow_device_memory_bytes{", "jvm_memory_used_bytes", "process_cpu_usage");
         assertThat(m.body()).doesNotContain("# HELP quantflow_num_requests_running  \n");

@@ -112,17 +112,32 @@ class RequestValidationTest {
                 .isEqualTo("temperature must be between 0 and 2, got 9.0");
     }
 
-    /** One value per unimplemented parameter that would change the output (and bad values of some implemented ones): each a 400 naming it. */
+    @org.junit.jupiter.api.Test
+    void structuredOutputAndForcedToolCallsReachTheEngineAsConstraints() {
+        assertThat(http.post("/v1/chat/completions", CHAT + ", \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"n\","
+                + " \"schema\": {\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"integer\"}}}}}}").status()).isEqualTo(200);
+        assertThat(engine.last().options().constraint().orElseThrow().kind()).isEqualTo(dev.quantflow.engine.structured.OutputConstraint.Kind.JSON_SCHEMA);
+        assertThat(http.post("/v1/completions", Map.of("prompt", "Hi", "max_tokens", 2, "guided_choice", java.util.List.of("x", "y"))).status()).isEqualTo(200);
+        assertThat(engine.last().options().constraint().orElseThrow().kind()).isEqualTo(dev.quantflow.engine.structured.OutputConstraint.Kind.CHOICE);
+        String tools = "[{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"object\", \"properties\": {\"x\": {\"type\": \"boolean\"}}}}}]";
+        assertThat(http.post("/v1/chat/completions", CHAT + ", \"tools\": " + tools + ", \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"f\"}}}").status()).isEqualTo(200);
+        assertThat(engine.last().options().constraint().orElseThrow().automaton().matches("{\"x\": true}")).isTrue();
+        assertThat(((dev.quantflow.actors.api.Prompt.Chat) engine.last().prompt()).tools()).contains("\"name\":\"f\"");
+        JsonNode both = error400(http.post("/v1/chat/completions", CHAT + ", \"tools\": " + tools + ", \"tool_choice\": \"required\", \"guided_regex\": \"a\"}"));
+        assertThat(both.get("param").asText()).isEqualTo("tool_choice");
+    }
+
+    /** One value per unimplemented parameter that would change the output (or an implemented one's refused value): each a 400 naming it. */
     @ParameterizedTest(name = "{0} {1} = {2} -> 400")
     @CsvSource(delimiter = '|', value = {
             "h|echo|true", "c|suffix|\"end\"", "c|suffix|[]", "c|logit_bias|[1]", "c|logit_bias|\"\"", "c|logit_bias|{\"x\": 1}", "h|tools|[{\"type\": \"function\"}]",
             "h|functions|[{\"name\": \"f\"}]", "h|tool_choice|\"required\"", "h|tool_choice|{\"type\": \"function\"}", "h|function_call|{\"name\": \"f\"}",
-            "h|response_format|{\"type\": \"json_object\"}", "h|response_format|\"text\"", "h|modalities|[\"text\", \"audio\"]",
+            "h|response_format|{\"type\": \"json_schema\"}", "h|response_format|{\"type\": \"xml\"}", "h|response_format|\"text\"", "h|modalities|[\"text\", \"audio\"]",
             "h|audio|{\"voice\": \"alloy\"}", "h|web_search_options|{}", "h|verbosity|\"high\"",
             "c|length_penalty|0.5", "c|use_beam_search|true", "c|stop_token_ids|[-2]", "c|stop_token_ids|\"x\"",
             "c|include_stop_str_in_output|\"yes\"", "c|skip_special_tokens|1", "c|truncate_prompt_tokens|10", "c|allowed_token_ids|[1, 2]",
             "c|bad_words|[\"x\"]", "c|logits_processors|[\"p\"]", "c|prompt_logprobs|0", "c|return_tokens_as_token_ids|true",
-            "c|return_token_ids|true", "c|guided_json|{}", "c|guided_regex|\"a+\"", "h|guided_choice|[\"a\"]", "c|guided_grammar|\"g\"",
+            "c|return_token_ids|true", "c|guided_json|{\"type\": \"integer\", \"minimum\": 1}", "c|guided_regex|\"(a)\\\\1\"", "h|guided_choice|[]", "c|guided_grammar|\"g\"",
             "h|structured_outputs|{\"regex\": \"a\"}", "c|priority|1", "c|add_special_tokens|false", "h|add_special_tokens|true",
             "h|continue_final_message|true", "h|chat_template|\"{{ x }}\"", "h|chat_template_kwargs|{\"a\": 1}", "h|documents|[{\"text\": \"d\"}]",
             "c|mm_processor_kwargs|{\"a\": 1}", "c|vllm_xargs|{\"a\": 1}", "c|stream_options|{\"continuous_usage_stats\": true}"})

@@ -41,6 +41,30 @@ class RealEngineLifecycleTest {
         return Map.of("prompt", prompt, "max_tokens", maxTokens, "temperature", 0, "stream", true, "ignore_eos", true);
     }
 
+    /** The second request of the same long prompt finds its full blocks cached: the hit counters show it, in tokens. */
+    @Test
+    void aRepeatedPromptIsServedFromThePrefixCacheSeenInMetrics() throws Exception {
+        try (QuantflowServer server = TestServers.start(PipelineEngine.start(EngineConfig.builder(Reference.MODEL).build()), Map.of())) {
+            Http http = new Http(server.httpPort());
+            String prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside in the sunshine with her dog";
+            Map<String, Object> body = Map.of("prompt", prompt, "max_tokens", 4, "temperature", 0);
+            String first = http.post("/v1/completions", body).json().get("choices").get(0).get("text").asText();
+            String second = http.post("/v1/completions", body).json().get("choices").get(0).get("text").asText();
+            assertThat(second).isEqualTo(first);
+            long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            String metrics = http.get("/metrics").body();
+            while (value(metrics, "quantflow_prefix_cache_hits_total") == 0 && System.nanoTime() < end) {
+                Thread.sleep(20);
+                metrics = http.get("/metrics").body();
+            }
+            double hits = value(metrics, "quantflow_prefix_cache_hits_total"), queries = value(metrics, "quantflow_prefix_cache_queries_total");
+            assertThat(hits).as("whole 16-token blocks of the repeated prompt").isPositive();
+            assertThat(hits % 16).isZero();
+            assertThat(queries).isGreaterThan(hits);
+            assertThat(value(metrics, "quantflow_kv_cache_blocks_cached")).isPositive();
+        }
+    }
+
     @Test
     void aDisconnectFreesTheSequenceSeenInMetrics() throws Exception {
         try (QuantflowServer server = start(EngineConfig.builder(Reference.MODEL), Map.of())) {

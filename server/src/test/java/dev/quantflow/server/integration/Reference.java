@@ -22,6 +22,10 @@ final class Reference implements AutoCloseable {
         return greedy(prompt, maxTokens, List.of());
     }
 
+    synchronized GenerateResult constrained(String prompt, int maxTokens, dev.quantflow.engine.structured.OutputConstraint c) {
+        return generator.generate(model.tokenizer().encode(prompt), GenerateOptions.greedy(maxTokens).constrained(c), (id, d) -> {});
+    }
+
     synchronized GenerateResult greedy(String prompt, int maxTokens, List<String> stop) {
         return generator.generate(model.tokenizer().encode(prompt), new GenerateOptions(maxTokens, SamplingParams.GREEDY, false, stop), (id, d) -> {});
     }

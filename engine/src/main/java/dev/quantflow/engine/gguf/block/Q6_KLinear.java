@@ -1,0 +1,81 @@
+package dev.quantflow.engine.gguf.block;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * GGUF Q6_K: 6.5625 bits per weight, computed directly on the blocks.
+ *
+ * <pre>
+ * block_q6_K (210 bytes, 256 weights = 16 sub-blocks of 16):
+ *   uint8_t   ql[128];      // bytes   0..128  low 4 bits of the quants
+ *   uint8_t   qh[64];       // bytes 128..192  high 2 bits of the quants
+ *   int8_t    scales[16];   // bytes 192..208  signed 8-bit sub-block scales
+ *   ggml_half d;            // bytes 208..210  super-block scale
+ *
+ * weight e (0..255): n = e / 128, k = e % 128, t = k / 32 (0..3), l = k % 32
+ *   low  = t = 0: ql[64n + l] &amp; 15,   t = 1: ql[64n + 32 + l] &amp; 15,
+ *          t = 2: ql[64n + l] &gt;&gt; 4,    t = 3: ql[64n + 32 + l] &gt;&gt; 4
+ *   high = (qh[32n + l] &gt;&gt; 2t) &amp; 3
+ *   q = (low | high &lt;&lt; 4) - 32   (-32..31),   w = d * scales[e / 16] * q
+ * </pre>
+ */
+public final class Q6_KLinear extends SuperBlockLinear {
+    static final int BYTES = 210;
+
+    public Q6_KLinear(MemorySegment blocks, int outFeatures, int inFeatures) {
+        super(blocks, outFeatures, inFeatures, BYTES);
+    }
+
+    @Override
+    public String scheme() {
+        return "gguf-q6_k";
+    }
+
+    /** One super-block at byte at of any segment into dst[off..off+256). */
+    public static void dequantize(MemorySegment w, long at, float[] dst, int off) {
+        float d = f16(w, at + 208);
+        for (int n = 0; n < 2; n++) {
+            long ql = at + 64 * n, qh = at + 128 + 32 * n, sc = at + 192 + 8 * n;
+            for (int l = 0; l < 32; l++) {
+                int a = byteAt(w, ql + l), b = byteAt(w, ql + 32 + l), h = byteAt(w, qh + l);
+                int is = l / 16, o = off + 128 * n + l;
+                dst[o] = d * w.get(ValueLayout.JAVA_BYTE, sc + is) * ((a & 15 | (h & 3) << 4) - 32);
+                dst[o + 32] = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 2) * ((b & 15 | (h >>> 2 & 3) << 4) - 32);
+                dst[o + 64] = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 4) * ((a >>> 4 | (h >>> 4 & 3) << 4) - 32);
+                dst[o + 96] = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 6) * ((b >>> 4 | (h >>> 6) << 4) - 32);
+            }
+        }
+    }
+
+    @Override
+    void decodeScalar(MemorySegment w, long at, float[] dst, int off) {
+        dequantize(w, at, dst, off);
+    }
+
+    @Override
+    void decodeVector(MemorySegment w, long at, float[] dst, int off) {
+        float d = f16(w, at + 208);
+        for (int n = 0; n < 2; n++) {
+            long ql = at + 64 * n, qh = at + 128 + 32 * n, sc = at + 192 + 8 * n;
+            for (int l = 0; l < 32; l += L) {
+                IntVector a = u8(w, ql + l), b = u8(w, ql + 32 + l), h = u8(w, qh + l);
+                int is = l / 16, o = off + 128 * n + l;
+                IntVector q1 = a.and(15).or(h.and(3).lanewise(VectorOperators.LSHL, 4));
+                IntVector q2 = b.and(15).or(h.and(12).lanewise(VectorOperators.LSHL, 2));
+                IntVector q3 = a.lanewise(VectorOperators.LSHR, 4).or(h.and(48));
+                IntVector q4 = b.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2).and(48));
+                toFloat(q1.sub(32)).mul(d * scale(w, sc + is)).intoArray(dst, o);
+                toFloat(q2.sub(32)).mul(d * scale(w, sc + is + 2)).intoArray(dst, o + 32);
+                toFloat(q3.sub(32)).mul(d * scale(w, sc + is + 4)).intoArray(dst, o + 64);
+                toFloat(q4.sub(32)).mul(d * scale(w, sc + is + 6)).intoArray(dst, o + 96);
+            }
+        }
+    }
+
+    private static int scale(MemorySegment w, long off) {
+        return w.get(ValueLayout.JAVA_BYTE, off);
+    }
+}

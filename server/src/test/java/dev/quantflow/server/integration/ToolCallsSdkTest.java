@@ -1,0 +1,126 @@
+package dev.quantflow.server.integration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.networknt.schema.Schema;
+import com.networknt.schema.SchemaRegistry;
+import com.networknt.schema.SpecificationVersion;
+import dev.quantflow.actors.engine.EngineConfig;
+import dev.quantflow.actors.engine.PipelineEngine;
+import dev.quantflow.server.QuantflowServer;
+import dev.quantflow.server.TestServers;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Tool calls through the real server with the official openai SDK, on stories260K given a chat
+ * template that renders tools (their names): a named or required tool_choice forces valid calls
+ * (whole, streamed as tool-call deltas, and through the SDK's streaming helper), finish_reason
+ * "tool_calls"; auto leaves this model's text as content; a tool_choice naming no tool is a 400.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ToolCallsSdkTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String WEATHER = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\",\"maxLength\":12},"
+            + "\"unit\":{\"enum\":[\"celsius\",\"fahrenheit\"]}},\"required\":[\"city\",\"unit\"]}";
+    private static final String ADD = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":{\"type\":\"integer\"}},\"required\":[\"a\",\"b\"]}";
+    private static final String TOOLS = "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Weather in a city\",\"parameters\":" + WEATHER + "}},"
+            + "{\"type\":\"function\",\"function\":{\"name\":\"add\",\"parameters\":" + ADD + "}}]";
+    static final String TEMPLATE = "{%- if tools %}{{- '<tools>' }}{%- for tool in tools %}{{- ' ' + tool.function.name }}{%- endfor %}{{- ' </tools>\n' }}{%- endif %}"
+            + "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}{%- endfor %}"
+            + "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}";
+    private static final SchemaRegistry SCHEMAS = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12);
+
+    private Path modelDir;
+    private QuantflowServer server;
+
+    @BeforeAll
+    void start() throws Exception {
+        // stories260K with a ChatML template that renders the tools' names (the whole Qwen2.5 template, which
+        // ToolCallingTest renders, makes a prompt longer than this model's 512-token context)
+        modelDir = Files.createTempDirectory("stories260K-tools");
+        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "generation_config.json"))
+            if (Files.exists(Reference.MODEL.resolve(f))) Files.createSymbolicLink(modelDir.resolve(f), Reference.MODEL.resolve(f).toAbsolutePath());
+        ObjectNode config = (ObjectNode) JSON.readTree(Reference.MODEL.resolve("tokenizer_config.json").toFile());
+        config.put("chat_template", TEMPLATE);
+        Files.writeString(modelDir.resolve("tokenizer_config.json"), config.toString());
+        server = TestServers.start(PipelineEngine.start(EngineConfig.builder(modelDir).maxSequences(8).build()), Map.of());
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        if (server != null) server.close();
+        try (var files = Files.list(modelDir)) {
+            for (Path f : files.toList()) Files.delete(f);
+        }
+        Files.delete(modelDir);
+    }
+
+    @Test
+    void theOpenAiSdkGetsToolCalls() throws Exception {
+        Path dir = StructuredOutputSdkTest.installSdk();
+        Files.copy(ToolCallsSdkTest.class.getResourceAsStream("/sdk/tools.mjs"), dir.resolve("tools.mjs"));
+        String modelId = modelDir.getFileName().toString();
+        Process p = new ProcessBuilder("node", "tools.mjs", "http://127.0.0.1:" + server.httpPort() + "/v1", TOOLS, modelId)
+                .directory(dir.toFile()).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        StructuredOutputSdkTest.deleteTree(dir);
+        assertThat(p.exitValue()).as(output).isZero();
+        List<JsonNode> lines = new ArrayList<>();
+        for (String l : output.split("\n")) if (l.startsWith("{")) lines.add(JSON.readTree(l));
+        assertThat(lines).as(output).hasSize(8);
+        for (JsonNode l : lines) {
+            switch (l.get("case").asText()) {
+                case "named", "named-stream" -> {
+                    assertThat(l.get("finish").asText()).as(l.toString()).isEqualTo("tool_calls");
+                    assertThat(l.get("calls")).hasSize(1);
+                    checkCall(l.get("calls").get(0), l);
+                    assertThat(l.get("calls").get(0).get("function").get("name").asText()).isEqualTo("get_weather");
+                    if (l.has("content")) assertThat(l.get("content").isNull()).isTrue();
+                    if (l.has("chunks")) assertThat(l.get("chunks").asInt()).as("arguments streamed in pieces").isGreaterThan(2);
+                }
+                case "required", "required-helper" -> {
+                    assertThat(l.get("finish").asText()).as(l.toString()).isEqualTo("tool_calls");
+                    assertThat(l.get("calls").size()).isBetween(1, 4);
+                    for (JsonNode c : l.get("calls")) checkCall(c, l);
+                    if (l.has("done")) assertThat(l.get("done").size()).as("the helper's arguments.done events").isEqualTo(l.get("calls").size());
+                }
+                case "auto" -> {
+                    assertThat(l.get("calls").isNull()).as(l.toString()).isTrue();
+                    assertThat(l.get("content").asText()).isNotEmpty();
+                    assertThat(l.get("finish").asText()).isIn("stop", "length");
+                    assertThat(l.get("promptTokens").asInt()).as("the template rendered the tools").isGreaterThan(l.get("promptTokensWithoutTools").asInt() + 3);
+                }
+                case "refused" -> {
+                    assertThat(l.get("status").asInt()).as(l.toString()).isEqualTo(400);
+                    assertThat(l.get("param").asText()).isEqualTo("tool_choice");
+                    assertThat(l.get("message").asText()).contains("'nope'");
+                }
+                default -> throw new AssertionError("unknown case " + l);
+            }
+        }
+    }
+
+    private static void checkCall(JsonNode call, JsonNode line) throws Exception {
+        assertThat(call.get("id").asText()).startsWith("call_");
+        assertThat(call.get("type").asText()).isEqualTo("function");
+        String name = call.get("function").get("name").asText();
+        assertThat(name).isIn("get_weather", "add");
+        Schema schema = SCHEMAS.getSchema(name.equals("add") ? ADD : WEATHER);
+        JsonNode args = JSON.readTree(call.get("function").get("arguments").asText());
+        assertThat(schema.validate(args)).as(line.toString()).isEmpty();
+    }
+}

@@ -1,0 +1,56 @@
+// Tool calls through the official openai SDK: named and required tool_choice (whole, raw stream,
+// the SDK's streaming helper), auto, and a refused tool_choice. One JSON line per case.
+import OpenAI from 'openai';
+
+const client = new OpenAI({ baseURL: process.argv[2], apiKey: 'unused' });
+const tools = JSON.parse(process.argv[3]);
+const model = process.argv[4];
+const out = (o) => console.log(JSON.stringify(o));
+const messages = [{ role: 'user', content: 'What is the weather in Paris?' }];
+const named = { type: 'function', function: { name: 'get_weather' } };
+
+for (let i = 0; i < 3; i++) {
+  const r = await client.chat.completions.create({ model, messages, tools, tool_choice: named, temperature: 1, seed: i, max_tokens: 300 });
+  const c = r.choices[0];
+  out({ case: 'named', finish: c.finish_reason, content: c.message.content, calls: c.message.tool_calls });
+}
+{
+  const stream = await client.chat.completions.create({ model, messages, tools, tool_choice: named, temperature: 1, seed: 7, max_tokens: 300, stream: true });
+  const calls = [];
+  let finish = null, chunks = 0;
+  for await (const chunk of stream) {
+    const c = chunk.choices[0];
+    if (!c) continue;
+    for (const d of c.delta?.tool_calls ?? []) {
+      chunks++;
+      if (d.id) calls[d.index] = { id: d.id, type: d.type, function: { name: d.function.name, arguments: '' } };
+      calls[d.index].function.arguments += d.function?.arguments ?? '';
+    }
+    if (c.finish_reason) finish = c.finish_reason;
+  }
+  out({ case: 'named-stream', finish, calls, chunks });
+}
+{
+  const runner = client.chat.completions.stream({ model, messages, tools, tool_choice: 'required', temperature: 1, seed: 8, max_tokens: 450 });
+  const done = [];
+  runner.on('tool_calls.function.arguments.done', (e) => done.push(e.name));
+  const final = await runner.finalChatCompletion();
+  const c = final.choices[0];
+  out({ case: 'required-helper', finish: c.finish_reason, calls: c.message.tool_calls, done });
+}
+{
+  const r = await client.chat.completions.create({ model, messages, tools, tool_choice: 'required', temperature: 1, seed: 9, max_tokens: 450 });
+  out({ case: 'required', finish: r.choices[0].finish_reason, calls: r.choices[0].message.tool_calls });
+}
+{
+  const r = await client.chat.completions.create({ model, messages, tools, temperature: 0, max_tokens: 20 });
+  const plain = await client.chat.completions.create({ model, messages, temperature: 0, max_tokens: 1 });
+  out({ case: 'auto', finish: r.choices[0].finish_reason, content: r.choices[0].message.content, calls: r.choices[0].message.tool_calls ?? null,
+    promptTokens: r.usage.prompt_tokens, promptTokensWithoutTools: plain.usage.prompt_tokens });
+}
+try {
+  await client.chat.completions.create({ model, messages, tools, tool_choice: { type: 'function', function: { name: 'nope' } } });
+  out({ case: 'refused', status: 200 });
+} catch (e) {
+  out({ case: 'refused', status: e.status, param: e.param ?? e.error?.param, message: e.message });
+}
