@@ -122,7 +122,8 @@ final class ContinuousBatcher {
      */
     private int admit(Sequence s, int budget) {
         int[] hits = new int[0];
-        if (prefixRoot != null) {
+        // prompt logprobs need the logits of every prompt row, so such a sequence computes its whole prompt
+        if (prefixRoot != null && !s.promptLogprobs) {
             int shareable = (s.length() - 1) / blockSize;   // full blocks before the last token
             List<Integer> found = new ArrayList<>();
             while (found.size() < shareable) {
@@ -146,8 +147,10 @@ final class ContinuousBatcher {
         s.computed = cachedTokens;
         if (!grow(s, cachedTokens + n)) throw new IllegalStateException("blocks counted free were not");
         if (prefixRoot != null) {
-            prefixQueryTokens += s.length();
-            prefixHitTokens += cachedTokens;
+            if (!s.promptLogprobs) {
+                prefixQueryTokens += s.length();
+                prefixHitTokens += cachedTokens;
+            }
             for (int i = hits.length; i < s.length() / blockSize; i++) computing.putIfAbsent(s.blockHash(i, prefixRoot, blockSize), s);
         }
         return n;
