@@ -53,15 +53,15 @@ class RealEngineLifecycleTest {
             assertThat(second).isEqualTo(first);
             long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             String metrics = http.get("/metrics").body();
-            while (value(metrics, "quantflow_prefix_cache_hits_total") == 0 && System.nanoTime() < end) {
+            while (value(metrics, "quantflow_prefix_cache_hits_total{model_name=\"stories260K\"}") == 0 && System.nanoTime() < end) {
                 Thread.sleep(20);
                 metrics = http.get("/metrics").body();
             }
-            double hits = value(metrics, "quantflow_prefix_cache_hits_total"), queries = value(metrics, "quantflow_prefix_cache_queries_total");
+            double hits = value(metrics, "quantflow_prefix_cache_hits_total{model_name=\"stories260K\"}"), queries = value(metrics, "quantflow_prefix_cache_queries_total{model_name=\"stories260K\"}");
             assertThat(hits).as("whole 16-token blocks of the repeated prompt").isPositive();
             assertThat(hits % 16).isZero();
             assertThat(queries).isGreaterThan(hits);
-            assertThat(value(metrics, "quantflow_kv_cache_blocks_cached")).isPositive();
+            assertThat(value(metrics, "quantflow_kv_cache_blocks_cached{model_name=\"stories260K\"}")).isPositive();
         }
     }
 

@@ -46,6 +46,8 @@ import org.junit.jupiter.api.TestInstance;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SamplingThroughSdkTest {
     private static final String PROMPT = "Once upon a time";
+    private static final String LONG_PROMPT = "Once upon a time there was a little girl named Lily. She loved to play outside in the park with her"
+            + " friends. One day she saw a big red ball under a tree. She ran to the ball and picked it up. Her mom said";
 
     private Reference reference;
     private QuantflowServer server;
@@ -172,6 +174,9 @@ class SamplingThroughSdkTest {
         cases.addAll(both("echo-logprobs", "completions", body("prompt", PROMPT, "temperature", 0, "echo", true, "logprobs", 1, "max_tokens", 4, "ignore_eos", true)));
 
         cases.add(new OpenAiSdk.Case("models", "models", Map.of()));
+        // a prompt of several full KV blocks, twice: the second would find them in the prefix cache, yet needs every row's logits
+        cases.add(new OpenAiSdk.Case("echo-logprobs-long-1", "completions", body("prompt", LONG_PROMPT, "temperature", 0, "echo", true, "logprobs", 0, "max_tokens", 2)));
+        cases.add(new OpenAiSdk.Case("echo-logprobs-long-2", "completions", body("prompt", LONG_PROMPT, "temperature", 0, "echo", true, "logprobs", 0, "max_tokens", 2)));
 
         Map<String, JsonNode> got = OpenAiSdk.install().run("http://127.0.0.1:" + server.httpPort() + "/v1", cases);
         int promptTokens = tok.encode(PROMPT).length;
@@ -272,6 +277,12 @@ class SamplingThroughSdkTest {
         assertThat(lp.get("text_offset").get(0).asInt()).isZero();
         assertThat(texts(got.get("echo-logprobs")).getFirst()).startsWith(PROMPT);
         assertThat(texts(got.get("echo-logprobs-stream"))).isEqualTo(texts(got.get("echo-logprobs")));
+        int longPrompt = tok.encode(LONG_PROMPT).length;
+        assertThat(longPrompt).isGreaterThan(48);
+        JsonNode first = got.get("echo-logprobs-long-1").get("result").get("choices").get(0).get("logprobs");
+        JsonNode second = got.get("echo-logprobs-long-2").get("result").get("choices").get(0).get("logprobs");
+        assertThat(first.get("tokens")).hasSize(longPrompt + 2);
+        assertThat(second.get("token_logprobs")).isEqualTo(first.get("token_logprobs"));
     }
 
     @Test
