@@ -15,7 +15,7 @@
 set -euo pipefail
 HOME_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="$HOME_DIR/../shared"
-LLAMA_SRC="" WORK=/tmp/side-by-side ROUNDS=3 THREADS=2 SHAPE=tinyllama SERVE=1 PREFILL=1
+LLAMA_SRC="" WORK=/tmp/side-by-side ROUNDS=3 THREADS=2 SHAPE=tinyllama SERVE=1 PREFILL=1 SHORT=128 LONG=512
 PAIRS="fp32=F32,bf16=F16,w8a16=Q8_0,w8a8-dynamic=Q8_0,llm-int8=Q8_0,w4a16-rtn=Q4_0,gguf:Q8_0=Q8_0,gguf:Q4_0=Q4_0"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -57,6 +57,7 @@ if [ ! -f "$HF/config.json" ]; then
     *) echo "--shape tinyllama|sotu6M" >&2; exit 2 ;;
   esac
 fi
+[ "$SHAPE" = sotu6M ] && SHORT=128 LONG=384
 gguf() { echo "$WORK/$SHAPE-$1.gguf"; }
 if [ ! -f "$(gguf F32)" ]; then
   say "GGUF F32 by quantflow quantize --format gguf"
@@ -68,7 +69,8 @@ done
 
 # ---- the machine --------------------------------------------------------------------------
 JAVA_HOME="$("$HOME_DIR/bin/find-jdk")"
-CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(nproc) vCPUs; $(grep -o -m1 -w 'avx512f\|avx2' /proc/cpuinfo | head -1))"
+ISA="$(grep -qw avx512f /proc/cpuinfo && echo AVX-512 || { grep -qw avx2 /proc/cpuinfo && echo AVX2 || echo 'no AVX2'; })"
+CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(nproc) vCPUs, $ISA)"
 cat > "$WORK/Species.java" <<'EOF'
 public class Species { public static void main(String[] a) { System.out.println(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED); } }
 EOF
@@ -89,7 +91,7 @@ qf_args() {   # scheme or gguf:TYPE -> --model/--quant arguments
 
 decode_pair() {   # round pair-quantflow pair-gguf
   local r="$1" q="$2" t="$3" out
-  out="$("$LB/llama-bench" -m "$(gguf "$t")" -t "$THREADS" -p 0 -n 64 -r 1 -o json 2>>"$LOG" | lb_json)"
+  out="$("$LB/llama-bench" -m "$(gguf "$t")" -t "$THREADS" -p 0 -n 64 -r 3 -o json 2>>"$LOG" | lb_json)"
   rec "$r" decode llama.cpp "$t" "$out"
   /usr/bin/time -v "$LB/llama-bench" -m "$(gguf "$t")" -t "$THREADS" -p 0 -n 16 -r 1 -o json >/dev/null 2>"$WORK/time.txt" || true
   rec "$r" rss_mb llama.cpp "$t" "$(maxrss_mb "$WORK/time.txt")"
@@ -103,13 +105,13 @@ decode_pair() {   # round pair-quantflow pair-gguf
 
 prefill_pair() {
   local r="$1" q="$2" t="$3" n out
-  out="$("$LB/llama-bench" -m "$(gguf "$t")" -t "$THREADS" -p 128,512 -n 0 -r 1 -o json 2>>"$LOG" | lb_json)"
-  rec "$r" prefill128 llama.cpp "$t" "${out%% *}"; rec "$r" prefill512 llama.cpp "$t" "${out##* }"
-  for n in 128 512; do
+  out="$("$LB/llama-bench" -m "$(gguf "$t")" -t "$THREADS" -p "$SHORT,$LONG" -n 0 -r 3 -o json 2>>"$LOG" | lb_json)"
+  rec "$r" prefill_short llama.cpp "$t" "${out%% *}"; rec "$r" prefill_long llama.cpp "$t" "${out##* }"
+  for n in "$SHORT" "$LONG"; do
     # one request at a time: TTFT of an n-token prompt is its prefill plus one sampled token
     # shellcheck disable=SC2046
     out="$("$QF" bench engine $(qf_args "$q") --concurrency 1 --requests 2 --warmup-requests 1 --prompt-tokens "$n" --max-tokens 1 --json 2>>"$LOG" | tail -1)"
-    rec "$r" "prefill$n" quantflow "$q" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(round(int(sys.argv[2])*1000/d["ttft_p50_ms"],2))' "$out" "$n")"
+    rec "$r" "$([ "$n" = "$SHORT" ] && echo prefill_short || echo prefill_long)" quantflow "$q" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(round(int(sys.argv[2])*1000/d["ttft_p50_ms"],2))' "$out" "$n")"
   done
 }
 
@@ -148,9 +150,9 @@ fi
 say "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- the table ----------------------------------------------------------------------------
-python3 - "$RES" "$PAIRS" "$CPU" "$SPECIES" "${BW:-n/a}" "$SHAPE" "$THREADS" "$ROUNDS" <<'EOF'
+python3 - "$RES" "$PAIRS" "$CPU" "$SPECIES" "${BW:-n/a}" "$SHAPE" "$THREADS" "$ROUNDS" "$SHORT" "$LONG" <<'EOF'
 import sys, statistics, collections
-res, pairs, cpu, species, bw, shape, threads, rounds = sys.argv[1:]
+res, pairs, cpu, species, bw, shape, threads, rounds, short, long_ = sys.argv[1:]
 v = collections.defaultdict(list)
 for line in open(res):
     r, metric, prog, pair, value = line.rstrip("\n").split("\t")
@@ -160,12 +162,12 @@ med = lambda k: statistics.median(v[k]) if v.get(k) else None
 fmt = lambda x: "-" if x is None else ("%.2f" % x)
 ratio = lambda a, b: "-" if a is None or b is None or b == 0 else "%.2fx" % (a / b)
 print(f"\nshape {shape}, {threads} threads, {rounds} alternated rounds (medians); CPU {cpu}; species {species}; read bandwidth {bw}\n")
-print("| quantflow | llama.cpp | decode tok/s (qf / llama.cpp / ratio) | prefill 128 | prefill 512 | peak RSS MB (qf / llama.cpp) | qf load s |")
+print(f"| quantflow | llama.cpp | decode tok/s (qf / llama.cpp / ratio) | prefill {short} tok/s | prefill {long_} tok/s | peak RSS MB (qf / llama.cpp) | qf load s |")
 print("|---|---|---|---|---|---|---|")
 for p in pairs.split(","):
     q, t = p.split("=")
     row = [q, t]
-    for m in ("decode", "prefill128", "prefill512"):
+    for m in ("decode", "prefill_short", "prefill_long"):
         a, b = med((m, "quantflow", q)), med((m, "llama.cpp", t))
         row.append(f"{fmt(a)} / {fmt(b)} / {ratio(a, b)}")
     row.append(f"{fmt(med(('rss_mb', 'quantflow', q)))} / {fmt(med(('rss_mb', 'llama.cpp', t)))}")

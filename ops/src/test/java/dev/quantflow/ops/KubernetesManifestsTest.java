@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Test;
  */
 class KubernetesManifestsTest {
 
-    private static final List<String> KUSTOMIZATIONS = List.of("overlays/cpu", "overlays/gpu", "overlays/gpu-keda", "prometheus-adapter");
+    private static final List<String> KUSTOMIZATIONS = List.of("overlays/cpu", "overlays/gpu", "overlays/gpu-keda", "overlays/multi-node",
+            "prometheus-adapter");
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     private static final Map<String, List<JsonNode>> rendered = new LinkedHashMap<>();
     private static final Map<String, Path> renderedFiles = new LinkedHashMap<>();
@@ -95,7 +96,7 @@ class KubernetesManifestsTest {
     /** `kubectl apply -k` on a fresh cluster fails on objects in a namespace nobody created. */
     @Test
     void eachOverlayCreatesTheNamespaceItsObjectsLandIn() {
-        for (String overlay : List.of("overlays/cpu", "overlays/gpu", "overlays/gpu-keda")) {
+        for (String overlay : List.of("overlays/cpu", "overlays/gpu", "overlays/gpu-keda", "overlays/multi-node")) {
             Set<String> used = rendered.get(overlay).stream().filter(o -> !o.path("kind").asText().equals("Namespace"))
                     .map(o -> o.path("metadata").path("namespace").asText()).collect(Collectors.toSet());
             Set<String> created = rendered.get(overlay).stream().filter(o -> o.path("kind").asText().equals("Namespace"))
@@ -107,7 +108,7 @@ class KubernetesManifestsTest {
 
     @Test
     void servicePortsProbesAndMonitorsReferToTheContainerPorts() {
-        for (String overlay : List.of("overlays/cpu", "overlays/gpu", "overlays/gpu-keda")) {
+        for (String overlay : List.of("overlays/cpu", "overlays/gpu", "overlays/gpu-keda", "overlays/multi-node")) {
             JsonNode pod = one(overlay, "Deployment").path("spec").path("template");
             JsonNode container = pod.path("spec").path("containers").path(0);
             Set<String> portNames = new HashSet<>();
@@ -121,7 +122,7 @@ class KubernetesManifestsTest {
             }
             assertThat(container.path("readinessProbe").path("httpGet").path("path").asText()).isEqualTo("/health/ready");
 
-            JsonNode service = one(overlay, "Service");
+            JsonNode service = named(overlay, "Service", "quantflow");   // multi-node also has the stage pods' headless one
             service.path("spec").path("ports").forEach(p ->
                     assertThat(portNames).as("%s Service targetPort", overlay).contains(p.path("targetPort").asText()));
             Map<String, String> podLabels = labels(pod.path("metadata").path("labels"));
@@ -186,6 +187,45 @@ class KubernetesManifestsTest {
         assertThat(spec.path("tolerations").toString()).contains("nvidia.com/gpu");
         assertThat(spec.path("nodeSelector").size()).isPositive();
         assertThat(one("overlays/cpu", "Deployment").toString()).doesNotContain("nvidia.com/gpu");
+    }
+
+    /**
+     * Multi-node: the frontend and the stage pods carry the label the Kubernetes API discovery
+     * selects on, run as the service account the Role lets list pods, expose the management port the
+     * bootstrap contacts, the StatefulSet's Service is headless, and one frontend is ever running.
+     */
+    @Test
+    void theMultiNodeOverlayFormsOneClusterThroughKubernetesDiscovery() {
+        String overlay = "overlays/multi-node";
+        assertThat(kinds(overlay)).contains("StatefulSet", "ServiceAccount", "Role", "RoleBinding").doesNotContain("HorizontalPodAutoscaler");
+        JsonNode frontend = one(overlay, "Deployment").path("spec");
+        JsonNode stages = one(overlay, "StatefulSet").path("spec");
+        assertThat(frontend.path("strategy").path("type").asText()).isEqualTo("Recreate");
+        assertThat(frontend.path("template").path("spec").path("containers").path(0).path("args").toString()).contains("\"--role\",\"frontend\"", "--cluster-bootstrap");
+        assertThat(stages.path("template").path("spec").path("containers").path(0).path("args").toString()).contains("\"stage\"", "--cluster-bootstrap");
+        String account = one(overlay, "RoleBinding").path("subjects").path(0).path("name").asText();
+        JsonNode rules = one(overlay, "Role").path("rules").path(0);
+        assertThat(rules.path("resources").toString()).contains("pods");
+        assertThat(rules.path("verbs").toString()).contains("list");
+        for (JsonNode pod : List.of(frontend.path("template"), stages.path("template"))) {
+            assertThat(pod.path("spec").path("serviceAccountName").asText()).isEqualTo(account);
+            JsonNode container = pod.path("spec").path("containers").path(0);
+            String selector = env(container, "JAVA_TOOL_OPTIONS").orElseThrow().replaceAll("(?s).*pod-label-selector=(\\S+).*", "$1");
+            String[] kv = selector.split("=");
+            assertThat(labels(pod.path("metadata").path("labels"))).as("the discovery selector %s", selector).containsEntry(kv[0], kv[1]);
+            List<String> ports = new ArrayList<>();
+            container.path("ports").forEach(p -> ports.add(p.path("name").asText()));
+            assertThat(ports).contains("management", "remoting");
+            assertThat(container.path("env").toString()).contains("QUANTFLOW_CLUSTER_HOST", "status.podIP");
+        }
+        JsonNode headless = named(overlay, "Service", stages.path("serviceName").asText());
+        assertThat(headless.path("spec").path("clusterIP").asText()).isEqualTo("None");
+        assertThat(labels(stages.path("template").path("metadata").path("labels"))).containsAllEntriesOf(labels(headless.path("spec").path("selector")));
+    }
+
+    private static JsonNode named(String kustomization, String kind, String name) {
+        return rendered.get(kustomization).stream().filter(o -> o.path("kind").asText().equals(kind) && o.path("metadata").path("name").asText().equals(name))
+                .findFirst().orElseThrow(() -> new AssertionError(kustomization + " has no " + kind + " " + name));
     }
 
     private static Optional<String> env(JsonNode container, String name) {

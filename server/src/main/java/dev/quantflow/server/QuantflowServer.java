@@ -2,6 +2,9 @@ package dev.quantflow.server;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.quantflow.actors.cluster.ClusterNode;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.Prompt;
@@ -79,11 +82,20 @@ public final class QuantflowServer implements AutoCloseable {
     /** Binds the ports (blocking until bound or failed), then warms up in the background. */
     public static QuantflowServer start(InferenceEngine engine, ServerSettings settings, Config config) {
         ApiKeys keys = ApiKeys.of(settings.apiKeys(), settings.apiKeyFile());
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "quantflow-server",
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), ClusterNode.SYSTEM_NAME,
                 pekkoConfig(settings).withFallback(ConfigFactory.parseString(ClientConnections.CONFIG)).withFallback(config));
         String modelName = settings.servedModelName().orElse(engine.modelId());
         ServerMetrics metrics = new ServerMetrics(modelName);
         try {
+            if (system.settings().config().getString("pekko.actor.provider").equals("cluster")) {
+                Cluster cluster = Cluster.get(system);
+                metrics.clusterMembers(
+                        () -> (int) java.util.stream.StreamSupport.stream(cluster.state().getMembers().spliterator(), false)
+                                .filter(m -> m.status() == MemberStatus.up()).count(),
+                        () -> cluster.state().getUnreachable().size());
+            } else {
+                metrics.clusterMembers(() -> 0, () -> 0);   // a single-JVM server is in no cluster
+            }
             Materializer mat = Materializer.matFromSystem(system);
             ServingState state = new ServingState(engine);
             ServedModel model = new ServedModel(modelName, engine.contextLength(), System.currentTimeMillis() / 1000, engine.modelId());

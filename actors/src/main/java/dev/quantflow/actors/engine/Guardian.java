@@ -1,5 +1,6 @@
 package dev.quantflow.actors.engine;
 
+import dev.quantflow.actors.cluster.StageDirectory;
 import dev.quantflow.actors.protocol.SamplerCommand;
 import dev.quantflow.actors.protocol.SchedulerCommand;
 import dev.quantflow.actors.protocol.SchedulerCommand.Ports;
@@ -15,10 +16,10 @@ import dev.quantflow.actors.stage.StageHooks;
 import dev.quantflow.actors.stage.StageWorker;
 import dev.quantflow.actors.tokenize.TokenizerWorker;
 import dev.quantflow.engine.chat.ChatTemplate;
+import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.progress.Progress;
 import dev.quantflow.engine.tokenizer.Tokenizer;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -38,7 +39,9 @@ import org.apache.pekko.actor.typed.javadsl.Routers;
  * The engine's composition root, spawned into the actor system it is given: starts the scheduler,
  * and once the scheduler names the refs of its message adapters, the sampler, one stage worker per
  * layer range (each on its own compute thread, restarted with back-off when it fails) and the
- * tokenizer pool, each told only the refs it reports to; then wires them into the scheduler.
+ * tokenizer pool, each told only the refs it reports to; then wires them into the scheduler. As a
+ * cluster frontend it spawns the stage directory instead of the workers, which attaches the stage
+ * nodes' workers to the scheduler as they join.
  * Stopping it stops exactly the engine's actors, which matters when the system is shared.
  */
 final class Guardian {
@@ -55,7 +58,7 @@ final class Guardian {
 
     private Guardian() {}
 
-    static Behavior<Command> create(EngineConfig config, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings, EngineStatus status,
+    static Behavior<Command> create(EngineConfig config, StageHosting placement, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings, EngineStatus status,
                                     StageHooks hooks, Progress progress, CompletableFuture<Void> loaded,
                                     CompletableFuture<ActorRef<SchedulerCommand>> schedulerRef, CompletableFuture<Void> stopped) {
         return Behaviors.setup(ctx -> {
@@ -66,7 +69,7 @@ final class Guardian {
             boolean[] schedulerGone = {false};
             return Behaviors.receive(Command.class)
                     .onMessage(Wire.class, w -> {
-                        wire(ctx, config, model, tokenizer, settings, hooks, progress, scheduler, w.ports());
+                        wire(ctx, config, placement, model, tokenizer, settings, hooks, progress, scheduler, w.ports());
                         return Behaviors.same();
                     })
                     .onMessageEquals(Stop.INSTANCE, () -> {
@@ -97,20 +100,24 @@ final class Guardian {
         return Behaviors.same();
     }
 
-    private static void wire(ActorContext<Command> ctx, EngineConfig config, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings,
-                             StageHooks hooks, Progress progress, ActorRef<SchedulerCommand> scheduler, Ports ports) {
+    private static void wire(ActorContext<Command> ctx, EngineConfig config, StageHosting placement, LlamaConfig model, Tokenizer tokenizer,
+                             SchedulerSettings settings, StageHooks hooks, Progress progress, ActorRef<SchedulerCommand> scheduler, Ports ports) {
         ActorRef<SamplerCommand> sampler = ctx.spawn(
                 Behaviors.supervise(SamplerActor.create(ports.sampled(), tokenizer, model.vocabSize())).onFailure(SupervisorStrategy.resume()),
                 "sampler", SAMPLER);
         List<ActorRef<StageCommand>> stages = new ArrayList<>();
         StageDownstream next = new StageDownstream.ToSampler(sampler);
         int n = settings.stages().size();
-        for (int k = n - 1; k >= 0; k--) {
-            StageSpec spec = new StageSpec(settings.stages().get(k), n, config.modelDir().toString(), settings.kvBlocks(), settings.kvBlockSize(),
-                    config.maxBatchTokens(), config.stageThreads(), config.quant(), config.kvFormat());
+        List<StageSpec> specs = new ArrayList<>();
+        for (LayerRange r : settings.stages())
+            specs.add(new StageSpec(r, n, config.modelDir().toString(), settings.kvBlocks(), settings.kvBlockSize(),
+                    config.maxBatchTokens(), config.stageThreads(), config.quant(), config.kvFormat()));
+        // cluster frontend: the stage nodes host the layers, the directory attaches them as they join
+        if (placement == StageHosting.CLUSTER) ctx.spawn(StageDirectory.create(specs, sampler, ports.stageEvents(), scheduler), "stage-directory");
+        else for (int k = n - 1; k >= 0; k--) {
+            StageSpec spec = specs.get(k);
             ActorRef<StageCommand> stage = ctx.spawn(
-                    Behaviors.supervise(StageWorker.create(spec, hooks, n > 1 ? progress.prefixed("stage " + k) : progress, next, ports.stageEvents()))
-                            .onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(Duration.ofMillis(50), Duration.ofSeconds(10), 0.2)),
+                    StageWorker.supervised(spec, hooks, n > 1 ? progress.prefixed("stage " + k) : progress, next, ports.stageEvents()),
                     "stage-" + k, COMPUTE);
             stages.add(stage);
             next = new StageDownstream.NextStage(stage);

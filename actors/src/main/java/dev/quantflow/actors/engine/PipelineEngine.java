@@ -105,7 +105,7 @@ public final class PipelineEngine implements InferenceEngine {
         Prepared prepared = prepare(config);   // a bad model or budget fails before any system exists
         ActorSystem<Void> own = ActorSystem.create(Behaviors.empty(), "quantflow-engine", actorSystemSettings.withFallback(ConfigFactory.load()));
         try {
-            return start(config, prepared, own, true, hooks, progress);
+            return start(config, prepared, own, true, StageHosting.LOCAL, hooks, progress);
         } catch (RuntimeException e) {
             own.terminate();
             throw e;
@@ -114,11 +114,20 @@ public final class PipelineEngine implements InferenceEngine {
 
     /** Spawns the engine's actors into system (the server's); close stops them and leaves the system running. */
     public static PipelineEngine start(EngineConfig config, ActorSystem<?> system, Progress progress) {
-        return start(config, prepare(config), system, false, StageHooks.DEFAULT, progress);
+        return start(config, prepare(config), system, false, StageHosting.LOCAL, StageHooks.DEFAULT, progress);
     }
 
     public static PipelineEngine start(EngineConfig config, ActorSystem<?> system, StageHooks hooks, Progress progress) {
-        return start(config, prepare(config), system, false, hooks, progress);
+        return start(config, prepare(config), system, false, StageHosting.LOCAL, hooks, progress);
+    }
+
+    /**
+     * A cluster frontend in system (whose provider is cluster): the scheduler, sampler and
+     * tokenizers here, each layer range of the plan on a stage node registered for it; returns once
+     * every range has a loaded worker (so it blocks until the stage nodes have joined).
+     */
+    public static PipelineEngine startFrontend(EngineConfig config, ActorSystem<?> system, Progress progress) {
+        return start(config, prepare(config), system, false, StageHosting.CLUSTER, StageHooks.DEFAULT, progress);
     }
 
     /** What the engine reads before it starts any actor: the model's config, its tokenizer and the scheduler's budgets. */
@@ -130,12 +139,12 @@ public final class PipelineEngine implements InferenceEngine {
         List<LayerRange> plan = config.stagePlan(model);
         int kvBlocks = config.kvBlocks() > 0 ? config.kvBlocks() : automaticKvBlocks(config, model);
         SchedulerSettings settings = new SchedulerSettings(plan, config.maxBatchTokens(), config.maxSequences(), Math.max(1, config.maxWaiting()),
-                kvBlocks, config.kvBlockSize(), model.maxPositions(), config.prefixCaching(), prefixCacheNamespace(config));
+                kvBlocks, config.kvBlockSize(), model.maxPositions(), config.prefixCaching(), prefixCacheNamespace(config), model.hiddenSize(), model.vocabSize());
         return new Prepared(model, tokenizer, settings);
     }
 
-    private static PipelineEngine start(EngineConfig config, Prepared prepared, ActorSystem<?> system, boolean ownsSystem, StageHooks hooks,
-                                        Progress progress) {
+    private static PipelineEngine start(EngineConfig config, Prepared prepared, ActorSystem<?> system, boolean ownsSystem, StageHosting placement,
+                                        StageHooks hooks, Progress progress) {
         LlamaConfig model = prepared.model();
         Tokenizer tokenizer = prepared.tokenizer();
         SchedulerSettings settings = prepared.settings();
@@ -144,7 +153,7 @@ public final class PipelineEngine implements InferenceEngine {
         CompletableFuture<ActorRef<SchedulerCommand>> schedulerRef = new CompletableFuture<>();
         CompletableFuture<Void> stopped = new CompletableFuture<>();
         ActorRef<Guardian.Command> guardian = system.systemActorOf(
-                Guardian.create(config, model, tokenizer, settings, status, hooks, progress, loaded, schedulerRef, stopped),
+                Guardian.create(config, placement, model, tokenizer, settings, status, hooks, progress, loaded, schedulerRef, stopped),
                 "quantflow-engine-" + ENGINES.incrementAndGet(), Props.empty());
         PipelineEngine engine;
         try {
@@ -197,7 +206,7 @@ public final class PipelineEngine implements InferenceEngine {
                 .runWith(Sink.ignore(), system)
                 .whenComplete((done, error) -> {
                     if (error == null) status.setReady(true);
-                    else LOG.error("warm-up generation failed; the engine stays not ready: {}", error.toString());
+                    else if (!closed) LOG.error("warm-up generation failed; the engine stays not ready: {}", error.toString());
                 });
     }
 

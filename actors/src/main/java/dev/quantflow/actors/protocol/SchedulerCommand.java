@@ -43,4 +43,14 @@ public interface SchedulerCommand {
     record Shutdown() implements SchedulerCommand, CborSerializable {}
 
     record WhenIdle(CompletableFuture<Void> idle) implements SchedulerCommand, NoSerializationVerificationNeeded {}
+
+    /** The stage directory (cluster frontend) found a worker for stage on a stage node: steps for that stage go to ref from now on. */
+    record StageAttached(int stage, ActorRef<StageCommand> ref) implements SchedulerCommand, CborSerializable {}
+
+    /**
+     * The stage directory lost stage's worker (its node left, was downed or is unreachable): its KV
+     * cache is gone with it, the sequences admitted fail, and new requests are refused until a
+     * replacement worker has loaded.
+     */
+    record StageLost(int stage, String reason) implements SchedulerCommand, CborSerializable {}
 }

@@ -1,10 +1,20 @@
 package dev.quantflow.actors.protocol;
 
+import org.apache.pekko.actor.typed.ActorRef;
+
 /** What a stage worker receives. Not sealed: a worker adds its own timer message. */
 public interface StageCommand {
     /** A step's activations (rows, dim); empty for stage 0, which embeds the tokens itself. stageNanos: compute time per stage so far. */
     record Forward(Step step, float[] hidden, long[] stageNanos) implements StageCommand, CborSerializable {}
 
-    /** Sent by the scheduler after this worker failed: steps older than epoch are dropped. */
+    /** Sent by the scheduler after this worker failed, or after another stage was lost: steps older than epoch are dropped. */
     record Reset(long epoch) implements StageCommand, CborSerializable {}
+
+    /** The next stage was replaced (a stage node left and another took its layers): later steps go to next. */
+    record Rewire(StageDownstream next) implements StageCommand, CborSerializable {}
+
+    /** Answered once the steps queued before it have run: a stage node leaving waits for it. */
+    record Quiesce(ActorRef<Quiesced> replyTo) implements StageCommand, CborSerializable {}
+
+    record Quiesced(int stage) implements CborSerializable {}
 }

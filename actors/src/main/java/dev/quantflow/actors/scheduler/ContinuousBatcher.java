@@ -214,6 +214,14 @@ final class ContinuousBatcher {
         return take(stepId);
     }
 
+    /** Every step in flight came back without results (a stage was lost with them): nothing advanced. */
+    List<StepPlan> abandonAll() {
+        List<StepPlan> out = new ArrayList<>();
+        for (StepPlan p : inFlight) if (p != null) out.add(p);
+        for (StepPlan p : out) take(p.step().id());
+        return out;
+    }
+
     private StepPlan take(long stepId) {
         for (int g = 0; g < groups; g++) {
             StepPlan p = inFlight[g];

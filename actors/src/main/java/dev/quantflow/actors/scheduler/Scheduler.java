@@ -98,6 +98,11 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
     private final Map<String, Long> byRequestId = new HashMap<>();   // -> the request's first sequence id
     private final Map<Long, int[]> siblings = new HashMap<>();        // first sequence id -> {its request's sequences, those still here}
     private final Set<Integer> unavailableStages = new HashSet<>();
+    /** The stage refs: the guardian's local workers, or (cluster frontend) those the stage directory attached; null while a stage has none. */
+    private final List<ActorRef<StageCommand>> stages;
+    private final boolean[] stageLoaded;   // its current worker reported StageLoaded
+    /** Stages whose worker was lost with its node, and why: requests are refused until a replacement has loaded. */
+    private final Map<Integer, String> lostStages = new TreeMap<>();
     private final List<CompletableFuture<Void>> idleWaiters = new ArrayList<>();
     private boolean draining;
     private long epoch, nextStepId;
@@ -105,7 +110,9 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
     // statistics for the snapshot
     private long stepsTotal, activeNanos, activeSince;
     private int lastBatchTokens, lastBatchSequences;
-    private final long[] busyNanos, lastStageNanos, stageWeightBytes, stageKvBytes;
+    private final long[] busyNanos, lastStageNanos, stageWeightBytes, stageKvBytes, stageInBytes, stageOutBytes;
+    private final Map<Long, Long> launchedAt = new HashMap<>();   // step id -> System.nanoTime() at launch
+    private long lastHopNanos;
     private final Map<Integer, Map<String, Double>> probes = new TreeMap<>();
 
     private Scheduler(ActorContext<SchedulerCommand> ctx, SchedulerSettings settings, EngineStatus status, CompletableFuture<Void> loaded, Pipeline pipeline,
@@ -120,10 +127,15 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         this.batcher = new ContinuousBatcher(numStages, settings.maxBatchTokens(), settings.maxSequences(), settings.kvBlocks(), settings.kvBlockSize(),
                 settings.prefixCaching() ? BlockHash.root(settings.prefixCacheNamespace()) : null);
         for (int s = 0; s < numStages; s++) unavailableStages.add(s);
+        this.stages = new ArrayList<>(Collections.nCopies(numStages, (ActorRef<StageCommand>) null));
+        for (int s = 0; s < pipeline.stages().size(); s++) this.stages.set(s, pipeline.stages().get(s));
+        this.stageLoaded = new boolean[numStages];
         busyNanos = new long[numStages];
         lastStageNanos = new long[numStages];
         stageWeightBytes = new long[numStages];
         stageKvBytes = new long[numStages];
+        stageInBytes = new long[numStages];
+        stageOutBytes = new long[numStages];
     }
 
     /** Tells portsTo the refs its message adapters listen on, then stashes until the guardian's Start. */
@@ -158,6 +170,8 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
                 .onMessage(GetSnapshot.class, g -> { g.replyTo().tell(snapshot()); return this; })
                 .onMessage(Drain.class, d -> { draining = true; status.setDraining(true); return this; })
                 .onMessage(WhenIdle.class, w -> { idleWaiters.add(w.idle()); checkIdle(); return this; })
+                .onMessage(SchedulerCommand.StageAttached.class, this::onStageAttached)
+                .onMessage(SchedulerCommand.StageLost.class, this::onStageLost)
                 .onMessage(SchedulerCommand.Shutdown.class, s -> Behaviors.stopped())
                 .onSignal(PostStop.class, stop -> onStop())
                 .build();
@@ -169,6 +183,8 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         GenerateRequest r = s.request();
         if (draining) {
             EventStreams.fail(s.events(), new EngineException(EngineException.Kind.UNAVAILABLE, "the engine is draining and takes no new requests"));
+        } else if (!lostStages.isEmpty()) {
+            EventStreams.fail(s.events(), lostError());
         } else if (tokenizing.size() + batcher.waiting() >= settings.maxWaiting()) {
             EventStreams.fail(s.events(), new EngineException(EngineException.Kind.OVERLOADED, "overloaded: " + (tokenizing.size() + batcher.waiting())
                     + " requests are waiting (limit " + settings.maxWaiting() + "); retry later"));
@@ -190,6 +206,12 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
             byRequestId.remove(p.request.requestId());
             EventStreams.fail(p.events, new EngineException(EngineException.Kind.CONTEXT_LENGTH_EXCEEDED, "the prompt has " + e.ids().length + " tokens; at most "
                     + (limit - 1) + " fit (context " + settings.contextLength() + ", KV cache " + (long) settings.kvBlocks() * settings.kvBlockSize() + " tokens)"));
+            checkIdle();
+            return this;
+        }
+        if (!lostStages.isEmpty()) {
+            byRequestId.remove(p.request.requestId());
+            EventStreams.fail(p.events, lostError());
             checkIdle();
             return this;
         }
@@ -243,12 +265,25 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         stepsTotal++;
         lastBatchTokens = plan.rows();
         lastBatchSequences = plan.items().size();
-        pipeline.stages().get(0).tell(new StageCommand.Forward(plan.step(), new float[0], new long[numStages]));
+        launchedAt.put(plan.step().id(), System.nanoTime());
+        long activation = (long) plan.rows() * settings.hiddenSize() * Float.BYTES;
+        for (int k = 0; k < numStages; k++) {
+            if (k > 0) stageInBytes[k] += activation;
+            stageOutBytes[k] += k < numStages - 1 ? activation : (long) plan.step().logitRows().length * settings.vocabSize() * Float.BYTES;
+        }
+        stages.get(0).tell(new StageCommand.Forward(plan.step(), new float[0], new long[numStages]));
     }
 
     private Behavior<SchedulerCommand> onStepSampled(StepSampled s) {
         if (!batcher.hasStep(s.stepId())) return this;
         StepPlan plan = batcher.complete(s.stepId(), epoch);
+        Long launched = launchedAt.remove(s.stepId());
+        if (launched != null) {
+            long compute = 0;
+            for (long n : s.stageNanos()) compute += n;
+            // numStages + 1 hops: frontend -> stage 0, between stages, last stage -> sampler
+            lastHopNanos = Math.max(0, System.nanoTime() - launched - compute) / (numStages + 1);
+        }
         stepEnded(s.stageNanos());
         for (SampleOutcome o : s.outcomes()) {
             Sequence seq = sequences.get(o.sequence());
@@ -351,14 +386,62 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
     private Behavior<SchedulerCommand> onStageLoaded(StageLoaded l) {
         stageWeightBytes[l.stage()] = l.weightBytes();
         stageKvBytes[l.stage()] = l.kvBytes();
-        unavailableStages.remove(l.stage());
+        stageLoaded[l.stage()] = true;
         if (l.incarnation() > 1) getContext().getLog().info("stage {} reloaded (incarnation {})", l.stage(), l.incarnation());
+        if (stages.get(l.stage()) == null) return this;   // a remote worker whose StageAttached is still on its way
+        stageAvailable(l.stage());
+        return this;
+    }
+
+    private Behavior<SchedulerCommand> onStageAttached(SchedulerCommand.StageAttached a) {
+        stages.set(a.stage(), a.ref());
+        getContext().getLog().info("stage {} attached: {}", a.stage(), a.ref().path());
+        if (stageLoaded[a.stage()]) stageAvailable(a.stage());
+        return this;
+    }
+
+    private void stageAvailable(int stage) {
+        if (lostStages.remove(stage) != null) getContext().getLog().info("stage {} has a live worker again", stage);
+        unavailableStages.remove(stage);
         if (unavailableStages.isEmpty()) {
             status.setDegraded(false);
             loaded.complete(null);
             schedule();
         }
+    }
+
+    /**
+     * A stage's worker went with its node (cluster frontend): its KV cache is gone, and no node
+     * may take the layers for a while. Every step in flight is abandoned and every admitted
+     * sequence fails with UNAVAILABLE at once (never waits for a replacement whose arrival is
+     * unbounded); the surviving stages drop the steps of the old epoch.
+     */
+    private Behavior<SchedulerCommand> onStageLost(SchedulerCommand.StageLost lost) {
+        int k = lost.stage();
+        getContext().getLog().warn("stage {} lost: {}", k, lost.reason());
+        lostStages.put(k, lost.reason());
+        stages.set(k, null);
+        stageLoaded[k] = false;
+        unavailableStages.add(k);
+        status.setDegraded(true);
+        epoch++;
+        for (ActorRef<StageCommand> s : stages) if (s != null) s.tell(new StageCommand.Reset(epoch));
+        batcher.abandonAll().forEach(plan -> stepEnded(new long[numStages]));
+        launchedAt.clear();
+        EngineException error = lostError();
+        for (Sequence seq : List.copyOf(sequences.values())) {
+            end(seq);
+            pipeline.sampler().tell(new SamplerCommand.Fail(seq.id, error.kind(), error.getMessage()));
+        }
+        checkIdle();
         return this;
+    }
+
+    private EngineException lostError() {
+        var first = lostStages.entrySet().iterator().next();
+        LayerRange r = settings.stages().get(first.getKey());
+        return new EngineException(EngineException.Kind.UNAVAILABLE, "no live worker for pipeline stage " + first.getKey() + " (layers " + r.first()
+                + "-" + (r.last() - 1) + "): " + first.getValue() + "; retry once a stage node for these layers has joined");
     }
 
     private Behavior<SchedulerCommand> onStageLoadFailed(StageLoadFailed f) {
@@ -374,9 +457,11 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         batcher.forgetPrefixCache();   // the restarted stage's KV is empty: no cached block holds what its hash says
         unavailableStages.add(f.stage());
         status.setDegraded(true);
-        pipeline.stages().get(f.stage()).tell(new StageCommand.Reset(epoch));
+        ActorRef<StageCommand> failed = stages.get(f.stage());
+        if (failed != null) failed.tell(new StageCommand.Reset(epoch));
         if (batcher.hasStep(f.stepId())) {
             StepPlan plan = batcher.abandon(f.stepId());
+            launchedAt.remove(f.stepId());
             stepEnded(new long[numStages]);
             EngineException error = new EngineException(EngineException.Kind.INTERNAL,
                     "stage " + f.stage() + " failed while computing this request: " + f.message());
@@ -394,6 +479,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
     private Behavior<SchedulerCommand> onStepDropped(StepDropped d) {
         if (!batcher.hasStep(d.stepId())) return this;
         StepPlan plan = batcher.abandon(d.stepId());
+        launchedAt.remove(d.stepId());
         stepEnded(new long[numStages]);
         afterStep(plan);
         return this;
@@ -425,11 +511,11 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
             int k = r.stage();
             stages.add(new EngineSnapshot.StageStats(k, r.device(), r.first(), r.last(), lastStageNanos[k] / 1e9,
                     active == 0 ? 0 : Math.min(1.0, (double) busyNanos[k] / active), stageWeightBytes[k] + stageKvBytes[k],
-                    busyNanos[k], active));
+                    busyNanos[k], active, stageInBytes[k], stageOutBytes[k]));
         }
         return new EngineSnapshot(tokenizing.size() + batcher.waiting(), batcher.running(), batcher.blocksUsed(), batcher.blocksTotal(),
                 lastBatchTokens, lastBatchSequences, stepsTotal, batcher.preemptions(), stages, outlierFractions(),
-                batcher.prefixQueryTokens(), batcher.prefixHitTokens(), batcher.cachedBlocks());
+                batcher.prefixQueryTokens(), batcher.prefixHitTokens(), batcher.cachedBlocks(), lastHopNanos / 1e9);
     }
 
     private Map<String, Double> outlierFractions() {

@@ -28,11 +28,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
@@ -61,7 +63,7 @@ public final class StageWorker {
 
     private final StageSpec spec;
     private final StageHooks hooks;
-    private final StageDownstream next;
+    private final AtomicReference<StageDownstream> next;   // replaced by Rewire when the next stage moves to another node; survives restarts
     private final ActorRef<StageEvent> events;
     private final WeightStore weights;
     private final StageCompute layers;
@@ -71,7 +73,7 @@ public final class StageWorker {
     private TimerScheduler<StageCommand> timers;
     private Duration probeInterval;
 
-    private StageWorker(StageSpec spec, StageHooks hooks, StageDownstream next, ActorRef<StageEvent> events, WeightStore weights, StageCompute layers,
+    private StageWorker(StageSpec spec, StageHooks hooks, AtomicReference<StageDownstream> next, ActorRef<StageEvent> events, WeightStore weights, StageCompute layers,
                         Map<String, Linear> probed) {
         this.spec = spec;
         this.hooks = hooks;
@@ -82,14 +84,21 @@ public final class StageWorker {
         this.probed = probed;
     }
 
+    /** The worker as the engine runs it: restarted with back-off when a step fails (it reloads its shard). */
+    public static Behavior<StageCommand> supervised(StageSpec spec, StageHooks hooks, Progress progress, StageDownstream next, ActorRef<StageEvent> events) {
+        return Behaviors.supervise(create(spec, hooks, progress, next, events))
+                .onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(Duration.ofMillis(50), Duration.ofSeconds(10), 0.2));
+    }
+
     /** The counter lives outside setup, so it survives restarts: incarnation 1 is the first load, later ones are reloads. */
     public static Behavior<StageCommand> create(StageSpec spec, StageHooks hooks, Progress progress, StageDownstream next, ActorRef<StageEvent> events) {
         AtomicInteger incarnations = new AtomicInteger();
+        AtomicReference<StageDownstream> downstream = new AtomicReference<>(next);
         return Behaviors.setup(ctx -> {
             int incarnation = incarnations.incrementAndGet();
             StageWorker w;
             try {
-                w = Progress.during(progress, () -> load(spec, hooks, next, events));   // on the compute dispatcher: may block
+                w = Progress.during(progress, () -> load(spec, hooks, downstream, events));   // on the compute dispatcher: may block
             } catch (RuntimeException e) {
                 if (incarnation > 1) throw e;   // a reload failed: supervision retries with back-off, the engine stays degraded
                 events.tell(new StageEvent.StageLoadFailed(spec.range().stage(), describe(e)));
@@ -106,7 +115,7 @@ public final class StageWorker {
         });
     }
 
-    private static StageWorker load(StageSpec spec, StageHooks hooks, StageDownstream next, ActorRef<StageEvent> events) {
+    private static StageWorker load(StageSpec spec, StageHooks hooks, AtomicReference<StageDownstream> next, ActorRef<StageEvent> events) {
         Path dir = Path.of(spec.modelDir());
         LlamaConfig c = LlamaConfig.load(dir);
         String device = spec.range().device();
@@ -149,6 +158,8 @@ public final class StageWorker {
         return Behaviors.receive(StageCommand.class)
                 .onMessage(Forward.class, this::onForward)
                 .onMessage(Reset.class, r -> { minEpoch = Math.max(minEpoch, r.epoch()); return Behaviors.same(); })
+                .onMessage(StageCommand.Rewire.class, this::onRewire)
+                .onMessage(StageCommand.Quiesce.class, this::onQuiesce)
                 .onMessageEquals(ReportProbes.INSTANCE, this::reportProbes)
                 .onSignal(PreRestart.class, s -> release())
                 .onSignal(PostStop.class, s -> release())
@@ -162,10 +173,23 @@ public final class StageWorker {
                     return stash.unstashAll(running());
                 })
                 .onMessage(Forward.class, f -> { stash.stash(f); return Behaviors.same(); })
+                .onMessage(StageCommand.Rewire.class, this::onRewire)
+                .onMessage(StageCommand.Quiesce.class, this::onQuiesce)
                 .onMessageEquals(ReportProbes.INSTANCE, Behaviors::same)
                 .onSignal(PreRestart.class, s -> release())
                 .onSignal(PostStop.class, s -> release())
                 .build();
+    }
+
+    private Behavior<StageCommand> onRewire(StageCommand.Rewire r) {
+        next.set(r.next());
+        return Behaviors.same();
+    }
+
+    /** Every step queued before the Quiesce has run (the mailbox is in order). */
+    private Behavior<StageCommand> onQuiesce(StageCommand.Quiesce q) {
+        q.replyTo().tell(new StageCommand.Quiesced(spec.range().stage()));
+        return Behaviors.same();
     }
 
     private Behavior<StageCommand> onForward(Forward f) {
@@ -189,7 +213,7 @@ public final class StageWorker {
         }
         long[] nanos = f.stageNanos().clone();
         nanos[stage] = System.nanoTime() - t0;
-        switch (next) {
+        switch (next.get()) {
             case StageDownstream.NextStage n -> n.ref().tell(new Forward(step, out[0], nanos));
             case StageDownstream.ToSampler s -> s.ref().tell(new SamplerCommand.SampleStep(step, out[0], nanos));
         }

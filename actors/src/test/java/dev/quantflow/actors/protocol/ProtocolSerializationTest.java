@@ -93,7 +93,16 @@ class ProtocolSerializationTest {
                 new SchedulerCommand.Drain(),
                 new StageSpec(new LayerRange(1, 3, 5, "cpu"), 2, "/models/stories260K", 128, 16, 512, 0, "llm-int8:threshold=6.0", KvFormat.INT8),
                 new StageDownstream.NextStage(stage),
-                new StageDownstream.ToSampler(sampler));
+                new StageDownstream.ToSampler(sampler),
+                // the cluster's: a downstream inside a message is polymorphic and must keep its type
+                new StageCommand.Rewire(new StageDownstream.NextStage(stage)),
+                new StageCommand.Quiesce(kit.<StageCommand.Quiesced>createTestProbe().ref()),
+                new StageCommand.Quiesced(1),
+                new StageHostCommand.HostStage(new StageSpec(new LayerRange(1, 3, 5, "cpu"), 2, "/models/stories260K", 128, 16, 512, 0, "fp32", KvFormat.F32),
+                        new StageDownstream.ToSampler(sampler), kit.<StageEvent>createTestProbe().ref(), kit.<StageHostCommand.StageHosted>createTestProbe().ref()),
+                new StageHostCommand.StageHosted(1, stage, "pekko://quantflow-server@10.0.0.7:25520"),
+                new SchedulerCommand.StageAttached(1, stage),
+                new SchedulerCommand.StageLost(1, "its stage node is unreachable"));
     }
 
     @ParameterizedTest

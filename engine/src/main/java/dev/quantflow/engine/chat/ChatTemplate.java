@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quantflow.engine.chat.jinja.Template;
 import dev.quantflow.engine.chat.jinja.TemplateError;
+import dev.quantflow.engine.gguf.GgufFile;
+import dev.quantflow.engine.gguf.GgufFormatException;
 import dev.quantflow.engine.model.ModelLoadException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -63,6 +65,7 @@ public final class ChatTemplate {
      * tokenizer_config.json's chat_template (a string, or a list of named templates: "default").
      */
     public static ChatTemplate fromModelDir(Path dir) {
+        if (GgufFile.isGguf(dir)) return fromGguf(dir);
         Path config = dir.resolve("tokenizer_config.json");
         JsonNode root = JSON.createObjectNode();
         if (Files.isRegularFile(config)) {
@@ -117,6 +120,27 @@ public final class ChatTemplate {
         if (n.isNumber()) return n.doubleValue();
         if (n.isBoolean()) return n.booleanValue();
         return null;
+    }
+
+    /**
+     * The template of a GGUF model file: tokenizer.chat_template, with the texts of its BOS and EOS
+     * tokens from the vocabulary; the plain fallback when the file has no template.
+     */
+    public static ChatTemplate fromGguf(Path file) {
+        try (GgufFile g = GgufFile.open(file)) {
+            Optional<String> template = g.findString("tokenizer.chat_template");
+            if (template.isEmpty()) return plain();
+            return of(template.get(), tokenText(g, "tokenizer.ggml.bos_token_id"), tokenText(g, "tokenizer.ggml.eos_token_id"));
+        } catch (GgufFormatException e) {
+            throw new ModelLoadException(file, e.getMessage(), e);
+        }
+    }
+
+    private static String tokenText(GgufFile g, String idKey) {
+        if (!g.has(idKey) || !g.has("tokenizer.ggml.tokens")) return "";
+        List<String> tokens = g.getStringArray("tokenizer.ggml.tokens");
+        long id = g.getLong(idKey);
+        return id >= 0 && id < tokens.size() ? tokens.get((int) id) : "";
     }
 
     /** bos_token / eos_token are a string or an AddedToken object {"content": ...}. */

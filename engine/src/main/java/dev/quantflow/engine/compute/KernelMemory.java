@@ -29,6 +29,18 @@ public final class KernelMemory {
         }
     }
 
+    /**
+     * A kernel view of bytes that kernels read in place (e.g. a GGUF tensor in its file's mapping):
+     * native memory is viewed where it is (the caller keeps it mapped as long as the view is read),
+     * heap memory is copied once into {@link #weights} memory.
+     */
+    public static View of(MemorySegment bytes) {
+        if (bytes.isNative()) return View.of(bytes, bytes.byteSize());
+        View copy = weights(bytes.byteSize());
+        MemorySegment.copy(bytes, 0, copy.view(), 0, bytes.byteSize());
+        return copy;
+    }
+
     private static final long HUGE_PAGE = 2L << 20;
     private static final int MADV_HUGEPAGE = 14;   // Linux
     private static final MethodHandle POSIX_MEMALIGN, MADVISE, FREE;

@@ -15,16 +15,26 @@ import java.util.Arrays;
 public final class TextTokens {
     private TextTokens() {}
 
-    /** At most maxTokens tokens (0 = all) of the file's documents, in order. */
-    public static int[] load(Path file, Tokenizer tokenizer, int maxTokens) {
-        String text;
+    /** The whole file as one text, tokenized once with the tokenizer's special tokens (BOS first), as llama-perplexity reads it. */
+    public static int[] whole(Path file, Tokenizer tokenizer) {
+        int[] ids = tokenizer.encode(read(file), true);
+        if (ids.length == 0) throw new IllegalArgumentException(file + ": no text to tokenize");
+        return ids;
+    }
+
+    private static String read(Path file) {
         try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
+            return Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException(file + ": no such text file");
         } catch (IOException e) {
             throw new IllegalArgumentException(file + ": cannot read text: " + e.getMessage(), e);
         }
+    }
+
+    /** At most maxTokens tokens (0 = all) of the file's documents, in order. */
+    public static int[] load(Path file, Tokenizer tokenizer, int maxTokens) {
+        String text = read(file);
         int[] out = new int[1024];
         int n = 0;
         for (String doc : text.split("\\n\\s*\\n")) {

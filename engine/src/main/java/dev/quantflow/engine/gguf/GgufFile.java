@@ -1,9 +1,11 @@
 package dev.quantflow.engine.gguf;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -86,6 +88,17 @@ public final class GgufFile implements AutoCloseable {
             if (t.offset() < 0 || end > mapping.byteSize()) {
                 throw new GgufFormatException(file, "truncated: tensor " + t.name() + " needs bytes up to " + end + " but the file has " + mapping.byteSize());
             }
+        }
+    }
+
+    /** Whether path is a GGUF file (by its magic, so a .gguf name is not required). */
+    public static boolean isGguf(Path path) {
+        if (!Files.isRegularFile(path)) return false;
+        try (InputStream in = Files.newInputStream(path)) {
+            byte[] magic = in.readNBytes(4);
+            return magic.length == 4 && magic[0] == 'G' && magic[1] == 'G' && magic[2] == 'U' && magic[3] == 'F';
+        } catch (IOException e) {
+            return false;
         }
     }
 
@@ -255,7 +268,7 @@ public final class GgufFile implements AutoCloseable {
         return mapping.asSlice(dataStart + t.offset(), t.byteSize());
     }
 
-    /** Decodes an F32, F16, BF16, Q8_0, Q4_0, Q4_1 or k-quant (Q2_K..Q6_K) tensor into a new float array (row-major, dims[0] fastest). */
+    /** Decodes a tensor (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K) into a new float array (row-major, dims[0] fastest). */
     public float[] toFloatArray(String name) {
         GgufTensorInfo t = tensor(name);
         long n = t.elementCount();

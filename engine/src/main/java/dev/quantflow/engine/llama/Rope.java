@@ -22,6 +22,10 @@ final class Rope {
         s = c.ropeScaling();
         int half = headDim / 2;
         invFreq = frequencies(theta);
+        if (s.type().equals("factors")) {   // a GGUF's rope_freqs: ggml divides each frequency by its factor
+            if (s.freqFactors().size() != half) throw new IllegalArgumentException(s.freqFactors().size() + " RoPE frequency factors for " + half + " frequencies");
+            for (int i = 0; i < half; i++) invFreq[i] = invFreq[i] / s.freqFactors().get(i);
+        }
         if (s.type().equals("linear"))
             for (int i = 0; i < half; i++) invFreq[i] = (float) (invFreq[i] / s.factor());
         if (s.type().equals("llama3")) {

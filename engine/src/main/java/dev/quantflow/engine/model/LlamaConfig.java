@@ -2,19 +2,23 @@ package dev.quantflow.engine.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quantflow.engine.gguf.GgufFile;
+import dev.quantflow.engine.gguf.GgufFormatException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
  * The shape of a Llama-family model, from a Hugging Face config.json (Llama 2/3/3.1/3.2, TinyLlama,
  * SmolLM, Mistral with its sliding window, Qwen2 with q/k/v biases), read with the semantics of
- * transformers' modeling_llama / modeling_mistral / modeling_qwen2. A key that would change the
- * computation in a way the engine does not implement is refused here, naming the key.
+ * transformers' modeling_llama / modeling_mistral / modeling_qwen2, or from a GGUF file's metadata
+ * ({@link GgufSource}). A key that would change the computation in a way the engine does not
+ * implement is refused here, naming the key.
  */
 public record LlamaConfig(
         String architecture,
@@ -58,10 +62,26 @@ public record LlamaConfig(
     /**
      * RoPE frequency scaling: "llama3" (Llama 3.1: low frequencies stretched by factor, smooth in
      * between), "linear" (positions divided by factor), "dynamic" (NTK: the base grows with the
-     * sequence once it passes originalMaxPositions), "none".
+     * sequence once it passes originalMaxPositions), "factors" (each frequency divided by its own
+     * factor, as a GGUF file's rope_freqs.weight gives Llama 3.1's scaling), "none".
      */
-    public record RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
+    public record RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions, List<Float> freqFactors) {
         public static final RopeScaling NONE = new RopeScaling("none", 1, 1, 4, 8192);
+
+        public RopeScaling {
+            freqFactors = List.copyOf(freqFactors);
+        }
+
+        public RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
+            this(type, factor, lowFreqFactor, highFreqFactor, originalMaxPositions, List.of());
+        }
+
+        /** Per-frequency divisors (headDim / 2 of them), e.g. llama.cpp's rope_freqs. */
+        public static RopeScaling factors(float[] perFrequency) {
+            List<Float> f = new java.util.ArrayList<>(perFrequency.length);
+            for (float v : perFrequency) f.add(v);
+            return new RopeScaling("factors", 1, 1, 4, 8192, f);
+        }
 
         public boolean dynamic() {
             return type.equals("dynamic");
@@ -86,7 +106,15 @@ public record LlamaConfig(
         return Arrays.stream(attentionWindows).filter(w -> w > 0).min().orElse(0);
     }
 
+    /** The config of a Hugging Face model directory (config.json) or of a GGUF file (its metadata). */
     public static LlamaConfig load(Path dir) {
+        if (GgufFile.isGguf(dir)) {
+            try (GgufFile g = GgufFile.open(dir)) {
+                return GgufSource.config(g);
+            } catch (GgufFormatException e) {
+                throw new ModelLoadException(dir, e.getMessage(), e);
+            }
+        }
         if (!Files.isDirectory(dir)) throw new ModelLoadException(dir, "model directory does not exist");
         Path file = dir.resolve("config.json");
         if (!Files.isRegularFile(file)) throw new ModelLoadException(file, "missing (not a Hugging Face model directory)");

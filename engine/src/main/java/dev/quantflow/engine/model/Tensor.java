@@ -1,5 +1,7 @@
 package dev.quantflow.engine.model;
 
+import dev.quantflow.engine.gguf.GgmlType;
+import dev.quantflow.engine.gguf.TensorDecoder;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -7,7 +9,8 @@ import java.util.Arrays;
 
 /**
  * A stored tensor: a typed, shaped view over (usually memory-mapped) bytes. Row-major; for a
- * linear layer's weight the shape is (out_features, in_features) as Hugging Face stores it.
+ * linear layer's weight the shape is (out_features, in_features) as Hugging Face stores it. A
+ * block-quantized GGUF tensor (Q8_0, ...) is read by whole blocks: readFloats of a row.
  */
 public record Tensor(String name, DType dtype, long[] shape, MemorySegment data) {
     static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -41,8 +44,12 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         };
     }
 
-    /** Copies elements [from, from+n) as floats into dst[off..]. */
+    /** Copies elements [from, from+n) as floats into dst[off..] (whole blocks of a block type, e.g. one row). */
     public void readFloats(long from, float[] dst, int off, int n) {
+        if (dtype.isBlockQuantized()) {
+            TensorDecoder.decode(GgmlType.valueOf(dtype.name()), data, from, dst, off, n);
+            return;
+        }
         if (dtype == DType.F32) {
             MemorySegment.copy(data, F32_LE, from * 4, dst, off, n);
             return;

@@ -2,6 +2,8 @@ package dev.quantflow.engine.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quantflow.engine.gguf.GgufFile;
+import dev.quantflow.engine.gguf.GgufFormatException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
@@ -15,11 +17,13 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
- * All tensors of a Hugging Face checkpoint directory: model.safetensors, or shards listed by
- * model.safetensors.index.json (or any *.safetensors). Memory-mapped; close() unmaps.
+ * All tensors of a model: a Hugging Face checkpoint directory (model.safetensors, or shards listed
+ * by model.safetensors.index.json, or any *.safetensors) or a GGUF file (its tensors under Hugging
+ * Face names, see {@link GgufSource}). Memory-mapped; close() unmaps.
  */
 public final class WeightStore implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
+    private GgufFile gguf;   // the mapped GGUF file this store owns, or null
     private final Map<String, Tensor> tensors = new LinkedHashMap<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
     private final Path source;
@@ -28,7 +32,9 @@ public final class WeightStore implements AutoCloseable {
         this.source = source;
     }
 
+    /** The weights of a Hugging Face model directory or a GGUF file. */
     public static WeightStore open(Path dir) {
+        if (GgufFile.isGguf(dir)) return openGguf(dir);
         WeightStore store = new WeightStore(dir);
         try {
             Map<String, Path> fileOf = new LinkedHashMap<>();
@@ -47,6 +53,33 @@ public final class WeightStore implements AutoCloseable {
             throw e;
         }
         return store;
+    }
+
+    private static WeightStore openGguf(Path file) {
+        WeightStore store = new WeightStore(file);
+        try {
+            store.gguf = GgufFile.open(file);
+            store.tensors.putAll(GgufSource.tensors(store.gguf, GgufSource.config(store.gguf), store.arena));
+            store.metadata.put("format", "gguf");
+        } catch (GgufFormatException e) {
+            store.close();
+            throw new ModelLoadException(file, e.getMessage(), e);
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
+        return store;
+    }
+
+    /** Whether the tensors come from a GGUF file (block types run as they are stored). */
+    public boolean isGguf() {
+        return "gguf".equals(metadata.get("format"));
+    }
+
+    /** Bytes of the stored tensors this store maps (a GGUF file: every tensor's data, as the file holds it). */
+    public long fileTensorBytes() {
+        if (gguf != null) return gguf.tensors().values().stream().mapToLong(t -> t.byteSize()).sum();
+        return tensors.values().stream().mapToLong(t -> t.data().byteSize()).sum();
     }
 
     /** With shards, every tensor the index names must be in the shard it names. */
@@ -141,6 +174,10 @@ public final class WeightStore implements AutoCloseable {
 
     @Override
     public void close() {
-        arena.close();
+        try {
+            arena.close();
+        } finally {
+            if (gguf != null) gguf.close();
+        }
     }
 }

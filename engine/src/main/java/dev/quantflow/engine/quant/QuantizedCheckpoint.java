@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.gguf.block.GgufLinears;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.ModelLoadException;
@@ -153,11 +154,12 @@ public final class QuantizedCheckpoint {
         String method = qc.path("quant_method").asText("");
         return switch (method) {
             case "quantflow" -> new Stored(store, qc, method);
+            case "gguf" -> GgufLinears.factory();
             case "gptq", "awq" -> {
                 if (qc.path("bits").asInt(4) != 4) throw new ModelLoadException(Path.of("config.json"), method + " checkpoints with " + qc.path("bits").asInt() + " bits are not supported (4 only)");
                 yield new Stored(store, qc, method);
             }
-            default -> throw new ModelLoadException(Path.of("config.json"), "unsupported quantization_config.quant_method '" + method + "' (supported: quantflow, gptq, awq)");
+            default -> throw new ModelLoadException(Path.of("config.json"), "unsupported quantization_config.quant_method '" + method + "' (supported: quantflow, gptq, awq, gguf)");
         };
     }
 

@@ -3,6 +3,7 @@ package dev.quantflow.engine.quant;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.gguf.block.GgufLinears;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.model.DType;
@@ -115,6 +116,8 @@ public final class QuantizedModels {
      */
     public static LinearFactory atLoad(LlamaConfig c, WeightStore w, String scheme) {
         QuantScheme s = schemeAtLoad(c, scheme);
+        // a GGUF file's tensors are computed on as stored (mapped, never copied), F32/F16/BF16 included
+        if (w.isGguf() && s instanceof QuantScheme.Fp32) return GgufLinears.factory();
         return QuantizedCheckpoint.isQuantized(c) ? QuantizedCheckpoint.loader(c, w) : calibrationFree(s);
     }
 
@@ -122,6 +125,9 @@ public final class QuantizedModels {
     public static QuantScheme schemeAtLoad(LlamaConfig c, String scheme) {
         QuantScheme s = QuantScheme.parse(scheme);
         if (QuantizedCheckpoint.isQuantized(c)) {
+            if (!(s instanceof QuantScheme.Fp32) && c.quantizationConfig().path("quant_method").asText().equals("gguf"))
+                throw new IllegalArgumentException("the GGUF file stores its linears as " + c.quantizationConfig().path("types").asText()
+                        + " blocks, which run as they are: drop --quant (a scheme re-quantizes F32, F16 or BF16 files only)");
             if (!(s instanceof QuantScheme.Fp32))
                 throw new IllegalArgumentException("the model is already quantized (config.json has a quantization_config): load it without a scheme, as stored");
         } else {

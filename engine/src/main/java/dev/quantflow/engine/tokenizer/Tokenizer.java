@@ -1,5 +1,6 @@
 package dev.quantflow.engine.tokenizer;
 
+import dev.quantflow.engine.gguf.GgufFile;
 import java.nio.file.Path;
 import java.util.OptionalInt;
 import java.util.Set;
@@ -11,9 +12,11 @@ import java.util.Set;
 public interface Tokenizer {
     /**
      * Loads tokenizer.json from a Hugging Face model directory, with tokenizer_config.json,
-     * generation_config.json and config.json (when present) for BOS/EOS.
+     * generation_config.json and config.json (when present) for BOS/EOS; or, given a GGUF model
+     * file, its tokenizer.ggml.* metadata (BOS/EOS/add_bos included).
      */
     static Tokenizer fromModelDir(Path dir) {
+        if (GgufFile.isGguf(dir)) return fromGguf(dir);
         return TokenizerJsonLoader.load(dir);
     }
 

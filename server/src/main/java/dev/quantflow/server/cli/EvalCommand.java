@@ -49,13 +49,17 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--ctx", defaultValue = "0", description = "Window length; 0 = the model's context, at most 512 (default: ${DEFAULT-VALUE})")
     int ctx;
 
+    @Option(names = "--chunks", defaultValue = "0", description = "llama-perplexity's chunking: the text tokenized whole (BOS first), cut into chunks of --ctx tokens, each from BOS, "
+            + "the second half of each scored; the first N chunks (-1 = all); 0 = sliding windows over the documents (default: ${DEFAULT-VALUE})")
+    int chunks;
+
     @Option(names = "--speed-tokens", defaultValue = "32", description = "Decode this many tokens to measure tokens/s; 0 = skip (default: ${DEFAULT-VALUE})")
     int speedTokens;
 
     @Option(names = "--layers", description = "Print the relative output error of every linear layer")
     boolean layers;
 
-    @Option(names = "--reference", paramLabel = "DIR|ORG/NAME", description = "The fp32 model to compare with, a directory or a Hub id as --model takes (needed when --model is a quantized checkpoint)")
+    @Option(names = "--reference", paramLabel = "DIR|FILE.gguf|ORG/NAME", description = "The fp32 model to compare with, a directory, GGUF file or Hub id as --model takes (needed when --model is a quantized checkpoint or a block-quantized GGUF file)")
     String referenceDir;
 
     @Option(names = "--json", description = "Print one JSON object on stdout")
@@ -82,6 +86,7 @@ public final class EvalCommand implements Callable<Integer> {
 
     private Integer evaluate() throws IOException {
         if (maxTokens < 0 || ctx < 0 || speedTokens < 0) throw new QuantflowCommand.UserError("--max-tokens, --ctx and --speed-tokens must be >= 0");
+        if (chunks < -1) throw new QuantflowCommand.UserError("--chunks must be >= -1");
         QuantPlan plan = quant.plan();
         KvFormat kv = quant.kvFormat();
         try (LlamaModel m = LlamaModel.open(model.dir())) {
@@ -92,17 +97,20 @@ public final class EvalCommand implements Callable<Integer> {
             boolean stored = QuantizedCheckpoint.isQuantized(c);
             if (stored && referenceDir == null) throw new QuantflowCommand.UserError(model.dir() + " is a quantized checkpoint: give the fp32 model with --reference DIR");
             if (stored && !plan.toString().equals("fp32")) throw new QuantflowCommand.UserError(model.dir() + " is already quantized; drop --quant");
-            QuantizedModels.Built built = stored ? QuantizedModels.loadStored(m)
+            // a GGUF file runs on its tensors as stored (F32/F16/BF16 too) unless a scheme re-quantizes it
+            boolean asStored = stored || m.weights().isGguf() && plan.toString().equals("fp32");
+            QuantizedModels.Built built = asStored ? QuantizedModels.loadStored(m)
                     : QuantizedModels.build(c, m.weights(), plan, calib, QuantizedModels.Options.DEFAULT.withLayerError(true));
             double buildSeconds = (System.nanoTime() - t0) / 1e9;
             LlamaModel refModel = referenceDir == null ? m : LlamaModel.open(ModelOption.resolve(referenceDir, spec.commandLine().getErr()));
             LlamaStage reference = refModel.full(LinearFactory.DENSE);
             long refBytes = linearBytes(reference), refDecoderBytes = refBytes - reference.lmHead().weightBytes();
-            int[] tokens = TextTokens.load(text, m.tokenizer(), maxTokens > 0 ? maxTokens * 2 + window : 0);
-            EvalResult r = PerplexityEvaluator.evaluate(
-                    new PerplexityEvaluator.Subject(built.stage(), kv.caches(c, KvCache.BLOCK_SIZE)),
-                    new PerplexityEvaluator.Subject(reference, KvFormat.F32.caches(c, KvCache.BLOCK_SIZE)),
-                    tokens, window, maxTokens);
+            var subject = new PerplexityEvaluator.Subject(built.stage(), kv.caches(c, KvCache.BLOCK_SIZE));
+            var fp32 = new PerplexityEvaluator.Subject(reference, KvFormat.F32.caches(c, KvCache.BLOCK_SIZE));
+            int[] tokens = chunks != 0 ? TextTokens.whole(text, m.tokenizer()) : TextTokens.load(text, m.tokenizer(), maxTokens > 0 ? maxTokens * 2 + window : 0);
+            EvalResult r = chunks != 0
+                    ? PerplexityEvaluator.llamaCppChunks(subject, fp32, tokens, window, Math.max(0, chunks), m.tokenizer().bosTokenId().orElse(-1))
+                    : PerplexityEvaluator.evaluate(subject, fp32, tokens, window, maxTokens);
             OutlierStats outliers = built.outlierStats();
             // the error probes would double the cost of a decode step: time the same linears without them
             double tps = 0, refTps = 0;
@@ -111,7 +119,8 @@ public final class EvalCommand implements Callable<Integer> {
                 refTps = DecodeSpeed.tokensPerSecond(reference, KvFormat.F32.caches(c, KvCache.BLOCK_SIZE), prompt, speedTokens);
                 tps = DecodeSpeed.tokensPerSecond(built.unprobedStage(), kv.caches(c, KvCache.BLOCK_SIZE), prompt, speedTokens);
             }
-            String scheme = stored ? "stored " + c.quantizationConfig().path("quant_method").asText() : plan.toString();
+            String scheme = stored ? "stored " + c.quantizationConfig().path("quant_method").asText() + (m.weights().isGguf() ? " (" + c.quantizationConfig().path("types").asText() + ")" : "")
+                    : asStored ? "stored gguf" : plan.toString();
             if (json) {
                 ObjectMapper om = new ObjectMapper();
                 ObjectNode o = om.createObjectNode();

@@ -1,5 +1,6 @@
 package dev.quantflow.server.cli;
 
+import dev.quantflow.engine.gguf.GgufFile;
 import dev.quantflow.engine.hub.HubResolver;
 import dev.quantflow.engine.progress.Progress;
 import java.io.PrintWriter;
@@ -10,15 +11,15 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * --model: a local model directory (or file), or a Hugging Face Hub id org/name[@revision][:QUANT]
- * downloaded into the shared Hugging Face cache (see HubResolver); defaulting to $QUANTFLOW_MODEL,
- * else ../shared/models/stories260K beside the project.
+ * --model: a local model directory or GGUF file, or a Hugging Face Hub id
+ * org/name[@revision][:QUANT] downloaded into the shared Hugging Face cache (see HubResolver);
+ * defaulting to $QUANTFLOW_MODEL, else ../shared/models/stories260K beside the project.
  */
 public final class ModelOption {
-    static final String HELP = "Hugging Face model directory, or a Hub id org/name[@revision][:QUANT] fetched into the Hugging Face cache "
+    static final String HELP = "Hugging Face model directory, GGUF file, or a Hub id org/name[@revision][:QUANT] fetched into the Hugging Face cache "
             + "(HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE; :QUANT picks that GGUF file)";
 
-    @Option(names = "--model", paramLabel = "DIR|ORG/NAME", description = HELP + " (default: $QUANTFLOW_MODEL or ../shared/models/stories260K)")
+    @Option(names = "--model", paramLabel = "DIR|FILE.gguf|ORG/NAME", description = HELP + " (default: $QUANTFLOW_MODEL or ../shared/models/stories260K)")
     String model;
 
     @Spec(Spec.Target.MIXEE)
@@ -28,7 +29,7 @@ public final class ModelOption {
 
     /** The model's local path, downloading it first when it names the Hub (once per command). */
     public Path dir() {
-        if (resolved == null) resolved = resolve(spec(), command == null ? null : command.commandLine().getErr());
+        if (resolved == null) resolved = checked(resolve(spec(), command == null ? null : command.commandLine().getErr()));
         return resolved;
     }
 
@@ -54,5 +55,15 @@ public final class ModelOption {
             out.println("quantflow: " + line);
             out.flush();
         }));
+    }
+
+    /** model if it is a Hugging Face model directory or a GGUF file; else a UserError saying which it is not. */
+    static Path checked(Path model) {
+        if (Files.isRegularFile(model)) {
+            if (!GgufFile.isGguf(model)) throw new QuantflowCommand.UserError(model + ": not a GGUF file (give a GGUF file or a Hugging Face model directory)");
+            return model;
+        }
+        if (!Files.isDirectory(model)) throw new QuantflowCommand.UserError(model + ": model directory does not exist");
+        return model;
     }
 }

@@ -45,14 +45,23 @@ public final class QuantExtras {
     }
 
     /**
-     * The model's stage on the CPU: a quantized checkpoint as stored (no --quant needed), else the
-     * model quantized now with plan (calibrating on --calib where the scheme needs it).
+     * The model's stage on the CPU: a quantized checkpoint or a GGUF file as stored (no --quant
+     * needed), else the model quantized now with plan (calibrating on --calib where the scheme needs it).
      */
     public LlamaStage stage(LlamaModel m, QuantPlan plan) {
+        boolean fp32 = plan.toString().equals("fp32");
         if (QuantizedCheckpoint.isQuantized(m.config())) {
-            if (!plan.toString().equals("fp32")) throw new QuantflowCommand.UserError(m.dir() + " is already quantized; drop --quant");
+            if (!fp32) {
+                try {
+                    QuantizedModels.schemeAtLoad(m.config(), plan.toString());
+                } catch (IllegalArgumentException e) {
+                    throw new QuantflowCommand.UserError(m.dir() + ": --quant " + plan + ": " + e.getMessage());
+                }
+                throw new QuantflowCommand.UserError(m.dir() + " is already quantized; drop --quant");
+            }
             return m.full(QuantizedModels.atLoad(m.config(), m.weights(), "fp32"));   // as serve's stages load it
         }
+        if (m.weights().isGguf() && fp32) return m.full(QuantizedModels.atLoad(m.config(), m.weights(), "fp32"));   // the file's tensors in place
         return QuantizedModels.build(m.config(), m.weights(), plan, calibTokens(m.tokenizer()), QuantizedModels.Options.DEFAULT).stage();
     }
 }

@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
 @Command(name = "quantflow", mixinStandardHelpOptions = true, version = "quantflow " + ServerVersion.VERSION,
         description = "A JVM LLM inference server with quantization.",
         subcommands = {GenerateCommand.class, TokenizeCommand.class, SynthModelCommand.class,
-                ServeCommand.class, BenchCommand.class, DevicesCommand.class,
+                ServeCommand.class, StageNodeCommand.class, BenchCommand.class, DevicesCommand.class,
                 EvalCommand.class, InjectOutliersCommand.class, QuantizeCommand.class, QuantReportCommand.class, DownloadCommand.class})
 public final class QuantflowCommand implements Runnable {
     @CommandLine.Spec

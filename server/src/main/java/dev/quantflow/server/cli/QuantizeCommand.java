@@ -44,6 +44,9 @@ public final class QuantizeCommand implements Callable<Integer> {
         QuantPlan plan = quant.plan();
         long t0 = System.nanoTime();
         try (LlamaModel m = LlamaModel.open(model.dir())) {
+            if (m.weights().isGguf())
+                throw new QuantflowCommand.UserError(model.dir() + ": quantize writes a Hugging Face directory beside its source's config and tokenizer files; "
+                        + "give the Hugging Face directory the GGUF file was converted from (a GGUF file's own types run as they are with generate, serve and eval)");
             if (QuantizedCheckpoint.isQuantized(m.config())) throw new QuantflowCommand.UserError(model.dir() + " is already quantized; quantize the original model");
             QuantizedModels.Built b = QuantizedModels.build(m.config(), m.weights(), plan, quant.calibTokens(m.tokenizer()), QuantizedModels.Options.DEFAULT);
             if (f == QuantizedCheckpoint.Format.GGUF) {

@@ -3,6 +3,7 @@ package dev.quantflow.server.cli;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import dev.quantflow.actors.cluster.ClusterNode;
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
 import dev.quantflow.actors.stage.LinearProbe;
@@ -137,6 +138,14 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "A HOCON file with quantflow.server / quantflow.engine settings")
     Path configFile;
 
+    @Option(names = "--role", paramLabel = "single|frontend", defaultValue = "single",
+            description = "single: every stage in this JVM (the default); frontend: HTTP/gRPC, tokenizer, scheduler and sampler here, each layer range "
+                    + "of the plan on a `quantflow stage` node of the cluster (see --cluster-seed; docs/OPERATIONS.md, Multi-node) (default: ${DEFAULT-VALUE})")
+    String role;
+
+    @picocli.CommandLine.Mixin
+    ClusterOptions cluster;
+
     @Override
     public Integer call() throws Exception {
         QuantflowServer server = startServing(DrainOnSignal::install, ProgressRenderer.forCli(LOG::info));
@@ -151,7 +160,12 @@ public final class ServeCommand implements Callable<Integer> {
      * the server as soon as it listens. Returns once the model is loaded.
      */
     QuantflowServer startServing(Consumer<QuantflowServer> onBound, Progress progress) {
-        Config config = config();
+        boolean frontend = switch (role) {
+            case "single" -> false;
+            case "frontend" -> true;
+            default -> throw new QuantflowCommand.UserError("--role " + role + ": expected single or frontend (stage nodes run `quantflow stage`)");
+        };
+        Config config = frontend ? cluster.config(ClusterNode.FRONTEND).withFallback(config()) : config();
         ServerSettings settings = ServerSettings.from(config);
         EngineConfig engineConfig = Progress.during(progress, () -> engineConfig(config, settings));   // a Hub download reports as the load does
         LlamaConfig model = LlamaConfig.load(engineConfig.modelDir());
@@ -160,12 +174,15 @@ public final class ServeCommand implements Callable<Integer> {
         LoadingEngine loading = new LoadingEngine(id, model.maxPositions(), Tokenizer.fromModelDir(engineConfig.modelDir()));
         QuantflowServer server = QuantflowServer.start(loading, settings, config);
         onBound.accept(server);
+        if (frontend) cluster.startBootstrap(server.system());
         LOG.info("loading {}: {} layers in {} stage(s) on {}, linears {}, KV cache {}", engineConfig.modelDir(), model.numLayers(),
                 engineConfig.stageCount(), String.join(",", engineConfig.devices()), linearsInUse(model, engineConfig.quant()),
                 engineConfig.kvFormat());
         long t0 = System.nanoTime();
         try {
-            loading.loaded(PipelineEngine.start(engineConfig, server.system(), progress));   // the server's system: --config reaches the engine's actors
+            // the server's system: --config reaches the engine's actors; a frontend's returns once stage nodes host every range
+            loading.loaded(frontend ? PipelineEngine.startFrontend(engineConfig, server.system(), progress)
+                    : PipelineEngine.start(engineConfig, server.system(), progress));
         } catch (RuntimeException e) {
             server.close();
             throw e;
@@ -247,7 +264,7 @@ public final class ServeCommand implements Callable<Integer> {
 
     private EngineConfig engineConfig(Config config, ServerSettings settings) {
         String spec = settings.model().map(Path::toString).orElseGet(() -> new ModelOption().spec());
-        Path dir = HubResolver.resolve(spec, LOG::info);
+        Path dir = ModelOption.checked(HubResolver.resolve(spec, LOG::info));
         EngineConfig.Builder b;
         try {
             b = EngineConfig.builder(config.getConfig("quantflow.engine"), dir);

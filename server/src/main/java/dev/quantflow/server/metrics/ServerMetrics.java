@@ -22,6 +22,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntSupplier;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -44,6 +46,7 @@ public final class ServerMetrics implements AutoCloseable {
             new EngineSnapshot(0, 0, 0, 0, 0, 0, 0, 0, List.of(), Map.of()));
     private final Set<String> registeredStages = ConcurrentHashMap.newKeySet();
     private final Set<String> registeredLayers = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean registeredHop = new AtomicBoolean();
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
 
     final Timer timeToFirstToken;
@@ -134,13 +137,29 @@ public final class ServerMetrics implements AutoCloseable {
                     .description("Fraction of recent wall time the pipeline stage was computing, 0 to 1").tags(tags).register(registry);
             Gauge.builder("quantflow.device.memory", latest, r -> stageValue(r.get(), stage, x -> (double) x.deviceMemoryBytes()))
                     .description("Bytes of weights and KV cache the pipeline stage holds on its device").baseUnit("bytes").tags(tags).register(registry);
+            String hop = "stage" + stage + "->" + (stage == s.stages().size() - 1 ? "sampler" : "stage" + (stage + 1));
+            FunctionCounter.builder("quantflow.pipeline.hop", latest, r -> stageValue(r.get(), stage, x -> (double) x.outputBytesTotal()))
+                    .description("Bytes of activations (between stages) or logits (to the sampler) each pipeline hop carried").baseUnit("bytes")
+                    .tag("hop", hop).register(registry);
         }
+        if (registeredStages.size() > 0 && registeredHop.compareAndSet(false, true))
+            gauge("quantflow.pipeline.hop.seconds", "The last step's time outside stage compute, per hop: transfer, serialization, mailboxes (and sampling)",
+                    EngineSnapshot::lastHopSeconds);
         for (String layer : s.outlierColumnFraction().keySet()) {
             if (!registeredLayers.add(layer)) continue;
             Gauge.builder("quantflow.llm.int8.outlier.column.fraction", latest, r -> r.get().outlierColumnFraction().getOrDefault(layer, Double.NaN))
                     .description("LLM.int8: mean fraction of input columns handled in full precision as outliers, per layer")
                     .tag("layer", layer).register(registry);
         }
+    }
+
+    /** A cluster node's members by status (docs/OPERATIONS.md, Multi-node). */
+    public void clusterMembers(IntSupplier up, IntSupplier unreachable) {
+        // strong references: a gauge holds its object weakly, and nothing else holds these suppliers
+        Gauge.builder("quantflow.cluster.members", up, IntSupplier::getAsInt).description("Members of the Pekko cluster this node sees, by status")
+                .tag("status", "up").strongReference(true).register(registry);
+        Gauge.builder("quantflow.cluster.members", unreachable, IntSupplier::getAsInt).description("Members of the Pekko cluster this node sees, by status")
+                .tag("status", "unreachable").strongReference(true).register(registry);
     }
 
     public EngineSnapshot latest() {

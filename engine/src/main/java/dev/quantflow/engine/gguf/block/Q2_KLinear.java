@@ -27,7 +27,7 @@ public final class Q2_KLinear extends SuperBlockLinear {
 
     @Override
     public String scheme() {
-        return "gguf-q2_k";
+        return "Q2_K";
     }
 
     /** One super-block at byte at of any segment into dst[off..off+256). */

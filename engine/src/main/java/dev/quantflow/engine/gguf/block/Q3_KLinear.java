@@ -30,7 +30,7 @@ public final class Q3_KLinear extends SuperBlockLinear {
 
     @Override
     public String scheme() {
-        return "gguf-q3_k";
+        return "Q3_K";
     }
 
     /** Signed 6-bit scale of sub-block s from the 12 bytes at sc. */

@@ -31,7 +31,7 @@ public final class Q4_KLinear extends SuperBlockLinear {
 
     @Override
     public String scheme() {
-        return "gguf-q4_k";
+        return "Q4_K";
     }
 
     /** 6-bit scale (which = 0) or min (which = 4) of sub-block s, from the 12 bytes at sc. */

@@ -29,7 +29,7 @@ public final class Q5_KLinear extends SuperBlockLinear {
 
     @Override
     public String scheme() {
-        return "gguf-q5_k";
+        return "Q5_K";
     }
 
     /** One super-block at byte at of any segment into dst[off..off+256). */

@@ -31,7 +31,7 @@ public final class Q6_KLinear extends SuperBlockLinear {
 
     @Override
     public String scheme() {
-        return "gguf-q6_k";
+        return "Q6_K";
     }
 
     /** One super-block at byte at of any segment into dst[off..off+256). */

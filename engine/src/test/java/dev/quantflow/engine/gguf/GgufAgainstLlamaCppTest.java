@@ -1,0 +1,116 @@
+package dev.quantflow.engine.gguf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quantflow.engine.SharedData;
+import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.kv.BlockAllocator;
+import dev.quantflow.engine.kv.F32KvCache;
+import dev.quantflow.engine.llama.BatchRows;
+import dev.quantflow.engine.llama.LayerWeights;
+import dev.quantflow.engine.llama.LlamaModel;
+import dev.quantflow.engine.llama.LlamaStage;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.quant.QuantizedModels;
+import dev.quantflow.engine.sample.Sampler;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * sotu6M's GGUF files (made by llama.cpp's converter and llama-quantize) run on their own blocks
+ * against llama.cpp's greedy ids (../shared/reference/sotu6M-llamacpp.json): every file, the
+ * K-quant ones included (the Q4_0 file's tied token_embd is Q6_K: llama-quantize's choice).
+ */
+class GgufAgainstLlamaCppTest {
+    /** A divergence must be a near tie: the two logits within 1e-3 of the top logit's magnitude (llama.cpp keeps K/V in f16). */
+    static final double MARGIN = 1e-3;
+
+    static JsonNode reference() throws IOException {
+        Path ref = SharedData.path("reference/sotu6M-llamacpp.json");
+        assumeTrue(Files.isRegularFile(ref), "no " + ref);
+        return new ObjectMapper().readTree(ref.toFile());
+    }
+
+    static Path model(String file) {
+        Path p = SharedData.path("models/sotu6M-gguf/" + file);
+        assumeTrue(Files.isRegularFile(p), "no " + p);
+        return p;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sotu6M-F32.gguf", "sotu6M-F16.gguf", "sotu6M-Q8_0.gguf", "sotu6M-Q4_0.gguf", "sotu6M-Q4_K_M.gguf", "sotu6M-Q6_K.gguf"})
+    void greedyIdsMatchLlamaCpp(String file) throws IOException {
+        JsonNode cases = reference().path("files").path(file).path("greedy");
+        assertThat(cases.size()).isEqualTo(4);
+        boolean exactRequired = file.contains("F32") || file.contains("F16");
+        try (LlamaModel m = LlamaModel.open(model(file))) {
+            LlamaConfig c = m.config();
+            LlamaStage stage = m.full(QuantizedModels.atLoad(c, m.weights(), "fp32"));
+            for (JsonNode k : cases) {
+                int[] prompt = ints(k.path("prompt_tokens")), expected = ints(k.path("generated_tokens"));
+                assertThat(m.tokenizer().encode(k.path("prompt").asText())).as("tokenization of '%s'", k.path("prompt").asText()).containsExactly(prompt);
+                F32KvCache cache = new F32KvCache(c.numLayers(), 64, 16, c.numHeads(), c.numKvHeads(), c.headDim());
+                int[] table = new BlockAllocator(64).ensure(new int[0], prompt.length + expected.length, 16);
+                float[] logits = forward(stage, cache, table, prompt, 0);
+                for (int i = 0; i < expected.length; i++) {
+                    int got = Sampler.argmax(logits, 0, c.vocabSize());
+                    if (got != expected[i]) {
+                        float margin = logits[got] - logits[expected[i]], relative = margin / Math.abs(logits[got]);
+                        String what = String.format(Locale.ROOT, "%s '%s': step %d is %d, llama.cpp %d, logit margin %.6f (%.2e of the top logit %.3f)",
+                                file, k.path("prompt").asText(), i, got, expected[i], margin, relative, logits[got]);
+                        assertThat(exactRequired).as(what).isFalse();
+                        assertThat(relative).as(what).isLessThan((float) MARGIN);
+                        System.out.println("divergence explained by the margin: " + what);
+                        break;   // the sequences differ from here on
+                    }
+                    logits = forward(stage, cache, table, new int[] {got}, prompt.length + i);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sotu6M-F32.gguf", "sotu6M-F16.gguf", "sotu6M-Q8_0.gguf", "sotu6M-Q4_0.gguf", "sotu6M-Q4_K_M.gguf", "sotu6M-Q6_K.gguf"})
+    void residentWeightsAreTheFilesTensorBytes(String file) throws IOException {
+        long fileBytes = reference().path("files").path(file).path("bytes").asLong();
+        try (LlamaModel m = LlamaModel.open(model(file))) {
+            assertThat(Files.size(m.dir())).isEqualTo(fileBytes);
+            LlamaConfig c = m.config();
+            LlamaStage stage = m.full(QuantizedModels.atLoad(c, m.weights(), "fp32"));
+            long linears = stage.weightBytes();   // lm_head is the tied token_embd
+            long norms = 4L * c.hiddenSize() * (2L * c.numLayers() + 1);
+            long tensors = m.weights().fileTensorBytes();
+            for (int l = 0; l < c.numLayers(); l++) {
+                LayerWeights<float[], Linear> w = stage.layer(l);
+                assertThat(w.wq().scheme()).isEqualTo(m.weights().get("model.layers." + l + ".self_attn.q_proj.weight").dtype().name());
+            }
+            // what stays resident of the file's tensor data: the linears' blocks, read in place, and the norms (heap copies)
+            assertThat(linears + (c.tieWordEmbeddings() ? 0 : m.weights().get("model.embed_tokens.weight").data().byteSize()) + norms).isEqualTo(tensors);
+            System.out.printf(Locale.ROOT, "%s: file %d bytes, tensors %d bytes, linears resident %d bytes, norms %d bytes (heap), header+vocab %d bytes%n",
+                    file, fileBytes, tensors, linears, norms, fileBytes - tensors);
+        }
+    }
+
+    static float[] forward(LlamaStage m, F32KvCache cache, int[] table, int[] tokens, int start) {
+        int[] pos = new int[tokens.length];
+        int[][] tables = new int[tokens.length][];
+        for (int i = 0; i < tokens.length; i++) {
+            pos[i] = start + i;
+            tables[i] = table;
+        }
+        return m.forward(null, new BatchRows(tokens, pos, tables), new int[] {tokens.length - 1}, cache);
+    }
+
+    static int[] ints(JsonNode a) {
+        int[] r = new int[a.size()];
+        for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
+        return r;
+    }
+}

@@ -1,0 +1,299 @@
+package dev.quantflow.ops;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The multi-node pipeline as operators run it: real `bin/quantflow` processes on loopback, a
+ * frontend (serve --role frontend) and one stage node per layer range (quantflow stage --layers).
+ * Greedy outputs of 32 concurrent requests equal the single-JVM server's; a SIGKILLed stage node
+ * ends every stream in flight with an error within the detection time (docs/OPERATIONS.md,
+ * Multi-node: heartbeat 1 s + acceptable pause 3 s), readiness turns false, and a replacement
+ * node restores it with exact outputs; a paused node (SIGSTOP, as a partition) is replaced the same
+ * way, and once resumed finds itself downed by the split-brain resolver and exits on its own.
+ */
+class MultiNodeClusterIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Failure detection (about 4 s) plus slack for a loaded 2-core CI machine. */
+    private static final Duration DETECTION_LIMIT = Duration.ofSeconds(15);
+    private static final Duration START_LIMIT = Duration.ofSeconds(240);
+
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+    private final List<Node> started = new CopyOnWriteArrayList<>();
+
+    @AfterEach
+    void stopEveryProcess() throws InterruptedException {
+        for (Node n : started) n.kill();
+    }
+
+    @Test
+    void stories260KSurvivesACrashAndAPartition() throws Exception {
+        Path model = model("stories260K");
+        Path work = OpsPaths.workDir("multi-node-stories260K");
+        List<String> prompts = prompts();
+        Map<String, String> reference = referenceOutputs(model, work, prompts);
+
+        Cluster c = cluster(model, work);
+        assertThat(complete(c.frontend, prompts)).as("the cluster's greedy outputs").isEqualTo(reference);
+        String metrics = http.send(HttpRequest.newBuilder(uri(c.frontend, "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(metrics).contains("quantflow_cluster_members{status=\"up\"} 3.0", "quantflow_cluster_members{status=\"unreachable\"} 0.0")
+                .containsPattern("quantflow_pipeline_hop_bytes_total\\{hop=\"stage0->stage1\"} [1-9]");
+
+        // SIGKILL stage 1 with streams in flight: each ends with an error event, within the detection time
+        List<CompletableFuture<StreamEnd>> streams = startStreams(c.frontend, 6);
+        long killedAt = System.nanoTime();
+        c.stages.get(1).process.destroyForcibly();
+        assertStreamsFail(streams, killedAt);
+        awaitReadiness(c.frontend, false, DETECTION_LIMIT);
+        Node replacement = stage(c, c.layers.get(1), "stage-1b", work);
+        awaitReadiness(c.frontend, true, START_LIMIT);
+        assertThat(complete(c.frontend, prompts)).as("after a replacement stage node joined").isEqualTo(reference);
+
+        // a partition: stage 0 paused (its heartbeats stop, as when its link is cut)
+        streams = startStreams(c.frontend, 6);
+        long pausedAt = System.nanoTime();
+        Node paused = c.stages.getFirst();
+        signal(paused, "STOP");
+        assertStreamsFail(streams, pausedAt);
+        awaitReadiness(c.frontend, false, DETECTION_LIMIT);
+        stage(c, c.layers.get(0), "stage-0b", work);
+        awaitReadiness(c.frontend, true, START_LIMIT);
+        // resumed, the paused node learns it was downed (keep-oldest: the frontend's side stays) and exits by itself
+        signal(paused, "CONT");
+        assertThat(paused.process.waitFor(60, TimeUnit.SECONDS)).as("the resumed node exits by itself:\n" + paused.log()).isTrue();
+        // the leader (whichever node it is) downed the killed node, then the paused one
+        StringBuilder all = new StringBuilder(c.frontend.log());
+        for (Node n : c.stages) all.append(n.log());
+        assertThat(all.toString().lines().filter(l -> l.contains("SBR took decision DownUnreachable"))).hasSizeGreaterThanOrEqualTo(2);
+        assertThat(complete(c.frontend, prompts)).as("after the partition was resolved").isEqualTo(reference);
+        assertThat(replacement.process.isAlive()).isTrue();
+    }
+
+    @Test
+    void sotu6MGreedyOutputsEqualTheSingleJvmServer() throws Exception {
+        Path model = model("sotu6M");
+        Path work = OpsPaths.workDir("multi-node-sotu6M");
+        List<String> prompts = prompts();
+        Map<String, String> reference = referenceOutputs(model, work, prompts);
+        Cluster c = cluster(model, work);
+        assertThat(complete(c.frontend, prompts)).isEqualTo(reference);
+    }
+
+    // ---- the processes -----------------------------------------------------------------------
+
+    /** A process; a server's HTTP port is the one it logs (it binds port 0, so no other process can take it first). */
+    private record Node(String name, Process process, Path logFile, int clusterPort) {
+        private static final Pattern SERVING = Pattern.compile("serving .* on http://127\\.0\\.0\\.1:(\\d+)");
+
+        String log() throws IOException {
+            return Files.exists(logFile) ? Files.readString(logFile) : "";
+        }
+
+        int httpPort() throws IOException {
+            Matcher m = SERVING.matcher(log());
+            return m.find() ? Integer.parseInt(m.group(1)) : -1;
+        }
+
+        void kill() throws InterruptedException {
+            if (!process.isAlive()) return;
+            process.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+            signal(this, "CONT");   // a stopped JVM takes SIGKILL too, but leave nothing paused behind
+            process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private record Cluster(Node frontend, List<Node> stages, List<String> layers) {}
+
+    private static Path model(String name) {
+        Path shared = Path.of(System.getProperty("quantflow.shared", "../shared"));
+        Path dir = shared.resolve("models").resolve(name);
+        assumeTrue(Files.isDirectory(dir), "needs " + dir);
+        return dir.toAbsolutePath();
+    }
+
+    private Node launch(String name, Path work, int clusterPort, String... args) throws IOException {
+        Path root = OpsPaths.root();
+        Path jar = root.resolve("server/target/quantflow-server.jar");
+        assumeTrue(Files.isRegularFile(jar), "needs the packaged server (" + jar + "): run through ./mvnw verify");
+        List<String> cmd = new ArrayList<>(List.of(root.resolve("bin/quantflow").toString()));
+        cmd.addAll(List.of(args));
+        Path log = work.resolve(name + ".log");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().put("QUANTFLOW_NO_BUILD", "1");   // the reactor just built it
+        pb.environment().put("QUANTFLOW_HEAP", "384m");
+        Node n = new Node(name, pb.start(), log, clusterPort);
+        started.add(n);
+        return n;
+    }
+
+    private static List<String> serveFlags(Path model) {
+        // two stages of one thread each: the same plan (and arithmetic) in the single JVM and in the cluster
+        return List.of("serve", "--model", model.toString(), "--host", "127.0.0.1", "--port", "0", "--grpc-port", "-1",
+                "--stages", "2", "--stage-threads", "1", "--drain-timeout", "5s", "--no-access-log");
+    }
+
+    private Map<String, String> referenceOutputs(Path model, Path work, List<String> prompts) throws Exception {
+        Node single = launch("single-jvm", work, -1, serveFlags(model).toArray(String[]::new));
+        awaitReadiness(single, true, START_LIMIT);
+        Map<String, String> out = complete(single, prompts);
+        single.process.destroy();
+        assertThat(single.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        return out;
+    }
+
+    private Cluster cluster(Path model, Path work) throws Exception {
+        // the frontend is its own seed, so its cluster port is chosen here; another process may take it first: try again
+        Node frontend = null;
+        List<String> layers = null;
+        for (int attempt = 0; layers == null && attempt < 3; attempt++) {
+            int clusterPort = FreePort.pick();
+            List<String> flags = new ArrayList<>(serveFlags(model));
+            flags.addAll(List.of("--role", "frontend", "--cluster-host", "127.0.0.1", "--cluster-port", Integer.toString(clusterPort),
+                    "--cluster-seed", "127.0.0.1:" + clusterPort));
+            frontend = launch("frontend", work, clusterPort, flags.toArray(String[]::new));
+            layers = awaitLayerRanges(frontend);
+        }
+        assertThat(layers).as("the frontend started:\n" + frontend.log()).isNotNull();
+        Cluster c = new Cluster(frontend, new ArrayList<>(), layers);
+        for (int k = 0; k < layers.size(); k++) stage(c, layers.get(k), "stage-" + k, work);
+        awaitReadiness(frontend, true, START_LIMIT);
+        return c;
+    }
+
+    private Node stage(Cluster c, String layers, String name, Path work) throws IOException {
+        Node n = launch(name, work, 0, "stage", "--layers", layers, "--cluster-host", "127.0.0.1", "--cluster-port", "0",
+                "--cluster-seed", "127.0.0.1:" + c.frontend.clusterPort);
+        c.stages.add(n);
+        return n;
+    }
+
+    /** The layer ranges the frontend waits for, from its log (quantflow stage --layers a-b); null if it exited. */
+    private static List<String> awaitLayerRanges(Node frontend) throws Exception {
+        long end = System.nanoTime() + START_LIMIT.toNanos();
+        while (System.nanoTime() < end) {
+            if (!frontend.process.isAlive()) return null;
+            List<String> ranges = frontend.log().lines().filter(l -> l.contains("waiting for a stage node for layers"))
+                    .map(l -> l.replaceAll(".*quantflow stage --layers (\\d+-\\d+).*", "$1")).toList();
+            if (ranges.size() == 2) return ranges;
+            Thread.sleep(250);
+        }
+        throw new AssertionError("the frontend never named its layer ranges:\n" + frontend.log());
+    }
+
+    private static void signal(Node n, String signal) throws InterruptedException {
+        try {
+            new ProcessBuilder("kill", "-" + signal, Long.toString(n.process.pid())).start().waitFor();
+        } catch (IOException e) {
+            throw new AssertionError("kill -" + signal, e);
+        }
+    }
+
+    // ---- HTTP --------------------------------------------------------------------------------
+
+    private void awaitReadiness(Node n, boolean ready, Duration limit) throws Exception {
+        long end = System.nanoTime() + limit.toNanos();
+        int status = -1;
+        while (System.nanoTime() < end) {
+            assertThat(n.process.isAlive()).as(n.name + " exited:\n" + n.log()).isTrue();
+            try {
+                status = http.send(HttpRequest.newBuilder(uri(n, "/health/ready")).timeout(Duration.ofSeconds(5)).build(),
+                        HttpResponse.BodyHandlers.discarding()).statusCode();
+                if ((status == 200) == ready) return;
+            } catch (IOException notYet) {
+                // not listening yet
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError(n.name + " readiness not " + ready + " within " + limit + " (last status " + status + "):\n" + n.log());
+    }
+
+    private static URI uri(Node n, String path) throws IOException {
+        int port = n.httpPort();
+        if (port < 0) throw new IOException(n.name() + " is not listening yet");
+        return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    private static List<String> prompts() {
+        List<String> starts = List.of("Once upon a time", "The little dog", "One day, Lily", "Tom and his mom", "The sun was", "A big red ball",
+                "In the park", "The cat said");
+        return Stream.iterate(0, i -> i + 1).limit(32).map(i -> starts.get(i % starts.size()) + (i < starts.size() ? "" : " " + i)).toList();
+    }
+
+    /** The prompts at once, greedy: text by prompt. */
+    private Map<String, String> complete(Node n, List<String> prompts) throws Exception {
+        Map<String, CompletableFuture<HttpResponse<String>>> pending = new LinkedHashMap<>();
+        for (String p : prompts) {
+            String body = JSON.writeValueAsString(Map.of("prompt", p, "max_tokens", 24, "temperature", 0));
+            pending.put(p, http.sendAsync(HttpRequest.newBuilder(uri(n, "/v1/completions")).timeout(Duration.ofSeconds(120))
+                    .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        for (var e : pending.entrySet()) {
+            HttpResponse<String> r = e.getValue().get(180, TimeUnit.SECONDS);
+            assertThat(r.statusCode()).as(e.getKey() + ": " + r.body()).isEqualTo(200);
+            out.put(e.getKey(), JSON.readTree(r.body()).get("choices").get(0).get("text").asText());
+        }
+        return out;
+    }
+
+    private record StreamEnd(List<String> events, long endedAt) {}
+
+    /** Long streams, each returned once it has sent its first token (so it is in flight). */
+    private List<CompletableFuture<StreamEnd>> startStreams(Node n, int count) throws Exception {
+        List<CompletableFuture<StreamEnd>> ends = new ArrayList<>();
+        List<CompletableFuture<Void>> firstTokens = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            String body = JSON.writeValueAsString(Map.of("prompt", "Once upon a time " + i, "max_tokens", 480, "temperature", 0, "stream", true,
+                    "ignore_eos", true));
+            CompletableFuture<Void> first = new CompletableFuture<>();
+            firstTokens.add(first);
+            List<String> events = new CopyOnWriteArrayList<>();
+            ends.add(http.sendAsync(HttpRequest.newBuilder(uri(n, "/v1/completions")).header("content-type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofLines())
+                    .thenApply(r -> {
+                        r.body().filter(l -> l.startsWith("data: ")).forEach(l -> {
+                            events.add(l.substring(6));
+                            first.complete(null);
+                        });
+                        first.complete(null);
+                        return new StreamEnd(events, System.nanoTime());
+                    }));
+        }
+        CompletableFuture.allOf(firstTokens.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
+        return ends;
+    }
+
+    private static void assertStreamsFail(List<CompletableFuture<StreamEnd>> streams, long failedAt) throws Exception {
+        for (CompletableFuture<StreamEnd> s : streams) {
+            StreamEnd end = s.get(DETECTION_LIMIT.toSeconds() + 30, TimeUnit.SECONDS);
+            assertThat(Duration.ofNanos(end.endedAt() - failedAt)).as("the stream ended within the detection time").isLessThan(DETECTION_LIMIT);
+            List<String> data = end.events().stream().filter(d -> !d.equals("[DONE]")).toList();
+            JsonNode last = JSON.readTree(data.getLast());
+            assertThat(last.has("error")).as("the last event is an error: " + data.getLast()).isTrue();
+            assertThat(last.get("error").get("message").asText()).contains("no live worker for pipeline stage");
+        }
+    }
+}
