@@ -84,7 +84,8 @@ public final class QuantflowServer implements AutoCloseable {
         ApiKeys keys = ApiKeys.of(settings.apiKeys(), settings.apiKeyFile());
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), ClusterNode.SYSTEM_NAME,
                 pekkoConfig(settings).withFallback(ConfigFactory.parseString(ClientConnections.CONFIG)).withFallback(config));
-        ServerMetrics metrics = new ServerMetrics();
+        String modelName = settings.servedModelName().orElse(engine.modelId());
+        ServerMetrics metrics = new ServerMetrics(modelName);
         try {
             if (system.settings().config().getString("pekko.actor.provider").equals("cluster")) {
                 Cluster cluster = Cluster.get(system);
@@ -97,7 +98,7 @@ public final class QuantflowServer implements AutoCloseable {
             }
             Materializer mat = Materializer.matFromSystem(system);
             ServingState state = new ServingState(engine);
-            ServedModel model = new ServedModel(settings.servedModelName().orElse(engine.modelId()), engine.contextLength(), System.currentTimeMillis() / 1000);
+            ServedModel model = new ServedModel(modelName, engine.contextLength(), System.currentTimeMillis() / 1000, engine.modelId());
             Generations generations = new Generations(engine, metrics, state, mat,
                     PromptBytes.of(PromptBytes.configured(config), engine.tokenizer(), engine.contextLength()));
             OpenAiHttp http = new OpenAiHttp(model, generations, engine, keys, metrics, state, settings.http(), mat);

@@ -76,6 +76,14 @@ public final class ScriptedEngine implements InferenceEngine {
         });
         if (!tokenDelay.isZero()) deltas = deltas.throttle(1, tokenDelay);
         int promptTokens = prompt.length;
+        // n > 1: choices 1..n-1 replay the script after choice 0 finished (the stream ends with the last choice's Finished)
+        for (int choice = 1; choice < request.n(); choice++) {
+            int c = choice;
+            IncrementalDetokenizer d = tokenizer.newDetokenizer();
+            deltas = deltas.concat(Source.single((TokenEvent) new TokenEvent.Finished(finish, promptTokens, n, c - 1)))
+                    .concat(Source.range(0, n - 1).map(i -> (TokenEvent) new TokenEvent.Delta(d.push(script[i]), new int[] {script[i]}, List.of(), c)));
+        }
+        int last = request.n() - 1;
         killSwitches.put(request.requestId(), new Killer(kill, killed));
         Source<TokenEvent, NotUsed> accepted = Source.single(new TokenEvent.Accepted(request.requestId(), promptTokens));
         if (!acceptDelay.isZero()) accepted = accepted.initialDelay(acceptDelay);
@@ -83,7 +91,7 @@ public final class ScriptedEngine implements InferenceEngine {
                 .concatLazy(deltas.via(kill.flow()))
                 .concatLazy(Source.lazySingle(() -> {
                     finished.set(true);
-                    return killed.get() ? new TokenEvent.Finished("cancelled", promptTokens, 0) : new TokenEvent.Finished(finish, promptTokens, n);
+                    return killed.get() ? new TokenEvent.Finished("cancelled", promptTokens, 0, last) : new TokenEvent.Finished(finish, promptTokens, n, last);
                 }))
                 .watchTermination((nu, done) -> {
                     done.whenComplete((d, err) -> {

@@ -13,12 +13,31 @@ public sealed interface TokenEvent {
 
     /**
      * New tokens and the text that became final with them (may be empty while a multi-byte
-     * character or a possible stop string is pending). logprobs is empty unless requested.
+     * character or a possible stop string is pending). logprobs is empty unless requested. index:
+     * the choice (0..n-1) the delta belongs to.
      */
-    record Delta(String text, int[] tokenIds, List<TokenLogprob> logprobs) implements TokenEvent {}
+    record Delta(String text, int[] tokenIds, List<TokenLogprob> logprobs, int index) implements TokenEvent {
+        public Delta(String text, int[] tokenIds, List<TokenLogprob> logprobs) {
+            this(text, tokenIds, logprobs, 0);
+        }
+    }
 
-    /** finishReason: "stop" (EOS or a stop string), "length" (max tokens or the context end), "cancelled". */
-    record Finished(String finishReason, int promptTokens, int completionTokens) implements TokenEvent {}
+    /**
+     * The prompt's logprobs for one choice (requested with promptLogprobs), before its first Delta:
+     * firstToken is the text of the prompt's first token (which has no logprob), logprobs one entry
+     * for each further prompt token, with the same alternatives as the generated tokens get.
+     */
+    record PromptLogprobs(String firstToken, List<TokenLogprob> logprobs, int index) implements TokenEvent {}
+
+    /**
+     * finishReason: "stop" (EOS or a stop string), "length" (max tokens or the context end), "cancelled".
+     * index: the choice (0..n-1); a request with n choices ends with n Finished events, one each.
+     */
+    record Finished(String finishReason, int promptTokens, int completionTokens, int index) implements TokenEvent {
+        public Finished(String finishReason, int promptTokens, int completionTokens) {
+            this(finishReason, promptTokens, completionTokens, 0);
+        }
+    }
 
     /**
      * token: the text the token added to the completion; bytes: the bytes it added. They differ

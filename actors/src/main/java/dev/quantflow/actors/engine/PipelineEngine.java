@@ -216,9 +216,9 @@ public final class PipelineEngine implements InferenceEngine {
      */
     @Override
     public Source<TokenEvent, NotUsed> submit(GenerateRequest request) {
-        int capacity = Math.min(request.options().maxTokens(), settings.positionLimit()) + 4;
+        int capacity = request.bestOf() * (Math.min(request.options().maxTokens(), settings.positionLimit()) + 4) + 1;
         return Source.<TokenEvent>queue(capacity).watchTermination((events, done) -> {
-            long id = sequenceIds.incrementAndGet();
+            long id = sequenceIds.getAndAdd(request.bestOf()) + 1;   // the request's sequences are id .. id + bestOf - 1
             scheduler.tell(new SchedulerCommand.Submit(id, request, events));
             // read after the tell: when still open here, the Submit is queued before the scheduler's Shutdown, which fails it
             if (closed) EventStreams.fail(events, new EngineException(EngineException.Kind.UNAVAILABLE, "the engine shut down"));

@@ -11,9 +11,17 @@ public sealed interface SamplerCommand {
     /**
      * A sequence was admitted to the waiting queue: its stream now belongs to the sampler, which emits Accepted.
      * The prompt's ids seed the detokenizer (not copied: the caller does not modify them). Local: it carries the stream.
+     * A request of bestOf sequences registers them all at once: ids sequence .. sequence + bestOf - 1, choice i
+     * sampling with seed + i; the n best (by cumulative logprob) are returned when bestOf > n.
      */
     record Register(long sequence, String requestId, BoundedSourceQueue<TokenEvent> events, GenerateOptions options,
-                    int[] prompt, int positionLimit, int topLogprobs) implements SamplerCommand, NoSerializationVerificationNeeded {
+                    int[] prompt, int positionLimit, int topLogprobs, int n, int bestOf, boolean promptLogprobs)
+            implements SamplerCommand, NoSerializationVerificationNeeded {
+        public Register(long sequence, String requestId, BoundedSourceQueue<TokenEvent> events, GenerateOptions options,
+                        int[] prompt, int positionLimit, int topLogprobs) {
+            this(sequence, requestId, events, options, prompt, positionLimit, topLogprobs, 1, 1, false);
+        }
+
         public int promptTokens() {
             return prompt.length;
         }

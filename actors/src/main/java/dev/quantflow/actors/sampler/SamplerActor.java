@@ -11,9 +11,12 @@ import dev.quantflow.actors.protocol.SamplerCommand.Register;
 import dev.quantflow.actors.protocol.SamplerCommand.SampleStep;
 import dev.quantflow.actors.protocol.Step;
 import dev.quantflow.actors.protocol.StepSampled;
+import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.generate.SequenceDecoder;
+import dev.quantflow.engine.sample.Sampler;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,6 +27,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.QueueOfferResult;
 
 /**
@@ -61,11 +65,22 @@ public final class SamplerActor extends AbstractBehavior<SamplerCommand> {
                 .build();
     }
 
+    /** One output per sibling sequence; choice i samples with the request's seed + i (vLLM's rule), so a seeded request repeats. */
     private Behavior<SamplerCommand> onRegister(Register r) {
-        SequenceOutput out = new SequenceOutput(r.requestId(), r.events(), r.topLogprobs(),
-                new SequenceDecoder(tokenizer, r.prompt(), r.options(), r.positionLimit()));
-        outputs.put(r.sequence(), out);
-        emit(out, new TokenEvent.Accepted(r.requestId(), r.promptTokens()));
+        SequenceOutput.Request request = new SequenceOutput.Request(r.sequence(), r.n(), r.bestOf());
+        for (int i = 0; i < r.bestOf(); i++) {
+            GenerateOptions options = i == 0 ? r.options() : r.options().withSeed(r.options().sampling().seed() + i);
+            SequenceOutput out = new SequenceOutput(r.requestId(), r.events(), r.topLogprobs(),
+                    new SequenceDecoder(tokenizer, r.prompt(), options, r.positionLimit()), i, request);
+            if (r.promptLogprobs()) {
+                out.prompt = r.prompt();
+                out.promptText = tokenizer.newDetokenizer(options.skipSpecialTokens());
+                out.firstPromptToken = out.promptText.push(r.prompt()[0]);
+            }
+            request.sequences.add(out);
+            outputs.put(r.sequence() + i, out);
+        }
+        offer(r.requestId(), r.events(), new TokenEvent.Accepted(r.requestId(), r.promptTokens()));
         return this;
     }
 
@@ -79,6 +94,11 @@ public final class SamplerActor extends AbstractBehavior<SamplerCommand> {
                 outcomes.add(new SampleOutcome.Ended(seq));
                 continue;
             }
+            int position = step.rows().positions()[step.logitRows()[i]];
+            if (out.prompt != null && position < out.prompt.length - 1) {   // a prompt row: it scores prompt token position + 1, it samples nothing
+                if (position == out.promptLogprobs.size()) promptLogprob(out, s.logits(), i * vocab, out.prompt[position + 1]);
+                continue;
+            }
             try {
                 outcomes.add(sample(seq, out, s.logits(), i * vocab));
             } catch (RuntimeException e) {
@@ -90,14 +110,25 @@ public final class SamplerActor extends AbstractBehavior<SamplerCommand> {
         return this;
     }
 
+    /** A prompt token's logprob and alternatives, from the logits of the position before it (a recompute after preemption repeats none). */
+    private void promptLogprob(SequenceOutput out, float[] logits, int off, int token) {
+        out.promptLogprobs.add(Logprobs.of(out.promptText, logits, off, vocab, token, out.topLogprobs));
+        out.promptText.push(token);
+    }
+
     /** One token by the decode rule that generate runs too (SequenceDecoder); the sampler only streams what it emits. */
     private SampleOutcome sample(long seq, SequenceOutput out, float[] logits, int off) {
+        if (out.prompt != null && out.decoder.completionTokens() == 0 && out.promptText != null) {
+            emit(out, new TokenEvent.PromptLogprobs(out.firstPromptToken, List.copyOf(out.promptLogprobs), out.index));
+            out.promptText = null;   // sent once
+        }
         int token = out.decoder.sample(logits, off, vocab);
+        if (out.request.picksBest()) out.cumulativeLogprob += Sampler.logprob(logits, off, vocab, token);
         // logprob strings are what each token adds to this text, so read before accepting it
         List<TokenEvent.TokenLogprob> logprobs = out.topLogprobs < 0 || out.decoder.isEos(token) ? List.of()
                 : List.of(Logprobs.of(out.decoder.detokenizer(), logits, off, vocab, token, out.topLogprobs));
         SequenceDecoder.Emitted e = out.decoder.accept(token);
-        if (!e.eos()) emit(out, new TokenEvent.Delta(e.text(), new int[] {token}, logprobs));
+        if (!e.eos()) emit(out, new TokenEvent.Delta(e.text(), new int[] {token}, logprobs, out.index));
         if (!e.finished()) return new SampleOutcome.Next(seq, token);
         end(seq, out, e.finishReason().orElseThrow(), e.tail());
         return new SampleOutcome.Ended(seq);
@@ -112,7 +143,7 @@ public final class SamplerActor extends AbstractBehavior<SamplerCommand> {
     /** The engine is shutting down: no stream is left open. */
     private Behavior<SamplerCommand> onStop() {
         EngineException closed = new EngineException(EngineException.Kind.UNAVAILABLE, "the engine shut down");
-        outputs.values().forEach(out -> EventStreams.fail(out.events, closed));
+        outputs.values().forEach(out -> EventStreams.fail(out.events, closed));   // siblings share a stream: failing it again is a no-op
         outputs.clear();
         return this;
     }
@@ -127,22 +158,55 @@ public final class SamplerActor extends AbstractBehavior<SamplerCommand> {
         end(seq, out, reason, out.decoder.finish());
     }
 
+    /** A sequence ended; its request's stream completes when the last sibling did (after the best were sent, when it picks). */
     private void end(long seq, SequenceOutput out, String reason, String tail) {
-        if (!tail.isEmpty()) emit(out, new TokenEvent.Delta(tail, new int[0], List.of()));
-        emit(out, new TokenEvent.Finished(reason, out.decoder.promptTokens(), out.decoder.completionTokens()));
-        EventStreams.complete(out.events);
+        if (!tail.isEmpty()) emit(out, new TokenEvent.Delta(tail, new int[0], List.of(), out.index));
+        emit(out, new TokenEvent.Finished(reason, out.decoder.promptTokens(), out.decoder.completionTokens(), out.index));
         outputs.remove(seq);
+        out.finished = true;
+        SequenceOutput.Request request = out.request;
+        if (--request.running > 0) return;
+        if (request.picksBest()) sendBest(request);
+        EventStreams.complete(out.events);
     }
 
+    /** best_of: the n sequences of highest cumulative logprob (lower index first on ties), renumbered 0..n-1. */
+    private void sendBest(SequenceOutput.Request request) {
+        List<SequenceOutput> best = request.sequences.stream()
+                .sorted(Comparator.comparingDouble((SequenceOutput o) -> -o.cumulativeLogprob).thenComparingInt(o -> o.index))
+                .limit(request.n).toList();
+        for (int choice = 0; choice < best.size(); choice++) {
+            SequenceOutput o = best.get(choice);
+            for (TokenEvent ev : o.held) offer(o.requestId, o.events, renumbered(ev, choice));
+        }
+    }
+
+    private static TokenEvent renumbered(TokenEvent ev, int index) {
+        return switch (ev) {
+            case TokenEvent.Delta d -> new TokenEvent.Delta(d.text(), d.tokenIds(), d.logprobs(), index);
+            case TokenEvent.Finished f -> new TokenEvent.Finished(f.finishReason(), f.promptTokens(), f.completionTokens(), index);
+            case TokenEvent.PromptLogprobs p -> new TokenEvent.PromptLogprobs(p.firstToken(), p.logprobs(), index);
+            default -> ev;
+        };
+    }
+
+    /** Fails the request's stream; its sibling sequences stop (the scheduler cancels them when the stream closes). */
     private void fail(long seq, EngineException error) {
         SequenceOutput out = outputs.remove(seq);
-        if (out != null) EventStreams.fail(out.events, error);
+        if (out == null) return;
+        for (SequenceOutput sibling : out.request.sequences) outputs.remove(out.request.firstSequence + sibling.index);
+        EventStreams.fail(out.events, error);
+    }
+
+    private void emit(SequenceOutput out, TokenEvent event) {
+        if (out.request.picksBest()) out.held.add(event);
+        else offer(out.requestId, out.events, event);
     }
 
     /** The buffer holds every event a request can produce (sized at submit), so nothing is dropped; a closed stream means the client left. */
-    private void emit(SequenceOutput out, TokenEvent event) {
-        QueueOfferResult r = out.events.offer(event);
+    private void offer(String requestId, BoundedSourceQueue<TokenEvent> events, TokenEvent event) {
+        QueueOfferResult r = events.offer(event);
         if (r instanceof QueueOfferResult.Dropped$)
-            getContext().getLog().error("event buffer of request {} overflowed; this is a bug in buffer sizing", out.requestId);
+            getContext().getLog().error("event buffer of request {} overflowed; this is a bug in buffer sizing", requestId);
     }
 }

@@ -122,7 +122,8 @@ final class ContinuousBatcher {
      */
     private int admit(Sequence s, int budget) {
         int[] hits = new int[0];
-        if (prefixRoot != null) {
+        // prompt logprobs need the logits of every prompt row, so such a sequence computes its whole prompt
+        if (prefixRoot != null && !s.promptLogprobs) {
             int shareable = (s.length() - 1) / blockSize;   // full blocks before the last token
             List<Integer> found = new ArrayList<>();
             while (found.size() < shareable) {
@@ -146,8 +147,10 @@ final class ContinuousBatcher {
         s.computed = cachedTokens;
         if (!grow(s, cachedTokens + n)) throw new IllegalStateException("blocks counted free were not");
         if (prefixRoot != null) {
-            prefixQueryTokens += s.length();
-            prefixHitTokens += cachedTokens;
+            if (!s.promptLogprobs) {
+                prefixQueryTokens += s.length();
+                prefixHitTokens += cachedTokens;
+            }
             for (int i = hits.length; i < s.length() / blockSize; i++) computing.putIfAbsent(s.blockHash(i, prefixRoot, blockSize), s);
         }
         return n;
@@ -166,6 +169,11 @@ final class ContinuousBatcher {
                 tokens[r] = s.token(s.computed + i);
                 positions[r] = s.computed + i;
                 tables[r] = s.blockTable;
+                // prompt logprobs: row p's logits score prompt token p + 1 (the sampler reads the row's position)
+                if (s.promptLogprobs && positions[r] < s.promptTokens - 1) {
+                    logitRows.add(r);
+                    logitSeqs.add(s.id);
+                }
             }
             if (s.computed + it.tokens() == s.length()) {   // caught up: the last row's logits give the next token
                 logitRows.add(r - 1);

@@ -95,7 +95,8 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
      * fail the stream instead of leaving the client waiting forever.
      */
     private final Map<Long, BoundedSourceQueue<TokenEvent>> admittedStreams = new HashMap<>();
-    private final Map<String, Long> byRequestId = new HashMap<>();
+    private final Map<String, Long> byRequestId = new HashMap<>();   // -> the request's first sequence id
+    private final Map<Long, int[]> siblings = new HashMap<>();        // first sequence id -> {its request's sequences, those still here}
     private final Set<Integer> unavailableStages = new HashSet<>();
     /** The stage refs: the guardian's local workers, or (cluster frontend) those the stage directory attached; null while a stage has none. */
     private final List<ActorRef<StageCommand>> stages;
@@ -215,17 +216,24 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
             return this;
         }
         GenerateRequest r = p.request;
-        pipeline.sampler().tell(new SamplerCommand.Register(e.sequence(), r.requestId(), p.events, r.options(), e.ids(), limit, r.topLogprobs()));
+        int count = r.bestOf();
+        pipeline.sampler().tell(new SamplerCommand.Register(e.sequence(), r.requestId(), p.events, r.options(), e.ids(), limit, r.topLogprobs(),
+                r.n(), count, r.promptLogprobs()));
         if (p.cancelled || r.options().maxTokens() == 0) {
             byRequestId.remove(r.requestId());
-            pipeline.sampler().tell(new SamplerCommand.End(e.sequence(), p.cancelled ? "cancelled" : "length"));
+            for (int i = 0; i < count; i++) pipeline.sampler().tell(new SamplerCommand.End(e.sequence() + i, p.cancelled ? "cancelled" : "length"));
             checkIdle();
             return this;
         }
-        Sequence seq = new Sequence(e.sequence(), r.requestId(), e.ids());
-        sequences.put(seq.id, seq);
-        admittedStreams.put(seq.id, p.events);
-        batcher.enqueue(seq);
+        // n / best_of: separate sequences of the same prompt (each its own KV blocks, sampler and seed)
+        siblings.put(e.sequence(), new int[] {count, count});
+        for (int i = 0; i < count; i++) {
+            Sequence seq = new Sequence(e.sequence() + i, e.sequence(), r.requestId(), e.ids());
+            seq.promptLogprobs = r.promptLogprobs();
+            sequences.put(seq.id, seq);
+            admittedStreams.put(seq.id, p.events);
+            batcher.enqueue(seq);
+        }
         schedule();
         return this;
     }
@@ -309,7 +317,11 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         batcher.release(seq);
         sequences.remove(seq.id);
         admittedStreams.remove(seq.id);
-        byRequestId.remove(seq.requestId);
+        int[] group = siblings.get(seq.first);
+        if (group == null || --group[1] <= 0) {
+            siblings.remove(seq.first);
+            byRequestId.remove(seq.requestId);
+        }
     }
 
     private void stepEnded(long[] stageNanos) {
@@ -328,23 +340,31 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         return id == null ? this : cancel(id, true);
     }
 
-    /** Cancels a request wherever it is; a sequence in a step in flight leaves when that step returns. */
+    /** Cancels a request (by its first sequence id) wherever it is, all its sequences; one in a step in flight leaves when that step returns. */
     private Behavior<SchedulerCommand> cancel(long id, boolean notify) {
         Pending p = tokenizing.get(id);
         if (p != null) {
             p.cancelled = true;
             return this;
         }
-        Sequence seq = sequences.get(id);
-        if (seq == null) return this;
-        if (seq.inFlight) {
-            seq.cancelRequested = true;
-            return this;
+        int[] group = siblings.get(id);
+        if (group == null) return this;
+        boolean ended = false;
+        for (long s = id; s < id + group[0]; s++) {
+            Sequence seq = sequences.get(s);
+            if (seq == null) continue;
+            if (seq.inFlight) {
+                seq.cancelRequested = true;
+                continue;
+            }
+            end(seq);
+            pipeline.sampler().tell(new SamplerCommand.End(seq.id, "cancelled"));
+            ended = true;
         }
-        end(seq);
-        pipeline.sampler().tell(new SamplerCommand.End(seq.id, "cancelled"));
-        schedule();
-        checkIdle();
+        if (ended) {
+            schedule();
+            checkIdle();
+        }
         return this;
     }
 

@@ -15,6 +15,7 @@ final class Sequence {
     enum State { WAITING, RUNNING, ENDED }
 
     final long id;
+    final long first;                // the id of the request's first sequence (its n / best_of siblings follow it)
     final String requestId;
     final int promptTokens;
     private int[] tokens;
@@ -27,10 +28,16 @@ final class Sequence {
     boolean inFlight;
     boolean cancelRequested;
     int preemptions;
+    boolean promptLogprobs;          // its prefill rows also return logits (every prompt position but the last)
     final List<BlockHash> blockHashes = new ArrayList<>();   // of the full blocks hashed so far: tokens never change, so neither do these
 
     Sequence(long id, String requestId, int[] prompt) {
+        this(id, id, requestId, prompt);
+    }
+
+    Sequence(long id, long first, String requestId, int[] prompt) {
         this.id = id;
+        this.first = first;
         this.requestId = requestId;
         this.promptTokens = prompt.length;
         this.tokens = Arrays.copyOf(prompt, prompt.length + 16);

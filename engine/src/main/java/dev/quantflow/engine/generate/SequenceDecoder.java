@@ -5,6 +5,7 @@ import dev.quantflow.engine.sample.StopMatcher;
 import dev.quantflow.engine.structured.ConstrainedOutput;
 import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
 import dev.quantflow.engine.tokenizer.Tokenizer;
+import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
 
@@ -13,7 +14,9 @@ import java.util.Set;
  * both run it. The sequence's own seeded sampler picks a token; EOS ends the sequence without it;
  * otherwise the token's text (incremental detokenizer seeded with the prompt, so the first token
  * keeps its leading space; text that may begin a stop string held back) is emitted, and a stop
- * string, max tokens or the position limit (context or KV capacity) ends it. With an output
+ * string, max tokens or the position limit (context or KV capacity) ends it. The vLLM extensions
+ * live here too: before min_tokens EOS and the stop token ids are banned and no stop string
+ * matches; a stop token id ends the sequence (its text kept only with include_stop_str_in_output). With an output
  * constraint (structured output), the logits of tokens that cannot continue a valid output are set
  * to -infinity in place before sampling (so logprobs are those of the constrained distribution),
  * EOS is allowed only where the output is complete, and an output that nothing can extend ends
@@ -30,6 +33,8 @@ public final class SequenceDecoder {
     private final GenerateOptions options;
     private final int promptTokens, positionLimit;
     private final Set<Integer> eos;
+    private final Set<Integer> stopTokens;
+    private final int[] bannedEarly;   // what min_tokens bans until it is reached
     private final Sampler sampler;
     private final IncrementalDetokenizer detokenizer;
     private final StopMatcher stops;
@@ -43,24 +48,31 @@ public final class SequenceDecoder {
         this.promptTokens = prompt.length;
         this.positionLimit = positionLimit;
         this.eos = tokenizer.eosTokenIds();
-        this.sampler = new Sampler(options.sampling());
-        this.detokenizer = tokenizer.newDetokenizer();
+        this.stopTokens = Set.copyOf(options.stopTokenIds());
+        Set<Integer> early = new HashSet<>(stopTokens);
+        if (!options.ignoreEos()) early.addAll(eos);
+        this.bannedEarly = options.minTokens() > 0 ? early.stream().mapToInt(Integer::intValue).sorted().toArray() : new int[0];
+        this.sampler = new Sampler(options.sampling(), prompt);
+        this.detokenizer = tokenizer.newDetokenizer(options.skipSpecialTokens());
         detokenizer.seed(prompt);
-        this.stops = new StopMatcher(options.stop());
+        this.stops = new StopMatcher(options.stop(), options.includeStopStrInOutput());
         this.constraint = options.constraint().map(c -> new ConstrainedOutput(c.over(tokenizer), eos)).orElse(null);
     }
 
     /** The next token from the logits of this sequence's last position, vocab values at off. */
     public int sample(float[] logits, int off, int vocab) {
-        if (constraint == null) return sampler.sample(logits, off, vocab);
+        int[] banned = completionTokens < options.minTokens() ? bannedEarly : NONE;
+        if (constraint == null) return sampler.sample(logits, off, vocab, banned);
         constraint.mask(logits, off, vocab, detokenizer, !options.ignoreEos());
-        int token = sampler.sample(logits, off, vocab);
+        int token = sampler.sample(logits, off, vocab, banned);
         // a draw can land on a zero-probability token only by rounding; the best allowed one replaces it
         if (!constraint.allows(detokenizer.peekBytes(token), isEos(token))) token = Sampler.argmax(logits, off, vocab);
         if (logits[off + token] == Float.NEGATIVE_INFINITY)
             throw new IllegalStateException("no token of the vocabulary can continue the constrained output");
         return token;
     }
+
+    private static final int[] NONE = new int[0];
 
     /** The detokenizer before the next accept: what a token would add to the text (for logprob strings). */
     public IncrementalDetokenizer detokenizer() {
@@ -76,9 +88,22 @@ public final class SequenceDecoder {
     public Emitted accept(int token) {
         if (ended) throw new IllegalStateException("the sequence has ended");
         if (isEos(token)) return end(true, "", "stop");
+        sampler.record(token);
         completionTokens++;
+        boolean armed = completionTokens >= options.minTokens();   // vLLM: stops count from the min_tokens-th token on
         if (constraint != null) constraint.advance(detokenizer.peekBytes(token));
-        String text = stops.push(detokenizer.push(token));
+        String piece = detokenizer.push(token);
+        if (stopTokens.contains(token) && armed) {
+            String text = stops.push(options.includeStopStrInOutput() ? piece : "", true);
+            if (stops.stopped()) {
+                ended = true;
+                return new Emitted(false, text, Optional.of("stop"), "");
+            }
+            ended = true;
+            String rest = detokenizer.flush();
+            return new Emitted(false, text, Optional.of("stop"), stops.push(options.includeStopStrInOutput() ? rest : "") + stops.flush());
+        }
+        String text = stops.push(piece, armed);
         if (stops.stopped()) {
             ended = true;
             return new Emitted(false, text, Optional.of("stop"), "");

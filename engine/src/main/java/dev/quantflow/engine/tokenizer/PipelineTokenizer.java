@@ -23,6 +23,7 @@ final class PipelineTokenizer implements Tokenizer {
     private final int[] prefix;
     private final int[] suffix;
     private final TokenRenderer renderer;
+    private final TokenRenderer shownRenderer;
     private final OptionalInt bos;
     private final Set<Integer> eos;
 
@@ -53,6 +54,7 @@ final class PipelineTokenizer implements Tokenizer {
         this.prefix = p.prefix().clone();
         this.suffix = p.suffix().clone();
         this.renderer = p.renderer();
+        this.shownRenderer = renderer.showingHidden();
         this.bos = p.bos();
         this.eos = Set.copyOf(p.eos());
     }
@@ -114,6 +116,11 @@ final class PipelineTokenizer implements Tokenizer {
     @Override
     public IncrementalDetokenizer newDetokenizer() {
         return new IncrementalDetokenizer(renderer);
+    }
+
+    @Override
+    public IncrementalDetokenizer newDetokenizer(boolean skipSpecialTokens) {
+        return skipSpecialTokens ? newDetokenizer() : new IncrementalDetokenizer(shownRenderer);
     }
 
     @Override

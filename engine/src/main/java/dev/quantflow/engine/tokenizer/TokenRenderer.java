@@ -1,6 +1,7 @@
 package dev.quantflow.engine.tokenizer;
 
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -17,10 +18,26 @@ final class TokenRenderer {
 
     private final byte[][] bytesById;
     private final int leadingSpacesToStrip;
+    private final Map<Integer, byte[]> hiddenText;   // what the hidden tokens render to when shown (skip_special_tokens false)
 
-    private TokenRenderer(byte[][] bytesById, int leadingSpacesToStrip) {
+    private TokenRenderer(byte[][] bytesById, int leadingSpacesToStrip, Map<Integer, byte[]> hiddenText) {
         this.bytesById = bytesById;
         this.leadingSpacesToStrip = leadingSpacesToStrip;
+        this.hiddenText = hiddenText;
+    }
+
+    private static Map<Integer, byte[]> hiddenText(String[] tokens, Set<Integer> hidden) {
+        Map<Integer, byte[]> m = new HashMap<>();
+        for (int id : hidden) if (id >= 0 && id < tokens.length && tokens[id] != null) m.put(id, tokens[id].getBytes(StandardCharsets.UTF_8));
+        return Map.copyOf(m);
+    }
+
+    /** The same rendering with the hidden tokens (BOS, EOS) written as their vocabulary text. */
+    TokenRenderer showingHidden() {
+        if (hiddenText.isEmpty()) return this;
+        byte[][] bytes = bytesById.clone();
+        hiddenText.forEach((id, text) -> bytes[id] = text);
+        return new TokenRenderer(bytes, leadingSpacesToStrip, Map.of());
     }
 
     /** Byte-level decoding; a token with characters outside the alphabet is taken as plain UTF-8 (as HF does). */
@@ -29,7 +46,7 @@ final class TokenRenderer {
         for (int id = 0; id < tokens.length; id++) {
             bytes[id] = hidden.contains(id) || tokens[id] == null ? NOTHING : byteLevelBytes(tokens[id]);
         }
-        return new TokenRenderer(bytes, 0);
+        return new TokenRenderer(bytes, 0, hiddenText(tokens, hidden));
     }
 
     private static byte[] byteLevelBytes(String token) {
@@ -62,7 +79,7 @@ final class TokenRenderer {
             for (Map.Entry<String, String> r : replacements) token = token.replace(r.getKey(), r.getValue());
             bytes[id] = token.getBytes(StandardCharsets.UTF_8);
         }
-        return new TokenRenderer(bytes, leadingSpacesToStrip);
+        return new TokenRenderer(bytes, leadingSpacesToStrip, hiddenText(tokens, hidden));
     }
 
     /** The bytes token {@code id} renders to (shared: do not modify). Unknown ids render nothing. */

@@ -47,4 +47,9 @@ public interface Tokenizer {
     String tokenText(int id);
 
     IncrementalDetokenizer newDetokenizer();
+
+    /** skipSpecialTokens false: the special tokens decode hides (BOS, EOS) are written as their vocabulary text. */
+    default IncrementalDetokenizer newDetokenizer(boolean skipSpecialTokens) {
+        return newDetokenizer();
+    }
 }

@@ -4,6 +4,7 @@ import dev.quantflow.engine.gguf.GgufFormatException;
 import dev.quantflow.engine.hub.HubException;
 import dev.quantflow.engine.model.ModelLoadException;
 import dev.quantflow.engine.tokenizer.TokenizerException;
+import dev.quantflow.server.api.ServerVersion;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -12,7 +13,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The top-level `quantflow` command; each subcommand is its own class. */
-@Command(name = "quantflow", mixinStandardHelpOptions = true, version = "quantflow 0.1.0",
+@Command(name = "quantflow", mixinStandardHelpOptions = true, version = "quantflow " + ServerVersion.VERSION,
         description = "A JVM LLM inference server with quantization.",
         subcommands = {GenerateCommand.class, TokenizeCommand.class, SynthModelCommand.class,
                 ServeCommand.class, StageNodeCommand.class, BenchCommand.class, DevicesCommand.class,

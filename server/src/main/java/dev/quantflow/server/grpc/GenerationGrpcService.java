@@ -32,6 +32,8 @@ import dev.quantflow.server.auth.ApiKeys;
 import dev.quantflow.server.metrics.ServerMetrics;
 import io.grpc.Status;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.UUID;
@@ -171,11 +173,32 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
                 in.hasMinP() ? in.getMinP() : 0,
                 in.hasSeed() ? OptionalLong.of(in.getSeed()) : OptionalLong.empty(),
                 in.getStopList(), in.getIgnoreEos(),
-                "top_logprobs", in.hasTopLogprobs() ? in.getTopLogprobs() : -1);
+                "top_logprobs", in.hasTopLogprobs() ? in.getTopLogprobs() : -1,
+                new GenerationParams.Extensions(
+                        in.hasPresencePenalty() ? in.getPresencePenalty() : 0,
+                        in.hasFrequencyPenalty() ? in.getFrequencyPenalty() : 0,
+                        in.hasRepetitionPenalty() ? in.getRepetitionPenalty() : 1,
+                        logitBias(in),
+                        in.hasN() ? in.getN() : 1,
+                        in.hasBestOf() ? in.getBestOf() : (in.hasN() ? in.getN() : 1),
+                        in.hasMinTokens() ? in.getMinTokens() : 0,
+                        in.getStopTokenIdsList(),
+                        !in.hasSkipSpecialTokens() || in.getSkipSpecialTokens(),
+                        in.getIncludeStopStrInOutput()),
+                engine.tokenizer().vocabSize());
         GenerateOptions options = params.options(model.contextLength());
         Optional<OutputConstraint> constraint = constraint(in);
         if (constraint.isPresent()) options = options.constrained(constraint.get());
-        return new dev.quantflow.actors.api.GenerateRequest(id, prompt(in), options, params.topLogprobs());
+        return new dev.quantflow.actors.api.GenerateRequest(id, prompt(in), options, params.topLogprobs(), params.n(), params.bestOf());
+    }
+
+    private static Map<Integer, Double> logitBias(GenerateRequest in) {
+        Map<Integer, Double> out = new TreeMap<>();
+        in.getLogitBiasMap().forEach((id, bias) -> {
+            if (!Float.isFinite(bias)) throw ApiError.invalid("logit_bias", "logit_bias values must be finite numbers").exception();
+            out.put(id, (double) bias);
+        });
+        return out;
     }
 
     /** The structured output asked for, checked and compiled by the engine (a refusal is INVALID_ARGUMENT naming the field). */
@@ -233,7 +256,7 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
         return switch (ev) {
             case TokenEvent.Delta d -> {
                 if (d.text().isEmpty() && d.tokenIds().length == 0) yield List.of();
-                Delta.Builder b = Delta.newBuilder().setText(d.text());
+                Delta.Builder b = Delta.newBuilder().setText(d.text()).setIndex(d.index());
                 for (int t : d.tokenIds()) b.addTokenIds(t);
                 for (TokenEvent.TokenLogprob lp : d.logprobs()) {
                     TokenLogprob.Builder l = TokenLogprob.newBuilder().setTokenId(lp.tokenId()).setToken(lp.token()).setLogprob(lp.logprob());
@@ -243,7 +266,7 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
                 }
                 yield List.of(GenerateResponse.newBuilder().setRequestId(id).setDelta(b).build());
             }
-            case TokenEvent.Finished f -> List.of(GenerateResponse.newBuilder().setRequestId(id).setFinished(Finished.newBuilder()
+            case TokenEvent.Finished f -> List.of(GenerateResponse.newBuilder().setRequestId(id).setFinished(Finished.newBuilder().setIndex(f.index())
                     .setFinishReason(switch (f.finishReason()) {
                         case "stop" -> FinishReason.FINISH_REASON_STOP;
                         case "length" -> FinishReason.FINISH_REASON_LENGTH;
@@ -253,6 +276,7 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
                     .setUsage(Usage.newBuilder().setPromptTokens(f.promptTokens()).setCompletionTokens(f.completionTokens())
                             .setTotalTokens(f.promptTokens() + f.completionTokens()))).build());
             case TokenEvent.Accepted a -> List.of();
+            case TokenEvent.PromptLogprobs p -> List.of();   // HTTP echo only
         };
     }
 }

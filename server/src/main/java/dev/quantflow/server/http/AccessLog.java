@@ -30,12 +30,13 @@ public final class AccessLog {
         void on(TokenEvent ev) {
             switch (ev) {
                 case TokenEvent.Accepted a -> promptTokens = a.promptTokens();
+                case TokenEvent.PromptLogprobs p -> {}
                 case TokenEvent.Delta d -> {
                     if (firstTokenNanos < 0 && d.tokenIds().length > 0) firstTokenNanos = System.nanoTime();
                 }
                 case TokenEvent.Finished f -> {
                     promptTokens = f.promptTokens();
-                    completionTokens = f.completionTokens();
+                    completionTokens = Math.max(completionTokens, 0) + f.completionTokens();   // n choices: all of them
                 }
             }
         }

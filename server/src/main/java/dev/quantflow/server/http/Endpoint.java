@@ -5,7 +5,7 @@ import java.util.Set;
 /** The endpoint label of quantflow_http_requests_total: a known path, or "other" (so the label set stays bounded). */
 final class Endpoint {
     private static final Set<String> KNOWN = Set.of("/v1/completions", "/v1/chat/completions", "/v1/models", "/health", "/health/live",
-            "/health/ready", "/metrics", "/tokenize", "/detokenize");
+            "/health/ready", "/metrics", "/tokenize", "/detokenize", "/version");
 
     private Endpoint() {}
 

@@ -6,9 +6,11 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.InferenceEngine;
+import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.structured.ToolCalling;
+import dev.quantflow.server.api.ServerVersion;
 import dev.quantflow.server.api.ApiError;
 import dev.quantflow.server.api.Generations;
 import dev.quantflow.server.api.ServedModel;
@@ -131,6 +133,9 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
             case "/v1/chat/completions" -> {
                 return only(post, "POST", request, authorized(request, () -> generate(request, true)));
             }
+            case "/version" -> {
+                return only(get, "GET", request, () -> CompletableFuture.completedFuture(json(200, F.objectNode().put("version", ServerVersion.VERSION))));
+            }
             case "/tokenize" -> {
                 return only(post, "POST", request, authorized(request, () -> readJson(request).thenApply(this::tokenize)));
             }
@@ -187,7 +192,8 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
             model.check(r.model());
             GenerateOptions options = r.params().options(model.contextLength());
             if (r.constraint().isPresent()) options = options.constrained(r.constraint().get());
-            GenerateRequest gr = new GenerateRequest(id, r.prompt(), options, r.params().topLogprobs());
+            GenerateRequest gr = new GenerateRequest(id, r.prompt(), options, r.params().topLogprobs(), r.params().n(), r.params().bestOf(),
+                    r.echo() && r.logprobs());
             return generations.start(gr, chat ? "messages" : "prompt").thenApply(s -> AccessLog.follow(request, s)).thenCompose(started -> {
                 int promptTokens = started.accepted().promptTokens();
                 if (promptTokens >= model.contextLength()) {
@@ -196,8 +202,10 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                             + model.contextLength() + " tokens").withCode("context_length_exceeded").exception();
                 }
                 OpenAiShape shape = new OpenAiShape(chat, id, created, model.id(), r.includeUsage());
-                HttpResponse resp = r.stream() ? stream(started, shape, r, client) : null;
-                return resp != null ? CompletableFuture.completedFuture(resp) : whole(started, shape, r, client);
+                String echo = r.echo() ? promptText(r) : "";
+                if (!r.logprobs()) shape.echoed(echo);   // with logprobs the prompt's own tokens come first in text_offset
+                HttpResponse resp = r.stream() ? stream(started, shape, r, client, echo) : null;
+                return resp != null ? CompletableFuture.completedFuture(resp) : whole(started, shape, r, client, echo);
             });
         }).whenComplete((resp, err) -> {
             if (err != null) client.close();
@@ -205,8 +213,10 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
     }
 
     /** Server-sent events: data: {chunk} lines, then data: [DONE]; a failure after the 200 becomes an error event. */
-    private HttpResponse stream(Generations.Started started, OpenAiShape shape, OpenAiRequest r, ClientConnections.Watch client) {
+    private HttpResponse stream(Generations.Started started, OpenAiShape shape, OpenAiRequest r, ClientConnections.Watch client, String echo) {
         boolean[] finished = {false};
+        int choices = r.params().n();
+        int[] ended = {0, 0};   // choices finished, their completion tokens
         // the events are run once: by the response entity, or, when the client left before Pekko sent the
         // headers (the entity is then never run), cancelled here at once instead of after the substream timeout
         AtomicBoolean taken = new AtomicBoolean();
@@ -223,17 +233,27 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
         ToolCallStream toolCalls = r.toolCalls() ? new ToolCallStream(shape, r.tools().get()) : null;
         Source<ObjectNode, NotUsed> chunks = events.mapConcat(ev -> toolCalls != null ? withFinished(ev, finished, toolCalls.on(ev, r.includeUsage())) : switch (ev) {
             case TokenEvent.Delta d -> d.text().isEmpty() && !(r.logprobs() && !d.logprobs().isEmpty())
-                    ? List.<ObjectNode>of() : List.of(shape.deltaChunk(d.text(), d.logprobs(), r.logprobs(), null));
+                    ? List.<ObjectNode>of() : List.of(shape.deltaChunk(d.index(), d.text(), d.logprobs(), r.logprobs(), null));
             case TokenEvent.Finished f -> {
-                finished[0] = true;
                 List<ObjectNode> last = new ArrayList<>();
-                last.add(shape.deltaChunk("", List.of(), false, OpenAiShape.finishReason(f.finishReason())));
-                if (r.includeUsage()) last.add(shape.usageChunk(f.promptTokens(), f.completionTokens()));
+                last.add(shape.deltaChunk(f.index(), "", List.of(), false, OpenAiShape.finishReason(f.finishReason())));
+                ended[1] += f.completionTokens();
+                if (++ended[0] == choices) {
+                    finished[0] = true;
+                    // OpenAI's usage: the prompt once, the completion tokens of every choice
+                    if (r.includeUsage()) last.add(shape.usageChunk(f.promptTokens(), ended[1]));
+                }
                 yield last;
             }
+            case TokenEvent.PromptLogprobs p -> List.of(shape.echoChunk(p.index(), echo, p));
             case TokenEvent.Accepted a -> List.<ObjectNode>of();
         });
-        if (r.chat()) chunks = Source.single(shape.roleChunk()).concat(chunks);
+        List<ObjectNode> opening = new ArrayList<>();
+        for (int i = 0; i < choices; i++) {
+            if (r.chat()) opening.add(shape.roleChunk(i));
+            if (!echo.isEmpty() && !r.logprobs()) opening.add(shape.deltaChunk(i, echo, List.of(), false, null));   // with logprobs: at PromptLogprobs
+        }
+        chunks = Source.from(opening).concat(chunks);
         // a stream ends with exactly one of: the Finished chunks, the failure's error event, or (neither came) an error event of its own
         Source<ByteString, NotUsed> bytes = chunks.map(OpenAiHttp::event)
                 .recover(new PFBuilder<Throwable, ByteString>()
@@ -266,12 +286,13 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
     }
 
     /** Collects the whole generation into one response; runs at most the request timeout, then is cancelled. */
-    private CompletionStage<HttpResponse> whole(Generations.Started started, OpenAiShape shape, OpenAiRequest r, ClientConnections.Watch client) {
+    private CompletionStage<HttpResponse> whole(Generations.Started started, OpenAiShape shape, OpenAiRequest r, ClientConnections.Watch client, String echo) {
+        int choices = r.params().n();
         Pair<UniqueKillSwitch, CompletionStage<Collected>> run = started.events()
                 .via(state.untilDrainDeadline())
                 .completionTimeout(settings.requestTimeout())
                 .viaMat(KillSwitches.single(), Keep.right())
-                .toMat(Sink.fold(new Collected(), Collected::add), Keep.both())
+                .toMat(Sink.fold(new Collected(choices, echo), Collected::add), Keep.both())
                 .run(mat);
         // a client that closed its connection gets no answer: stop generating it now (an abort, as for a stream)
         AtomicBoolean gone = new AtomicBoolean();
@@ -283,34 +304,64 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                 .whenComplete((c, err) -> client.close())
                 .thenApply(c -> {
                     if (gone.get()) throw new ClientGone();
-                    if (c.finished == null) throw ApiError.of(ApiError.Kind.INTERNAL, "the generation ended without finishing").exception();
-                    if (r.toolCalls() && c.finished.finishReason().equals("stop")) {
-                        List<ToolCalling.Call> calls = ToolCalling.parse(c.text.toString(), r.tools().get().functions(), r.tools().get().choice());
+                    TokenEvent.Finished first = c.finished[0];
+                    if (first != null && r.toolCalls() && first.finishReason().equals("stop")) {   // tool calls come with n = 1 only
+                        List<ToolCalling.Call> calls = ToolCalling.parse(c.text[0].toString(), r.tools().get().functions(), r.tools().get().choice());
                         if (!calls.isEmpty())
                             return json(200, shape.toolCallResponse(calls, calls.stream().map(x -> OpenAiShape.toolCallId()).toList(),
-                                    c.finished.promptTokens(), c.finished.completionTokens()));
+                                    first.promptTokens(), first.completionTokens()));
                     }
-                    return json(200, shape.response(c.text.toString(), c.logprobs, r.logprobs(), OpenAiShape.finishReason(c.finished.finishReason()),
-                            c.finished.promptTokens(), c.finished.completionTokens()));
+                    List<OpenAiShape.Choice> out = new ArrayList<>();
+                    int promptTokens = 0, completionTokens = 0;
+                    for (int i = 0; i < choices; i++) {
+                        TokenEvent.Finished f = c.finished[i];
+                        if (f == null) throw ApiError.of(ApiError.Kind.INTERNAL, "the generation ended without finishing").exception();
+                        out.add(new OpenAiShape.Choice(i, c.text[i].toString(), c.prompt[i], c.logprobs.get(i), OpenAiShape.finishReason(f.finishReason())));
+                        promptTokens = f.promptTokens();
+                        completionTokens += f.completionTokens();   // OpenAI's usage: the prompt once, every choice's completion
+                    }
+                    return json(200, shape.response(out, r.logprobs(), promptTokens, completionTokens));
                 });
     }
 
+    /** The choices of a whole response as their events arrive (each event names its choice). */
     private static final class Collected {
-        final StringBuilder text = new StringBuilder();
-        final List<TokenEvent.TokenLogprob> logprobs = new ArrayList<>();
-        TokenEvent.Finished finished;
+        final StringBuilder[] text;
+        final List<List<TokenEvent.TokenLogprob>> logprobs = new ArrayList<>();
+        final TokenEvent.Finished[] finished;
+        final TokenEvent.PromptLogprobs[] prompt;
+
+        Collected(int choices, String echo) {
+            text = new StringBuilder[choices];
+            finished = new TokenEvent.Finished[choices];
+            prompt = new TokenEvent.PromptLogprobs[choices];
+            for (int i = 0; i < choices; i++) {
+                text[i] = new StringBuilder(echo);
+                logprobs.add(new ArrayList<>());
+            }
+        }
 
         Collected add(TokenEvent ev) {
             switch (ev) {
                 case TokenEvent.Delta d -> {
-                    text.append(d.text());
-                    logprobs.addAll(d.logprobs());
+                    text[d.index()].append(d.text());
+                    logprobs.get(d.index()).addAll(d.logprobs());
                 }
-                case TokenEvent.Finished f -> finished = f;
+                case TokenEvent.Finished f -> finished[f.index()] = f;
+                case TokenEvent.PromptLogprobs p -> prompt[p.index()] = p;
                 case TokenEvent.Accepted a -> {}
             }
             return this;
         }
+    }
+
+    /** The prompt as text, for echo: the text sent, or the decoded token ids. */
+    private String promptText(OpenAiRequest r) {
+        return switch (r.prompt()) {
+            case Prompt.Text t -> t.text();
+            case Prompt.Tokens t -> engine.tokenizer().decode(t.ids());
+            case Prompt.Chat c -> "";
+        };
     }
 
     /** The client closed its connection before its answer was ready. */
@@ -350,18 +401,30 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
     }
 
     private ObjectNode modelEntry() {
-        return F.objectNode().put("id", model.id()).put("object", "model").put("created", model.createdEpochSeconds())
-                .put("owned_by", "quantflow").put("max_model_len", model.contextLength());
+        // vLLM's model card: root is the model loaded, parent the base model of an adapter (none here)
+        ObjectNode m = F.objectNode().put("id", model.id()).put("object", "model").put("created", model.createdEpochSeconds())
+                .put("owned_by", "quantflow").put("root", model.root()).putNull("parent").put("max_model_len", model.contextLength());
+        m.putArray("permission");
+        return m;
     }
 
     private HttpResponse tokenize(ObjectNode body) {
         JsonFields f = new JsonFields(body);
         model.check(f.string("model"));
+        if (f.has("messages"))
+            throw ApiError.invalid("messages", "tokenizing chat messages is not supported; send the text as prompt").exception();
         String text = f.string("prompt").orElseThrow(() -> ApiError.invalid("prompt", "prompt (a string) is required").exception());
         int[] ids = engine.tokenizer().encode(text, f.bool("add_special_tokens").orElse(true));
+        // vLLM's TokenizeResponse: count, max_model_len, tokens, and token_strs when return_token_strs
         ObjectNode out = F.objectNode().put("count", ids.length).put("max_model_len", model.contextLength());
         ArrayNode tokens = out.putArray("tokens");
         for (int id : ids) tokens.add(id);
+        if (f.bool("return_token_strs").orElse(false)) {
+            ArrayNode strs = out.putArray("token_strs");
+            for (int id : ids) strs.add(engine.tokenizer().tokenText(id));
+        } else {
+            out.putNull("token_strs");
+        }
         return json(200, out);
     }
 

@@ -19,15 +19,18 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
 
 /**
  * Turns a request body into an {@link OpenAiRequest}, with OpenAI's parameter names, defaults and
  * limits. Everything a client can get wrong is a 400 naming the field; options this server does not
- * implement (n > 1, penalties, echo, ...) are refused rather than silently ignored.
+ * implement (suffix, beam search, ...) are refused rather than silently ignored.
  */
 final class OpenAiRequestParser {
     static final ObjectMapper JSON = JsonMapper.builder()
@@ -88,8 +91,9 @@ final class OpenAiRequestParser {
         int topLogprobs = f.integer("logprobs").orElse(-1);
         if (f.has("logprobs") && topLogprobs < 0) throw ApiError.invalid("logprobs", "logprobs must be between 0 and " + GenerationParams.MAX_TOP_LOGPROBS).exception();
         OptionalLong maxTokens = f.longInteger("max_tokens");
-        GenerationParams params = params(f, "max_tokens", maxTokens.isPresent() ? maxTokens : OptionalLong.of(COMPLETIONS_DEFAULT_MAX_TOKENS), "logprobs", topLogprobs);
-        return finish(f, false, prompt, params);
+        GenerationParams params = params(f, "max_tokens", maxTokens.isPresent() ? maxTokens : OptionalLong.of(COMPLETIONS_DEFAULT_MAX_TOKENS), "logprobs", topLogprobs, false);
+        boolean echo = f.bool("echo").orElse(false);   // with logprobs, the prompt's tokens get theirs too
+        return finish(f, false, prompt, params, echo);
     }
 
     OpenAiRequest chat(ObjectNode body) {
@@ -107,11 +111,13 @@ final class OpenAiRequestParser {
             maxTokens = f.longInteger("max_tokens");
             maxParam = "max_tokens";
         }
-        return finish(f, true, prompt, params(f, maxParam, maxTokens, "top_logprobs", topLogprobs));
+        return finish(f, true, prompt, params(f, maxParam, maxTokens, "top_logprobs", topLogprobs, true), false);
     }
 
-    private OpenAiRequest finish(JsonFields f, boolean chat, Prompt prompt, GenerationParams params) {
+    private OpenAiRequest finish(JsonFields f, boolean chat, Prompt prompt, GenerationParams params, boolean echo) {
         boolean stream = f.bool("stream").orElse(false);
+        if (stream && params.bestOf() > params.n())
+            throw ApiError.invalid("best_of", "best_of greater than n cannot be streamed (the best are known only at the end); set stream false or best_of = n").exception();
         boolean includeUsage = false;
         if (f.has("stream_options")) {
             JsonNode so = f.get("stream_options").get();
@@ -138,10 +144,25 @@ final class OpenAiRequestParser {
             Prompt.Chat c = (Prompt.Chat) prompt;
             prompt = new Prompt.Chat(c.messages(), c.addGenerationPrompt(), tools.get().json());
         }
-        return new OpenAiRequest(chat, f.string("model"), prompt, params, stream, includeUsage, constraint, tools);
+        // tool calls are parsed from one choice's text; several choices of them are not supported
+        if (tools.isPresent() && tools.get().choice().mode() != ToolCalling.Mode.NONE && params.n() > 1)
+            throw ApiError.invalid("n", "n > 1 together with tools is not supported; send one request per choice").exception();
+        return new OpenAiRequest(chat, f.string("model"), prompt, params, stream, includeUsage, constraint, tools, echo);
     }
 
-    private GenerationParams params(JsonFields f, String maxParam, OptionalLong maxTokens, String logprobsParam, int topLogprobs) {
+    private GenerationParams params(JsonFields f, String maxParam, OptionalLong maxTokens, String logprobsParam, int topLogprobs, boolean chat) {
+        int n = f.integer("n").orElse(1);
+        GenerationParams.Extensions x = new GenerationParams.Extensions(
+                f.number("presence_penalty").orElse(0),
+                f.number("frequency_penalty").orElse(0),
+                f.number("repetition_penalty").orElse(1),
+                logitBias(f),
+                n,
+                chat ? n : f.integer("best_of").orElse(n),
+                f.integer("min_tokens").orElse(0),
+                tokenIds(f, "stop_token_ids"),
+                f.bool("skip_special_tokens").orElse(true),
+                f.bool("include_stop_str_in_output").orElse(false));
         return GenerationParams.validated(maxParam, maxTokens,
                 f.number("temperature").orElse(1.0),
                 f.number("top_p").orElse(1.0),
@@ -150,7 +171,43 @@ final class OpenAiRequestParser {
                 f.longInteger("seed"),
                 f.stringOrList("stop"),
                 f.bool("ignore_eos").orElse(false),
-                logprobsParam, topLogprobs);
+                logprobsParam, topLogprobs, x, vocabSize);
+    }
+
+    /** OpenAI's logit_bias: {"token id": bias}; JSON keys are strings, each must be an integer token id. */
+    private static Map<Integer, Double> logitBias(JsonFields f) {
+        Optional<JsonNode> n = f.get("logit_bias");
+        if (n.isEmpty()) return Map.of();
+        if (!n.get().isObject()) throw JsonFields.wrongType("logit_bias", "an object of token id -> bias", n.get());
+        Map<Integer, Double> out = new TreeMap<>();
+        Iterator<Map.Entry<String, JsonNode>> it = n.get().fields();
+        while (it.hasNext()) {
+            Map.Entry<String, JsonNode> e = it.next();
+            int id;
+            try {
+                id = Integer.parseInt(e.getKey().trim());
+            } catch (NumberFormatException bad) {
+                throw ApiError.invalid("logit_bias", "logit_bias keys must be token ids (integers as strings), got \"" + e.getKey() + "\"").exception();
+            }
+            if (!e.getValue().isNumber()) throw JsonFields.wrongType("logit_bias", "an object whose values are numbers", e.getValue());
+            double v = e.getValue().doubleValue();
+            if (!Double.isFinite(v)) throw ApiError.invalid("logit_bias", "logit_bias values must be finite numbers").exception();
+            out.put(id, v);
+        }
+        return out;
+    }
+
+    private static List<Integer> tokenIds(JsonFields f, String name) {
+        Optional<JsonNode> n = f.get(name);
+        if (n.isEmpty()) return List.of();
+        if (!n.get().isArray()) throw JsonFields.wrongType(name, "a list of token ids", n.get());
+        List<Integer> out = new ArrayList<>();
+        for (JsonNode e : n.get()) {
+            long id = JsonFields.asLong(name, e);
+            if (id < 0 || id > Integer.MAX_VALUE) throw ApiError.invalid(name, name + " must be token ids, got " + id).exception();
+            out.add((int) id);
+        }
+        return out;
     }
 
     /** Options that would change the output if honoured are refused unless neutral; user is ignored but must be a string. */

@@ -6,12 +6,16 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.engine.structured.ToolCalling;
 import dev.quantflow.server.api.ApiError;
+import dev.quantflow.server.api.GenerationParams;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * The JSON of one request's responses, shaped exactly as OpenAI's: text_completion (legacy
  * completions) or chat.completion, whole or as stream chunks. Holds the running text offset of
- * completions logprobs, so one instance serves one request.
+ * completions logprobs (one per choice), so one instance serves one request. Every choice
+ * carries its index; a request with n choices has n of them (streamed as separate chunks).
  */
 final class OpenAiShape {
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
@@ -23,7 +27,10 @@ final class OpenAiShape {
     private final long created;
     private final String model;
     private final boolean includeUsageField;
-    private int textOffset;
+    private final int[] textOffset = new int[GenerationParams.MAX_N];
+
+    /** One finished choice of a whole response. */
+    record Choice(int index, String text, TokenEvent.PromptLogprobs promptLogprobs, List<TokenEvent.TokenLogprob> logprobs, String finishReason) {}
 
     OpenAiShape(boolean chat, String id, long created, String model, boolean includeUsageField) {
         this.chat = chat;
@@ -33,25 +40,35 @@ final class OpenAiShape {
         this.includeUsageField = includeUsageField;
     }
 
+    /** echo: each choice's text starts with the prompt's, so completions' text_offset counts from its end. */
+    void echoed(String promptText) {
+        Arrays.fill(textOffset, promptText.codePointCount(0, promptText.length()));
+    }
+
     static String finishReason(String engineReason) {
         return engineReason.equals("cancelled") ? "abort" : engineReason;
     }
 
     /** The chat stream opens with the assistant role and empty content, as OpenAI's does. */
-    ObjectNode roleChunk() {
+    ObjectNode roleChunk(int index) {
         ObjectNode delta = F.objectNode().put("role", "assistant").put("content", "");
-        return chunk(choice(delta, null, null));
+        return chunk(choice(index, delta, null, null, "delta"));
     }
 
     /** A stream chunk with new text (and its tokens' logprobs), or the last one with a finish reason and no text. */
-    ObjectNode deltaChunk(String text, List<TokenEvent.TokenLogprob> logprobs, boolean withLogprobs, String finishReason) {
-        ObjectNode lp = withLogprobs ? logprobs(logprobs) : null;
+    ObjectNode deltaChunk(int index, String text, List<TokenEvent.TokenLogprob> logprobs, boolean withLogprobs, String finishReason) {
+        ObjectNode lp = withLogprobs ? logprobs(index, logprobs) : null;
         if (chat) {
             ObjectNode delta = F.objectNode();
             if (finishReason == null || !text.isEmpty()) delta.put("content", text);
-            return chunk(choice(delta, lp, finishReason));
+            return chunk(choice(index, delta, lp, finishReason, "delta"));
         }
-        return chunk(textChoice(text, lp, finishReason));
+        return chunk(textChoice(index, text, lp, finishReason));
+    }
+
+    /** completions' echo with logprobs: the prompt's text and its tokens' logprobs (the first token's null), before the choice's own. */
+    ObjectNode echoChunk(int index, String text, TokenEvent.PromptLogprobs prompt) {
+        return chunk(textChoice(index, text, completionLogprobs(index, prompt, List.of()), null));
     }
 
     /** The include_usage chunk: no choices, only usage. */
@@ -63,12 +80,14 @@ final class OpenAiShape {
     }
 
     /** A whole (non-streamed) response. */
-    ObjectNode response(String text, List<TokenEvent.TokenLogprob> logprobs, boolean withLogprobs, String finishReason, int promptTokens, int completionTokens) {
+    ObjectNode response(List<Choice> choices, boolean withLogprobs, int promptTokens, int completionTokens) {
         ObjectNode r = head(chat ? "chat.completion" : "text_completion");
-        ObjectNode lp = withLogprobs ? logprobs(logprobs) : null;
-        ObjectNode choice = chat ? choice(F.objectNode().put("role", "assistant").put("content", text), lp, finishReason, "message")
-                : textChoice(text, lp, finishReason);
-        r.putArray("choices").add(choice);
+        ArrayNode out = r.putArray("choices");
+        for (Choice c : choices) {
+            ObjectNode lp = withLogprobs ? (chat ? chatLogprobs(c.logprobs()) : completionLogprobs(c.index(), c.promptLogprobs(), c.logprobs())) : null;
+            out.add(chat ? choice(c.index(), F.objectNode().put("role", "assistant").put("content", c.text()), lp, c.finishReason(), "message")
+                    : textChoice(c.index(), c.text(), lp, c.finishReason()));
+        }
         r.set("usage", usage(promptTokens, completionTokens));
         return r;
     }
@@ -81,7 +100,7 @@ final class OpenAiShape {
         for (int i = 0; i < calls.size(); i++)
             tc.add(F.objectNode().put("id", ids.get(i)).put("type", "function").set("function",
                     F.objectNode().put("name", calls.get(i).name()).put("arguments", calls.get(i).argumentsJson())));
-        r.putArray("choices").add(choice(message, null, "tool_calls", "message"));
+        r.putArray("choices").add(choice(0, message, null, "tool_calls", "message"));
         r.set("usage", usage(promptTokens, completionTokens));
         return r;
     }
@@ -101,7 +120,7 @@ final class OpenAiShape {
         call.set("function", fn);
         ObjectNode delta = F.objectNode();
         delta.putArray("tool_calls").add(call);
-        return chunk(choice(delta, null, null));
+        return chunk(choice(0, delta, null, null, "delta"));
     }
 
     static String toolCallId() {
@@ -124,20 +143,16 @@ final class OpenAiShape {
         return F.objectNode().put("id", id).put("object", object).put("created", created).put("model", model);
     }
 
-    private ObjectNode choice(ObjectNode delta, ObjectNode logprobs, String finishReason) {
-        return choice(delta, logprobs, finishReason, "delta");
-    }
-
-    private ObjectNode choice(ObjectNode message, ObjectNode logprobs, String finishReason, String field) {
-        ObjectNode c = F.objectNode().put("index", 0);
+    private ObjectNode choice(int index, ObjectNode message, ObjectNode logprobs, String finishReason, String field) {
+        ObjectNode c = F.objectNode().put("index", index);
         c.set(field, message);
         c.set("logprobs", logprobs == null ? F.nullNode() : logprobs);
         c.put("finish_reason", finishReason);
         return c;
     }
 
-    private ObjectNode textChoice(String text, ObjectNode logprobs, String finishReason) {
-        ObjectNode c = F.objectNode().put("text", text).put("index", 0);
+    private ObjectNode textChoice(int index, String text, ObjectNode logprobs, String finishReason) {
+        ObjectNode c = F.objectNode().put("text", text).put("index", index);
         c.set("logprobs", logprobs == null ? F.nullNode() : logprobs);
         c.put("finish_reason", finishReason);
         return c;
@@ -147,8 +162,8 @@ final class OpenAiShape {
         return F.objectNode().put("prompt_tokens", prompt).put("completion_tokens", completion).put("total_tokens", prompt + completion);
     }
 
-    private ObjectNode logprobs(List<TokenEvent.TokenLogprob> lps) {
-        return chat ? chatLogprobs(lps) : completionLogprobs(lps);
+    private ObjectNode logprobs(int index, List<TokenEvent.TokenLogprob> lps) {
+        return chat ? chatLogprobs(lps) : completionLogprobs(index, null, lps);
     }
 
     /** chat: {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]} */
@@ -173,20 +188,31 @@ final class OpenAiShape {
     }
 
     /** completions: {"tokens": [...], "token_logprobs": [...], "top_logprobs": [{token: logprob}], "text_offset": [...]} */
-    private ObjectNode completionLogprobs(List<TokenEvent.TokenLogprob> lps) {
+    private ObjectNode completionLogprobs(int index, TokenEvent.PromptLogprobs prompt, List<TokenEvent.TokenLogprob> lps) {
         ObjectNode o = F.objectNode();
         ArrayNode tokens = o.putArray("tokens");
         ArrayNode tokenLogprobs = o.putArray("token_logprobs");
         ArrayNode top = o.putArray("top_logprobs");
         ArrayNode offsets = o.putArray("text_offset");
-        for (TokenEvent.TokenLogprob lp : lps) {
+        List<TokenEvent.TokenLogprob> all = lps;
+        if (prompt != null) {
+            // the prompt's first token has no logprob: null entries, as OpenAI's and vLLM's echo
+            tokens.add(prompt.firstToken());
+            tokenLogprobs.addNull();
+            top.addNull();
+            offsets.add(textOffset[index]);
+            textOffset[index] += prompt.firstToken().codePointCount(0, prompt.firstToken().length());
+            all = new ArrayList<>(prompt.logprobs());
+            all.addAll(lps);
+        }
+        for (TokenEvent.TokenLogprob lp : all) {
             tokens.add(lp.token());
             tokenLogprobs.add(Math.max(lp.logprob(), LOGPROB_FLOOR));
             ObjectNode alternatives = top.addObject();
             for (TokenEvent.TopLogprob t : lp.top()) alternatives.put(t.token(), Math.max(t.logprob(), LOGPROB_FLOOR));
             if (!alternatives.has(lp.token())) alternatives.put(lp.token(), Math.max(lp.logprob(), LOGPROB_FLOOR));
-            offsets.add(textOffset);
-            textOffset += lp.token().codePointCount(0, lp.token().length());   // characters, as OpenAI and vLLM count
+            offsets.add(textOffset[index]);
+            textOffset[index] += lp.token().codePointCount(0, lp.token().length());   // characters, as OpenAI and vLLM count
         }
         return o;
     }

@@ -44,12 +44,13 @@ final class ToolCallStream {
                         out.add(shape.toolCallChunk(i, OpenAiShape.toolCallId(), calls.get(i).name(), ""));
                         out.add(shape.toolCallChunk(i, null, null, calls.get(i).argumentsJson()));
                     }
-                    if (calls.isEmpty() && !text.isEmpty()) out.add(shape.deltaChunk(text.toString(), List.of(), false, null));
+                    if (calls.isEmpty() && !text.isEmpty()) out.add(shape.deltaChunk(0, text.toString(), List.of(), false, null));
                 }
-                out.add(shape.deltaChunk("", List.of(), false, calls.isEmpty() ? reason : "tool_calls"));
+                out.add(shape.deltaChunk(0, "", List.of(), false, calls.isEmpty() ? reason : "tool_calls"));
                 if (includeUsage) out.add(shape.usageChunk(f.promptTokens(), f.completionTokens()));
             }
             case TokenEvent.Accepted a -> {}
+            case TokenEvent.PromptLogprobs p -> {}   // completions only; tool calls are chat
         }
         return out;
     }

@@ -38,13 +38,8 @@ final class UnsupportedParameters {
 
     private static final List<Rule> RULES = List.of(
             // OpenAI
-            new Rule("n", On.BOTH, number(1), "only n = 1 is supported; send several requests for several choices"),
-            new Rule("best_of", On.COMPLETIONS, number(1), "best_of other than 1 is not supported"),
-            new Rule("echo", On.BOTH, bool(false), "echo is not supported (only false)"),
-            new Rule("suffix", On.COMPLETIONS, EMPTY_STRING, "suffix is not supported (only empty)"),
-            new Rule("presence_penalty", On.BOTH, number(0), "presence_penalty is not supported (only 0)"),
-            new Rule("frequency_penalty", On.BOTH, number(0), "frequency_penalty is not supported (only 0)"),
-            new Rule("logit_bias", On.BOTH, EMPTY, "logit_bias is not supported (only {})"),
+            new Rule("echo", On.CHAT, bool(false), "echo is not supported for chat (only false); completions take it"),
+            new Rule("suffix", On.COMPLETIONS, EMPTY_STRING, "suffix (fill-in-the-middle insertion) is not supported: this server only continues the prompt; send \"\" or leave it out"),
             new Rule("functions", On.CHAT, EMPTY, "functions (the deprecated function calling) is not supported; use tools"),
             new Rule("function_call", On.CHAT, text("none", "auto"), "function_call (deprecated) other than \"none\" or \"auto\" is not supported; use tool_choice"),
             new Rule("modalities", On.CHAT, n -> n.isArray() && n.size() == 1 && text("text").test(n.get(0)), "only modalities [\"text\"] is supported"),
@@ -52,13 +47,8 @@ final class UnsupportedParameters {
             new Rule("web_search_options", On.CHAT, NEVER, "web_search_options (web search) is not supported"),
             new Rule("verbosity", On.CHAT, text("medium"), "verbosity is not supported (only \"medium\")"),
             // vLLM's extensions
-            new Rule("repetition_penalty", On.BOTH, number(1), "repetition_penalty is not supported (only 1)"),
             new Rule("length_penalty", On.BOTH, number(1), "length_penalty is not supported (only 1)"),
             new Rule("use_beam_search", On.BOTH, bool(false), "use_beam_search (beam search) is not supported (only false)"),
-            new Rule("min_tokens", On.BOTH, number(0), "min_tokens is not supported (only 0)"),
-            new Rule("stop_token_ids", On.BOTH, EMPTY, "stop_token_ids is not supported (only [])"),
-            new Rule("include_stop_str_in_output", On.BOTH, bool(false), "include_stop_str_in_output is not supported (only false)"),
-            new Rule("skip_special_tokens", On.BOTH, bool(true), "skip_special_tokens is not supported (only true: special tokens are never output)"),
             new Rule("truncate_prompt_tokens", On.BOTH, NEVER, "truncate_prompt_tokens is not supported; a prompt longer than the context is refused"),
             new Rule("allowed_token_ids", On.BOTH, EMPTY, "allowed_token_ids is not supported"),
             new Rule("bad_words", On.BOTH, EMPTY, "bad_words is not supported"),

@@ -24,6 +24,7 @@ public final class RequestMetrics {
     public void on(TokenEvent event) {
         long now = System.nanoTime();
         switch (event) {
+            case TokenEvent.PromptLogprobs p -> {}
             case TokenEvent.Accepted a -> {
                 accepted = now;
                 m.queueTime.record(now - arrival, TimeUnit.NANOSECONDS);

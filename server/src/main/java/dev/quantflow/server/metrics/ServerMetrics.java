@@ -49,18 +49,34 @@ public final class ServerMetrics implements AutoCloseable {
     private final AtomicBoolean registeredHop = new AtomicBoolean();
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
 
-    final Timer timeToFirstToken = timer("quantflow.time.to.first.token", "Time from the request's arrival to its first generated token", LATENCY_BUCKETS);
-    final Timer interTokenLatency = timer("quantflow.inter.token.latency", "Time between consecutive generated tokens of a request", TOKEN_LATENCY_BUCKETS);
-    final Timer e2eLatency = timer("quantflow.e2e.request.latency", "Time from the request's arrival to its last token", REQUEST_BUCKETS);
-    final Timer queueTime = timer("quantflow.request.queue.time", "Time from the request's arrival until the engine accepted it (tokenized and admitted to the waiting queue)", REQUEST_BUCKETS);
-    final Timer prefillTime = timer("quantflow.request.prefill.time", "Time from acceptance to the first token: waiting for a batch slot plus the prompt's forward pass", REQUEST_BUCKETS);
-    final Timer decodeTime = timer("quantflow.request.decode.time", "Time from the first token to the last", REQUEST_BUCKETS);
-    final DistributionSummary promptTokensPerRequest = tokens("quantflow.request.prompt.tokens", "Prompt tokens per finished request");
-    final DistributionSummary generationTokensPerRequest = tokens("quantflow.request.generation.tokens", "Generated tokens per finished request");
-    final Counter promptTokens = Counter.builder("quantflow.prompt.tokens").description("Prompt tokens of accepted requests").register(registry);
-    final Counter generationTokens = Counter.builder("quantflow.generation.tokens").description("Tokens generated and streamed to clients").register(registry);
+    final Timer timeToFirstToken;
+    final Timer interTokenLatency;
+    final Timer e2eLatency;
+    final Timer queueTime;
+    final Timer prefillTime;
+    final Timer decodeTime;
+    final DistributionSummary promptTokensPerRequest;
+    final DistributionSummary generationTokensPerRequest;
+    final Counter promptTokens;
+    final Counter generationTokens;
 
     public ServerMetrics() {
+        this("");
+    }
+
+    /** modelName: the model_name label on every metric (vLLM's), so several servers behind one Prometheus stay apart; "" for none. */
+    public ServerMetrics(String modelName) {
+        if (!modelName.isEmpty()) registry.config().commonTags("model_name", modelName);   // before any meter: a filter applies to later meters only
+        timeToFirstToken = timer("quantflow.time.to.first.token", "Time from the request's arrival to its first generated token", LATENCY_BUCKETS);
+        interTokenLatency = timer("quantflow.inter.token.latency", "Time between consecutive generated tokens of a request", TOKEN_LATENCY_BUCKETS);
+        e2eLatency = timer("quantflow.e2e.request.latency", "Time from the request's arrival to its last token", REQUEST_BUCKETS);
+        queueTime = timer("quantflow.request.queue.time", "Time from the request's arrival until the engine accepted it (tokenized and admitted to the waiting queue)", REQUEST_BUCKETS);
+        prefillTime = timer("quantflow.request.prefill.time", "Time from acceptance to the first token: waiting for a batch slot plus the prompt's forward pass", REQUEST_BUCKETS);
+        decodeTime = timer("quantflow.request.decode.time", "Time from the first token to the last", REQUEST_BUCKETS);
+        promptTokensPerRequest = tokens("quantflow.request.prompt.tokens", "Prompt tokens per finished request");
+        generationTokensPerRequest = tokens("quantflow.request.generation.tokens", "Generated tokens per finished request");
+        promptTokens = Counter.builder("quantflow.prompt.tokens").description("Prompt tokens of accepted requests").register(registry);
+        generationTokens = Counter.builder("quantflow.generation.tokens").description("Tokens generated and streamed to clients").register(registry);
         gauge("quantflow.num.requests.running", "Requests holding KV cache blocks in the running batch", s -> s.running());
         gauge("quantflow.num.requests.waiting", "Requests accepted and waiting for a batch slot (queue depth; the autoscaling signal)", s -> s.waiting());
         gauge("quantflow.kv.cache.usage.perc", "Fraction of KV cache blocks in use, 0 to 1", EngineSnapshot::kvCacheUsage);

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -24,7 +25,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * A request's greedy output never depends on what else is batched with it, for every scheme that
  * `serve` builds at load and for the int8 KV cache: 64 concurrent requests (streamed and whole,
  * prompts of different lengths, so prefill chunks and decode rows share steps) each equal the
- * same request run alone on the same server.
+ * same request run alone on the same server; and so does a request with any of the sampling
+ * parameters (seeded sampling included).
  */
 class ServedSchemesBatchInvarianceTest {
     private static final Path MODEL = SharedData.path("models/stories260K");
@@ -64,6 +66,57 @@ class ServedSchemesBatchInvarianceTest {
         }
     }
 
+    /**
+     * The same with every sampling parameter in play, applied per sequence: penalties, logit_bias,
+     * min_tokens with stop_token_ids, seeded sampling (top_p, min_p, top_k), and n = 2 / best_of 3.
+     * A seeded request's output is the same whatever else runs.
+     */
+    @ParameterizedTest(name = "{0} kv={1}")
+    @CsvSource({"fp32,f32"})
+    void concurrentRequestsWithSamplingParametersEqualTheSameRequestAlone(String scheme, String kv) throws Exception {
+        PipelineEngine engine = PipelineEngine.start(EngineConfig.builder(MODEL).maxSequences(CONCURRENT).quant(scheme).kvFormat(ServeCommand.kvCaches(kv)).build());
+        try (QuantflowServer server = TestServers.start(engine, Map.of())) {
+            Http http = new Http(server.httpPort());
+            Map<Integer, String> alone = new LinkedHashMap<>();
+            for (int i = 0; i < CONCURRENT; i++) alone.put(i, completion(http, sampled(i), false));
+            ExecutorService pool = Executors.newFixedThreadPool(CONCURRENT);
+            try {
+                List<Future<String>> together = new ArrayList<>();
+                for (int i = 0; i < CONCURRENT; i++) {
+                    int id = i;
+                    together.add(pool.submit(() -> completion(http, sampled(id), id % 2 == 0 && !sampled(id).containsKey("best_of"))));
+                }
+                List<String> examples = new ArrayList<>();
+                int differ = 0;
+                for (int i = 0; i < CONCURRENT; i++) {
+                    String t = together.get(i).get(180, TimeUnit.SECONDS);
+                    if (!t.equals(alone.get(i))) {
+                        differ++;
+                        if (examples.size() < 3) examples.add(sampled(i) + ": alone " + alone.get(i) + " | batched " + t);
+                    }
+                }
+                assertThat(differ).as("outputs that differ from the request alone, e.g. %s", examples).isZero();
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** Request i of the sampled set: one of six parameter mixes, seeded by i. */
+    private static Map<String, Object> sampled(int i) {
+        Map<String, Object> m = new LinkedHashMap<>(request(i));
+        m.put("seed", 1000 + i);
+        switch (i % 6) {
+            case 0 -> { m.put("presence_penalty", 1.2); m.put("frequency_penalty", 0.7); }
+            case 1 -> { m.put("repetition_penalty", 1.4); m.put("logit_bias", Map.of("50", 5, "100", -100)); }
+            case 2 -> { m.put("temperature", 0.9); m.put("top_p", 0.9); m.put("min_p", 0.05); }
+            case 3 -> { m.put("temperature", 1.0); m.put("top_k", 20); m.put("n", 2); m.put("frequency_penalty", 0.5); }
+            case 4 -> { m.put("min_tokens", 8); m.put("stop_token_ids", List.of(13, 29)); m.put("ignore_eos", false); }
+            default -> { m.put("temperature", 0.8); m.put("n", 2); m.put("best_of", 3); }
+        }
+        return m;
+    }
+
     /** Request i: a prompt and a token budget that vary with i, so the batch mixes lengths. */
     private static Map<String, Object> request(int i) {
         return Map.of("model", "stories260K", "prompt", PROMPTS.get(i % PROMPTS.size()), "max_tokens", 24 + (i * 7) % 57, "temperature", 0,
@@ -71,18 +124,28 @@ class ServedSchemesBatchInvarianceTest {
     }
 
     private static String completion(Http http, int i, boolean stream) {
+        return completion(http, request(i), stream);
+    }
+
+    /** Every choice's text, in index order, joined with " | ". */
+    private static String completion(Http http, Map<String, Object> request, boolean stream) {
         if (!stream) {
-            Http.Reply r = http.post("/v1/completions", request(i));
+            Http.Reply r = http.post("/v1/completions", request);
             assertThat(r.status()).as(r.body()).isEqualTo(200);
-            return r.json().get("choices").get(0).get("text").asText();
+            List<String> texts = new ArrayList<>();
+            for (var c : r.json().get("choices")) texts.add(c.get("text").asText());
+            return String.join(" | ", texts);
         }
-        Map<String, Object> body = new LinkedHashMap<>(request(i));
+        Map<String, Object> body = new LinkedHashMap<>(request);
         body.put("stream", true);
         try (Http.SseStream s = http.stream("/v1/completions", body)) {
             assertThat(s.status()).isEqualTo(200);
-            StringBuilder text = new StringBuilder();
-            for (String d : s.rest()) if (!d.equals("[DONE]")) text.append(Http.json(d).get("choices").get(0).get("text").asText());
-            return text.toString();
+            Map<Integer, StringBuilder> text = new TreeMap<>();
+            for (String d : s.rest()) {
+                if (d.equals("[DONE]")) continue;
+                for (var c : Http.json(d).get("choices")) text.computeIfAbsent(c.get("index").asInt(), k -> new StringBuilder()).append(c.get("text").asText());
+            }
+            return String.join(" | ", text.values().stream().map(StringBuilder::toString).toList());
         }
     }
 }

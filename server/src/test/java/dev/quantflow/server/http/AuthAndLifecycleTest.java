@@ -61,11 +61,11 @@ class AuthAndLifecycleTest {
             assertThat(s.next()).isPresent();
             String id = engine.last().requestId();
             assertThat(engine.active).containsKey(id);
-            assertThat(http.get("/metrics").body()).contains("quantflow_num_requests_running 1.0");
+            assertThat(http.get("/metrics").body()).contains("quantflow_num_requests_running{model_name=\"stories260K\"} 1.0");
             s.response.body().close();
             awaitTrue(() -> engine.cancelled.contains(id), Duration.ofSeconds(20));
             assertThat(engine.active).doesNotContainKey(id);
-            assertThat(http.get("/metrics").body()).contains("quantflow_num_requests_running 0.0", "quantflow_request_success_total{finished_reason=\"abort\"} 1.0");
+            assertThat(http.get("/metrics").body()).contains("quantflow_num_requests_running{model_name=\"stories260K\"} 0.0", "quantflow_request_success_total{finished_reason=\"abort\",model_name=\"stories260K\"} 1.0");
         }
     }
 

@@ -62,9 +62,9 @@ class HttpErrorCasesTest {
     @ParameterizedTest(name = "{0} = {1} -> 400")
     @CsvSource(delimiter = '|', value = {
             "max_tokens|-1", "max_tokens|0", "max_tokens|\"10\"", "max_tokens|10.5", "temperature|2.5", "temperature|-0.1", "temperature|\"hot\"",
-            "top_p|0", "top_p|1.5", "top_k|-2", "n|2", "stop|[1,2]", "stop|\"\"", "stream|\"yes\"", "logprobs|21", "seed|\"abc\"",
-            "presence_penalty|0.5", "echo|true", "prompt|{}", "prompt|[]", "prompt|[1,100000]", "prompt|[\"a\",\"b\"]", "prompt|[-1]",
-            "stream_options|{\"include_usage\":true}", "best_of|3", "logit_bias|{\"1\":5}"})
+            "top_p|0", "top_p|1.5", "top_k|-2", "n|17", "stop|[1,2]", "stop|\"\"", "stream|\"yes\"", "logprobs|21", "seed|\"abc\"",
+            "presence_penalty|2.5", "suffix|\"x\"", "prompt|{}", "prompt|[]", "prompt|[1,100000]", "prompt|[\"a\",\"b\"]", "prompt|[-1]",
+            "stream_options|{\"include_usage\":true}", "best_of|17", "logit_bias|{\"a\":5}"})
     void invalidParameterIs400NamingIt(String field, String json) {
         String body = "{\"prompt\": \"Hello\", \"" + field + "\": " + json + "}";
         if (field.equals("prompt")) body = "{\"prompt\": " + json + "}";
@@ -252,7 +252,7 @@ class HttpErrorCasesTest {
     void errorsAreCountedByEndpointAndStatus() {
         http.post("/v1/completions", completion("model", "nope"));
         String metrics = http.get("/metrics").body();
-        assertThat(metrics).contains("quantflow_http_requests_total{endpoint=\"/v1/completions\",status=\"404\"}");
+        assertThat(metrics).contains("quantflow_http_requests_total{endpoint=\"/v1/completions\",model_name=\"stories260K\",status=\"404\"}");
     }
 
     @Test
@@ -333,7 +333,7 @@ class HttpErrorCasesTest {
         JsonNode e = Http.json(r.body()).get("error");
         assertThat(e.get("type").asText()).isEqualTo("invalid_request_error");
         assertThat(e.get("message").asText()).contains("application/json");
-        assertThat(http.get("/metrics").body()).contains("quantflow_http_requests_total{endpoint=\"/v1/completions\",status=\"415\"}");
+        assertThat(http.get("/metrics").body()).contains("quantflow_http_requests_total{endpoint=\"/v1/completions\",model_name=\"stories260K\",status=\"415\"}");
     }
 
     @Test

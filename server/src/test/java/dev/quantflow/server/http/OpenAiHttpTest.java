@@ -7,6 +7,7 @@ import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.server.Http;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.ScriptedEngine;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -71,6 +72,28 @@ class OpenAiHttpTest {
         assertThat(req.options().stop()).containsExactly("\n", "END");
         assertThat(req.options().ignoreEos()).isTrue();
         assertThat(req.topLogprobs()).isEqualTo(-1);
+        assertThat(req.n()).isEqualTo(1);
+    }
+
+    @Test
+    void samplingExtensionsReachTheEngine() {
+        Map<String, Object> body = new LinkedHashMap<>(Map.of("prompt", "Hi", "max_tokens", 7, "n", 2, "best_of", 3, "presence_penalty", 0.5,
+                "frequency_penalty", -0.25, "repetition_penalty", 1.1, "logit_bias", Map.of("403", -100, "407", 2.5), "min_tokens", 3));
+        body.putAll(Map.of("stop_token_ids", List.of(2, 5), "skip_special_tokens", false, "include_stop_str_in_output", true, "echo", true, "logprobs", 1));
+        assertThat(http.post("/v1/completions", body).status()).isEqualTo(200);
+        var req = engine.last();
+        assertThat(req.n()).isEqualTo(2);
+        assertThat(req.bestOf()).isEqualTo(3);
+        assertThat(req.promptLogprobs()).isTrue();
+        var s = req.options().sampling();
+        assertThat(s.presencePenalty()).isEqualTo(0.5f);
+        assertThat(s.frequencyPenalty()).isEqualTo(-0.25f);
+        assertThat(s.repetitionPenalty()).isEqualTo(1.1f);
+        assertThat(s.logitBias()).containsEntry(403, -100f).containsEntry(407, 2.5f).hasSize(2);
+        assertThat(req.options().minTokens()).isEqualTo(3);
+        assertThat(req.options().stopTokenIds()).containsExactly(2, 5);
+        assertThat(req.options().skipSpecialTokens()).isFalse();
+        assertThat(req.options().includeStopStrInOutput()).isTrue();
     }
 
     @Test
@@ -218,15 +241,17 @@ class OpenAiHttpTest {
         assertThat(m.status()).isEqualTo(200);
         assertThat(m.header("content-type")).hasValueSatisfying(ct -> assertThat(ct).startsWith("text/plain"));
         assertThat(m.body()).contains(
-                "# HELP quantflow_num_requests_running ", "quantflow_num_requests_waiting ", "quantflow_kv_cache_usage_perc ",
-                "quantflow_time_to_first_token_seconds_bucket{le=", "quantflow_inter_token_latency_seconds_bucket",
+                "# HELP quantflow_num_requests_running ", "quantflow_num_requests_waiting{model_name=\"stories260K\"} ", "quantflow_kv_cache_usage_perc{model_name=\"stories260K\"} ",
+                "quantflow_time_to_first_token_seconds_bucket{model_name=\"stories260K\",le=", "quantflow_inter_token_latency_seconds_bucket",
                 "quantflow_e2e_request_latency_seconds_count", "quantflow_request_queue_time_seconds_count",
                 "quantflow_request_prefill_time_seconds_count", "quantflow_request_decode_time_seconds_count",
-                "quantflow_prompt_tokens_total ", "quantflow_generation_tokens_total ", "quantflow_request_success_total{finished_reason=\"length\"}",
-                "quantflow_num_preemptions_total ", "quantflow_prefix_cache_queries_total ", "quantflow_prefix_cache_hits_total ",
-                "quantflow_kv_cache_blocks_cached ", "quantflow_http_requests_total{endpoint=\"/v1/completions\",status=\"200\"}",
-                "quantflow_batch_size ", "quantflow_stage_step_time_seconds{device=\"cpu\",stage=\"0\"}",
+                "quantflow_prompt_tokens_total{model_name=\"stories260K\"} ", "quantflow_generation_tokens_total{model_name=\"stories260K\"} ", "quantflow_request_success_total{finished_reason=\"length\",model_name=\"stories260K\"}",
+                "quantflow_num_preemptions_total{model_name=\"stories260K\"} ", "quantflow_prefix_cache_queries_total{model_name=\"stories260K\"} ", "quantflow_prefix_cache_hits_total{model_name=\"stories260K\"} ",
+                "quantflow_kv_cache_blocks_cached{model_name=\"stories260K\"} ", "quantflow_http_requests_total{endpoint=\"/v1/completions\",model_name=\"stories260K\",status=\"200\"}",
+                "quantflow_batch_size{model_name=\"stories260K\"} ", "quantflow_stage_step_time_seconds{device=\"cpu\",model_name=\"stories260K\",stage=\"0\"}",
                 "quantflow_llm_int8_outlier_column_fraction{layer=", "quantflow_device_memory_bytes{", "jvm_memory_used_bytes", "process_cpu_usage");
         assertThat(m.body()).doesNotContain("# HELP quantflow_num_requests_running  \n");
+        // every series carries the served model's name (vLLM's model_name label), so servers behind one Prometheus stay apart
+        assertThat(m.body().lines().filter(l -> l.startsWith("quantflow_")).toList()).allSatisfy(l -> assertThat(l).contains("model_name=\"stories260K\""));
     }
 }

@@ -78,11 +78,13 @@ class RequestValidationTest {
             // logprobs (completions) and top_logprobs (chat): 0..20
             "c|logprobs|20|200", "c|logprobs|21|400", "c|logprobs|-1|400", "c|logprobs|1.5|400", "c|logprobs|1e10|400",
             "h|top_logprobs|1|200", "h|top_logprobs|20|200", "h|top_logprobs|21|400", "h|top_logprobs|-1|400", "h|top_logprobs|2.5|400",
-            // the ones only their neutral value passes
-            "c|n|1|200", "c|n|1.0|200", "c|n|0|400", "c|n|2|400", "c|n|1.5|400",
-            "c|presence_penalty|0|200", "c|presence_penalty|-0.0|200", "c|presence_penalty|1e-300|400", "c|presence_penalty|2|400",
-            "h|frequency_penalty|0|200", "h|frequency_penalty|-2|400", "c|repetition_penalty|1|200", "c|repetition_penalty|0|400",
-            "c|repetition_penalty|1e300|400", "c|best_of|1|200", "c|best_of|2|400"})
+            // n 1..16, best_of n..16, penalties in OpenAI's [-2, 2], repetition_penalty > 0 (finite as a float), min_tokens 0..max_tokens
+            "c|n|1|200", "c|n|1.0|200", "c|n|0|400", "c|n|2|200", "c|n|16|200", "c|n|17|400", "c|n|1.5|400", "h|n|3|200", "h|n|-1|400",
+            "c|presence_penalty|0|200", "c|presence_penalty|-0.0|200", "c|presence_penalty|1e-300|200", "c|presence_penalty|2|200",
+            "c|presence_penalty|2.01|400", "h|frequency_penalty|0|200", "h|frequency_penalty|-2|200", "h|frequency_penalty|-2.5|400",
+            "c|repetition_penalty|1|200", "c|repetition_penalty|0|400", "c|repetition_penalty|-1|400", "c|repetition_penalty|1e300|400",
+            "c|repetition_penalty|1e-300|400", "c|repetition_penalty|1.3|200", "c|best_of|1|200", "c|best_of|2|200", "c|best_of|17|400",
+            "c|min_tokens|0|200", "c|min_tokens|2|200", "c|min_tokens|3|400", "c|min_tokens|-1|400", "h|min_tokens|1.5|400"})
     void numericEdges(String endpoint, String field, String json, int status) {
         String max = field.startsWith("max_") ? "" : ", \"max_tokens\": 2";
         String body = endpoint.equals("c")
@@ -128,12 +130,12 @@ class RequestValidationTest {
     /** One value per unimplemented parameter that would change the output (or an implemented one's refused value): each a 400 naming it. */
     @ParameterizedTest(name = "{0} {1} = {2} -> 400")
     @CsvSource(delimiter = '|', value = {
-            "c|echo|true", "h|echo|true", "c|suffix|\"end\"", "c|suffix|[]", "c|logit_bias|{\"1\": 5}", "c|logit_bias|[1]", "c|logit_bias|\"\"", "h|tools|[{\"type\": \"function\"}]",
+            "h|echo|true", "c|suffix|\"end\"", "c|suffix|[]", "c|logit_bias|[1]", "c|logit_bias|\"\"", "c|logit_bias|{\"x\": 1}", "h|tools|[{\"type\": \"function\"}]",
             "h|functions|[{\"name\": \"f\"}]", "h|tool_choice|\"required\"", "h|tool_choice|{\"type\": \"function\"}", "h|function_call|{\"name\": \"f\"}",
             "h|response_format|{\"type\": \"json_schema\"}", "h|response_format|{\"type\": \"xml\"}", "h|response_format|\"text\"", "h|modalities|[\"text\", \"audio\"]",
             "h|audio|{\"voice\": \"alloy\"}", "h|web_search_options|{}", "h|verbosity|\"high\"",
-            "c|length_penalty|0.5", "c|use_beam_search|true", "c|min_tokens|5", "h|min_tokens|1", "c|stop_token_ids|[2]",
-            "c|include_stop_str_in_output|true", "c|skip_special_tokens|false", "c|truncate_prompt_tokens|10", "c|allowed_token_ids|[1, 2]",
+            "c|length_penalty|0.5", "c|use_beam_search|true", "c|stop_token_ids|[-2]", "c|stop_token_ids|\"x\"",
+            "c|include_stop_str_in_output|\"yes\"", "c|skip_special_tokens|1", "c|truncate_prompt_tokens|10", "c|allowed_token_ids|[1, 2]",
             "c|bad_words|[\"x\"]", "c|logits_processors|[\"p\"]", "c|prompt_logprobs|0", "c|return_tokens_as_token_ids|true",
             "c|return_token_ids|true", "c|guided_json|{\"type\": \"integer\", \"minimum\": 1}", "c|guided_regex|\"(a)\\\\1\"", "h|guided_choice|[]", "c|guided_grammar|\"g\"",
             "h|structured_outputs|{\"regex\": \"a\"}", "c|priority|1", "c|add_special_tokens|false", "h|add_special_tokens|true",

@@ -99,7 +99,7 @@ class StreamEndingsTest {
             }
             assertThat(within(Duration.ofMillis(1500), () -> engine.cancelled.contains(id))).as("cancelled soon after the client left").isTrue();
             assertThat(within(Duration.ofSeconds(2), () -> aborts(server) == aborts + 1)).as("counted as an abort").isTrue();
-            assertThat(server.metrics().scrape()).contains("quantflow_http_requests_total{endpoint=\"/v1/completions\",status=\"499\"}");
+            assertThat(server.metrics().scrape()).contains("quantflow_http_requests_total{endpoint=\"/v1/completions\",model_name=\"stories260K\",status=\"499\"}");
         }
     }
 

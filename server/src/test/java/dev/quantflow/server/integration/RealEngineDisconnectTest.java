@@ -54,17 +54,17 @@ class RealEngineDisconnectTest {
             assertThat(tokens(http) - tokensBefore).as("no token after the sequence was freed").isEqualTo(generated);
             assertThat(generated).as("far fewer than the 400 asked for").isLessThan(300);
             String metrics = http.get("/metrics").body();
-            assertThat(RealEngineLifecycleTest.value(metrics, "quantflow_request_success_total{finished_reason=\"abort\"}")).isEqualTo(1.0);
-            assertThat(RealEngineLifecycleTest.value(metrics, "quantflow_kv_cache_blocks_used")).isZero();
+            assertThat(RealEngineLifecycleTest.value(metrics, "quantflow_request_success_total{finished_reason=\"abort\",model_name=\"stories260K\"}")).isEqualTo(1.0);
+            assertThat(RealEngineLifecycleTest.value(metrics, "quantflow_kv_cache_blocks_used{model_name=\"stories260K\"}")).isZero();
         }
     }
 
     private static double tokens(Http http) {
-        double v = RealEngineLifecycleTest.value(http.get("/metrics").body(), "quantflow_generation_tokens_total");
+        double v = RealEngineLifecycleTest.value(http.get("/metrics").body(), "quantflow_generation_tokens_total{model_name=\"stories260K\"}");
         return Double.isNaN(v) ? 0 : v;
     }
 
     private static double running(Http http) {
-        return RealEngineLifecycleTest.value(http.get("/metrics").body(), "quantflow_num_requests_running");
+        return RealEngineLifecycleTest.value(http.get("/metrics").body(), "quantflow_num_requests_running{model_name=\"stories260K\"}");
     }
 }

@@ -53,15 +53,15 @@ class RealEngineLifecycleTest {
             assertThat(second).isEqualTo(first);
             long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             String metrics = http.get("/metrics").body();
-            while (value(metrics, "quantflow_prefix_cache_hits_total") == 0 && System.nanoTime() < end) {
+            while (value(metrics, "quantflow_prefix_cache_hits_total{model_name=\"stories260K\"}") == 0 && System.nanoTime() < end) {
                 Thread.sleep(20);
                 metrics = http.get("/metrics").body();
             }
-            double hits = value(metrics, "quantflow_prefix_cache_hits_total"), queries = value(metrics, "quantflow_prefix_cache_queries_total");
+            double hits = value(metrics, "quantflow_prefix_cache_hits_total{model_name=\"stories260K\"}"), queries = value(metrics, "quantflow_prefix_cache_queries_total{model_name=\"stories260K\"}");
             assertThat(hits).as("whole 16-token blocks of the repeated prompt").isPositive();
             assertThat(hits % 16).isZero();
             assertThat(queries).isGreaterThan(hits);
-            assertThat(value(metrics, "quantflow_kv_cache_blocks_cached")).isPositive();
+            assertThat(value(metrics, "quantflow_kv_cache_blocks_cached{model_name=\"stories260K\"}")).isPositive();
         }
     }
 
@@ -72,18 +72,18 @@ class RealEngineLifecycleTest {
             Http.SseStream s = http.stream("/v1/completions", streaming("Once", 400));
             assertThat(s.next()).isPresent();
             String metrics = http.get("/metrics").body();
-            assertThat(value(metrics, "quantflow_num_requests_running")).isEqualTo(1.0);
-            assertThat(value(metrics, "quantflow_kv_cache_blocks_used")).isPositive();
-            assertThat(value(metrics, "quantflow_kv_cache_usage_perc")).isPositive();
+            assertThat(value(metrics, "quantflow_num_requests_running{model_name=\"stories260K\"}")).isEqualTo(1.0);
+            assertThat(value(metrics, "quantflow_kv_cache_blocks_used{model_name=\"stories260K\"}")).isPositive();
+            assertThat(value(metrics, "quantflow_kv_cache_usage_perc{model_name=\"stories260K\"}")).isPositive();
             s.response.body().close();
             long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (value(http.get("/metrics").body(), "quantflow_num_requests_running") != 0 && System.nanoTime() < end) Thread.sleep(20);
+            while (value(http.get("/metrics").body(), "quantflow_num_requests_running{model_name=\"stories260K\"}") != 0 && System.nanoTime() < end) Thread.sleep(20);
             metrics = http.get("/metrics").body();
-            assertThat(value(metrics, "quantflow_num_requests_running")).isZero();
-            assertThat(value(metrics, "quantflow_kv_cache_blocks_used")).isZero();
-            assertThat(value(metrics, "quantflow_request_success_total{finished_reason=\"abort\"}")).isEqualTo(1.0);
+            assertThat(value(metrics, "quantflow_num_requests_running{model_name=\"stories260K\"}")).isZero();
+            assertThat(value(metrics, "quantflow_kv_cache_blocks_used{model_name=\"stories260K\"}")).isZero();
+            assertThat(value(metrics, "quantflow_request_success_total{finished_reason=\"abort\",model_name=\"stories260K\"}")).isEqualTo(1.0);
             // far fewer tokens than the 400 asked for were generated before the sequence was freed
-            assertThat(value(metrics, "quantflow_generation_tokens_total")).isLessThan(300);
+            assertThat(value(metrics, "quantflow_generation_tokens_total{model_name=\"stories260K\"}")).isLessThan(300);
         }
     }
 
@@ -99,7 +99,7 @@ class RealEngineLifecycleTest {
                 assertThat(refused.status()).isEqualTo(429);
                 assertThat(refused.header("retry-after")).contains("2");
                 assertThat(refused.json().get("error").get("type").asText()).isEqualTo("rate_limit_error");
-                assertThat(http.get("/metrics").body()).contains("quantflow_num_requests_waiting 1.0");
+                assertThat(http.get("/metrics").body()).contains("quantflow_num_requests_waiting{model_name=\"stories260K\"} 1.0");
             }
         }
     }

@@ -7,6 +7,7 @@ import dev.quantflow.engine.generate.GenerateResult;
 import dev.quantflow.engine.generate.Generator;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.sample.SamplingParams;
+import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -27,6 +28,15 @@ final class Reference implements AutoCloseable {
 
     synchronized GenerateResult greedy(String prompt, int maxTokens, List<String> stop) {
         return generator.generate(model.tokenizer().encode(prompt), new GenerateOptions(maxTokens, SamplingParams.GREEDY, false, stop), (id, d) -> {});
+    }
+
+    /** The reference loop with any options (the vLLM extensions and penalties included). */
+    synchronized GenerateResult generate(String prompt, GenerateOptions options) {
+        return generator.generate(model.tokenizer().encode(prompt), options, (id, d) -> {});
+    }
+
+    Tokenizer tokenizer() {
+        return model.tokenizer();
     }
 
     synchronized GenerateResult greedyIds(int[] prompt, int maxTokens) {
