@@ -15,7 +15,7 @@ for base in stories260K sotu6M; do
   G=$([ $base = stories260K ] && echo 32 || echo 128)
   for model in ../shared/models/$base "$TMP/$base-outliers"; do
     ALL="fp32 bf16 w8a8-tensor w8a16 w8a8-dynamic w8a8-dynamic:group=G llm-int8 llm-int8:fp=dequant llm-int8:fp=copy
-         smoothquant smoothquant:weights=tensor w4a16-rtn:group=G w4a16-gptq:group=G w4a16-awq:group=G fp8 fp8-w8a8"
+         smoothquant smoothquant:weights=tensor w4a16-rtn:group=G w4a16-gptq:group=G w4a16-awq:group=G fp8 fp8-w8a8 nf4"
     for q in ${SCHEMES:-$ALL} "fp32 --kv int8"; do
       [ -z "${SCHEMES:-}" ] || [ "$q" != "fp32 --kv int8" ] || continue
       q=${q//group=G/group=$G}
