@@ -3,12 +3,11 @@ package dev.quantflow.engine.quant;
 import dev.quantflow.engine.compute.Fp8Kernels;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.Parallel;
-import dev.quantflow.engine.compute.VectorMath;
 
 /**
  * FP8 weight-only (W8A16 in FP8, as vLLM's fp8 on GPUs without FP8 tensor cores): e4m3 or e5m2
  * codes, per-channel or per-tensor scales, fp32 activations. Decode reads one byte per weight and
- * decodes in registers; a batch dequantizes each weight row once and reuses it for every row.
+ * decodes in registers, for every row of a batch alike.
  */
 public final class Fp8Linear implements Linear {
     private final Fp8Matrix w;
@@ -48,16 +47,12 @@ public final class Fp8Linear implements Linear {
         int out = w.rows(), in = w.cols();
         byte[] q = w.q();
         float[] scale = w.scales();
+        // every row through the same kernel (the weight row stays in cache across the batch): a
+        // request's output does not depend on what is batched with it
         Parallel.range(out, (long) in * rows, (start, end) -> {
-            float[] row = rows == 1 ? null : new float[in];
             for (int o = start; o < end; o++) {
                 float b = bias == null ? 0f : bias[o];
-                if (row == null) {
-                    y[o] = b + scale[o] * Fp8Kernels.dotF8F32(w.format(), q, o * in, x, 0, in);
-                } else {
-                    Fp8Kernels.dequantize(w.format(), q, o * in, scale[o], row, in);
-                    for (int r = 0; r < rows; r++) y[r * out + o] = b + VectorMath.dot(row, 0, x, r * in, in);
-                }
+                for (int r = 0; r < rows; r++) y[r * out + o] = b + scale[o] * Fp8Kernels.dotF8F32(w.format(), q, o * in, x, r * in, in);
             }
         });
     }

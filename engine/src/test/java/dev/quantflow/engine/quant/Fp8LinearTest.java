@@ -103,6 +103,26 @@ class Fp8LinearTest {
     }
 
     @Test
+    void aRowsOutputDoesNotDependOnTheBatch() {
+        int out = 17, in = 93, rows = 5;
+        Random r = new Random(3);
+        float[] w = gaussian(r, out * in, 0.05), x = gaussian(r, rows * in, 1);
+        List<dev.quantflow.engine.compute.Linear> linears = List.of(new Fp8Linear(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), null),
+                new Fp8Linear(Fp8Matrix.quantize(w, out, in, Fp8Format.E5M2, false), null),
+                new Fp8W8A8Linear(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), Fp8W8A8Linear.Act.TOKEN, Float.POSITIVE_INFINITY, null),
+                new Nf4Linear(Nf4Matrix.quantize(w, out, in, 64, true), null));
+        for (var l : linears) {
+            float[] batch = new float[rows * out];
+            l.forward(x, rows, batch);
+            for (int t = 0; t < rows; t++) {
+                float[] one = new float[out];
+                l.forward(java.util.Arrays.copyOfRange(x, t * in, (t + 1) * in), 1, one);
+                assertThat(java.util.Arrays.copyOfRange(batch, t * out, (t + 1) * out)).as("%s row %d", l.scheme(), t).isEqualTo(one);
+            }
+        }
+    }
+
+    @Test
     void theBitDecodeKernelAgreesWithTheTableOnEveryCode() {
         for (Fp8Format f : Fp8Format.values()) {
             byte[] codes = new byte[256];
