@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Evaluates every scheme on stories260K, sotu6M and their outlier-injected variants; one JSON line
-# per (model, scheme) into docs/quantization/results.jsonl. Run from the project root.
+# per (model, scheme) into docs/quantization/results.jsonl. Run from the project root. SCHEMES (G
+# is substituted) and OUT select a subset, e.g. the FP8 section's:
+#   SCHEMES='fp8 fp8:format=e4m3,scale=tensor fp8:format=e5m2 fp8:format=e5m2,scale=tensor fp8-w8a8 fp8-w8a8:act=tensor fp8-w8a8:act=static w8a8-dynamic' \
+#   OUT=docs/quantization/results-fp8.jsonl docs/quantization/run-table.sh
 set -euo pipefail
 OUT=${OUT:-docs/quantization/results.jsonl}
 QF=${QF:-bin/quantflow}
@@ -11,8 +14,11 @@ for base in stories260K sotu6M; do
   [ -d "$TMP/$base-outliers" ] || $QF inject-outliers --model ../shared/models/$base --out "$TMP/$base-outliers" --channels 2 --scale 40 --seed 1
   G=$([ $base = stories260K ] && echo 32 || echo 128)
   for model in ../shared/models/$base "$TMP/$base-outliers"; do
-    for q in fp32 bf16 w8a8-tensor w8a16 w8a8-dynamic w8a8-dynamic:group=$G llm-int8 llm-int8:fp=dequant llm-int8:fp=copy \
-             smoothquant smoothquant:weights=tensor w4a16-rtn:group=$G w4a16-gptq:group=$G w4a16-awq:group=$G "fp32 --kv int8"; do
+    ALL="fp32 bf16 w8a8-tensor w8a16 w8a8-dynamic w8a8-dynamic:group=G llm-int8 llm-int8:fp=dequant llm-int8:fp=copy
+         smoothquant smoothquant:weights=tensor w4a16-rtn:group=G w4a16-gptq:group=G w4a16-awq:group=G fp8 fp8-w8a8 nf4"
+    for q in ${SCHEMES:-$ALL} "fp32 --kv int8"; do
+      [ -z "${SCHEMES:-}" ] || [ "$q" != "fp32 --kv int8" ] || continue
+      q=${q//group=G/group=$G}
       # shellcheck disable=SC2086
       $QF eval --model "$model" --quant $q --calib ../shared/data/$base-calib.txt --text ../shared/data/$base-eval.txt \
         --max-tokens 2048 --calib-tokens 4096 --speed-tokens 32 --json | tee -a "$OUT"

@@ -36,7 +36,8 @@ class SchemeTableTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"fp32", "dense", "bf16", "w8a16", "w8a8-dynamic", "w8a8-dynamic:group=32", "w8a8-dynamic:group=128", "llm-int8",
-            "llm-int8:threshold=4.5", "llm-int8:threshold=6.0,fp=dequant", "w4a16-rtn", "w4a16-rtn:group=32", "w4a16-rtn:group=64", "w4a16"})
+            "llm-int8:threshold=4.5", "llm-int8:threshold=6.0,fp=dequant", "w4a16-rtn", "w4a16-rtn:group=32", "w4a16-rtn:group=64", "w4a16",
+            "fp8", "fp8:format=e5m2,scale=tensor", "fp8-w8a16:format=e4m3", "fp8-w8a8", "fp8-w8a8:act=tensor,scale=tensor", "nf4"})
     void aSchemeTheCpuBuildsIsUploadedAsTheEnginesCodesOrRefusedByName(String spec) {
         QuantScheme scheme = QuantPlan.parse(spec, List.of()).schemeFor(NAME);
         LinearFactory engine = QuantizedModels.calibrationFree(spec);
@@ -46,7 +47,7 @@ class SchemeTableTest {
         try {
             card = CudaFormat.of(NAME, scheme, w, null, engine);
         } catch (IllegalArgumentException refused) {
-            assertThat(scheme).isInstanceOfAny(QuantScheme.W8A16.class, QuantScheme.W8A8Tensor.class);
+            assertThat(scheme).isInstanceOfAny(QuantScheme.W8A16.class, QuantScheme.W8A8Tensor.class, QuantScheme.Fp8.class, QuantScheme.Fp8W8A8.class, QuantScheme.Nf4.class);
             assertThat(refused.getMessage()).startsWith(NAME + ": " + scheme + " cannot run on a CUDA card").doesNotContain("\n");
             return;
         }
@@ -81,7 +82,7 @@ class SchemeTableTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llm-int8:6.0", "int3", "w4a16:x", "w8a8-dynamic:group=0", "bf16:group=2"})
+    @ValueSource(strings = {"llm-int8:6.0", "int3", "w4a16:x", "w8a8-dynamic:group=0", "bf16:group=2", "fp8:format=e3m4", "fp8-w8a8:act=row", "fp8:scale=group"})
     void aStringTheLanguageRefusesIsRefusedForEveryBackend(String spec) {
         assertThatThrownBy(() -> QuantPlan.parse(spec, List.of())).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> QuantizedModels.calibrationFree(spec)).isInstanceOf(IllegalArgumentException.class);

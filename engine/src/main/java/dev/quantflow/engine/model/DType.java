@@ -6,7 +6,7 @@ package dev.quantflow.engine.model;
  * blockBytes bytes; a row of a matrix is a whole number of blocks).
  */
 public enum DType {
-    F32(4), F16(2), BF16(2), F64(8), I8(1), U8(1), I16(2), I32(4), I64(8), BOOL(1),
+    F32(4), F16(2), BF16(2), F64(8), I8(1), U8(1), I16(2), I32(4), I64(8), BOOL(1), F8_E4M3(1), F8_E5M2(1),
     Q4_0(32, 18), Q4_1(32, 20), Q5_0(32, 22), Q5_1(32, 24), Q8_0(32, 34),
     Q2_K(256, 84), Q3_K(256, 110), Q4_K(256, 144), Q5_K(256, 176), Q6_K(256, 210);
 
@@ -48,6 +48,8 @@ public enum DType {
             case "I32" -> I32;
             case "I64" -> I64;
             case "BOOL" -> BOOL;
+            case "F8_E4M3" -> F8_E4M3;
+            case "F8_E5M2" -> F8_E5M2;
             default -> throw new IllegalArgumentException("unsupported dtype " + name);
         };
     }

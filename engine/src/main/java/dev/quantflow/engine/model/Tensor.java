@@ -31,7 +31,7 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         return shape.length == 1 ? 1 : (int) (numel() / shape[0]);
     }
 
-    /** Element i converted to float (F32, F16, BF16, F64, I8, I32). */
+    /** Element i converted to float (F32, F16, BF16, F64, I8, I32, F8_E4M3, F8_E5M2). */
     public float getFloat(long i) {
         return switch (dtype) {
             case F32 -> data.get(F32_LE, i * 4);
@@ -40,6 +40,7 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
             case F64 -> (float) data.get(ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i * 8);
             case I8 -> data.get(ValueLayout.JAVA_BYTE, i);
             case I32 -> data.get(I32_LE, i * 4);
+            case F8_E4M3, F8_E5M2 -> Fp8Format.of(dtype).decode(data.get(ValueLayout.JAVA_BYTE, i));
             default -> throw new UnsupportedOperationException(name + ": cannot read " + dtype + " as float");
         };
     }

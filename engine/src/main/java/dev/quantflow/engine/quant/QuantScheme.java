@@ -1,5 +1,6 @@
 package dev.quantflow.engine.quant;
 
+import dev.quantflow.engine.model.Fp8Format;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -86,6 +87,30 @@ public sealed interface QuantScheme {
         @Override public String toString() { return name() + ":group=" + group + (actOrder ? ",act-order=true" : "") + (symmetric ? ",sym=true" : ""); }
     }
 
+    /** FP8 weight-only: e4m3 or e5m2 codes with per-channel or per-tensor scales, fp32 activations. */
+    record Fp8(Fp8Format format, boolean perChannel) implements QuantScheme {
+        public String name() { return "fp8"; }
+        @Override public String toString() {
+            return name() + ":format=" + format.name().toLowerCase(Locale.ROOT) + ",scale=" + (perChannel ? "channel" : "tensor");
+        }
+    }
+
+    /** FP8 W8A8: e4m3 weights and e4m3 activations, scaled per token (dynamic), per tensor (dynamic) or static from calibration. */
+    record Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act) implements QuantScheme {
+        public String name() { return "fp8-w8a8"; }
+        @Override public boolean needsCalibration() { return act == Fp8W8A8Linear.Act.STATIC; }
+        @Override public String toString() {
+            String p = (act == Fp8W8A8Linear.Act.TOKEN ? "" : ",act=" + act.name().toLowerCase(Locale.ROOT)) + (perChannelWeights ? "" : ",scale=tensor");
+            return p.isEmpty() ? name() : name() + ":" + p.substring(1);
+        }
+    }
+
+    /** NF4 weight-only (QLoRA): absmax blocks of B weights; double quantization stores the absmax in 8 bits. */
+    record Nf4(int block, boolean doubleQuant) implements QuantScheme {
+        public String name() { return "nf4"; }
+        @Override public String toString() { return name() + ":block=" + block + (doubleQuant ? "" : ",double-quant=false"); }
+    }
+
     private static String fmt(float v) {
         return v == Math.rint(v) ? String.format(Locale.ROOT, "%.1f", v) : Float.toString(v);
     }
@@ -106,8 +131,12 @@ public sealed interface QuantScheme {
             case "w4a16", "w4a16-rtn", "w4a16-gptq", "w4a16-awq" -> new W4A16(name.equals("w4a16") ? Int4Method.RTN : Int4Method.valueOf(name.substring(6).toUpperCase(Locale.ROOT)),
                     intParam(p, "group", DEFAULT_INT4_GROUP, spec), Boolean.parseBoolean(p.getOrDefault("act-order", "false")),
                     Boolean.parseBoolean(p.getOrDefault("sym", "false")));
+            case "fp8", "fp8-w8a16" -> new Fp8(choice(p, "format", Fp8Format.class, Fp8Format.E4M3, spec), perChannel(p, spec));
+            case "fp8-w8a8" -> new Fp8W8A8(perChannel(p, spec), choice(p, "act", Fp8W8A8Linear.Act.class, Fp8W8A8Linear.Act.TOKEN, spec));
+            case "nf4" -> new Nf4(intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")));
             default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
-                    + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true)");
+                    + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true, "
+                    + "fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor], nf4[:block=64,double-quant=true])");
         };
         p.remove("act-order");
         p.remove("sym");
@@ -164,6 +193,21 @@ public sealed interface QuantScheme {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("scheme '" + spec + "': alpha must be in [0, 1], got '" + v + "'");
         }
+    }
+
+    private static boolean perChannel(Map<String, String> p, String spec) {
+        String v = p.remove("scale");
+        if (v == null || v.equals("channel")) return true;
+        if (v.equals("tensor")) return false;
+        throw new IllegalArgumentException("scheme '" + spec + "': scale must be channel or tensor, got '" + v + "'");
+    }
+
+    private static <E extends Enum<E>> E choice(Map<String, String> p, String key, Class<E> type, E def, String spec) {
+        String v = p.remove(key);
+        if (v == null) return def;
+        for (E e : type.getEnumConstants()) if (e.name().equalsIgnoreCase(v)) return e;
+        throw new IllegalArgumentException("scheme '" + spec + "': " + key + " must be one of " + java.util.Arrays.stream(type.getEnumConstants())
+                .map(e -> e.name().toLowerCase(Locale.ROOT)).toList() + ", got '" + v + "'");
     }
 
     private static LlmInt8Linear.FpSource fpSource(String v, String spec) {

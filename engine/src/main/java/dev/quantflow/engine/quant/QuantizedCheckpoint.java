@@ -8,6 +8,7 @@ import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.gguf.block.GgufLinears;
 import dev.quantflow.engine.model.DType;
+import dev.quantflow.engine.model.Fp8Format;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.ModelLoadException;
 import dev.quantflow.engine.model.Tensor;
@@ -125,6 +126,22 @@ public final class QuantizedCheckpoint {
                 w.addBytes(name + ".qzeros", DType.U8, new long[] {m.rows(), m.groups()}, m.zeros());
                 if (i4.permutation() != null) w.addInts(name + ".perm", new long[] {m.cols()}, i4.permutation());
             }
+            case Fp8Linear f -> fp8(w, name, f.weights());
+            case Fp8W8A8Linear f -> {
+                fp8(w, name, f.weights());
+                if (f.act() == Fp8W8A8Linear.Act.STATIC) w.addFloats(name + ".input_scale", new long[] {1}, new float[] {f.inputScale()});
+            }
+            case Nf4Linear f -> {
+                Nf4Matrix m = f.weights();
+                w.addBytes(name + ".qweight4", DType.U8, new long[] {m.rows(), Int4Packing.bytesPerRow(m.cols())}, Int4Packing.pack(m.q(), m.rows(), m.cols()));
+                if (m.doubleQuant()) {
+                    w.addBytes(name + ".absmax_q", DType.I8, new long[] {m.blocks()}, m.absmaxQ());
+                    w.addFloats(name + ".absmax_scales", new long[] {m.absmaxScales().length}, m.absmaxScales());
+                    w.addFloats(name + ".absmax_offset", new long[] {1}, new float[] {m.absmaxOffset()});
+                } else {
+                    w.addFloats(name + ".absmax", new long[] {m.blocks()}, m.absmaxFp32());
+                }
+            }
             default -> throw new IllegalArgumentException(name + ": cannot save a " + l.getClass().getSimpleName());
         }
     }
@@ -132,6 +149,11 @@ public final class QuantizedCheckpoint {
     private static void int8(CheckpointWriter w, String name, QuantizedMatrix m) {
         w.addBytes(name + ".qweight", DType.I8, new long[] {m.rows(), m.cols()}, m.q());
         w.addFloats(name + ".scales", new long[] {m.rows(), m.groups()}, m.scales());
+    }
+
+    private static void fp8(CheckpointWriter w, String name, Fp8Matrix m) {
+        w.addBytes(name + ".qweight", m.format().dtype(), new long[] {m.rows(), m.cols()}, m.q());
+        w.addFloats(name + ".scales", new long[] {m.storedScales().length}, m.storedScales());
     }
 
     private static void writeAuto(CheckpointWriter w, String name, Linear l, Format f) {
@@ -159,7 +181,9 @@ public final class QuantizedCheckpoint {
                 if (qc.path("bits").asInt(4) != 4) throw new ModelLoadException(Path.of("config.json"), method + " checkpoints with " + qc.path("bits").asInt() + " bits are not supported (4 only)");
                 yield new Stored(store, qc, method);
             }
-            default -> throw new ModelLoadException(Path.of("config.json"), "unsupported quantization_config.quant_method '" + method + "' (supported: quantflow, gptq, awq, gguf)");
+            case "compressed-tensors", "fbgemm_fp8" -> Fp8Checkpoint.loader(store, qc);
+            default -> throw new ModelLoadException(Path.of("config.json"), "unsupported quantization_config.quant_method '" + method
+                    + "' (supported: quantflow, gptq, awq, gguf, compressed-tensors (FP8), fbgemm_fp8)");
         };
     }
 
@@ -224,6 +248,15 @@ public final class QuantizedCheckpoint {
                     QuantizedMatrix m = new QuantizedMatrix(IntRange.INT4_ASYM, out, in, new GroupLayout(in, x.group()), codes, scales, bytes(name + ".qzeros"));
                     yield new Int4GroupLinear(m, store.find(name + ".perm").map(Tensor::toIntArray).orElse(null), bias, x.toString());
                 }
+                case QuantScheme.Fp8 x -> new Fp8Linear(fp8(name, out, in, x.format()), bias);
+                case QuantScheme.Fp8W8A8 x -> new Fp8W8A8Linear(fp8(name, out, in, Fp8Format.E4M3), x.act(),
+                        x.act() == Fp8W8A8Linear.Act.STATIC ? floats(name + ".input_scale")[0] : Float.POSITIVE_INFINITY, bias);
+                case QuantScheme.Nf4 x -> {
+                    byte[] codes = Int4Packing.unpack(bytes(name + ".qweight4"), out, in);
+                    yield new Nf4Linear(x.doubleQuant()
+                            ? new Nf4Matrix(out, in, x.block(), codes, null, bytes(name + ".absmax_q"), floats(name + ".absmax_scales"), floats(name + ".absmax_offset")[0])
+                            : new Nf4Matrix(out, in, x.block(), codes, floats(name + ".absmax"), null, null, 0f), bias);
+                }
                 case QuantScheme.Fp32 x -> throw new ModelLoadException(Path.of("weights"), "missing tensor " + name + ".weight");
                 case QuantScheme.Bf16 x -> throw new ModelLoadException(Path.of("weights"), "missing tensor " + name + ".weight");
             };
@@ -232,6 +265,12 @@ public final class QuantizedCheckpoint {
         private QuantizedMatrix int8(String name, int out, int in, int group) {
             GroupLayout g = new GroupLayout(in, group);
             return new QuantizedMatrix(IntRange.INT8_SYM, out, in, g, bytes(name + ".qweight"), floats(name + ".scales"), new byte[out * g.groups()]);
+        }
+
+        private Fp8Matrix fp8(String name, int out, int in, Fp8Format f) {
+            Tensor q = get(name + ".qweight");
+            if (q.dtype() != f.dtype()) throw new ModelLoadException(Path.of("weights"), name + ".qweight is " + q.dtype() + ", the scheme needs " + f.dtype());
+            return Fp8Matrix.of(f, out, in, bytes(name + ".qweight"), floats(name + ".scales"));
         }
 
         private Tensor get(String n) {

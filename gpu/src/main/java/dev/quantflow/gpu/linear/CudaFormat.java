@@ -3,6 +3,8 @@ package dev.quantflow.gpu.linear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.model.Tensor;
+import dev.quantflow.engine.quant.Fp8Linear;
+import dev.quantflow.engine.quant.Fp8W8A8Linear;
 import dev.quantflow.engine.quant.Int4GroupLinear;
 import dev.quantflow.engine.quant.LlmInt8Linear;
 import dev.quantflow.engine.quant.QuantScheme;
@@ -41,6 +43,9 @@ public sealed interface CudaFormat {
             case QuantScheme.Bf16 b -> new Dense(QuantizedModels.toBf16(weight));
             case QuantScheme.W8A16 w -> throw unsupported(name, scheme, "there is no weight-only int8 kernel; use w8a8-dynamic or llm-int8");
             case QuantScheme.W8A8Tensor w -> throw unsupported(name, scheme, "static activation scales have no kernel; use w8a8-dynamic");
+            case QuantScheme.Fp8 f -> throw unsupported(name, scheme, FP8_REFUSAL);
+            case QuantScheme.Fp8W8A8 f -> throw unsupported(name, scheme, FP8_REFUSAL);
+            case QuantScheme.Nf4 f -> throw unsupported(name, scheme, "NF4 has no CUDA kernel yet (the CPU backend runs it); use w4a16-rtn on a card");
             default -> of(name, scheme.toString(), engine.create(name, weight, bias));
         };
     }
@@ -57,9 +62,14 @@ public sealed interface CudaFormat {
             case Int4GroupLinear l when l.permutation() != null ->
                     throw unsupported(name, scheme, "act-order (a column permutation) has no kernel; quantize without act-order");
             case Int4GroupLinear l -> new W4A16(WeightPacking.int4Groups(l.weights()));
+            case Fp8Linear l -> throw unsupported(name, scheme, FP8_REFUSAL);
+            case Fp8W8A8Linear l -> throw unsupported(name, scheme, FP8_REFUSAL);
             default -> throw unsupported(name, scheme, built.getClass().getSimpleName() + " has no CUDA kernel");
         };
     }
+
+    /** The CPU kernels (engine Fp8Linear / Fp8W8A8Linear) are the reference a card kernel will be checked against. */
+    String FP8_REFUSAL = "FP8 has no CUDA kernel yet (the CPU backend runs it); use w8a8-dynamic or bf16 on a card";
 
     /** A quantized checkpoint's layer, by the engine's loader; empty when the store holds it dense. */
     static Optional<CudaFormat> fromStore(String name, int out, int in, float[] bias, LinearFactory engine) {
