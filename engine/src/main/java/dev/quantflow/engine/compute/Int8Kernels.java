@@ -41,21 +41,22 @@ public final class Int8Kernels {
         return sum;
     }
 
-    /** sum_i w[wo+i] * x[xo+i] with int8 w widened to float in registers (reads 1 byte per weight). */
+    /**
+     * sum_i w[wo+i] * x[xo+i] with int8 w widened to float in registers (reads 1 byte per weight).
+     * Four accumulators: with two, the FMA latency (4 cycles on Zen 3) capped the loop at half a
+     * vector per cycle.
+     */
     public static float dotI8F32(byte[] w, int wo, float[] x, int xo, int n) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
         int L = F.length(), i = 0;
-        for (; i <= n - 2 * L; i += 2 * L) {
-            FloatVector w0 = (FloatVector) ByteVector.fromArray(B, w, wo + i).convertShape(VectorOperators.B2F, F, 0);
-            FloatVector w1 = (FloatVector) ByteVector.fromArray(B, w, wo + i + L).convertShape(VectorOperators.B2F, F, 0);
-            s0 = w0.fma(FloatVector.fromArray(F, x, xo + i), s0);
-            s1 = w1.fma(FloatVector.fromArray(F, x, xo + i + L), s1);
+        for (; i <= n - 4 * L; i += 4 * L) {
+            s0 = b2f(w, wo + i).fma(FloatVector.fromArray(F, x, xo + i), s0);
+            s1 = b2f(w, wo + i + L).fma(FloatVector.fromArray(F, x, xo + i + L), s1);
+            s2 = b2f(w, wo + i + 2 * L).fma(FloatVector.fromArray(F, x, xo + i + 2 * L), s2);
+            s3 = b2f(w, wo + i + 3 * L).fma(FloatVector.fromArray(F, x, xo + i + 3 * L), s3);
         }
-        for (; i <= n - L; i += L) {
-            FloatVector w0 = (FloatVector) ByteVector.fromArray(B, w, wo + i).convertShape(VectorOperators.B2F, F, 0);
-            s0 = w0.fma(FloatVector.fromArray(F, x, xo + i), s0);
-        }
-        float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i <= n - L; i += L) s0 = b2f(w, wo + i).fma(FloatVector.fromArray(F, x, xo + i), s0);
+        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) sum += w[wo + i] * x[xo + i];
         return sum;
     }
@@ -101,10 +102,9 @@ public final class Int8Kernels {
 
     /**
      * dst[d + r] = sum_i a[ao + i] * w[wo + r * stride + i] for four int8 weight rows, exact in
-     * int32: each activation vector is widened once for four weight rows. Measured against
-     * widening to int16 with vpmullw and splitting the int16 pair sums by shifts (vpmaddwd by
-     * hand): that variant ran at a third of this one's bytes per CPU-second on Zen 3 (C2 did not
-     * compile its reinterpret/shift chain into tight code), so the int32 multiply stays.
+     * int32: each activation vector is widened once for four weight rows. Widening to int16 with
+     * vpmullw and splitting the int16 pair sums by shifts (vpmaddwd by hand) was tried: on Zen 3
+     * it ran at a third of the single-row int32 loop's bytes per CPU-second, so int32 stays.
      */
     public static void dotI8x4(byte[] a, int ao, byte[] w, int wo, int stride, int n, int[] dst, int d) {
         IntVector z = IntVector.zero(I), c0 = z, c1 = z, c2 = z, c3 = z;

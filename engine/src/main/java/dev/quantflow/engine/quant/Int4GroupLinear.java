@@ -216,8 +216,7 @@ public final class Int4GroupLinear implements Linear {
 
     /** acc + low nibbles of L packed bytes at off times xl + their high nibbles times xh. */
     private FloatVector nibbles(int off, FloatVector xl, FloatVector xh, FloatVector acc) {
-        // zero-extended, so the high nibble is one shift (sign extension needs a shift and a mask;
-        // measured 1.2-1.4x slower per CPU-second than this on Zen 3)
+        // zero-extended, so the high nibble is one shift (sign extension needs a shift and a mask)
         IntVector v = (IntVector) ByteVector.fromArray(B, packed, off).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
         FloatVector lo = (FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0);
         FloatVector hi = (FloatVector) v.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
