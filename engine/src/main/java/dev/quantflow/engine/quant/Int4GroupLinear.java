@@ -51,11 +51,13 @@ public final class Int4GroupLinear implements Linear {
         if (perm != null && perm.length != in) throw new IllegalArgumentException("input permutation has " + perm.length + " entries, expected " + in);
         this.packed = new byte[out * bytesPerRow];
         byte[] q = u.q();
-        for (int o = 0; o < out; o++)
-            for (int c = 0; c < in; c++) {
-                int block = c / 32, j = c % 32, b = o * bytesPerRow + block * 16 + (j % 16);
-                packed[b] |= (byte) (j < 16 ? q[o * in + c] : q[o * in + c] << 4);
-            }
+        Parallel.range(out, 2L * in, (first, last) -> {   // each row's bytes are its own
+            for (int o = first; o < last; o++)
+                for (int c = 0; c < in; c++) {
+                    int block = c / 32, j = c % 32, b = o * bytesPerRow + block * 16 + (j % 16);
+                    packed[b] |= (byte) (j < 16 ? q[o * in + c] : q[o * in + c] << 4);
+                }
+        });
     }
 
     /** Round-to-nearest int4 of weight (out, in), asymmetric, groups of groupSize. */

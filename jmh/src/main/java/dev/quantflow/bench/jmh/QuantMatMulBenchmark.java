@@ -33,7 +33,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * Quantized linears (w8a16, w8a8-dynamic, w4a16 at group 128 and 32) against bf16 on the
  * decoder's matrix shapes, 1 row (decode) and 16 rows (prefill), on 1 and 2 threads. Each kernel
  * "X" is followed by "XOld", the pre-issue-14 loop over the same bytes (QuantBaselines), so the
- * two run next to each other in one JVM. Weights rotate over copies totalling >= 192 MiB so every
+ * two run next to each other in one JVM. Weights rotate over copies totalling >= 128 MiB so every
  * call streams them from DRAM. GB/s = weight bytes per call / time (KernelReport prints it).
  */
 @State(Scope.Thread)
@@ -43,7 +43,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 4, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx2g"})
 public class QuantMatMulBenchmark {
-    static final long ROTATION_BYTES = 192L << 20;
+    static final long ROTATION_BYTES = 128L << 20;   // 4x the 32 MiB L3
 
     /** out x in */
     @Param({"2048x5632", "5632x2048"})
@@ -96,7 +96,7 @@ public class QuantMatMulBenchmark {
                 case "w8a16" -> linears[c] = new Int8Linear(mc, null);
                 case "w8a8" -> linears[c] = new W8A8DynamicLinear(mc, null, "w8a8-dynamic");
                 case "w4a16g128", "w4a16g32" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
-                case "w4a16g128Old", "w4a16g32Old" -> packed4[c] = QuantBaselines.pack4(mc);
+                case "w4a16g128Old", "w4a16g32Old" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
                 default -> { }
             }
             // only the baselines read the matrix; the linears hold their own packed copy
