@@ -41,59 +41,22 @@ public final class Int8Kernels {
         return sum;
     }
 
-    /**
-     * sum_i w[wo+i] * x[xo+i] with int8 w widened to float in registers (reads 1 byte per weight).
-     * Four accumulators: with two, the FMA latency (4 cycles on Zen 3) capped the loop at half a
-     * vector per cycle.
-     */
+    /** sum_i w[wo+i] * x[xo+i] with int8 w widened to float in registers (reads 1 byte per weight). */
     public static float dotI8F32(byte[] w, int wo, float[] x, int xo, int n) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
         int L = F.length(), i = 0;
-        for (; i <= n - 4 * L; i += 4 * L) {
+        for (; i <= n - 2 * L; i += 2 * L) {
             s0 = b2f(w, wo + i).fma(FloatVector.fromArray(F, x, xo + i), s0);
             s1 = b2f(w, wo + i + L).fma(FloatVector.fromArray(F, x, xo + i + L), s1);
-            s2 = b2f(w, wo + i + 2 * L).fma(FloatVector.fromArray(F, x, xo + i + 2 * L), s2);
-            s3 = b2f(w, wo + i + 3 * L).fma(FloatVector.fromArray(F, x, xo + i + 3 * L), s3);
         }
         for (; i <= n - L; i += L) s0 = b2f(w, wo + i).fma(FloatVector.fromArray(F, x, xo + i), s0);
-        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) sum += w[wo + i] * x[xo + i];
         return sum;
     }
 
     private static FloatVector b2f(byte[] w, int off) {
         return (FloatVector) ByteVector.fromArray(B, w, off).convertShape(VectorOperators.B2F, F, 0);
-    }
-
-    /**
-     * dst[d + r] = sum_i w[wo + r * stride + i] * x[xo + i] for the four int8 rows r = 0..3: the
-     * decode tile. Each activation vector is loaded once for four weight rows, so a weight byte
-     * costs one widening load, one convert and one FMA; the four independent accumulators hide
-     * the FMA latency that a single row's chain would wait on.
-     */
-    public static void dotI8F32x4(byte[] w, int wo, int stride, float[] x, int xo, int n, float[] dst, int d) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-        int L = F.length(), i = 0, w1 = wo + stride, w2 = w1 + stride, w3 = w2 + stride;
-        for (; i <= n - L; i += L) {
-            FloatVector xv = FloatVector.fromArray(F, x, xo + i);
-            a0 = b2f(w, wo + i).fma(xv, a0);
-            a1 = b2f(w, w1 + i).fma(xv, a1);
-            a2 = b2f(w, w2 + i).fma(xv, a2);
-            a3 = b2f(w, w3 + i).fma(xv, a3);
-        }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
-            float xi = x[xo + i];
-            s0 += w[wo + i] * xi;
-            s1 += w[w1 + i] * xi;
-            s2 += w[w2 + i] * xi;
-            s3 += w[w3 + i] * xi;
-        }
-        dst[d] = s0;
-        dst[d + 1] = s1;
-        dst[d + 2] = s2;
-        dst[d + 3] = s3;
     }
 
     private static IntVector b2i(byte[] w, int off) {
