@@ -27,23 +27,39 @@ public record ActivationQuant(byte[] q, float[] scales, GroupLayout layout) {
 
     /**
      * y[r, o] = sum_g xs[r,g] * ws[o,g] * (xq[r, g] . wq[o, g]) (+ bias): the int8 x int8 -> int32
-     * matmul with the scales applied once per group to the int32 sums. Weights share the layout.
+     * matmul with the scales applied once per group to the int32 sums. Weights share the layout
+     * and are symmetric int8. For a batch, four weight rows are taken at a time for every
+     * activation row: their 4 x in bytes stay in L1 while the rows pass, and each activation load
+     * serves four weight rows (1.1-1.8x the row-at-a-time loop at 16 rows). One row (decode) reads
+     * the weights as one stream, a row at a time: the four-row tile, whose four streams were
+     * 0.55-0.8x as fast there in JMH (the int32 loop is cheap enough that the access pattern decides).
      */
     public void matmul(QuantizedMatrix w, int rows, float[] bias, float[] y) {
+        if (w.range() != IntRange.INT8_SYM) throw new IllegalArgumentException("the int8 matmul needs symmetric int8 weights, got " + w.range());
         int in = layout.cols(), out = w.rows(), ng = layout.groups();
         byte[] wq = w.q();
         float[] ws = w.scales();
         Parallel.range(out, (long) in * rows, (start, end) -> {
-            for (int o = start; o < end; o++) {
-                float b = bias == null ? 0f : bias[o];
+            int[] dots = new int[4];
+            for (int o = start; o < end; o += 4) {
+                int n = Math.min(4, end - o);
                 for (int r = 0; r < rows; r++) {
-                    float acc = 0f;
+                    float a0 = 0f, a1 = 0f, a2 = 0f, a3 = 0f;
                     for (int k = 0; k < ng; k++) {
-                        int s = layout.start(k), n = layout.end(k) - s;
-                        int dot = Int8Kernels.dotI8(q, r * in + s, wq, o * in + s, n);
-                        acc += dot * (scales[r * ng + k] * ws[o * ng + k]);
+                        int s = layout.start(k), len = layout.end(k) - s;
+                        float xs = scales[r * ng + k];
+                        if (n == 4 && rows > 1) {
+                            Int8Kernels.dotI8x4(q, r * in + s, wq, o * in + s, in, len, dots, 0);
+                        } else {
+                            for (int j = 0; j < n; j++) dots[j] = Int8Kernels.dotI8(q, r * in + s, wq, (o + j) * in + s, len);
+                        }
+                        a0 += dots[0] * (xs * ws[o * ng + k]);
+                        if (n > 1) a1 += dots[1] * (xs * ws[(o + 1) * ng + k]);
+                        if (n > 2) a2 += dots[2] * (xs * ws[(o + 2) * ng + k]);
+                        if (n > 3) a3 += dots[3] * (xs * ws[(o + 3) * ng + k]);
                     }
-                    y[r * out + o] = b + acc;
+                    float[] acc = {a0, a1, a2, a3};
+                    for (int j = 0; j < n; j++) y[r * out + o + j] = (bias == null ? 0f : bias[o + j]) + acc[j];
                 }
             }
         });

@@ -51,11 +51,13 @@ public final class Int4GroupLinear implements Linear {
         if (perm != null && perm.length != in) throw new IllegalArgumentException("input permutation has " + perm.length + " entries, expected " + in);
         this.packed = new byte[out * bytesPerRow];
         byte[] q = u.q();
-        for (int o = 0; o < out; o++)
-            for (int c = 0; c < in; c++) {
-                int block = c / 32, j = c % 32, b = o * bytesPerRow + block * 16 + (j % 16);
-                packed[b] |= (byte) (j < 16 ? q[o * in + c] : q[o * in + c] << 4);
-            }
+        Parallel.range(out, 2L * in, (first, last) -> {   // each row's bytes are its own
+            for (int o = first; o < last; o++)
+                for (int c = 0; c < in; c++) {
+                    int block = c / 32, j = c % 32, b = o * bytesPerRow + block * 16 + (j % 16);
+                    packed[b] |= (byte) (j < 16 ? q[o * in + c] : q[o * in + c] << 4);
+                }
+        });
     }
 
     /** Round-to-nearest int4 of weight (out, in), asymmetric, groups of groupSize. */
@@ -109,11 +111,12 @@ public final class Int4GroupLinear implements Linear {
             return;
         }
         Parallel.range(out, (long) in * rows, (start, end) -> {
-            float[] row = new float[padded];
-            for (int o = start; o < end; o++) {
-                dequantizeRow(o, row);
-                float b = bias == null ? 0f : bias[o];
-                for (int r = 0; r < rows; r++) y[r * out + o] = b + VectorMath.dot(row, 0, xs, r * in, in);
+            float[] pair = new float[2 * padded];
+            for (int o = start; o < end; o += 2) {
+                int n = Math.min(2, end - o);
+                for (int j = 0; j < n; j++) dequantizeRow(o + j, pair, j * padded);
+                VectorMath.matmulRows(pair, padded, n, xs, in, rows, y, out, o);
+                if (bias != null) for (int r = 0; r < rows; r++) for (int j = 0; j < n; j++) y[r * out + o + j] += bias[o + j];
             }
         });
     }
@@ -127,16 +130,21 @@ public final class Int4GroupLinear implements Linear {
 
     /** Row o of W in stored column order, dequantized into dst (at least padded columns long when aligned). */
     public void dequantizeRow(int o, float[] dst) {
+        dequantizeRow(o, dst, 0);
+    }
+
+    /** Row o into dst[dOff..]: the padded columns too when aligned (codes 0 there dequantize to -z*s, x is 0 there). */
+    private void dequantizeRow(int o, float[] dst, int dOff) {
         int ng = layout.groups();
-        if (FAST && dst.length >= padded && (layout.groupSize() % 32 == 0 || ng == 1)) {
+        if (FAST && dst.length - dOff >= padded && (layout.groupSize() % 32 == 0 || ng == 1)) {
             int base = o * bytesPerRow;
             for (int blk = 0; blk < padded / 32; blk++) {
                 int g = Math.min(ng - 1, blk * 32 / layout.groupSize());
                 float s = scales[o * ng + g], z = zeros[o * ng + g];
                 for (int c = 0; c < 16; c += L) {
                     IntVector v = (IntVector) ByteVector.fromArray(B, packed, base + blk * 16 + c).convertShape(VectorOperators.B2I, I, 0);
-                    ((FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0)).sub(z).mul(s).intoArray(dst, blk * 32 + c);
-                    ((FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0)).sub(z).mul(s).intoArray(dst, blk * 32 + 16 + c);
+                    ((FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0)).sub(z).mul(s).intoArray(dst, dOff + blk * 32 + c);
+                    ((FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0)).sub(z).mul(s).intoArray(dst, dOff + blk * 32 + 16 + c);
                 }
             }
             return;
@@ -144,11 +152,17 @@ public final class Int4GroupLinear implements Linear {
         for (int g = 0; g < ng; g++) {
             float s = scales[o * ng + g];
             int z = zeros[o * ng + g];
-            for (int c = layout.start(g); c < layout.end(g); c++) dst[c] = (code(o, c) - z) * s;
+            for (int c = layout.start(g); c < layout.end(g); c++) dst[dOff + c] = (code(o, c) - z) * s;
         }
     }
 
-    /** One activation row: the fused nibble-unpack + FMA kernel, zero points applied per group. */
+    /**
+     * One activation row: the fused nibble-unpack + FMA kernel over four weight rows at a time
+     * (each activation vector loaded once for four rows). Per group the codes' products with x
+     * accumulate in one vector per row, which is scaled into the row's total vector by one FMA:
+     * lanes are reduced once per row, not once per group. The zero points are applied per group as
+     * s * z * sum(x of the group), a scalar per group and row.
+     */
     private void decodeOne(float[] x, float[] y) {
         float[] xp = new float[padded];
         System.arraycopy(x, 0, xp, 0, in);
@@ -156,27 +170,58 @@ public final class Int4GroupLinear implements Linear {
         float[] xsum = new float[ng];
         for (int g = 0; g < ng; g++) for (int c = layout.start(g); c < layout.end(g); c++) xsum[g] += xp[c];
         Parallel.range(out, in, (start, end) -> {
-            for (int o = start; o < end; o++) {
-                int base = o * bytesPerRow;
-                float total = 0f;
-                for (int g = 0; g < ng; g++) {
-                    int b0 = layout.start(g) / 32, b1 = (layout.end(g) + 31) / 32;
-                    FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-                    for (int blk = b0; blk < b1; blk++) {
-                        for (int c = 0; c < 16; c += L) {
-                            // widen L bytes to ints, then split nibbles: low = column c.., high = column 16+c..
-                            IntVector v = (IntVector) ByteVector.fromArray(B, packed, base + blk * 16 + c).convertShape(VectorOperators.B2I, I, 0);
-                            FloatVector lo = (FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0);
-                            FloatVector hi = (FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0);
-                            acc0 = lo.fma(FloatVector.fromArray(F, xp, blk * 32 + c), acc0);
-                            acc1 = hi.fma(FloatVector.fromArray(F, xp, blk * 32 + 16 + c), acc1);
-                        }
-                    }
-                    float qx = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
-                    total += scales[o * ng + g] * (qx - zeros[o * ng + g] * xsum[g]);
-                }
-                y[o] = (bias == null ? 0f : bias[o]) + total;
+            float[] dots = new float[4];
+            int o = start;
+            for (; o < end; o += 4) {
+                int n = Math.min(4, end - o);
+                decodeRows(xp, xsum, o, n, dots);
+                for (int j = 0; j < n; j++) y[o + j] = (bias == null ? 0f : bias[o + j]) + dots[j];
             }
         });
+    }
+
+    /** dots[j] = W row (o + j) . x for j < n <= 4; missing rows repeat the last (computed, not stored). */
+    private void decodeRows(float[] xp, float[] xsum, int o, int n, float[] dots) {
+        int ng = layout.groups();
+        int r0 = o, r1 = n > 1 ? o + 1 : r0, r2 = n > 2 ? o + 2 : r1, r3 = n > 3 ? o + 3 : r2;
+        int p0 = r0 * bytesPerRow, p1 = r1 * bytesPerRow, p2 = r2 * bytesPerRow, p3 = r3 * bytesPerRow;
+        FloatVector z = FloatVector.zero(F), t0 = z, t1 = z, t2 = z, t3 = z;
+        float c0 = 0f, c1 = 0f, c2 = 0f, c3 = 0f;
+        for (int g = 0; g < ng; g++) {
+            int b0 = layout.start(g) / 32, b1 = (layout.end(g) + 31) / 32;
+            FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+            for (int blk = b0; blk < b1; blk++) {
+                for (int c = 0; c < 16; c += L) {
+                    int at = blk * 16 + c;
+                    FloatVector xl = FloatVector.fromArray(F, xp, blk * 32 + c), xh = FloatVector.fromArray(F, xp, blk * 32 + 16 + c);
+                    a0 = nibbles(p0 + at, xl, xh, a0);
+                    a1 = nibbles(p1 + at, xl, xh, a1);
+                    a2 = nibbles(p2 + at, xl, xh, a2);
+                    a3 = nibbles(p3 + at, xl, xh, a3);
+                }
+            }
+            float s0 = scales[r0 * ng + g], s1 = scales[r1 * ng + g], s2 = scales[r2 * ng + g], s3 = scales[r3 * ng + g];
+            t0 = a0.fma(FloatVector.broadcast(F, s0), t0);
+            t1 = a1.fma(FloatVector.broadcast(F, s1), t1);
+            t2 = a2.fma(FloatVector.broadcast(F, s2), t2);
+            t3 = a3.fma(FloatVector.broadcast(F, s3), t3);
+            c0 += s0 * zeros[r0 * ng + g] * xsum[g];
+            c1 += s1 * zeros[r1 * ng + g] * xsum[g];
+            c2 += s2 * zeros[r2 * ng + g] * xsum[g];
+            c3 += s3 * zeros[r3 * ng + g] * xsum[g];
+        }
+        dots[0] = VectorMath.sumLanes(t0) - c0;
+        dots[1] = VectorMath.sumLanes(t1) - c1;
+        dots[2] = VectorMath.sumLanes(t2) - c2;
+        dots[3] = VectorMath.sumLanes(t3) - c3;
+    }
+
+    /** acc + low nibbles of L packed bytes at off times xl + their high nibbles times xh. */
+    private FloatVector nibbles(int off, FloatVector xl, FloatVector xh, FloatVector acc) {
+        // zero-extended, so the high nibble is one shift (sign extension needs a shift and a mask)
+        IntVector v = (IntVector) ByteVector.fromArray(B, packed, off).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+        FloatVector lo = (FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0);
+        FloatVector hi = (FloatVector) v.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
+        return hi.fma(xh, lo.fma(xl, acc));
     }
 }

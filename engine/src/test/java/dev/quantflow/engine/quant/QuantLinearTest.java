@@ -57,8 +57,30 @@ class QuantLinearTest {
         }
     }
 
+    @Test
+    void fourRowInt8DotProductsAreExact() {
+        Random r = new Random(14);
+        for (int n : new int[] {1, 15, 31, 32, 33, 64, 172, 1000, 5632}) {
+            int stride = n + 7;
+            byte[] a = new byte[n + 3], w = new byte[4 * stride + 2];
+            r.nextBytes(a);
+            r.nextBytes(w);
+            for (int i = 0; i < a.length; i++) a[i] = (byte) Math.max(-127, a[i]);
+            for (int i = 0; i < w.length; i++) w[i] = (byte) Math.max(-127, w[i]);
+            a[3] = -127;   // the extremes: two products of 127 * 127 summed in one int16 lane
+            for (int j = 0; j < 4; j++) w[2 + j * stride] = (byte) (j % 2 == 0 ? -127 : 127);
+            int[] dots = new int[5];
+            Int8Kernels.dotI8x4(a, 3, w, 2, stride, n, dots, 1);
+            for (int j = 0; j < 4; j++) {
+                long expect = 0;
+                for (int i = 0; i < n; i++) expect += a[i + 3] * w[2 + j * stride + i];
+                assertThat(dots[1 + j]).as("n=%d row %d", n, j).isEqualTo((int) expect);
+            }
+        }
+    }
+
     @ParameterizedTest
-    @CsvSource({"1,64,64", "3,172,64", "1,64,172", "5,100,33"})
+    @CsvSource({"1,64,64", "3,172,64", "1,64,172", "5,100,33", "1,7,1037", "16,13,2100", "6,5,19", "17,9,1030"})
     void w8a16MatchesItsDequantizedWeights(int rows, int out, int in) {
         float[] w = rand(out * in, 2, 0.1f), x = rand(rows * in, 3, 1f), bias = rand(out, 4, 0.1f);
         Int8Linear l = Int8Linear.quantize(w, out, in, bias);
@@ -70,7 +92,7 @@ class QuantLinearTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1,64,64,64", "4,48,172,172", "2,64,172,128", "3,32,200,32"})
+    @CsvSource({"1,64,64,64", "4,48,172,172", "2,64,172,128", "3,32,200,32", "1,7,1037,1037", "16,13,2100,2100", "5,10,256,128", "1,6,96,32"})
     void w8a8DynamicIsTheExactIntegerProductScaled(int rows, int out, int in, int group) {
         float[] w = rand(out * in, 5, 0.1f), x = rand(rows * in, 6, 1f);
         W8A8DynamicLinear l = W8A8DynamicLinear.quantize(w, out, in, group, null, "w8a8-dynamic");
@@ -94,7 +116,8 @@ class QuantLinearTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1,64,64,32", "1,32,172,128", "3,32,172,128", "1,16,200,48", "2,16,64,128", "1,40,256,128", "4,40,256,64"})
+    @CsvSource({"1,64,64,32", "1,32,172,128", "3,32,172,128", "1,16,200,48", "2,16,64,128", "1,40,256,128", "4,40,256,64",
+            "1,7,2080,32", "1,13,1056,1056", "16,13,2100,64", "5,9,160,32", "1,3,64,64", "17,5,1030,1030"})
     void int4GroupMatchesItsDequantizedWeights(int rows, int out, int in, int group) {
         float[] w = rand(out * in, 7, 0.1f), x = rand(rows * in, 8, 1f), bias = rand(out, 9, 0.1f);
         Int4GroupLinear l = Int4GroupLinear.rtn(w, out, in, group, bias, "w4a16-rtn");

@@ -50,8 +50,14 @@ public final class KernelReport {
     static List<String> report(Collection<RunResult> results) {
         Map<String, Double> micros = new TreeMap<>();   // "method|shape" or "read|threads" -> us/op
         Map<String, Double> batched = new TreeMap<>();  // "shape|rows|method" -> us/op
+        Map<String, Double> quant = new TreeMap<>();    // "shape|rows|threads|kernel" -> us/op
         for (RunResult r : results) {
             String method = r.getParams().getBenchmark().substring(r.getParams().getBenchmark().lastIndexOf('.') + 1);
+            if (r.getParams().getParam("kernel") != null) {
+                quant.put(r.getParams().getParam("shape") + "|" + r.getParams().getParam("rows") + "|" + r.getParams().getParam("threads")
+                        + "|" + r.getParams().getParam("kernel"), r.getPrimaryResult().getScore());
+                continue;
+            }
             if (r.getParams().getParam("rows") != null) {
                 batched.put(r.getParams().getParam("shape") + "|" + r.getParams().getParam("rows") + "|" + method, r.getPrimaryResult().getScore());
                 continue;
@@ -80,6 +86,7 @@ public final class KernelReport {
                         p[1], MemoryBandwidthBenchmark.BYTES / us / 1e3, MemoryBandwidthBenchmark.BYTES >> 20));
         });
         if (!batched.isEmpty()) lines.addAll(batchedReport(batched));
+        if (!quant.isEmpty()) lines.addAll(quantReport(quant, micros));
         return lines;
     }
 
@@ -98,6 +105,26 @@ public final class KernelReport {
                     rowwise == null ? "-" : String.format(Locale.ROOT, "%.1f", rowwise),
                     rowwise == null ? "-" : String.format(Locale.ROOT, "%.2f", flop / rowwise / 1e3),
                     rowwise == null ? "-" : String.format(Locale.ROOT, "%.1f", rowwise / us)));
+        });
+        return lines;
+    }
+
+    /** Quantized linears: GB/s of weight bytes, GFLOP/s, fraction of the same run's read bandwidth, and each kernel against its pre-issue-14 loop. */
+    static List<String> quantReport(Map<String, Double> micros, Map<String, Double> other) {
+        List<String> lines = new ArrayList<>();
+        lines.add("quantized linears (weights from DRAM); 'x old' = the pre-issue-14 kernel of the same run:");
+        lines.add(String.format(Locale.ROOT, "%-10s %4s %3s %-13s %10s %8s %9s %7s %7s", "out x in", "rows", "thr", "kernel", "us/call", "GB/s", "GFLOP/s", "of bw", "x old"));
+        micros.forEach((k, us) -> {
+            String[] p = k.split("\\|");
+            String[] d = p[0].split("x");
+            int out = Integer.parseInt(d[0]), in = Integer.parseInt(d[1]), rows = Integer.parseInt(p[1]);
+            double gbs = QuantMatMulBenchmark.bytesPerCall(p[3], out, in) / us / 1e3;
+            Double bw = other.get("read|" + p[2]);
+            double bwGbs = bw == null ? Double.NaN : MemoryBandwidthBenchmark.BYTES / bw / 1e3;
+            Double old = p[3].endsWith("Old") ? null : micros.get(p[0] + "|" + p[1] + "|" + p[2] + "|" + p[3] + "Old");
+            lines.add(String.format(Locale.ROOT, "%-10s %4d %3s %-13s %10.1f %8.2f %9.2f %7s %7s", p[0], rows, p[2], p[3], us, gbs,
+                    2.0 * out * in * rows / us / 1e3, bw == null ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * gbs / bwGbs),
+                    old == null ? "-" : String.format(Locale.ROOT, "%.2f", old / us)));
         });
         return lines;
     }

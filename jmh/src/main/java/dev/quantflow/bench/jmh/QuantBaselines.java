@@ -1,0 +1,126 @@
+package dev.quantflow.bench.jmh;
+
+import dev.quantflow.engine.compute.Int8Kernels;
+import dev.quantflow.engine.compute.Parallel;
+import dev.quantflow.engine.compute.VectorMath;
+import dev.quantflow.engine.quant.ActivationQuant;
+import dev.quantflow.engine.quant.GroupLayout;
+import dev.quantflow.engine.quant.Int4Packing;
+import dev.quantflow.engine.quant.QuantizedMatrix;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The quantized kernels as they were before issue 14 (row-at-a-time dot products, a lane
+ * reduction per int4 group, the int32 multiply of int8 pairs), kept verbatim so that a JMH run
+ * measures before and after side by side in one JVM on the same bytes.
+ */
+final class QuantBaselines {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, L * 8)));
+
+    private QuantBaselines() {}
+
+    /** Int8Linear.forward before: dotI8F32 per row; a batch dequantizes a row and dots it with each x row. */
+    static void w8a16(byte[] q, float[] scale, int out, int in, float[] x, int rows, float[] y) {
+        Parallel.range(out, (long) in * rows, (start, end) -> {
+            float[] row = rows == 1 ? null : new float[in];
+            for (int o = start; o < end; o++) {
+                if (row == null) {
+                    y[o] = scale[o] * Int8Kernels.dotI8F32(q, o * in, x, 0, in);
+                } else {
+                    Int8Kernels.dequantize(q, o * in, scale[o], row, in);
+                    for (int r = 0; r < rows; r++) y[r * out + o] = VectorMath.dot(row, 0, x, r * in, in);
+                }
+            }
+        });
+    }
+
+    /** ActivationQuant.matmul before: one int8 dot (B2I widening, int32 multiply) per (row, output, group). */
+    static void w8a8(QuantizedMatrix w, float[] x, int rows, float[] y) {
+        GroupLayout layout = w.layout();
+        ActivationQuant a = ActivationQuant.quantize(x, rows, layout);
+        int in = layout.cols(), out = w.rows(), ng = layout.groups();
+        byte[] wq = w.q(), q = a.q();
+        float[] ws = w.scales(), scales = a.scales();
+        Parallel.range(out, (long) in * rows, (start, end) -> {
+            for (int o = start; o < end; o++)
+                for (int r = 0; r < rows; r++) {
+                    float acc = 0f;
+                    for (int k = 0; k < ng; k++) {
+                        int s = layout.start(k), n = layout.end(k) - s;
+                        acc += Int8Kernels.dotI8(q, r * in + s, wq, o * in + s, n) * (scales[r * ng + k] * ws[o * ng + k]);
+                    }
+                    y[r * out + o] = acc;
+                }
+        });
+    }
+
+    /** Int4GroupLinear's block packing (32 columns in 16 bytes: column j low nibble, j+16 high). */
+    static byte[] pack4(QuantizedMatrix m) {
+        QuantizedMatrix u = Int4Packing.toUnsigned(m);
+        int out = u.rows(), in = u.cols(), bpr = (in + 31) / 32 * 16;
+        byte[] packed = new byte[out * bpr], q = u.q();
+        for (int o = 0; o < out; o++)
+            for (int c = 0; c < in; c++) {
+                int j = c % 32, b = o * bpr + c / 32 * 16 + (j % 16);
+                packed[b] |= (byte) (j < 16 ? q[o * in + c] : q[o * in + c] << 4);
+            }
+        return packed;
+    }
+
+    /** Int4GroupLinear before: decode reduces lanes per group; a batch dequantizes a row and dots it per x row. */
+    static void w4a16(byte[] packed, float[] scales, byte[] zeros, GroupLayout layout, int out, int in, float[] x, int rows, float[] y) {
+        int padded = (in + 31) / 32 * 32, bytesPerRow = padded / 2, ng = layout.groups();
+        if (rows == 1) {
+            float[] xp = new float[padded];
+            System.arraycopy(x, 0, xp, 0, in);
+            float[] xsum = new float[ng];
+            for (int g = 0; g < ng; g++) for (int c = layout.start(g); c < layout.end(g); c++) xsum[g] += xp[c];
+            Parallel.range(out, in, (start, end) -> {
+                for (int o = start; o < end; o++) {
+                    int base = o * bytesPerRow;
+                    float total = 0f;
+                    for (int g = 0; g < ng; g++) {
+                        int b0 = layout.start(g) / 32, b1 = (layout.end(g) + 31) / 32;
+                        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+                        for (int blk = b0; blk < b1; blk++)
+                            for (int c = 0; c < 16; c += L) {
+                                IntVector v = (IntVector) ByteVector.fromArray(B, packed, base + blk * 16 + c).convertShape(VectorOperators.B2I, I, 0);
+                                FloatVector lo = (FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0);
+                                FloatVector hi = (FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0);
+                                acc0 = lo.fma(FloatVector.fromArray(F, xp, blk * 32 + c), acc0);
+                                acc1 = hi.fma(FloatVector.fromArray(F, xp, blk * 32 + 16 + c), acc1);
+                            }
+                        float qx = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+                        total += scales[o * ng + g] * (qx - zeros[o * ng + g] * xsum[g]);
+                    }
+                    y[o] = total;
+                }
+            });
+            return;
+        }
+        Parallel.range(out, (long) in * rows, (start, end) -> {
+            float[] row = new float[padded];
+            for (int o = start; o < end; o++) {
+                int base = o * bytesPerRow;
+                for (int blk = 0; blk < padded / 32; blk++) {
+                    int g = Math.min(ng - 1, blk * 32 / layout.groupSize());
+                    float s = scales[o * ng + g], z = zeros[o * ng + g];
+                    for (int c = 0; c < 16; c += L) {
+                        IntVector v = (IntVector) ByteVector.fromArray(B, packed, base + blk * 16 + c).convertShape(VectorOperators.B2I, I, 0);
+                        ((FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0)).sub(z).mul(s).intoArray(row, blk * 32 + c);
+                        ((FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0)).sub(z).mul(s).intoArray(row, blk * 32 + 16 + c);
+                    }
+                }
+                for (int r = 0; r < rows; r++) y[r * out + o] = VectorMath.dot(row, 0, x, r * in, in);
+            }
+        });
+    }
+}

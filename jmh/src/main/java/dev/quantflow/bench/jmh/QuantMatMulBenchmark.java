@@ -1,0 +1,145 @@
+package dev.quantflow.bench.jmh;
+
+import dev.quantflow.engine.compute.DenseLinear;
+import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.compute.Parallel;
+import dev.quantflow.engine.model.DType;
+import dev.quantflow.engine.model.Tensor;
+import dev.quantflow.engine.quant.Int4GroupLinear;
+import dev.quantflow.engine.quant.Int8Linear;
+import dev.quantflow.engine.quant.IntRange;
+import dev.quantflow.engine.quant.QuantizedMatrix;
+import dev.quantflow.engine.quant.RangeMethod;
+import dev.quantflow.engine.quant.W8A8DynamicLinear;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Quantized linears (w8a16, w8a8-dynamic, w4a16 at group 128 and 32) against bf16 on the
+ * decoder's matrix shapes, 1 row (decode) and 16 rows (prefill), on 1 and 2 threads. Each kernel
+ * "X" is followed by "XOld", the pre-issue-14 loop over the same bytes (QuantBaselines), so the
+ * two run next to each other in one JVM. Weights rotate over copies totalling >= 128 MiB so every
+ * call streams them from DRAM. GB/s = weight bytes per call / time (KernelReport prints it).
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 4, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx2g"})
+public class QuantMatMulBenchmark {
+    static final long ROTATION_BYTES = 128L << 20;   // 4x the 32 MiB L3
+
+    /** out x in */
+    @Param({"2048x5632", "5632x2048"})
+    public String shape;
+
+    @Param({"1", "16"})
+    public int rows;
+
+    @Param({"1", "2"})
+    public int threads;
+
+    @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old"})
+    public String kernel;
+
+    int out, in, next;
+    float[] x, y;
+    Arena arena;
+    Linear[] linears;
+    QuantizedMatrix[] matrices;
+    byte[][] packed4;
+    long weightBytes;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        String[] d = shape.split("x");
+        out = Integer.parseInt(d[0]);
+        in = Integer.parseInt(d[1]);
+        SplittableRandom rnd = new SplittableRandom(42);
+        float[] w = new float[out * in];
+        for (int i = 0; i < w.length; i++) w[i] = (float) (rnd.nextDouble() * 2 - 1) * 0.035f;
+        boolean int4 = kernel.startsWith("w4a16");
+        int group = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a16") ? 128 : in;
+        QuantizedMatrix m = kernel.equals("bf16") ? null
+                : QuantizedMatrix.quantize(w, out, in, int4 ? IntRange.INT4_ASYM : IntRange.INT8_SYM, group, RangeMethod.MIN_MAX);
+        weightBytes = bytesPerCall(kernel, out, in);
+        int copies = (int) Math.max(2, (ROTATION_BYTES + weightBytes - 1) / weightBytes);
+        arena = Arena.ofShared();
+        linears = new Linear[copies];
+        matrices = new QuantizedMatrix[copies];
+        packed4 = new byte[copies][];
+        for (int c = 0; c < copies; c++) {
+            QuantizedMatrix mc = m == null ? null : new QuantizedMatrix(m.range(), out, in, m.layout(), m.q().clone(), m.scales().clone(), m.zeros().clone());
+            matrices[c] = mc;
+            switch (kernel) {
+                case "bf16" -> {
+                    MemorySegment s = arena.allocate(2L * out * in, 64);
+                    for (int i = 0; i < w.length; i++) s.set(MatVecBenchmark.I16, 2L * i, (short) (Float.floatToRawIntBits(w[i]) >>> 16));
+                    linears[c] = new DenseLinear(new Tensor("w", DType.BF16, new long[] {out, in}, s), null);
+                }
+                case "w8a16" -> linears[c] = new Int8Linear(mc, null);
+                case "w8a8" -> linears[c] = new W8A8DynamicLinear(mc, null, "w8a8-dynamic");
+                case "w4a16g128", "w4a16g32" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
+                case "w4a16g128Old", "w4a16g32Old" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
+                default -> { }
+            }
+            // only the baselines read the matrix; the linears hold their own packed copy
+            matrices[c] = !kernel.endsWith("Old") ? null : kernel.startsWith("w4a16") ? org4(mc) : mc;
+        }
+        x = new float[rows * in];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        y = new float[rows * out];
+    }
+
+    /** Weight bytes a call streams: codes, fp32 scales, int4 zero points (bf16: 2 per weight). */
+    static long bytesPerCall(String kernel, int out, int in) {
+        if (kernel.equals("bf16")) return 2L * out * in;
+        if (!kernel.startsWith("w4a16")) return (long) out * in + 4L * out;
+        int g = kernel.startsWith("w4a16g32") ? 32 : 128;
+        return (long) out * in / 2 + 5L * out * ((in + g - 1) / g);
+    }
+
+    /** The unsigned codes' scales and zero points (what the int4 baseline reads next to its packed bytes). */
+    private static QuantizedMatrix org4(QuantizedMatrix m) {
+        return dev.quantflow.engine.quant.Int4Packing.toUnsigned(m);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        arena.close();
+    }
+
+    @Benchmark
+    public float[] matmul() {
+        int c = next;
+        next = (c + 1) % linears.length;
+        Parallel.withThreads(threads, () -> run(c));
+        return y;
+    }
+
+    private void run(int c) {
+        QuantizedMatrix m = matrices[c];
+        switch (kernel) {
+            case "w8a16Old" -> QuantBaselines.w8a16(m.q(), m.scales(), out, in, x, rows, y);
+            case "w8a8Old" -> QuantBaselines.w8a8(m, x, rows, y);
+            case "w4a16g128Old", "w4a16g32Old" -> QuantBaselines.w4a16(packed4[c], m.scales(), m.zeros(), m.layout(), out, in, x, rows, y);
+            default -> linears[c].forward(x, rows, y);
+        }
+    }
+}
