@@ -59,8 +59,10 @@ class MultiNodeClusterIT {
         Cluster c = cluster(model, work);
         assertThat(complete(c.frontend, prompts)).as("the cluster's greedy outputs").isEqualTo(reference);
         String metrics = http.send(HttpRequest.newBuilder(uri(c.frontend, "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
-        assertThat(metrics).contains("quantflow_cluster_members{status=\"up\"} 3.0", "quantflow_cluster_members{status=\"unreachable\"} 0.0")
-                .containsPattern("quantflow_pipeline_hop_bytes_total\\{hop=\"stage0->stage1\"} [1-9]");
+        // every series also carries the model_name label (labels in alphabetical order)
+        assertThat(metrics).containsPattern("quantflow_cluster_members\\{model_name=\"[^\"]+\",status=\"up\"} 3\\.0")
+                .containsPattern("quantflow_cluster_members\\{model_name=\"[^\"]+\",status=\"unreachable\"} 0\\.0")
+                .containsPattern("quantflow_pipeline_hop_bytes_total\\{hop=\"stage0->stage1\",model_name=\"[^\"]+\"} [1-9]");
 
         // SIGKILL stage 1 with streams in flight: each ends with an error event, within the detection time
         List<CompletableFuture<StreamEnd>> streams = startStreams(c.frontend, 6);
