@@ -20,6 +20,7 @@ import dev.quantflow.server.metrics.ServerMetrics;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -447,6 +448,12 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
 
     /** The body as a JSON object, read within the size and time limits (413 / 408 otherwise). */
     private CompletionStage<ObjectNode> readJson(HttpRequest request) {
+        OptionalLong declared = request.entity().getContentLengthOption();
+        if (declared.isPresent() && declared.getAsLong() > settings.maxBodyBytes()) {
+            // refused by its declared length: drop the body first, so that a client still sending reads the 413 instead of a reset
+            ApiError tooLarge = ApiError.of(ApiError.Kind.TOO_LARGE, "the request body is larger than the limit of " + settings.maxBodyBytes() + " bytes");
+            return request.discardEntityBytes(mat).completionStage().handle((done, err) -> { throw tooLarge.exception(); });
+        }
         return request.entity().withSizeLimit(settings.maxBodyBytes())
                 .toStrict(settings.bodyReadTimeout().toMillis(), mat)
                 .handle((strict, err) -> {
