@@ -14,11 +14,13 @@ public final class KQuantBlocks {
 
     private KQuantBlocks() {}
 
-    static int byteAt(MemorySegment w, long off) {
+    /** Byte off of w, unsigned. */
+    public static int byteAt(MemorySegment w, long off) {
         return w.get(ValueLayout.JAVA_BYTE, off) & 0xFF;
     }
 
-    static float f16(MemorySegment w, long off) {
+    /** The little-endian f16 at byte off of w. */
+    public static float f16(MemorySegment w, long off) {
         return Float.float16ToFloat(w.get(I16, off));
     }
 

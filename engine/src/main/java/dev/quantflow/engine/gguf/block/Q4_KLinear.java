@@ -1,5 +1,8 @@
 package dev.quantflow.engine.gguf.block;
 
+import static dev.quantflow.engine.gguf.KQuantBlocks.byteAt;
+import static dev.quantflow.engine.gguf.KQuantBlocks.f16;
+
 import dev.quantflow.engine.gguf.KQuantBlocks;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.IntVector;

@@ -5,7 +5,6 @@ import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.VectorMath;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -35,7 +34,6 @@ abstract class SuperBlockLinear implements Linear {
     /** The vector decoders take 16 quants L at a time: 4, 8 or 16 float lanes (SSE, AVX2, AVX-512). */
     static final boolean VECTOR = L >= 4 && L <= 16;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
 
     private final MemorySegment w;      // global-scope native view of the copied blocks
     private final MemorySegment owner;  // keeps w's memory alive
@@ -145,13 +143,5 @@ abstract class SuperBlockLinear implements Linear {
 
     static FloatVector toFloat(IntVector v) {
         return (FloatVector) v.convert(VectorOperators.I2F, 0);
-    }
-
-    static int byteAt(MemorySegment w, long off) {
-        return w.get(ValueLayout.JAVA_BYTE, off) & 0xFF;
-    }
-
-    static float f16(MemorySegment w, long off) {
-        return Float.float16ToFloat(w.get(I16, off));
     }
 }
