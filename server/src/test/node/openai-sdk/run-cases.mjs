@@ -39,12 +39,14 @@ function whole(r, api) {
   return {
     id: r.id,
     usage: r.usage,
+    prompt_logprobs: r.prompt_logprobs ?? null,   // vLLM's, chat: once per response
     choices: r.choices.map((c) => ({
       index: c.index,
       text: api === "chat" ? c.message.content : c.text,
       finish_reason: c.finish_reason,
       role: api === "chat" ? c.message.role : null,
       logprobs: c.logprobs ?? null,
+      prompt_logprobs: c.prompt_logprobs ?? null,   // vLLM's, completions: per choice
     })),
   };
 }

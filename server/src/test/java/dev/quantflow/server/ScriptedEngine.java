@@ -7,6 +7,8 @@ import dev.quantflow.actors.api.InferenceEngine;
 import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.engine.SharedData;
+import dev.quantflow.actors.tokenize.TokenizerWorker;
+import dev.quantflow.engine.chat.ChatTemplate;
 import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.time.Duration;
@@ -105,6 +107,12 @@ public final class ScriptedEngine implements InferenceEngine {
     private record Killer(SharedKillSwitch kill, AtomicBoolean killed) {}
 
     private final Map<String, Killer> killSwitches = new ConcurrentHashMap<>();
+
+    /** The pipeline's own chat encoding with the plain fallback template (stories260K has none). */
+    @Override
+    public int[] encodeChat(Prompt.Chat chat, boolean addSpecialTokens) {
+        return TokenizerWorker.encodeChat(tokenizer, ChatTemplate.plain(), chat, addSpecialTokens);
+    }
 
     @Override
     public CompletionStage<Boolean> cancel(String requestId) {

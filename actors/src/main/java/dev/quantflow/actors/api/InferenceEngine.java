@@ -19,6 +19,14 @@ public interface InferenceEngine extends AutoCloseable {
 
     CompletionStage<EngineSnapshot> snapshot();
 
+    /**
+     * A chat prompt's token ids as submit encodes them (the model's chat template, as the tokenizer
+     * pool renders it); addSpecialTokens adds the tokenizer's BOS on top (vLLM's /tokenize). Throws
+     * an EngineException: INVALID_REQUEST when the template refuses the messages, UNAVAILABLE while
+     * the model is loading.
+     */
+    int[] encodeChat(Prompt.Chat chat, boolean addSpecialTokens);
+
     /** ready: has served (a warm-up generation passed); degraded: a stage is restarting. */
     Health health();
 

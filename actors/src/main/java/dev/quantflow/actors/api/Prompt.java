@@ -13,8 +13,16 @@ public sealed interface Prompt {
 
     record Tokens(int[] ids) implements Prompt {}
 
-    /** Rendered with the model's chat template (tokenizer_config.json), then encoded; tools: OpenAI's tools list as JSON text, "" for none. */
-    record Chat(List<ChatMessage> messages, boolean addGenerationPrompt, String tools) implements Prompt {
+    /**
+     * Rendered with the model's chat template (tokenizer_config.json), then encoded; tools: OpenAI's
+     * tools list as JSON text, "" for none; continueFinalMessage: the prompt ends inside the last
+     * message (vLLM's continue_final_message), which excludes addGenerationPrompt.
+     */
+    record Chat(List<ChatMessage> messages, boolean addGenerationPrompt, String tools, boolean continueFinalMessage) implements Prompt {
+        public Chat(List<ChatMessage> messages, boolean addGenerationPrompt, String tools) {
+            this(messages, addGenerationPrompt, tools, false);
+        }
+
         public Chat(List<ChatMessage> messages, boolean addGenerationPrompt) {
             this(messages, addGenerationPrompt, "");
         }

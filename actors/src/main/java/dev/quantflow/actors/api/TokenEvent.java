@@ -43,9 +43,14 @@ public sealed interface TokenEvent {
      * token: the text the token added to the completion; bytes: the bytes it added. They differ
      * only for a token that ends inside a multi-byte character: its text is "" (the character
      * comes with the token that completes it) while its bytes are its part of the character.
-     * Concatenated over a completion, the tokens give its text and the bytes its UTF-8.
+     * Concatenated over a completion, the tokens give its text and the bytes its UTF-8. rank: 1 +
+     * the number of tokens more likely than this one (vLLM's rank), 0 where not computed.
      */
-    record TokenLogprob(int tokenId, String token, byte[] bytes, float logprob, List<TopLogprob> top) {
+    record TokenLogprob(int tokenId, String token, byte[] bytes, float logprob, List<TopLogprob> top, int rank) {
+        public TokenLogprob(int tokenId, String token, byte[] bytes, float logprob, List<TopLogprob> top) {
+            this(tokenId, token, bytes, logprob, top, 0);
+        }
+
         public TokenLogprob(int tokenId, String token, float logprob, List<TopLogprob> top) {
             this(tokenId, token, token.getBytes(StandardCharsets.UTF_8), logprob, top);
         }

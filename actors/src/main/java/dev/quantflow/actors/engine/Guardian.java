@@ -58,7 +58,8 @@ final class Guardian {
 
     private Guardian() {}
 
-    static Behavior<Command> create(EngineConfig config, StageHosting placement, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings, EngineStatus status,
+    static Behavior<Command> create(EngineConfig config, StageHosting placement, LlamaConfig model, Tokenizer tokenizer, ChatTemplate chatTemplate,
+                                    SchedulerSettings settings, EngineStatus status,
                                     StageHooks hooks, Progress progress, CompletableFuture<Void> loaded,
                                     CompletableFuture<ActorRef<SchedulerCommand>> schedulerRef, CompletableFuture<Void> stopped) {
         return Behaviors.setup(ctx -> {
@@ -69,7 +70,7 @@ final class Guardian {
             boolean[] schedulerGone = {false};
             return Behaviors.receive(Command.class)
                     .onMessage(Wire.class, w -> {
-                        wire(ctx, config, placement, model, tokenizer, settings, hooks, progress, scheduler, w.ports());
+                        wire(ctx, config, placement, model, tokenizer, chatTemplate, settings, hooks, progress, scheduler, w.ports());
                         return Behaviors.same();
                     })
                     .onMessageEquals(Stop.INSTANCE, () -> {
@@ -100,7 +101,7 @@ final class Guardian {
         return Behaviors.same();
     }
 
-    private static void wire(ActorContext<Command> ctx, EngineConfig config, StageHosting placement, LlamaConfig model, Tokenizer tokenizer,
+    private static void wire(ActorContext<Command> ctx, EngineConfig config, StageHosting placement, LlamaConfig model, Tokenizer tokenizer, ChatTemplate chatTemplate,
                              SchedulerSettings settings, StageHooks hooks, Progress progress, ActorRef<SchedulerCommand> scheduler, Ports ports) {
         ActorRef<SamplerCommand> sampler = ctx.spawn(
                 Behaviors.supervise(SamplerActor.create(ports.sampled(), tokenizer, model.vocabSize())).onFailure(SupervisorStrategy.resume()),
@@ -125,7 +126,7 @@ final class Guardian {
         Collections.reverse(stages);
         ActorRef<TokenizerCommand.Encode> tokenizers = ctx.spawn(
                 Routers.pool(config.tokenizerWorkers(),
-                                Behaviors.supervise(TokenizerWorker.create(tokenizer, ChatTemplate.fromModelDir(config.modelDir()), model.vocabSize()))
+                                Behaviors.supervise(TokenizerWorker.create(tokenizer, chatTemplate, model.vocabSize()))
                                         .onFailure(SupervisorStrategy.restart()))
                         .withRouteeProps(TOKENIZER),
                 "tokenizers");

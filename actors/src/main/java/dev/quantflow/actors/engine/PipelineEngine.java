@@ -13,6 +13,8 @@ import dev.quantflow.actors.protocol.SchedulerCommand;
 import dev.quantflow.actors.scheduler.EngineStatus;
 import dev.quantflow.actors.scheduler.SchedulerSettings;
 import dev.quantflow.actors.stage.StageHooks;
+import dev.quantflow.actors.tokenize.TokenizerWorker;
+import dev.quantflow.engine.chat.ChatTemplate;
 import dev.quantflow.engine.generate.GenerateOptions;
 import dev.quantflow.engine.llama.LayerRange;
 import dev.quantflow.engine.model.LlamaConfig;
@@ -52,6 +54,7 @@ public final class PipelineEngine implements InferenceEngine {
     private final EngineConfig config;
     private final LlamaConfig model;
     private final Tokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
     private final SchedulerSettings settings;
     private final ActorSystem<?> system;
     private final boolean ownsSystem;
@@ -62,12 +65,13 @@ public final class PipelineEngine implements InferenceEngine {
     private final AtomicLong sequenceIds = new AtomicLong();
     private volatile boolean closed;
 
-    private PipelineEngine(EngineConfig config, LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings, ActorSystem<?> system,
+    private PipelineEngine(EngineConfig config, LlamaConfig model, Tokenizer tokenizer, ChatTemplate chatTemplate, SchedulerSettings settings, ActorSystem<?> system,
                            boolean ownsSystem, ActorRef<Guardian.Command> guardian, CompletableFuture<Void> stopped,
                            ActorRef<SchedulerCommand> scheduler, EngineStatus status) {
         this.config = config;
         this.model = model;
         this.tokenizer = tokenizer;
+        this.chatTemplate = chatTemplate;
         this.settings = settings;
         this.system = system;
         this.ownsSystem = ownsSystem;
@@ -131,7 +135,7 @@ public final class PipelineEngine implements InferenceEngine {
     }
 
     /** What the engine reads before it starts any actor: the model's config, its tokenizer and the scheduler's budgets. */
-    private record Prepared(LlamaConfig model, Tokenizer tokenizer, SchedulerSettings settings) {}
+    private record Prepared(LlamaConfig model, Tokenizer tokenizer, ChatTemplate chatTemplate, SchedulerSettings settings) {}
 
     private static Prepared prepare(EngineConfig config) {
         LlamaConfig model = LlamaConfig.load(config.modelDir());
@@ -140,7 +144,7 @@ public final class PipelineEngine implements InferenceEngine {
         int kvBlocks = config.kvBlocks() > 0 ? config.kvBlocks() : automaticKvBlocks(config, model);
         SchedulerSettings settings = new SchedulerSettings(plan, config.maxBatchTokens(), config.maxSequences(), Math.max(1, config.maxWaiting()),
                 kvBlocks, config.kvBlockSize(), model.maxPositions(), config.prefixCaching(), prefixCacheNamespace(config), model.hiddenSize(), model.vocabSize());
-        return new Prepared(model, tokenizer, settings);
+        return new Prepared(model, tokenizer, ChatTemplate.fromModelDir(config.modelDir()), settings);
     }
 
     private static PipelineEngine start(EngineConfig config, Prepared prepared, ActorSystem<?> system, boolean ownsSystem, StageHosting placement,
@@ -153,12 +157,12 @@ public final class PipelineEngine implements InferenceEngine {
         CompletableFuture<ActorRef<SchedulerCommand>> schedulerRef = new CompletableFuture<>();
         CompletableFuture<Void> stopped = new CompletableFuture<>();
         ActorRef<Guardian.Command> guardian = system.systemActorOf(
-                Guardian.create(config, placement, model, tokenizer, settings, status, hooks, progress, loaded, schedulerRef, stopped),
+                Guardian.create(config, placement, model, tokenizer, prepared.chatTemplate(), settings, status, hooks, progress, loaded, schedulerRef, stopped),
                 "quantflow-engine-" + ENGINES.incrementAndGet(), Props.empty());
         PipelineEngine engine;
         try {
             loaded.get();
-            engine = new PipelineEngine(config, model, tokenizer, settings, system, ownsSystem, guardian, stopped, schedulerRef.get(), status);
+            engine = new PipelineEngine(config, model, tokenizer, prepared.chatTemplate(), settings, system, ownsSystem, guardian, stopped, schedulerRef.get(), status);
         } catch (ExecutionException e) {
             stop(guardian, stopped);
             throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
@@ -235,6 +239,11 @@ public final class PipelineEngine implements InferenceEngine {
     @Override
     public CompletionStage<EngineSnapshot> snapshot() {
         return AskPattern.ask(scheduler, SchedulerCommand.GetSnapshot::new, ASK_TIMEOUT, system.scheduler());
+    }
+
+    @Override
+    public int[] encodeChat(Prompt.Chat chat, boolean addSpecialTokens) {
+        return TokenizerWorker.encodeChat(tokenizer, chatTemplate, chat, addSpecialTokens);
     }
 
     @Override

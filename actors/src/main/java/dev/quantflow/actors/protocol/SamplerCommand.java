@@ -15,11 +15,11 @@ public sealed interface SamplerCommand {
      * sampling with seed + i; the n best (by cumulative logprob) are returned when bestOf > n.
      */
     record Register(long sequence, String requestId, BoundedSourceQueue<TokenEvent> events, GenerateOptions options,
-                    int[] prompt, int positionLimit, int topLogprobs, int n, int bestOf, boolean promptLogprobs)
+                    int[] prompt, int positionLimit, int topLogprobs, int n, int bestOf, int promptTopLogprobs)
             implements SamplerCommand, NoSerializationVerificationNeeded {
         public Register(long sequence, String requestId, BoundedSourceQueue<TokenEvent> events, GenerateOptions options,
                         int[] prompt, int positionLimit, int topLogprobs) {
-            this(sequence, requestId, events, options, prompt, positionLimit, topLogprobs, 1, 1, false);
+            this(sequence, requestId, events, options, prompt, positionLimit, topLogprobs, 1, 1, -1);
         }
 
         public int promptTokens() {

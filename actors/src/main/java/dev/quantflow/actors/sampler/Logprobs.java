@@ -5,7 +5,7 @@ import dev.quantflow.engine.tokenizer.IncrementalDetokenizer;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Log-probabilities of the chosen token and of the n most likely ones, from raw logits (before temperature). */
+/** Log-probabilities of the chosen token (with its rank) and of the n most likely ones, from raw logits (before temperature). */
 final class Logprobs {
     private Logprobs() {}
 
@@ -22,7 +22,9 @@ final class Logprobs {
         List<TokenEvent.TopLogprob> top = new ArrayList<>();
         for (int id : topIds(logits, off, vocab, Math.min(n, vocab)))
             top.add(new TokenEvent.TopLogprob(id, text.peek(id), text.peekBytes(id), logits[off + id] - logZ));
-        return new TokenEvent.TokenLogprob(chosen, text.peek(chosen), text.peekBytes(chosen), logits[off + chosen] - logZ, top);
+        int rank = 1;
+        for (int i = 0; i < vocab; i++) if (logits[off + i] > logits[off + chosen]) rank++;
+        return new TokenEvent.TokenLogprob(chosen, text.peek(chosen), text.peekBytes(chosen), logits[off + chosen] - logZ, top, rank);
     }
 
     /** The n largest logits' ids, largest first (lowest id on ties); a partial selection, O(vocab * n). n = 0: none. */

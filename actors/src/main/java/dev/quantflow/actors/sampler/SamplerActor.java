@@ -72,8 +72,9 @@ public final class SamplerActor extends AbstractBehavior<SamplerCommand> {
             GenerateOptions options = i == 0 ? r.options() : r.options().withSeed(r.options().sampling().seed() + i);
             SequenceOutput out = new SequenceOutput(r.requestId(), r.events(), r.topLogprobs(),
                     new SequenceDecoder(tokenizer, r.prompt(), options, r.positionLimit()), i, request);
-            if (r.promptLogprobs()) {
+            if (r.promptTopLogprobs() >= 0) {
                 out.prompt = r.prompt();
+                out.promptTopLogprobs = r.promptTopLogprobs();
                 out.promptText = tokenizer.newDetokenizer(options.skipSpecialTokens());
                 out.firstPromptToken = out.promptText.push(r.prompt()[0]);
             }
@@ -112,7 +113,7 @@ public final class SamplerActor extends AbstractBehavior<SamplerCommand> {
 
     /** A prompt token's logprob and alternatives, from the logits of the position before it (a recompute after preemption repeats none). */
     private void promptLogprob(SequenceOutput out, float[] logits, int off, int token) {
-        out.promptLogprobs.add(Logprobs.of(out.promptText, logits, off, vocab, token, out.topLogprobs));
+        out.promptLogprobs.add(Logprobs.of(out.promptText, logits, off, vocab, token, out.promptTopLogprobs));
         out.promptText.push(token);
     }
 

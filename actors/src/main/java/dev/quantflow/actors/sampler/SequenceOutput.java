@@ -18,8 +18,9 @@ final class SequenceOutput {
     double cumulativeLogprob;  // only kept when the request picks the best
     final List<TokenEvent> held = new ArrayList<>();   // events held until the best are picked
     boolean finished;
-    // prompt logprobs: the prompt, its own detokenizer (for the tokens' strings) and what has come in; null when not asked for
+    // prompt logprobs: the prompt, its own detokenizer (for the tokens' strings), the alternatives asked for and what has come in; null when not asked for
     int[] prompt;
+    int promptTopLogprobs;
     IncrementalDetokenizer promptText;
     String firstPromptToken;
     final List<TokenEvent.TokenLogprob> promptLogprobs = new ArrayList<>();

@@ -218,7 +218,7 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         GenerateRequest r = p.request;
         int count = r.bestOf();
         pipeline.sampler().tell(new SamplerCommand.Register(e.sequence(), r.requestId(), p.events, r.options(), e.ids(), limit, r.topLogprobs(),
-                r.n(), count, r.promptLogprobs()));
+                r.n(), count, r.promptTopLogprobs()));
         if (p.cancelled || r.options().maxTokens() == 0) {
             byRequestId.remove(r.requestId());
             for (int i = 0; i < count; i++) pipeline.sampler().tell(new SamplerCommand.End(e.sequence() + i, p.cancelled ? "cancelled" : "length"));

@@ -43,23 +43,29 @@ public final class TokenizerWorker {
         int[] ids = switch (prompt) {
             case Prompt.Text t -> tokenizer.encode(t.text());
             case Prompt.Tokens t -> t.ids().clone();
-            case Prompt.Chat c -> {
-                if (c.messages().isEmpty()) throw invalid("a chat prompt needs at least one message");
-                List<Message> messages = c.messages().stream().map(m -> new Message(m.role(), m.content())).toList();
-                String text;
-                try {
-                    text = chatTemplate.render(messages, c.addGenerationPrompt(), c.tools());
-                } catch (ChatTemplateException ex) {
-                    throw invalid(ex.getMessage());
-                }
-                // a real template writes BOS and the like itself, as Hugging Face's apply_chat_template assumes
-                yield tokenizer.encode(text, chatTemplate.isPlain());
-            }
+            case Prompt.Chat c -> encodeChat(tokenizer, chatTemplate, c, false);
         };
         if (ids.length == 0) throw invalid("the prompt is empty (no tokens, and the tokenizer adds no BOS)");
         for (int id : ids)
             if (id < 0 || id >= vocabSize) throw invalid("prompt token id " + id + " is outside the vocabulary [0, " + vocabSize + ")");
         return ids;
+    }
+
+    /**
+     * A chat prompt's ids: the rendered template, encoded with the tokenizer's special tokens (BOS)
+     * only for the plain fallback (a real template writes BOS and the like itself, as Hugging Face's
+     * apply_chat_template assumes) or when addSpecialTokens asks for them on top (vLLM's /tokenize).
+     */
+    public static int[] encodeChat(Tokenizer tokenizer, ChatTemplate chatTemplate, Prompt.Chat c, boolean addSpecialTokens) {
+        if (c.messages().isEmpty()) throw invalid("a chat prompt needs at least one message");
+        List<Message> messages = c.messages().stream().map(m -> new Message(m.role(), m.content())).toList();
+        String text;
+        try {
+            text = chatTemplate.render(messages, c.addGenerationPrompt(), c.tools(), c.continueFinalMessage());
+        } catch (ChatTemplateException ex) {
+            throw invalid(ex.getMessage());
+        }
+        return tokenizer.encode(text, chatTemplate.isPlain() || addSpecialTokens);
     }
 
     private static EngineException invalid(String message) {

@@ -170,6 +170,28 @@ public final class ChatTemplate {
      * Qwen2.5/Hermes templates render them). The plain fallback lists them after a "tools:" line.
      */
     public String render(List<Message> messages, boolean addGenerationPrompt, String toolsJson) {
+        return render(messages, addGenerationPrompt, toolsJson, false);
+    }
+
+    /**
+     * continueFinalMessage (vLLM's and Hugging Face's continue_final_message): the text ends with
+     * the last message's content, left open for the model to continue (a prefilled assistant
+     * answer): rendered without the generation prompt, then cut after the last occurrence of that
+     * content, as apply_chat_template does. It excludes addGenerationPrompt.
+     */
+    public String render(List<Message> messages, boolean addGenerationPrompt, String toolsJson, boolean continueFinalMessage) {
+        if (!continueFinalMessage) return renderWhole(messages, addGenerationPrompt, toolsJson);
+        if (addGenerationPrompt) throw new ChatTemplateException("continue_final_message and add_generation_prompt cannot both be true");
+        if (messages.isEmpty()) throw new ChatTemplateException("continue_final_message needs a final message");
+        String rendered = renderWhole(messages, false, toolsJson);
+        String last = messages.getLast().content().strip();
+        int at = rendered.lastIndexOf(last);
+        if (last.isEmpty() || at < 0)
+            throw new ChatTemplateException("continue_final_message is set, but the final message's content does not appear in the rendered chat");
+        return rendered.substring(0, at + last.length());
+    }
+
+    private String renderWhole(List<Message> messages, boolean addGenerationPrompt, String toolsJson) {
         Object tools = toolsJson.isEmpty() ? null : jinjaValue(readTools(toolsJson));
         if (source.isEmpty()) {
             StringBuilder s = new StringBuilder();

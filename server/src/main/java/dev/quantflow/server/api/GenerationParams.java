@@ -82,11 +82,11 @@ public record GenerationParams(OptionalInt maxTokens, SamplingParams sampling, L
 
     /** The engine's request: bestOf sequences of these options, n of them returned. */
     public GenerateRequest request(String requestId, Prompt prompt, int contextLength) {
-        return request(requestId, prompt, contextLength, false);
+        return request(requestId, prompt, contextLength, -1);
     }
 
-    /** promptLogprobs: each choice also gets the prompt's logprobs (completions' echo with logprobs). */
-    public GenerateRequest request(String requestId, Prompt prompt, int contextLength, boolean promptLogprobs) {
-        return new GenerateRequest(requestId, prompt, options(contextLength), topLogprobs, n, bestOf, promptLogprobs);
+    /** promptTopLogprobs >= 0: each choice also gets the prompt's logprobs with that many alternatives (echo with logprobs, prompt_logprobs). */
+    public GenerateRequest request(String requestId, Prompt prompt, int contextLength, int promptTopLogprobs) {
+        return new GenerateRequest(requestId, prompt, options(contextLength), topLogprobs, n, bestOf, promptTopLogprobs);
     }
 }

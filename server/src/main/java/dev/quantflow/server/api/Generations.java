@@ -48,7 +48,7 @@ public final class Generations {
         try {
             state.checkAccepting();
             promptBytes.check(request.prompt(), promptParam);   // named as the client sent it: prompt / messages, or gRPC text / chat
-            RequestMetrics rm = metrics.request();
+            RequestMetrics rm = metrics.request(request.n());
             Source<TokenEvent, NotUsed> events = engine.submit(request)
                     .map(ev -> {
                         rm.on(ev);
@@ -81,7 +81,8 @@ public final class Generations {
         return toApiException(t, "prompt");
     }
 
-    private static ApiException toApiException(Throwable t, String promptParam) {
+    /** The same, naming promptParam for a prompt the engine refused (too long, or a chat template that refused the messages). */
+    public static ApiException toApiException(Throwable t, String promptParam) {
         while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) t = t.getCause();
         if (t instanceof ApiException a) return a;
         if (t instanceof ParameterException p) return GenerationParams.invalid(p);

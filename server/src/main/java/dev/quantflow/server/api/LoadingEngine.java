@@ -4,6 +4,7 @@ import dev.quantflow.actors.api.EngineException;
 import dev.quantflow.actors.api.EngineSnapshot;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.InferenceEngine;
+import dev.quantflow.actors.api.Prompt;
 import dev.quantflow.actors.api.TokenEvent;
 import dev.quantflow.engine.tokenizer.Tokenizer;
 import java.util.concurrent.CompletableFuture;
@@ -67,6 +68,13 @@ public final class LoadingEngine implements InferenceEngine {
     public CompletionStage<EngineSnapshot> snapshot() {
         InferenceEngine e = engine;
         return e == null ? CompletableFuture.failedFuture(new IllegalStateException("the model is still loading")) : e.snapshot();
+    }
+
+    @Override
+    public int[] encodeChat(Prompt.Chat chat, boolean addSpecialTokens) {
+        InferenceEngine e = engine;
+        if (e == null) throw new EngineException(EngineException.Kind.UNAVAILABLE, "the model is still loading; retry when /health/ready says ready");
+        return e.encodeChat(chat, addSpecialTokens);
     }
 
     @Override

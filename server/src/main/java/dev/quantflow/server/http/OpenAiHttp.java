@@ -194,7 +194,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
             GenerateOptions options = r.params().options(model.contextLength());
             if (r.constraint().isPresent()) options = options.constrained(r.constraint().get());
             GenerateRequest gr = new GenerateRequest(id, r.prompt(), options, r.params().topLogprobs(), r.params().n(), r.params().bestOf(),
-                    r.echo() && r.logprobs());
+                    r.promptTopLogprobs());
             return generations.start(gr, chat ? "messages" : "prompt").thenApply(s -> AccessLog.follow(request, s)).thenCompose(started -> {
                 int promptTokens = started.accepted().promptTokens();
                 if (promptTokens >= model.contextLength()) {
@@ -202,7 +202,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                     throw ApiError.invalid(chat ? "messages" : "prompt", "the prompt has " + promptTokens + " tokens; this model's context is "
                             + model.contextLength() + " tokens").withCode("context_length_exceeded").exception();
                 }
-                OpenAiShape shape = new OpenAiShape(chat, id, created, model.id(), r.includeUsage());
+                OpenAiShape shape = new OpenAiShape(chat, id, created, model.id(), r.includeUsage(), r.params().topLogprobs());
                 String echo = r.echo() ? promptText(r) : "";
                 if (!r.logprobs()) shape.echoed(echo);   // with logprobs the prompt's own tokens come first in text_offset
                 HttpResponse resp = r.stream() ? stream(started, shape, r, client, echo) : null;
@@ -246,7 +246,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                 }
                 yield last;
             }
-            case TokenEvent.PromptLogprobs p -> List.of(shape.echoChunk(p.index(), echo, p));
+            case TokenEvent.PromptLogprobs p -> r.echo() && r.logprobs() ? List.of(shape.echoChunk(p.index(), echo, p)) : List.<ObjectNode>of();
             case TokenEvent.Accepted a -> List.<ObjectNode>of();
         });
         List<ObjectNode> opening = new ArrayList<>();
@@ -308,20 +308,26 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                     TokenEvent.Finished first = c.finished[0];
                     if (first != null && r.toolCalls() && first.finishReason().equals("stop")) {   // tool calls come with n = 1 only
                         List<ToolCalling.Call> calls = ToolCalling.parse(c.text[0].toString(), r.tools().get().functions(), r.tools().get().choice());
-                        if (!calls.isEmpty())
-                            return json(200, shape.toolCallResponse(calls, calls.stream().map(x -> OpenAiShape.toolCallId()).toList(),
-                                    first.promptTokens(), first.completionTokens()));
+                        if (!calls.isEmpty()) {
+                            ObjectNode answer = shape.toolCallResponse(calls, calls.stream().map(x -> OpenAiShape.toolCallId()).toList(),
+                                    first.promptTokens(), first.completionTokens());
+                            if (r.promptLogprobs() >= 0) shape.addPromptLogprobs(answer, c.prompt, r.promptLogprobs());
+                            return json(200, answer);
+                        }
                     }
                     List<OpenAiShape.Choice> out = new ArrayList<>();
                     int promptTokens = 0, completionTokens = 0;
                     for (int i = 0; i < choices; i++) {
                         TokenEvent.Finished f = c.finished[i];
                         if (f == null) throw ApiError.of(ApiError.Kind.INTERNAL, "the generation ended without finishing").exception();
-                        out.add(new OpenAiShape.Choice(i, c.text[i].toString(), c.prompt[i], c.logprobs.get(i), OpenAiShape.finishReason(f.finishReason())));
+                        out.add(new OpenAiShape.Choice(i, c.text[i].toString(), r.echo() ? c.prompt[i] : null, c.logprobs.get(i),
+                                OpenAiShape.finishReason(f.finishReason())));
                         promptTokens = f.promptTokens();
                         completionTokens += f.completionTokens();   // OpenAI's usage: the prompt once, every choice's completion
                     }
-                    return json(200, shape.response(out, r.logprobs(), promptTokens, completionTokens));
+                    ObjectNode answer = shape.response(out, r.logprobs(), promptTokens, completionTokens);
+                    if (r.promptLogprobs() >= 0) shape.addPromptLogprobs(answer, c.prompt, r.promptLogprobs());
+                    return json(200, answer);
                 });
     }
 
@@ -409,13 +415,27 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
         return m;
     }
 
+    /** vLLM's /tokenize: a prompt (TokenizeCompletionRequest) or chat messages (TokenizeChatRequest), one response shape. */
     private HttpResponse tokenize(ObjectNode body) {
         JsonFields f = new JsonFields(body);
         model.check(f.string("model"));
-        if (f.has("messages"))
-            throw ApiError.invalid("messages", "tokenizing chat messages is not supported; send the text as prompt").exception();
-        String text = f.string("prompt").orElseThrow(() -> ApiError.invalid("prompt", "prompt (a string) is required").exception());
-        int[] ids = engine.tokenizer().encode(text, f.bool("add_special_tokens").orElse(true));
+        int[] ids;
+        if (f.has("messages")) {
+            if (f.has("prompt")) throw ApiError.invalid("prompt", "send either prompt or messages, not both").exception();
+            Prompt.Chat chat = OpenAiRequestParser.chatPrompt(f);
+            Optional<ToolFields.Tools> tools = ToolFields.of(f);
+            if (tools.isPresent()) chat = new Prompt.Chat(chat.messages(), chat.addGenerationPrompt(), tools.get().json(), chat.continueFinalMessage());
+            // as a chat completion's prompt: the template writes the special tokens; true adds the tokenizer's on top, as vLLM's
+            boolean special = f.bool("add_special_tokens").orElse(false);
+            try {
+                ids = engine.encodeChat(chat, special);
+            } catch (RuntimeException e) {
+                throw Generations.toApiException(e, "messages");
+            }
+        } else {
+            String text = f.string("prompt").orElseThrow(() -> ApiError.invalid("prompt", "prompt (a string) or messages (a list) is required").exception());
+            ids = engine.tokenizer().encode(text, f.bool("add_special_tokens").orElse(true));
+        }
         // vLLM's TokenizeResponse: count, max_model_len, tokens, and token_strs when return_token_strs
         ObjectNode out = F.objectNode().put("count", ids.length).put("max_model_len", model.contextLength());
         ArrayNode tokens = out.putArray("tokens");

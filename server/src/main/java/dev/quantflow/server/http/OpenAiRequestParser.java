@@ -98,7 +98,7 @@ final class OpenAiRequestParser {
 
     OpenAiRequest chat(ObjectNode body) {
         JsonFields f = new JsonFields(body);
-        Prompt prompt = new Prompt.Chat(messages(f), f.bool("add_generation_prompt").orElse(true));
+        Prompt prompt = chatPrompt(f);
         refuseUnsupported(f, true);
         boolean logprobs = f.bool("logprobs").orElse(false);
         OptionalInt top = f.integer("top_logprobs");
@@ -142,12 +142,22 @@ final class OpenAiRequestParser {
                 throw ApiError.invalid("tool_choice", "tool_choice \"required\" or a named function cannot be combined with response_format or guided_*").exception();
             if (forced.isPresent()) constraint = forced;
             Prompt.Chat c = (Prompt.Chat) prompt;
-            prompt = new Prompt.Chat(c.messages(), c.addGenerationPrompt(), tools.get().json());
+            prompt = new Prompt.Chat(c.messages(), c.addGenerationPrompt(), tools.get().json(), c.continueFinalMessage());
         }
         // tool calls are parsed from one choice's text; several choices of them are not supported
         if (tools.isPresent() && tools.get().choice().mode() != ToolCalling.Mode.NONE && params.n() > 1)
             throw ApiError.invalid("n", "n > 1 together with tools is not supported; send one request per choice").exception();
-        return new OpenAiRequest(chat, f.string("model"), prompt, params, stream, includeUsage, constraint, tools, echo);
+        return new OpenAiRequest(chat, f.string("model"), prompt, params, stream, includeUsage, constraint, tools, echo, promptLogprobs(f, stream));
+    }
+
+    /** vLLM's prompt_logprobs: 0..20 alternatives per prompt token (its -1, the whole vocabulary, is refused); not with stream, as in vLLM. */
+    private static int promptLogprobs(JsonFields f, boolean stream) {
+        OptionalInt k = f.integer("prompt_logprobs");
+        if (k.isEmpty()) return -1;
+        if (k.getAsInt() < 0 || k.getAsInt() > GenerationParams.MAX_TOP_LOGPROBS)
+            throw ApiError.invalid("prompt_logprobs", "prompt_logprobs must be between 0 and " + GenerationParams.MAX_TOP_LOGPROBS + ", got " + k.getAsInt()).exception();
+        if (stream) throw ApiError.invalid("prompt_logprobs", "prompt_logprobs are not available when stream is true (as in vLLM)").exception();
+        return k.getAsInt();
     }
 
     private GenerationParams params(JsonFields f, String maxParam, OptionalLong maxTokens, String logprobsParam, int topLogprobs, boolean chat) {
@@ -243,6 +253,20 @@ final class OpenAiRequestParser {
             ids[i] = (int) id;
         }
         return new Prompt.Tokens(ids);
+    }
+
+    /**
+     * messages, add_generation_prompt (default true) and vLLM's continue_final_message (the prompt
+     * ends inside the last message; then add_generation_prompt defaults to false, and both true is a
+     * 400), as chat completions and /tokenize read them; the tools are added by the caller.
+     */
+    static Prompt.Chat chatPrompt(JsonFields f) {
+        List<Prompt.ChatMessage> messages = messages(f);
+        boolean continueFinal = f.bool("continue_final_message").orElse(false);
+        boolean generationPrompt = f.bool("add_generation_prompt").orElse(!continueFinal);
+        if (continueFinal && generationPrompt)
+            throw ApiError.invalid("continue_final_message", "continue_final_message and add_generation_prompt cannot both be true").exception();
+        return new Prompt.Chat(messages, generationPrompt, "", continueFinal);
     }
 
     private static List<Prompt.ChatMessage> messages(JsonFields f) {

@@ -27,12 +27,19 @@ final class OpenAiShape {
     private final long created;
     private final String model;
     private final boolean includeUsageField;
+    private final int echoTopLogprobs;
     private final int[] textOffset = new int[GenerationParams.MAX_N];
 
     /** One finished choice of a whole response. */
     record Choice(int index, String text, TokenEvent.PromptLogprobs promptLogprobs, List<TokenEvent.TokenLogprob> logprobs, String finishReason) {}
 
     OpenAiShape(boolean chat, String id, long created, String model, boolean includeUsageField) {
+        this(chat, id, created, model, includeUsageField, GenerationParams.MAX_TOP_LOGPROBS);
+    }
+
+    /** echoTopLogprobs: the alternatives echo's prompt tokens show (the engine may compute more, for prompt_logprobs). */
+    OpenAiShape(boolean chat, String id, long created, String model, boolean includeUsageField, int echoTopLogprobs) {
+        this.echoTopLogprobs = echoTopLogprobs;
         this.chat = chat;
         this.id = id;
         this.created = created;
@@ -90,6 +97,43 @@ final class OpenAiShape {
         }
         r.set("usage", usage(promptTokens, completionTokens));
         return r;
+    }
+
+    /**
+     * vLLM's prompt_logprobs of a whole response: per choice (completions) or once for the response
+     * (chat, whose choices share the prompt), a list with null for the first prompt token, then per
+     * token {"token id": {"logprob", "rank", "decoded_token"}}: the prompt token first, then the k
+     * most likely (rank 1 + the number of more likely tokens).
+     */
+    void addPromptLogprobs(ObjectNode response, TokenEvent.PromptLogprobs[] perChoice, int k) {
+        if (chat) {
+            response.set("prompt_logprobs", perChoice[0] == null ? F.nullNode() : promptLogprobs(perChoice[0], k));
+            return;
+        }
+        for (com.fasterxml.jackson.databind.JsonNode c : response.get("choices")) {
+            TokenEvent.PromptLogprobs p = perChoice[c.get("index").asInt()];
+            ((ObjectNode) c).set("prompt_logprobs", p == null ? F.nullNode() : promptLogprobs(p, k));
+        }
+    }
+
+    private static ArrayNode promptLogprobs(TokenEvent.PromptLogprobs p, int k) {
+        ArrayNode list = F.arrayNode();
+        list.addNull();
+        for (TokenEvent.TokenLogprob lp : p.logprobs()) {
+            ObjectNode position = list.addObject();
+            position.set(Integer.toString(lp.tokenId()), F.objectNode().put("logprob", Math.max(lp.logprob(), LOGPROB_FLOOR))
+                    .put("rank", lp.rank()).put("decoded_token", lp.token()));
+            List<TokenEvent.TopLogprob> top = lp.top().subList(0, Math.min(k, lp.top().size()));
+            int rank = 0;
+            for (int i = 0; i < top.size(); i++) {
+                TokenEvent.TopLogprob t = top.get(i);
+                if (i == 0 || t.logprob() < top.get(i - 1).logprob()) rank = i + 1;   // ties share a rank
+                if (t.tokenId() == lp.tokenId()) continue;
+                position.set(Integer.toString(t.tokenId()), F.objectNode().put("logprob", Math.max(t.logprob(), LOGPROB_FLOOR))
+                        .put("rank", rank).put("decoded_token", t.token()));
+            }
+        }
+        return list;
     }
 
     /** A whole chat response whose message is tool calls (content null), finish_reason "tool_calls". */
@@ -202,7 +246,10 @@ final class OpenAiShape {
             top.addNull();
             offsets.add(textOffset[index]);
             textOffset[index] += prompt.firstToken().codePointCount(0, prompt.firstToken().length());
-            all = new ArrayList<>(prompt.logprobs());
+            all = new ArrayList<>();
+            for (TokenEvent.TokenLogprob lp : prompt.logprobs())   // the engine may have computed more alternatives, for prompt_logprobs
+                all.add(lp.top().size() <= echoTopLogprobs ? lp
+                        : new TokenEvent.TokenLogprob(lp.tokenId(), lp.token(), lp.bytes(), lp.logprob(), lp.top().subList(0, echoTopLogprobs), lp.rank()));
             all.addAll(lps);
         }
         for (TokenEvent.TokenLogprob lp : all) {

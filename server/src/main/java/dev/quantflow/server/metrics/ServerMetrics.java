@@ -103,9 +103,9 @@ public final class ServerMetrics implements AutoCloseable {
         new FileDescriptorMetrics().bindTo(registry);
     }
 
-    /** A tracker for one request's latencies and token counts; arrival is now. */
-    public RequestMetrics request() {
-        return new RequestMetrics(this, System.nanoTime());
+    /** A tracker for one request's latencies and token counts, its choices each counted as a sequence; arrival is now. */
+    public RequestMetrics request(int choices) {
+        return new RequestMetrics(this, System.nanoTime(), choices);
     }
 
     public void httpRequest(String endpoint, int status) {

@@ -136,10 +136,10 @@ class RequestValidationTest {
             "h|audio|{\"voice\": \"alloy\"}", "h|web_search_options|{}", "h|verbosity|\"high\"",
             "c|length_penalty|0.5", "c|use_beam_search|true", "c|stop_token_ids|[-2]", "c|stop_token_ids|\"x\"",
             "c|include_stop_str_in_output|\"yes\"", "c|skip_special_tokens|1", "c|truncate_prompt_tokens|10", "c|allowed_token_ids|[1, 2]",
-            "c|bad_words|[\"x\"]", "c|logits_processors|[\"p\"]", "c|prompt_logprobs|0", "c|return_tokens_as_token_ids|true",
+            "c|bad_words|[\"x\"]", "c|logits_processors|[\"p\"]", "c|prompt_logprobs|-1", "h|prompt_logprobs|21", "c|return_tokens_as_token_ids|true",
             "c|return_token_ids|true", "c|guided_json|{\"type\": \"integer\", \"minimum\": 1}", "c|guided_regex|\"(a)\\\\1\"", "h|guided_choice|[]", "c|guided_grammar|\"g\"",
             "h|structured_outputs|{\"regex\": \"a\"}", "c|priority|1", "c|add_special_tokens|false", "h|add_special_tokens|true",
-            "h|continue_final_message|true", "h|chat_template|\"{{ x }}\"", "h|chat_template_kwargs|{\"a\": 1}", "h|documents|[{\"text\": \"d\"}]",
+            "h|continue_final_message|\"yes\"", "h|chat_template|\"{{ x }}\"", "h|chat_template_kwargs|{\"a\": 1}", "h|documents|[{\"text\": \"d\"}]",
             "c|mm_processor_kwargs|{\"a\": 1}", "c|vllm_xargs|{\"a\": 1}", "c|stream_options|{\"continuous_usage_stats\": true}"})
     void unimplementedParametersAreRefusedNamingThem(String endpoint, String field, String json) {
         String body = endpoint.equals("c")

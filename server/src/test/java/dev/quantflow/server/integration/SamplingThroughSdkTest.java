@@ -178,6 +178,17 @@ class SamplingThroughSdkTest {
         cases.add(new OpenAiSdk.Case("echo-logprobs-long-1", "completions", body("prompt", LONG_PROMPT, "temperature", 0, "echo", true, "logprobs", 0, "max_tokens", 2)));
         cases.add(new OpenAiSdk.Case("echo-logprobs-long-2", "completions", body("prompt", LONG_PROMPT, "temperature", 0, "echo", true, "logprobs", 0, "max_tokens", 2)));
 
+        // vLLM's prompt_logprobs: the prompt followed by its own greedy continuation scores those tokens at rank 1
+        int[] promptThenGreedy = java.util.stream.IntStream.concat(Arrays.stream(tok.encode(PROMPT)), Arrays.stream(plain.tokens(), 0, 6)).toArray();
+        cases.add(new OpenAiSdk.Case("prompt-logprobs", "completions", body("prompt", Arrays.stream(promptThenGreedy).boxed().toList(), "temperature", 0,
+                "prompt_logprobs", 2, "max_tokens", 1, "n", 2)));
+        cases.add(new OpenAiSdk.Case("prompt-logprobs-echo", "completions", body("prompt", PROMPT, "temperature", 0, "echo", true, "logprobs", 1,
+                "prompt_logprobs", 3, "max_tokens", 4, "ignore_eos", true)));
+        cases.add(new OpenAiSdk.Case("prompt-logprobs-chat", "chat", body("messages", List.of(Map.of("role", "user", "content", PROMPT)), "temperature", 0,
+                "prompt_logprobs", 0, "max_tokens", 2)));
+        cases.add(new OpenAiSdk.Case("prompt-logprobs-stream", "completions", body("prompt", PROMPT, "prompt_logprobs", 1, "stream", true)));
+        cases.add(new OpenAiSdk.Case("prompt-logprobs-21", "chat", body("messages", List.of(Map.of("role", "user", "content", "hi")), "prompt_logprobs", 21)));
+
         Map<String, JsonNode> got = OpenAiSdk.install().run("http://127.0.0.1:" + server.httpPort() + "/v1", cases);
         int promptTokens = tok.encode(PROMPT).length;
 
@@ -283,6 +294,87 @@ class SamplingThroughSdkTest {
         JsonNode second = got.get("echo-logprobs-long-2").get("result").get("choices").get(0).get("logprobs");
         assertThat(first.get("tokens")).hasSize(longPrompt + 2);
         assertThat(second.get("token_logprobs")).isEqualTo(first.get("token_logprobs"));
+
+        checkPromptLogprobs(got, promptThenGreedy, promptIds, lp);
+    }
+
+    /** vLLM's prompt_logprobs: [null, {"id": {logprob, rank, decoded_token}, ...}], the prompt token first, then the k most likely. */
+    private void checkPromptLogprobs(Map<String, JsonNode> got, int[] promptThenGreedy, int[] promptIds, JsonNode echoLogprobs) {
+        var tok = reference.tokenizer();
+        JsonNode choices = got.get("prompt-logprobs").get("result").get("choices");
+        assertThat(choices).as(got.get("prompt-logprobs").toString()).hasSize(2);
+        JsonNode pl = choices.get(0).get("prompt_logprobs");
+        assertThat(choices.get(1).get("prompt_logprobs")).as("every choice has the prompt's").isEqualTo(pl);
+        assertThat(choices.get(0).get("logprobs").isNull()).isTrue();
+        assertThat(pl).hasSize(promptThenGreedy.length);
+        assertThat(pl.get(0).isNull()).isTrue();
+        for (int i = 1; i < pl.size(); i++) {
+            JsonNode position = pl.get(i);
+            String own = Integer.toString(promptThenGreedy[i]);
+            // (the server sends the prompt token first; JavaScript objects order integer keys numerically)
+            assertThat(position.has(own)).as("position %d has the prompt token", i).isTrue();
+            assertThat(position.size()).as("position %d: the token and up to 2 alternatives", i).isBetween(2, 3);
+            JsonNode mine = position.get(own);
+            assertThat(mine.get("logprob").asDouble()).isLessThanOrEqualTo(0);
+            assertThat(mine.get("rank").asInt()).isGreaterThanOrEqualTo(1);
+            double best = Double.NEGATIVE_INFINITY;
+            for (JsonNode e : position) {
+                assertThat(e.get("rank").asInt()).isBetween(1, 2 + (e == mine ? tok.vocabSize() : 0));
+                if (e.get("rank").asInt() == 1) best = Math.max(best, e.get("logprob").asDouble());
+            }
+            assertThat(best).as("position %d has a rank-1 entry at least as likely as the prompt token", i).isGreaterThanOrEqualTo(mine.get("logprob").asDouble());
+            // the greedy continuation's tokens are the most likely ones where they were generated
+            if (i >= promptIds.length) assertThat(mine.get("rank").asInt()).as("greedy token at %d", i).isEqualTo(1);
+        }
+        // with echo and logprobs 1 as well: the same numbers, echo showing 1 alternative and prompt_logprobs 3
+        JsonNode both = got.get("prompt-logprobs-echo").get("result").get("choices").get(0);
+        JsonNode echoPart = both.get("logprobs");
+        assertThat(echoPart.get("token_logprobs")).isEqualTo(echoLogprobs.get("token_logprobs"));
+        assertThat(echoPart.get("top_logprobs")).isEqualTo(echoLogprobs.get("top_logprobs"));
+        JsonNode pe = both.get("prompt_logprobs");
+        assertThat(pe).hasSize(promptIds.length);
+        for (int i = 1; i < promptIds.length; i++) {
+            assertThat(pe.get(i).get(Integer.toString(promptIds[i])).get("logprob").asDouble()).isEqualTo(echoLogprobs.get("token_logprobs").get(i).asDouble());
+            assertThat(pe.get(i).size()).isBetween(3, 4);
+            assertThat(pe.get(i).get(Integer.toString(promptIds[i])).get("decoded_token").asText()).isEqualTo(echoPart.get("tokens").get(i).asText());
+        }
+        // chat: once for the response, the choices have none
+        JsonNode chat = got.get("prompt-logprobs-chat").get("result");
+        assertThat(chat.get("prompt_logprobs").get(0).isNull()).isTrue();
+        assertThat(chat.get("prompt_logprobs").size()).isEqualTo(chat.get("usage").get("prompt_tokens").asInt());
+        assertThat(chat.get("prompt_logprobs").get(1).size()).as("k = 0: the prompt token alone").isEqualTo(1);
+        assertThat(chat.get("choices").get(0).get("prompt_logprobs").isNull()).isTrue();
+        refused(got.get("prompt-logprobs-stream"), "prompt_logprobs", "stream");
+        refused(got.get("prompt-logprobs-21"), "prompt_logprobs", "between 0 and 20");
+    }
+
+    /** n choices are n sequences in the request metrics: each with its TTFT, end, tokens and finish reason; the prompt counted once. */
+    @Test
+    void metricsCountEveryChoiceOfN() {
+        Http http = new Http(server.httpPort());
+        int promptTokens = reference.tokenizer().encode(PROMPT).length;
+        String before = http.get("/metrics").body();
+        Http.Reply r = http.post("/v1/completions", body("prompt", PROMPT, "n", 3, "max_tokens", 5, "ignore_eos", true, "temperature", 1, "seed", 3));
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        assertThat(r.json().get("usage").get("completion_tokens").asInt()).isEqualTo(15);
+        String after = http.get("/metrics").body();
+        assertThat(metric(after, "quantflow_request_success_total", "finished_reason=\"length\"") - metric(before, "quantflow_request_success_total", "finished_reason=\"length\""))
+                .isEqualTo(3);
+        for (String perChoice : List.of("quantflow_time_to_first_token_seconds_count", "quantflow_e2e_request_latency_seconds_count",
+                "quantflow_request_decode_time_seconds_count", "quantflow_request_prefill_time_seconds_count", "quantflow_request_generation_tokens_count"))
+            assertThat(metric(after, perChoice, "") - metric(before, perChoice, "")).as(perChoice).isEqualTo(3);
+        assertThat(metric(after, "quantflow_request_generation_tokens_sum", "") - metric(before, "quantflow_request_generation_tokens_sum", "")).isEqualTo(15);
+        assertThat(metric(after, "quantflow_generation_tokens_total", "") - metric(before, "quantflow_generation_tokens_total", "")).isEqualTo(15);
+        // 4 gaps in each choice's 5 tokens
+        assertThat(metric(after, "quantflow_inter_token_latency_seconds_count", "") - metric(before, "quantflow_inter_token_latency_seconds_count", "")).isEqualTo(12);
+        assertThat(metric(after, "quantflow_request_queue_time_seconds_count", "") - metric(before, "quantflow_request_queue_time_seconds_count", "")).isEqualTo(1);
+        assertThat(metric(after, "quantflow_prompt_tokens_total", "") - metric(before, "quantflow_prompt_tokens_total", "")).isEqualTo(promptTokens);
+    }
+
+    /** The sum of a metric's series whose labels contain labelPart (Prometheus text format). */
+    private static double metric(String scrape, String name, String labelPart) {
+        return scrape.lines().filter(l -> l.startsWith(name + "{") && l.contains(labelPart))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
     }
 
     @Test
@@ -302,9 +394,16 @@ class SamplingThroughSdkTest {
         JsonNode plainTokens = http.post("/tokenize", Map.of("prompt", PROMPT, "add_special_tokens", false)).json();
         assertThat(plainTokens.get("count").asInt()).isEqualTo(tok.encode(PROMPT, false).length);
         assertThat(plainTokens.get("token_strs").isNull()).isTrue();
-        Http.Reply chat = http.post("/tokenize", Map.of("messages", List.of(Map.of("role", "user", "content", "hi"))));
-        assertThat(chat.status()).isEqualTo(400);
-        assertThat(chat.json().get("error").get("param").asText()).isEqualTo("messages");
+        // messages: the chat prompt as a chat completion gets it (stories260K has no template: the plain rendering, with BOS)
+        List<Map<String, String>> messages = List.of(Map.of("role", "user", "content", "hi"));
+        JsonNode chat = http.post("/tokenize", Map.of("messages", messages)).json();
+        assertThat(chat.get("tokens").get(0).asInt()).isEqualTo(tok.bosTokenId().orElseThrow());
+        assertThat(chat.get("count").asInt()).isEqualTo(tok.encode("user: hi\nassistant:").length);
+        assertThat(chat.get("count").asInt()).isEqualTo(http.post("/v1/chat/completions", body("messages", messages, "max_tokens", 1)).json()
+                .get("usage").get("prompt_tokens").asInt());
+        Http.Reply both = http.post("/tokenize", Map.of("messages", messages, "prompt", PROMPT));
+        assertThat(both.status()).isEqualTo(400);
+        assertThat(both.json().get("error").get("param").asText()).isEqualTo("prompt");
         assertThat(http.post("/detokenize", Map.of("model", "stories260K", "tokens", Arrays.stream(ids).boxed().toList())).json().get("prompt").asText())
                 .isEqualTo(tok.decode(ids));
         http.post("/v1/completions", body("prompt", PROMPT, "max_tokens", 2));

@@ -10,6 +10,7 @@ import com.networknt.schema.SchemaRegistry;
 import com.networknt.schema.SpecificationVersion;
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
+import dev.quantflow.server.Http;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.TestServers;
 import java.nio.charset.StandardCharsets;
@@ -112,6 +113,50 @@ class ToolCallsSdkTest {
                 default -> throw new AssertionError("unknown case " + l);
             }
         }
+    }
+
+    /** vLLM's /tokenize of chat messages: the ids a chat completion is prompted with, through the model's template. */
+    @Test
+    void tokenizeRendersMessagesWithTheChatTemplate() throws Exception {
+        Http http = new Http(server.httpPort());
+        List<Map<String, Object>> messages = List.of(Map.of("role", "user", "content", "What is the weather in Paris?"));
+        JsonNode tools = JSON.readTree(TOOLS);
+        Http.Reply chat = http.post("/v1/chat/completions", Map.of("messages", messages, "tools", tools, "tool_choice", "none", "max_tokens", 1));
+        assertThat(chat.status()).as(chat.body()).isEqualTo(200);
+        JsonNode t = http.post("/tokenize", Map.of("messages", messages, "tools", tools, "return_token_strs", true)).json();
+        assertThat(t.get("count").asInt()).as(t.toString()).isEqualTo(chat.json().get("usage").get("prompt_tokens").asInt());
+        assertThat(t.get("max_model_len").asInt()).isEqualTo(512);
+        assertThat(t.get("tokens")).hasSize(t.get("count").asInt());
+        assertThat(t.get("token_strs")).hasSize(t.get("count").asInt());
+        StringBuilder rendered = new StringBuilder();
+        for (JsonNode id : t.get("tokens")) rendered.append(id.asInt()).append(',');
+        String detok = http.post("/detokenize", Map.of("tokens", t.get("tokens"))).json().get("prompt").asText();
+        assertThat(detok).as(rendered.toString()).contains("<tools> get_weather add </tools>").contains("<|im_start|>user\nWhat is the weather in Paris?<|im_end|>")
+                .endsWith("<|im_start|>assistant\n");
+
+        // without the generation prompt, and with the tokenizer's BOS added on top of the template's text
+        JsonNode bare = http.post("/tokenize", Map.of("messages", messages, "add_generation_prompt", false)).json();
+        JsonNode withBos = http.post("/tokenize", Map.of("messages", messages, "add_generation_prompt", false, "add_special_tokens", true)).json();
+        assertThat(withBos.get("count").asInt()).isEqualTo(bare.get("count").asInt() + 1);
+        assertThat(withBos.get("tokens").get(0).asInt()).isEqualTo(1);   // stories260K's BOS
+        assertThat(http.post("/detokenize", Map.of("tokens", bare.get("tokens"))).json().get("prompt").asText()).endsWith("<|im_end|>\n");
+
+        // continue_final_message: the prompt ends inside the last (assistant) message, for chat completions too
+        List<Map<String, Object>> prefilled = List.of(messages.get(0), Map.of("role", "assistant", "content", "The weather in"));
+        JsonNode open = http.post("/tokenize", Map.of("messages", prefilled, "continue_final_message", true)).json();
+        assertThat(http.post("/detokenize", Map.of("tokens", open.get("tokens"))).json().get("prompt").asText())
+                .endsWith("<|im_start|>assistant\nThe weather in");
+        Http.Reply continued = http.post("/v1/chat/completions", Map.of("messages", prefilled, "continue_final_message", true, "add_generation_prompt", false,
+                "max_tokens", 1));
+        assertThat(continued.status()).as(continued.body()).isEqualTo(200);
+        assertThat(continued.json().get("usage").get("prompt_tokens").asInt()).isEqualTo(open.get("count").asInt());
+
+        Http.Reply both = http.post("/tokenize", Map.of("messages", prefilled, "continue_final_message", true, "add_generation_prompt", true));
+        assertThat(both.status()).isEqualTo(400);
+        assertThat(both.json().get("error").get("param").asText()).isEqualTo("continue_final_message");
+        Http.Reply neither = http.post("/tokenize", Map.of("messages", List.of()));
+        assertThat(neither.status()).isEqualTo(400);
+        assertThat(neither.json().get("error").get("param").asText()).isEqualTo("messages");
     }
 
     private static void checkCall(JsonNode call, JsonNode line) throws Exception {
