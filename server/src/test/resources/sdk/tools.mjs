@@ -48,6 +48,45 @@ for (let i = 0; i < 3; i++) {
   out({ case: 'auto', finish: r.choices[0].finish_reason, content: r.choices[0].message.content, calls: r.choices[0].message.tool_calls ?? null,
     promptTokens: r.usage.prompt_tokens, promptTokensWithoutTools: plain.usage.prompt_tokens });
 }
+// auto with the output forced (guided_regex) to be text, then a Hermes call: the text streams as content
+// before the call, the call as an id/name delta and argument pieces
+const oneCall = 'Let me check\\. <tool_call>\\{"name": "add", "arguments": \\{"a": [1-9][0-9]{0,2}, "b": [1-9][0-9]{0,2}\\}\\}</tool_call>';
+{
+  const stream = await client.chat.completions.create({ model, messages, tools, guided_regex: oneCall, temperature: 1, seed: 3, max_tokens: 200, stream: true });
+  const calls = [], order = [];
+  let finish = null, content = '', argumentChunks = 0;
+  for await (const chunk of stream) {
+    const c = chunk.choices[0];
+    if (!c) continue;
+    if (c.delta?.content) { content += c.delta.content; order.push('content'); }
+    for (const d of c.delta?.tool_calls ?? []) {
+      if (d.id) { calls[d.index] = { id: d.id, type: d.type, function: { name: d.function.name, arguments: '' } }; order.push('call'); }
+      else argumentChunks++;
+      calls[d.index].function.arguments += d.function?.arguments ?? '';
+    }
+    if (c.finish_reason) finish = c.finish_reason;
+  }
+  out({ case: 'auto-stream', finish, calls, content, argumentChunks, firstContentBeforeCall: order.indexOf('content') < order.indexOf('call') });
+}
+{
+  const runner = client.chat.completions.stream({ model, messages, tools, guided_regex: oneCall, temperature: 1, seed: 4, max_tokens: 200 });
+  const done = [], contentDeltas = [];
+  runner.on('tool_calls.function.arguments.done', (e) => done.push(e.name));
+  runner.on('content.delta', (e) => contentDeltas.push(e.delta));
+  const final = await runner.finalChatCompletion();
+  const c = final.choices[0];
+  out({ case: 'auto-helper', finish: c.finish_reason, calls: c.message.tool_calls, content: c.message.content, done, contentDeltas: contentDeltas.length });
+}
+{
+  // parallel_tool_calls false: one call at most, whether the model writes two (auto) or is forced (required)
+  const twoCalls = '(<tool_call>\\{"name": "add", "arguments": \\{"a": [1-9], "b": [1-9]\\}\\}</tool_call>){2}';
+  const r = await client.chat.completions.create({ model, messages, tools, guided_regex: twoCalls, parallel_tool_calls: false, temperature: 1, seed: 5, max_tokens: 200 });
+  const both = await client.chat.completions.create({ model, messages, tools, guided_regex: twoCalls, temperature: 1, seed: 5, max_tokens: 200 });
+  out({ case: 'auto-single', finish: r.choices[0].finish_reason, calls: r.choices[0].message.tool_calls, parallelCalls: both.choices[0].message.tool_calls.length });
+  const runner = client.chat.completions.stream({ model, messages, tools, tool_choice: 'required', parallel_tool_calls: false, temperature: 1, seed: 6, max_tokens: 300 });
+  const final = await runner.finalChatCompletion();
+  out({ case: 'required-single', finish: final.choices[0].finish_reason, calls: final.choices[0].message.tool_calls });
+}
 try {
   await client.chat.completions.create({ model, messages, tools, tool_choice: { type: 'function', function: { name: 'nope' } } });
   out({ case: 'refused', status: 200 });

@@ -37,6 +37,7 @@ public final class ToolCallStreamer {
     private final ToolCalling.Choice choice;
     private final boolean parallel;
     private final StringBuilder text = new StringBuilder();
+    private final StringBuilder space = new StringBuilder();
     private State state;
     private int pos;            // text before pos is consumed
     private int calls;
@@ -152,7 +153,7 @@ public final class ToolCallStreamer {
                     int p = skipSpace(call.end);
                     if (hermes) {
                         if (text.length() - p < CLOSE.length() && CLOSE.startsWith(text.substring(p)) && !ended) return;
-                        if (text.startsWith(CLOSE, p)) p += CLOSE.length();
+                        if (text.indexOf(CLOSE, p) == p) p += CLOSE.length();
                     }
                     pos = hermes ? p : text.length();
                     call = null;
@@ -202,8 +203,18 @@ public final class ToolCallStreamer {
         state = State.CONTENT;
     }
 
+    /** Content; after a call, whitespace (between calls, before the end) is held until other text follows it, and dropped at the end. */
     private void content(List<Event> out, int from, int to) {
-        if (to > from) out.add(new Content(text.substring(from, to)));
+        if (to <= from) return;
+        if (calls == 0) {
+            out.add(new Content(text.substring(from, to)));
+            return;
+        }
+        space.append(text, from, to);
+        if (!space.toString().isBlank()) {
+            out.add(new Content(space.toString()));
+            space.setLength(0);
+        }
     }
 
     /** The length of the longest end of the text that could begin a {@code <tool_call>} tag. */
@@ -243,6 +254,7 @@ public final class ToolCallStreamer {
         }
 
         Progress advance(List<Event> out) {
+            if (step == 9) return Progress.DONE;   // complete (its caller may be waiting for what follows)
             while (true) {
                 if (step != 3 && step != 7) p = skipSpace(p);
                 if (p >= text.length()) return Progress.MORE;

@@ -8,7 +8,6 @@ import dev.quantflow.engine.sample.ParameterException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -25,7 +24,6 @@ public final class ToolCalling {
     public static final int MAX_CALLS = 4;
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern NAME = Pattern.compile("[a-zA-Z0-9_-]{1,64}");
-    private static final Pattern HERMES = Pattern.compile("<tool_call>\\s*(\\{.*?\\})\\s*</tool_call>", Pattern.DOTALL);
 
     private ToolCalling() {}
 
@@ -47,6 +45,11 @@ public final class ToolCalling {
 
     /** The output constraint that tool_choice forces (required, named), or none. Refusals name "tools" / "tool_choice". */
     public static Optional<OutputConstraint> constraint(List<Function> tools, Choice choice) {
+        return constraint(tools, choice, true);
+    }
+
+    /** parallel false (OpenAI's parallel_tool_calls): "required" forces exactly one call. */
+    public static Optional<OutputConstraint> constraint(List<Function> tools, Choice choice, boolean parallel) {
         return switch (choice.mode()) {
             case NONE, AUTO -> Optional.empty();
             case NAMED -> Optional.of(OutputConstraint.jsonSchema("tools", find(tools, choice.name()).parametersJson()));
@@ -60,11 +63,21 @@ public final class ToolCalling {
                     call.putArray("required").add("name").add("parameters");
                     options.add(call);
                 }
-                ObjectNode schema = JSON.createObjectNode().put("type", "array").put("minItems", 1).put("maxItems", MAX_CALLS);
+                ObjectNode schema = JSON.createObjectNode().put("type", "array").put("minItems", 1).put("maxItems", parallel ? MAX_CALLS : 1);
                 schema.putObject("items").set("anyOf", options);
                 yield Optional.of(OutputConstraint.jsonSchema("tools", schema.toString()));
             }
         };
+    }
+
+    /** The functions and tool_choice of a request, checked as HTTP and gRPC take them: distinct names, a named choice among them, schemas the engine follows. */
+    public static void validate(List<Function> tools, Choice choice) {
+        for (int i = 0; i < tools.size(); i++)
+            for (int j = 0; j < i; j++)
+                if (tools.get(i).name().equals(tools.get(j).name()))
+                    throw new ParameterException("tools", "tools: two tools are named '" + tools.get(i).name() + "'");
+        for (Function f : tools) read(f.parametersJson());
+        constraint(tools, choice);   // compiles the forced constraint, so a schema the engine cannot follow is refused now
     }
 
     static Function find(List<Function> tools, String name) {
@@ -74,41 +87,48 @@ public final class ToolCalling {
 
     /** The calls in a finished output (empty: it is plain content). */
     public static List<Call> parse(String text, List<Function> tools, Choice choice) {
-        List<Call> calls = new ArrayList<>();
-        switch (choice.mode()) {
-            case NONE -> {}
-            case NAMED -> {
-                // the arguments as generated, so that streamed argument deltas concatenate to them
-                JsonNode args = readOrNull(text);
-                if (args != null && args.isObject()) calls.add(new Call(choice.name(), text));
-            }
-            case REQUIRED -> {
-                JsonNode list = readOrNull(text);
-                if (list != null && list.isArray())
-                    for (JsonNode c : list) calls.add(new Call(c.path("name").asText(), c.path("parameters").toString()));
-            }
-            case AUTO -> {
-                Matcher m = HERMES.matcher(text);
-                while (m.find()) call(readOrNull(m.group(1)), tools).ifPresent(calls::add);
-                if (calls.isEmpty()) {
-                    String t = text.strip();
-                    if (t.startsWith("<|python_tag|>")) t = t.substring("<|python_tag|>".length()).strip();
-                    if (t.startsWith("{")) call(readOrNull(t), tools).ifPresent(calls::add);
-                }
-            }
-        }
-        return calls;
+        return read(text, tools, choice, true).calls();
     }
 
-    /** {"name": a known function, "arguments" or "parameters": an object} as a call. */
-    private static Optional<Call> call(JsonNode o, List<Function> tools) {
-        if (o == null || !o.isObject() || !o.path("name").isTextual()) return Optional.empty();
-        String name = o.get("name").textValue();
-        if (tools.stream().noneMatch(f -> f.name().equals(name))) return Optional.empty();
-        JsonNode args = o.has("arguments") ? o.get("arguments") : o.get("parameters");
-        if (args != null && args.isTextual()) args = readOrNull(args.textValue());
-        if (args == null || !args.isObject()) return Optional.empty();
-        return Optional.of(new Call(name, args.toString()));
+    /** A finished output as an answer: content (null when there is none besides the calls) and calls. */
+    public record Answer(String content, List<Call> calls) {}
+
+    /**
+     * A whole output read by the same reader as a stream ({@link ToolCallStreamer}), so that both
+     * give the same calls; a call whose arguments are not a JSON object is dropped, and an output
+     * with no call is all content.
+     */
+    public static Answer read(String text, List<Function> tools, Choice choice, boolean parallel) {
+        ToolCallStreamer reader = new ToolCallStreamer(tools, choice, parallel);
+        List<ToolCallStreamer.Event> events = new ArrayList<>(reader.push(text));
+        events.addAll(reader.finish());
+        StringBuilder content = new StringBuilder();
+        List<String> names = new ArrayList<>();
+        List<StringBuilder> args = new ArrayList<>();
+        for (ToolCallStreamer.Event e : events) {
+            switch (e) {
+                case ToolCallStreamer.Content c -> content.append(c.text());
+                case ToolCallStreamer.CallStart s -> {
+                    names.add(s.name());
+                    args.add(new StringBuilder());
+                }
+                case ToolCallStreamer.Arguments a -> args.get(a.index()).append(a.piece());
+            }
+        }
+        List<Call> calls = new ArrayList<>();
+        for (int i = 0; i < names.size(); i++) {
+            JsonNode parsed = readOrNull(args.get(i).toString());
+            // NAMED keeps the arguments as generated (its stream sends exactly them); the others are given compact, as parsed
+            if (parsed != null && parsed.isObject()) calls.add(new Call(names.get(i), choice.mode() == Mode.NAMED ? args.get(i).toString() : parsed.toString()));
+        }
+        if (calls.isEmpty()) return new Answer(text, List.of());
+        return new Answer(content.toString().isBlank() ? null : content.toString(), calls);
+    }
+
+    /** A JSON string literal's value (the streamer reads names and string arguments with it). */
+    static String decodeJsonString(String literal) {
+        JsonNode n = readOrNull(literal);
+        return n != null && n.isTextual() ? n.textValue() : "";
     }
 
     private static JsonNode readOrNull(String text) {

@@ -307,9 +307,10 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
                     if (gone.get()) throw new ClientGone();
                     TokenEvent.Finished first = c.finished[0];
                     if (first != null && r.toolCalls() && first.finishReason().equals("stop")) {   // tool calls come with n = 1 only
-                        List<ToolCalling.Call> calls = ToolCalling.parse(c.text[0].toString(), r.tools().get().functions(), r.tools().get().choice());
-                        if (!calls.isEmpty()) {
-                            ObjectNode answer = shape.toolCallResponse(calls, calls.stream().map(x -> OpenAiShape.toolCallId()).toList(),
+                        ToolFields.Tools tools = r.tools().get();
+                        ToolCalling.Answer read = ToolCalling.read(c.text[0].toString(), tools.functions(), tools.choice(), tools.parallel());
+                        if (!read.calls().isEmpty()) {
+                            ObjectNode answer = shape.toolCallResponse(read.content(), read.calls(), read.calls().stream().map(x -> OpenAiShape.toolCallId()).toList(),
                                     first.promptTokens(), first.completionTokens());
                             if (r.promptLogprobs() >= 0) shape.addPromptLogprobs(answer, c.prompt, r.promptLogprobs());
                             return json(200, answer);

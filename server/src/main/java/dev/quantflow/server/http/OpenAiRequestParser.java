@@ -134,7 +134,7 @@ final class OpenAiRequestParser {
         if (tools.isPresent()) {
             Optional<OutputConstraint> forced;
             try {
-                forced = ToolCalling.constraint(tools.get().functions(), tools.get().choice());
+                forced = ToolCalling.constraint(tools.get().functions(), tools.get().choice(), tools.get().parallel());
             } catch (ParameterException e) {
                 throw GenerationParams.invalid(e);
             }

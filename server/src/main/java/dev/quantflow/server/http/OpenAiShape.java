@@ -136,10 +136,10 @@ final class OpenAiShape {
         return list;
     }
 
-    /** A whole chat response whose message is tool calls (content null), finish_reason "tool_calls". */
-    ObjectNode toolCallResponse(List<ToolCalling.Call> calls, List<String> ids, int promptTokens, int completionTokens) {
+    /** A whole chat response whose message is tool calls (content: the text besides them, or null), finish_reason "tool_calls". */
+    ObjectNode toolCallResponse(String content, List<ToolCalling.Call> calls, List<String> ids, int promptTokens, int completionTokens) {
         ObjectNode r = head("chat.completion");
-        ObjectNode message = F.objectNode().put("role", "assistant").putNull("content");
+        ObjectNode message = F.objectNode().put("role", "assistant").put("content", content);
         ArrayNode tc = message.putArray("tool_calls");
         for (int i = 0; i < calls.size(); i++)
             tc.add(F.objectNode().put("id", ids.get(i)).put("type", "function").set("function",

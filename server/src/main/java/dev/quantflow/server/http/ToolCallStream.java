@@ -2,56 +2,51 @@ package dev.quantflow.server.http;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.actors.api.TokenEvent;
-import dev.quantflow.engine.structured.ToolCalling;
+import dev.quantflow.engine.structured.ToolCallStreamer;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The chunks of a streamed chat answer that may be tool calls. A named tool_choice streams its
- * arguments as they are generated (the output is the arguments); "required" and "auto" hold the
- * text back until the end, where it becomes tool-call chunks (one per call: id and name, then the
- * arguments) or, when it holds no call, one content chunk. One instance per stream.
+ * The chunks of a streamed chat answer that may be tool calls, as OpenAI streams them: content
+ * deltas as soon as the text cannot be the start of a call, then per call a first delta with its
+ * index, id, type and name, and deltas with pieces of its arguments (the engine's
+ * {@link ToolCallStreamer} reads them out of the text). One instance per stream (n is 1 with tools).
  */
 final class ToolCallStream {
     private final OpenAiShape shape;
-    private final ToolFields.Tools tools;
-    private final StringBuilder text = new StringBuilder();
-    private boolean headerSent;
+    private final ToolCallStreamer reader;
 
     ToolCallStream(OpenAiShape shape, ToolFields.Tools tools) {
         this.shape = shape;
-        this.tools = tools;
+        this.reader = new ToolCallStreamer(tools.functions(), tools.choice(), tools.parallel());
     }
 
     List<ObjectNode> on(TokenEvent ev, boolean includeUsage) {
         List<ObjectNode> out = new ArrayList<>();
         switch (ev) {
             case TokenEvent.Delta d -> {
-                text.append(d.text());
-                if (tools.choice().mode() == ToolCalling.Mode.NAMED) {
-                    if (!headerSent) {
-                        out.add(shape.toolCallChunk(0, OpenAiShape.toolCallId(), tools.choice().name(), ""));
-                        headerSent = true;
-                    }
-                    if (!d.text().isEmpty()) out.add(shape.toolCallChunk(0, null, null, d.text()));
-                }
+                if (!d.text().isEmpty()) chunks(reader.push(d.text()), out);
             }
             case TokenEvent.Finished f -> {
+                chunks(reader.finish(), out);
                 String reason = OpenAiShape.finishReason(f.finishReason());
-                List<ToolCalling.Call> calls = reason.equals("stop") ? ToolCalling.parse(text.toString(), tools.functions(), tools.choice()) : List.of();
-                if (tools.choice().mode() != ToolCalling.Mode.NAMED) {
-                    for (int i = 0; i < calls.size(); i++) {
-                        out.add(shape.toolCallChunk(i, OpenAiShape.toolCallId(), calls.get(i).name(), ""));
-                        out.add(shape.toolCallChunk(i, null, null, calls.get(i).argumentsJson()));
-                    }
-                    if (calls.isEmpty() && !text.isEmpty()) out.add(shape.deltaChunk(0, text.toString(), List.of(), false, null));
-                }
-                out.add(shape.deltaChunk(0, "", List.of(), false, calls.isEmpty() ? reason : "tool_calls"));
+                // a call cut by max_tokens stays "length"
+                out.add(shape.deltaChunk(0, "", List.of(), false, reader.calls() > 0 && reason.equals("stop") ? "tool_calls" : reason));
                 if (includeUsage) out.add(shape.usageChunk(f.promptTokens(), f.completionTokens()));
             }
             case TokenEvent.Accepted a -> {}
-            case TokenEvent.PromptLogprobs p -> {}   // completions only; tool calls are chat
+            case TokenEvent.PromptLogprobs p -> {}   // vLLM's prompt_logprobs are not streamed
         }
         return out;
+    }
+
+    private void chunks(List<ToolCallStreamer.Event> events, List<ObjectNode> out) {
+        for (ToolCallStreamer.Event e : events) {
+            switch (e) {
+                case ToolCallStreamer.Content c -> out.add(shape.deltaChunk(0, c.text(), List.of(), false, null));
+                case ToolCallStreamer.CallStart s -> out.add(shape.toolCallChunk(s.index(), OpenAiShape.toolCallId(), s.name(), ""));
+                case ToolCallStreamer.Arguments a -> out.add(shape.toolCallChunk(a.index(), null, null, a.piece()));
+            }
+        }
     }
 }

@@ -18,8 +18,8 @@ import java.util.Optional;
 final class ToolFields {
     private ToolFields() {}
 
-    /** What the request asks for: the functions, the choice, and the tools list as JSON text for the chat template. */
-    record Tools(List<ToolCalling.Function> functions, ToolCalling.Choice choice, String json) {}
+    /** What the request asks for: the functions, the choice, the tools list as JSON text for the chat template, and parallel_tool_calls. */
+    record Tools(List<ToolCalling.Function> functions, ToolCalling.Choice choice, String json, boolean parallel) {}
 
     static Optional<Tools> of(JsonFields f) {
         Optional<JsonNode> tools = f.get("tools");
@@ -40,14 +40,11 @@ final class ToolFields {
                 JsonNode params = fn.path("parameters");
                 if (params.isMissingNode() || params.isNull()) params = ((ObjectNode) OpenAiRequestParser.JSON.createObjectNode()).put("type", "object");
                 if (!params.isObject()) throw ApiError.invalid("tools", "tools: a function's parameters must be a JSON Schema object").exception();
-                String name = fn.get("name").textValue();
-                if (functions.stream().anyMatch(x -> x.name().equals(name))) throw ApiError.invalid("tools", "tools: two tools are named '" + name + "'").exception();
-                functions.add(new ToolCalling.Function(name, params.toString()));
+                functions.add(new ToolCalling.Function(fn.get("name").textValue(), params.toString()));
             }
             ToolCalling.Choice c = choice(choice, functions);
-            // the forced constraints compile here, so a schema the engine cannot follow is a 400 now
-            ToolCalling.constraint(functions, c);
-            return Optional.of(new Tools(functions, c, tools.get().toString()));
+            ToolCalling.validate(functions, c);   // the forced constraints compile here, so a schema the engine cannot follow is a 400 now
+            return Optional.of(new Tools(functions, c, tools.get().toString(), f.bool("parallel_tool_calls").orElse(true)));
         } catch (ParameterException e) {
             throw GenerationParams.invalid(e);
         }

@@ -82,7 +82,7 @@ class ToolCallsSdkTest {
         assertThat(p.exitValue()).as(output).isZero();
         List<JsonNode> lines = new ArrayList<>();
         for (String l : output.split("\n")) if (l.startsWith("{")) lines.add(JSON.readTree(l));
-        assertThat(lines).as(output).hasSize(8);
+        assertThat(lines).as(output).hasSize(12);
         for (JsonNode l : lines) {
             switch (l.get("case").asText()) {
                 case "named", "named-stream" -> {
@@ -104,6 +104,28 @@ class ToolCallsSdkTest {
                     assertThat(l.get("content").asText()).isNotEmpty();
                     assertThat(l.get("finish").asText()).isIn("stop", "length");
                     assertThat(l.get("promptTokens").asInt()).as("the template rendered the tools").isGreaterThan(l.get("promptTokensWithoutTools").asInt() + 3);
+                }
+                case "auto-stream", "auto-helper" -> {
+                    // the text before the call streamed as content, the call as its name and argument pieces
+                    assertThat(l.get("finish").asText()).as(l.toString()).isEqualTo("tool_calls");
+                    assertThat(l.get("content").asText()).as(l.toString()).isEqualTo("Let me check. ");
+                    assertThat(l.get("calls")).hasSize(1);
+                    checkCall(l.get("calls").get(0), l);
+                    assertThat(l.get("calls").get(0).get("function").get("name").asText()).isEqualTo("add");
+                    if (l.has("argumentChunks")) {
+                        assertThat(l.get("argumentChunks").asInt()).as("arguments streamed in pieces").isGreaterThan(2);
+                        assertThat(l.get("firstContentBeforeCall").asBoolean()).as("content was not held back until the end").isTrue();
+                    }
+                    if (l.has("done")) {
+                        assertThat(l.get("done")).hasSize(1);
+                        assertThat(l.get("contentDeltas").asInt()).isGreaterThan(0);
+                    }
+                }
+                case "auto-single", "required-single" -> {
+                    assertThat(l.get("finish").asText()).as(l.toString()).isEqualTo("tool_calls");
+                    assertThat(l.get("calls")).as("parallel_tool_calls false: one call").hasSize(1);
+                    checkCall(l.get("calls").get(0), l);
+                    if (l.has("parallelCalls")) assertThat(l.get("parallelCalls").asInt()).as("the same output with parallel calls").isEqualTo(2);
                 }
                 case "refused" -> {
                     assertThat(l.get("status").asInt()).as(l.toString()).isEqualTo(400);
