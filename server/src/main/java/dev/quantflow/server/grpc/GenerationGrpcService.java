@@ -82,12 +82,15 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
         AtomicBoolean finished = new AtomicBoolean();
         try {
             authenticate(metadata);
-            dev.quantflow.actors.api.GenerateRequest request = toEngineRequest(in);
+            Optional<GrpcTools.Request> tools = GrpcTools.of(in);
+            dev.quantflow.actors.api.GenerateRequest request = toEngineRequest(in, tools);
             String id = request.requestId();
+            // with tools, the text is read as calls while it streams (one reader per call)
+            Optional<GrpcTools.Reader> reader = tools.filter(GrpcTools.Request::readsCalls).map(t -> new GrpcTools.Reader(id, t));
             responses = Source.completionStageSource(generations.start(request, promptParam(in))
                     .thenApply(started -> started.events().via(state.untilDrainDeadline()).mapConcat(ev -> {
                         if (ev instanceof TokenEvent.Finished) finished.set(true);
-                        return toResponses(id, ev);
+                        return reader.isPresent() ? reader.get().on(ev) : toResponses(id, ev);
                     })))
                     .mapMaterializedValue(x -> NotUsed.getInstance());
         } catch (RuntimeException e) {
@@ -157,7 +160,7 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
             throw GrpcErrors.of(ApiError.of(ApiError.Kind.UNAUTHENTICATED, "missing or invalid API key; send metadata 'authorization: Bearer KEY'"));
     }
 
-    private dev.quantflow.actors.api.GenerateRequest toEngineRequest(GenerateRequest in) {
+    private dev.quantflow.actors.api.GenerateRequest toEngineRequest(GenerateRequest in, Optional<GrpcTools.Request> tools) {
         model.check(in.getModel().isEmpty() ? Optional.empty() : Optional.of(in.getModel()));
         String id = in.getRequestId();
         if (id.isEmpty()) id = "grpc-" + UUID.randomUUID().toString().replace("-", "");
@@ -188,8 +191,19 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
                 engine.tokenizer().vocabSize());
         GenerateOptions options = params.options(model.contextLength());
         Optional<OutputConstraint> constraint = constraint(in);
+        Prompt prompt = prompt(in);
+        if (tools.isPresent()) {
+            Optional<OutputConstraint> forced = tools.get().forced();
+            if (forced.isPresent() && constraint.isPresent())
+                throw ApiError.invalid("tool_choice", "a REQUIRED or named tool_choice cannot be combined with a constraint (json_schema, json_object, regex, choice)").exception();
+            if (forced.isPresent()) constraint = forced;
+            if (tools.get().readsCalls() && params.n() > 1)
+                throw ApiError.invalid("n", "n > 1 together with tools is not supported; send one request per choice").exception();
+            Prompt.Chat c = (Prompt.Chat) prompt;
+            prompt = new Prompt.Chat(c.messages(), c.addGenerationPrompt(), tools.get().templateJson());
+        }
         if (constraint.isPresent()) options = options.constrained(constraint.get());
-        return new dev.quantflow.actors.api.GenerateRequest(id, prompt(in), options, params.topLogprobs(), params.n(), params.bestOf());
+        return new dev.quantflow.actors.api.GenerateRequest(id, prompt, options, params.topLogprobs(), params.n(), params.bestOf());
     }
 
     private static Map<Integer, Double> logitBias(GenerateRequest in) {
@@ -252,31 +266,41 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
         };
     }
 
-    private static List<GenerateResponse> toResponses(String id, TokenEvent ev) {
+    static List<GenerateResponse> toResponses(String id, TokenEvent ev) {
         return switch (ev) {
             case TokenEvent.Delta d -> {
                 if (d.text().isEmpty() && d.tokenIds().length == 0) yield List.of();
-                Delta.Builder b = Delta.newBuilder().setText(d.text()).setIndex(d.index());
-                for (int t : d.tokenIds()) b.addTokenIds(t);
-                for (TokenEvent.TokenLogprob lp : d.logprobs()) {
-                    TokenLogprob.Builder l = TokenLogprob.newBuilder().setTokenId(lp.tokenId()).setToken(lp.token()).setLogprob(lp.logprob());
-                    for (TokenEvent.TopLogprob t : lp.top())
-                        l.addTop(TopLogprob.newBuilder().setTokenId(t.tokenId()).setToken(t.token()).setLogprob(t.logprob()));
-                    b.addLogprobs(l);
-                }
-                yield List.of(GenerateResponse.newBuilder().setRequestId(id).setDelta(b).build());
+                yield List.of(GenerateResponse.newBuilder().setRequestId(id).setDelta(delta(d, d.text())).build());
             }
-            case TokenEvent.Finished f -> List.of(GenerateResponse.newBuilder().setRequestId(id).setFinished(Finished.newBuilder().setIndex(f.index())
-                    .setFinishReason(switch (f.finishReason()) {
-                        case "stop" -> FinishReason.FINISH_REASON_STOP;
-                        case "length" -> FinishReason.FINISH_REASON_LENGTH;
-                        case "cancelled" -> FinishReason.FINISH_REASON_ABORT;
-                        default -> FinishReason.FINISH_REASON_UNSPECIFIED;
-                    })
-                    .setUsage(Usage.newBuilder().setPromptTokens(f.promptTokens()).setCompletionTokens(f.completionTokens())
-                            .setTotalTokens(f.promptTokens() + f.completionTokens()))).build());
+            case TokenEvent.Finished f -> List.of(finished(id, f, false));
             case TokenEvent.Accepted a -> List.of();
             case TokenEvent.PromptLogprobs p -> List.of();   // HTTP echo only
         };
+    }
+
+    /** A Delta message of d's tokens and logprobs with this text (with tools: its content only). */
+    static Delta.Builder delta(TokenEvent.Delta d, String text) {
+        Delta.Builder b = Delta.newBuilder().setText(text).setIndex(d.index());
+        for (int t : d.tokenIds()) b.addTokenIds(t);
+        for (TokenEvent.TokenLogprob lp : d.logprobs()) {
+            TokenLogprob.Builder l = TokenLogprob.newBuilder().setTokenId(lp.tokenId()).setToken(lp.token()).setLogprob(lp.logprob());
+            for (TokenEvent.TopLogprob t : lp.top())
+                l.addTop(TopLogprob.newBuilder().setTokenId(t.tokenId()).setToken(t.token()).setLogprob(t.logprob()));
+            b.addLogprobs(l);
+        }
+        return b;
+    }
+
+    /** The Finished message; toolCalls: the output ended with calls (an output cut by max_tokens stays LENGTH). */
+    static GenerateResponse finished(String id, TokenEvent.Finished f, boolean toolCalls) {
+        return GenerateResponse.newBuilder().setRequestId(id).setFinished(Finished.newBuilder().setIndex(f.index())
+                .setFinishReason(switch (f.finishReason()) {
+                    case "stop" -> toolCalls ? FinishReason.FINISH_REASON_TOOL_CALLS : FinishReason.FINISH_REASON_STOP;
+                    case "length" -> FinishReason.FINISH_REASON_LENGTH;
+                    case "cancelled" -> FinishReason.FINISH_REASON_ABORT;
+                    default -> FinishReason.FINISH_REASON_UNSPECIFIED;
+                })
+                .setUsage(Usage.newBuilder().setPromptTokens(f.promptTokens()).setCompletionTokens(f.completionTokens())
+                        .setTotalTokens(f.promptTokens() + f.completionTokens()))).build();
     }
 }

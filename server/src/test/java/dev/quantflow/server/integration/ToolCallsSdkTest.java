@@ -10,16 +10,34 @@ import com.networknt.schema.SchemaRegistry;
 import com.networknt.schema.SpecificationVersion;
 import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
+import dev.quantflow.proto.v1.Chat;
+import dev.quantflow.proto.v1.ChatMessage;
+import dev.quantflow.proto.v1.FinishReason;
+import dev.quantflow.proto.v1.GenerateRequest;
+import dev.quantflow.proto.v1.GenerateResponse;
+import dev.quantflow.proto.v1.GenerationServiceClient;
+import dev.quantflow.proto.v1.Tool;
+import dev.quantflow.proto.v1.ToolCallDelta;
+import dev.quantflow.proto.v1.ToolChoice;
+import dev.quantflow.proto.v1.ToolChoiceMode;
 import dev.quantflow.server.Http;
 import dev.quantflow.server.QuantflowServer;
 import dev.quantflow.server.TestServers;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.grpc.GrpcClientSettings;
+import org.apache.pekko.stream.javadsl.Sink;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -179,6 +197,103 @@ class ToolCallsSdkTest {
         Http.Reply neither = http.post("/tokenize", Map.of("messages", List.of()));
         assertThat(neither.status()).isEqualTo(400);
         assertThat(neither.json().get("error").get("param").asText()).isEqualTo("messages");
+    }
+
+    /** gRPC: the same tools through the same engine path; calls stream as ToolCallDelta messages, Finished TOOL_CALLS. */
+    @Test
+    void grpcCarriesToolsAndStreamsCalls() throws Exception {
+        ActorSystem<Void> clientSystem = ActorSystem.create(Behaviors.empty(), "tools-grpc-client");
+        GenerationServiceClient grpc = GenerationServiceClient.create(
+                GrpcClientSettings.connectToServiceAt("127.0.0.1", server.grpcPort(), clientSystem).withTls(false), clientSystem);
+        try {
+            Chat chat = Chat.newBuilder().addMessages(ChatMessage.newBuilder().setRole("user").setContent("What is the weather in Paris?")).build();
+            List<Tool> tools = List.of(Tool.newBuilder().setName("get_weather").setDescription("Weather in a city").setParameters(WEATHER).build(),
+                    Tool.newBuilder().setName("add").setParameters(ADD).build());
+            GenerateRequest base = GenerateRequest.newBuilder().setChat(chat).addAllTools(tools).setTemperature(1).setMaxTokens(300).build();
+
+            GrpcAnswer named = grpcAnswer(grpc, clientSystem, base.toBuilder().setSeed(1).setToolChoice(ToolChoice.newBuilder().setFunction("get_weather")).build());
+            assertThat(named.finish).isEqualTo(FinishReason.FINISH_REASON_TOOL_CALLS);
+            assertThat(named.names).containsExactly("get_weather");
+            assertThat(named.pieces).as("arguments streamed in pieces").isGreaterThan(2);
+            assertThat(SCHEMAS.getSchema(WEATHER).validate(JSON.readTree(named.arguments.getFirst().toString()))).isEmpty();
+
+            // auto, the output forced to be text and then a Hermes call: the text is content, the call read out of it
+            GrpcAnswer auto = grpcAnswer(grpc, clientSystem, base.toBuilder().setSeed(2)
+                    .setRegex("Let me check\\. <tool_call>\\{\"name\": \"add\", \"arguments\": \\{\"a\": [1-9][0-9]?, \"b\": [1-9][0-9]?\\}\\}</tool_call>").build());
+            assertThat(auto.finish).isEqualTo(FinishReason.FINISH_REASON_TOOL_CALLS);
+            assertThat(auto.content.toString()).isEqualTo("Let me check. ");
+            assertThat(auto.names).containsExactly("add");
+            assertThat(SCHEMAS.getSchema(ADD).validate(JSON.readTree(auto.arguments.getFirst().toString()))).isEmpty();
+            assertThat(auto.tokens).as("every generated token still travels on a Delta").isEqualTo(auto.completionTokens);
+
+            GrpcAnswer single = grpcAnswer(grpc, clientSystem, base.toBuilder().setSeed(3).setParallelToolCalls(false)
+                    .setToolChoice(ToolChoice.newBuilder().setMode(ToolChoiceMode.TOOL_CHOICE_MODE_REQUIRED)).build());
+            assertThat(single.finish).isEqualTo(FinishReason.FINISH_REASON_TOOL_CALLS);
+            assertThat(single.names).hasSize(1);
+
+            GrpcAnswer none = grpcAnswer(grpc, clientSystem, base.toBuilder().setSeed(4).setMaxTokens(8)
+                    .setToolChoice(ToolChoice.newBuilder().setMode(ToolChoiceMode.TOOL_CHOICE_MODE_NONE)).build());
+            assertThat(none.names).isEmpty();
+            assertThat(none.finish).isIn(FinishReason.FINISH_REASON_STOP, FinishReason.FINISH_REASON_LENGTH);
+
+            Map<GenerateRequest, String> refused = new LinkedHashMap<>();
+            refused.put(GenerateRequest.newBuilder().setText("Hi").addAllTools(tools).build(), "tools");
+            refused.put(base.toBuilder().setToolChoice(ToolChoice.newBuilder().setFunction("nope")).build(), "tool_choice");
+            refused.put(base.toBuilder().setN(2).build(), "n");
+            refused.put(base.toBuilder().setToolChoice(ToolChoice.newBuilder().setFunction("add")).setJsonObject(true).build(), "tool_choice");
+            refused.put(base.toBuilder().addTools(Tool.newBuilder().setName("add")).build(), "tools");
+            refused.put(GenerateRequest.newBuilder().setChat(chat).setToolChoice(ToolChoice.newBuilder().setMode(ToolChoiceMode.TOOL_CHOICE_MODE_REQUIRED)).build(),
+                    "tool_choice");
+            for (Map.Entry<GenerateRequest, String> e : refused.entrySet()) {
+                try {
+                    grpc.generate(e.getKey()).runWith(Sink.seq(), clientSystem).toCompletableFuture().get(30, TimeUnit.SECONDS);
+                    throw new AssertionError("accepted " + e.getKey());
+                } catch (ExecutionException ex) {
+                    Status st = ((StatusRuntimeException) ex.getCause()).getStatus();
+                    assertThat(st.getCode()).as(st.toString()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(st.getDescription()).startsWith(e.getValue() + ": ");
+                }
+            }
+        } finally {
+            grpc.close();
+            clientSystem.terminate();
+        }
+    }
+
+    /** A Generate stream folded: content, calls (names, arguments, argument pieces), tokens, finish. */
+    private static final class GrpcAnswer {
+        final StringBuilder content = new StringBuilder();
+        final List<String> names = new ArrayList<>();
+        final List<StringBuilder> arguments = new ArrayList<>();
+        int pieces, tokens, completionTokens;
+        FinishReason finish;
+    }
+
+    private static GrpcAnswer grpcAnswer(GenerationServiceClient grpc, ActorSystem<Void> system, GenerateRequest r) throws Exception {
+        GrpcAnswer a = new GrpcAnswer();
+        for (GenerateResponse m : grpc.generate(r).runWith(Sink.seq(), system).toCompletableFuture().get(120, TimeUnit.SECONDS)) {
+            if (m.hasDelta()) {
+                a.content.append(m.getDelta().getText());
+                a.tokens += m.getDelta().getTokenIdsCount();
+            }
+            if (m.hasToolCall()) {
+                ToolCallDelta d = m.getToolCall();
+                if (!d.getId().isEmpty()) {
+                    assertThat(d.getId()).startsWith("call_");
+                    assertThat(d.getIndex()).isEqualTo(a.names.size());
+                    a.names.add(d.getName());
+                    a.arguments.add(new StringBuilder());
+                } else {
+                    a.pieces++;
+                }
+                a.arguments.get(d.getIndex()).append(d.getArguments());
+            }
+            if (m.hasFinished()) {
+                a.finish = m.getFinished().getFinishReason();
+                a.completionTokens = m.getFinished().getUsage().getCompletionTokens();
+            }
+        }
+        return a;
     }
 
     private static void checkCall(JsonNode call, JsonNode line) throws Exception {
