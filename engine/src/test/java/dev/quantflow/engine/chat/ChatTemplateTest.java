@@ -64,6 +64,19 @@ class ChatTemplateTest {
         assertThat(t.render(List.of(new Message("user", "Hi")), false)).isEqualTo("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>");
     }
 
+    /** continue_final_message: the prompt ends with the last message's content, open (no end-of-turn token), as apply_chat_template cuts it. */
+    @Test
+    void continueFinalMessageLeavesTheLastMessageOpen() {
+        ChatTemplate t = ChatTemplate.of(LLAMA3, "<|begin_of_text|>", "<|eot_id|>");
+        List<Message> prefilled = List.of(new Message("user", "Hi"), new Message("assistant", "Hello, I am "));
+        assertThat(t.render(prefilled, false, "", true)).isEqualTo("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\nHello, I am");
+        assertThat(ChatTemplate.plain().render(prefilled, false, "", true)).isEqualTo("user: Hi\nassistant: Hello, I am");
+        assertThatThrownBy(() -> t.render(prefilled, true, "", true)).isInstanceOf(ChatTemplateException.class).hasMessageContaining("add_generation_prompt");
+        assertThatThrownBy(() -> t.render(List.of(new Message("user", "Hi"), new Message("assistant", " ")), false, "", true))
+                .isInstanceOf(ChatTemplateException.class).hasMessageContaining("does not appear");
+    }
+
     @Test
     void llama3FromTheSharedTokenizerConfigEncodesToSpecialTokens() {
         Path dir = SharedData.path("tokenizers/llama3");
