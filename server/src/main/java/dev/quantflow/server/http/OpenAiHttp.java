@@ -423,6 +423,7 @@ public final class OpenAiHttp implements Function<HttpRequest, CompletionStage<H
         int[] ids;
         if (f.has("messages")) {
             if (f.has("prompt")) throw ApiError.invalid("prompt", "send either prompt or messages, not both").exception();
+            UnsupportedParameters.checkTokenizeChat(f);
             Prompt.Chat chat = OpenAiRequestParser.chatPrompt(f);
             Optional<ToolFields.Tools> tools = ToolFields.of(f);
             if (tools.isPresent()) chat = new Prompt.Chat(chat.messages(), chat.addGenerationPrompt(), tools.get().json(), chat.continueFinalMessage());

@@ -66,6 +66,16 @@ final class UnsupportedParameters {
             new Rule("mm_processor_kwargs", On.BOTH, EMPTY, "mm_processor_kwargs is not supported (text only)"),
             new Rule("vllm_xargs", On.BOTH, EMPTY, "vllm_xargs is not supported"));
 
+    /** /tokenize's chat form takes the template fields of a chat request: the same ones are refused (the model's template is the one used). */
+    static void checkTokenizeChat(JsonFields f) {
+        for (Rule r : RULES) {
+            if (!List.of("chat_template", "chat_template_kwargs", "documents", "mm_processor_kwargs").contains(r.name)) continue;
+            f.get(r.name).ifPresent(v -> {
+                if (!r.neutral.test(v)) throw ApiError.invalid(r.name, r.allowed + "; got " + JsonFields.describe(v)).exception();
+            });
+        }
+    }
+
     /** The first rule the body breaks, as a 400 naming the parameter. */
     static void check(JsonFields f, boolean chat) {
         for (Rule r : RULES) {

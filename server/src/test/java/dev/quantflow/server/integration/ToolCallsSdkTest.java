@@ -194,6 +194,9 @@ class ToolCallsSdkTest {
         Http.Reply both = http.post("/tokenize", Map.of("messages", prefilled, "continue_final_message", true, "add_generation_prompt", true));
         assertThat(both.status()).isEqualTo(400);
         assertThat(both.json().get("error").get("param").asText()).isEqualTo("continue_final_message");
+        Http.Reply template = http.post("/tokenize", Map.of("messages", messages, "chat_template", "{{ messages }}"));
+        assertThat(template.status()).isEqualTo(400);
+        assertThat(template.json().get("error").get("param").asText()).isEqualTo("chat_template");
         Http.Reply neither = http.post("/tokenize", Map.of("messages", List.of()));
         assertThat(neither.status()).isEqualTo(400);
         assertThat(neither.json().get("error").get("param").asText()).isEqualTo("messages");
