@@ -166,6 +166,8 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
         if (id.isEmpty()) id = "grpc-" + UUID.randomUUID().toString().replace("-", "");
         else if (id.length() > MAX_REQUEST_ID_LENGTH || !id.chars().allMatch(c -> c > 32 && c < 127))
             throw ApiError.invalid("request_id", "request_id must be 1 to " + MAX_REQUEST_ID_LENGTH + " printable ASCII characters").exception();
+        if (in.hasPromptLogprobs() && (in.getPromptLogprobs() < 0 || in.getPromptLogprobs() > GenerationParams.MAX_TOP_LOGPROBS))
+            throw ApiError.invalid("prompt_logprobs", "prompt_logprobs must be between 0 and " + GenerationParams.MAX_TOP_LOGPROBS + ", got " + in.getPromptLogprobs()).exception();
         if (in.hasTopLogprobs() && in.getTopLogprobs() < 0)
             throw ApiError.invalid("top_logprobs", "top_logprobs must be between 0 and " + GenerationParams.MAX_TOP_LOGPROBS + ", got " + in.getTopLogprobs()).exception();
         GenerationParams params = GenerationParams.validated("max_tokens",
@@ -200,10 +202,11 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
             if (tools.get().readsCalls() && params.n() > 1)
                 throw ApiError.invalid("n", "n > 1 together with tools is not supported; send one request per choice").exception();
             Prompt.Chat c = (Prompt.Chat) prompt;
-            prompt = new Prompt.Chat(c.messages(), c.addGenerationPrompt(), tools.get().templateJson());
+            prompt = new Prompt.Chat(c.messages(), c.addGenerationPrompt(), tools.get().templateJson(), c.continueFinalMessage());
         }
         if (constraint.isPresent()) options = options.constrained(constraint.get());
-        return new dev.quantflow.actors.api.GenerateRequest(id, prompt, options, params.topLogprobs(), params.n(), params.bestOf());
+        return new dev.quantflow.actors.api.GenerateRequest(id, prompt, options, params.topLogprobs(), params.n(), params.bestOf(),
+                in.hasPromptLogprobs() ? in.getPromptLogprobs() : -1);
     }
 
     private static Map<Integer, Double> logitBias(GenerateRequest in) {
@@ -260,7 +263,11 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
                             if (m.getRole().isEmpty()) throw ApiError.invalid("chat", "every chat message needs a role").exception();
                             return new Prompt.ChatMessage(m.getRole(), m.getContent());
                         }).toList();
-                yield new Prompt.Chat(ms, !in.getChat().hasAddGenerationPrompt() || in.getChat().getAddGenerationPrompt());
+                boolean continueFinal = in.getChat().getContinueFinalMessage();
+                boolean generationPrompt = in.getChat().hasAddGenerationPrompt() ? in.getChat().getAddGenerationPrompt() : !continueFinal;
+                if (continueFinal && generationPrompt)
+                    throw ApiError.invalid("chat", "chat.continue_final_message and chat.add_generation_prompt cannot both be true").exception();
+                yield new Prompt.Chat(ms, generationPrompt, "", continueFinal);
             }
             case PROMPT_NOT_SET -> throw ApiError.invalid("prompt", "one of text, token_ids or chat is required").exception();
         };
@@ -274,8 +281,19 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
             }
             case TokenEvent.Finished f -> List.of(finished(id, f, false));
             case TokenEvent.Accepted a -> List.of();
-            case TokenEvent.PromptLogprobs p -> List.of();   // HTTP echo only
+            case TokenEvent.PromptLogprobs p -> List.of(promptLogprobs(id, p));
         };
+    }
+
+    /** The prompt's logprobs (GenerateRequest.prompt_logprobs), with their ranks. */
+    static GenerateResponse promptLogprobs(String id, TokenEvent.PromptLogprobs p) {
+        dev.quantflow.proto.v1.PromptLogprobs.Builder b = dev.quantflow.proto.v1.PromptLogprobs.newBuilder().setFirstToken(p.firstToken()).setIndex(p.index());
+        for (TokenEvent.TokenLogprob lp : p.logprobs()) {
+            TokenLogprob.Builder l = TokenLogprob.newBuilder().setTokenId(lp.tokenId()).setToken(lp.token()).setLogprob(lp.logprob()).setRank(lp.rank());
+            for (TokenEvent.TopLogprob t : lp.top()) l.addTop(TopLogprob.newBuilder().setTokenId(t.tokenId()).setToken(t.token()).setLogprob(t.logprob()));
+            b.addLogprobs(l);
+        }
+        return GenerateResponse.newBuilder().setRequestId(id).setPromptLogprobs(b).build();
     }
 
     /** A Delta message of d's tokens and logprobs with this text (with tools: its content only). */

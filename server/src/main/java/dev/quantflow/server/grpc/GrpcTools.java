@@ -116,7 +116,7 @@ final class GrpcTools {
                     yield out;
                 }
                 case TokenEvent.Accepted a -> List.of();
-                case TokenEvent.PromptLogprobs p -> List.of();
+                case TokenEvent.PromptLogprobs p -> List.of(GenerationGrpcService.promptLogprobs(requestId, p));
             };
         }
 

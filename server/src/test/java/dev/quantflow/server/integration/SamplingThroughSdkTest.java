@@ -441,7 +441,32 @@ class SamplingThroughSdkTest {
         for (GenerateResponse r : penalized) if (r.hasDelta()) text.append(r.getDelta().getText());
         assertThat(text.toString()).isEqualTo(reference.generate(PROMPT, greedy(24, true, List.of(), 1.5f, 1.0f, 1.2f, Map.of(), 3, List.of(), true, false)).text());
 
+        // prompt_logprobs: the HTTP answer's numbers, each choice's stream opening with them
+        List<GenerateResponse> scored = grpc.generate(GenerateRequest.newBuilder().setText(PROMPT).setMaxTokens(2).setTemperature(0).setPromptLogprobs(2)
+                        .setN(2).build())
+                .runWith(Sink.seq(), clientSystem).toCompletableFuture().get(60, TimeUnit.SECONDS);
+        JsonNode http = new Http(server.httpPort()).post("/v1/completions", body("prompt", PROMPT, "max_tokens", 2, "temperature", 0, "prompt_logprobs", 2))
+                .json().get("choices").get(0).get("prompt_logprobs");
+        List<GenerateResponse> opening = scored.stream().filter(GenerateResponse::hasPromptLogprobs).toList();
+        assertThat(opening).hasSize(2);
+        assertThat(opening.stream().map(m -> m.getPromptLogprobs().getIndex())).containsExactlyInAnyOrder(0, 1);
+        var pl = opening.getFirst().getPromptLogprobs();
+        assertThat(pl.getLogprobsCount()).isEqualTo(http.size() - 1);
+        for (int i = 0; i < pl.getLogprobsCount(); i++) {
+            var lp = pl.getLogprobs(i);
+            JsonNode h = http.get(i + 1).get(Integer.toString(lp.getTokenId()));
+            assertThat(lp.getLogprob()).isEqualTo((float) h.get("logprob").asDouble());
+            assertThat(lp.getRank()).isEqualTo(h.get("rank").asInt()).isPositive();
+            assertThat(lp.getTopCount()).isEqualTo(2);
+        }
+        for (int c = 0; c < 2; c++) {
+            int choice = c;
+            int first = scored.indexOf(opening.stream().filter(m -> m.getPromptLogprobs().getIndex() == choice).findFirst().orElseThrow());
+            assertThat(scored.subList(0, first)).noneMatch(m -> m.hasDelta() && m.getDelta().getIndex() == choice);
+        }
+
         for (GenerateRequest bad : List.of(GenerateRequest.newBuilder().setText(PROMPT).setN(0).build(),
+                GenerateRequest.newBuilder().setText(PROMPT).setPromptLogprobs(21).build(),
                 GenerateRequest.newBuilder().setText(PROMPT).setPresencePenalty(-2.5f).build(),
                 GenerateRequest.newBuilder().setText(PROMPT).putLogitBias(100000, 1f).build(),
                 GenerateRequest.newBuilder().setText(PROMPT).addStopTokenIds(-1).build())) {
@@ -451,7 +476,7 @@ class SamplingThroughSdkTest {
             } catch (ExecutionException e) {
                 Status s = ((StatusRuntimeException) e.getCause()).getStatus();
                 assertThat(s.getCode()).as(s.toString()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-                assertThat(s.getDescription()).matches("(n|presence_penalty|logit_bias|stop_token_ids): .*");
+                assertThat(s.getDescription()).matches("(n|prompt_logprobs|presence_penalty|logit_bias|stop_token_ids): .*");
             }
         }
     }

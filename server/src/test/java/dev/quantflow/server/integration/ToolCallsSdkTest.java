@@ -239,7 +239,15 @@ class ToolCallsSdkTest {
             assertThat(none.names).isEmpty();
             assertThat(none.finish).isIn(FinishReason.FINISH_REASON_STOP, FinishReason.FINISH_REASON_LENGTH);
 
+            // continue_final_message over gRPC: the prompt the HTTP /tokenize gives for the same messages
+            Chat prefilled = chat.toBuilder().addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("The weather in")).setContinueFinalMessage(true).build();
+            GrpcAnswer continued = grpcAnswer(grpc, clientSystem, GenerateRequest.newBuilder().setChat(prefilled).setMaxTokens(1).build());
+            int tokenized = new Http(server.httpPort()).post("/tokenize", Map.of("messages", List.of(Map.of("role", "user", "content", "What is the weather in Paris?"),
+                    Map.of("role", "assistant", "content", "The weather in")), "continue_final_message", true)).json().get("count").asInt();
+            assertThat(continued.promptTokens).isEqualTo(tokenized);
+
             Map<GenerateRequest, String> refused = new LinkedHashMap<>();
+            refused.put(GenerateRequest.newBuilder().setChat(prefilled.toBuilder().setAddGenerationPrompt(true)).build(), "chat");
             refused.put(GenerateRequest.newBuilder().setText("Hi").addAllTools(tools).build(), "tools");
             refused.put(base.toBuilder().setToolChoice(ToolChoice.newBuilder().setFunction("nope")).build(), "tool_choice");
             refused.put(base.toBuilder().setN(2).build(), "n");
@@ -268,7 +276,7 @@ class ToolCallsSdkTest {
         final StringBuilder content = new StringBuilder();
         final List<String> names = new ArrayList<>();
         final List<StringBuilder> arguments = new ArrayList<>();
-        int pieces, tokens, completionTokens;
+        int pieces, tokens, completionTokens, promptTokens;
         FinishReason finish;
     }
 
@@ -294,6 +302,7 @@ class ToolCallsSdkTest {
             if (m.hasFinished()) {
                 a.finish = m.getFinished().getFinishReason();
                 a.completionTokens = m.getFinished().getUsage().getCompletionTokens();
+                a.promptTokens = m.getFinished().getUsage().getPromptTokens();
             }
         }
         return a;
