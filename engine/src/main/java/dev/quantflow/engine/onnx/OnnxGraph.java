@@ -98,6 +98,11 @@ public final class OnnxGraph {
                 ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array()));
     }
 
+    /** A shared int8 scalar 0 (the zero point of symmetric codes). */
+    public String int8Zero() {
+        return constants.computeIfAbsent("i8 0", k -> initializer("const_" + constants.size(), TensorProto.DataType.INT8, new long[0], new byte[1]));
+    }
+
     /** A shared float scalar constant. */
     public String scalar(float v) {
         return constants.computeIfAbsent("f32 " + Float.floatToRawIntBits(v), k -> floats("const_" + constants.size(), new long[0], new float[] {v}));

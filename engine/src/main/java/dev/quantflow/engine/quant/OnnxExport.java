@@ -230,24 +230,35 @@ public final class OnnxExport {
         return g.op("DequantizeLinear", attrs, q, s, z);
     }
 
-    /** The engine's per-token (or per-row-group) symmetric int8 activations: scale max|x|/127 (1 for a zero row) computed in the graph. */
+    /**
+     * The engine's per-token (or per-row-group) symmetric int8 activations: scale max|x|/127 (1 for
+     * a zero row) computed in the graph, QuantizeLinear along axis 0 (of the row-groups for groups).
+     * The codes are dequantized with scale 1 and the row scale applied after the Gemm (it commutes
+     * with the sum over the row): a DequantizeLinear with a per-row scale straight into Gemm is
+     * fused by ONNX Runtime <= 1.23 into a QGemm that takes only a per-tensor scale and fails at run
+     * time (onnxruntime PR 28714); with scale 1 the fusion is legal and runs int8 x int8.
+     */
     private static String perTokenQdq(OnnxGraph g, Map<String, String> how, String name, String x, QuantizedMatrix w) {
         int in = w.cols(), ng = w.groups(), gs = w.layout().groupSize();
-        String absMax, scale, xq;
+        // groups: (rows, in) -> (rows * ng, gs), the ragged last group padded with zeros, so each row-group is a row
+        String rows = ng == 1 ? x : g.op("Reshape", padColumns(g, x, in, ng * gs), g.int64s(-1, gs));
+        String absMax = g.op("ReduceMax", List.of(Attr.i("keepdims", 0)), g.op("Abs", rows), g.int64s(1));
+        String scale = g.op("Where", g.op("Equal", absMax, g.scalar(0f)), g.scalar(1f), g.op("Div", absMax, g.scalar(127f)));
+        String q = g.op("QuantizeLinear", List.of(Attr.i("axis", 0), Attr.i("output_dtype", DataType.INT8.getNumber())), rows, scale);
+        String codes = g.op("DequantizeLinear", q, g.scalar(1f), g.int8Zero());   // the int8 codes as floats
+        String wd = dequantizedWeight(g, name, w), rowScale = g.op("Unsqueeze", scale, g.int64s(1));
         if (ng == 1) {
-            absMax = g.op("ReduceMax", List.of(Attr.i("keepdims", 0)), g.op("Abs", x), g.int64s(1));   // (rows)
-        } else {   // (rows, ng): pad the ragged last group with zeros, max over each group of gs columns
-            String padded = g.op("Pad", g.op("Abs", x), g.int64s(0, 0, 0, (long) ng * gs - in));
-            absMax = g.op("ReduceMax", List.of(Attr.i("keepdims", 0)), g.op("Reshape", padded, g.int64s(-1, ng, gs)), g.int64s(2));
+            how.put(name, "int8 weights + per-token dynamic QDQ");
+            return g.op("Mul", g.op("Gemm", List.of(Attr.i("transB", 1)), codes, wd), rowScale);
         }
-        scale = g.op("Where", g.op("Equal", absMax, g.scalar(0f)), g.scalar(1f), g.op("Div", absMax, g.scalar(127f)));
-        List<Attr> axis = ng == 1 ? List.of(Attr.i("axis", 0)) : List.of(Attr.i("axis", 1), Attr.i("block_size", gs));
-        List<Attr> qa = new java.util.ArrayList<>(axis);
-        qa.add(Attr.i("output_dtype", DataType.INT8.getNumber()));
-        xq = g.op("QuantizeLinear", qa, x, scale);
-        String xd = g.op("DequantizeLinear", axis, xq, scale);
-        how.put(name, "int8 weights + per-token dynamic QDQ" + (ng == 1 ? "" : " (groups of " + gs + ")"));
-        return g.op("Gemm", List.of(Attr.i("transB", 1)), xd, dequantizedWeight(g, name, w));
+        String xd = g.op("Slice", g.op("Reshape", g.op("Mul", codes, rowScale), g.int64s(-1, (long) ng * gs)), g.int64s(0), g.int64s(in), g.int64s(1));
+        how.put(name, "int8 weights + per-token dynamic QDQ (groups of " + gs + ")");
+        return g.op("Gemm", List.of(Attr.i("transB", 1)), xd, wd);
+    }
+
+    /** x (rows, in) with zero columns appended up to width. */
+    private static String padColumns(OnnxGraph g, String x, int in, int width) {
+        return width == in ? x : g.op("Pad", x, g.int64s(0, 0, 0, width - in));
     }
 
     /** DynamicQuantizeLinear (per-tensor uint8) -> MatMulInteger with the int8 weights -> scales. */
@@ -268,7 +279,7 @@ public final class OnnxExport {
         QuantizedMatrix w = l.weights();
         float s = l.inputScale();
         String xc = g.op("Clip", x, g.scalar(-127 * s), g.scalar(127 * s));
-        String xq = g.op("QuantizeLinear", xc, g.scalar(s), g.initializer(name + ".input_zero", DataType.INT8, new long[0], new byte[1]));
+        String xq = g.op("QuantizeLinear", xc, g.scalar(s), g.int8Zero());   // static: a constant per-tensor scale
         if (form == Form.QDQ) {
             how.put(name, "int8 per-tensor static QDQ");
             String wd = g.op("DequantizeLinear", g.initializer(name + ".weight_q", DataType.INT8, new long[] {w.rows(), w.cols()}, w.q().clone()), g.scalar(w.scales()[0]));

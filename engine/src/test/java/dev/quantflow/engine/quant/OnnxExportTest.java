@@ -77,6 +77,20 @@ class OnnxExportTest {
         return num / den;
     }
 
+    /** The fraction of positions where some logit differs by more than 1e-4 of max |b|. */
+    static double differing(float[] a, float[] b, int vocab) {
+        double den = 0;
+        for (float v : b) den = Math.max(den, Math.abs(v));
+        int n = a.length / vocab, diff = 0;
+        for (int r = 0; r < n; r++)
+            for (int i = 0; i < vocab; i++)
+                if (Math.abs(a[r * vocab + i] - b[r * vocab + i]) > 1e-4 * den) {
+                    diff++;
+                    break;
+                }
+        return diff / (double) n;
+    }
+
     /** The fraction of positions whose argmax agrees. */
     static double top1(float[] a, float[] b, int vocab) {
         int n = a.length / vocab, same = 0;
@@ -108,25 +122,29 @@ class OnnxExportTest {
         return List.of(Arrays.copyOfRange(t, 0, 7), Arrays.copyOfRange(t, 50, 90), Arrays.copyOfRange(t, 200, 320));
     }
 
-    record Measured(double relError, double top1, boolean greedySame) {}
+    /** ORT vs the engine's same scheme; and, for scale, the engine's scheme vs the engine's fp32. */
+    record Measured(double relError, double top1, boolean greedySame, double schemeError, double differing) {}
 
     /** Exports scheme in form, runs it in ORT and the engine on the prompts; prints and returns the worst figures. */
     Measured measure(String model, String scheme, OnnxExport.Form form, boolean greedy) throws Exception {
         Path dir = SharedData.path("models/" + model);
         Assumptions.assumeTrue(Files.isDirectory(dir), "needs " + dir);
         try (LlamaModel m = LlamaModel.open(dir)) {
-            QuantizedModels.Built b = build(m, scheme, model);
+            QuantizedModels.Built b = build(m, scheme, model), fp32 = build(m, "fp32", model);
             Path file = tmp.resolve(model + ".onnx");
             OnnxExport.Summary s = OnnxExport.write(b, file, form);
             int vocab = m.config().vocabSize();
-            double err = 0, top1 = 1;
+            double err = 0, top1 = 1, schemeErr = 0, diff = 0;
             boolean same = true;
             try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
                 o.setIntraOpNumThreads(1);
+                if (System.getenv("ORT_NO_OPT") != null) o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
                 try (OrtSession session = env.createSession(file.toString(), o)) {
                     for (int[] p : prompts(m, model)) {
                         float[] ours = engine(b, p), theirs = run(session, p, vocab);
                         err = Math.max(err, relError(theirs, ours));
+                        schemeErr = Math.max(schemeErr, relError(ours, engine(fp32, p)));
+                        diff = Math.max(diff, differing(theirs, ours, vocab));
                         top1 = Math.min(top1, top1(theirs, ours, vocab));
                         if (greedy) {
                             int[] a = greedy(t -> run(session, t, vocab), p, 8, vocab), e = greedy(t -> engine(b, t), p, 8, vocab);
@@ -135,9 +153,9 @@ class OnnxExportTest {
                     }
                 }
             }
-            System.out.printf(Locale.ROOT, "ONNX %s %s %s: max|ort - engine| / max|engine| = %.3g, top-1 agreement %.4f, greedy same %s, %d nodes, %d bytes, %s%n",
-                    model, scheme, form, err, top1, same, s.nodes(), s.bytes(), s.counts());
-            return new Measured(err, top1, same);
+            System.out.printf(Locale.ROOT, "ONNX %s %s %s: max|ort - engine| / max|engine| = %.3g, positions off by > 1e-4 %.3f, top-1 agreement %.4f, greedy same %s (engine %s vs fp32: %.3g), %d nodes, %d bytes, %s%n",
+                    model, scheme, form, err, diff, top1, same, scheme, schemeErr, s.nodes(), s.bytes(), s.counts());
+            return new Measured(err, top1, same, schemeErr, diff);
         }
     }
 
@@ -154,21 +172,25 @@ class OnnxExportTest {
     @ParameterizedTest
     @CsvSource({"stories260K, w8a8-dynamic", "sotu6M, w8a8-dynamic", "stories260K, w8a8-dynamic:group=32", "sotu6M, smoothquant", "stories260K, w8a8-tensor"})
     void qdqExportsOfInt8ActivationsComputeTheEnginesScheme(String model, String scheme) throws Exception {
-        // the scales are the engine's (per-token, computed in the graph); an activation that lands within
-        // an fp32 rounding of a code boundary can take the neighbouring code, one step of its scale
-        Measured r = measure(model, scheme, OnnxExport.Form.QDQ, false);
-        assertThat(r.relError()).isLessThan(2e-3);
-        assertThat(r.top1()).isGreaterThanOrEqualTo(0.99);
+        // the scales are the engine's (per token, computed in the graph). Where fp32 rounding (a different
+        // summation order) puts an activation on the other side of a rounding boundary it takes the
+        // neighbouring code, and the step propagates: the same w8a8-tensor graph run with ONNX Runtime's
+        // integer fusion off (fp32 Gemm over the same codes instead of exact int32 sums) moves stories260K's
+        // logits 7.9e-3 of their range. Bound: within 0.6 of the scheme's own distance from fp32, top-1 as the engine's.
+        Measured r = measure(model, scheme, OnnxExport.Form.QDQ, true);
+        assertThat(r.relError()).isLessThan(0.6 * r.schemeError());
+        assertThat(r.top1()).isGreaterThanOrEqualTo(0.97);
+        assertThat(r.greedySame()).isTrue();
+        if (scheme.equals("w8a8-tensor")) assertThat(r.relError()).isLessThan(1e-5);   // constant scale: ORT's QGemm sums as the engine does, exactly
     }
 
     @ParameterizedTest
     @CsvSource({"stories260K, w8a8-dynamic", "sotu6M, w8a8-dynamic", "sotu6M, smoothquant", "stories260K, w8a8-tensor"})
     void integerExportsRunMatMulInteger(String model, String scheme) throws Exception {
         Measured r = measure(model, scheme, OnnxExport.Form.INTEGER, false);
-        if (scheme.equals("w8a8-tensor")) {   // static scale: the same codes as the engine, exact integer sums
-            assertThat(r.relError()).isLessThan(2e-3);
-            assertThat(r.top1()).isGreaterThanOrEqualTo(0.99);
-        } else {   // per-tensor uint8 activations instead of the scheme's per-token int8: an approximation
+        if (scheme.equals("w8a8-tensor")) {   // static scale: the engine's codes, exact int32 sums, the same scale product
+            assertThat(r.relError()).isLessThan(1e-5);
+        } else {   // per-tensor uint8 activations instead of the scheme's per-token int8: an approximation, measured
             assertThat(r.relError()).isLessThan(0.15);
             assertThat(r.top1()).isGreaterThanOrEqualTo(0.9);
         }
