@@ -238,7 +238,7 @@ public final class OnnxExport {
      * fused by ONNX Runtime <= 1.23 into a QGemm that takes only a per-tensor scale and fails at run
      * time (onnxruntime PR 28714); with scale 1 the fusion is legal and runs int8 x int8.
      */
-    private static String perTokenQdq(OnnxGraph g, Map<String, String> how, String name, String x, QuantizedMatrix w) {
+    static String perTokenQdq(OnnxGraph g, Map<String, String> how, String name, String x, QuantizedMatrix w) {
         int in = w.cols(), ng = w.groups(), gs = w.layout().groupSize();
         // groups: (rows, in) -> (rows * ng, gs), the ragged last group padded with zeros, so each row-group is a row
         String rows = ng == 1 ? x : g.op("Reshape", padColumns(g, x, in, ng * gs), g.int64s(-1, gs));
