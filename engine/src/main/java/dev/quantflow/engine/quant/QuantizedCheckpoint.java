@@ -32,14 +32,15 @@ import java.util.stream.IntStream;
  */
 public final class QuantizedCheckpoint {
     /** GGUF writes one file, not a directory ({@link GgufExport}). */
-    public enum Format { QUANTFLOW, GPTQ, AWQ, GGUF;
+    public enum Format { QUANTFLOW, GPTQ, AWQ, GGUF, ONNX;
         public static Format parse(String s) {
             return switch (s.toLowerCase(Locale.ROOT)) {
                 case "quantflow" -> QUANTFLOW;
                 case "gptq", "autogptq" -> GPTQ;
                 case "awq", "autoawq" -> AWQ;
                 case "gguf" -> GGUF;
-                default -> throw new IllegalArgumentException("--format must be quantflow, gptq, awq or gguf, got '" + s + "'");
+                case "onnx" -> ONNX;
+                default -> throw new IllegalArgumentException("--format must be quantflow, gptq, awq, gguf or onnx, got '" + s + "'");
             };
         }
     }
@@ -49,6 +50,10 @@ public final class QuantizedCheckpoint {
     public static void save(QuantizedModels.Built b, Path source, Path out, Format format) {
         if (format == Format.GGUF) {
             GgufExport.write(b, source, out);
+            return;
+        }
+        if (format == Format.ONNX) {
+            OnnxExport.write(b, out, OnnxExport.Form.QDQ);
             return;
         }
         ObjectMapper om = new ObjectMapper();

@@ -2,6 +2,8 @@ package dev.quantflow.server.cli;
 
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.quant.GgufExport;
+import dev.quantflow.engine.onnx.OnnxGraph;
+import dev.quantflow.engine.quant.OnnxExport;
 import dev.quantflow.engine.quant.QuantPlan;
 import dev.quantflow.engine.quant.QuantizedCheckpoint;
 import dev.quantflow.engine.quant.QuantizedModels;
@@ -25,11 +27,17 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Mixin
     QuantOptions quant;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR|FILE", description = "Directory to write the quantized checkpoint to (the .gguf file for --format gguf)")
+    @Option(names = "--out", required = true, paramLabel = "DIR|FILE", description = "Directory to write the quantized checkpoint to (the .gguf / .onnx file for --format gguf / onnx)")
     Path out;
 
-    @Option(names = "--format", defaultValue = "quantflow", description = "quantflow (any scheme), gptq or awq (AutoGPTQ/AutoAWQ 4-bit layout), or gguf (one llama.cpp file: w8a16 and w8a8-dynamic:group=32 as Q8_0, w4a16-*:group=32 as Q4_1, w4a16-rtn:group=32,sym=true as Q4_0, fp32/bf16 as F32/BF16) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", defaultValue = "quantflow", description = "quantflow (any scheme), gptq or awq (AutoGPTQ/AutoAWQ 4-bit layout), or gguf (one llama.cpp file: w8a16 and w8a8-dynamic:group=32 as Q8_0, w4a16-*:group=32 as Q4_1, w4a16-rtn:group=32,sym=true as Q4_0, fp32/bf16 as F32/BF16), or onnx (one ONNX model of the prefill, input_ids -> logits: "
+            + "fp32, bf16, w8a16, w4a16-*, w8a8-dynamic, smoothquant, w8a8-tensor; see --onnx-form) (default: ${DEFAULT-VALUE})")
     String format;
+
+    @Option(names = "--onnx-form", defaultValue = "qdq", description = "With --format onnx: qdq (QuantizeLinear/DequantizeLinear around the MatMuls; "
+            + "per-token activation scales computed in the graph) or integer (DynamicQuantizeLinear + MatMulInteger: per-tensor dynamic activations, "
+            + "an approximation of per-token schemes; per-group int8 weights refused) (default: ${DEFAULT-VALUE})")
+    String onnxForm;
 
     @Spec
     CommandSpec spec;
@@ -41,6 +49,7 @@ public final class QuantizeCommand implements Callable<Integer> {
 
     private Integer quantize() {
         QuantizedCheckpoint.Format f = QuantizedCheckpoint.Format.parse(format);
+        OnnxExport.Form form = OnnxExport.Form.parse(onnxForm);
         QuantPlan plan = quant.plan();
         long t0 = System.nanoTime();
         try (LlamaModel m = LlamaModel.open(model.dir())) {
@@ -58,6 +67,17 @@ public final class QuantizeCommand implements Callable<Integer> {
                 }
                 spec.commandLine().getErr().printf(Locale.ROOT, "wrote %s (%s, gguf): tensors %s, %d bytes; scales rounded to f16 (largest relative change %.2g), in %.1f s%n",
                         out, plan, s.counts(), s.tensorBytes(), s.maxScaleChange(), (System.nanoTime() - t0) / 1e9);
+                return 0;
+            }
+            if (f == QuantizedCheckpoint.Format.ONNX) {
+                OnnxExport.Summary s;
+                try {
+                    s = OnnxExport.write(b, out, form);
+                } catch (IllegalArgumentException e) {
+                    throw new QuantflowCommand.UserError(e.getMessage());
+                }
+                spec.commandLine().getErr().printf(Locale.ROOT, "wrote %s (%s, onnx %s form, opset %d): %d nodes, linears %s, %d bytes, in %.1f s%n",
+                        out, plan, form.name().toLowerCase(Locale.ROOT), OnnxGraph.OPSET, s.nodes(), s.counts(), s.bytes(), (System.nanoTime() - t0) / 1e9);
                 return 0;
             }
             QuantizedCheckpoint.save(b, model.dir(), out, f);

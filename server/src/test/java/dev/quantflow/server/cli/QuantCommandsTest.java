@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quantflow.engine.SharedData;
 import dev.quantflow.engine.gguf.GgmlType;
 import dev.quantflow.engine.gguf.GgufFile;
+import dev.quantflow.engine.onnx.ModelProto;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintStream;
@@ -90,6 +91,29 @@ class QuantCommandsTest {
         Run bad = run("quantize", "--model", shared("models/sotu6M"), "--quant", "llm-int8:fp=dequant", "--format", "gguf", "--out", tmp.resolve("x.gguf").toString());
         assertThat(bad.code()).isEqualTo(2);
         assertThat(bad.err()).contains("is llm-int8").contains("GGUF holds exactly only").doesNotContain("\tat ");
+    }
+
+    @Test
+    void quantizeWritesAnOnnxModelOrSaysWhyTheSchemeHasNoOnnxForm() throws Exception {
+        Path file = tmp.resolve("stories260K-w4.onnx");
+        Run q = run("quantize", "--model", shared("models/stories260K"), "--quant", "w4a16-rtn:group=32", "--format", "onnx", "--out", file.toString());
+        assertThat(q.code()).as(q.err()).isZero();
+        assertThat(q.err()).contains("onnx qdq form, opset 21").contains("uint4 DequantizeLinear blocked (block 32)=35");
+        ModelProto m = ModelProto.parseFrom(Files.readAllBytes(file));
+        assertThat(m.getOpsetImport(0).getVersion()).isEqualTo(21);
+        assertThat(m.getGraph().getOutput(0).getName()).isEqualTo("logits");
+        assertThat(m.getGraph().getNodeList()).filteredOn(n -> n.getOpType().equals("DequantizeLinear")).hasSize(35);
+        Run integer = run("quantize", "--model", shared("models/stories260K"), "--quant", "w8a8-dynamic", "--format", "onnx", "--onnx-form", "integer",
+                "--out", tmp.resolve("int.onnx").toString());
+        assertThat(integer.code()).as(integer.err()).isZero();
+        assertThat(integer.err()).contains("DynamicQuantizeLinear (per-tensor) + MatMulInteger=35");
+        Run bad = run("quantize", "--model", shared("models/stories260K"), "--quant", "llm-int8:fp=dequant", "--format", "onnx", "--out", tmp.resolve("x.onnx").toString());
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("is llm-int8").contains("LLM.int8()").doesNotContain("\tat ");
+        Run grouped = run("quantize", "--model", shared("models/stories260K"), "--quant", "w8a8-dynamic:group=32", "--format", "onnx", "--onnx-form", "integer",
+                "--out", tmp.resolve("y.onnx").toString());
+        assertThat(grouped.code()).isEqualTo(2);
+        assertThat(grouped.err()).contains("no MatMulInteger form");
     }
 
     @Test
