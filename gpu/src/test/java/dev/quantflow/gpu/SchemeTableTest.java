@@ -47,7 +47,7 @@ class SchemeTableTest {
         try {
             card = CudaFormat.of(NAME, scheme, w, null, engine);
         } catch (IllegalArgumentException refused) {
-            assertThat(scheme).isInstanceOfAny(QuantScheme.W8A16.class, QuantScheme.W8A8Tensor.class, QuantScheme.Fp8.class, QuantScheme.Fp8W8A8.class, QuantScheme.Nf4.class);
+            assertThat(scheme).isInstanceOfAny(QuantScheme.W8A16.class, QuantScheme.W8A8Tensor.class, QuantScheme.Fp8.class, QuantScheme.Fp8W8A8.class, QuantScheme.FourBit.class);
             assertThat(refused.getMessage()).startsWith(NAME + ": " + scheme + " cannot run on a CUDA card").doesNotContain("\n");
             return;
         }

@@ -105,9 +105,9 @@ public sealed interface QuantScheme {
         }
     }
 
-    /** NF4 weight-only (QLoRA): absmax blocks of B weights; double quantization stores the absmax in 8 bits. */
-    record Nf4(int block, boolean doubleQuant) implements QuantScheme {
-        public String name() { return "nf4"; }
+    /** bitsandbytes 4-bit weight-only, NF4 or FP4 codes: absmax blocks of B weights; double quantization stores the absmax in 8 bits. */
+    record FourBit(FourBitCode code, int block, boolean doubleQuant) implements QuantScheme {
+        public String name() { return code.schemeName(); }
         @Override public String toString() { return name() + ":block=" + block + (doubleQuant ? "" : ",double-quant=false"); }
     }
 
@@ -133,10 +133,10 @@ public sealed interface QuantScheme {
                     Boolean.parseBoolean(p.getOrDefault("sym", "false")));
             case "fp8", "fp8-w8a16" -> new Fp8(choice(p, "format", Fp8Format.class, Fp8Format.E4M3, spec), perChannel(p, spec));
             case "fp8-w8a8" -> new Fp8W8A8(perChannel(p, spec), choice(p, "act", Fp8W8A8Linear.Act.class, Fp8W8A8Linear.Act.TOKEN, spec));
-            case "nf4" -> new Nf4(intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")));
+            case "nf4", "fp4" -> new FourBit(FourBitCode.valueOf(name.toUpperCase(Locale.ROOT)), intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")));
             default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
                     + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true, "
-                    + "fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor], nf4[:block=64,double-quant=true])");
+                    + "fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor], nf4|fp4[:block=64,double-quant=true])");
         };
         p.remove("act-order");
         p.remove("sym");

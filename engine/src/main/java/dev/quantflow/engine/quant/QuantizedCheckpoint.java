@@ -131,11 +131,12 @@ public final class QuantizedCheckpoint {
                 fp8(w, name, f.weights());
                 if (f.act() == Fp8W8A8Linear.Act.STATIC) w.addFloats(name + ".input_scale", new long[] {1}, new float[] {f.inputScale()});
             }
-            case Nf4Linear f -> {
-                Nf4Matrix m = f.weights();
+            case FourBitLinear f -> {
+                FourBitMatrix m = f.weights();
                 w.addBytes(name + ".qweight4", DType.U8, new long[] {m.rows(), Int4Packing.bytesPerRow(m.cols())}, Int4Packing.pack(m.q(), m.rows(), m.cols()));
                 if (m.doubleQuant()) {
-                    w.addBytes(name + ".absmax_q", DType.I8, new long[] {m.blocks()}, m.absmaxQ());
+                    w.addBytes(name + ".absmax_q", DType.U8, new long[] {m.blocks()}, m.absmaxQ());
+                    w.addFloats(name + ".absmax_map", new long[] {m.absmaxMap().length}, m.absmaxMap());
                     w.addFloats(name + ".absmax_scales", new long[] {m.absmaxScales().length}, m.absmaxScales());
                     w.addFloats(name + ".absmax_offset", new long[] {1}, new float[] {m.absmaxOffset()});
                 } else {
@@ -251,11 +252,12 @@ public final class QuantizedCheckpoint {
                 case QuantScheme.Fp8 x -> new Fp8Linear(fp8(name, out, in, x.format()), bias);
                 case QuantScheme.Fp8W8A8 x -> new Fp8W8A8Linear(fp8(name, out, in, Fp8Format.E4M3), x.act(),
                         x.act() == Fp8W8A8Linear.Act.STATIC ? floats(name + ".input_scale")[0] : Float.POSITIVE_INFINITY, bias);
-                case QuantScheme.Nf4 x -> {
+                case QuantScheme.FourBit x -> {
                     byte[] codes = Int4Packing.unpack(bytes(name + ".qweight4"), out, in);
-                    yield new Nf4Linear(x.doubleQuant()
-                            ? new Nf4Matrix(out, in, x.block(), codes, null, bytes(name + ".absmax_q"), floats(name + ".absmax_scales"), floats(name + ".absmax_offset")[0])
-                            : new Nf4Matrix(out, in, x.block(), codes, floats(name + ".absmax"), null, null, 0f), bias);
+                    yield new FourBitLinear(x.doubleQuant()
+                            ? new FourBitMatrix(x.code(), out, in, x.block(), codes, null, bytes(name + ".absmax_q"), floats(name + ".absmax_map"),
+                                    floats(name + ".absmax_scales"), floats(name + ".absmax_offset")[0])
+                            : new FourBitMatrix(x.code(), out, in, x.block(), codes, floats(name + ".absmax"), null, null, null, 0f), bias);
                 }
                 case QuantScheme.Fp32 x -> throw new ModelLoadException(Path.of("weights"), "missing tensor " + name + ".weight");
                 case QuantScheme.Bf16 x -> throw new ModelLoadException(Path.of("weights"), "missing tensor " + name + ".weight");
