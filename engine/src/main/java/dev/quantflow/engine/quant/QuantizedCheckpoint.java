@@ -28,18 +28,20 @@ import java.util.stream.IntStream;
  * unquantized layers keep NAME.weight; folded SmoothQuant/AWQ factors are already in the norms and
  * weights and are also written as PRODUCER.smooth_factors for inspection. config.json's
  * quantization_config names each layer's scheme. AutoGPTQ ("gptq") and AutoAWQ ("awq") 4-bit
- * checkpoints are read and written too ({@link AutoGptqFormat}).
+ * checkpoints are read and written too ({@link AutoGptqFormat}), and bitsandbytes 4-bit ones
+ * ({@link BitsandbytesCheckpoint}).
  */
 public final class QuantizedCheckpoint {
     /** GGUF writes one file, not a directory ({@link GgufExport}). */
-    public enum Format { QUANTFLOW, GPTQ, AWQ, GGUF;
+    public enum Format { QUANTFLOW, GPTQ, AWQ, GGUF, BITSANDBYTES;
         public static Format parse(String s) {
             return switch (s.toLowerCase(Locale.ROOT)) {
                 case "quantflow" -> QUANTFLOW;
                 case "gptq", "autogptq" -> GPTQ;
                 case "awq", "autoawq" -> AWQ;
                 case "gguf" -> GGUF;
-                default -> throw new IllegalArgumentException("--format must be quantflow, gptq, awq or gguf, got '" + s + "'");
+                case "bitsandbytes", "bnb" -> BITSANDBYTES;
+                default -> throw new IllegalArgumentException("--format must be quantflow, gptq, awq, gguf or bitsandbytes, got '" + s + "'");
             };
         }
     }
@@ -54,7 +56,7 @@ public final class QuantizedCheckpoint {
         ObjectMapper om = new ObjectMapper();
         ObjectNode qc = om.createObjectNode();
         CheckpointWriter w = new CheckpointWriter();
-        int group = format == Format.QUANTFLOW ? 0 : commonInt4Group(b);
+        int group = format == Format.QUANTFLOW || format == Format.BITSANDBYTES ? 0 : commonInt4Group(b);
         for (Tensor t : b.weights().tensors().values()) {
             String n = t.name();
             String base = n.endsWith(".weight") ? n.substring(0, n.length() - 7) : null;
@@ -72,9 +74,12 @@ public final class QuantizedCheckpoint {
             switch (format) {
                 case QUANTFLOW -> writeOurs(w, name, l);
                 case GPTQ, AWQ -> writeAuto(w, name, l, format);
+                case BITSANDBYTES, GGUF -> { }
             }
         }
-        if (format == Format.QUANTFLOW) {
+        if (format == Format.BITSANDBYTES) {
+            qc = BitsandbytesCheckpoint.write(w, b);
+        } else if (format == Format.QUANTFLOW) {
             qc.put("quant_method", "quantflow").put("format_version", 1).put("plan", b.plan().toString());
             qc.set("layers", layers);
             b.foldFactors().forEach((producer, s) -> w.addFloats(producer.replaceAll("\\.weight$", "") + ".smooth_factors", new long[] {s.length}, s));
@@ -183,8 +188,9 @@ public final class QuantizedCheckpoint {
                 yield new Stored(store, qc, method);
             }
             case "compressed-tensors", "fbgemm_fp8" -> Fp8Checkpoint.loader(store, qc);
+            case "bitsandbytes" -> BitsandbytesCheckpoint.loader(store, qc);
             default -> throw new ModelLoadException(Path.of("config.json"), "unsupported quantization_config.quant_method '" + method
-                    + "' (supported: quantflow, gptq, awq, gguf, compressed-tensors (FP8), fbgemm_fp8)");
+                    + "' (supported: quantflow, gptq, awq, gguf, compressed-tensors (FP8), fbgemm_fp8, bitsandbytes (4-bit))");
         };
     }
 
