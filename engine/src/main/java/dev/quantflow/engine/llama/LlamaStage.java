@@ -82,8 +82,8 @@ public final class LlamaStage {
             throw new ModelLoadException(w.source(), "config.json gives " + name + " a bias (" + biasKey(name) + ") but the checkpoint has no tensor " + name + ".bias");
         if (!hasBias && bias != null)
             throw new ModelLoadException(w.source(), "the checkpoint has " + name + ".bias but config.json gives that layer none (" + biasKey(name) + ")");
-        // a quantized checkpoint: the factory knows its tensors (bitsandbytes packs 4-bit codes into a U8 NAME.weight)
-        if (w.find(name + ".weight").map(t -> t.dtype() == DType.U8).orElse(true)) {
+        // a quantized checkpoint: the factory knows its tensors (bitsandbytes packs 4-bit codes into a U8 [n/2, 1] NAME.weight)
+        if (w.find(name + ".weight").map(t -> t.dtype() == DType.U8 && t.shape().length == 2 && t.shape()[1] == 1).orElse(true)) {
             Linear q = f.fromStore(name, out, in, bias).orElseThrow(() -> new ModelLoadException(w.source(), w.find(name + ".weight").isPresent()
                     ? name + ".weight is U8 (packed codes) but config.json's quantization_config does not say how to read it"
                     : "the checkpoint has no tensor " + name + ".weight"));
