@@ -37,7 +37,7 @@ class SchemeTableTest {
     @ParameterizedTest
     @ValueSource(strings = {"fp32", "dense", "bf16", "w8a16", "w8a8-dynamic", "w8a8-dynamic:group=32", "w8a8-dynamic:group=128", "llm-int8",
             "llm-int8:threshold=4.5", "llm-int8:threshold=6.0,fp=dequant", "w4a16-rtn", "w4a16-rtn:group=32", "w4a16-rtn:group=64", "w4a16",
-            "fp8", "fp8:format=e5m2,scale=tensor", "fp8-w8a16:format=e4m3", "fp8-w8a8", "fp8-w8a8:act=tensor,scale=tensor", "nf4"})
+            "fp8", "fp8:format=e5m2,scale=tensor", "fp8-w8a16:format=e4m3", "fp8-w8a8", "fp8-w8a8:act=tensor,scale=tensor", "nf4", "fp4"})
     void aSchemeTheCpuBuildsIsUploadedAsTheEnginesCodesOrRefusedByName(String spec) {
         QuantScheme scheme = QuantPlan.parse(spec, List.of()).schemeFor(NAME);
         LinearFactory engine = QuantizedModels.calibrationFree(spec);
@@ -47,7 +47,7 @@ class SchemeTableTest {
         try {
             card = CudaFormat.of(NAME, scheme, w, null, engine);
         } catch (IllegalArgumentException refused) {
-            assertThat(scheme).isInstanceOfAny(QuantScheme.W8A16.class, QuantScheme.W8A8Tensor.class, QuantScheme.Fp8.class, QuantScheme.Fp8W8A8.class, QuantScheme.Nf4.class);
+            assertThat(scheme).isInstanceOfAny(QuantScheme.W8A16.class, QuantScheme.W8A8Tensor.class, QuantScheme.Fp8.class, QuantScheme.Fp8W8A8.class, QuantScheme.FourBit.class);
             assertThat(refused.getMessage()).startsWith(NAME + ": " + scheme + " cannot run on a CUDA card").doesNotContain("\n");
             return;
         }

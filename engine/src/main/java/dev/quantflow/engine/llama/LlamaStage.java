@@ -3,6 +3,7 @@ package dev.quantflow.engine.llama;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.kv.KvCache;
+import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.ModelLoadException;
 import dev.quantflow.engine.model.Tensor;
@@ -81,8 +82,11 @@ public final class LlamaStage {
             throw new ModelLoadException(w.source(), "config.json gives " + name + " a bias (" + biasKey(name) + ") but the checkpoint has no tensor " + name + ".bias");
         if (!hasBias && bias != null)
             throw new ModelLoadException(w.source(), "the checkpoint has " + name + ".bias but config.json gives that layer none (" + biasKey(name) + ")");
-        if (w.find(name + ".weight").isEmpty()) {   // a quantized checkpoint: the factory knows its tensors
-            Linear q = f.fromStore(name, out, in, bias).orElseThrow(() -> new ModelLoadException(w.source(), "the checkpoint has no tensor " + name + ".weight"));
+        // a quantized checkpoint: the factory knows its tensors (bitsandbytes packs 4-bit codes into a U8 [n/2, 1] NAME.weight)
+        if (w.find(name + ".weight").map(t -> t.dtype() == DType.U8 && t.shape().length == 2 && t.shape()[1] == 1).orElse(true)) {
+            Linear q = f.fromStore(name, out, in, bias).orElseThrow(() -> new ModelLoadException(w.source(), w.find(name + ".weight").isPresent()
+                    ? name + ".weight is U8 (packed codes) but config.json's quantization_config does not say how to read it"
+                    : "the checkpoint has no tensor " + name + ".weight"));
             if (q.outFeatures() != out || q.inFeatures() != in)
                 throw new ModelLoadException(w.source(), name + " is " + q.outFeatures() + "x" + q.inFeatures() + ", expected " + out + "x" + in + " by config.json");
             return q;

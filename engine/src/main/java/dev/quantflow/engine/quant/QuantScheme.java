@@ -65,11 +65,24 @@ public sealed interface QuantScheme {
         }
     }
 
+    /** How SmoothQuant's alpha is chosen: given, or searched on calibration loss once for the model or per fold (per layer). */
+    enum AlphaSearch { FIXED, MODEL, LAYER }
+
     /** SmoothQuant: migrate activation outliers into the weights with s = max|X|^alpha / max|W|^(1-alpha), then W8A8. */
-    record SmoothQuant(float alpha, boolean perChannelWeights) implements QuantScheme {
+    record SmoothQuant(float alpha, boolean perChannelWeights, AlphaSearch search) implements QuantScheme {
+        public SmoothQuant(float alpha, boolean perChannelWeights) {
+            this(alpha, perChannelWeights, AlphaSearch.FIXED);
+        }
         public String name() { return "smoothquant"; }
         @Override public boolean needsCalibration() { return true; }
-        @Override public String toString() { return name() + ":alpha=" + fmt(alpha) + (perChannelWeights ? "" : ",weights=tensor"); }
+        @Override public String toString() {
+            String a = switch (search) {
+                case FIXED -> fmt(alpha);
+                case MODEL -> "search-model";
+                case LAYER -> "search";
+            };
+            return name() + ":alpha=" + a + (perChannelWeights ? "" : ",weights=tensor");
+        }
     }
 
     enum Int4Method { RTN, GPTQ, AWQ }
@@ -105,9 +118,9 @@ public sealed interface QuantScheme {
         }
     }
 
-    /** NF4 weight-only (QLoRA): absmax blocks of B weights; double quantization stores the absmax in 8 bits. */
-    record Nf4(int block, boolean doubleQuant) implements QuantScheme {
-        public String name() { return "nf4"; }
+    /** bitsandbytes 4-bit weight-only, NF4 or FP4 codes: absmax blocks of B weights; double quantization stores the absmax in 8 bits. */
+    record FourBit(FourBitCode code, int block, boolean doubleQuant) implements QuantScheme {
+        public String name() { return code.schemeName(); }
         @Override public String toString() { return name() + ":block=" + block + (doubleQuant ? "" : ",double-quant=false"); }
     }
 
@@ -127,16 +140,24 @@ public sealed interface QuantScheme {
             case "w8a16", "int8" -> new W8A16();
             case "w8a8-dynamic", "w8a8" -> new W8A8Dynamic(intParam(p, "group", 0, spec));
             case "llm-int8" -> new LlmInt8(floatParam(p, "threshold", 6.0f, spec), fpSource(p.remove("fp"), spec));
-            case "smoothquant" -> new SmoothQuant(alpha(p, spec), !"tensor".equals(p.remove("weights")));
+            case "smoothquant" -> {
+                AlphaSearch search = switch (p.getOrDefault("alpha", "")) {
+                    case "search" -> AlphaSearch.LAYER;
+                    case "search-model" -> AlphaSearch.MODEL;
+                    default -> AlphaSearch.FIXED;
+                };
+                if (search != AlphaSearch.FIXED) p.remove("alpha");
+                yield new SmoothQuant(search == AlphaSearch.FIXED ? alpha(p, spec) : 0.5f, !"tensor".equals(p.remove("weights")), search);
+            }
             case "w4a16", "w4a16-rtn", "w4a16-gptq", "w4a16-awq" -> new W4A16(name.equals("w4a16") ? Int4Method.RTN : Int4Method.valueOf(name.substring(6).toUpperCase(Locale.ROOT)),
                     intParam(p, "group", DEFAULT_INT4_GROUP, spec), Boolean.parseBoolean(p.getOrDefault("act-order", "false")),
                     Boolean.parseBoolean(p.getOrDefault("sym", "false")));
             case "fp8", "fp8-w8a16" -> new Fp8(choice(p, "format", Fp8Format.class, Fp8Format.E4M3, spec), perChannel(p, spec));
             case "fp8-w8a8" -> new Fp8W8A8(perChannel(p, spec), choice(p, "act", Fp8W8A8Linear.Act.class, Fp8W8A8Linear.Act.TOKEN, spec));
-            case "nf4" -> new Nf4(intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")));
+            case "nf4", "fp4" -> new FourBit(FourBitCode.valueOf(name.toUpperCase(Locale.ROOT)), intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")));
             default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
-                    + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true, "
-                    + "fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor], nf4[:block=64,double-quant=true])");
+                    + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5|search|search-model], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true, "
+                    + "fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor], nf4|fp4[:block=64,double-quant=true])");
         };
         p.remove("act-order");
         p.remove("sym");
@@ -191,7 +212,7 @@ public sealed interface QuantScheme {
             if (!(a >= 0 && a <= 1)) throw new NumberFormatException();
             return a;
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("scheme '" + spec + "': alpha must be in [0, 1], got '" + v + "'");
+            throw new IllegalArgumentException("scheme '" + spec + "': alpha must be in [0, 1], search or search-model, got '" + v + "'");
         }
     }
 

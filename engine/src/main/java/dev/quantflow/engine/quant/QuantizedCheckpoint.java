@@ -28,11 +28,12 @@ import java.util.stream.IntStream;
  * unquantized layers keep NAME.weight; folded SmoothQuant/AWQ factors are already in the norms and
  * weights and are also written as PRODUCER.smooth_factors for inspection. config.json's
  * quantization_config names each layer's scheme. AutoGPTQ ("gptq") and AutoAWQ ("awq") 4-bit
- * checkpoints are read and written too ({@link AutoGptqFormat}).
+ * checkpoints are read and written too ({@link AutoGptqFormat}), and bitsandbytes 4-bit ones
+ * ({@link BitsandbytesCheckpoint}).
  */
 public final class QuantizedCheckpoint {
     /** GGUF writes one file, not a directory ({@link GgufExport}). */
-    public enum Format { QUANTFLOW, GPTQ, AWQ, GGUF, ONNX;
+    public enum Format { QUANTFLOW, GPTQ, AWQ, GGUF, ONNX, BITSANDBYTES;
         public static Format parse(String s) {
             return switch (s.toLowerCase(Locale.ROOT)) {
                 case "quantflow" -> QUANTFLOW;
@@ -40,7 +41,8 @@ public final class QuantizedCheckpoint {
                 case "awq", "autoawq" -> AWQ;
                 case "gguf" -> GGUF;
                 case "onnx" -> ONNX;
-                default -> throw new IllegalArgumentException("--format must be quantflow, gptq, awq, gguf or onnx, got '" + s + "'");
+                case "bitsandbytes", "bnb" -> BITSANDBYTES;
+                default -> throw new IllegalArgumentException("--format must be quantflow, gptq, awq, gguf, onnx or bitsandbytes, got '" + s + "'");
             };
         }
     }
@@ -59,7 +61,7 @@ public final class QuantizedCheckpoint {
         ObjectMapper om = new ObjectMapper();
         ObjectNode qc = om.createObjectNode();
         CheckpointWriter w = new CheckpointWriter();
-        int group = format == Format.QUANTFLOW ? 0 : commonInt4Group(b);
+        int group = format == Format.QUANTFLOW || format == Format.BITSANDBYTES ? 0 : commonInt4Group(b);
         for (Tensor t : b.weights().tensors().values()) {
             String n = t.name();
             String base = n.endsWith(".weight") ? n.substring(0, n.length() - 7) : null;
@@ -77,9 +79,12 @@ public final class QuantizedCheckpoint {
             switch (format) {
                 case QUANTFLOW -> writeOurs(w, name, l);
                 case GPTQ, AWQ -> writeAuto(w, name, l, format);
+                case BITSANDBYTES, GGUF -> { }
             }
         }
-        if (format == Format.QUANTFLOW) {
+        if (format == Format.BITSANDBYTES) {
+            qc = BitsandbytesCheckpoint.write(w, b);
+        } else if (format == Format.QUANTFLOW) {
             qc.put("quant_method", "quantflow").put("format_version", 1).put("plan", b.plan().toString());
             qc.set("layers", layers);
             b.foldFactors().forEach((producer, s) -> w.addFloats(producer.replaceAll("\\.weight$", "") + ".smooth_factors", new long[] {s.length}, s));
@@ -136,11 +141,12 @@ public final class QuantizedCheckpoint {
                 fp8(w, name, f.weights());
                 if (f.act() == Fp8W8A8Linear.Act.STATIC) w.addFloats(name + ".input_scale", new long[] {1}, new float[] {f.inputScale()});
             }
-            case Nf4Linear f -> {
-                Nf4Matrix m = f.weights();
+            case FourBitLinear f -> {
+                FourBitMatrix m = f.weights();
                 w.addBytes(name + ".qweight4", DType.U8, new long[] {m.rows(), Int4Packing.bytesPerRow(m.cols())}, Int4Packing.pack(m.q(), m.rows(), m.cols()));
                 if (m.doubleQuant()) {
-                    w.addBytes(name + ".absmax_q", DType.I8, new long[] {m.blocks()}, m.absmaxQ());
+                    w.addBytes(name + ".absmax_q", DType.U8, new long[] {m.blocks()}, m.absmaxQ());
+                    w.addFloats(name + ".absmax_map", new long[] {m.absmaxMap().length}, m.absmaxMap());
                     w.addFloats(name + ".absmax_scales", new long[] {m.absmaxScales().length}, m.absmaxScales());
                     w.addFloats(name + ".absmax_offset", new long[] {1}, new float[] {m.absmaxOffset()});
                 } else {
@@ -187,8 +193,9 @@ public final class QuantizedCheckpoint {
                 yield new Stored(store, qc, method);
             }
             case "compressed-tensors", "fbgemm_fp8" -> Fp8Checkpoint.loader(store, qc);
+            case "bitsandbytes" -> BitsandbytesCheckpoint.loader(store, qc);
             default -> throw new ModelLoadException(Path.of("config.json"), "unsupported quantization_config.quant_method '" + method
-                    + "' (supported: quantflow, gptq, awq, gguf, compressed-tensors (FP8), fbgemm_fp8)");
+                    + "' (supported: quantflow, gptq, awq, gguf, compressed-tensors (FP8), fbgemm_fp8, bitsandbytes (4-bit))");
         };
     }
 
@@ -256,11 +263,12 @@ public final class QuantizedCheckpoint {
                 case QuantScheme.Fp8 x -> new Fp8Linear(fp8(name, out, in, x.format()), bias);
                 case QuantScheme.Fp8W8A8 x -> new Fp8W8A8Linear(fp8(name, out, in, Fp8Format.E4M3), x.act(),
                         x.act() == Fp8W8A8Linear.Act.STATIC ? floats(name + ".input_scale")[0] : Float.POSITIVE_INFINITY, bias);
-                case QuantScheme.Nf4 x -> {
+                case QuantScheme.FourBit x -> {
                     byte[] codes = Int4Packing.unpack(bytes(name + ".qweight4"), out, in);
-                    yield new Nf4Linear(x.doubleQuant()
-                            ? new Nf4Matrix(out, in, x.block(), codes, null, bytes(name + ".absmax_q"), floats(name + ".absmax_scales"), floats(name + ".absmax_offset")[0])
-                            : new Nf4Matrix(out, in, x.block(), codes, floats(name + ".absmax"), null, null, 0f), bias);
+                    yield new FourBitLinear(x.doubleQuant()
+                            ? new FourBitMatrix(x.code(), out, in, x.block(), codes, null, bytes(name + ".absmax_q"), floats(name + ".absmax_map"),
+                                    floats(name + ".absmax_scales"), floats(name + ".absmax_offset")[0])
+                            : new FourBitMatrix(x.code(), out, in, x.block(), codes, floats(name + ".absmax"), null, null, null, 0f), bias);
                 }
                 case QuantScheme.Fp32 x -> throw new ModelLoadException(Path.of("weights"), "missing tensor " + name + ".weight");
                 case QuantScheme.Bf16 x -> throw new ModelLoadException(Path.of("weights"), "missing tensor " + name + ".weight");

@@ -171,6 +171,7 @@ public final class QuantizedModels {
         boolean folding = schemes.values().stream().anyMatch(s -> s instanceof QuantScheme.SmoothQuant
                 || s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.AWQ);
         int foldsDone = 0;
+        Map<String, Float> modelAlpha = modelSearchedAlphas(folds, schemes, stats, edits);
         for (ChannelFold fold : folds) {
             if (folding) progress.update("scale search", foldsDone++, folds.size(), "folds");
             List<QuantScheme> consumers = fold.consumers().stream().map(schemes::get).toList();
@@ -180,8 +181,14 @@ public final class QuantizedModels {
             Optional<QuantScheme.W4A16> awq = consumers.stream().filter(s -> s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.AWQ)
                     .map(s -> (QuantScheme.W4A16) s).findFirst();
             if (sq.isPresent()) {
-                factors.put(fold.producer(), SmoothQuant.smooth(fold, in, edits, sq.get().alpha()));
-                kinds.put(fold.producer(), "smoothquant");
+                QuantScheme.SmoothQuant q = sq.get();
+                float alpha = switch (q.search()) {
+                    case FIXED -> q.alpha();
+                    case MODEL -> modelAlpha.get(q.toString());
+                    case LAYER -> SmoothQuant.argmin(SmoothQuant.lossCurve(fold, in, edits, q.perChannelWeights()));
+                };
+                factors.put(fold.producer(), SmoothQuant.smooth(fold, in, edits, alpha));
+                kinds.put(fold.producer(), q.search() == QuantScheme.AlphaSearch.FIXED ? "smoothquant" : "smoothquant:alpha=" + alpha);
             } else if (awq.isPresent()) {
                 factors.put(fold.producer(), Awq.searchAndFold(fold, in, edits, awq.get().group()));
                 kinds.put(fold.producer(), "awq");
@@ -204,6 +211,25 @@ public final class QuantizedModels {
         };
         LlamaStage stage = new LlamaStage(c, store, 0, c.numLayers(), factory);
         return new Built(stage, c, plan, store, linears, factors, kinds);
+    }
+
+    /**
+     * For each alpha=search-model scheme, the grid alpha of the lowest summed calibration loss over
+     * the folds it smooths, each fold's loss taken on the unsmoothed weights.
+     */
+    private static Map<String, Float> modelSearchedAlphas(List<ChannelFold> folds, Map<String, QuantScheme> schemes, Map<String, InputStats> stats, WeightEdits edits) {
+        Map<String, double[]> total = new LinkedHashMap<>();
+        for (ChannelFold fold : folds) {
+            Optional<QuantScheme.SmoothQuant> sq = fold.consumers().stream().map(schemes::get).filter(s -> s instanceof QuantScheme.SmoothQuant x
+                    && x.search() == QuantScheme.AlphaSearch.MODEL).map(s -> (QuantScheme.SmoothQuant) s).findFirst();
+            if (sq.isEmpty()) continue;
+            double[] curve = SmoothQuant.lossCurve(fold, stats.get(fold.inputKey()), edits, sq.get().perChannelWeights());
+            double[] sum = total.computeIfAbsent(sq.get().toString(), k -> new double[curve.length]);
+            for (int a = 0; a < curve.length; a++) sum[a] += curve[a];
+        }
+        Map<String, Float> best = new LinkedHashMap<>();
+        total.forEach((k, v) -> best.put(k, SmoothQuant.argmin(v)));
+        return best;
     }
 
     static Linear create(String name, QuantScheme scheme, Tensor weight, float[] bias, InputStats input, ChannelFold fold, Map<String, float[]> factors) {
@@ -236,7 +262,7 @@ public final class QuantizedModels {
             case QuantScheme.Fp8 f -> new Fp8Linear(Fp8Matrix.quantize(weight.toFloatArray(), out, in, f.format(), f.perChannel()), bias);
             case QuantScheme.Fp8W8A8 f -> new Fp8W8A8Linear(Fp8Matrix.quantize(weight.toFloatArray(), out, in, Fp8Format.E4M3, f.perChannelWeights()), f.act(),
                     f.act() == Fp8W8A8Linear.Act.STATIC ? Fp8Matrix.scaleFor(required(input, name, scheme).maxAbs(), Fp8Format.E4M3) : Float.POSITIVE_INFINITY, bias);
-            case QuantScheme.Nf4 f -> new Nf4Linear(Nf4Matrix.quantize(weight.toFloatArray(), out, in, f.block(), f.doubleQuant()), bias);
+            case QuantScheme.FourBit f -> new FourBitLinear(FourBitMatrix.quantize(f.code(), weight.toFloatArray(), out, in, f.block(), f.doubleQuant()), bias);
             case QuantScheme.W4A16 w -> switch (w.method()) {
                 case RTN -> w.symmetric()
                         ? new Int4GroupLinear(QuantizedMatrix.quantize(weight.toFloatArray(), out, in, IntRange.INT4_SYM, w.group(), RangeMethod.MIN_MAX), null, bias, w.toString())

@@ -110,7 +110,8 @@ class Fp8LinearTest {
         List<dev.quantflow.engine.compute.Linear> linears = List.of(new Fp8Linear(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), null),
                 new Fp8Linear(Fp8Matrix.quantize(w, out, in, Fp8Format.E5M2, false), null),
                 new Fp8W8A8Linear(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), Fp8W8A8Linear.Act.TOKEN, Float.POSITIVE_INFINITY, null),
-                new Nf4Linear(Nf4Matrix.quantize(w, out, in, 64, true), null));
+                new FourBitLinear(FourBitMatrix.quantize(FourBitCode.NF4, w, out, in, 64, true), null),
+                new FourBitLinear(FourBitMatrix.quantize(FourBitCode.FP4, w, out, in, 64, false), null));
         for (var l : linears) {
             float[] batch = new float[rows * out];
             l.forward(x, rows, batch);

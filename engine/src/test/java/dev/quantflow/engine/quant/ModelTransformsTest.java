@@ -70,6 +70,85 @@ class ModelTransformsTest {
         assertThat(spread(after.get(key).absMax())).isLessThan(spread(stats.get(key).absMax()));
     }
 
+    /** The calibration loss of a fold at alpha, in float64 from its definition (per-token and per-channel symmetric int8). */
+    static double lossFloat64(ChannelFold f, InputStats in, WeightEdits w, float alpha) {
+        float[] s = SmoothQuant.factors(f, in, w, alpha);
+        int n = in.sampleRows(), cols = f.columns();
+        float[] x = in.sample();
+        double[][] xs = new double[n][], xq = new double[n][];
+        for (int r = 0; r < n; r++) {
+            xs[r] = new double[cols];
+            for (int c = 0; c < cols; c++) xs[r][c] = x[r * cols + c];
+            xq[r] = int8RoundTrip(xs[r], s, f.paramOf(), false);
+        }
+        double loss = 0;
+        for (String consumer : f.consumers()) {
+            float[] wt = w.get(consumer + ".weight");
+            double err = 0, energy = 0;
+            for (int o = 0; o < wt.length / cols; o++) {
+                double[] row = new double[cols];
+                for (int c = 0; c < cols; c++) row[c] = wt[o * cols + c];
+                double[] wq = int8RoundTrip(row, s, f.paramOf(), true);
+                for (int r = 0; r < n; r++) {
+                    double ref = dot(xs[r], row), d = dot(xq[r], wq) - ref;
+                    err += d * d;
+                    energy += ref * ref;
+                }
+            }
+            loss += err / energy;
+        }
+        return loss;
+    }
+
+    /** v times (weights) or divided by (activations) the factors, then symmetric int8 with scale max|.| / 127 and back. */
+    private static double[] int8RoundTrip(double[] v, float[] s, int[] paramOf, boolean times) {
+        double[] t = new double[v.length];
+        double mx = 0;
+        for (int c = 0; c < v.length; c++) {
+            t[c] = times ? v[c] * s[paramOf[c]] : v[c] / s[paramOf[c]];
+            mx = Math.max(mx, Math.abs(t[c]));
+        }
+        double sc = mx == 0 ? 1 : mx / 127;
+        for (int c = 0; c < v.length; c++) t[c] = Math.max(-127, Math.min(127, Math.round(t[c] / sc))) * sc;
+        return t;
+    }
+
+    private static double dot(double[] a, double[] b) {
+        double d = 0;
+        for (int i = 0; i < a.length; i++) d += a[i] * b[i];
+        return d;
+    }
+
+    @Test
+    void smoothQuantsCalibrationLossMatchesFloat64AndTheSearchTakesItsMinimum() {
+        LlamaConfig c = model.config();
+        Map<String, InputStats> stats = Calibration.collect(c, model.weights(), calib, 512, Set.of(), 64);
+        WeightEdits edits = new WeightEdits(model.weights());
+        for (ChannelFold f : List.of(ChannelFold.all(c).get(0), ChannelFold.all(c).get(3))) {   // a norm fold (q/k/v) and the up -> down fold
+            double[] curve = SmoothQuant.lossCurve(f, stats.get(f.inputKey()), edits, true);
+            assertThat(curve).hasSize(SmoothQuant.ALPHA_STEPS + 1);
+            for (int a : new int[] {0, 10, 17})
+                assertThat(curve[a]).as("%s alpha %s", f.producer(), SmoothQuant.gridAlpha(a)).isCloseTo(lossFloat64(f, stats.get(f.inputKey()), edits, SmoothQuant.gridAlpha(a)), Percentage.withPercentage(1));
+            float best = SmoothQuant.argmin(curve);
+            for (double v : curve) assertThat(curve[Math.round(best * SmoothQuant.ALPHA_STEPS)]).isLessThanOrEqualTo(v);
+        }
+    }
+
+    @Test
+    void alphaSearchRecordsEachFoldsAlphaAndKeepsTheFunction() {
+        for (String scheme : List.of("smoothquant:alpha=search", "smoothquant:alpha=search-model")) {
+            QuantizedModels.Built b = QuantizedModels.build(model.config(), model.weights(), QuantPlan.parse(scheme, List.of()), Optional.of(calib), QuantizedModels.Options.DEFAULT);
+            assertThat(b.foldKinds()).hasSize(ChannelFold.all(model.config()).size());
+            java.util.Set<String> alphas = new java.util.HashSet<>(b.foldKinds().values());
+            for (String k : alphas) assertThat(k).matches("smoothquant:alpha=(0\\.\\d+|1\\.0)");
+            if (scheme.endsWith("model")) assertThat(alphas).hasSize(1);
+            // the smoothed fp32 weights compute the same function (the folding is exact whatever alpha is)
+            assertSameFunction(logits(model.weights()), logits(b.weights()));
+            assertThat(b.format("model.layers.0.mlp.down_proj").scheme()).isEqualTo(scheme);
+        }
+        assertThat(QuantScheme.parse("smoothquant:alpha=search,weights=tensor").toString()).isEqualTo("smoothquant:alpha=search,weights=tensor");
+    }
+
     static float spread(float[] v) {
         float[] s = v.clone();
         Arrays.sort(s);

@@ -45,7 +45,7 @@ public sealed interface CudaFormat {
             case QuantScheme.W8A8Tensor w -> throw unsupported(name, scheme, "static activation scales have no kernel; use w8a8-dynamic");
             case QuantScheme.Fp8 f -> throw unsupported(name, scheme, FP8_REFUSAL);
             case QuantScheme.Fp8W8A8 f -> throw unsupported(name, scheme, FP8_REFUSAL);
-            case QuantScheme.Nf4 f -> throw unsupported(name, scheme, "NF4 has no CUDA kernel yet (the CPU backend runs it); use w4a16-rtn on a card");
+            case QuantScheme.FourBit f -> throw unsupported(name, scheme, f.code().name() + " has no CUDA kernel yet (the CPU backend runs it); use w4a16-rtn on a card");
             default -> of(name, scheme.toString(), engine.create(name, weight, bias));
         };
     }

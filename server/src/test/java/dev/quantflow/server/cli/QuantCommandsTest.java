@@ -79,6 +79,21 @@ class QuantCommandsTest {
     }
 
     @Test
+    void quantizeWritesBitsandbytesThatGeneratesAsTheSchemeDoesInMemory() {
+        Path bnb = tmp.resolve("bnb");
+        Run q = run("quantize", "--model", shared("models/stories260K"), "--quant", "fp4", "--format", "bitsandbytes", "--out", bnb.toString());
+        assertThat(q.code()).as(q.err()).isZero();
+        assertThat(Files.exists(bnb.resolve("model.safetensors"))).isTrue();
+        Run inMemory = run("generate", "--model", shared("models/stories260K"), "--quant", "fp4", "--prompt", "Once upon a time", "--max-tokens", "12", "--ids");
+        Run stored = run("generate", "--model", bnb.toString(), "--prompt", "Once upon a time", "--max-tokens", "12", "--ids");
+        assertThat(stored.code()).as(stored.err()).isZero();
+        assertThat(stored.out().trim()).isEqualTo(inMemory.out().trim());
+        Run bad = run("quantize", "--model", shared("models/stories260K"), "--quant", "w8a16", "--format", "bitsandbytes", "--out", tmp.resolve("x").toString());
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("is w8a16").contains("bitsandbytes 4-bit files hold nf4/fp4 layers").doesNotContain("\tat ");
+    }
+
+    @Test
     void quantizeWritesAGgufFileOrSaysWhyTheSchemeHasNoGgufType() {
         Path file = tmp.resolve("sotu6M-q8_0.gguf");
         Run q = run("quantize", "--model", shared("models/sotu6M"), "--quant", "w8a8-dynamic:group=32", "--format", "gguf", "--out", file.toString());

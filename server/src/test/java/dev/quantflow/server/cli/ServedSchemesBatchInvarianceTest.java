@@ -36,7 +36,7 @@ class ServedSchemesBatchInvarianceTest {
     private static final int CONCURRENT = 64;
 
     @ParameterizedTest(name = "{0} kv={1}")
-    @CsvSource({"fp32,f32", "bf16,f32", "w8a16,f32", "w8a8-dynamic,f32", "llm-int8,f32", "w4a16-rtn,f32", "fp32,int8", "fp8,f32", "fp8-w8a8,f32", "nf4,f32"})
+    @CsvSource({"fp32,f32", "bf16,f32", "w8a16,f32", "w8a8-dynamic,f32", "llm-int8,f32", "w4a16-rtn,f32", "fp32,int8", "fp8,f32", "fp8-w8a8,f32", "nf4,f32", "fp4,f32"})
     void concurrentGreedyOutputsEqualTheSameRequestAlone(String scheme, String kv) throws Exception {
         PipelineEngine engine = PipelineEngine.start(EngineConfig.builder(MODEL).maxSequences(CONCURRENT).quant(scheme).kvFormat(ServeCommand.kvCaches(kv)).build());
         try (QuantflowServer server = TestServers.start(engine, Map.of())) {

@@ -1,28 +1,31 @@
 package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.compute.Linear;
-import dev.quantflow.engine.compute.Nf4Kernels;
+import dev.quantflow.engine.compute.FourBitKernels;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.VectorMath;
 import jdk.incubator.vector.FloatVector;
 
 /**
- * NF4 weight-only (QLoRA / bitsandbytes 4-bit): codes index the 16 NormalFloat4 values, times the
- * absmax of their block (blocks of B consecutive weights of the flattened tensor, as bitsandbytes
+ * 4-bit codebook weight-only (bitsandbytes' NF4 and FP4, QLoRA): codes index the 16 values of the
+ * matrix's {@link FourBitCode}, times the absmax of their block (blocks of B consecutive weights of the flattened tensor, as bitsandbytes
  * lays them out, so a block may span two rows). Each weight row is decoded once into a float row
  * (vector codebook lookup) and dotted with every activation row.
  */
-public final class Nf4Linear implements Linear {
-    private final Nf4Matrix w;
+public final class FourBitLinear implements Linear {
+    private final FourBitMatrix w;
     private final float[] bias;
-    private final FloatVector[] table = Nf4Kernels.tableVectors(Nf4Matrix.NF4);
+    private final FloatVector[] table;
+    private final float[] values;
 
-    public Nf4Linear(Nf4Matrix w, float[] bias) {
+    public FourBitLinear(FourBitMatrix w, float[] bias) {
         this.w = w;
         this.bias = bias;
+        this.values = w.code().table();
+        this.table = FourBitKernels.tableVectors(values);
     }
 
-    public Nf4Matrix weights() {
+    public FourBitMatrix weights() {
         return w;
     }
 
@@ -57,7 +60,7 @@ public final class Nf4Linear implements Linear {
                 for (int i = 0; i < in; ) {   // segments of the row cut at block boundaries
                     int b = (int) ((from + i) / bs);
                     int n = (int) Math.min(in - i, (long) (b + 1) * bs - (from + i));
-                    Nf4Kernels.decode(table, Nf4Matrix.NF4, q, (int) (from + i), w.absmax(b), row, i, n);
+                    FourBitKernels.decode(table, values, q, (int) (from + i), w.absmax(b), row, i, n);
                     i += n;
                 }
                 float bb = bias == null ? 0f : bias[o];

@@ -8,16 +8,16 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * 4-bit codebook (NF4) decode on the Vector API: the 16 code values sit in float vectors and each
+ * 4-bit codebook (NF4, FP4) decode on the Vector API: the 16 code values sit in float vectors and each
  * lane's code selects its value by a lane permutation (one vpermps with 16 lanes; with 8 lanes two
  * halves and a blend), times the block's absmax.
  */
-public final class Nf4Kernels {
+public final class FourBitKernels {
     private static final VectorSpecies<Float> F = Int8Kernels.F;
     private static final VectorSpecies<Integer> I = Int8Kernels.I;
     private static final VectorSpecies<Byte> B = Int8Kernels.B;
 
-    private Nf4Kernels() {}
+    private FourBitKernels() {}
 
     /** The code values as vectors for {@link #decode}: 16 lanes (one vector) or two halves of 8. */
     public static FloatVector[] tableVectors(float[] values16) {
