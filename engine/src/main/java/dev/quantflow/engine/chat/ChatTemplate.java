@@ -22,7 +22,8 @@ import java.util.Optional;
 /**
  * Turns chat messages into the prompt text a model was trained on, with the Jinja chat template
  * from its tokenizer_config.json (or chat_template.jinja), as Hugging Face's apply_chat_template
- * renders it: variables messages, add_generation_prompt, bos_token, eos_token. A model without a
+ * renders it: variables messages (with an assistant's tool_calls and a tool message's tool_call_id
+ * and name when present), add_generation_prompt, bos_token, eos_token, tools. A model without a
  * template gets a plain "role: content" rendering. A template that does not parse fails when used,
  * not when loaded, so completions keep working.
  */
