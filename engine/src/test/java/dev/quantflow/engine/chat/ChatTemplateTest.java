@@ -157,7 +157,8 @@ class ChatTemplateTest {
             new Message("tool", "{\"temperature\": 21}", List.of(), "call_1", "get_weather"));
 
     // The expected texts are what transformers' renderer (jinja2's sandbox with trim_blocks, lstrip_blocks and
-    // its tojson) gives for these templates, with the calls' arguments parsed into mappings as vLLM passes them.
+    // its tojson) gives for these templates, with the calls' arguments parsed into mappings as vLLM passes them
+    // (src/test/python/chat_template_reference.py prints them).
     @Test
     void qwen25RendersAToolConversationAsHuggingFaceDoes() throws Exception {
         ChatTemplate t = ChatTemplate.of(Files.readString(Path.of("src/test/resources/chat/qwen25-tools.jinja")), "", "<|im_end|>");
