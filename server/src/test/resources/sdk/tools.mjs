@@ -1,5 +1,5 @@
 // Tool calls through the official openai SDK: named and required tool_choice (whole, raw stream,
-// the SDK's streaming helper), auto, and a refused tool_choice. One JSON line per case.
+// the SDK's streaming helper), auto, an agent loop's second turn, and a refused tool_choice. One JSON line per case.
 import OpenAI from 'openai';
 
 const client = new OpenAI({ baseURL: process.argv[2], apiKey: 'unused' });
@@ -86,6 +86,19 @@ const oneCall = 'Let me check\\. <tool_call>\\{"name": "add", "arguments": \\{"a
   const runner = client.chat.completions.stream({ model, messages, tools, tool_choice: 'required', parallel_tool_calls: false, temperature: 1, seed: 6, max_tokens: 300 });
   const final = await runner.finalChatCompletion();
   out({ case: 'required-single', finish: final.choices[0].finish_reason, calls: final.choices[0].message.tool_calls });
+}
+{
+  // an agent loop: the forced call, the tool's result sent back with the assistant's message as the SDK
+  // returned it (content null, tool_calls), then the answer, streamed through the SDK's helper
+  const first = await client.chat.completions.create({ model, messages, tools, tool_choice: named, temperature: 1, seed: 11, max_tokens: 300 });
+  const call = first.choices[0].message.tool_calls[0];
+  const result = JSON.stringify({ city: JSON.parse(call.function.arguments).city, temperature: 21 });
+  const history = [...messages, first.choices[0].message, { role: 'tool', tool_call_id: call.id, content: result }];
+  const runner = client.chat.completions.stream({ model, messages: history, tools, temperature: 0, max_tokens: 12, stream_options: { include_usage: true } });
+  const final = await runner.finalChatCompletion();
+  const c = final.choices[0];
+  out({ case: 'agent-loop', firstFinish: first.choices[0].finish_reason, call, history, finish: c.finish_reason, answer: c.message.content,
+    calls: c.message.tool_calls ?? null, promptTokens: final.usage?.prompt_tokens ?? null, firstPromptTokens: first.usage.prompt_tokens });
 }
 try {
   await client.chat.completions.create({ model, messages, tools, tool_choice: { type: 'function', function: { name: 'nope' } } });

@@ -28,5 +28,22 @@ public sealed interface Prompt {
         }
     }
 
-    record ChatMessage(String role, String content) {}
+    /**
+     * OpenAI's chat message: an assistant turn may carry its tool calls, a tool message the id of
+     * the call it answers and the tool's name ("" when absent).
+     */
+    record ChatMessage(String role, String content, List<ToolCall> toolCalls, String toolCallId, String name) {
+        public ChatMessage {
+            toolCalls = toolCalls == null ? List.of() : List.copyOf(toolCalls);
+            if (toolCallId == null) toolCallId = "";
+            if (name == null) name = "";
+        }
+
+        public ChatMessage(String role, String content) {
+            this(role, content, List.of(), "", "");
+        }
+    }
+
+    /** A call in an assistant turn: its id ("" when absent), the function's name, its arguments as JSON text. */
+    record ToolCall(String id, String name, String arguments) {}
 }

@@ -58,7 +58,10 @@ public final class TokenizerWorker {
      */
     public static int[] encodeChat(Tokenizer tokenizer, ChatTemplate chatTemplate, Prompt.Chat c, boolean addSpecialTokens) {
         if (c.messages().isEmpty()) throw invalid("a chat prompt needs at least one message");
-        List<Message> messages = c.messages().stream().map(m -> new Message(m.role(), m.content())).toList();
+        List<Message> messages = c.messages().stream()
+                .map(m -> new Message(m.role(), m.content(), m.toolCalls().stream().map(t -> new Message.ToolCall(t.id(), t.name(), t.arguments())).toList(),
+                        m.toolCallId(), m.name()))
+                .toList();
         String text;
         try {
             text = chatTemplate.render(messages, c.addGenerationPrompt(), c.tools(), c.continueFinalMessage());

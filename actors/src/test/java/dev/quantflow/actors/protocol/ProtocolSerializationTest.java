@@ -85,6 +85,11 @@ class ProtocolSerializationTest {
                 new TokenizerCommand.Encode(9, new Prompt.Tokens(new int[] {1, 2, 3}), kit.<TokenizerCommand.EncodeResult>createTestProbe().ref()),
                 new TokenizerCommand.Encode(9, new Prompt.Chat(List.of(new Prompt.ChatMessage("user", "Hi")), true),
                         kit.<TokenizerCommand.EncodeResult>createTestProbe().ref()),
+                // an agent loop's history: the assistant's tool call, the tool's answer with its call id
+                new TokenizerCommand.Encode(9, new Prompt.Chat(List.of(new Prompt.ChatMessage("user", "Weather?"),
+                        new Prompt.ChatMessage("assistant", "", List.of(new Prompt.ToolCall("call_1", "get_weather", "{\"city\":\"Paris\"}")), "", ""),
+                        new Prompt.ChatMessage("tool", "21", List.of(), "call_1", "get_weather")), true, "[]"),
+                        kit.<TokenizerCommand.EncodeResult>createTestProbe().ref()),
                 new TokenizerCommand.Encoded(9, new int[] {1, 400, 52}),
                 new TokenizerCommand.EncodeRejected(9, new EngineException(EngineException.Kind.INVALID_REQUEST, "the prompt is empty")),
                 new SchedulerCommand.StreamClosed(9),

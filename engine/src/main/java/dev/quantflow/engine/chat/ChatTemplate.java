@@ -1,5 +1,7 @@
 package dev.quantflow.engine.chat;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quantflow.engine.chat.jinja.Template;
@@ -20,7 +22,8 @@ import java.util.Optional;
 /**
  * Turns chat messages into the prompt text a model was trained on, with the Jinja chat template
  * from its tokenizer_config.json (or chat_template.jinja), as Hugging Face's apply_chat_template
- * renders it: variables messages, add_generation_prompt, bos_token, eos_token. A model without a
+ * renders it: variables messages (with an assistant's tool_calls and a tool message's tool_call_id
+ * and name when present), add_generation_prompt, bos_token, eos_token, tools. A model without a
  * template gets a plain "role: content" rendering. A template that does not parse fails when used,
  * not when loaded, so completions keep working.
  */
@@ -100,6 +103,47 @@ public final class ChatTemplate {
             return JSON.readTree(json);
         } catch (IOException e) {
             throw new ChatTemplateException("tools are not valid JSON: " + e.getMessage());
+        }
+    }
+
+    /**
+     * A message as apply_chat_template's templates read it: role, content, and only when present
+     * tool_calls (a list of {id, type: "function", function: {name, arguments}}), tool_call_id and
+     * name (templates test {@code 'tool_calls' in message}). arguments is parsed from OpenAI's JSON
+     * text into a mapping, as vLLM does before apply_chat_template: templates write
+     * {@code arguments | tojson} or iterate {@code arguments | items}.
+     */
+    private static Map<String, Object> templateMessage(Message m, int index) {
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("role", m.role());
+        o.put("content", m.content());
+        if (!m.toolCalls().isEmpty()) {
+            List<Object> calls = new ArrayList<>();
+            for (int j = 0; j < m.toolCalls().size(); j++) {
+                Message.ToolCall c = m.toolCalls().get(j);
+                Map<String, Object> function = new LinkedHashMap<>();
+                function.put("name", c.name());
+                function.put("arguments", toolArguments(c.arguments(), "messages[" + index + "].tool_calls[" + j + "].function.arguments"));
+                Map<String, Object> call = new LinkedHashMap<>();
+                if (!c.id().isEmpty()) call.put("id", c.id());
+                call.put("type", "function");
+                call.put("function", function);
+                calls.add(call);
+            }
+            o.put("tool_calls", calls);
+        }
+        if (!m.toolCallId().isEmpty()) o.put("tool_call_id", m.toolCallId());
+        if (!m.name().isEmpty()) o.put("name", m.name());
+        return o;
+    }
+
+    /** A call's arguments (JSON text; empty: no arguments) as template values. */
+    private static Object toolArguments(String json, String field) {
+        if (json.isBlank()) return new LinkedHashMap<String, Object>();
+        try {
+            return jinjaValue(JSON.readerFor(JsonNode.class).with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readValue(json));
+        } catch (JsonProcessingException e) {
+            throw new ChatTemplateException(field + " is not valid JSON: " + e.getOriginalMessage());
         }
     }
 
@@ -196,18 +240,18 @@ public final class ChatTemplate {
         if (source.isEmpty()) {
             StringBuilder s = new StringBuilder();
             if (tools != null) s.append("tools: ").append(toolsJson).append('\n');
-            for (Message m : messages) s.append(m.role()).append(": ").append(m.content()).append('\n');
+            for (Message m : messages) {
+                s.append(m.role());
+                if (!m.toolCallId().isEmpty()) s.append(" (").append(m.toolCallId()).append(')');
+                s.append(": ").append(m.content()).append('\n');
+                for (Message.ToolCall c : m.toolCalls()) s.append("tool call ").append(c.id()).append(": ").append(c.name()).append(' ').append(c.arguments()).append('\n');
+            }
             if (addGenerationPrompt) s.append("assistant:");
             return s.toString();
         }
         if (compiled == null) throw new ChatTemplateException("the model's chat template cannot be used: " + compileError);
         List<Object> ms = new ArrayList<>();
-        for (Message m : messages) {
-            Map<String, Object> o = new LinkedHashMap<>();
-            o.put("role", m.role());
-            o.put("content", m.content());
-            ms.add(o);
-        }
+        for (int i = 0; i < messages.size(); i++) ms.add(templateMessage(messages.get(i), i));
         Map<String, Object> vars = new LinkedHashMap<>();
         vars.put("messages", ms);
         vars.put("add_generation_prompt", addGenerationPrompt);

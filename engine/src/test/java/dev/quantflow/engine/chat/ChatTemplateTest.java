@@ -147,4 +147,51 @@ class ChatTemplateTest {
         ChatTemplate undefined = ChatTemplate.of("{{ nothing.here }}", "", "");
         assertThatThrownBy(() -> undefined.render(List.of(), true)).isInstanceOf(ChatTemplateException.class).hasMessageContaining("undefined");
     }
+
+    static final String WEATHER_TOOL = "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Weather in a city\","
+            + "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}}]";
+
+    /** An agent loop's second turn: the assistant's call (arguments as OpenAI's JSON text, content empty) and the tool's answer. */
+    static final List<Message> TOOL_TURN = List.of(new Message("system", "You are helpful."), new Message("user", "Weather in Paris?"),
+            new Message("assistant", null, List.of(new Message.ToolCall("call_1", "get_weather", "{\"city\": \"Paris\"}")), "", ""),
+            new Message("tool", "{\"temperature\": 21}", List.of(), "call_1", "get_weather"));
+
+    // The expected texts are what transformers' renderer (jinja2's sandbox with trim_blocks, lstrip_blocks and
+    // its tojson) gives for these templates, with the calls' arguments parsed into mappings as vLLM passes them
+    // (src/test/python/chat_template_reference.py prints them).
+    @Test
+    void qwen25RendersAToolConversationAsHuggingFaceDoes() throws Exception {
+        ChatTemplate t = ChatTemplate.of(Files.readString(Path.of("src/test/resources/chat/qwen25-tools.jinja")), "", "<|im_end|>");
+        assertThat(t.render(TOOL_TURN, true, WEATHER_TOOL)).isEqualTo("<|im_start|>system\nYou are helpful.\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Weather in a city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}}}\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\n{\"temperature\": 21}\n</tool_response><|im_end|>\n<|im_start|>assistant\n");
+        // two calls in one turn, consecutive tool answers in one user turn, then a plain answer and a new question
+        List<Message> twoCalls = List.of(TOOL_TURN.get(0), TOOL_TURN.get(1),
+                new Message("assistant", "Checking both.", List.of(new Message.ToolCall("call_1", "get_weather", "{\"city\":\"Paris\"}"),
+                        new Message.ToolCall("call_2", "get_weather", "{\"city\":\"Oslo\"}")), "", ""),
+                new Message("tool", "21", List.of(), "call_1", ""), new Message("tool", "7", List.of(), "call_2", ""),
+                new Message("assistant", "Paris 21, Oslo 7."), new Message("user", "Thanks"));
+        assertThat(t.render(twoCalls, true, WEATHER_TOOL)).isEqualTo("<|im_start|>system\nYou are helpful.\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Weather in a city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}}}\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\nChecking both.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\n21\n</tool_response>\n<tool_response>\n7\n</tool_response><|im_end|>\n<|im_start|>assistant\nParis 21, Oslo 7.<|im_end|>\n<|im_start|>user\nThanks<|im_end|>\n<|im_start|>assistant\n");
+    }
+
+    @Test
+    void llama31RendersAToolConversationAsHuggingFaceDoes() throws Exception {
+        ChatTemplate t = ChatTemplate.of(Files.readString(Path.of("src/test/resources/chat/llama31-tools.jinja")), "<|begin_of_text|>", "<|eot_id|>");
+        // the tool's string content goes through tojson: a string "is iterable" in Jinja, as the real template renders it
+        assertThat(t.render(TOOL_TURN, true, WEATHER_TOOL)).isEqualTo("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nEnvironment: ipython\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nYou are helpful.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nGiven the following functions, please respond with a JSON for a function call with its proper arguments that best answers the given prompt.\n\nRespond in the format {\"name\": function name, \"parameters\": dictionary of argument name and its value}.Do not use variables.\n\n{\n    \"type\": \"function\",\n    \"function\": {\n        \"name\": \"get_weather\",\n        \"description\": \"Weather in a city\",\n        \"parameters\": {\n            \"type\": \"object\",\n            \"properties\": {\n                \"city\": {\n                    \"type\": \"string\"\n                }\n            },\n            \"required\": [\n                \"city\"\n            ]\n        }\n    }\n}\n\nWeather in Paris?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}<|eot_id|><|start_header_id|>ipython<|end_header_id|>\n\n\"{\\\"temperature\\\": 21}\"<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+        List<Message> twoCalls = List.of(new Message("user", "Weather?"), new Message("assistant", "", List.of(new Message.ToolCall("a", "get_weather", "{}"),
+                new Message.ToolCall("b", "get_weather", "{}")), "", ""));
+        assertThatThrownBy(() -> t.render(twoCalls, false, WEATHER_TOOL)).isInstanceOf(ChatTemplateException.class)
+                .hasMessage("This model only supports single tool-calls at once!");
+    }
+
+    @Test
+    void toolCallArgumentsMustBeJson() {
+        ChatTemplate t = ChatTemplate.of("{{ messages[1].tool_calls[0].function.arguments | tojson }}", "", "");
+        List<Message> bad = List.of(new Message("user", "x"), new Message("assistant", "", List.of(new Message.ToolCall("c", "f", "{\"a\": ")), "", ""));
+        assertThatThrownBy(() -> t.render(bad, false)).isInstanceOf(ChatTemplateException.class)
+                .hasMessageContaining("messages[1].tool_calls[0].function.arguments is not valid JSON");
+        List<Message> none = List.of(new Message("user", "x"), new Message("assistant", "", List.of(new Message.ToolCall("c", "f", "")), "", ""));
+        assertThat(t.render(none, false)).isEqualTo("{}");
+        assertThat(ChatTemplate.plain().render(TOOL_TURN, true)).isEqualTo("system: You are helpful.\nuser: Weather in Paris?\nassistant: \n"
+                + "tool call call_1: get_weather {\"city\": \"Paris\"}\ntool (call_1): {\"temperature\": 21}\nassistant:");
+    }
 }

@@ -49,6 +49,8 @@ public final class PromptBytes {
                 for (Prompt.ChatMessage m : c.messages()) {
                     n = utf8Length(m.role(), n);
                     n = utf8Length(m.content(), n);
+                    // a call's name and arguments reach the template; JSON whitespace may not (tojson re-writes it)
+                    for (Prompt.ToolCall call : m.toolCalls()) n = utf8Length(call.arguments().replaceAll("\\s", ""), utf8Length(call.name(), n));
                     if (n > maxBytes) break;
                 }
                 yield n;

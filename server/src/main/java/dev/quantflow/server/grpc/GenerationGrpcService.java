@@ -9,6 +9,7 @@ import dev.quantflow.engine.sample.ParameterException;
 import dev.quantflow.engine.structured.OutputConstraint;
 import dev.quantflow.proto.v1.AbortRequest;
 import dev.quantflow.proto.v1.AbortResponse;
+import dev.quantflow.proto.v1.ChatMessage;
 import dev.quantflow.proto.v1.Delta;
 import dev.quantflow.proto.v1.FinishReason;
 import dev.quantflow.proto.v1.Finished;
@@ -24,6 +25,7 @@ import dev.quantflow.proto.v1.TokenizeResponse;
 import dev.quantflow.proto.v1.TopLogprob;
 import dev.quantflow.proto.v1.Usage;
 import dev.quantflow.server.api.ApiError;
+import dev.quantflow.server.api.ChatMessages;
 import dev.quantflow.server.api.GenerationParams;
 import dev.quantflow.server.api.Generations;
 import dev.quantflow.server.api.ServedModel;
@@ -31,6 +33,7 @@ import dev.quantflow.server.api.ServingState;
 import dev.quantflow.server.auth.ApiKeys;
 import dev.quantflow.server.metrics.ServerMetrics;
 import io.grpc.Status;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -258,11 +261,13 @@ public final class GenerationGrpcService implements GenerationServicePowerApi {
             }
             case CHAT -> {
                 if (in.getChat().getMessagesCount() == 0) throw ApiError.invalid("chat", "chat.messages must not be empty").exception();
-                List<Prompt.ChatMessage> ms = in.getChat().getMessagesList().stream()
-                        .map(m -> {
-                            if (m.getRole().isEmpty()) throw ApiError.invalid("chat", "every chat message needs a role").exception();
-                            return new Prompt.ChatMessage(m.getRole(), m.getContent());
-                        }).toList();
+                List<Prompt.ChatMessage> ms = new ArrayList<>();
+                for (int i = 0; i < in.getChat().getMessagesCount(); i++) {
+                    ChatMessage m = in.getChat().getMessages(i);
+                    if (m.getRole().isEmpty()) throw ApiError.invalid("chat", "every chat message needs a role").exception();
+                    List<Prompt.ToolCall> calls = m.getToolCallsList().stream().map(c -> new Prompt.ToolCall(c.getId(), c.getName(), c.getArguments())).toList();
+                    ms.add(ChatMessages.checked("chat.messages", i, m.getRole(), m.getContent(), calls, m.getToolCallId(), m.getName()));
+                }
                 boolean continueFinal = in.getChat().getContinueFinalMessage();
                 boolean generationPrompt = in.getChat().hasAddGenerationPrompt() ? in.getChat().getAddGenerationPrompt() : !continueFinal;
                 if (continueFinal && generationPrompt)

@@ -12,6 +12,7 @@ import dev.quantflow.engine.sample.ParameterException;
 import dev.quantflow.engine.structured.OutputConstraint;
 import dev.quantflow.engine.structured.ToolCalling;
 import dev.quantflow.server.api.ApiError;
+import dev.quantflow.server.api.ChatMessages;
 import dev.quantflow.server.api.GenerationParams;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -274,16 +275,46 @@ final class OpenAiRequestParser {
         if (!ms.isArray()) throw JsonFields.wrongType("messages", "a list of messages", ms);
         if (ms.isEmpty()) throw ApiError.invalid("messages", "messages must not be empty").exception();
         List<Prompt.ChatMessage> out = new ArrayList<>();
-        for (JsonNode m : ms) {
+        for (int i = 0; i < ms.size(); i++) {
+            JsonNode m = ms.get(i);
             if (!m.isObject()) throw JsonFields.wrongType("messages", "a list of message objects", m);
             JsonFields mf = new JsonFields((ObjectNode) m);
-            String role = mf.string("role").orElseThrow(() -> ApiError.invalid("messages", "every message needs a role").exception());
-            out.add(new Prompt.ChatMessage(role, content(mf)));
+            String at = "messages[" + i + "]";
+            String role = mf.string("role").orElseThrow(() -> ApiError.invalid(at + ".role", "every message needs a role").exception());
+            List<Prompt.ToolCall> calls = toolCalls(mf, at);
+            boolean contentMayBeNull = role.equals("assistant");
+            if (!contentMayBeNull && mf.get("content").isEmpty())
+                throw ApiError.invalid(at + ".content", at + ".content is required for a " + role + " message").exception();
+            out.add(ChatMessages.checked("messages", i, role, content(mf), calls, mf.string("tool_call_id").orElse(""), mf.string("name").orElse("")));
         }
         return out;
     }
 
-    /** A string, or a list of {"type": "text", "text": ...} parts joined as one text. */
+    /** An assistant turn's tool_calls: [{id?, type: "function", function: {name, arguments}}], arguments JSON text as OpenAI sends it. */
+    private static List<Prompt.ToolCall> toolCalls(JsonFields mf, String at) {
+        JsonNode tc = mf.get("tool_calls").orElse(null);
+        if (tc == null) return List.of();
+        if (!tc.isArray()) throw JsonFields.wrongType(at + ".tool_calls", "a list of tool calls", tc);
+        List<Prompt.ToolCall> calls = new ArrayList<>();
+        for (int j = 0; j < tc.size(); j++) {
+            String call = at + ".tool_calls[" + j + "]";
+            if (!tc.get(j).isObject()) throw JsonFields.wrongType(call, "a tool call object", tc.get(j));
+            JsonFields cf = new JsonFields((ObjectNode) tc.get(j));
+            String type = cf.string("type").orElse("function");
+            if (!type.equals("function")) throw ApiError.invalid(call + ".type", call + ".type must be \"function\", not '" + type + "'").exception();
+            JsonNode fn = cf.get("function").orElseThrow(() -> ApiError.invalid(call + ".function", call + ".function is required").exception());
+            if (!fn.isObject()) throw JsonFields.wrongType(call + ".function", "an object with name and arguments", fn);
+            JsonFields ff = new JsonFields((ObjectNode) fn);
+            JsonNode args = ff.get("arguments").orElse(null);
+            // OpenAI sends JSON text; an object (as some clients send) is taken as that text
+            String arguments = args == null ? "" : args.isTextual() ? args.textValue() : args.isObject() ? args.toString() : null;
+            if (arguments == null) throw JsonFields.wrongType(call + ".function.arguments", "a string of JSON", args);
+            calls.add(new Prompt.ToolCall(cf.string("id").orElse(""), ff.string("name").orElse(""), arguments));
+        }
+        return calls;
+    }
+
+    /** A string, or a list of {"type": "text", "text": ...} parts joined as one text; null (an assistant's tool-call turn): "". */
     private static String content(JsonFields mf) {
         JsonNode c = mf.get("content").orElse(null);
         if (c == null) return "";

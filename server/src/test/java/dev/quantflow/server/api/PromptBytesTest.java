@@ -48,6 +48,12 @@ class PromptBytesTest {
         assertThatThrownBy(() -> cap.check(new Prompt.Text("🎉🎉🎉"), "prompt")).isInstanceOf(ApiException.class);  // 12 bytes, 6 chars
         assertThatThrownBy(() -> cap.check(new Prompt.Chat(List.of(new Prompt.ChatMessage("user", "1234567")), true), "messages"))
                 .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.error().param()).contains("messages"));
+        // a tool call's name and arguments count, less their JSON whitespace: user x (5) + assistant (9) + f (1) + {"a"} (5) fit in 20
+        PromptBytes cap20 = PromptBytes.of(20, t, 16);
+        Prompt.ChatMessage user = new Prompt.ChatMessage("user", "x");
+        cap20.check(new Prompt.Chat(List.of(user, new Prompt.ChatMessage("assistant", "", List.of(new Prompt.ToolCall("call_1", "f", "{ \"a\"  }")), "", "")), true), "messages");
+        assertThatThrownBy(() -> cap20.check(new Prompt.Chat(List.of(user, new Prompt.ChatMessage("assistant", "", List.of(new Prompt.ToolCall("", "f", "{\"ab\"}")), "", "")), true),
+                "messages")).isInstanceOf(ApiException.class);
         cap.check(new Prompt.Tokens(new int[100]), "prompt");
     }
 }

@@ -9,6 +9,9 @@ import dev.quantflow.actors.engine.PipelineEngine;
 import dev.quantflow.engine.SharedData;
 import dev.quantflow.proto.v1.Chat;
 import dev.quantflow.proto.v1.ChatMessage;
+import dev.quantflow.proto.v1.ChatToolCall;
+import dev.quantflow.proto.v1.Tool;
+import dev.quantflow.proto.v1.ToolChoice;
 import dev.quantflow.proto.v1.GenerateRequest;
 import dev.quantflow.proto.v1.TokenIds;
 import dev.quantflow.proto.v1.TokenizeRequest;
@@ -49,6 +52,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -61,7 +65,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class ServerFuzzTest {
     private static final Path MODEL = SharedData.path("models/stories260K");
-    private static final int REQUESTS = 2_000;   // per scheme, HTTP and gRPC together
+    // per scheme, HTTP and gRPC together; -Dquantflow.fuzz.requests and -Dquantflow.fuzz.schemes (comma list) make a short run
+    private static final int REQUESTS = Integer.getInteger("quantflow.fuzz.requests", 2_000);
+    private static final String SCHEMES = System.getProperty("quantflow.fuzz.schemes", "");
     private static final int CLIENTS = 8;
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
@@ -76,6 +82,7 @@ class ServerFuzzTest {
     @ParameterizedTest
     @ValueSource(strings = {"fp32", "bf16", "w8a16", "w8a8-dynamic", "llm-int8", "w4a16-rtn"})
     void malformedAndMutatedRequestsNeverGet5xxAndEveryStreamEnds(String scheme) throws Exception {
+        Assumptions.assumeTrue(SCHEMES.isEmpty() || List.of(SCHEMES.split(",")).contains(scheme), "quantflow.fuzz.schemes leaves " + scheme + " out");
         PipelineEngine engine = PipelineEngine.start(EngineConfig.builder(MODEL).maxSequences(16).quant(scheme).build());
         try (QuantflowServer server = TestServers.start(engine, Map.of())) {
             Http http = new Http(server.httpPort());
@@ -196,11 +203,27 @@ class ServerFuzzTest {
     private static Map<String, Object> base(Random rnd, boolean chat) {
         Map<String, Object> m = new LinkedHashMap<>();
         if (rnd.nextBoolean()) m.put("model", "stories260K");
-        if (chat) m.put("messages", List.of(Map.of("role", "user", "content", "Tell me a story")));
+        if (chat) m.put("messages", rnd.nextInt(4) == 0 ? toolHistory(rnd) : List.of(Map.of("role", "user", "content", "Tell me a story")));
         else m.put("prompt", "Once upon a time");
         m.put("max_tokens", 1 + rnd.nextInt(8));
         if (rnd.nextBoolean()) m.put("stream", true);
         return m;
+    }
+
+    /** An agent loop's history: an assistant tool call (arguments JSON, or broken) and the tool's answer (its id sometimes missing). */
+    private static List<Object> toolHistory(Random rnd) {
+        Map<String, Object> function = new LinkedHashMap<>();
+        function.put("name", rnd.nextInt(8) == 0 ? randomUnicode(rnd, 3) : "get_weather");
+        function.put("arguments", rnd.nextBoolean() ? "{\"city\": \"Paris\"}" : randomUnicode(rnd, rnd.nextInt(12)));
+        Map<String, Object> assistant = new LinkedHashMap<>();
+        assistant.put("role", "assistant");
+        assistant.put("content", rnd.nextBoolean() ? null : randomUnicode(rnd, 5));
+        assistant.put("tool_calls", List.of(Map.of("id", "call_1", "type", rnd.nextInt(8) == 0 ? "x" : "function", "function", function)));
+        Map<String, Object> tool = new LinkedHashMap<>();
+        tool.put("role", "tool");
+        tool.put("content", randomUnicode(rnd, 8));
+        if (rnd.nextInt(6) != 0) tool.put("tool_call_id", "call_1");
+        return List.of(Map.of("role", "user", "content", "Weather?"), assistant, tool);
     }
 
     /** A valid request with one to three fields replaced by edge values, or removed. */
@@ -331,12 +354,19 @@ class ServerFuzzTest {
         GenerateRequest.Builder b = GenerateRequest.newBuilder().setMaxTokens(1 + rnd.nextInt(8));
         switch (rnd.nextInt(4)) {
             case 0 -> b.setTokenIds(TokenIds.newBuilder().addAllIds(List.of(1, rnd.nextInt(600) - 50, rnd.nextInt(10))));
-            case 1 -> b.setChat(Chat.newBuilder().addMessages(ChatMessage.newBuilder().setRole(rnd.nextBoolean() ? "user" : randomAscii(rnd, 4))
-                    .setContent(randomUnicode(rnd, 20))));
+            case 1 -> {
+                Chat.Builder chat = Chat.newBuilder().addMessages(ChatMessage.newBuilder().setRole(rnd.nextBoolean() ? "user" : randomAscii(rnd, 4))
+                        .setContent(randomUnicode(rnd, 20)));
+                if (rnd.nextBoolean())
+                    chat.addMessages(ChatMessage.newBuilder().setRole(rnd.nextInt(6) == 0 ? "user" : "assistant").addToolCalls(ChatToolCall.newBuilder().setId("call_1")
+                                    .setName(rnd.nextInt(6) == 0 ? "" : "add").setArguments(rnd.nextBoolean() ? "{\"a\": 1, \"b\": 2}" : randomUnicode(rnd, 6))))
+                            .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId(rnd.nextInt(6) == 0 ? "" : "call_1").setName("add").setContent("3"));
+                b.setChat(chat);
+            }
             default -> b.setText(rnd.nextInt(5) == 0 ? randomUnicode(rnd, rnd.nextInt(3000)) : "Once upon a time");
         }
         for (int k = rnd.nextInt(4); k > 0; k--) {
-            switch (rnd.nextInt(10)) {
+            switch (rnd.nextInt(14)) {
                 case 0 -> b.setMaxTokens(List.of(0, -1, Integer.MAX_VALUE, Integer.MIN_VALUE, 600).get(rnd.nextInt(5)));
                 case 1 -> b.setTemperature(List.of(0f, -1f, Float.NaN, Float.POSITIVE_INFINITY, Float.MIN_VALUE, 3f, 1f).get(rnd.nextInt(7)));
                 case 2 -> b.setTopP(List.of(0f, -0.5f, Float.NaN, Float.MIN_VALUE, 1e-30f, 1f, 2f).get(rnd.nextInt(7)));
@@ -346,6 +376,12 @@ class ServerFuzzTest {
                 case 6 -> b.setIgnoreEos(rnd.nextBoolean());
                 case 7 -> b.setTopLogprobs(List.of(0, -1, 1, 5, 20, 21, Integer.MAX_VALUE).get(rnd.nextInt(7)));
                 case 8 -> b.setModel(rnd.nextBoolean() ? "stories260K" : randomUnicode(rnd, 8));
+                case 9 -> b.setPromptLogprobs(List.of(0, -1, 1, 5, 20, 21, Integer.MAX_VALUE).get(rnd.nextInt(7)));
+                case 10 -> b.addTools(Tool.newBuilder().setName(rnd.nextBoolean() ? "add" : randomUnicode(rnd, 4))
+                        .setParameters(rnd.nextBoolean() ? "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"integer\"}}}" : randomUnicode(rnd, 10)));
+                case 11 -> b.setToolChoice(rnd.nextBoolean() ? ToolChoice.newBuilder().setFunction(rnd.nextBoolean() ? "add" : randomUnicode(rnd, 3)).build()
+                        : ToolChoice.newBuilder().setModeValue(rnd.nextInt(6) - 1).build());   // the modes, and numbers no mode has
+                case 12 -> b.setParallelToolCalls(rnd.nextBoolean());
                 default -> b.setRequestId(randomUnicode(rnd, rnd.nextInt(50)));
             }
         }

@@ -174,6 +174,24 @@ class OpenAiHttpTest {
         assertThat(chat.addGenerationPrompt()).isTrue();
     }
 
+    /** An agent loop's next turn: the assistant's calls (content null) and the tool's answer reach the engine whole. */
+    @Test
+    void toolCallHistoryReachesTheEngine() {
+        Map<String, Object> call = Map.of("id", "call_1", "type", "function", "function", Map.of("name", "get_weather", "arguments", "{\"city\": \"Paris\"}"));
+        Map<String, Object> assistant = new LinkedHashMap<>();
+        assistant.put("role", "assistant");
+        assistant.put("content", null);
+        assistant.put("tool_calls", List.of(call));
+        Http.Reply r = http.post("/v1/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", "Weather in Paris?"), assistant,
+                Map.of("role", "tool", "tool_call_id", "call_1", "name", "get_weather", "content", "21"), Map.of("role", "developer", "content", "Be brief.")),
+                "max_tokens", 3));
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        var chat = (Prompt.Chat) engine.last().prompt();
+        assertThat(chat.messages()).containsExactly(new Prompt.ChatMessage("user", "Weather in Paris?"),
+                new Prompt.ChatMessage("assistant", "", List.of(new Prompt.ToolCall("call_1", "get_weather", "{\"city\": \"Paris\"}")), "", ""),
+                new Prompt.ChatMessage("tool", "21", List.of(), "call_1", "get_weather"), new Prompt.ChatMessage("developer", "Be brief."));
+    }
+
     @Test
     void chatCompletionHasAnAssistantMessage() {
         Http.Reply r = http.post("/v1/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", "Hello")), "max_tokens", 3));

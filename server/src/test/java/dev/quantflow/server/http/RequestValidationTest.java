@@ -127,6 +127,30 @@ class RequestValidationTest {
         assertThat(both.get("param").asText()).isEqualTo("tool_choice");
     }
 
+    /** An agent loop's history is checked: each refusal names the message's field. */
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', value = {
+            "{\"role\": \"robot\", \"content\": \"x\"}|messages[1].role",
+            "{\"role\": \"tool\", \"content\": \"21\"}|messages[1].tool_call_id",
+            "{\"role\": \"user\", \"content\": \"x\", \"tool_call_id\": \"c\"}|messages[1].tool_call_id",
+            "{\"role\": \"user\"}|messages[1].content",
+            "{\"role\": \"user\", \"content\": \"x\", \"tool_calls\": [{\"type\": \"function\", \"function\": {\"name\": \"f\", \"arguments\": \"{}\"}}]}|messages[1].tool_calls",
+            "{\"role\": \"assistant\", \"content\": null, \"tool_calls\": [{\"id\": \"c\", \"type\": \"function\", \"function\": {\"name\": \"f\", \"arguments\": \"{\\\"a\\\": \"}}]}|messages[1].tool_calls[0].function.arguments",
+            "{\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"c\", \"type\": \"function\", \"function\": {\"name\": \"f\", \"arguments\": \"{} x\"}}]}|messages[1].tool_calls[0].function.arguments",
+            "{\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"c\", \"type\": \"function\", \"function\": {\"name\": \"f\", \"arguments\": 3}}]}|messages[1].tool_calls[0].function.arguments",
+            "{\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"c\", \"type\": \"function\", \"function\": {\"arguments\": \"{}\"}}]}|messages[1].tool_calls[0].function.name",
+            "{\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"c\", \"type\": \"custom\", \"function\": {\"name\": \"f\"}}]}|messages[1].tool_calls[0].type",
+            "{\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"c\"}]}|messages[1].tool_calls[0].function",
+            "{\"role\": \"assistant\", \"tool_calls\": {}}|messages[1].tool_calls"})
+    void toolHistoryIsCheckedNamingTheField(String message, String field) {
+        for (String path : List.of("/v1/chat/completions", "/tokenize")) {
+            String body = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, " + message + "]}";
+            JsonNode e = error400(http.post(path, body));
+            assertThat(e.get("param").asText()).as(path).isEqualTo(field);
+            assertThat(e.get("message").asText()).contains(field);
+        }
+    }
+
     /** One value per unimplemented parameter that would change the output (or an implemented one's refused value): each a 400 naming it. */
     @ParameterizedTest(name = "{0} {1} = {2} -> 400")
     @CsvSource(delimiter = '|', value = {

@@ -12,6 +12,7 @@ import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.actors.engine.PipelineEngine;
 import dev.quantflow.proto.v1.Chat;
 import dev.quantflow.proto.v1.ChatMessage;
+import dev.quantflow.proto.v1.ChatToolCall;
 import dev.quantflow.proto.v1.FinishReason;
 import dev.quantflow.proto.v1.GenerateRequest;
 import dev.quantflow.proto.v1.GenerateResponse;
@@ -58,7 +59,10 @@ class ToolCallsSdkTest {
     private static final String TOOLS = "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Weather in a city\",\"parameters\":" + WEATHER + "}},"
             + "{\"type\":\"function\",\"function\":{\"name\":\"add\",\"parameters\":" + ADD + "}}]";
     static final String TEMPLATE = "{%- if tools %}{{- '<tools>' }}{%- for tool in tools %}{{- ' ' + tool.function.name }}{%- endfor %}{{- ' </tools>\n' }}{%- endif %}"
-            + "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}{%- endfor %}"
+            + "{%- for message in messages %}{%- if message.tool_calls %}{{- '<|im_start|>assistant\n' + message.content }}{%- for call in message.tool_calls %}"
+            + "{{- '<tool_call>{\"name\": \"' + call.function.name + '\", \"arguments\": ' }}{{- call.function.arguments | tojson }}{{- '}</tool_call>' }}{%- endfor %}"
+            + "{{- '<|im_end|>\n' }}{%- elif message.role == 'tool' %}{{- '<|im_start|>tool ' + message.tool_call_id + '\n' + message.content + '<|im_end|>\n' }}"
+            + "{%- else %}{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}{%- endif %}{%- endfor %}"
             + "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}";
     private static final SchemaRegistry SCHEMAS = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12);
 
@@ -100,7 +104,7 @@ class ToolCallsSdkTest {
         assertThat(p.exitValue()).as(output).isZero();
         List<JsonNode> lines = new ArrayList<>();
         for (String l : output.split("\n")) if (l.startsWith("{")) lines.add(JSON.readTree(l));
-        assertThat(lines).as(output).hasSize(12);
+        assertThat(lines).as(output).hasSize(13);
         for (JsonNode l : lines) {
             switch (l.get("case").asText()) {
                 case "named", "named-stream" -> {
@@ -144,6 +148,27 @@ class ToolCallsSdkTest {
                     assertThat(l.get("calls")).as("parallel_tool_calls false: one call").hasSize(1);
                     checkCall(l.get("calls").get(0), l);
                     if (l.has("parallelCalls")) assertThat(l.get("parallelCalls").asInt()).as("the same output with parallel calls").isEqualTo(2);
+                }
+                case "agent-loop" -> {
+                    // the second turn was prompted with the whole history: the call (arguments as a mapping, as
+                    // Hugging Face templates get them) and the tool's result under the call's id
+                    assertThat(l.get("firstFinish").asText()).as(l.toString()).isEqualTo("tool_calls");
+                    JsonNode call = l.get("call");
+                    checkCall(call, l);
+                    assertThat(l.get("finish").asText()).as(l.toString()).isIn("stop", "length");
+                    assertThat(l.get("answer").asText()).isNotEmpty();
+                    assertThat(l.get("calls").isNull()).isTrue();
+                    JsonNode t = new Http(server.httpPort()).post("/tokenize", Map.of("messages", l.get("history"), "tools", JSON.readTree(TOOLS))).json();
+                    assertThat(l.get("promptTokens").asInt()).as(t.toString()).isEqualTo(t.get("count").asInt());
+                    String rendered = new Http(server.httpPort()).post("/detokenize", Map.of("tokens", t.get("tokens"))).json().get("prompt").asText();
+                    JsonNode args = JSON.readTree(call.get("function").get("arguments").asText());
+                    // Python's json.dumps as the template's tojson writes it: ", " and ": " between the model's keys in its order
+                    List<String> pairs = new ArrayList<>();
+                    for (var e : args.properties()) pairs.add(JSON.writeValueAsString(e.getKey()) + ": " + JSON.writeValueAsString(e.getValue()));
+                    String argsAsTojson = "{" + String.join(", ", pairs) + "}";
+                    assertThat(rendered).contains("<|im_start|>user\nWhat is the weather in Paris?<|im_end|>\n<|im_start|>assistant\n<tool_call>{\"name\": \"get_weather\", "
+                            + "\"arguments\": " + argsAsTojson + "}</tool_call><|im_end|>\n<|im_start|>tool " + call.get("id").asText() + "\n"
+                            + l.get("history").get(2).get("content").asText() + "<|im_end|>\n<|im_start|>assistant\n");
                 }
                 case "refused" -> {
                     assertThat(l.get("status").asInt()).as(l.toString()).isEqualTo(400);
@@ -246,7 +271,30 @@ class ToolCallsSdkTest {
                     Map.of("role", "assistant", "content", "The weather in")), "continue_final_message", true)).json().get("count").asInt();
             assertThat(continued.promptTokens).isEqualTo(tokenized);
 
+            // an agent loop's second turn over gRPC: the call and the tool's answer render as over HTTP
+            String arguments = named.arguments.getFirst().toString();
+            Chat history = chat.toBuilder().addMessages(ChatMessage.newBuilder().setRole("assistant")
+                            .addToolCalls(ChatToolCall.newBuilder().setId("call_1").setName("get_weather").setArguments(arguments)))
+                    .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("call_1").setName("get_weather").setContent("21")).build();
+            GrpcAnswer answered = grpcAnswer(grpc, clientSystem, GenerateRequest.newBuilder().setChat(history).addAllTools(tools).setMaxTokens(2).build());
+            Map<String, Object> assistant = new LinkedHashMap<>();
+            assistant.put("role", "assistant");
+            assistant.put("content", null);
+            assistant.put("tool_calls", List.of(Map.of("id", "call_1", "type", "function", "function", Map.of("name", "get_weather", "arguments", arguments))));
+            JsonNode httpTokens = new Http(server.httpPort()).post("/tokenize", Map.of("messages", List.of(Map.of("role", "user", "content", "What is the weather in Paris?"),
+                    assistant, Map.of("role", "tool", "tool_call_id", "call_1", "content", "21")), "tools", JSON.readTree(TOOLS))).json();
+            assertThat(answered.promptTokens).as(httpTokens.toString()).isEqualTo(httpTokens.get("count").asInt());
+            assertThat(new Http(server.httpPort()).post("/detokenize", Map.of("tokens", httpTokens.get("tokens"))).json().get("prompt").asText())
+                    .contains("<tool_call>{\"name\": \"get_weather\", \"arguments\": {").contains("<|im_start|>tool call_1\n21<|im_end|>\n<|im_start|>assistant\n");
+
             Map<GenerateRequest, String> refused = new LinkedHashMap<>();
+            refused.put(GenerateRequest.newBuilder().setChat(Chat.newBuilder().addMessages(ChatMessage.newBuilder().setRole("tool").setContent("21"))).build(),
+                    "chat.messages[0].tool_call_id");
+            refused.put(GenerateRequest.newBuilder().setChat(history.toBuilder().setMessages(1, ChatMessage.newBuilder().setRole("assistant")
+                    .addToolCalls(ChatToolCall.newBuilder().setId("call_1").setName("get_weather").setArguments("{\"city\": ")))).build(),
+                    "chat.messages[1].tool_calls[0].function.arguments");
+            refused.put(GenerateRequest.newBuilder().setChat(Chat.newBuilder().addMessages(ChatMessage.newBuilder().setRole("robot").setContent("x"))).build(),
+                    "chat.messages[0].role");
             refused.put(GenerateRequest.newBuilder().setChat(prefilled.toBuilder().setAddGenerationPrompt(true)).build(), "chat");
             refused.put(GenerateRequest.newBuilder().setText("Hi").addAllTools(tools).build(), "tools");
             refused.put(base.toBuilder().setToolChoice(ToolChoice.newBuilder().setFunction("nope")).build(), "tool_choice");
