@@ -29,7 +29,8 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
  * node was started for, and on the frontend's HostStage loads those layers in a stage worker on
  * this node's device (the frontend's spec, with this node's device and model directory). On
  * CoordinatedShutdown (SIGTERM) it deregisters, then waits until the steps already queued at its
- * workers have run, before the node leaves the cluster.
+ * workers have run, before the node leaves the cluster; a node the cluster downed logs so and exits
+ * at once (exit-jvm).
  */
 public final class StageHost {
     private static final DispatcherSelector COMPUTE = DispatcherSelector.fromConfig("quantflow.actors.compute-dispatcher");
@@ -65,7 +66,15 @@ public final class StageHost {
             StageHost host = new StageHost(ctx, first, last, device, modelDir, progress);
             ctx.getSystem().receptionist().tell(Receptionist.register(host.key, ctx.getSelf().narrow()));
             ActorRef<Object> self = ctx.getSelf();
-            CoordinatedShutdown.get(Adapter.toClassic(ctx.getSystem())).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "quantflow-stage-leave", () -> {
+            CoordinatedShutdown shutdown = CoordinatedShutdown.get(Adapter.toClassic(ctx.getSystem()));
+            shutdown.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "quantflow-stage-leave", () -> {
+                if (shutdown.getShutdownReason().filter(CoordinatedShutdown.clusterDowningReason()::equals).isPresent()) {
+                    // downed (the split-brain resolver gave this node's side up, or it found itself quarantined): the frontend
+                    // has failed this node's sequences already and hosts its range elsewhere; nothing queued here is wanted
+                    ctx.getLog().warn("stage node for layers {}-{}: this node was downed by the cluster (cut off from the frontend's side); exiting",
+                            first, last - 1);
+                    return CompletableFuture.completedFuture(Done.getInstance());
+                }
                 CompletableFuture<Done> done = new CompletableFuture<>();
                 self.tell(new Leave(done));
                 return done;

@@ -165,6 +165,7 @@ public final class ServeCommand implements Callable<Integer> {
             case "frontend" -> true;
             default -> throw new QuantflowCommand.UserError("--role " + role + ": expected single or frontend (stage nodes run `quantflow stage`)");
         };
+        if (!frontend) cluster.refuseOutsideACluster(role);
         Config config = frontend ? cluster.config(ClusterNode.FRONTEND).withFallback(config()) : config();
         ServerSettings settings = ServerSettings.from(config);
         EngineConfig engineConfig = Progress.during(progress, () -> engineConfig(config, settings));   // a Hub download reports as the load does
