@@ -63,6 +63,7 @@ class MultiNodeClusterIT {
         assertThat(metrics).containsPattern("quantflow_cluster_members\\{model_name=\"[^\"]+\",status=\"up\"} 3\\.0")
                 .containsPattern("quantflow_cluster_members\\{model_name=\"[^\"]+\",status=\"unreachable\"} 0\\.0")
                 .containsPattern("quantflow_pipeline_hop_bytes_total\\{hop=\"stage0->stage1\",model_name=\"[^\"]+\"} [1-9]");
+        assertStageNodeMetrics(c);
 
         // SIGKILL stage 1 with streams in flight: each ends with an error event, within the detection time
         List<CompletableFuture<StreamEnd>> streams = startStreams(c.frontend, 6);
@@ -147,6 +148,71 @@ class MultiNodeClusterIT {
         throw new AssertionError(n.name() + " never logged its address:\n" + n.log());
     }
 
+    /**
+     * bf16 activations on the wire (serve --wire-activations bf16): half the bytes per hop. The sender
+     * rounds, so the cluster's greedy outputs equal a single JVM's with the same option exactly; against
+     * fp32 they are close, not equal: most of the 32 outputs stay the same (asserted: at least 8).
+     */
+    @Test
+    void stories260KBf16WireHalvesTheBytesAndStaysClose() throws Exception {
+        Path model = model("stories260K");
+        Path work = OpsPaths.workDir("multi-node-stories260K-bf16");
+        List<String> prompts = prompts();
+        Map<String, String> fp32 = referenceOutputs(model, work, prompts);
+        Map<String, String> bf16Single = referenceOutputs(model, work, prompts, "--wire-activations", "bf16");
+        Cluster c = cluster(model, work, "--wire-activations", "bf16");
+        assertThat(complete(c.frontend, prompts)).as("bf16 across JVMs equals bf16 in one JVM").isEqualTo(bf16Single);
+        long same = prompts.stream().filter(p -> fp32.get(p).equals(bf16Single.get(p))).count();
+        System.out.printf("bf16 wire: %d of %d greedy outputs equal fp32's%n", same, prompts.size());
+        assertThat(same).as("outputs equal to fp32's").isGreaterThanOrEqualTo(8);
+        long[] bytes = assertStageNodeMetrics(c);
+        long hidden = JSON.readTree(Files.readString(model.resolve("config.json"))).get("hidden_size").asLong();
+        assertThat(bytes[0] % (2 * hidden)).as("stage 0 sent whole bf16 rows of %d values", hidden).isZero();
+        System.out.printf("bf16 wire: stage 0 sent %d bytes = %d token rows x %d B%n", bytes[0], bytes[0] / (2 * hidden), 2 * hidden);
+    }
+
+    /**
+     * Each stage node's own /metrics: steps ran, the hop into it timed, and the bytes stage 0 sent are
+     * the bytes stage 1 received, which the frontend's hop counter (its plan's arithmetic) also says.
+     * Returns {stage 0's sent bytes, stage 1's received bytes}.
+     */
+    private long[] assertStageNodeMetrics(Cluster c) throws Exception {
+        String s0 = scrape(c.stages.get(0)), s1 = scrape(c.stages.get(1));
+        assertThat(value(s0, "quantflow_stage_node_step_seconds_count", "0")).as("stage 0's steps:\n" + s0).isPositive();
+        assertThat(value(s1, "quantflow_stage_node_step_seconds_count", "1")).as("stage 1's steps").isPositive();
+        assertThat(value(s1, "quantflow_stage_node_hop_seconds_count", "1")).as("stage 1's timed hops").isPositive();
+        assertThat(value(s1, "quantflow_stage_node_hop_seconds_sum", "1")).as("stage 1's hop time").isPositive();
+        long sent = (long) value(s0, "quantflow_stage_node_sent_bytes_total", "0");
+        long received = (long) value(s1, "quantflow_stage_node_received_bytes_total", "1");
+        assertThat(sent).isPositive().isEqualTo(received);
+        // the frontend's gauge reads its engine snapshot, taken now and then: wait for the latest
+        long end = System.nanoTime() + DETECTION_LIMIT.toNanos();
+        long counted = -1;
+        while (counted != received && System.nanoTime() < end) {
+            String frontend = http.send(HttpRequest.newBuilder(uri(c.frontend, "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+            Matcher hop = Pattern.compile("quantflow_pipeline_hop_bytes_total\\{hop=\"stage0->stage1\",[^}]*} (\\S+)").matcher(frontend);
+            counted = hop.find() ? (long) Double.parseDouble(hop.group(1)) : -1;
+            if (counted != received) Thread.sleep(250);
+        }
+        assertThat(counted).as("the frontend's count of the hop's bytes").isEqualTo(received);
+        return new long[] {sent, received};
+    }
+
+    private String scrape(Node stage) throws Exception {
+        long end = System.nanoTime() + START_LIMIT.toNanos();
+        while (stage.httpPort() < 0 && System.nanoTime() < end) Thread.sleep(100);
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri(stage, "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        return r.body();
+    }
+
+    /** The value of a stage node series (labels layers, stage). */
+    private static double value(String scrape, String series, String stage) {
+        Matcher m = Pattern.compile(Pattern.quote(series) + "\\{layers=\"[^\"]+\",stage=\"" + stage + "\"} (\\S+)").matcher(scrape);
+        assertThat(m.find()).as(series + " for stage " + stage + " in:\n" + scrape).isTrue();
+        return Double.parseDouble(m.group(1));
+    }
+
     @Test
     void sotu6MGreedyOutputsEqualTheSingleJvmServer() throws Exception {
         Path model = model("sotu6M");
@@ -161,7 +227,7 @@ class MultiNodeClusterIT {
 
     /** A process; a server's HTTP port is the one it logs (it binds port 0, so no other process can take it first). */
     private record Node(String name, Process process, Path logFile, int clusterPort) {
-        private static final Pattern SERVING = Pattern.compile("serving .* on http://127\\.0\\.0\\.1:(\\d+)");
+        private static final Pattern SERVING = Pattern.compile("(?:serving .* on|stage node metrics on) http://127\\.0\\.0\\.1:(\\d+)");
 
         String log() throws IOException {
             return Files.exists(logFile) ? Files.readString(logFile) : "";
@@ -204,14 +270,16 @@ class MultiNodeClusterIT {
         return n;
     }
 
-    private static List<String> serveFlags(Path model) {
+    private static List<String> serveFlags(Path model, String... extra) {
         // two stages of one thread each: the same plan (and arithmetic) in the single JVM and in the cluster
-        return List.of("serve", "--model", model.toString(), "--host", "127.0.0.1", "--port", "0", "--grpc-port", "-1",
-                "--stages", "2", "--stage-threads", "1", "--drain-timeout", "5s", "--no-access-log");
+        List<String> flags = new ArrayList<>(List.of("serve", "--model", model.toString(), "--host", "127.0.0.1", "--port", "0", "--grpc-port", "-1",
+                "--stages", "2", "--stage-threads", "1", "--drain-timeout", "5s", "--no-access-log"));
+        flags.addAll(List.of(extra));
+        return flags;
     }
 
-    private Map<String, String> referenceOutputs(Path model, Path work, List<String> prompts) throws Exception {
-        Node single = launch("single-jvm", work, -1, serveFlags(model).toArray(String[]::new));
+    private Map<String, String> referenceOutputs(Path model, Path work, List<String> prompts, String... extra) throws Exception {
+        Node single = launch("single-jvm" + String.join("", extra).replace("-", ""), work, -1, serveFlags(model, extra).toArray(String[]::new));
         awaitReadiness(single, true, START_LIMIT);
         Map<String, String> out = complete(single, prompts);
         single.process.destroy();
@@ -219,13 +287,13 @@ class MultiNodeClusterIT {
         return out;
     }
 
-    private Cluster cluster(Path model, Path work) throws Exception {
+    private Cluster cluster(Path model, Path work, String... extra) throws Exception {
         // the frontend is its own seed, so its cluster port is chosen here; another process may take it first: try again
         Node frontend = null;
         List<String> layers = null;
         for (int attempt = 0; layers == null && attempt < 3; attempt++) {
             int clusterPort = FreePort.pick();
-            List<String> flags = new ArrayList<>(serveFlags(model));
+            List<String> flags = new ArrayList<>(serveFlags(model, extra));
             flags.addAll(List.of("--role", "frontend", "--cluster-host", "127.0.0.1", "--cluster-port", Integer.toString(clusterPort),
                     "--cluster-seed", "127.0.0.1:" + clusterPort));
             frontend = launch("frontend", work, clusterPort, flags.toArray(String[]::new));
@@ -240,7 +308,7 @@ class MultiNodeClusterIT {
 
     private Node stage(Cluster c, String layers, String name, Path work) throws IOException {
         Node n = launch(name, work, 0, "stage", "--layers", layers, "--cluster-host", "127.0.0.1", "--cluster-port", "0",
-                "--cluster-seed", "127.0.0.1:" + c.frontend.clusterPort);
+                "--cluster-seed", "127.0.0.1:" + c.frontend.clusterPort, "--metrics-port", "0");
         c.stages.add(n);
         return n;
     }

@@ -81,6 +81,6 @@ public final class StageNodeMetrics implements StepObserver {
     private HttpResponse answer(HttpRequest request) {
         if (!request.getUri().path().equals("/metrics"))
             return HttpResponse.create().withStatus(StatusCodes.NOT_FOUND).withEntity("a stage node serves /metrics only\n");
-        return HttpResponse.create().withEntity(PROMETHEUS_TEXT, scrape());
+        return HttpResponse.create().withEntity(PROMETHEUS_TEXT, scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 }
