@@ -151,7 +151,7 @@ class MultiNodeClusterIT {
     /**
      * bf16 activations on the wire (serve --wire-activations bf16): half the bytes per hop. The sender
      * rounds, so the cluster's greedy outputs equal a single JVM's with the same option exactly; against
-     * fp32 they are close, not equal: most of the 32 outputs stay the same (asserted: at least 8).
+     * fp32 they are close, not equal: at least 24 of the 32 greedy outputs must stay the same (30 measured).
      */
     @Test
     void stories260KBf16WireHalvesTheBytesAndStaysClose() throws Exception {
@@ -164,7 +164,7 @@ class MultiNodeClusterIT {
         assertThat(complete(c.frontend, prompts)).as("bf16 across JVMs equals bf16 in one JVM").isEqualTo(bf16Single);
         long same = prompts.stream().filter(p -> fp32.get(p).equals(bf16Single.get(p))).count();
         System.out.printf("bf16 wire: %d of %d greedy outputs equal fp32's%n", same, prompts.size());
-        assertThat(same).as("outputs equal to fp32's").isGreaterThanOrEqualTo(8);
+        assertThat(same).as("outputs equal to fp32's (30 of 32 when measured)").isGreaterThanOrEqualTo(24);
         long[] bytes = assertStageNodeMetrics(c);
         long hidden = JSON.readTree(Files.readString(model.resolve("config.json"))).get("hidden_size").asLong();
         assertThat(bytes[0] % (2 * hidden)).as("stage 0 sent whole bf16 rows of %d values", hidden).isZero();
