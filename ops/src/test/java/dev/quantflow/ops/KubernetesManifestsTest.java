@@ -218,6 +218,12 @@ class KubernetesManifestsTest {
             assertThat(ports).contains("management", "remoting");
             assertThat(container.path("env").toString()).contains("QUANTFLOW_CLUSTER_HOST", "status.podIP");
         }
+        // stage pods serve their own /metrics on the port the container names "metrics"
+        JsonNode stage = stages.path("template").path("spec").path("containers").path(0);
+        String metricsPort = env(stage, "QUANTFLOW_STAGE_METRICS_PORT").orElseThrow();
+        List<String> stagePorts = new ArrayList<>();
+        stage.path("ports").forEach(p -> { if (p.path("name").asText().equals("metrics")) stagePorts.add(p.path("containerPort").asText()); });
+        assertThat(stagePorts).containsExactly(metricsPort);
         JsonNode headless = named(overlay, "Service", stages.path("serviceName").asText());
         assertThat(headless.path("spec").path("clusterIP").asText()).isEqualTo("None");
         assertThat(labels(stages.path("template").path("metadata").path("labels"))).containsAllEntriesOf(labels(headless.path("spec").path("selector")));

@@ -23,17 +23,21 @@ import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A stage node's one actor: registers with the Receptionist under the key of the layer range the
  * node was started for, and on the frontend's HostStage loads those layers in a stage worker on
  * this node's device (the frontend's spec, with this node's device and model directory). On
  * CoordinatedShutdown (SIGTERM) it deregisters, then waits until the steps already queued at its
- * workers have run, before the node leaves the cluster.
+ * workers have run, before the node leaves the cluster; a node the cluster downed logs so and exits
+ * at once (exit-jvm).
  */
 public final class StageHost {
     private static final DispatcherSelector COMPUTE = DispatcherSelector.fromConfig("quantflow.actors.compute-dispatcher");
     private static final Duration QUIESCE_TIMEOUT = Duration.ofSeconds(20);
+    private static final Logger LOG = LoggerFactory.getLogger(StageHost.class);
 
     private sealed interface Internal extends NoSerializationVerificationNeeded {}
 
@@ -45,27 +49,37 @@ public final class StageHost {
     private final int first, last;
     private final String device, modelDir;
     private final Progress progress;
+    private final StageHooks hooks;
     private final ServiceKey<StageHostCommand> key;
     private final Map<Integer, ActorRef<StageCommand>> workers = new HashMap<>();
     private int spawned;
 
-    private StageHost(ActorContext<Object> ctx, int first, int last, String device, String modelDir, Progress progress) {
+    private StageHost(ActorContext<Object> ctx, int first, int last, String device, String modelDir, Progress progress, StageHooks hooks) {
         this.ctx = ctx;
         this.first = first;
         this.last = last;
         this.device = device;
         this.modelDir = modelDir;
         this.progress = progress;
+        this.hooks = hooks;
         this.key = StageKeys.forLayers(first, last);
     }
 
-    /** Layers [first, last) on device; modelDir: where this node finds the model (empty: the frontend's path). */
-    public static Behavior<StageHostCommand> create(int first, int last, String device, String modelDir, Progress progress) {
+    /** Layers [first, last) on device; modelDir: where this node finds the model (empty: the frontend's path); hooks: this node's (its step observer). */
+    public static Behavior<StageHostCommand> create(int first, int last, String device, String modelDir, Progress progress, StageHooks hooks) {
         return Behaviors.<Object>setup(ctx -> {
-            StageHost host = new StageHost(ctx, first, last, device, modelDir, progress);
+            StageHost host = new StageHost(ctx, first, last, device, modelDir, progress, hooks);
             ctx.getSystem().receptionist().tell(Receptionist.register(host.key, ctx.getSelf().narrow()));
             ActorRef<Object> self = ctx.getSelf();
-            CoordinatedShutdown.get(Adapter.toClassic(ctx.getSystem())).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "quantflow-stage-leave", () -> {
+            CoordinatedShutdown shutdown = CoordinatedShutdown.get(Adapter.toClassic(ctx.getSystem()));
+            shutdown.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "quantflow-stage-leave", () -> {
+                if (shutdown.getShutdownReason().filter(CoordinatedShutdown.clusterDowningReason()::equals).isPresent()) {
+                    // downed (the split-brain resolver gave this node's side up, or it found itself quarantined): the frontend
+                    // has failed this node's sequences already and hosts its range elsewhere; nothing queued here is wanted
+                    LOG.warn("stage node for layers {}-{}: this node was downed by the cluster (cut off from the frontend's side); exiting",
+                            first, last - 1);   // not ctx.getLog(): shutdown tasks run outside the actor
+                    return CompletableFuture.completedFuture(Done.getInstance());
+                }
                 CompletableFuture<Done> done = new CompletableFuture<>();
                 self.tell(new Leave(done));
                 return done;
@@ -92,8 +106,8 @@ public final class StageHost {
         if (old != null) ctx.stop(old);
         StageSpec s = h.spec();
         StageSpec local = new StageSpec(new LayerRange(r.stage(), first, last, device), s.numStages(), modelDir.isEmpty() ? s.modelDir() : modelDir,
-                s.kvBlocks(), s.kvBlockSize(), s.maxBatchRows(), s.threads(), s.quant(), s.kvFormat());
-        ActorRef<StageCommand> worker = ctx.spawn(StageWorker.supervised(local, StageHooks.DEFAULT, progress, h.downstream(), h.events()),
+                s.kvBlocks(), s.kvBlockSize(), s.maxBatchRows(), s.threads(), s.quant(), s.kvFormat(), s.wire());
+        ActorRef<StageCommand> worker = ctx.spawn(StageWorker.supervised(local, hooks, progress, h.downstream(), h.events()),
                 "stage-" + r.stage() + "-" + (++spawned), COMPUTE);
         workers.put(r.stage(), worker);
         ctx.getLog().info("hosting stage {} (layers {}-{}) for {} as {}", r.stage(), first, last - 1, h.replyTo().path().address(), worker.path());

@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigResolveOptions;
 import com.typesafe.config.ConfigValueType;
+import dev.quantflow.actors.protocol.Activations;
 import dev.quantflow.engine.backend.ComputeBackend;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LayerRange;
@@ -40,7 +41,8 @@ public record EngineConfig(
         boolean warmup,               // run one 1-token generation at start; health().ready waits for it
         String quant,                 // the scheme by name: CPU stages build it (QuantizedModels.atLoad; a quantized checkpoint as stored), a device stage (cuda:N) its own
         KvFormat kvFormat,
-        boolean prefixCaching) {      // reuse the KV blocks of prompt prefixes already computed (vLLM's automatic prefix caching)
+        boolean prefixCaching,        // reuse the KV blocks of prompt prefixes already computed (vLLM's automatic prefix caching)
+        Activations.Format wireActivations) {   // the precision of the activations between stages: fp32, or bf16 (half the bytes per hop)
 
     public EngineConfig {
         layerSplit = List.copyOf(layerSplit);
@@ -61,6 +63,7 @@ public record EngineConfig(
         require(stageThreads >= 0, "stage threads must be >= 0 (0 = all cores), got " + stageThreads);
         require(!quant.isBlank(), "quant must name a scheme (fp32 for the weights as stored)");
         require(kvFormat != null, "kv format must be given");
+        require(wireActivations != null, "wire activations must be given");
     }
 
     /** A builder with the defaults of reference.conf's quantflow.engine (without the environment's overrides). */
@@ -149,6 +152,7 @@ public record EngineConfig(
         private String quant;
         private KvFormat kvFormat;
         private boolean prefixCaching;
+        private Activations.Format wireActivations;
 
         private Builder(Path modelDir, Config c) {
             this.modelDir = modelDir;
@@ -168,6 +172,7 @@ public record EngineConfig(
             stageThreads = c.getInt("stage-threads");
             warmup = c.getBoolean("warmup");
             prefixCaching = c.getBoolean("prefix-caching");
+            wireActivations = Activations.Format.parse(c.getString("wire-activations"));
         }
 
         public Builder servedModelName(String v) { servedModelName = v; return this; }
@@ -186,10 +191,11 @@ public record EngineConfig(
         public Builder quant(String v) { quant = v; return this; }
         public Builder kvFormat(KvFormat v) { kvFormat = v; return this; }
         public Builder prefixCaching(boolean v) { prefixCaching = v; return this; }
+        public Builder wireActivations(Activations.Format v) { wireActivations = v; return this; }
 
         public EngineConfig build() {
             return new EngineConfig(modelDir, servedModelName, stages, layerSplit, devices, maxBatchTokens, maxSequences, kvBlocks,
-                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, quant, kvFormat, prefixCaching);
+                    kvBlockSize, kvMemoryBytes, maxWaiting, tokenizerWorkers, stageThreads, warmup, quant, kvFormat, prefixCaching, wireActivations);
         }
     }
 }

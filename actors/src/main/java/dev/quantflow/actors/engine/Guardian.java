@@ -112,7 +112,7 @@ final class Guardian {
         List<StageSpec> specs = new ArrayList<>();
         for (LayerRange r : settings.stages())
             specs.add(new StageSpec(r, n, config.modelDir().toString(), settings.kvBlocks(), settings.kvBlockSize(),
-                    config.maxBatchTokens(), config.stageThreads(), config.quant(), config.kvFormat()));
+                    config.maxBatchTokens(), config.stageThreads(), config.quant(), config.kvFormat(), config.wireActivations()));
         // cluster frontend: the stage nodes host the layers, the directory attaches them as they join
         if (placement == StageHosting.CLUSTER) ctx.spawn(StageDirectory.create(specs, sampler, ports.stageEvents(), scheduler), "stage-directory");
         else for (int k = n - 1; k >= 0; k--) {

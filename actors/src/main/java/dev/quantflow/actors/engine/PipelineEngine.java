@@ -143,7 +143,8 @@ public final class PipelineEngine implements InferenceEngine {
         List<LayerRange> plan = config.stagePlan(model);
         int kvBlocks = config.kvBlocks() > 0 ? config.kvBlocks() : automaticKvBlocks(config, model);
         SchedulerSettings settings = new SchedulerSettings(plan, config.maxBatchTokens(), config.maxSequences(), Math.max(1, config.maxWaiting()),
-                kvBlocks, config.kvBlockSize(), model.maxPositions(), config.prefixCaching(), prefixCacheNamespace(config), model.hiddenSize(), model.vocabSize());
+                kvBlocks, config.kvBlockSize(), model.maxPositions(), config.prefixCaching(), prefixCacheNamespace(config), model.hiddenSize(),
+                config.wireActivations().bytesPerValue, model.vocabSize());
         return new Prepared(model, tokenizer, ChatTemplate.fromModelDir(config.modelDir()), settings);
     }
 
@@ -191,7 +192,7 @@ public final class PipelineEngine implements InferenceEngine {
     /** Everything besides the tokens that decides a KV block's values: the root of the prefix cache's hash chain. */
     static String prefixCacheNamespace(EngineConfig config) {
         return "model=" + config.modelDir().toAbsolutePath().normalize() + ";quant=" + config.quant() + ";kv=" + config.kvFormat()
-                + ";block=" + config.kvBlockSize();
+                + ";block=" + config.kvBlockSize() + ";wire=" + config.wireActivations();   // bf16 hops change the later stages' KV
     }
 
     /** Blocks for as many sequences as may run at once at full context, within the memory budget (fp32 KV estimate). */

@@ -12,14 +12,17 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * Activations and logits (float[]) as one raw little-endian byte string instead of an array of
- * CBOR floats: 4 bytes a value, no per-element header. Listed in pekko.serialization.jackson.jackson-modules.
+ * Logits (float[]) and a hop's {@link Activations} as one raw little-endian byte string instead of
+ * an array of CBOR numbers: 4 bytes a value (2 for bf16 activations), no per-element header or
+ * boxing. Listed in pekko.serialization.jackson.jackson-modules.
  */
 public final class FloatArrayBytes extends SimpleModule {
     public FloatArrayBytes() {
         super("quantflow-float-array-bytes");
         addSerializer(float[].class, new Serializer());
         addDeserializer(float[].class, new Deserializer());
+        addSerializer(Activations.class, new ActivationsSerializer());
+        addDeserializer(Activations.class, new ActivationsDeserializer());
     }
 
     static byte[] encode(float[] values) {
@@ -51,6 +54,25 @@ public final class FloatArrayBytes extends SimpleModule {
         @Override
         public float[] deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
             return decode(p.getBinaryValue());
+        }
+    }
+
+    private static final class ActivationsSerializer extends JsonSerializer<Activations> {
+        @Override
+        public void serialize(Activations value, JsonGenerator gen, SerializerProvider serializers) throws IOException {
+            gen.writeBinary(value.encode());
+        }
+
+        @Override
+        public Class<Activations> handledType() {
+            return Activations.class;
+        }
+    }
+
+    private static final class ActivationsDeserializer extends JsonDeserializer<Activations> {
+        @Override
+        public Activations deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+            return Activations.decode(p.getBinaryValue());
         }
     }
 }

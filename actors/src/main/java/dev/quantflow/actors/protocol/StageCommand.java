@@ -4,8 +4,20 @@ import org.apache.pekko.actor.typed.ActorRef;
 
 /** What a stage worker receives. Not sealed: a worker adds its own timer message. */
 public interface StageCommand {
-    /** A step's activations (rows, dim); empty for stage 0, which embeds the tokens itself. stageNanos: compute time per stage so far. */
-    record Forward(Step step, float[] hidden, long[] stageNanos) implements StageCommand, CborSerializable {}
+    /**
+     * A step's activations (rows, dim); empty for stage 0, which embeds the tokens itself. stageNanos:
+     * compute time per stage so far; sentAtMicros: the sender's wall clock (epoch microseconds) at the tell.
+     */
+    record Forward(Step step, Activations hidden, long[] stageNanos, long sentAtMicros) implements StageCommand, CborSerializable {
+        public Forward(Step step, Activations hidden, long[] stageNanos) {
+            this(step, hidden, stageNanos, nowMicros());
+        }
+
+        public static long nowMicros() {
+            java.time.Instant t = java.time.Instant.now();
+            return t.getEpochSecond() * 1_000_000L + t.getNano() / 1_000;
+        }
+    }
 
     /** Sent by the scheduler after this worker failed, or after another stage was lost: steps older than epoch are dropped. */
     record Reset(long epoch) implements StageCommand, CborSerializable {}

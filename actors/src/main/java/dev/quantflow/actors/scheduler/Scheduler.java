@@ -5,6 +5,7 @@ import dev.quantflow.actors.api.EngineSnapshot;
 import dev.quantflow.actors.api.EventStreams;
 import dev.quantflow.actors.api.GenerateRequest;
 import dev.quantflow.actors.api.TokenEvent;
+import dev.quantflow.actors.protocol.Activations;
 import dev.quantflow.actors.protocol.SampleOutcome;
 import dev.quantflow.actors.protocol.SamplerCommand;
 import dev.quantflow.actors.protocol.SchedulerCommand.Cancel;
@@ -266,12 +267,12 @@ public final class Scheduler extends AbstractBehavior<SchedulerCommand> {
         lastBatchTokens = plan.rows();
         lastBatchSequences = plan.items().size();
         launchedAt.put(plan.step().id(), System.nanoTime());
-        long activation = (long) plan.rows() * settings.hiddenSize() * Float.BYTES;
+        long activation = (long) plan.rows() * settings.hiddenSize() * settings.activationBytes();
         for (int k = 0; k < numStages; k++) {
             if (k > 0) stageInBytes[k] += activation;
             stageOutBytes[k] += k < numStages - 1 ? activation : (long) plan.step().logitRows().length * settings.vocabSize() * Float.BYTES;
         }
-        stages.get(0).tell(new StageCommand.Forward(plan.step(), new float[0], new long[numStages]));
+        stages.get(0).tell(new StageCommand.Forward(plan.step(), Activations.NONE, new long[numStages]));
     }
 
     private Behavior<SchedulerCommand> onStepSampled(StepSampled s) {

@@ -1,5 +1,6 @@
 package dev.quantflow.actors.stage;
 
+import dev.quantflow.actors.protocol.Activations;
 import dev.quantflow.actors.protocol.SamplerCommand;
 import dev.quantflow.actors.protocol.StageCommand;
 import dev.quantflow.actors.protocol.StageCommand.Forward;
@@ -199,11 +200,12 @@ public final class StageWorker {
             events.tell(new StageEvent.StepDropped(stage, step.id()));
             return Behaviors.same();
         }
+        long hopNanos = Math.max(0, Forward.nowMicros() - f.sentAtMicros()) * 1_000;
         long t0 = System.nanoTime();
         float[][] out = {null};   // the hidden state for the next stage, or the last stage's logits
         try {
             hooks.faults().beforeCompute(stage, step.id(), step.rows().rows());
-            Runnable compute = () -> out[0] = layers.forward(f.hidden(), step.rows(), step.logitRows());
+            Runnable compute = () -> out[0] = layers.forward(f.hidden().toFloats(), step.rows(), step.logitRows());
             if (spec.threads() > 0) Parallel.withThreads(spec.threads(), compute);
             else compute.run();
         } catch (RuntimeException | Error e) {
@@ -213,10 +215,18 @@ public final class StageWorker {
         }
         long[] nanos = f.stageNanos().clone();
         nanos[stage] = System.nanoTime() - t0;
-        switch (next.get()) {
-            case StageDownstream.NextStage n -> n.ref().tell(new Forward(step, out[0], nanos));
-            case StageDownstream.ToSampler s -> s.ref().tell(new SamplerCommand.SampleStep(step, out[0], nanos));
-        }
+        long sent = switch (next.get()) {
+            case StageDownstream.NextStage n -> {
+                Activations a = Activations.of(out[0], spec.wire());
+                n.ref().tell(new Forward(step, a, nanos));
+                yield (long) a.length() * a.format().bytesPerValue;
+            }
+            case StageDownstream.ToSampler s -> {
+                s.ref().tell(new SamplerCommand.SampleStep(step, out[0], nanos));
+                yield (long) out[0].length * Float.BYTES;
+            }
+        };
+        hooks.steps().stepRan(stage, nanos[stage], hopNanos, (long) f.hidden().length() * f.hidden().format().bytesPerValue, sent);
         stepsSinceReport = true;
         if (!probed.isEmpty() && !timers.isTimerActive(ReportProbes.INSTANCE)) reportProbes();
         return Behaviors.same();

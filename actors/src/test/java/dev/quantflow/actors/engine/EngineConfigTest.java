@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigResolveOptions;
+import dev.quantflow.actors.protocol.Activations;
 import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LayerRange;
@@ -76,6 +77,7 @@ class EngineConfigTest {
         assertThat(c.stageThreads()).isZero();
         assertThat(c.warmup()).isTrue();
         assertThat(c.prefixCaching()).isEqualTo(ref.getBoolean("prefix-caching")).isTrue();
+        assertThat(c.wireActivations()).isEqualTo(Activations.Format.parse(ref.getString("wire-activations"))).isEqualTo(Activations.Format.FP32);
         assertThat(c.servedModelName()).isEmpty();
     }
 
@@ -91,7 +93,7 @@ class EngineConfigTest {
         Config block = ConfigFactory.parseString("""
                 stages = 2, devices = "cpu, cpu", layer-split = [1, 1], quant = "w8a16", kv = int8, kv-blocks = 9, kv-block-size = 8
                 kv-memory = 64 MiB, max-batch-tokens = 64, max-seqs = 4, max-waiting = 5, tokenizer-workers = 3, stage-threads = 1, warmup = off
-                prefix-caching = off
+                prefix-caching = off, wire-activations = bf16
                 """);
         EngineConfig c = EngineConfig.from(block, Path.of("model"));
         assertThat(c.stages()).isEqualTo(2);
@@ -108,6 +110,9 @@ class EngineConfigTest {
         assertThat(c.tokenizerWorkers()).isEqualTo(3);
         assertThat(c.stageThreads()).isEqualTo(1);
         assertThat(c.warmup()).isFalse();
+        assertThat(c.wireActivations()).isEqualTo(Activations.Format.BF16);
+        assertThatThrownBy(() -> EngineConfig.from(ConfigFactory.parseString("wire-activations = fp8"), Path.of("model")))
+                .hasMessageContaining("wire activations 'fp8': expected fp32 or bf16");
         assertThat(c.prefixCaching()).isFalse();
         // a partial block keeps the other defaults; an environment string "3,5" is a split too
         EngineConfig partial = EngineConfig.from(ConfigFactory.parseMap(Map.of("max-seqs", 7, "layer-split", "3, 5")), Path.of("model"));

@@ -69,8 +69,9 @@ class ProtocolSerializationTest {
         probes.put("model.layers.1.mlp.down_proj", 0.25);
         probes.put("model.layers.0.mlp.down_proj", 0.0);
         return Stream.of(
-                new StageCommand.Forward(step(), floats(96), new long[] {5, 0}),
-                new StageCommand.Forward(step(), new float[0], new long[2]),
+                new StageCommand.Forward(step(), Activations.fp32(floats(96)), new long[] {5, 0}),
+                new StageCommand.Forward(step(), Activations.bf16(floats(96)), new long[] {5, 0}),
+                new StageCommand.Forward(step(), Activations.NONE, new long[2]),
                 new StageCommand.Reset(7),
                 new StageEvent.StageLoaded(1, 2, 1 << 20, 4096),
                 new StageEvent.StageLoadFailed(0, "IllegalStateException: cuda:0 is not available"),
@@ -96,14 +97,14 @@ class ProtocolSerializationTest {
                 new SchedulerCommand.Cancel("req-1", kit.<Boolean>createTestProbe().ref()),
                 new SchedulerCommand.GetSnapshot(kit.<EngineSnapshot>createTestProbe().ref()),
                 new SchedulerCommand.Drain(),
-                new StageSpec(new LayerRange(1, 3, 5, "cpu"), 2, "/models/stories260K", 128, 16, 512, 0, "llm-int8:threshold=6.0", KvFormat.INT8),
+                new StageSpec(new LayerRange(1, 3, 5, "cpu"), 2, "/models/stories260K", 128, 16, 512, 0, "llm-int8:threshold=6.0", KvFormat.INT8, Activations.Format.BF16),
                 new StageDownstream.NextStage(stage),
                 new StageDownstream.ToSampler(sampler),
                 // the cluster's: a downstream inside a message is polymorphic and must keep its type
                 new StageCommand.Rewire(new StageDownstream.NextStage(stage)),
                 new StageCommand.Quiesce(kit.<StageCommand.Quiesced>createTestProbe().ref()),
                 new StageCommand.Quiesced(1),
-                new StageHostCommand.HostStage(new StageSpec(new LayerRange(1, 3, 5, "cpu"), 2, "/models/stories260K", 128, 16, 512, 0, "fp32", KvFormat.F32),
+                new StageHostCommand.HostStage(new StageSpec(new LayerRange(1, 3, 5, "cpu"), 2, "/models/stories260K", 128, 16, 512, 0, "fp32", KvFormat.F32, Activations.Format.FP32),
                         new StageDownstream.ToSampler(sampler), kit.<StageEvent>createTestProbe().ref(), kit.<StageHostCommand.StageHosted>createTestProbe().ref()),
                 new StageHostCommand.StageHosted(1, stage, "pekko://quantflow-server@10.0.0.7:25520"),
                 new SchedulerCommand.StageAttached(1, stage),
@@ -128,12 +129,21 @@ class ProtocolSerializationTest {
     @Test
     void activationsTravelAsRawBytes() {
         float[] hidden = floats(4096);
-        byte[] bytes = serialization.serialize(new StageCommand.Forward(step(), hidden, new long[2])).get();
+        byte[] bytes = serialization.serialize(new StageCommand.Forward(step(), Activations.fp32(hidden), new long[2])).get();
         // 4 bytes a value plus the step: CBOR floats would take at least 5 a value
         assertThat(bytes.length).isBetween(hidden.length * Float.BYTES, hidden.length * Float.BYTES + 300);
         var back = (StageCommand.Forward) serialization.deserialize(bytes, StageCommand.Forward.class).get();
+        float[] values = back.hidden().toFloats();
         for (int i = 0; i < hidden.length; i++)
-            assertThat(Float.floatToRawIntBits(back.hidden()[i])).as("value %d bit for bit", i).isEqualTo(Float.floatToRawIntBits(hidden[i]));
+            assertThat(Float.floatToRawIntBits(values[i])).as("value %d bit for bit", i).isEqualTo(Float.floatToRawIntBits(hidden[i]));
+
+        // bf16: 2 bytes a value, the values the sender rounded, bit for bit
+        Activations bf16 = Activations.bf16(hidden);
+        byte[] half = serialization.serialize(new StageCommand.Forward(step(), bf16, new long[2])).get();
+        assertThat(half.length).isBetween(hidden.length * 2, hidden.length * 2 + 300);
+        var backHalf = (StageCommand.Forward) serialization.deserialize(half, StageCommand.Forward.class).get();
+        assertThat(backHalf.hidden().format()).isEqualTo(Activations.Format.BF16);
+        assertThat(backHalf.hidden().toFloats()).isEqualTo(bf16.toFloats());
     }
 
     @Test

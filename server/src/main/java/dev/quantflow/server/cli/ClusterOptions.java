@@ -32,6 +32,14 @@ final class ClusterOptions {
                     + "[QUANTFLOW_CLUSTER_BOOTSTRAP]")
     boolean bootstrap;
 
+    /** serve without --role frontend forms no cluster: a seed or bootstrap given there is a mistake, refused rather than ignored. */
+    void refuseOutsideACluster(String role) {
+        boolean seeded = seeds != null && seeds.stream().anyMatch(s -> !s.isBlank());
+        if (seeded || bootstrap)
+            throw new QuantflowCommand.UserError((seeded ? "--cluster-seed (or QUANTFLOW_CLUSTER_SEEDS)" : "--cluster-bootstrap") + " needs --role frontend: serve --role "
+                    + role + " runs every stage in this JVM and joins no cluster (stage nodes run `quantflow stage`)");
+    }
+
     /** The node's actor-system settings for role. */
     Config config(String role) {
         List<String> given = seeds == null ? List.of() : seeds.stream().map(String::strip).filter(s -> !s.isEmpty()).toList();

@@ -119,6 +119,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--kv", paramLabel = "f32|int8", description = "KV cache storage [quantflow.engine.kv, QUANTFLOW_KV] (default: ${bundle:quantflow.engine.kv})")
     String kv;
 
+    @Option(names = "--wire-activations", paramLabel = "fp32|bf16", description = "The precision of the activations between pipeline stages: fp32 as "
+            + "computed, or bf16 (half the bytes per hop; for stage nodes on other hosts) [quantflow.engine.wire-activations, QUANTFLOW_WIRE_ACTIVATIONS] "
+            + "(default: ${bundle:quantflow.engine.wire-activations})")
+    String wireActivations;
+
     @Option(names = "--stage-threads", paramLabel = "N", description = "Threads each stage's matmuls use; 0 = all cores, shared by the stages [quantflow.engine.stage-threads, QUANTFLOW_STAGE_THREADS] (default: ${bundle:quantflow.engine.stage-threads})")
     Integer stageThreads;
 
@@ -165,6 +170,7 @@ public final class ServeCommand implements Callable<Integer> {
             case "frontend" -> true;
             default -> throw new QuantflowCommand.UserError("--role " + role + ": expected single or frontend (stage nodes run `quantflow stage`)");
         };
+        if (!frontend) cluster.refuseOutsideACluster(role);
         Config config = frontend ? cluster.config(ClusterNode.FRONTEND).withFallback(config()) : config();
         ServerSettings settings = ServerSettings.from(config);
         EngineConfig engineConfig = Progress.during(progress, () -> engineConfig(config, settings));   // a Hub download reports as the load does
@@ -232,6 +238,7 @@ public final class ServeCommand implements Callable<Integer> {
         put(flags, e + "tokenizer-workers", tokenizerWorkers);
         put(flags, e + "warmup", warmup);
         put(flags, e + "prefix-caching", prefixCaching);
+        put(flags, e + "wire-activations", wireActivations);
         Config base = ConfigFactory.load();
         if (configFile != null) {
             if (!Files.isRegularFile(configFile)) throw new QuantflowCommand.UserError(configFile + ": config file does not exist");

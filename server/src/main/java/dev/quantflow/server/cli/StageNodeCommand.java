@@ -4,7 +4,9 @@ import com.typesafe.config.ConfigFactory;
 import dev.quantflow.actors.cluster.ClusterNode;
 import dev.quantflow.actors.cluster.StageHost;
 import dev.quantflow.actors.cluster.StageKeys;
+import dev.quantflow.actors.stage.StageHooks;
 import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.server.metrics.StageNodeMetrics;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -38,6 +40,11 @@ public final class StageNodeCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Where this node finds the model (default: the frontend's --model path)")
     Path model;
 
+    @Option(names = "--metrics-port", paramLabel = "PORT", defaultValue = "${env:QUANTFLOW_STAGE_METRICS_PORT:--1}",
+            description = "Serve this node's Prometheus /metrics (step time, hop time, bytes received and sent) on --cluster-host:PORT; 0 = any free port, "
+                    + "-1 = off [QUANTFLOW_STAGE_METRICS_PORT] (default: ${DEFAULT-VALUE})")
+    int metricsPort;
+
     @Mixin
     ClusterOptions cluster;
 
@@ -59,8 +66,20 @@ public final class StageNodeCommand implements Callable<Integer> {
             if (range[1] > n) throw new QuantflowCommand.UserError("--layers " + layers + ": the model has layers 0-" + (n - 1));
             modelDir = model.toAbsolutePath().toString();
         }
-        ActorSystem<?> system = ActorSystem.create(StageHost.create(range[0], range[1], devices.strip(), modelDir, ProgressRenderer.forCli(LOG::info)),
+        if (metricsPort < -1 || metricsPort > 65535) throw new QuantflowCommand.UserError("--metrics-port " + metricsPort + ": expected -1 (off) or 0-65535");
+        StageNodeMetrics metrics = new StageNodeMetrics(layers);
+        StageHooks hooks = metricsPort >= 0 ? StageHooks.DEFAULT.withSteps(metrics) : StageHooks.DEFAULT;
+        ActorSystem<?> system = ActorSystem.create(StageHost.create(range[0], range[1], devices.strip(), modelDir, ProgressRenderer.forCli(LOG::info), hooks),
                 ClusterNode.SYSTEM_NAME, cluster.config(ClusterNode.STAGE).withFallback(ConfigFactory.load()));
+        if (metricsPort >= 0) {
+            try {
+                var binding = metrics.serve(system, cluster.host, metricsPort);
+                LOG.info("stage node metrics on http://{}:{}/metrics", cluster.host, binding.localAddress().getPort());
+            } catch (IllegalStateException e) {
+                system.terminate();
+                throw new QuantflowCommand.UserError(e.getMessage());
+            }
+        }
         cluster.startBootstrap(system);
         LOG.info("stage node {} for layers {}: joining", system.address(), layers);
         system.getWhenTerminated().toCompletableFuture().join();

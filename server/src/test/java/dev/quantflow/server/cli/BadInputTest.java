@@ -161,4 +161,20 @@ class BadInputTest {
         assertThat(unknown.errLines()).hasSize(1);
         assertThat(unknown.err()).contains("--frobnicate");
     }
+
+    /** A cluster seed (or bootstrap) on a single-JVM serve would join nothing: refused before anything binds, never ignored. */
+    @Test
+    void clusterFlagsWithoutTheFrontendRoleAreRefused() {
+        for (String[] flags : new String[][] {{"--cluster-seed", "127.0.0.1:25520"}, {"--role", "single", "--cluster-seed", "127.0.0.1:25520"},
+                {"--cluster-bootstrap"}}) {
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("serve", "--model", STORIES.toString(), "--port", "0", "--grpc-port", "-1"));
+            args.addAll(java.util.List.of(flags));
+            Cli.Result r = Cli.run(args.toArray(String[]::new));
+            assertThat(r.exit()).as("exit code for %s; stderr: %s", args, r.err()).isEqualTo(2);
+            assertThat(r.errLines()).as("stderr").hasSize(1);
+            assertThat(r.err()).startsWith("quantflow: ").contains("needs --role frontend").contains(flags[flags.length - 1].startsWith("--") ? flags[flags.length - 1] : "--cluster-seed")
+                    .doesNotContain("Exception");
+            assertThat(r.out()).as("stdout (nothing served)").isEmpty();
+        }
+    }
 }
