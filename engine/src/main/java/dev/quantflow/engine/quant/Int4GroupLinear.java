@@ -51,11 +51,11 @@ public final class Int4GroupLinear implements Linear {
         if (perm != null && perm.length != in) throw new IllegalArgumentException("input permutation has " + perm.length + " entries, expected " + in);
         this.packed = new byte[out * bytesPerRow];
         byte[] q = u.q();
-        Parallel.range(out, 2L * in, (first, last) -> {   // each row's bytes are its own
+        Parallel.range(out, 2L * in, (first, last) -> {   // each row's bytes are its own; block by block (no div/mod per code: a load packs 1e9)
             for (int o = first; o < last; o++)
-                for (int c = 0; c < in; c++) {
-                    int block = c / 32, j = c % 32, b = o * bytesPerRow + block * 16 + (j % 16);
-                    packed[b] |= (byte) (j < 16 ? q[o * in + c] : q[o * in + c] << 4);
+                for (int c0 = 0, b = o * bytesPerRow; c0 < in; c0 += 32, b += 16) {
+                    int row = o * in + c0, lo = Math.min(16, in - c0), hi = Math.min(32, in - c0) - 16;
+                    for (int j = 0; j < lo; j++) packed[b + j] = (byte) (j < hi ? q[row + j] | q[row + 16 + j] << 4 : q[row + j]);
                 }
         });
     }
