@@ -111,11 +111,11 @@ public final class Int4GroupLinear implements Linear {
             return;
         }
         Parallel.range(out, (long) in * rows, (start, end) -> {
-            float[] pair = new float[2 * padded];
-            for (int o = start; o < end; o += 2) {
-                int n = Math.min(2, end - o);
-                for (int j = 0; j < n; j++) dequantizeRow(o + j, pair, j * padded);
-                VectorMath.matmulRows(pair, padded, n, xs, in, rows, y, out, o);
+            float[] block = new float[VectorMath.BATCH_WEIGHT_ROWS * padded];
+            for (int o = start; o < end; o += VectorMath.BATCH_WEIGHT_ROWS) {
+                int n = Math.min(VectorMath.BATCH_WEIGHT_ROWS, end - o);
+                for (int j = 0; j < n; j++) dequantizeRow(o + j, block, j * padded);
+                VectorMath.matmulRows(block, padded, n, xs, in, rows, y, out, o);
                 if (bias != null) for (int r = 0; r < rows; r++) for (int j = 0; j < n; j++) y[r * out + o + j] += bias[o + j];
             }
         });
