@@ -61,37 +61,42 @@ public final class VectorMath {
         return sum;
     }
 
-    /** Columns per k-block of {@link #matmulRows}: 2 weight rows + 4 x rows of 1024 floats stay in L1 (24 KiB). */
+    /** Columns per k-block of {@link #matmulRows}: 4 x rows of 1024 floats (16 KiB) stay in L1 while the weight block passes. */
     private static final int K_BLOCK = 1024;
 
+    /** Weight rows a quantized Linear dequantizes per {@link #matmulRows} call in a batch: 16 x 1024 floats (64 KiB) per k-block stay in L2. */
+    public static final int BATCH_WEIGHT_ROWS = 16;
+
     /**
-     * y[r * out + o + j] = dot(w row j, x row r) for j < nw (1 or 2; row j at w[j * wStride]) and
-     * every x row r < rows (in apart): the prefill tile over weight rows already dequantized to
+     * y[r * out + o + j] = dot(w row j, x row r) for j < nw (row j at w[j * wStride]) and every x
+     * row r < rows (in apart): the prefill tile over a block of weight rows already dequantized to
      * fp32. Each weight vector load feeds four x rows and each x vector two weight rows (8
-     * accumulators, 6 loads per 8 FMA); k is blocked so that the weight block stays in L1 while
-     * every x row passes over it.
+     * accumulators, 6 loads per 8 FMA). k is blocked so that four x rows stay in L1 while they pass
+     * over all nw weight rows (in L2 for nw of 16): x is read once per weight block, not once per
+     * pair of weight rows (a 512-token prefill's x is 4 MiB: it came from L3 for every two rows).
      */
     public static void matmulRows(float[] w, int wStride, int nw, float[] x, int in, int rows, float[] y, int out, int o) {
-        float[] acc = new float[8 * ((rows + 3) / 4)];
-        int w1 = nw > 1 ? wStride : 0;
+        int groups = (rows + 3) / 4, pairs = (nw + 1) / 2;
+        float[] acc = new float[8 * groups * pairs];
         for (int k0 = 0; k0 < in; k0 += K_BLOCK) {
             int k1 = Math.min(in, k0 + K_BLOCK);
-            for (int r0 = 0; r0 < rows; r0 += 4) tile2x4(w, w1, x, r0 * in, in, Math.min(4, rows - r0), k0, k1, acc, 2 * r0);
+            for (int g = 0; g < groups; g++)
+                for (int pr = 0; pr < pairs; pr++) {
+                    int w0 = 2 * pr * wStride, w1 = 2 * pr + 1 < nw ? w0 + wStride : w0;
+                    tile2x4(w, w0, w1, x, 4 * g * in, in, Math.min(4, rows - 4 * g), k0, k1, acc, 8 * (pr * groups + g));
+                }
         }
-        for (int r = 0; r < rows; r++) {
-            int t = 2 * (r / 4 * 4) + r % 4;
-            y[r * out + o] = acc[t];
-            if (nw > 1) y[r * out + o + 1] = acc[t + 4];
-        }
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < nw; j++) y[r * out + o + j] = acc[8 * (j / 2 * groups + r / 4) + 4 * (j % 2) + r % 4];
     }
 
-    /** acc[a + r] += w[0..] . x row r and acc[a + 4 + r] += w[w1..] . x row r over [k0, k1), r < nr (missing rows repeat the last, unstored). */
-    private static void tile2x4(float[] w, int w1, float[] x, int xo, int in, int nr, int k0, int k1, float[] acc, int a) {
+    /** acc[a + r] += w[w0..] . x row r and acc[a + 4 + r] += w[w1..] . x row r over [k0, k1), r < nr (missing rows repeat the last, unstored). */
+    private static void tile2x4(float[] w, int w0, int w1, float[] x, int xo, int in, int nr, int k0, int k1, float[] acc, int a) {
         int x1 = nr > 1 ? xo + in : xo, x2 = nr > 2 ? xo + 2 * in : x1, x3 = nr > 3 ? xo + 3 * in : x2;
         FloatVector z = FloatVector.zero(F), a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
         int L = F.length(), k = k0;
         for (; k <= k1 - L; k += L) {
-            FloatVector v0 = FloatVector.fromArray(F, w, k), v1 = FloatVector.fromArray(F, w, w1 + k);
+            FloatVector v0 = FloatVector.fromArray(F, w, w0 + k), v1 = FloatVector.fromArray(F, w, w1 + k);
             FloatVector xv = FloatVector.fromArray(F, x, xo + k);
             a00 = v0.fma(xv, a00);
             a10 = v1.fma(xv, a10);
@@ -109,7 +114,7 @@ public final class VectorMath {
         int[] xr = {xo, x1, x2, x3};
         for (; k < k1; k++)
             for (int r = 0; r < 4; r++) {
-                t[r] += w[k] * x[xr[r] + k];
+                t[r] += w[w0 + k] * x[xr[r] + k];
                 t[4 + r] += w[w1 + k] * x[xr[r] + k];
             }
         for (int r = 0; r < nr; r++) {

@@ -6,6 +6,12 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A stored tensor: a typed, shaped view over (usually memory-mapped) bytes. Row-major; for a
@@ -16,6 +22,9 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
     static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.length() * 16));
 
     public long numel() {
         long n = 1;
@@ -53,6 +62,15 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         }
         if (dtype == DType.F32) {
             MemorySegment.copy(data, F32_LE, from * 4, dst, off, n);
+            return;
+        }
+        if (dtype == DType.BF16) {   // widened in registers: a model quantized at load reads all its weights through here
+            int L = F.length(), i = 0;
+            for (; i <= n - L; i += L) {
+                IntVector wide = (IntVector) ShortVector.fromMemorySegment(S, data, (from + i) * 2, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.S2I, I, 0);
+                wide.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + i);
+            }
+            for (; i < n; i++) dst[off + i] = Float.intBitsToFloat((data.get(I16_LE, (from + i) * 2) & 0xFFFF) << 16);
             return;
         }
         for (int i = 0; i < n; i++) dst[off + i] = getFloat(from + i);

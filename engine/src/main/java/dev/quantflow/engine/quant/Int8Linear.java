@@ -7,7 +7,7 @@ import dev.quantflow.engine.compute.VectorMath;
 
 /**
  * W8A16: weight-only int8, one scale per output channel, activations stay fp32. Decode reads one
- * byte per weight (a quarter of fp32, half of bf16) and dequantizes in registers; a batch of rows dequantizes two weight rows at a time and runs the
+ * byte per weight (a quarter of fp32, half of bf16) and dequantizes in registers; a batch of rows dequantizes a block of weight rows at a time and runs the
  * fp32 prefill tile over them (VectorMath.matmulRows).
  */
 public final class Int8Linear implements Linear {
@@ -61,11 +61,11 @@ public final class Int8Linear implements Linear {
                 decode(x, y, start, end);
                 return;
             }
-            float[] pair = new float[2 * in];
-            for (int o = start; o < end; o += 2) {
-                int n = Math.min(2, end - o);
-                for (int j = 0; j < n; j++) Int8Kernels.dequantize(q, (o + j) * in, scale[o + j], pair, j * in, in);
-                VectorMath.matmulRows(pair, in, n, x, in, rows, y, out, o);
+            float[] block = new float[VectorMath.BATCH_WEIGHT_ROWS * in];
+            for (int o = start; o < end; o += VectorMath.BATCH_WEIGHT_ROWS) {
+                int n = Math.min(VectorMath.BATCH_WEIGHT_ROWS, end - o);
+                for (int j = 0; j < n; j++) Int8Kernels.dequantize(q, (o + j) * in, scale[o + j], block, j * in, in);
+                VectorMath.matmulRows(block, in, n, x, in, rows, y, out, o);
                 if (bias != null) for (int r = 0; r < rows; r++) for (int j = 0; j < n; j++) y[r * out + o + j] += bias[o + j];
             }
         });

@@ -1,5 +1,13 @@
 package dev.quantflow.engine.quant;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * An integer grid: bits wide, symmetric (zero point 0, [-(2^(b-1)-1), 2^(b-1)-1]) or asymmetric
  * (zero point in the grid, [0, 2^b-1]). A value v maps to q = clamp(round(v/scale) + zero) and back
@@ -44,8 +52,36 @@ public record IntRange(int bits, boolean symmetric) {
     }
 
     public int quantize(float v, QParams p) {
-        int q = Math.round(v / p.scale()) + p.zero();
-        return Math.max(qmin(), Math.min(qmax(), q));
+        long q = (long) Math.round(v / p.scale()) + p.zero();   // long: an infinite weight must not wrap to the other end
+        return (int) Math.max(qmin(), Math.min(qmax(), q));
+    }
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, F.length() * 8)));
+    private static final boolean LANES = B.length() == F.length();
+
+    /**
+     * q[qo + i - from] = quantize(v[i], p) for i in [from, to), in lanes with exactly the scalar's
+     * result: Math.round(t) is trunc(t) plus one where the exact t - trunc(t) is >= 0.5, minus one
+     * where it is < -0.5 (t - trunc(t) has no rounding error: Sterbenz), NaN gives 0 as (int) does.
+     * t is clamped to +-2^24 first (beyond it every code clamps to qmin/qmax).
+     */
+    public void quantize(float[] v, int from, int to, QParams p, byte[] q, int qo) {
+        int i = from;
+        if (LANES) {
+            FloatVector scale = FloatVector.broadcast(F, p.scale());
+            IntVector zero = IntVector.broadcast(I, p.zero()), lo = IntVector.broadcast(I, qmin()), hi = IntVector.broadcast(I, qmax());
+            for (; i <= to - F.length(); i += F.length()) {
+                FloatVector t = FloatVector.fromArray(F, v, i).div(scale).max(-0x1p24f).min(0x1p24f);
+                IntVector n = (IntVector) t.convert(VectorOperators.F2I, 0);
+                FloatVector frac = t.sub((FloatVector) n.convert(VectorOperators.I2F, 0));
+                VectorMask<Integer> up = frac.compare(VectorOperators.GE, 0.5f).cast(I), down = frac.compare(VectorOperators.LT, -0.5f).cast(I);
+                n = n.add(1, up).sub(1, down).add(zero).max(lo).min(hi);
+                ((ByteVector) n.convertShape(VectorOperators.I2B, B, 0)).intoArray(q, qo + i - from);
+            }
+        }
+        for (; i < to; i++) q[qo + i - from] = (byte) quantize(v[i], p);
     }
 
     public float dequantize(int q, QParams p) {

@@ -1,6 +1,7 @@
 package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.compute.Parallel;
+import dev.quantflow.engine.model.Tensor;
 import java.util.Arrays;
 
 /**
@@ -18,6 +19,29 @@ public record QuantizedMatrix(IntRange range, int rows, int cols, GroupLayout la
 
     /** Quantizes each (row, group) of w (rows, cols) with its own range. groupSize >= cols means per row. */
     public static QuantizedMatrix quantize(float[] w, int rows, int cols, IntRange r, int groupSize, RangeMethod method) {
+        return quantizeRows(rows, cols, r, groupSize, method, (row, buf) -> row * cols, w);
+    }
+
+    /**
+     * The same from a stored 2-D tensor, streamed: each thread widens one row at a time into its own
+     * buffer (BF16 in registers), so no fp32 copy of the matrix is ever made.
+     */
+    public static QuantizedMatrix quantize(Tensor w, IntRange r, int groupSize, RangeMethod method) {
+        if (w.shape().length != 2) throw new IllegalArgumentException(w + " is not a matrix");
+        int rows = w.rows(), cols = w.cols();
+        return quantizeRows(rows, cols, r, groupSize, method, (row, buf) -> {
+            w.readFloats((long) row * cols, buf, 0, cols);
+            return 0;
+        }, null);
+    }
+
+    /** Where row's values are: fills buf (a thread's row buffer, or the heap matrix itself) and returns their offset in it. */
+    private interface RowReader {
+        int read(int row, float[] buf);
+    }
+
+    private static QuantizedMatrix quantizeRows(int rows, int cols, IntRange r, int groupSize, RangeMethod method,
+                                                RowReader reader, float[] heap) {
         GroupLayout g = new GroupLayout(cols, groupSize);
         int ng = g.groups();
         byte[] q = new byte[rows * cols];
@@ -25,14 +49,16 @@ public record QuantizedMatrix(IntRange range, int rows, int cols, GroupLayout la
         byte[] zeros = new byte[rows * ng];
         // rows are independent: quantized on all cores (a 1.1B model's load quantizes 1e9 weights)
         Parallel.range(rows, 4L * cols, (first, last) -> {
+            float[] buf = heap != null ? heap : new float[cols];
             for (int row = first; row < last; row++) {
+                int base = reader.read(row, buf);
                 for (int k = 0; k < ng; k++) {
-                    int s = row * cols + g.start(k), e = row * cols + g.end(k);
-                    float[] lohi = method.range(w, s, e, r);
+                    int s = base + g.start(k), e = base + g.end(k);
+                    float[] lohi = method.range(buf, s, e, r);
                     IntRange.QParams p = r.params(lohi[0], lohi[1]);
                     scales[row * ng + k] = p.scale();
                     zeros[row * ng + k] = (byte) p.zero();
-                    for (int i = s; i < e; i++) q[i] = (byte) r.quantize(w[i], p);
+                    r.quantize(buf, s, e, p, q, row * cols + g.start(k));
                 }
             }
         });

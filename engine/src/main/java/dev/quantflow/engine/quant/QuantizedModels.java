@@ -247,16 +247,16 @@ public final class QuantizedModels {
         return switch (scheme) {
             case QuantScheme.Fp32 f -> new DenseLinear(weight, bias);
             case QuantScheme.Bf16 b -> new DenseLinear(toBf16(weight), bias);
-            case QuantScheme.W8A16 w -> Int8Linear.quantize(weight.toFloatArray(), out, in, bias);
-            case QuantScheme.W8A8Dynamic w -> W8A8DynamicLinear.quantize(weight.toFloatArray(), out, in, w.group() > 0 ? w.group() : in, bias, w.toString());
+            // the round-to-nearest schemes stream the stored rows (QuantizedMatrix.quantize(Tensor...)): no fp32 copy of the matrix
+            case QuantScheme.W8A16 w -> new Int8Linear(QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX), bias);
+            case QuantScheme.W8A8Dynamic w -> new W8A8DynamicLinear(QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, w.group() > 0 ? w.group() : in, RangeMethod.MIN_MAX), bias, w.toString());
             case QuantScheme.W8A8Tensor w -> W8A8TensorLinear.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).maxAbs(), bias);
             case QuantScheme.LlmInt8 l -> LlmInt8Linear.quantize(weight.toFloatArray(), out, in, l.threshold(), l.fp(),
                     input == null ? new int[0] : input.channelsAbove(l.threshold()), bias);
             case QuantScheme.SmoothQuant s -> {
-                float[] w = weight.toFloatArray();
                 QuantizedMatrix q = s.perChannelWeights()
-                        ? QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX)
-                        : QuantizedMatrix.quantizePerTensor(w, out, in, IntRange.INT8_SYM, RangeMethod.MIN_MAX);
+                        ? QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX)
+                        : QuantizedMatrix.quantizePerTensor(weight.toFloatArray(), out, in, IntRange.INT8_SYM, RangeMethod.MIN_MAX);
                 yield new W8A8DynamicLinear(q, bias, s.toString());
             }
             case QuantScheme.Fp8 f -> new Fp8Linear(Fp8Matrix.quantize(weight.toFloatArray(), out, in, f.format(), f.perChannel()), bias);
@@ -265,8 +265,8 @@ public final class QuantizedModels {
             case QuantScheme.FourBit f -> new FourBitLinear(FourBitMatrix.quantize(f.code(), weight.toFloatArray(), out, in, f.block(), f.doubleQuant()), bias);
             case QuantScheme.W4A16 w -> switch (w.method()) {
                 case RTN -> w.symmetric()
-                        ? new Int4GroupLinear(QuantizedMatrix.quantize(weight.toFloatArray(), out, in, IntRange.INT4_SYM, w.group(), RangeMethod.MIN_MAX), null, bias, w.toString())
-                        : Int4GroupLinear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());
+                        ? new Int4GroupLinear(QuantizedMatrix.quantize(weight, IntRange.INT4_SYM, w.group(), RangeMethod.MIN_MAX), null, bias, w.toString())
+                        : new Int4GroupLinear(QuantizedMatrix.quantize(weight, IntRange.INT4_ASYM, w.group(), RangeMethod.MIN_MAX), null, bias, w.toString());
                 case GPTQ -> new Int4GroupLinear(Gptq.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).hessian(),
                         IntRange.INT4_ASYM, w.group(), w.actOrder(), Gptq.DEFAULT_DAMP), null, bias, w.toString());
                 case AWQ -> {

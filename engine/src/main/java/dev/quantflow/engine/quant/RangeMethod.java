@@ -1,6 +1,9 @@
 package dev.quantflow.engine.quant;
 
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * How the clipping range of a set of values is chosen: their min and max; a percentile of their
@@ -14,10 +17,23 @@ public sealed interface RangeMethod {
     RangeMethod MIN_MAX = new MinMax();
 
     record MinMax() implements RangeMethod {
+        private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
         @Override
         public float[] range(float[] v, int from, int to, IntRange r) {
             float lo = Float.POSITIVE_INFINITY, hi = Float.NEGATIVE_INFINITY;
-            for (int i = from; i < to; i++) {
+            int i = from;
+            if (to - from >= 2 * F.length()) {   // in lanes (quantizing a model at load takes every weight's range)
+                FloatVector vlo = FloatVector.broadcast(F, lo), vhi = FloatVector.broadcast(F, hi);
+                for (; i <= to - F.length(); i += F.length()) {
+                    FloatVector x = FloatVector.fromArray(F, v, i);
+                    vlo = vlo.min(x);
+                    vhi = vhi.max(x);
+                }
+                lo = vlo.reduceLanes(VectorOperators.MIN);
+                hi = vhi.reduceLanes(VectorOperators.MAX);
+            }
+            for (; i < to; i++) {
                 lo = Math.min(lo, v[i]);
                 hi = Math.max(hi, v[i]);
             }

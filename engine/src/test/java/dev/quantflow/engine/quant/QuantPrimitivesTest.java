@@ -130,4 +130,48 @@ class QuantPrimitivesTest {
         assertThat(plan.schemeFor("model.layers.2.self_attn.q_proj").name()).isEqualTo("w4a16-rtn");
         assertThat(plan.schemeFor("lm_head")).isEqualTo(new QuantScheme.Fp32());
     }
+
+    /** The lane quantizer gives the scalar's code for every value, halfway points, NaN and values far outside the grid included. */
+    @ParameterizedTest
+    @CsvSource({"8,true", "8,false", "4,true", "4,false"})
+    void laneQuantizeIsTheScalarOne(int bits, boolean sym) {
+        IntRange r = new IntRange(bits, sym);
+        IntRange.QParams p = r.params(-0.3f, 0.7f);
+        Random rnd = new Random(bits * 7L + (sym ? 1 : 0));
+        float[] v = new float[4099];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = switch (i % 5) {
+                case 0 -> (float) rnd.nextGaussian() * 0.4f;
+                case 1 -> (rnd.nextInt(41) - 20 + 0.5f) * p.scale();             // on a halfway point (as far as float allows)
+                case 2 -> Math.nextDown((rnd.nextInt(41) - 20 + 0.5f) * p.scale());
+                case 3 -> (float) rnd.nextGaussian() * 1e6f;
+                default -> i % 15 == 4 ? Float.NaN : (i % 10 == 4 ? Float.NEGATIVE_INFINITY : -0.0f);
+            };
+        }
+        byte[] lanes = new byte[v.length + 3];
+        r.quantize(v, 0, v.length, p, lanes, 3);
+        for (int i = 0; i < v.length; i++) assertThat(lanes[3 + i]).as("v[%d] = %s", i, v[i]).isEqualTo((byte) r.quantize(v[i], p));
+    }
+
+    /** Quantizing a stored BF16 tensor row by row gives exactly the codes of quantizing its fp32 copy. */
+    @ParameterizedTest
+    @CsvSource({"8,true,172", "4,false,32", "4,true,128", "8,true,64"})
+    void streamedTensorQuantizeIsTheArrayOne(int bits, boolean sym, int group) {
+        int rows = 7, cols = 172;
+        float[] w = gaussian(rows * cols, 91L + bits + group);
+        short[] raw = new short[w.length];
+        for (int i = 0; i < w.length; i++) raw[i] = (short) (Float.floatToRawIntBits(w[i]) >>> 16);
+        dev.quantflow.engine.model.Tensor t = new dev.quantflow.engine.model.Tensor("w", dev.quantflow.engine.model.DType.BF16,
+                new long[] {rows, cols}, java.lang.foreign.MemorySegment.ofArray(raw));
+        float[] widened = new float[w.length];
+        for (int i = 0; i < w.length; i++) widened[i] = Float.intBitsToFloat((raw[i] & 0xFFFF) << 16);
+        assertThat(t.toFloatArray()).containsExactly(widened);
+        IntRange r = new IntRange(bits, sym);
+        QuantizedMatrix a = QuantizedMatrix.quantize(widened, rows, cols, r, group, RangeMethod.MIN_MAX);
+        QuantizedMatrix b = QuantizedMatrix.quantize(t, r, group, RangeMethod.MIN_MAX);
+        assertThat(b.q()).containsExactly(a.q());
+        assertThat(b.scales()).containsExactly(a.scales());
+        assertThat(b.zeros()).containsExactly(a.zeros());
+        assertWithinHalfStep(widened, b);
+    }
 }

@@ -85,6 +85,15 @@ class LauncherHeapTest {
         assertThat(heapFlag("serve", "--model", plain.toString(), "--quant", "w8a16")).isEqualTo("-Xmx1088m");
         assertThat(heap(Map.of("QUANTFLOW_MODEL", plain.toString(), "QUANTFLOW_QUANT", "llm-int8"), "serve").out()).isEqualTo("-Xmx1088m");
         assertThat(heapFlag("quantize", "--model", plain.toString(), "--out", "x")).isEqualTo("-Xmx1152m");   // fp32 copies while quantizing
+        // a linked directory and linked shards (a Hugging Face cache snapshot) count the files' sizes: with the
+        // links' sizes a 1.1B w8a16 load got -Xmx1024m and ran out of heap (bench/side-by-side-llamacpp.sh)
+        Path linkedDir = Files.createSymbolicLink(tmp.resolve("linked"), plain);
+        assertThat(heapFlag("serve", "--model", linkedDir.toString(), "--quant", "w8a16")).isEqualTo("-Xmx1088m");
+        Path snapshot = tmp.resolve("snapshot");
+        Files.createDirectories(snapshot);
+        Files.writeString(snapshot.resolve("config.json"), "{}");
+        Files.createSymbolicLink(snapshot.resolve("model.safetensors"), plain.resolve("model.safetensors"));
+        assertThat(heapFlag("serve", "--model", snapshot.toString(), "--quant", "w8a16")).isEqualTo("-Xmx1088m");
     }
 
     @Test
