@@ -192,6 +192,7 @@ public final class QuantizedModels {
         }
         if (folding) progress.update("scale search", folds.size(), folds.size(), "folds");
         WeightStore store = edits.isEmpty() ? weights : edits.apply();
+        if (schemes.values().stream().anyMatch(QuantScheme::lkd)) store = distill(c, store, schemes, stats, calibTokens.get());
 
         Map<String, Linear> linears = new LinkedHashMap<>();
         Map<String, InputStats> st = stats;
@@ -204,6 +205,29 @@ public final class QuantizedModels {
         };
         LlamaStage stage = new LlamaStage(c, store, 0, c.numLayers(), factory);
         return new Built(stage, c, plan, store, linears, factors, kinds);
+    }
+
+    /**
+     * ZeroQuant's layer-wise distillation of the linears with lkd=true (see {@link Lkd}): GPTQ ones
+     * start from GPTQ's weights, the others from their own; the trained latent weights replace the
+     * stored ones, which the schemes then quantize as usual. The steps and learning rate are those
+     * of the first distilled linear's scheme.
+     */
+    private static WeightStore distill(LlamaConfig c, WeightStore store, Map<String, QuantScheme> schemes, Map<String, InputStats> stats, int[] tokens) {
+        Map<String, float[]> init = new LinkedHashMap<>();
+        schemes.forEach((n, s) -> {
+            if (s instanceof QuantScheme.W4A16 w && w.lkd() && w.method() == QuantScheme.Int4Method.GPTQ) {
+                Tensor t = store.get(n + ".weight");
+                init.put(n, Gptq.quantize(t.toFloatArray(), t.rows(), t.cols(), required(stats.get(LinearNames.inputKey(n)), n, s).hessian(),
+                        w.symmetric() ? IntRange.INT4_SYM : IntRange.INT4_ASYM, w.group(), w.actOrder(), Gptq.DEFAULT_DAMP).dequantize());
+            }
+        });
+        Lkd.Settings settings = schemes.values().stream().filter(QuantScheme::lkd).findFirst().orElseThrow().lkdSettings();
+        float[] invFreq = new LlamaStage(c, store, 0, 0, LinearFactory.DENSE).ropeInvFreq();
+        Lkd.Result r = Lkd.distill(c, store, invFreq, schemes, init, tokens, settings);
+        WeightEdits e = new WeightEdits(store);
+        r.weights().forEach((n, w) -> System.arraycopy(w, 0, e.get(n + ".weight"), 0, w.length));
+        return e.apply();
     }
 
     static Linear create(String name, QuantScheme scheme, Tensor weight, float[] bias, InputStats input, ChannelFold fold, Map<String, float[]> factors) {
@@ -237,7 +261,8 @@ public final class QuantizedModels {
             case QuantScheme.Fp8W8A8 f -> new Fp8W8A8Linear(Fp8Matrix.quantize(weight.toFloatArray(), out, in, Fp8Format.E4M3, f.perChannelWeights()), f.act(),
                     f.act() == Fp8W8A8Linear.Act.STATIC ? Fp8Matrix.scaleFor(required(input, name, scheme).maxAbs(), Fp8Format.E4M3) : Float.POSITIVE_INFINITY, bias);
             case QuantScheme.Nf4 f -> new Nf4Linear(Nf4Matrix.quantize(weight.toFloatArray(), out, in, f.block(), f.doubleQuant()), bias);
-            case QuantScheme.W4A16 w -> switch (w.method()) {
+            // distilled weights are the latent weights LKD trained through round-to-nearest: quantized that way
+            case QuantScheme.W4A16 w -> switch (w.lkd() ? QuantScheme.Int4Method.RTN : w.method()) {
                 case RTN -> w.symmetric()
                         ? new Int4GroupLinear(QuantizedMatrix.quantize(weight.toFloatArray(), out, in, IntRange.INT4_SYM, w.group(), RangeMethod.MIN_MAX), null, bias, w.toString())
                         : Int4GroupLinear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());
