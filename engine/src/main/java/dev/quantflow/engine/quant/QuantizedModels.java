@@ -40,7 +40,8 @@ public final class QuantizedModels {
 
     /** A model whose linears are built: the stage to run, each linear by name, the folded scales by producer. */
     public record Built(LlamaStage stage, LlamaConfig config, QuantPlan plan, WeightStore weights,
-                        Map<String, Linear> linears, Map<String, float[]> foldFactors, Map<String, String> foldKinds) {
+                        Map<String, Linear> linears, Map<String, float[]> foldFactors, Map<String, String> foldKinds,
+                        List<Lkd.LayerLoss> lkdLosses) {
         /** Resident bytes of all linear weights (incl. lm_head, scales, zero points, fp copies). */
         public long weightBytes() {
             return linears.values().stream().mapToLong(Linear::weightBytes).sum();
@@ -142,7 +143,7 @@ public final class QuantizedModels {
         Map<String, Linear> linears = new LinkedHashMap<>();
         LlamaConfig c = m.config();
         LlamaStage stage = new LlamaStage(c, m.weights(), 0, c.numLayers(), atLoad(c, m.weights(), "fp32").observed(linears::put));
-        return new Built(stage, c, QuantPlan.of(new QuantScheme.Fp32()), m.weights(), linears, Map.of(), Map.of());
+        return new Built(stage, c, QuantPlan.of(new QuantScheme.Fp32()), m.weights(), linears, Map.of(), Map.of(), List.of());
     }
 
     /** Builds plan over model weights; calibTokens is required when a scheme needs calibration. */
@@ -192,7 +193,8 @@ public final class QuantizedModels {
         }
         if (folding) progress.update("scale search", folds.size(), folds.size(), "folds");
         WeightStore store = edits.isEmpty() ? weights : edits.apply();
-        if (schemes.values().stream().anyMatch(QuantScheme::lkd)) store = distill(c, store, schemes, stats, calibTokens.get());
+        List<Lkd.LayerLoss> lkdLosses = new java.util.ArrayList<>();
+        if (schemes.values().stream().anyMatch(QuantScheme::lkd)) store = distill(c, store, schemes, stats, calibTokens.get(), lkdLosses);
 
         Map<String, Linear> linears = new LinkedHashMap<>();
         Map<String, InputStats> st = stats;
@@ -204,7 +206,7 @@ public final class QuantizedModels {
             return l;
         };
         LlamaStage stage = new LlamaStage(c, store, 0, c.numLayers(), factory);
-        return new Built(stage, c, plan, store, linears, factors, kinds);
+        return new Built(stage, c, plan, store, linears, factors, kinds, lkdLosses);
     }
 
     /**
@@ -213,7 +215,8 @@ public final class QuantizedModels {
      * stored ones, which the schemes then quantize as usual. The steps and learning rate are those
      * of the first distilled linear's scheme.
      */
-    private static WeightStore distill(LlamaConfig c, WeightStore store, Map<String, QuantScheme> schemes, Map<String, InputStats> stats, int[] tokens) {
+    private static WeightStore distill(LlamaConfig c, WeightStore store, Map<String, QuantScheme> schemes, Map<String, InputStats> stats, int[] tokens,
+                                       List<Lkd.LayerLoss> losses) {
         Map<String, float[]> init = new LinkedHashMap<>();
         schemes.forEach((n, s) -> {
             if (s instanceof QuantScheme.W4A16 w && w.lkd() && w.method() == QuantScheme.Int4Method.GPTQ) {
@@ -223,8 +226,10 @@ public final class QuantizedModels {
             }
         });
         Lkd.Settings settings = schemes.values().stream().filter(QuantScheme::lkd).findFirst().orElseThrow().lkdSettings();
-        float[] invFreq = new LlamaStage(c, store, 0, 0, LinearFactory.DENSE).ropeInvFreq();
+        // the frequencies as the forward has them, from a stage of no layers (silent: it has no work to report)
+        float[] invFreq = Progress.during(Progress.NONE, () -> new LlamaStage(c, store, 0, 0, LinearFactory.DENSE).ropeInvFreq());
         Lkd.Result r = Lkd.distill(c, store, invFreq, schemes, init, tokens, settings);
+        losses.addAll(r.losses());
         WeightEdits e = new WeightEdits(store);
         r.weights().forEach((n, w) -> System.arraycopy(w, 0, e.get(n + ".weight"), 0, w.length));
         return e.apply();

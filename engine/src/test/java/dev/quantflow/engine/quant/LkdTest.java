@@ -1,0 +1,69 @@
+package dev.quantflow.engine.quant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.quantflow.engine.SharedData;
+import dev.quantflow.engine.eval.TextTokens;
+import dev.quantflow.engine.llama.LlamaModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/** ZeroQuant's layer-wise distillation: the scheme language, and a real model distilled through QuantizedModels.build. */
+class LkdTest {
+    @Test
+    void lkdIsAParameterOfTheWeightOnlySchemes() {
+        QuantScheme w4 = QuantScheme.parse("w4a16-rtn:group=64,lkd=true");
+        assertThat(w4.lkd()).isTrue();
+        assertThat(w4.needsCalibration()).isTrue();
+        assertThat(w4.lkdSettings()).isEqualTo(Lkd.Settings.DEFAULT);
+        assertThat(w4).hasToString("w4a16-rtn:group=64,lkd=true");
+        QuantScheme w8 = QuantScheme.parse("w8a16:lkd=true,lkd-steps=50,lkd-lr=3e-5");
+        assertThat(w8.lkdSettings().steps()).isEqualTo(50);
+        assertThat(w8.lkdSettings().lr()).isEqualTo(3e-5);
+        assertThat(QuantScheme.parse(w8.toString())).isEqualTo(w8);
+        assertThat(QuantScheme.parse("w4a16-gptq:group=64,lkd=true").lkd()).isTrue();
+        assertThat(QuantScheme.parse("w4a16-rtn:group=64").lkd()).isFalse();
+        assertThat(QuantScheme.parse("w8a16").needsCalibration()).isFalse();
+        assertThatThrownBy(() -> QuantScheme.parse("w8a8-dynamic:lkd=true")).hasMessageContaining("lkd applies to the weight-only");
+        assertThatThrownBy(() -> QuantScheme.parse("w4a16-awq:lkd=true")).hasMessageContaining("not awq");
+        assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:lkd-steps=5")).hasMessageContaining("need lkd=true");
+        assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:lkd=yes")).hasMessageContaining("true or false");
+        assertThatThrownBy(() -> QuantScheme.parse("w8a16:lkd=true,lkd-lr=-1")).hasMessageContaining("lkd-lr must be a positive number");
+    }
+
+    @Test
+    void distillationLowersEveryLayersLossAndTheBuiltLinearsAreTheTrainedStudent() throws Exception {
+        Path dir = SharedData.path("models/stories260K");
+        Assumptions.assumeTrue(Files.isDirectory(dir), "stories260K absent");
+        try (LlamaModel m = LlamaModel.open(dir)) {
+            var c = m.config();
+            int[] calib = TextTokens.load(SharedData.path("data/stories260K-calib.txt"), m.tokenizer(), 512);
+            // the paper's mixed W4/W8: attention int8, MLP int4, both distilled
+            QuantPlan plan = QuantPlan.parse("w4a16-rtn:group=64,lkd=true,lkd-steps=40", List.of("self_attn=w8a16:lkd=true,lkd-steps=40"));
+            var built = QuantizedModels.build(c, m.weights(), plan, Optional.of(calib), QuantizedModels.Options.DEFAULT);
+            assertThat(built.lkdLosses()).hasSize(c.numLayers());
+            for (Lkd.LayerLoss l : built.lkdLosses()) assertThat(l.after()).as("layer " + l.layer()).isLessThan(0.9 * l.before());
+            for (String n : List.of("model.layers.1.mlp.up_proj", "model.layers.3.mlp.down_proj", "model.layers.2.self_attn.v_proj")) {
+                var t = built.weights().get(n + ".weight");
+                float[] latent = t.toFloatArray();
+                assertThat(latent).as(n + " was trained").isNotEqualTo(m.weights().get(n + ".weight").toFloatArray());
+                QuantizedMatrix expected = n.contains("self_attn")
+                        ? QuantizedMatrix.quantize(latent, t.rows(), t.cols(), IntRange.INT8_SYM, t.cols(), RangeMethod.MIN_MAX)
+                        : QuantizedMatrix.quantize(latent, t.rows(), t.cols(), IntRange.INT4_ASYM, 64, RangeMethod.MIN_MAX);
+                QuantizedMatrix actual = switch (built.format(n)) {
+                    case Int4GroupLinear l -> l.weights();
+                    case Int8Linear l -> l.weights();
+                    default -> throw new AssertionError(n + " is " + built.format(n).scheme());
+                };
+                assertThat(actual.dequantize()).as(n + ": the packed layer is the student that was trained").isEqualTo(
+                        Lkd.fakeQuantize(plan.schemeFor(n), latent, t.rows(), t.cols()));
+                assertThat(actual.q()).isEqualTo(expected.q());
+            }
+        }
+    }
+}
