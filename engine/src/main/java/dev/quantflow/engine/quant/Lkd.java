@@ -22,9 +22,15 @@ import java.util.SplittableRandom;
  * others in the layer take part quantized as their scheme has them. Norm weights stay fp32.
  */
 public final class Lkd {
-    /** steps per layer, Adam learning rate, tokens per training sequence, sequences per step. */
-    public record Settings(int steps, double lr, int seqLen, int batch) {
-        public static final Settings DEFAULT = new Settings(200, 1e-4, 128, 2);
+    /**
+     * steps per layer, Adam learning rate, tokens per training sequence, sequences per step;
+     * fixedScales: each (row, group)'s scale and zero point stay those of the starting weights
+     * (the elements at its min and max are frozen, the others clamped into that range, so the
+     * scheme's min-max quantization of the result finds the same grid); otherwise they follow the
+     * latent weights' min-max at every step.
+     */
+    public record Settings(int steps, double lr, int seqLen, int batch, boolean fixedScales) {
+        public static final Settings DEFAULT = new Settings(200, 3e-5, 128, 1, true);
     }
 
     /** Per layer, the calibration MSE of the layer output before and after training (the kept weights' loss is the smaller). */
@@ -94,6 +100,8 @@ public final class Lkd {
                 v[i] = new double[latent[i].length];
             }
         }
+        Grid[] grid = new Grid[sch.length];
+        if (st.fixedScales()) for (int i = 0; i < sch.length; i++) if (sch[i].lkd()) grid[i] = Grid.of(sch[i], latent[i], shape.out(i), shape.in(i));
         double before = mseAll(g, student(fp, sch, latent, shape), x, target, seqs, st.seqLen());
         float[][] start = new float[sch.length][];
         for (int i = 0; i < sch.length; i++) start[i] = latent[i].clone();
@@ -133,6 +141,7 @@ public final class Lkd {
                     vi[j] = b2 * vi[j] + (1 - b2) * gw[j] * gw[j];
                     w[j] -= (float) (st.lr() * (mi[j] / c1) / (Math.sqrt(vi[j] / c2) + eps));
                 }
+                if (grid[i] != null) grid[i].restore(w, start[i]);
             }
             if (step % 10 == 0 || step == st.steps()) progress.update("lkd layer " + l, step, st.steps(), "steps");
         }
@@ -140,6 +149,61 @@ public final class Lkd {
         float[][] kept = after <= before ? latent : start;   // never worse than where it started
         for (int i = 0; i < sch.length; i++) if (sch[i].lkd()) out.put(LinearNames.layer(l, SUFFIX[i]), kept[i]);
         return new LayerLoss(l, before, Math.min(before, after));
+    }
+
+    /**
+     * The bounds of each (row, group) of the starting weights as the scheme's min-max sees them
+     * (widened to include 0; symmetric: +-max|w|) and the elements that set them: keeping those
+     * and clamping the rest into the bounds keeps every scale and zero point as they started.
+     */
+    record Grid(float[] lo, float[] hi, int groupSize, int groups, boolean[] frozen) {
+        static Grid of(QuantScheme s, float[] w, int out, int in) {
+            boolean sym;
+            int gs;
+            switch (s) {
+                case QuantScheme.W8A16 q -> { sym = true; gs = in; }
+                case QuantScheme.W4A16 q -> { sym = q.symmetric(); gs = Math.min(q.group(), in); }
+                default -> throw new IllegalArgumentException("lkd: no grid for " + s);
+            }
+            int ng = (in + gs - 1) / gs;
+            float[] lo = new float[out * ng], hi = new float[out * ng];
+            boolean[] frozen = new boolean[w.length];
+            for (int o = 0; o < out; o++)
+                for (int g = 0; g < ng; g++) {
+                    int a = o * in + g * gs, b = o * in + Math.min(in, (g + 1) * gs), iMin = a, iMax = a;
+                    for (int j = a; j < b; j++) {
+                        if (w[j] < w[iMin]) iMin = j;
+                        if (w[j] > w[iMax]) iMax = j;
+                    }
+                    float l = Math.min(w[iMin], 0f), h = Math.max(w[iMax], 0f);
+                    if (sym) {
+                        float m = Math.max(-l, h);
+                        int arg = -l >= h ? iMin : iMax;
+                        l = -m;
+                        h = m;
+                        if (m > 0) frozen[arg] = true;
+                    } else {
+                        if (l < 0) frozen[iMin] = true;
+                        if (h > 0) frozen[iMax] = true;
+                    }
+                    lo[o * ng + g] = l;
+                    hi[o * ng + g] = h;
+                }
+            return new Grid(lo, hi, gs, ng, frozen);
+        }
+
+        /** Frozen elements back to their start, the others clamped into their group's bounds. */
+        void restore(float[] w, float[] start) {
+            int in = w.length / (lo.length / groups);
+            for (int j = 0; j < w.length; j++) {
+                if (frozen[j]) {
+                    w[j] = start[j];
+                    continue;
+                }
+                int k = (j / in) * groups + (j % in) / groupSize;
+                w[j] = Math.max(lo[k], Math.min(hi[k], w[j]));
+            }
+        }
     }
 
     /** The student's parameters: each linear's latent weights through its scheme's quantize-dequantize. */

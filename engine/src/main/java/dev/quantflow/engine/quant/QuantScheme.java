@@ -110,7 +110,8 @@ public sealed interface QuantScheme {
     private static String lkdString(Lkd.Settings s) {
         if (s == null) return "";
         Lkd.Settings d = Lkd.Settings.DEFAULT;
-        return ",lkd=true" + (s.steps() != d.steps() ? ",lkd-steps=" + s.steps() : "") + (s.lr() != d.lr() ? ",lkd-lr=" + s.lr() : "");
+        return ",lkd=true" + (s.steps() != d.steps() ? ",lkd-steps=" + s.steps() : "") + (s.lr() != d.lr() ? ",lkd-lr=" + s.lr() : "")
+                + (s.fixedScales() != d.fixedScales() ? ",lkd-scales=" + (s.fixedScales() ? "fixed" : "latent") : "");
     }
 
     /** FP8 weight-only: e4m3 or e5m2 codes with per-channel or per-tensor scales, fp32 activations. */
@@ -194,11 +195,11 @@ public sealed interface QuantScheme {
     /** lkd=true[,lkd-steps=N][,lkd-lr=X]: null unless lkd=true. */
     private static Lkd.Settings lkd(Map<String, String> p, String spec) {
         String on = p.remove("lkd");
-        boolean tuned = p.containsKey("lkd-steps") || p.containsKey("lkd-lr");
+        boolean tuned = p.containsKey("lkd-steps") || p.containsKey("lkd-lr") || p.containsKey("lkd-scales");
         if (on != null && !on.equals("true") && !on.equals("false"))
             throw new IllegalArgumentException("scheme '" + spec + "': lkd must be true or false, got '" + on + "'");
         if (!"true".equals(on)) {
-            if (tuned) throw new IllegalArgumentException("scheme '" + spec + "': lkd-steps and lkd-lr need lkd=true");
+            if (tuned) throw new IllegalArgumentException("scheme '" + spec + "': lkd-steps, lkd-lr and lkd-scales need lkd=true");
             return null;
         }
         Lkd.Settings d = Lkd.Settings.DEFAULT;
@@ -213,7 +214,10 @@ public sealed interface QuantScheme {
             if (!(rate > 0) || Double.isInfinite(rate))
                 throw new IllegalArgumentException("scheme '" + spec + "': lkd-lr must be a positive number, got '" + lr + "'");
         }
-        return new Lkd.Settings(intParam(p, "lkd-steps", d.steps(), spec), rate, d.seqLen(), d.batch());
+        String scales = p.remove("lkd-scales");
+        if (scales != null && !scales.equals("fixed") && !scales.equals("latent"))
+            throw new IllegalArgumentException("scheme '" + spec + "': lkd-scales must be fixed or latent, got '" + scales + "'");
+        return new Lkd.Settings(intParam(p, "lkd-steps", d.steps(), spec), rate, d.seqLen(), d.batch(), scales == null ? d.fixedScales() : scales.equals("fixed"));
     }
 
     private static int intParam(Map<String, String> p, String key, int def, String spec) {

@@ -27,6 +27,10 @@ class LkdTest {
         assertThat(w8.lkdSettings().lr()).isEqualTo(3e-5);
         assertThat(QuantScheme.parse(w8.toString())).isEqualTo(w8);
         assertThat(QuantScheme.parse("w4a16-gptq:group=64,lkd=true").lkd()).isTrue();
+        QuantScheme latent = QuantScheme.parse("w4a16-rtn:group=64,lkd=true,lkd-scales=latent");
+        assertThat(latent.lkdSettings().fixedScales()).isFalse();
+        assertThat(latent).hasToString("w4a16-rtn:group=64,lkd=true,lkd-scales=latent");
+        assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:lkd=true,lkd-scales=free")).hasMessageContaining("fixed or latent");
         assertThat(QuantScheme.parse("w4a16-rtn:group=64").lkd()).isFalse();
         assertThat(QuantScheme.parse("w8a16").needsCalibration()).isFalse();
         assertThatThrownBy(() -> QuantScheme.parse("w8a8-dynamic:lkd=true")).hasMessageContaining("lkd applies to the weight-only");
@@ -34,6 +38,28 @@ class LkdTest {
         assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:lkd-steps=5")).hasMessageContaining("need lkd=true");
         assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:lkd=yes")).hasMessageContaining("true or false");
         assertThatThrownBy(() -> QuantScheme.parse("w8a16:lkd=true,lkd-lr=-1")).hasMessageContaining("lkd-lr must be a positive number");
+    }
+
+    @Test
+    void aFixedGridSurvivesAnyUpdateThroughTheSchemesMinMax() {
+        java.util.Random r = new java.util.Random(7);
+        int out = 6, in = 44;
+        for (String spec : List.of("w4a16-rtn:group=16,lkd=true", "w4a16-rtn:group=16,sym=true,lkd=true", "w8a16:lkd=true")) {
+            QuantScheme s = QuantScheme.parse(spec);
+            float[] w = new float[out * in];
+            for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian() + (i < in ? 3 : 0);   // row 0 all positive: the range widens to 0
+            IntRange range = s instanceof QuantScheme.W8A16 ? IntRange.INT8_SYM : ((QuantScheme.W4A16) s).symmetric() ? IntRange.INT4_SYM : IntRange.INT4_ASYM;
+            int group = s instanceof QuantScheme.W4A16 q ? q.group() : in;
+            QuantizedMatrix before = QuantizedMatrix.quantize(w, out, in, range, group, RangeMethod.MIN_MAX);
+            Lkd.Grid grid = Lkd.Grid.of(s, w, out, in);
+            float[] moved = w.clone();
+            for (int i = 0; i < w.length; i++) moved[i] += (float) r.nextGaussian() * 2;
+            grid.restore(moved, w);
+            QuantizedMatrix after = QuantizedMatrix.quantize(moved, out, in, range, group, RangeMethod.MIN_MAX);
+            assertThat(after.scales()).as(spec).isEqualTo(before.scales());
+            assertThat(after.zeros()).as(spec).isEqualTo(before.zeros());
+            assertThat(after.q()).as(spec + ": the codes did move").isNotEqualTo(before.q());
+        }
     }
 
     @Test
