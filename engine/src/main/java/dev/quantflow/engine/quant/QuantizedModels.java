@@ -211,7 +211,7 @@ public final class QuantizedModels {
 
     /**
      * ZeroQuant's layer-wise distillation of the linears with lkd=true (see {@link Lkd}): GPTQ ones
-     * start from GPTQ's weights, the others from their own; the trained latent weights replace the
+     * start from GPTQ's error-compensated weights, the others from their own; the trained latent weights replace the
      * stored ones, which the schemes then quantize as usual. The steps and learning rate are those
      * of the first distilled linear's scheme.
      */
@@ -220,9 +220,13 @@ public final class QuantizedModels {
         Map<String, float[]> init = new LinkedHashMap<>();
         schemes.forEach((n, s) -> {
             if (s instanceof QuantScheme.W4A16 w && w.lkd() && w.method() == QuantScheme.Int4Method.GPTQ) {
+                // the weights as GPTQ rounded them, error feedback included: they round to GPTQ's codes but sit
+                // inside their grid cells rather than on the grid points, where training could not move them
                 Tensor t = store.get(n + ".weight");
-                init.put(n, Gptq.quantize(t.toFloatArray(), t.rows(), t.cols(), required(stats.get(LinearNames.inputKey(n)), n, s).hessian(),
-                        w.symmetric() ? IntRange.INT4_SYM : IntRange.INT4_ASYM, w.group(), w.actOrder(), Gptq.DEFAULT_DAMP).dequantize());
+                float[] start = new float[t.rows() * t.cols()];
+                Gptq.quantize(t.toFloatArray(), t.rows(), t.cols(), required(stats.get(LinearNames.inputKey(n)), n, s).hessian(),
+                        w.symmetric() ? IntRange.INT4_SYM : IntRange.INT4_ASYM, w.group(), w.actOrder(), Gptq.DEFAULT_DAMP, start);
+                init.put(n, start);
             }
         });
         Lkd.Settings settings = schemes.values().stream().filter(QuantScheme::lkd).findFirst().orElseThrow().lkdSettings();
