@@ -15,19 +15,20 @@ import java.util.SplittableRandom;
  * layer in turn the fp32 layer is the teacher and its quantized copy the student, both fed the
  * teacher's input (the fp32 model's hidden state at that layer on the calibration text). The
  * student's latent fp32 weights are trained with Adam to minimise the MSE of the layer output;
- * the forward uses the quantize-dequantize of the latent weights with the scheme's grid
- * (min-max scales recomputed from the latent at every step, exactly as the scheme quantizes the
- * result afterwards), the backward passes the gradient straight through the rounding to the
- * latent (straight-through estimator). Only linears whose scheme says lkd=true are trained; the
- * others in the layer take part quantized as their scheme has them. Norm weights stay fp32.
+ * the forward uses the quantize-dequantize of the latent weights on the scheme's grid, the
+ * backward passes the gradient straight through the rounding to the latent (straight-through
+ * estimator). By default the grid (each (row, group)'s scale and zero point) stays the starting
+ * one, round to nearest's min-max grid of the fp32 weights or GPTQ's, and only the codes change;
+ * lkd-scales=latent recomputes the min-max grid from the latent weights at every step instead.
+ * Only linears whose scheme says lkd=true are trained; the others in the layer take part
+ * quantized as their scheme has them. Norm weights stay fp32.
  */
 public final class Lkd {
     /**
      * steps per layer, Adam learning rate, tokens per training sequence, sequences per step;
-     * fixedScales: each (row, group)'s scale and zero point stay those of the starting weights
-     * (the elements at its min and max are frozen, the others clamped into that range, so the
-     * scheme's min-max quantization of the result finds the same grid); otherwise they follow the
-     * latent weights' min-max at every step.
+     * fixedScales: each (row, group)'s scale and zero point stay those of the start (round to
+     * nearest's min-max grid of the fp32 weights, or GPTQ's grid), the latent weights clamped into
+     * its range; otherwise they follow the latent weights' min-max at every step.
      */
     public record Settings(int steps, double lr, int seqLen, int batch, boolean fixedScales) {
         public static final Settings DEFAULT = new Settings(200, 3e-5, 128, 1, true);
@@ -36,8 +37,11 @@ public final class Lkd {
     /** Per layer, the calibration MSE of the layer output before and after training (the kept weights' loss is the smaller). */
     public record LayerLoss(int layer, double before, double after) {}
 
-    /** The trained latent weights (name -> (out, in) fp32) and each layer's losses. */
-    public record Result(Map<String, float[]> weights, List<LayerLoss> losses) {}
+    /** The trained linears, quantized (name -> codes on their grid), and each layer's losses. */
+    public record Result(Map<String, QuantizedMatrix> quantized, List<LayerLoss> losses) {}
+
+    /** Where a linear's training starts: latent weights and the grid they are quantized on (fixed scales). */
+    public record Start(float[] latent, QuantizedMatrix grid) {}
 
     private static final String[] SUFFIX = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
             "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
@@ -45,12 +49,12 @@ public final class Lkd {
     private Lkd() {}
 
     /**
-     * Distils every decoder layer that has a linear with lkd=true. init: the student's starting
-     * latent weights by linear name (e.g. GPTQ's dequantized weights); a linear absent from it
-     * starts from its fp32 weight. Returns the latent weights of the trained linears.
+     * Distils every decoder layer that has a linear with lkd=true. init: where a linear starts (GPTQ's
+     * error-compensated weights on GPTQ's grid); one absent from it starts from its fp32 weights on
+     * their min-max grid. Returns the trained linears quantized.
      */
     public static Result distill(LlamaConfig c, WeightStore weights, float[] invFreq, Map<String, QuantScheme> schemes,
-                                 Map<String, float[]> init, int[] calibTokens, Settings st) {
+                                 Map<String, Start> init, int[] calibTokens, Settings st) {
         for (int l = 0; l < c.numLayers(); l++)
             if (c.attentionWindow(l) > 0 && c.attentionWindow(l) < st.seqLen())
                 throw new IllegalArgumentException("lkd: layer " + l + " has a sliding attention window of " + c.attentionWindow(l) + ", shorter than the " + st.seqLen() + "-token training sequences");
@@ -58,7 +62,7 @@ public final class Lkd {
         if (seqs < 1) throw new IllegalArgumentException("lkd needs at least " + st.seqLen() + " calibration tokens, got " + calibTokens.length);
         int n = seqs * st.seqLen(), d = c.hiddenSize();
         DecoderLayerGradients g = new DecoderLayerGradients(DecoderLayerGradients.Shape.of(c, invFreq), st.seqLen());
-        Map<String, float[]> out = new LinkedHashMap<>();
+        Map<String, QuantizedMatrix> out = new LinkedHashMap<>();
         List<LayerLoss> losses = new ArrayList<>();
         Progress progress = Progress.current();
         List<Integer> layers = new ArrayList<>();
@@ -82,27 +86,27 @@ public final class Lkd {
     }
 
     private static LayerLoss trainLayer(DecoderLayerGradients g, WeightStore weights, int l, LlamaConfig c, Map<String, QuantScheme> schemes,
-                                        Map<String, float[]> init, double[] x, double[] target, int seqs, Settings st,
-                                        Map<String, float[]> out, Progress progress) {
+                                        Map<String, Start> init, double[] x, double[] target, int seqs, Settings st,
+                                        Map<String, QuantizedMatrix> out, Progress progress) {
         var shape = g.shape();
         int d = c.hiddenSize(), rowsPerStep = Math.min(seqs, st.batch()) * st.seqLen();
         DecoderLayerGradients.Params fp = params(weights, l, c);
         QuantScheme[] sch = new QuantScheme[DecoderLayerGradients.LINEARS];
         float[][] latent = new float[DecoderLayerGradients.LINEARS][];
         double[][] m = new double[sch.length][], v = new double[sch.length][];
+        QuantizedMatrix[] grid = new QuantizedMatrix[sch.length];   // fixed scales: the grid of each trained linear
         for (int i = 0; i < sch.length; i++) {
             String name = LinearNames.layer(l, SUFFIX[i]);
             sch[i] = schemes.get(name);
-            float[] w0 = init.get(name);
-            latent[i] = w0 != null ? w0.clone() : toFloat(fp.w()[i]);
+            Start s0 = init.get(name);
+            latent[i] = s0 != null ? s0.latent().clone() : toFloat(fp.w()[i]);
             if (sch[i].lkd()) {
                 m[i] = new double[latent[i].length];
                 v[i] = new double[latent[i].length];
+                if (st.fixedScales()) grid[i] = s0 != null ? s0.grid() : minMax(sch[i], latent[i], shape.out(i), shape.in(i));
             }
         }
-        Grid[] grid = new Grid[sch.length];
-        if (st.fixedScales()) for (int i = 0; i < sch.length; i++) if (sch[i].lkd()) grid[i] = Grid.of(sch[i], latent[i], shape.out(i), shape.in(i));
-        double before = mseAll(g, student(fp, sch, latent, shape), x, target, seqs, st.seqLen());
+        double before = mseAll(g, student(fp, sch, latent, grid, shape), x, target, seqs, st.seqLen());
         float[][] start = new float[sch.length][];
         for (int i = 0; i < sch.length; i++) start[i] = latent[i].clone();
         SplittableRandom random = new SplittableRandom(17 + l);
@@ -126,7 +130,7 @@ public final class Lkd {
                 System.arraycopy(x, src, xb, s * st.seqLen() * d, st.seqLen() * d);
                 System.arraycopy(target, src, tb, s * st.seqLen() * d, st.seqLen() * d);
             }
-            DecoderLayerGradients.Params p = student(fp, sch, latent, shape);
+            DecoderLayerGradients.Params p = student(fp, sch, latent, grid, shape);
             var a = g.forward(p, xb, bs, st.seqLen());
             double[] dOut = new double[a.out().length];
             mse(a.out(), tb, dOut);
@@ -141,87 +145,65 @@ public final class Lkd {
                     vi[j] = b2 * vi[j] + (1 - b2) * gw[j] * gw[j];
                     w[j] -= (float) (st.lr() * (mi[j] / c1) / (Math.sqrt(vi[j] / c2) + eps));
                 }
-                if (grid[i] != null) grid[i].restore(w, start[i]);
+                if (grid[i] != null) clampToGrid(grid[i], w);
             }
             if (step % 10 == 0 || step == st.steps()) progress.update("lkd layer " + l, step, st.steps(), "steps");
         }
-        double after = mseAll(g, student(fp, sch, latent, shape), x, target, seqs, st.seqLen());
+        double after = mseAll(g, student(fp, sch, latent, grid, shape), x, target, seqs, st.seqLen());
         float[][] kept = after <= before ? latent : start;   // never worse than where it started
-        for (int i = 0; i < sch.length; i++) if (sch[i].lkd()) out.put(LinearNames.layer(l, SUFFIX[i]), kept[i]);
+        for (int i = 0; i < sch.length; i++)
+            if (sch[i].lkd()) out.put(LinearNames.layer(l, SUFFIX[i]), grid[i] != null ? onGrid(grid[i], kept[i]) : minMax(sch[i], kept[i], shape.out(i), shape.in(i)));
         return new LayerLoss(l, before, Math.min(before, after));
     }
 
-    /**
-     * The bounds of each (row, group) of the starting weights as the scheme's min-max sees them
-     * (widened to include 0; symmetric: +-max|w|) and the elements that set them: keeping those
-     * and clamping the rest into the bounds keeps every scale and zero point as they started.
-     */
-    record Grid(float[] lo, float[] hi, int groupSize, int groups, boolean[] frozen) {
-        static Grid of(QuantScheme s, float[] w, int out, int in) {
-            boolean sym;
-            int gs;
-            switch (s) {
-                case QuantScheme.W8A16 q -> { sym = true; gs = in; }
-                case QuantScheme.W4A16 q -> { sym = q.symmetric(); gs = Math.min(q.group(), in); }
-                default -> throw new IllegalArgumentException("lkd: no grid for " + s);
+    /** w quantized on grid's scales and zero points (the codes change, the grid does not). */
+    static QuantizedMatrix onGrid(QuantizedMatrix grid, float[] w) {
+        int rows = grid.rows(), cols = grid.cols(), gs = grid.layout().groupSize();
+        byte[] q = new byte[rows * cols];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) {
+                int g = c / gs;
+                q[r * cols + c] = (byte) grid.range().quantize(w[r * cols + c], new IntRange.QParams(grid.scale(r, g), grid.zero(r, g)));
             }
-            int ng = (in + gs - 1) / gs;
-            float[] lo = new float[out * ng], hi = new float[out * ng];
-            boolean[] frozen = new boolean[w.length];
-            for (int o = 0; o < out; o++)
-                for (int g = 0; g < ng; g++) {
-                    int a = o * in + g * gs, b = o * in + Math.min(in, (g + 1) * gs), iMin = a, iMax = a;
-                    for (int j = a; j < b; j++) {
-                        if (w[j] < w[iMin]) iMin = j;
-                        if (w[j] > w[iMax]) iMax = j;
-                    }
-                    float l = Math.min(w[iMin], 0f), h = Math.max(w[iMax], 0f);
-                    if (sym) {
-                        float m = Math.max(-l, h);
-                        int arg = -l >= h ? iMin : iMax;
-                        l = -m;
-                        h = m;
-                        if (m > 0) frozen[arg] = true;
-                    } else {
-                        if (l < 0) frozen[iMin] = true;
-                        if (h > 0) frozen[iMax] = true;
-                    }
-                    lo[o * ng + g] = l;
-                    hi[o * ng + g] = h;
-                }
-            return new Grid(lo, hi, gs, ng, frozen);
-        }
+        return new QuantizedMatrix(grid.range(), rows, cols, grid.layout(), q, grid.scales(), grid.zeros());
+    }
 
-        /** Frozen elements back to their start, the others clamped into their group's bounds. */
-        void restore(float[] w, float[] start) {
-            int in = w.length / (lo.length / groups);
-            for (int j = 0; j < w.length; j++) {
-                if (frozen[j]) {
-                    w[j] = start[j];
-                    continue;
-                }
-                int k = (j / in) * groups + (j % in) / groupSize;
-                w[j] = Math.max(lo[k], Math.min(hi[k], w[j]));
+    /** Latent weights beyond their grid's range round to its end codes: clamped there so they do not drift. */
+    static void clampToGrid(QuantizedMatrix grid, float[] w) {
+        int rows = grid.rows(), cols = grid.cols(), gs = grid.layout().groupSize();
+        IntRange r = grid.range();
+        for (int row = 0; row < rows; row++)
+            for (int c = 0; c < cols; c++) {
+                int g = c / gs;
+                float s = grid.scale(row, g);
+                int z = grid.zero(row, g);
+                int i = row * cols + c;
+                w[i] = Math.max((r.qmin() - z) * s, Math.min((r.qmax() - z) * s, w[i]));
             }
-        }
+    }
+
+    /** The scheme's own quantization of w: min-max per (row, group), as QuantizedModels builds it. */
+    static QuantizedMatrix minMax(QuantScheme s, float[] w, int out, int in) {
+        return switch (s) {
+            case QuantScheme.W8A16 q -> QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX);
+            case QuantScheme.W4A16 q when q.lkd() || q.method() == QuantScheme.Int4Method.RTN ->
+                    QuantizedMatrix.quantize(w, out, in, q.symmetric() ? IntRange.INT4_SYM : IntRange.INT4_ASYM, q.group(), RangeMethod.MIN_MAX);
+            default -> throw new IllegalArgumentException("lkd: a layer that is distilled needs every linear in fp32, w8a16 or w4a16 (rtn, or any method with lkd=true); got " + s);
+        };
     }
 
     /** The student's parameters: each linear's latent weights through its scheme's quantize-dequantize. */
-    private static DecoderLayerGradients.Params student(DecoderLayerGradients.Params fp, QuantScheme[] sch, float[][] latent, DecoderLayerGradients.Shape shape) {
+    private static DecoderLayerGradients.Params student(DecoderLayerGradients.Params fp, QuantScheme[] sch, float[][] latent, QuantizedMatrix[] grid,
+                                                        DecoderLayerGradients.Shape shape) {
         double[][] w = new double[sch.length][];
-        for (int i = 0; i < sch.length; i++) w[i] = toDouble(fakeQuantize(sch[i], latent[i], shape.out(i), shape.in(i)));
+        for (int i = 0; i < sch.length; i++)
+            w[i] = toDouble(grid[i] != null ? onGrid(grid[i], latent[i]).dequantize() : fakeQuantize(sch[i], latent[i], shape.out(i), shape.in(i)));
         return new DecoderLayerGradients.Params(fp.attnNorm(), fp.ffnNorm(), w, fp.b());
     }
 
-    /** What the scheme's Linear computes with: the dequantized weights of w quantized as QuantizedModels builds it. */
+    /** What the scheme's Linear computes with: fp32 as is, else the dequantized weights of its min-max quantization. */
     static float[] fakeQuantize(QuantScheme s, float[] w, int out, int in) {
-        return switch (s) {
-            case QuantScheme.Fp32 f -> w;
-            case QuantScheme.W8A16 q -> QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX).dequantize();
-            case QuantScheme.W4A16 q when q.lkd() || q.method() == QuantScheme.Int4Method.RTN ->
-                    QuantizedMatrix.quantize(w, out, in, q.symmetric() ? IntRange.INT4_SYM : IntRange.INT4_ASYM, q.group(), RangeMethod.MIN_MAX).dequantize();
-            default -> throw new IllegalArgumentException("lkd: a layer that is distilled needs every linear in fp32, w8a16 or w4a16 (rtn, or any method with lkd=true); got " + s);
-        };
+        return s instanceof QuantScheme.Fp32 ? w : minMax(s, w, out, in).dequantize();
     }
 
     /** Mean squared error over all values; grad gets d(mse)/d(out). */

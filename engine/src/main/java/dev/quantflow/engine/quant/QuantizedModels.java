@@ -194,12 +194,14 @@ public final class QuantizedModels {
         if (folding) progress.update("scale search", folds.size(), folds.size(), "folds");
         WeightStore store = edits.isEmpty() ? weights : edits.apply();
         List<Lkd.LayerLoss> lkdLosses = new java.util.ArrayList<>();
-        if (schemes.values().stream().anyMatch(QuantScheme::lkd)) store = distill(c, store, schemes, stats, calibTokens.get(), lkdLosses);
+        Map<String, QuantizedMatrix> distilled = schemes.values().stream().anyMatch(QuantScheme::lkd)
+                ? distill(c, store, schemes, stats, calibTokens.get(), lkdLosses) : Map.of();
 
         Map<String, Linear> linears = new LinkedHashMap<>();
         Map<String, InputStats> st = stats;
         LinearFactory factory = (name, weight, bias) -> {
-            Linear l = create(name, schemes.getOrDefault(name, new QuantScheme.Fp32()), weight, bias, st.get(LinearNames.inputKey(name)),
+            QuantizedMatrix trained = distilled.get(name);
+            Linear l = trained != null ? distilledLinear(schemes.get(name), trained, bias) : create(name, schemes.getOrDefault(name, new QuantScheme.Fp32()), weight, bias, st.get(LinearNames.inputKey(name)),
                     foldOfInput.get(LinearNames.inputKey(name)), factors);
             if (opt.trackLayerError() && !(l instanceof DenseLinear)) l = new LayerErrorProbe(l, new DenseLinear(weight, bias));
             linears.put(name, l);
@@ -211,22 +213,22 @@ public final class QuantizedModels {
 
     /**
      * ZeroQuant's layer-wise distillation of the linears with lkd=true (see {@link Lkd}): GPTQ ones
-     * start from GPTQ's error-compensated weights, the others from their own; the trained latent weights replace the
-     * stored ones, which the schemes then quantize as usual. The steps and learning rate are those
-     * of the first distilled linear's scheme.
+     * start from GPTQ's error-compensated weights on GPTQ's grid, the others from their own on
+     * their min-max grid; returns the trained linears' codes, which become the scheme's usual
+     * packed linears. The settings are those of the first distilled linear's scheme.
      */
-    private static WeightStore distill(LlamaConfig c, WeightStore store, Map<String, QuantScheme> schemes, Map<String, InputStats> stats, int[] tokens,
+    private static Map<String, QuantizedMatrix> distill(LlamaConfig c, WeightStore store, Map<String, QuantScheme> schemes, Map<String, InputStats> stats, int[] tokens,
                                        List<Lkd.LayerLoss> losses) {
-        Map<String, float[]> init = new LinkedHashMap<>();
+        Map<String, Lkd.Start> init = new LinkedHashMap<>();
         schemes.forEach((n, s) -> {
             if (s instanceof QuantScheme.W4A16 w && w.lkd() && w.method() == QuantScheme.Int4Method.GPTQ) {
                 // the weights as GPTQ rounded them, error feedback included: they round to GPTQ's codes but sit
                 // inside their grid cells rather than on the grid points, where training could not move them
                 Tensor t = store.get(n + ".weight");
                 float[] start = new float[t.rows() * t.cols()];
-                Gptq.quantize(t.toFloatArray(), t.rows(), t.cols(), required(stats.get(LinearNames.inputKey(n)), n, s).hessian(),
+                QuantizedMatrix grid = Gptq.quantize(t.toFloatArray(), t.rows(), t.cols(), required(stats.get(LinearNames.inputKey(n)), n, s).hessian(),
                         w.symmetric() ? IntRange.INT4_SYM : IntRange.INT4_ASYM, w.group(), w.actOrder(), Gptq.DEFAULT_DAMP, start);
-                init.put(n, start);
+                init.put(n, new Lkd.Start(start, grid));
             }
         });
         Lkd.Settings settings = schemes.values().stream().filter(QuantScheme::lkd).findFirst().orElseThrow().lkdSettings();
@@ -234,9 +236,16 @@ public final class QuantizedModels {
         float[] invFreq = Progress.during(Progress.NONE, () -> new LlamaStage(c, store, 0, 0, LinearFactory.DENSE).ropeInvFreq());
         Lkd.Result r = Lkd.distill(c, store, invFreq, schemes, init, tokens, settings);
         losses.addAll(r.losses());
-        WeightEdits e = new WeightEdits(store);
-        r.weights().forEach((n, w) -> System.arraycopy(w, 0, e.get(n + ".weight"), 0, w.length));
-        return e.apply();
+        return r.quantized();
+    }
+
+    /** A distilled linear in its scheme's format, from the trained codes. */
+    private static Linear distilledLinear(QuantScheme s, QuantizedMatrix q, float[] bias) {
+        return switch (s) {
+            case QuantScheme.W8A16 w -> new Int8Linear(q, bias);
+            case QuantScheme.W4A16 w -> new Int4GroupLinear(q, null, bias, w.toString());
+            default -> throw new IllegalStateException("lkd trained a " + s + " layer");
+        };
     }
 
     static Linear create(String name, QuantScheme scheme, Tensor weight, float[] bias, InputStats input, ChannelFold fold, Map<String, float[]> factors) {
@@ -270,8 +279,7 @@ public final class QuantizedModels {
             case QuantScheme.Fp8W8A8 f -> new Fp8W8A8Linear(Fp8Matrix.quantize(weight.toFloatArray(), out, in, Fp8Format.E4M3, f.perChannelWeights()), f.act(),
                     f.act() == Fp8W8A8Linear.Act.STATIC ? Fp8Matrix.scaleFor(required(input, name, scheme).maxAbs(), Fp8Format.E4M3) : Float.POSITIVE_INFINITY, bias);
             case QuantScheme.Nf4 f -> new Nf4Linear(Nf4Matrix.quantize(weight.toFloatArray(), out, in, f.block(), f.doubleQuant()), bias);
-            // distilled weights are the latent weights LKD trained through round-to-nearest: quantized that way
-            case QuantScheme.W4A16 w -> switch (w.lkd() ? QuantScheme.Int4Method.RTN : w.method()) {
+            case QuantScheme.W4A16 w -> switch (w.method()) {
                 case RTN -> w.symmetric()
                         ? new Int4GroupLinear(QuantizedMatrix.quantize(weight.toFloatArray(), out, in, IntRange.INT4_SYM, w.group(), RangeMethod.MIN_MAX), null, bias, w.toString())
                         : Int4GroupLinear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());

@@ -41,24 +41,28 @@ class LkdTest {
     }
 
     @Test
-    void aFixedGridSurvivesAnyUpdateThroughTheSchemesMinMax() {
+    void onGridKeepsTheScalesAndZeroPointsAndRoundsToNearestOnThem() {
         java.util.Random r = new java.util.Random(7);
         int out = 6, in = 44;
         for (String spec : List.of("w4a16-rtn:group=16,lkd=true", "w4a16-rtn:group=16,sym=true,lkd=true", "w8a16:lkd=true")) {
             QuantScheme s = QuantScheme.parse(spec);
             float[] w = new float[out * in];
             for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian() + (i < in ? 3 : 0);   // row 0 all positive: the range widens to 0
-            IntRange range = s instanceof QuantScheme.W8A16 ? IntRange.INT8_SYM : ((QuantScheme.W4A16) s).symmetric() ? IntRange.INT4_SYM : IntRange.INT4_ASYM;
-            int group = s instanceof QuantScheme.W4A16 q ? q.group() : in;
-            QuantizedMatrix before = QuantizedMatrix.quantize(w, out, in, range, group, RangeMethod.MIN_MAX);
-            Lkd.Grid grid = Lkd.Grid.of(s, w, out, in);
+            QuantizedMatrix grid = Lkd.minMax(s, w, out, in);
+            assertThat(Lkd.onGrid(grid, w).q()).as(spec + ": the start is round to nearest").isEqualTo(grid.q());
             float[] moved = w.clone();
             for (int i = 0; i < w.length; i++) moved[i] += (float) r.nextGaussian() * 2;
-            grid.restore(moved, w);
-            QuantizedMatrix after = QuantizedMatrix.quantize(moved, out, in, range, group, RangeMethod.MIN_MAX);
-            assertThat(after.scales()).as(spec).isEqualTo(before.scales());
-            assertThat(after.zeros()).as(spec).isEqualTo(before.zeros());
-            assertThat(after.q()).as(spec + ": the codes did move").isNotEqualTo(before.q());
+            Lkd.clampToGrid(grid, moved);
+            QuantizedMatrix after = Lkd.onGrid(grid, moved);
+            assertThat(after.scales()).isEqualTo(grid.scales());
+            assertThat(after.zeros()).isEqualTo(grid.zeros());
+            assertThat(after.q()).as(spec + ": the codes did move").isNotEqualTo(grid.q());
+            float[] deq = after.dequantize();
+            for (int i = 0; i < w.length; i++) {
+                int row = i / in, g = (i % in) / grid.layout().groupSize();
+                float step = grid.scale(row, g);
+                assertThat(Math.abs(deq[i] - moved[i])).as(spec + " weight " + i).isLessThanOrEqualTo(step / 2 * 1.0001f);
+            }
         }
     }
 
@@ -75,20 +79,15 @@ class LkdTest {
             assertThat(built.lkdLosses()).hasSize(c.numLayers());
             for (Lkd.LayerLoss l : built.lkdLosses()) assertThat(l.after()).as("layer " + l.layer()).isLessThan(0.9 * l.before());
             for (String n : List.of("model.layers.1.mlp.up_proj", "model.layers.3.mlp.down_proj", "model.layers.2.self_attn.v_proj")) {
-                var t = built.weights().get(n + ".weight");
-                float[] latent = t.toFloatArray();
-                assertThat(latent).as(n + " was trained").isNotEqualTo(m.weights().get(n + ".weight").toFloatArray());
-                QuantizedMatrix expected = n.contains("self_attn")
-                        ? QuantizedMatrix.quantize(latent, t.rows(), t.cols(), IntRange.INT8_SYM, t.cols(), RangeMethod.MIN_MAX)
-                        : QuantizedMatrix.quantize(latent, t.rows(), t.cols(), IntRange.INT4_ASYM, 64, RangeMethod.MIN_MAX);
+                var t = m.weights().get(n + ".weight");
+                QuantizedMatrix rtn = Lkd.minMax(plan.schemeFor(n), t.toFloatArray(), t.rows(), t.cols());
                 QuantizedMatrix actual = switch (built.format(n)) {
                     case Int4GroupLinear l -> l.weights();
                     case Int8Linear l -> l.weights();
                     default -> throw new AssertionError(n + " is " + built.format(n).scheme());
                 };
-                assertThat(actual.dequantize()).as(n + ": the packed layer is the student that was trained").isEqualTo(
-                        Lkd.fakeQuantize(plan.schemeFor(n), latent, t.rows(), t.cols()));
-                assertThat(actual.q()).isEqualTo(expected.q());
+                assertThat(actual.scales()).as(n + ": fixed scales, those of round to nearest").isEqualTo(rtn.scales());
+                assertThat(actual.q()).as(n + ": trained codes").isNotEqualTo(rtn.q());
             }
         }
     }
