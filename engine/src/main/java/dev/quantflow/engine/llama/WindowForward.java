@@ -15,6 +15,12 @@ public final class WindowForward {
         forward(stage, tokens, caches, new int[0]);
     }
 
+    /** The hidden state (n, dim) after the layers of a stage that embeds and has no head. */
+    public static float[] hidden(LlamaStage stage, int[] tokens, IntFunction<KvCache> caches) {
+        if (!stage.hasEmbedding() || stage.hasHead()) throw new IllegalArgumentException("hidden() needs a first stage without lm_head");
+        return forward(stage, tokens, caches, new int[0]);
+    }
+
     /** Logits (n, vocab) at every position of tokens. */
     public static float[] logits(LlamaStage stage, int[] tokens, IntFunction<KvCache> caches) {
         return forward(stage, tokens, caches, IntStream.range(0, tokens.length).toArray());

@@ -20,6 +20,16 @@ public final class Gptq {
     private Gptq() {}
 
     public static QuantizedMatrix quantize(float[] weight, int out, int in, double[] hessian, IntRange range, int groupSize, boolean actOrder, double percDamp) {
+        return quantize(weight, out, in, hessian, range, groupSize, actOrder, percDamp, null);
+    }
+
+    /**
+     * As above; beforeRounding (out, in), when given, gets each weight as GPTQ rounded it (the
+     * original plus the error pushed onto it from earlier columns): a start for training that
+     * rounds to GPTQ's codes (layer-wise distillation).
+     */
+    public static QuantizedMatrix quantize(float[] weight, int out, int in, double[] hessian, IntRange range, int groupSize, boolean actOrder,
+                                           double percDamp, float[] beforeRounding) {
         GroupLayout g = new GroupLayout(in, groupSize);
         int ng = g.groups();
         double[] h = hessian.clone();
@@ -60,6 +70,7 @@ public final class Gptq {
                 for (int o = 0; o < out; o++) {
                     IntRange.QParams p = new IntRange.QParams(scales[o * ng + grp], zeros[o * ng + grp]);
                     int code = range.quantize((float) w[o][col], p);
+                    if (beforeRounding != null) beforeRounding[o * in + col] = (float) w[o][col];
                     q[o * in + col] = (byte) code;
                     double e = (w[o][col] - range.dequantize(code, p)) / d;
                     err[o][i - b0] = e;

@@ -26,6 +26,16 @@ public sealed interface QuantScheme {
         return needsCalibration();
     }
 
+    /** The layer-wise distillation this layer's weights get (lkd=true), or null. */
+    default Lkd.Settings lkdSettings() {
+        return null;
+    }
+
+    /** Whether this layer is trained by ZeroQuant's layer-wise distillation (it then needs calibration text). */
+    default boolean lkd() {
+        return lkdSettings() != null;
+    }
+
     record Fp32() implements QuantScheme {
         public String name() { return "fp32"; }
         @Override public String toString() { return name(); }
@@ -43,10 +53,14 @@ public sealed interface QuantScheme {
         @Override public String toString() { return name(); }
     }
 
-    /** Weight-only int8 per output channel. */
-    record W8A16() implements QuantScheme {
+    /** Weight-only int8 per output channel; lkdSettings non-null: trained by layer-wise distillation first. */
+    record W8A16(Lkd.Settings lkdSettings) implements QuantScheme {
+        public W8A16() {
+            this(null);
+        }
         public String name() { return "w8a16"; }
-        @Override public String toString() { return name(); }
+        @Override public boolean needsCalibration() { return lkd(); }
+        @Override public String toString() { return lkd() ? name() + ":" + lkdString(lkdSettings).substring(1) : name(); }
     }
 
     /** Per-token dynamic int8 activations; weights per output channel (group 0) or per group. */
@@ -91,13 +105,26 @@ public sealed interface QuantScheme {
      * Weight-only int4, groups of G input columns: asymmetric (a scale and a zero point per
      * group), or for RTN symmetric (sym=true: codes -7..7, zero point 0, as GGUF Q4_0 holds them).
      */
-    record W4A16(Int4Method method, int group, boolean actOrder, boolean symmetric) implements QuantScheme {
+    record W4A16(Int4Method method, int group, boolean actOrder, boolean symmetric, Lkd.Settings lkdSettings) implements QuantScheme {
         public W4A16(Int4Method method, int group, boolean actOrder) {
             this(method, group, actOrder, false);
         }
+        public W4A16(Int4Method method, int group, boolean actOrder, boolean symmetric) {
+            this(method, group, actOrder, symmetric, null);
+        }
         public String name() { return "w4a16-" + method.name().toLowerCase(Locale.ROOT); }
-        @Override public boolean needsCalibration() { return method != Int4Method.RTN; }
-        @Override public String toString() { return name() + ":group=" + group + (actOrder ? ",act-order=true" : "") + (symmetric ? ",sym=true" : ""); }
+        @Override public boolean needsCalibration() { return method != Int4Method.RTN || lkd(); }
+        @Override public String toString() {
+            return name() + ":group=" + group + (actOrder ? ",act-order=true" : "") + (symmetric ? ",sym=true" : "") + lkdString(lkdSettings);
+        }
+    }
+
+    /** ",lkd=true" and the settings that differ from the defaults, or "" without distillation. */
+    private static String lkdString(Lkd.Settings s) {
+        if (s == null) return "";
+        Lkd.Settings d = Lkd.Settings.DEFAULT;
+        return ",lkd=true" + (s.steps() != d.steps() ? ",lkd-steps=" + s.steps() : "") + (s.lr() != d.lr() ? ",lkd-lr=" + s.lr() : "")
+                + (s.fixedScales() != d.fixedScales() ? ",lkd-scales=" + (s.fixedScales() ? "fixed" : "latent") : "");
     }
 
     /** FP8 weight-only: e4m3 or e5m2 codes with per-channel or per-tensor scales, fp32 activations. */
@@ -133,11 +160,15 @@ public sealed interface QuantScheme {
         int colon = s.indexOf(':');
         String name = colon < 0 ? s : s.substring(0, colon);
         Map<String, String> p = params(colon < 0 ? "" : s.substring(colon + 1), spec);
+        boolean weightOnly = name.startsWith("w4a16") || name.equals("w8a16") || name.equals("int8");
+        if (!weightOnly && p.keySet().stream().anyMatch(k -> k.startsWith("lkd")))
+            throw new IllegalArgumentException("scheme '" + spec + "': lkd applies to the weight-only w4a16-rtn, w4a16-gptq and w8a16 schemes");
+        Lkd.Settings lkd = weightOnly ? lkd(p, spec) : null;
         QuantScheme q = switch (name) {
             case "fp32", "f32", "dense", "none" -> new Fp32();   // the weights in their stored dtype
             case "bf16" -> new Bf16();
             case "w8a8-tensor" -> new W8A8Tensor();
-            case "w8a16", "int8" -> new W8A16();
+            case "w8a16", "int8" -> new W8A16(lkd);
             case "w8a8-dynamic", "w8a8" -> new W8A8Dynamic(intParam(p, "group", 0, spec));
             case "llm-int8" -> new LlmInt8(floatParam(p, "threshold", 6.0f, spec), fpSource(p.remove("fp"), spec));
             case "smoothquant" -> {
@@ -151,19 +182,21 @@ public sealed interface QuantScheme {
             }
             case "w4a16", "w4a16-rtn", "w4a16-gptq", "w4a16-awq" -> new W4A16(name.equals("w4a16") ? Int4Method.RTN : Int4Method.valueOf(name.substring(6).toUpperCase(Locale.ROOT)),
                     intParam(p, "group", DEFAULT_INT4_GROUP, spec), Boolean.parseBoolean(p.getOrDefault("act-order", "false")),
-                    Boolean.parseBoolean(p.getOrDefault("sym", "false")));
+                    Boolean.parseBoolean(p.getOrDefault("sym", "false")), lkd);
             case "fp8", "fp8-w8a16" -> new Fp8(choice(p, "format", Fp8Format.class, Fp8Format.E4M3, spec), perChannel(p, spec));
             case "fp8-w8a8" -> new Fp8W8A8(perChannel(p, spec), choice(p, "act", Fp8W8A8Linear.Act.class, Fp8W8A8Linear.Act.TOKEN, spec));
             case "nf4", "fp4" -> new FourBit(FourBitCode.valueOf(name.toUpperCase(Locale.ROOT)), intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")));
             default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
                     + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5|search|search-model], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true, "
-                    + "fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor], nf4|fp4[:block=64,double-quant=true])");
+                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor], nf4|fp4[:block=64,double-quant=true])");
         };
         p.remove("act-order");
         p.remove("sym");
         if (!p.isEmpty()) throw new IllegalArgumentException("scheme '" + spec + "': unknown parameter(s) " + p.keySet());
         if (q instanceof W4A16 w && w.actOrder() && w.method() != Int4Method.GPTQ)
             throw new IllegalArgumentException("scheme '" + spec + "': act-order applies to w4a16-gptq only");
+        if (q instanceof W4A16 w && w.lkd() && w.method() == Int4Method.AWQ)
+            throw new IllegalArgumentException("scheme '" + spec + "': lkd=true starts from rtn or gptq weights, not awq");
         if (q instanceof W4A16 w && w.symmetric() && w.method() != Int4Method.RTN)
             throw new IllegalArgumentException("scheme '" + spec + "': sym=true applies to w4a16-rtn only");
         return q;
@@ -178,6 +211,34 @@ public sealed interface QuantScheme {
             m.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
         }
         return m;
+    }
+
+    /** lkd=true[,lkd-steps=N][,lkd-lr=X]: null unless lkd=true. */
+    private static Lkd.Settings lkd(Map<String, String> p, String spec) {
+        String on = p.remove("lkd");
+        boolean tuned = p.containsKey("lkd-steps") || p.containsKey("lkd-lr") || p.containsKey("lkd-scales");
+        if (on != null && !on.equals("true") && !on.equals("false"))
+            throw new IllegalArgumentException("scheme '" + spec + "': lkd must be true or false, got '" + on + "'");
+        if (!"true".equals(on)) {
+            if (tuned) throw new IllegalArgumentException("scheme '" + spec + "': lkd-steps, lkd-lr and lkd-scales need lkd=true");
+            return null;
+        }
+        Lkd.Settings d = Lkd.Settings.DEFAULT;
+        String lr = p.remove("lkd-lr");
+        double rate = d.lr();
+        if (lr != null) {
+            try {
+                rate = Double.parseDouble(lr);
+            } catch (NumberFormatException e) {
+                rate = -1;
+            }
+            if (!(rate > 0) || Double.isInfinite(rate))
+                throw new IllegalArgumentException("scheme '" + spec + "': lkd-lr must be a positive number, got '" + lr + "'");
+        }
+        String scales = p.remove("lkd-scales");
+        if (scales != null && !scales.equals("fixed") && !scales.equals("latent"))
+            throw new IllegalArgumentException("scheme '" + spec + "': lkd-scales must be fixed or latent, got '" + scales + "'");
+        return new Lkd.Settings(intParam(p, "lkd-steps", d.steps(), spec), rate, d.seqLen(), d.batch(), scales == null ? d.fixedScales() : scales.equals("fixed"));
     }
 
     private static int intParam(Map<String, String> p, String key, int def, String spec) {

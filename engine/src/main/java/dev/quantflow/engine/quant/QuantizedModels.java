@@ -40,7 +40,8 @@ public final class QuantizedModels {
 
     /** A model whose linears are built: the stage to run, each linear by name, the folded scales by producer. */
     public record Built(LlamaStage stage, LlamaConfig config, QuantPlan plan, WeightStore weights,
-                        Map<String, Linear> linears, Map<String, float[]> foldFactors, Map<String, String> foldKinds) {
+                        Map<String, Linear> linears, Map<String, float[]> foldFactors, Map<String, String> foldKinds,
+                        List<Lkd.LayerLoss> lkdLosses) {
         /** Resident bytes of all linear weights (incl. lm_head, scales, zero points, fp copies). */
         public long weightBytes() {
             return linears.values().stream().mapToLong(Linear::weightBytes).sum();
@@ -142,7 +143,7 @@ public final class QuantizedModels {
         Map<String, Linear> linears = new LinkedHashMap<>();
         LlamaConfig c = m.config();
         LlamaStage stage = new LlamaStage(c, m.weights(), 0, c.numLayers(), atLoad(c, m.weights(), "fp32").observed(linears::put));
-        return new Built(stage, c, QuantPlan.of(new QuantScheme.Fp32()), m.weights(), linears, Map.of(), Map.of());
+        return new Built(stage, c, QuantPlan.of(new QuantScheme.Fp32()), m.weights(), linears, Map.of(), Map.of(), List.of());
     }
 
     /** Builds plan over model weights; calibTokens is required when a scheme needs calibration. */
@@ -199,18 +200,59 @@ public final class QuantizedModels {
         }
         if (folding) progress.update("scale search", folds.size(), folds.size(), "folds");
         WeightStore store = edits.isEmpty() ? weights : edits.apply();
+        List<Lkd.LayerLoss> lkdLosses = new java.util.ArrayList<>();
+        Map<String, QuantizedMatrix> distilled = schemes.values().stream().anyMatch(QuantScheme::lkd)
+                ? distill(c, store, schemes, stats, calibTokens.get(), lkdLosses) : Map.of();
 
         Map<String, Linear> linears = new LinkedHashMap<>();
         Map<String, InputStats> st = stats;
         LinearFactory factory = (name, weight, bias) -> {
-            Linear l = create(name, schemes.getOrDefault(name, new QuantScheme.Fp32()), weight, bias, st.get(LinearNames.inputKey(name)),
+            QuantizedMatrix trained = distilled.get(name);
+            Linear l = trained != null ? distilledLinear(schemes.get(name), trained, bias) : create(name, schemes.getOrDefault(name, new QuantScheme.Fp32()), weight, bias, st.get(LinearNames.inputKey(name)),
                     foldOfInput.get(LinearNames.inputKey(name)), factors);
             if (opt.trackLayerError() && !(l instanceof DenseLinear)) l = new LayerErrorProbe(l, new DenseLinear(weight, bias));
             linears.put(name, l);
             return l;
         };
         LlamaStage stage = new LlamaStage(c, store, 0, c.numLayers(), factory);
-        return new Built(stage, c, plan, store, linears, factors, kinds);
+        return new Built(stage, c, plan, store, linears, factors, kinds, lkdLosses);
+    }
+
+    /**
+     * ZeroQuant's layer-wise distillation of the linears with lkd=true (see {@link Lkd}): GPTQ ones
+     * start from GPTQ's error-compensated weights on GPTQ's grid, the others from their own on
+     * their min-max grid; returns the trained linears' codes, which become the scheme's usual
+     * packed linears. The settings are those of the first distilled linear's scheme.
+     */
+    private static Map<String, QuantizedMatrix> distill(LlamaConfig c, WeightStore store, Map<String, QuantScheme> schemes, Map<String, InputStats> stats, int[] tokens,
+                                       List<Lkd.LayerLoss> losses) {
+        Map<String, Lkd.Start> init = new LinkedHashMap<>();
+        schemes.forEach((n, s) -> {
+            if (s instanceof QuantScheme.W4A16 w && w.lkd() && w.method() == QuantScheme.Int4Method.GPTQ) {
+                // the weights as GPTQ rounded them, error feedback included: they round to GPTQ's codes but sit
+                // inside their grid cells rather than on the grid points, where training could not move them
+                Tensor t = store.get(n + ".weight");
+                float[] start = new float[t.rows() * t.cols()];
+                QuantizedMatrix grid = Gptq.quantize(t.toFloatArray(), t.rows(), t.cols(), required(stats.get(LinearNames.inputKey(n)), n, s).hessian(),
+                        w.symmetric() ? IntRange.INT4_SYM : IntRange.INT4_ASYM, w.group(), w.actOrder(), Gptq.DEFAULT_DAMP, start);
+                init.put(n, new Lkd.Start(start, grid));
+            }
+        });
+        Lkd.Settings settings = schemes.values().stream().filter(QuantScheme::lkd).findFirst().orElseThrow().lkdSettings();
+        // the frequencies as the forward has them, from a stage of no layers (silent: it has no work to report)
+        float[] invFreq = Progress.during(Progress.NONE, () -> new LlamaStage(c, store, 0, 0, LinearFactory.DENSE).ropeInvFreq());
+        Lkd.Result r = Lkd.distill(c, store, invFreq, schemes, init, tokens, settings);
+        losses.addAll(r.losses());
+        return r.quantized();
+    }
+
+    /** A distilled linear in its scheme's format, from the trained codes. */
+    private static Linear distilledLinear(QuantScheme s, QuantizedMatrix q, float[] bias) {
+        return switch (s) {
+            case QuantScheme.W8A16 w -> new Int8Linear(q, bias);
+            case QuantScheme.W4A16 w -> new Int4GroupLinear(q, null, bias, w.toString());
+            default -> throw new IllegalStateException("lkd trained a " + s + " layer");
+        };
     }
 
     /**

@@ -132,6 +132,10 @@ public final class EvalCommand implements Callable<Integer> {
                         .put("decoder_weight_bytes", built.decoderWeightBytes()).put("fp32_decoder_weight_bytes", refDecoderBytes);
                 o.put("tokens_per_second", tps).put("fp32_tokens_per_second", refTps);
                 o.put("outlier_fraction", outliers.fraction()).put("build_seconds", buildSeconds);
+                if (!built.lkdLosses().isEmpty()) {   // layer-wise distillation: each layer's calibration output MSE before / after
+                    var lkd = o.putArray("lkd_layer_mse");
+                    for (var l : built.lkdLosses()) lkd.addObject().put("layer", l.layer()).put("before", l.before()).put("after", l.after());
+                }
                 ObjectNode le = o.putObject("layer_errors");
                 built.layerErrors().forEach(le::put);
                 System.out.println(om.writeValueAsString(o));
