@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.gguf.GgmlType;
+import dev.quantflow.engine.gguf.GgufFileType;
 import dev.quantflow.engine.gguf.GgufWriter;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.LlamaConfig;
@@ -48,7 +49,6 @@ import java.util.regex.Pattern;
  * then decodes bit for bit to the rounded scheme.
  */
 public final class GgufExport {
-    private static final int LLAMA_FTYPE_ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q4_1 = 3, MOSTLY_Q8_0 = 7, MOSTLY_BF16 = 32;
     private static final Pattern LAYER = Pattern.compile("model\\.layers\\.(\\d+)\\.(.+)");
     private static final Map<String, String> LAYER_NAMES = Map.of(
             "self_attn.q_proj", "attn_q", "self_attn.k_proj", "attn_k", "self_attn.v_proj", "attn_v", "self_attn.o_proj", "attn_output",
@@ -176,23 +176,23 @@ public final class GgufExport {
         norm(w, types, bytes, b, "model.norm.weight");
         Linear head = b.linears().get("lm_head");
         if (head != null && (!c.tieWordEmbeddings() || !(b.format("lm_head") instanceof DenseLinear))) linear(w, types, bytes, maxChange, b, "lm_head", null);
-        w.putUint32("general.file_type", fileType(types)).putUint32("general.quantization_version", 2);
+        w.putUint32("general.file_type", fileType(types).code).putUint32("general.quantization_version", 2);
         tokenizer(w, source, c);
         w.write(file);
         return new Summary(types, maxChange[0], bytes[0]);
     }
 
-    private static int fileType(Map<String, GgmlType> types) {
+    private static GgufFileType fileType(Map<String, GgmlType> types) {
         Map<GgmlType, Integer> n = new EnumMap<>(GgmlType.class);
         types.forEach((name, t) -> { if (name.startsWith("blk.")) n.merge(t, 1, Integer::sum); });
         GgmlType most = n.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(GgmlType.F32);
         return switch (most) {
-            case Q8_0 -> MOSTLY_Q8_0;
-            case Q4_0 -> MOSTLY_Q4_0;
-            case Q4_1 -> MOSTLY_Q4_1;
-            case F16 -> MOSTLY_F16;
-            case BF16 -> MOSTLY_BF16;
-            default -> LLAMA_FTYPE_ALL_F32;
+            case Q8_0 -> GgufFileType.Q8_0;
+            case Q4_0 -> GgufFileType.Q4_0;
+            case Q4_1 -> GgufFileType.Q4_1;
+            case F16 -> GgufFileType.F16;
+            case BF16 -> GgufFileType.BF16;
+            default -> GgufFileType.F32;
         };
     }
 

@@ -17,12 +17,16 @@ import java.util.stream.Collectors;
 import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import picocli.CommandLine;
 
 /** `--model FILE.gguf` through the commands: generate (llama.cpp's ids), serve (what generate prints), eval --chunks, refusals. */
 class GgufCommandsTest {
+    @TempDir
+    Path tmp;
+
     static Path gguf(String file) {
         Path p = SharedData.path("models/sotu6M-gguf/" + file);
         Assumptions.assumeTrue(Files.isRegularFile(p), "no " + p);
@@ -77,6 +81,53 @@ class GgufCommandsTest {
         assertThat(o.path("weight_bytes").asLong()).as("the Q8_0 blocks, read in place").isEqualTo(6_127_616L);
         assertThat(o.path("kl_divergence").asDouble()).isBetween(1e-6, 1e-3);
         assertThat(o.path("perplexity").asDouble() / o.path("fp32_perplexity").asDouble()).isBetween(0.99, 1.01);
+    }
+
+    /**
+     * The quality table's GGUF rows: a file scored against the Hugging Face fp32 model sees the same
+     * tokens and the same reference logits as our schemes' rows (the fp32 perplexity is bit-equal),
+     * and quant-report puts it into that model's table and plot under its preset name.
+     */
+    @Test
+    void ggufRowsJoinTheHfModelsQualityTable() throws Exception {
+        String hf = shared("models/sotu6M"), text = shared("data/sotu6M-eval.txt");
+        QuantCommandsTest.Run ours = QuantCommandsTest.run("eval", "--model", hf, "--quant", "w8a16", "--text", text, "--max-tokens", "96", "--speed-tokens", "0", "--json");
+        QuantCommandsTest.Run file = QuantCommandsTest.run("eval", "--model", gguf("sotu6M-Q4_K_M.gguf").toString(), "--reference", hf, "--text", text,
+                "--max-tokens", "96", "--speed-tokens", "0", "--json");
+        assertThat(ours.code()).as(ours.err()).isZero();
+        assertThat(file.code()).as(file.err()).isZero();
+        ObjectMapper om = new ObjectMapper();
+        JsonNode a = om.readTree(jsonLine(ours.out())), b = om.readTree(jsonLine(file.out()));
+        assertThat(b.path("gguf_file_type").asText()).isEqualTo("Q4_K_M");
+        assertThat(a.has("gguf_file_type")).isFalse();
+        assertThat(b.path("reference").asText()).isEqualTo(hf);
+        assertThat(b.path("tokens").asInt()).isEqualTo(a.path("tokens").asInt()).isEqualTo(96);
+        assertThat(b.path("fp32_perplexity").asDouble()).as("same positions, same reference logits").isEqualTo(a.path("fp32_perplexity").asDouble());
+        // sotu6M: 6 layers x (256x256 x 2 + 256x128 x 2 + 3 x 256x768) decoder weights, + the tied 4096x256 head
+        assertThat(b.path("decoder_weights").asLong()).isEqualTo(a.path("decoder_weights").asLong()).isEqualTo(4_718_592L);
+        assertThat(b.path("weights").asLong()).isEqualTo(4_718_592L + 4096 * 256);
+        // Q4_K 4.5 bits, Q6_K 6.5625: the mix lies between
+        double bits = 8.0 * b.path("decoder_weight_bytes").asLong() / b.path("decoder_weights").asLong();
+        assertThat(bits).isBetween(4.5, 6.5625);
+
+        Path results = tmp.resolve("results.jsonl"), png = tmp.resolve("plot.png");
+        Files.writeString(results, jsonLine(ours.out()) + "\n" + jsonLine(file.out()) + "\n");
+        QuantCommandsTest.Run report = QuantCommandsTest.run("quant-report", "--results", results.toString(), "--only", "sotu6M", "--plot", png.toString());
+        assertThat(report.code()).as(report.err()).isZero();
+        assertThat(report.out()).contains("**sotu6M**").doesNotContain("**sotu6M-Q4_K_M.gguf**")
+                .contains("| w8a16 |").contains("| GGUF Q4_K_M |").contains(String.format(java.util.Locale.ROOT, "| %.2f |", bits));
+        assertThat(Files.size(png)).isPositive();
+        QuantCommandsTest.Run none = QuantCommandsTest.run("quant-report", "--results", results.toString(), "--only", "stories260K");
+        assertThat(none.code()).isEqualTo(2);
+        assertThat(none.err()).contains("no results for stories260K");
+    }
+
+    private static String shared(String p) {
+        return SharedData.path(p).toString();
+    }
+
+    private static String jsonLine(String out) {
+        return out.lines().filter(l -> l.startsWith("{")).findFirst().orElseThrow();
     }
 
     @Test
