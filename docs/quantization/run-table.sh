@@ -7,6 +7,8 @@
 # After sotu6M's rows come llama.cpp's GGUF files of sotu6M (GGUF, file names in $GGUF_DIR), run as
 # stored and scored by the same eval against the same fp32 reference (--reference the HF sotu6M):
 # same text, same token positions, same reference logits as our schemes' rows.
+# MODELS (default all four: stories260K stories260K-outliers sotu6M sotu6M-outliers) picks models,
+# APPEND=1 appends to OUT instead of starting it afresh.
 set -euo pipefail
 OUT=${OUT:-docs/quantization/results.jsonl}
 QF=${QF:-bin/quantflow}
@@ -14,11 +16,13 @@ TMP=${TMP:-/tmp/quantflow-quant}
 GGUF_DIR=${GGUF_DIR:-../shared/models/sotu6M-gguf}
 GGUF=${GGUF-$([ -n "${SCHEMES:-}" ] || echo "sotu6M-F32.gguf sotu6M-F16.gguf sotu6M-Q8_0.gguf sotu6M-Q6_K.gguf sotu6M-Q4_K_M.gguf sotu6M-Q4_0.gguf")}
 mkdir -p "$TMP"
-: > "$OUT"
+MODELS=${MODELS:-stories260K stories260K-outliers sotu6M sotu6M-outliers}
+[ "${APPEND:-}" = 1 ] || : > "$OUT"
 for base in stories260K sotu6M; do
   [ -d "$TMP/$base-outliers" ] || $QF inject-outliers --model ../shared/models/$base --out "$TMP/$base-outliers" --channels 2 --scale 40 --seed 1
   G=$([ $base = stories260K ] && echo 32 || echo 128)
   for model in ../shared/models/$base "$TMP/$base-outliers"; do
+    [[ " $MODELS " == *" $(basename "$model") "* ]] || continue
     ALL="fp32 bf16 w8a8-tensor w8a16 w8a8-dynamic w8a8-dynamic:group=G llm-int8 llm-int8:fp=dequant llm-int8:fp=copy
          smoothquant smoothquant:weights=tensor
          w4a16-rtn:group=32 w4a16-gptq:group=32 w4a16-awq:group=32 w4a16-rtn:group=64 w4a16-gptq:group=64 w4a16-awq:group=64
