@@ -104,6 +104,16 @@ public record LlamaConfig(
                 MissingNode.getInstance(), outputBias, mlpBias, attentionWindows);
     }
 
+    /** Weights of the decoder layers' linears (q, k, v, o, gate, up, down; in x out each): what bits per weight divide by. */
+    public long decoderLinearWeights() {
+        return (long) numLayers * (2L * hiddenSize * qDim() + 2L * hiddenSize * kvDim() + 3L * hiddenSize * intermediateSize);
+    }
+
+    /** Weights of lm_head (the embedding when tied). */
+    public long headWeights() {
+        return (long) vocabSize * hiddenSize;
+    }
+
     public int kvDim() {
         return numKvHeads * headDim;
     }

@@ -134,8 +134,8 @@ public final class EvalCommand implements Callable<Integer> {
                 o.put("kl_divergence", r.klDivergence()).put("top1_agreement", r.top1Agreement()).put("tokens", r.tokens());
                 o.put("weight_bytes", built.weightBytes()).put("fp32_weight_bytes", refBytes)
                         .put("decoder_weight_bytes", built.decoderWeightBytes()).put("fp32_decoder_weight_bytes", refDecoderBytes);
-                long[] counts = linearWeightCounts(reference);   // the weights the bytes hold: bits per weight = 8 bytes / count
-                o.put("weights", counts[0]).put("decoder_weights", counts[1]);
+                // the weights the bytes hold: bits per weight = 8 bytes / count
+                o.put("weights", c.decoderLinearWeights() + c.headWeights()).put("decoder_weights", c.decoderLinearWeights());
                 o.put("tokens_per_second", tps).put("fp32_tokens_per_second", refTps);
                 o.put("outlier_fraction", outliers.fraction()).put("build_seconds", buildSeconds);
                 ObjectNode le = o.putObject("layer_errors");
@@ -153,14 +153,6 @@ public final class EvalCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    /** {all linears incl. lm_head, decoder layers' linears}: in x out summed, no padding. */
-    static long[] linearWeightCounts(LlamaStage s) {
-        long decoder = 0;
-        for (int l = s.firstLayer(); l < s.lastLayer(); l++) for (var lin : s.layer(l).linears()) decoder += (long) lin.inFeatures() * lin.outFeatures();
-        long head = s.hasHead() ? (long) s.lmHead().inFeatures() * s.lmHead().outFeatures() : 0;
-        return new long[] {decoder + head, decoder};
     }
 
     /** llama-quantize's preset name from general.file_type (Q4_K_M, ...), for reports. */

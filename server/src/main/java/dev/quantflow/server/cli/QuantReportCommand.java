@@ -2,6 +2,9 @@ package dev.quantflow.server.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.quantflow.engine.gguf.GgufFile;
+import dev.quantflow.engine.model.LlamaConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,6 +37,7 @@ public final class QuantReportCommand implements Callable<Integer> {
         for (String line : Files.readAllLines(results)) {
             if (line.isBlank()) continue;
             JsonNode n = om.readTree(line);
+            if (!n.has("decoder_weights")) withWeightCounts((ObjectNode) n);
             String group = shortName(n.path("reference").asText(n.path("model").asText()));
             if (only == null || only.equals(group)) byModel.computeIfAbsent(group, k -> new ArrayList<>()).add(n);
         }
@@ -56,6 +60,14 @@ public final class QuantReportCommand implements Callable<Integer> {
         System.out.print(md);
         if (plot != null) QuantPlot.write(byModel, plot);   // AWT only when plotting: the server image has no java.desktop
         return 0;
+    }
+
+    /** Results written before eval recorded the weight counts: counted from the model's config, when the model is still there. */
+    private static void withWeightCounts(ObjectNode n) {
+        Path model = Path.of(n.path("model").asText());
+        if (!Files.exists(model.resolve("config.json")) && !GgufFile.isGguf(model)) return;
+        LlamaConfig c = LlamaConfig.load(model);
+        n.put("weights", c.decoderLinearWeights() + c.headWeights()).put("decoder_weights", c.decoderLinearWeights());
     }
 
     /** A GGUF file's row is named by its llama-quantize preset; ours by the scheme. */

@@ -115,11 +115,18 @@ class GgufCommandsTest {
         assertThat(bits).isBetween(4.5, 6.5625);
 
         Path results = tmp.resolve("results.jsonl"), png = tmp.resolve("plot.png");
-        Files.writeString(results, jsonLine(ours.out()) + "\n" + jsonLine(file.out()) + "\n");
+        // a row written before eval recorded weight counts: quant-report counts them from the model's config
+        com.fasterxml.jackson.databind.node.ObjectNode old = (com.fasterxml.jackson.databind.node.ObjectNode) a.deepCopy();
+        old.remove(java.util.List.of("weights", "decoder_weights", "reference"));
+        old.put("scheme", "old-row");
+        Files.writeString(results, jsonLine(ours.out()) + "\n" + jsonLine(file.out()) + "\n" + om.writeValueAsString(old) + "\n");
         QuantCommandsTest.Run report = QuantCommandsTest.run("quant-report", "--results", results.toString(), "--only", "sotu6M", "--plot", png.toString());
         assertThat(report.code()).as(report.err()).isZero();
         assertThat(report.out()).contains("**sotu6M**").doesNotContain("**sotu6M-Q4_K_M.gguf**")
                 .contains("| w8a16 |").contains("| GGUF Q4_K_M |").contains(String.format(java.util.Locale.ROOT, "| %.2f |", bits));
+        double w8 = 8.0 * a.path("decoder_weight_bytes").asLong() / 4_718_592;
+        assertThat(report.out().lines().filter(l -> l.startsWith("| old-row |") || l.startsWith("| w8a16 |")))
+                .hasSize(2).allMatch(l -> l.contains(String.format(java.util.Locale.ROOT, "| %.2f |", w8)));
         assertThat(Files.size(png)).isPositive();
         QuantCommandsTest.Run none = QuantCommandsTest.run("quant-report", "--results", results.toString(), "--only", "stories260K");
         assertThat(none.code()).isEqualTo(2);
