@@ -2,6 +2,7 @@ package dev.quantflow.engine.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import dev.quantflow.engine.gguf.GgufFile;
 import dev.quantflow.engine.gguf.GgufFormatException;
 import java.io.IOException;
@@ -86,6 +87,31 @@ public record LlamaConfig(
         public boolean dynamic() {
             return type.equals("dynamic");
         }
+    }
+
+    /**
+     * This config as a plain fp32 model's: no quantization_config, and a GGUF file's architecture
+     * ("llama", "qwen2") as Hugging Face names it. What a GGUF file decoded to fp32 is (quantize's source).
+     */
+    public LlamaConfig asFp32Source() {
+        String arch = switch (architecture) {
+            case "llama" -> "LlamaForCausalLM";
+            case "qwen2" -> "Qwen2ForCausalLM";
+            default -> architecture;
+        };
+        return new LlamaConfig(arch, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize, maxPositions, rmsNormEps,
+                ropeTheta, ropeScaling, tieWordEmbeddings, attentionBias, bosTokenId, eosTokenIds,
+                MissingNode.getInstance(), outputBias, mlpBias, attentionWindows);
+    }
+
+    /** Weights of the decoder layers' linears (q, k, v, o, gate, up, down; in x out each): what bits per weight divide by. */
+    public long decoderLinearWeights() {
+        return (long) numLayers * (2L * hiddenSize * qDim() + 2L * hiddenSize * kvDim() + 3L * hiddenSize * intermediateSize);
+    }
+
+    /** Weights of lm_head (the embedding when tied). */
+    public long headWeights() {
+        return (long) vocabSize * hiddenSize;
     }
 
     public int kvDim() {

@@ -6,6 +6,7 @@ import dev.quantflow.engine.gguf.GgufFile;
 import dev.quantflow.engine.gguf.GgufFormatException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -169,6 +170,20 @@ public final class WeightStore implements AutoCloseable {
         view.tensors.putAll(tensors);
         view.tensors.putAll(replaced);
         view.metadata.putAll(metadata);
+        return view;
+    }
+
+    /**
+     * A view with every tensor as F32: block types (Q8_0, Q4_K, ...) decoded once through
+     * TensorDecoder, F16/BF16 widened, F32 shared. The view is an fp32 source (isGguf() false), as
+     * quantize takes a GGUF file; close this store after the view.
+     */
+    public WeightStore decodedToF32() {
+        Map<String, Tensor> decoded = new LinkedHashMap<>();
+        for (Tensor t : tensors.values())
+            if (t.dtype() != DType.F32) decoded.put(t.name(), new Tensor(t.name(), DType.F32, t.shape(), MemorySegment.ofArray(t.toFloatArray())));
+        WeightStore view = withReplaced(decoded);
+        view.metadata.put("format", "gguf decoded to f32");
         return view;
     }
 

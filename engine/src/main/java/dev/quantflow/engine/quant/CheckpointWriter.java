@@ -3,7 +3,10 @@ package dev.quantflow.engine.quant;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.quantflow.engine.gguf.GgufFile;
 import dev.quantflow.engine.model.DType;
+import dev.quantflow.engine.model.GgufHfFiles;
+import dev.quantflow.engine.model.GgufSource;
 import dev.quantflow.engine.model.SafetensorsWriter;
 import dev.quantflow.engine.model.Tensor;
 import java.io.IOException;
@@ -62,15 +65,23 @@ public final class CheckpointWriter {
         try {
             Files.createDirectories(out);
             if (Files.isSameFile(source, out)) throw new IllegalArgumentException("--out must differ from the source model directory");
-            try (Stream<Path> files = Files.list(source)) {
-                for (Path f : files.toList()) {
-                    String n = f.getFileName().toString();
-                    if (n.endsWith(".safetensors") || n.equals("model.safetensors.index.json") || n.equals("config.json") || !Files.isRegularFile(f)) continue;
-                    Files.copy(f, out.resolve(n), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
             ObjectMapper om = new ObjectMapper();
-            ObjectNode config = (ObjectNode) om.readTree(source.resolve("config.json").toFile());
+            ObjectNode config;
+            if (GgufFile.isGguf(source)) {   // a GGUF source has no HF files to copy: written from its metadata
+                try (GgufFile g = GgufFile.open(source)) {
+                    config = GgufHfFiles.config(source, GgufSource.config(g).asFp32Source());
+                    GgufHfFiles.writeTokenizer(g, out);
+                }
+            } else {
+                try (Stream<Path> files = Files.list(source)) {
+                    for (Path f : files.toList()) {
+                        String n = f.getFileName().toString();
+                        if (n.endsWith(".safetensors") || n.equals("model.safetensors.index.json") || n.equals("config.json") || !Files.isRegularFile(f)) continue;
+                        Files.copy(f, out.resolve(n), StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+                config = (ObjectNode) om.readTree(source.resolve("config.json").toFile());
+            }
             config.remove("quantization_config");
             if (quantizationConfig != null) config.set("quantization_config", quantizationConfig);
             om.writerWithDefaultPrettyPrinter().writeValue(out.resolve("config.json").toFile(), config);

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.gguf.GgmlType;
+import dev.quantflow.engine.gguf.GgufFile;
+import dev.quantflow.engine.gguf.GgufFileType;
 import dev.quantflow.engine.gguf.GgufWriter;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.LlamaConfig;
@@ -48,7 +50,6 @@ import java.util.regex.Pattern;
  * then decodes bit for bit to the rounded scheme.
  */
 public final class GgufExport {
-    private static final int LLAMA_FTYPE_ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q4_1 = 3, MOSTLY_Q8_0 = 7, MOSTLY_BF16 = 32;
     private static final Pattern LAYER = Pattern.compile("model\\.layers\\.(\\d+)\\.(.+)");
     private static final Map<String, String> LAYER_NAMES = Map.of(
             "self_attn.q_proj", "attn_q", "self_attn.k_proj", "attn_k", "self_attn.v_proj", "attn_v", "self_attn.o_proj", "attn_output",
@@ -150,7 +151,7 @@ public final class GgufExport {
         if (!c.ropeScaling().type().equals("none")) throw new IllegalArgumentException("GGUF export: rope_scaling " + c.ropeScaling().type() + " is not written (llama.cpp needs rope_freqs for it)");
         if (c.attentionBias()) throw new IllegalArgumentException("GGUF export: attention biases are not written");
         GgufWriter w = new GgufWriter();
-        w.putString("general.architecture", "llama").putString("general.name", source.getFileName().toString())
+        w.putString("general.architecture", "llama").putString("general.name", source.getFileName().toString().replaceAll("\\.gguf$", ""))
                 .putUint32("llama.context_length", c.maxPositions()).putUint32("llama.embedding_length", c.hiddenSize())
                 .putUint32("llama.block_count", c.numLayers()).putUint32("llama.feed_forward_length", c.intermediateSize())
                 .putUint32("llama.attention.head_count", c.numHeads()).putUint32("llama.attention.head_count_kv", c.numKvHeads())
@@ -176,23 +177,23 @@ public final class GgufExport {
         norm(w, types, bytes, b, "model.norm.weight");
         Linear head = b.linears().get("lm_head");
         if (head != null && (!c.tieWordEmbeddings() || !(b.format("lm_head") instanceof DenseLinear))) linear(w, types, bytes, maxChange, b, "lm_head", null);
-        w.putUint32("general.file_type", fileType(types)).putUint32("general.quantization_version", 2);
+        w.putUint32("general.file_type", fileType(types).code).putUint32("general.quantization_version", 2);
         tokenizer(w, source, c);
         w.write(file);
         return new Summary(types, maxChange[0], bytes[0]);
     }
 
-    private static int fileType(Map<String, GgmlType> types) {
+    private static GgufFileType fileType(Map<String, GgmlType> types) {
         Map<GgmlType, Integer> n = new EnumMap<>(GgmlType.class);
         types.forEach((name, t) -> { if (name.startsWith("blk.")) n.merge(t, 1, Integer::sum); });
         GgmlType most = n.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(GgmlType.F32);
         return switch (most) {
-            case Q8_0 -> MOSTLY_Q8_0;
-            case Q4_0 -> MOSTLY_Q4_0;
-            case Q4_1 -> MOSTLY_Q4_1;
-            case F16 -> MOSTLY_F16;
-            case BF16 -> MOSTLY_BF16;
-            default -> LLAMA_FTYPE_ALL_F32;
+            case Q8_0 -> GgufFileType.Q8_0;
+            case Q4_0 -> GgufFileType.Q4_0;
+            case Q4_1 -> GgufFileType.Q4_1;
+            case F16 -> GgufFileType.F16;
+            case BF16 -> GgufFileType.BF16;
+            default -> GgufFileType.F32;
         };
     }
 
@@ -303,6 +304,10 @@ public final class GgufExport {
      * control 3, user-defined 4, byte 6.
      */
     private static void tokenizer(GgufWriter w, Path source, LlamaConfig c) {
+        if (GgufFile.isGguf(source)) {
+            copyTokenizer(w, source);
+            return;
+        }
         JsonNode tj, cfg;
         try {
             ObjectMapper om = new ObjectMapper();
@@ -348,5 +353,26 @@ public final class GgufExport {
         if (unk != null && model.path("vocab").has(unk)) w.putUint32("tokenizer.ggml.unknown_token_id", model.path("vocab").path(unk).asInt());
         w.putBool("tokenizer.ggml.add_bos_token", cfg.path("add_bos_token").asBoolean(true))
                 .putBool("tokenizer.ggml.add_eos_token", cfg.path("add_eos_token").asBoolean(false));
+    }
+
+    /** A GGUF source's tokenizer.* metadata (vocabulary, scores, types, ids, chat template), value for value. */
+    private static void copyTokenizer(GgufWriter w, Path source) {
+        try (GgufFile g = GgufFile.open(source)) {
+            for (var e : g.metadata().entrySet()) {
+                String k = e.getKey();
+                if (!k.startsWith("tokenizer.")) continue;
+                switch (e.getValue()) {
+                    case String v -> w.putString(k, v);
+                    case Boolean v -> w.putBool(k, v);
+                    case Float v -> w.putFloat(k, v);
+                    case Double v -> w.putFloat(k, v.floatValue());
+                    case Number v -> w.putUint32(k, v.longValue());
+                    case List<?> l when l.isEmpty() || l.getFirst() instanceof String -> w.putStrings(k, g.getStringArray(k));
+                    case List<?> l when l.getFirst() instanceof Float || l.getFirst() instanceof Double -> w.putFloats(k, g.getFloatArray(k));
+                    case List<?> l -> w.putInts(k, g.getIntArray(k));
+                    default -> throw new IllegalArgumentException(source + ": metadata " + k + " of an unexpected kind");
+                }
+            }
+        }
     }
 }

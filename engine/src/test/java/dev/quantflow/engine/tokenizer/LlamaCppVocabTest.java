@@ -3,6 +3,8 @@ package dev.quantflow.engine.tokenizer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quantflow.engine.SharedData;
+import dev.quantflow.engine.gguf.GgufFile;
+import dev.quantflow.engine.model.GgufHfFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * llama.cpp's tokenizer test vectors (encoded without BOS). The required vocabularies must pass
@@ -37,6 +40,15 @@ class LlamaCppVocabTest {
     @Test
     void llamaSpmFromGguf() {
         assertAllPass(TestTokenizers.llamaSpmGguf(), "llama-spm");
+    }
+
+    /** What quantize writes beside a model quantized from a GGUF file: tokenizer.json from the file's SentencePiece vocabulary. */
+    @Test
+    void llamaSpmThroughTheTokenizerJsonWrittenFromItsGguf(@TempDir Path tmp) {
+        try (GgufFile g = GgufFile.open(DIR.resolve("ggml-vocab-llama-spm.gguf"))) {
+            GgufHfFiles.writeTokenizer(g, tmp);
+        }
+        assertAllPass(Tokenizer.fromModelDir(tmp), "llama-spm");
     }
 
     @Test

@@ -7,6 +7,8 @@ import dev.quantflow.engine.eval.DecodeSpeed;
 import dev.quantflow.engine.eval.EvalResult;
 import dev.quantflow.engine.eval.PerplexityEvaluator;
 import dev.quantflow.engine.eval.TextTokens;
+import dev.quantflow.engine.gguf.GgufFile;
+import dev.quantflow.engine.gguf.GgufFileType;
 import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LlamaModel;
@@ -124,12 +126,16 @@ public final class EvalCommand implements Callable<Integer> {
             if (json) {
                 ObjectMapper om = new ObjectMapper();
                 ObjectNode o = om.createObjectNode();
-                o.put("scheme", scheme).put("kv", kv.toString()).put("model", model.dir().toString());
+                o.put("scheme", scheme).put("kv", kv.toString()).put("model", model.dir().toString())
+                        .put("reference", referenceDir == null ? model.dir().toString() : referenceDir);
+                if (m.weights().isGguf()) ggufFileType(model.dir()).ifPresent(t -> o.put("gguf_file_type", t));
                 o.put("perplexity", r.perplexity()).put("fp32_perplexity", r.referencePerplexity())
                         .put("perplexity_delta_pct", r.perplexityDeltaPercent());
                 o.put("kl_divergence", r.klDivergence()).put("top1_agreement", r.top1Agreement()).put("tokens", r.tokens());
                 o.put("weight_bytes", built.weightBytes()).put("fp32_weight_bytes", refBytes)
                         .put("decoder_weight_bytes", built.decoderWeightBytes()).put("fp32_decoder_weight_bytes", refDecoderBytes);
+                // the weights the bytes hold: bits per weight = 8 bytes / count
+                o.put("weights", c.decoderLinearWeights() + c.headWeights()).put("decoder_weights", c.decoderLinearWeights());
                 o.put("tokens_per_second", tps).put("fp32_tokens_per_second", refTps);
                 o.put("outlier_fraction", outliers.fraction()).put("build_seconds", buildSeconds);
                 if (!built.lkdLosses().isEmpty()) {   // layer-wise distillation: each layer's calibration output MSE before / after
@@ -151,6 +157,13 @@ public final class EvalCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** llama-quantize's preset name from general.file_type (Q4_K_M, ...), for reports. */
+    static Optional<String> ggufFileType(Path file) {
+        try (GgufFile g = GgufFile.open(file)) {
+            return GgufFileType.of(g).map(Enum::name);
+        }
     }
 
     static long linearBytes(LlamaStage s) {

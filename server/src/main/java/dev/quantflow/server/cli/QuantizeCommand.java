@@ -1,6 +1,8 @@
 package dev.quantflow.server.cli;
 
 import dev.quantflow.engine.llama.LlamaModel;
+import dev.quantflow.engine.model.LlamaConfig;
+import dev.quantflow.engine.model.WeightStore;
 import dev.quantflow.engine.quant.GgufExport;
 import dev.quantflow.engine.onnx.OnnxGraph;
 import dev.quantflow.engine.quant.OnnxExport;
@@ -53,11 +55,17 @@ public final class QuantizeCommand implements Callable<Integer> {
         QuantPlan plan = quant.plan();
         long t0 = System.nanoTime();
         try (LlamaModel m = LlamaModel.open(model.dir())) {
-            if (m.weights().isGguf())
-                throw new QuantflowCommand.UserError(model.dir() + ": quantize writes a Hugging Face directory beside its source's config and tokenizer files; "
-                        + "give the Hugging Face directory the GGUF file was converted from (a GGUF file's own types run as they are with generate, serve and eval)");
-            if (QuantizedCheckpoint.isQuantized(m.config())) throw new QuantflowCommand.UserError(model.dir() + " is already quantized; quantize the original model");
-            QuantizedModels.Built b = QuantizedModels.build(m.config(), m.weights(), plan, quant.calibTokens(m.tokenizer()), QuantizedModels.Options.DEFAULT);
+            // a GGUF file (any of its types) is decoded to fp32 once and quantized as an fp32 model is
+            boolean gguf = m.weights().isGguf();
+            if (!gguf && QuantizedCheckpoint.isQuantized(m.config())) throw new QuantflowCommand.UserError(model.dir() + " is already quantized; quantize the original model");
+            LlamaConfig c = gguf ? m.config().asFp32Source() : m.config();
+            QuantizedModels.Built b;
+            try {
+                b = build(m, c, gguf ? m.weights().decodedToF32() : m.weights(), plan);
+            } catch (IllegalArgumentException e) {
+                if (gguf) throw new QuantflowCommand.UserError(e.getMessage());
+                throw e;
+            }
             if (f == QuantizedCheckpoint.Format.GGUF) {
                 GgufExport.Summary s;
                 try {
@@ -80,10 +88,19 @@ public final class QuantizeCommand implements Callable<Integer> {
                         out, plan, form.name().toLowerCase(Locale.ROOT), OnnxGraph.OPSET, s.nodes(), s.counts(), s.bytes(), (System.nanoTime() - t0) / 1e9);
                 return 0;
             }
-            QuantizedCheckpoint.save(b, model.dir(), out, f);
+            try {
+                QuantizedCheckpoint.save(b, model.dir(), out, f);
+            } catch (IllegalArgumentException e) {
+                if (gguf) throw new QuantflowCommand.UserError(e.getMessage());   // e.g. a vocabulary with no tokenizer.json form
+                throw e;
+            }
             spec.commandLine().getErr().printf(Locale.ROOT, "wrote %s (%s, %s format): linear weights %d bytes, in %.1f s%n",
                     out, plan, f.name().toLowerCase(Locale.ROOT), b.weightBytes(), (System.nanoTime() - t0) / 1e9);
         }
         return 0;
+    }
+
+    private QuantizedModels.Built build(LlamaModel m, LlamaConfig c, WeightStore weights, QuantPlan plan) {
+        return QuantizedModels.build(c, weights, plan, quant.calibTokens(m.tokenizer()), QuantizedModels.Options.DEFAULT);
     }
 }

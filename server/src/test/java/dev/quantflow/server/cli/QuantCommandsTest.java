@@ -60,6 +60,10 @@ class QuantCommandsTest {
         assertThat(j.get("perplexity").asDouble()).isGreaterThan(1);
         assertThat(j.get("weight_bytes").asLong()).isLessThan(j.get("fp32_weight_bytes").asLong() / 2);
         assertThat(j.get("layer_errors").size()).isEqualTo(5 * 7);
+        // stories260K: 5 layers x (64x64 x 2 + 64x32 x 2 + 3 x 64x172) weights, + the tied 512x64 head
+        assertThat(j.get("decoder_weights").asLong()).isEqualTo(226_560L);
+        assertThat(j.get("weights").asLong()).isEqualTo(226_560L + 512 * 64);
+        assertThat(j.get("reference").asText()).isEqualTo(shared("models/stories260K"));
     }
 
     @Test
