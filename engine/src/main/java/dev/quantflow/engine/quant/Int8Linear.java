@@ -7,12 +7,14 @@ import dev.quantflow.engine.compute.VectorMath;
 
 /**
  * W8A16: weight-only int8, one scale per output channel, activations stay fp32. Decode reads one
- * byte per weight (a quarter of fp32, half of bf16) and dequantizes in registers; a batch of rows dequantizes two weight rows at a time and runs the
- * fp32 prefill tile over them (VectorMath.matmulRows).
+ * byte per weight (a quarter of fp32, half of bf16) and dequantizes in registers, eight weight
+ * rows per activation load (the codes are held in Int8Kernels.interleave8's layout, converted
+ * once here); a batch of rows dequantizes two weight rows at a time and runs the fp32 prefill
+ * tile over them (VectorMath.matmulRows).
  */
 public final class Int8Linear implements Linear {
     private final int out, in;
-    private final byte[] q;        // (out, in) symmetric codes
+    private final byte[] q;        // (out, in) symmetric codes, Int8Kernels.interleave8 layout
     private final float[] scale;   // (out)
     private final float[] bias;    // (out) or null
 
@@ -21,7 +23,7 @@ public final class Int8Linear implements Linear {
             throw new IllegalArgumentException("W8A16 needs symmetric int8 codes with one scale per output channel");
         this.out = m.rows();
         this.in = m.cols();
-        this.q = m.q();
+        this.q = Int8Kernels.interleave8(m.q(), out, in);   // m's row-major codes are not kept
         this.scale = m.scales();
         this.bias = bias;
     }
@@ -31,7 +33,9 @@ public final class Int8Linear implements Linear {
     }
 
     public QuantizedMatrix weights() {
-        return new QuantizedMatrix(IntRange.INT8_SYM, out, in, GroupLayout.perRow(in), q, scale, new byte[out]);
+        byte[] rowMajor = new byte[q.length];
+        for (int o = 0; o < out; o++) for (int c = 0; c < in; c++) rowMajor[o * in + c] = q[Int8Kernels.interleavedIndex(o, c, out, in)];
+        return new QuantizedMatrix(IntRange.INT8_SYM, out, in, GroupLayout.perRow(in), rowMajor, scale, new byte[out]);
     }
 
     @Override
@@ -56,15 +60,15 @@ public final class Int8Linear implements Linear {
 
     @Override
     public void forward(float[] x, int rows, float[] y) {
+        if (rows == 1) {
+            decode(x, y);
+            return;
+        }
         Parallel.range(out, (long) in * rows, (start, end) -> {
-            if (rows == 1) {
-                decode(x, y, start, end);
-                return;
-            }
             float[] pair = new float[2 * in];
             for (int o = start; o < end; o += 2) {
                 int n = Math.min(2, end - o);
-                for (int j = 0; j < n; j++) Int8Kernels.dequantize(q, (o + j) * in, scale[o + j], pair, j * in, in);
+                for (int j = 0; j < n; j++) Int8Kernels.dequantizeInterleaved(q, o + j, out, in, scale[o + j], pair, j * in);
                 VectorMath.matmulRows(pair, in, n, x, in, rows, y, out, o);
                 if (bias != null) for (int r = 0; r < rows; r++) for (int j = 0; j < n; j++) y[r * out + o + j] += bias[o + j];
             }
@@ -72,11 +76,25 @@ public final class Int8Linear implements Linear {
     }
 
     /**
-     * Outputs [start, end) of one row, one weight row at a time (one stream). The four-row tile
-     * Int8Kernels.dotI8F32x4 was tried here: faster on 2048x5632 but 0.2-0.8x on 5632x2048 in JMH,
-     * and 4.9 vs 7.1 tokens/s end to end on the 1.1B shape, whose gate/up matrices are 5632x2048.
+     * One row: the interleaved groups of eight weight rows split over the threads, one stream per
+     * thread; the out % 8 last rows one at a time. The four-row tile over four separate row
+     * streams (dotI8F32x4, removed) was 0.2-0.8x on 5632x2048; the interleaved groups are one stream.
      */
-    private void decode(float[] x, float[] y, int start, int end) {
-        for (int o = start; o < end; o++) y[o] = (bias == null ? 0f : bias[o]) + scale[o] * Int8Kernels.dotI8F32(q, o * in, x, 0, in);
+    private void decode(float[] x, float[] y) {
+        int R = Int8Kernels.ROWS, groups = out / R;
+        Parallel.range(groups + (out % R == 0 ? 0 : 1), (long) in * R, (first, last) -> {
+            float[] dots = new float[R];
+            for (int g = first; g < last; g++) {
+                if (g == groups) {
+                    for (int o = groups * R; o < out; o++) y[o] = (bias == null ? 0f : bias[o]) + scale[o] * Int8Kernels.dotI8F32(q, o * in, x, 0, in);
+                    continue;
+                }
+                Int8Kernels.dotI8F32x8(q, g * R * in, x, 0, in, dots, 0);
+                for (int j = 0; j < R; j++) {
+                    int o = g * R + j;
+                    y[o] = (bias == null ? 0f : bias[o]) + scale[o] * dots[j];
+                }
+            }
+        });
     }
 }
