@@ -122,8 +122,39 @@ public final class Int8Kernels {
      */
     public static byte[] interleave8(byte[] q, int out, int in) {
         byte[] r = new byte[q.length];
-        for (int o = 0; o < out; o++) for (int c = 0; c < in; c++) r[interleavedIndex(o, c, out, in)] = q[o * in + c];
+        copyInterleaved(q, r, out, in, true);
         return r;
+    }
+
+    /** interleave8's inverse: the row-major codes. */
+    public static byte[] deinterleave8(byte[] w, int out, int in) {
+        byte[] q = new byte[w.length];
+        copyInterleaved(q, w, out, in, false);
+        return q;
+    }
+
+    /** Copies between the row-major q and the interleaved r, one block-row at a time, groups in parallel. */
+    private static void copyInterleaved(byte[] q, byte[] r, int out, int in, boolean toInterleaved) {
+        int K = block(), full = in / K * K, tail = in - full, groups = out / ROWS;
+        Parallel.range(groups + 1, (long) ROWS * in, (first, last) -> {
+            for (int g = first; g < last; g++) {
+                if (g == groups) {   // leftover rows: row-major in both
+                    int at = groups * ROWS * in, n = q.length - at;
+                    if (toInterleaved) System.arraycopy(q, at, r, at, n); else System.arraycopy(r, at, q, at, n);
+                    continue;
+                }
+                int base = g * ROWS * in;
+                for (int j = 0; j < ROWS; j++) {
+                    int row = base + j * in;
+                    for (int c = 0; c < full; c += K) {
+                        int at = base + (c / K * ROWS + j) * K;
+                        if (toInterleaved) System.arraycopy(q, row + c, r, at, K); else System.arraycopy(r, at, q, row + c, K);
+                    }
+                    int at = base + ROWS * full + j * tail;
+                    if (toInterleaved) System.arraycopy(q, row + full, r, at, tail); else System.arraycopy(r, at, q, row + full, tail);
+                }
+            }
+        });
     }
 
     /** Where code (o, c) of an (out, in) matrix lies in interleave8's layout. */

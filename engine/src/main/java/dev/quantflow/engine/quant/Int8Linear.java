@@ -33,9 +33,7 @@ public final class Int8Linear implements Linear {
     }
 
     public QuantizedMatrix weights() {
-        byte[] rowMajor = new byte[q.length];
-        for (int o = 0; o < out; o++) for (int c = 0; c < in; c++) rowMajor[o * in + c] = q[Int8Kernels.interleavedIndex(o, c, out, in)];
-        return new QuantizedMatrix(IntRange.INT8_SYM, out, in, GroupLayout.perRow(in), rowMajor, scale, new byte[out]);
+        return new QuantizedMatrix(IntRange.INT8_SYM, out, in, GroupLayout.perRow(in), Int8Kernels.deinterleave8(q, out, in), scale, new byte[out]);
     }
 
     @Override
