@@ -18,9 +18,11 @@ import jdk.incubator.vector.VectorSpecies;
 public final class Int8Kernels {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
-    static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
+    /** A 128-bit species (SSE only): no 32-bit byte vector exists, so the loops below run scalar. */
+    private static final boolean NARROW = F.length() < 8;
+    static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, F.length() * 8)));
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, F.vectorShape());
-    static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 16));   // one byte per S lane
+    static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, F.length() * 16)));   // one byte per S lane
 
     private Int8Kernels() {}
 
@@ -35,7 +37,7 @@ public final class Int8Kernels {
      */
     public static int dotI8(byte[] a, int ao, byte[] b, int bo, int n) {
         IntVector s0 = IntVector.zero(I), s1 = s0;
-        int M = S.length(), i = 0;
+        int M = S.length(), i = NARROW ? n : 0;
         for (; i <= n - 2 * M; i += 2 * M) {
             ShortVector p = b2s(a, ao + i).mul(b2s(b, bo + i)).add(b2s(a, ao + i + M).mul(b2s(b, bo + i + M)));
             s0 = s0.add((IntVector) p.convertShape(VectorOperators.S2I, I, 0));
@@ -44,7 +46,7 @@ public final class Int8Kernels {
         int L = I.length();
         for (; i <= n - L; i += L) s0 = s0.add(b2i(a, ao + i).mul(b2i(b, bo + i)));
         int sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) sum += a[ao + i] * b[bo + i];
+        for (i = NARROW ? 0 : i; i < n; i++) sum += a[ao + i] * b[bo + i];
         return sum;
     }
 
@@ -55,7 +57,7 @@ public final class Int8Kernels {
     /** sum_i w[wo+i] * x[xo+i] with int8 w widened to float in registers (reads 1 byte per weight). */
     public static float dotI8F32(byte[] w, int wo, float[] x, int xo, int n) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0;
-        int L = F.length(), i = 0;
+        int L = NARROW ? n + 1 : F.length(), i = 0;
         for (; i <= n - 2 * L; i += 2 * L) {
             s0 = b2f(w, wo + i).fma(FloatVector.fromArray(F, x, xo + i), s0);
             s1 = b2f(w, wo + i + L).fma(FloatVector.fromArray(F, x, xo + i + L), s1);
@@ -82,7 +84,7 @@ public final class Int8Kernels {
      */
     public static void dotI8x4(byte[] a, int ao, byte[] w, int wo, int stride, int n, int[] dst, int d) {
         IntVector z = IntVector.zero(I), c0 = z, c1 = z, c2 = z, c3 = z;
-        int L = I.length(), i = 0, w1 = wo + stride, w2 = w1 + stride, w3 = w2 + stride;
+        int L = NARROW ? n + 1 : I.length(), i = 0, w1 = wo + stride, w2 = w1 + stride, w3 = w2 + stride;
         for (; i <= n - L; i += L) {
             IntVector x = b2i(a, ao + i);
             c0 = c0.add(b2i(w, wo + i).mul(x));
@@ -171,6 +173,15 @@ public final class Int8Kernels {
      */
     public static void dotI8F32x8(byte[] w, int go, float[] x, int xo, int in, float[] dst, int d) {
         int K = F.length(), full = in / K * K;
+        if (NARROW) {
+            for (int j = 0; j < ROWS; j++) {
+                float s = 0f;
+                for (int c = 0; c < full; c++) s += w[go + (c / K * ROWS + j) * K + c % K] * x[xo + c];
+                for (int c = full, t = go + ROWS * full + j * (in - full); c < in; c++) s += w[t + c - full] * x[xo + c];
+                dst[d + j] = s;
+            }
+            return;
+        }
         FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
         int p = go;
         for (int i = 0; i < full; i += K, p += ROWS * K) {
@@ -208,7 +219,11 @@ public final class Int8Kernels {
             return;
         }
         int K = F.length(), full = in / K * K;
-        for (int c = 0; c < full; c += K) b2f(w, interleavedIndex(o, c, out, in)).mul(scale).intoArray(dst, dOff + c);
+        for (int c = 0; c < full; c += K) {
+            int at = interleavedIndex(o, c, out, in);
+            if (NARROW) for (int i = 0; i < K; i++) dst[dOff + c + i] = w[at + i] * scale;
+            else b2f(w, at).mul(scale).intoArray(dst, dOff + c);
+        }
         int t = interleavedIndex(o, full, out, in);
         for (int c = full; c < in; c++) dst[dOff + c] = w[t + c - full] * scale;
     }
@@ -220,7 +235,7 @@ public final class Int8Kernels {
 
     /** dst[dOff+i] = w[wo+i] * scale for n codes. */
     public static void dequantize(byte[] w, int wo, float scale, float[] dst, int dOff, int n) {
-        int L = F.length(), i = 0;
+        int L = NARROW ? n + 1 : F.length(), i = 0;
         for (; i <= n - L; i += L) b2f(w, wo + i).mul(scale).intoArray(dst, dOff + i);
         for (; i < n; i++) dst[dOff + i] = w[wo + i] * scale;
     }
