@@ -111,7 +111,7 @@ public final class Int8Kernels {
     public static final int ROWS = 8;
 
     /** The bytes per row and block of the interleaved layout: one float vector's lanes. */
-    static int block() {
+    public static int block() {
         return F.length();
     }
 
@@ -168,23 +168,25 @@ public final class Int8Kernels {
     }
 
     /**
-     * dst[d + j] = sum_i w(row j) . x[xo..xo+in) for the eight rows of the interleave8 group at
-     * w[go..]: each x vector is loaded once for eight weight rows, eight FMA chains.
+     * dst[d + j] += columns [from, to) of weight row j times x[xo + from..xo + to) for the eight
+     * rows of the interleave8 group at w[go..] (from and to multiples of block(), to at most
+     * in / block() * block()): each x vector is loaded once for eight weight rows, eight FMA
+     * chains. A caller may cut the columns into chunks so that its slice of x stays in L1 while
+     * many groups pass (measured for Int8Linear: no better, see its decode).
      */
-    public static void dotI8F32x8(byte[] w, int go, float[] x, int xo, int in, float[] dst, int d) {
-        int K = F.length(), full = in / K * K;
+    public static void dotI8F32x8(byte[] w, int go, float[] x, int xo, int from, int to, float[] dst, int d) {
+        int K = F.length();
         if (NARROW) {
             for (int j = 0; j < ROWS; j++) {
                 float s = 0f;
-                for (int c = 0; c < full; c++) s += w[go + (c / K * ROWS + j) * K + c % K] * x[xo + c];
-                for (int c = full, t = go + ROWS * full + j * (in - full); c < in; c++) s += w[t + c - full] * x[xo + c];
-                dst[d + j] = s;
+                for (int c = from; c < to; c++) s += w[go + (c / K * ROWS + j) * K + c % K] * x[xo + c];
+                dst[d + j] += s;
             }
             return;
         }
         FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-        int p = go;
-        for (int i = 0; i < full; i += K, p += ROWS * K) {
+        int p = go + from * ROWS;
+        for (int i = from; i < to; i += K, p += ROWS * K) {
             FloatVector xv = FloatVector.fromArray(F, x, xo + i);
             c0 = b2f(w, p).fma(xv, c0);
             c1 = b2f(w, p + K).fma(xv, c1);
@@ -195,15 +197,19 @@ public final class Int8Kernels {
             c6 = b2f(w, p + 6 * K).fma(xv, c6);
             c7 = b2f(w, p + 7 * K).fma(xv, c7);
         }
-        dst[d] = c0.reduceLanes(VectorOperators.ADD);
-        dst[d + 1] = c1.reduceLanes(VectorOperators.ADD);
-        dst[d + 2] = c2.reduceLanes(VectorOperators.ADD);
-        dst[d + 3] = c3.reduceLanes(VectorOperators.ADD);
-        dst[d + 4] = c4.reduceLanes(VectorOperators.ADD);
-        dst[d + 5] = c5.reduceLanes(VectorOperators.ADD);
-        dst[d + 6] = c6.reduceLanes(VectorOperators.ADD);
-        dst[d + 7] = c7.reduceLanes(VectorOperators.ADD);
-        int tail = in - full;
+        dst[d] += c0.reduceLanes(VectorOperators.ADD);
+        dst[d + 1] += c1.reduceLanes(VectorOperators.ADD);
+        dst[d + 2] += c2.reduceLanes(VectorOperators.ADD);
+        dst[d + 3] += c3.reduceLanes(VectorOperators.ADD);
+        dst[d + 4] += c4.reduceLanes(VectorOperators.ADD);
+        dst[d + 5] += c5.reduceLanes(VectorOperators.ADD);
+        dst[d + 6] += c6.reduceLanes(VectorOperators.ADD);
+        dst[d + 7] += c7.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** dst[d + j] += the in % block() tail columns of row j of the interleave8 group at w[go..] times x's. */
+    public static void dotI8F32x8Tail(byte[] w, int go, float[] x, int xo, int in, float[] dst, int d) {
+        int full = in / block() * block(), tail = in - full;
         for (int j = 0; j < ROWS && tail > 0; j++) {
             int t = go + ROWS * full + j * tail;
             float s = 0f;
