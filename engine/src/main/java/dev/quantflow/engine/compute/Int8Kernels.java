@@ -3,7 +3,6 @@ package dev.quantflow.engine.compute;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -11,7 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Int8 dot products on the Vector API. The CPU has VNNI but C2 does not emit it from the Vector
  * API (nor, measured on JDK 25, from a scalar loop: see dotI8), so int8 x int8 products are
- * formed in int16 lanes (exact) and widened to int32 sums. Int8 weights times fp32 activations
+ * widened to int32 and multiply-added. Int8 weights times fp32 activations
  * widen the bytes to float and FMA; for one activation row the weights are interleaved eight
  * rows at a time (interleave8) so that each activation load serves eight weight rows.
  */
@@ -21,37 +20,28 @@ public final class Int8Kernels {
     /** A 128-bit species (SSE only): no 32-bit byte vector exists, so the loops below run scalar. */
     private static final boolean NARROW = F.length() < 8;
     static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, F.length() * 8)));
-    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, F.vectorShape());
-    static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, F.length() * 16)));   // one byte per S lane
 
     private Int8Kernels() {}
 
     /**
-     * sum_i a[ao+i] * b[bo+i] over int8 codes, exact in int32 (n < 2^17), where a's codes are in
-     * [-127, 127] (symmetric int8; b may hold -128). Both sides are widened to int16, multiplied
-     * in int16 (|a*b| <= 16256) and two products are added in int16 (<= 32512) before the widening
-     * to int32: half the int32 work of widening to int32 and vpmulld. Measured on Zen 4 (AVX-512,
-     * docs/BENCHMARKS.md "Decode kernels, second round"): 1.1-1.3x the int32 loop per CPU-second,
-     * at the read bandwidth; the scalar loop {@code s += a[i]*b[i] + a[i+1]*b[i+1]} over short[]
-     * was not vectorized by C2 (scalar speed, 1.3-1.6 GB/s).
+     * sum_i a[ao+i] * b[bo+i] over int8 codes, exact in int32 (n < 2^17): both sides widened to
+     * int32 (B2I), multiplied and added. Why not int16 products (B2S, ShortVector.mul, two products
+     * added in int16, S2I): 1.1-1.3x per CPU-second in a standalone prototype on Zen 4, but
+     * w8a8-dynamic decode end to end was 0.74-0.97x in three of four alternated rounds, so int32
+     * stays. The scalar loop {@code s += a[i]*b[i] + a[i+1]*b[i+1]} over short[] was not
+     * vectorized by C2 on JDK 25 (scalar speed): docs/BENCHMARKS.md "Decode kernels, second round".
      */
     public static int dotI8(byte[] a, int ao, byte[] b, int bo, int n) {
         IntVector s0 = IntVector.zero(I), s1 = s0;
-        int M = S.length(), i = NARROW ? n : 0;
-        for (; i <= n - 2 * M; i += 2 * M) {
-            ShortVector p = b2s(a, ao + i).mul(b2s(b, bo + i)).add(b2s(a, ao + i + M).mul(b2s(b, bo + i + M)));
-            s0 = s0.add((IntVector) p.convertShape(VectorOperators.S2I, I, 0));
-            s1 = s1.add((IntVector) p.convertShape(VectorOperators.S2I, I, 1));
+        int L = NARROW ? n + 1 : I.length(), i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            s0 = s0.add(b2i(a, ao + i).mul(b2i(b, bo + i)));
+            s1 = s1.add(b2i(a, ao + i + L).mul(b2i(b, bo + i + L)));
         }
-        int L = I.length();
         for (; i <= n - L; i += L) s0 = s0.add(b2i(a, ao + i).mul(b2i(b, bo + i)));
         int sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
-        for (i = NARROW ? 0 : i; i < n; i++) sum += a[ao + i] * b[bo + i];
+        for (; i < n; i++) sum += a[ao + i] * b[bo + i];
         return sum;
-    }
-
-    private static ShortVector b2s(byte[] w, int off) {
-        return (ShortVector) ByteVector.fromArray(BS, w, off).convertShape(VectorOperators.B2S, S, 0);
     }
 
     /** sum_i w[wo+i] * x[xo+i] with int8 w widened to float in registers (reads 1 byte per weight). */
