@@ -14,7 +14,10 @@ import jdk.incubator.vector.VectorSpecies;
  * W4A16: int4 weights with a scale and zero point per group of G input columns (RTN, GPTQ, AWQ
  * all produce this), activations fp32. In memory each row is cut into blocks of 32 columns held in
  * 16 bytes: byte j keeps column j in its low nibble and column j+16 in its high nibble, so one
- * 16-byte load yields two 16-float vectors. Dequantization is fused into the dot product:
+ * 16-byte load yields two 16-float vectors. Rows are interleaved in groups of four, block by block
+ * (the four rows' 16-byte blocks of columns 32b..32b+31 are one 64-byte line; a last group of
+ * fewer rows likewise), so the four-row decode tile reads one stream instead of four (1.0-1.9x in
+ * the alternated prototype of docs/BENCHMARKS.md "Decode kernels, second round"). Dequantization is fused into the dot product:
  * y = sum_g s_g * (sum_{i in g} q_i x_i - z_g * sum_{i in g} x_i).
  * An optional input permutation (GPTQ act-order checkpoints' g_idx) gathers x first.
  */
@@ -28,7 +31,7 @@ public final class Int4GroupLinear implements Linear {
 
     private final int out, in, padded, bytesPerRow;
     private final GroupLayout layout;
-    private final byte[] packed;      // (out, padded/2) block layout
+    private final byte[] packed;      // (out, padded/2) block layout, rows interleaved by four (offset())
     private final float[] scales;     // (out, groups)
     private final byte[] zeros;       // (out, groups), 0..15
     private final int[] perm;         // x column i of the stored order is input column perm[i]; null = identity
@@ -53,8 +56,8 @@ public final class Int4GroupLinear implements Linear {
         byte[] q = u.q();
         Parallel.range(out, 2L * in, (first, last) -> {   // each row's bytes are its own; block by block (no div/mod per code: a load packs 1e9)
             for (int o = first; o < last; o++)
-                for (int c0 = 0, b = o * bytesPerRow; c0 < in; c0 += 32, b += 16) {
-                    int row = o * in + c0, lo = Math.min(16, in - c0), hi = Math.min(32, in - c0) - 16;
+                for (int c0 = 0; c0 < in; c0 += 32) {
+                    int b = offset(o, c0 / 32), row = o * in + c0, lo = Math.min(16, in - c0), hi = Math.min(32, in - c0) - 16;
                     for (int j = 0; j < lo; j++) packed[b + j] = (byte) (j < hi ? q[row + j] | q[row + 16 + j] << 4 : q[row + j]);
                 }
         });
@@ -76,9 +79,15 @@ public final class Int4GroupLinear implements Linear {
         return perm == null ? null : perm.clone();
     }
 
+    /** Where row o's 16-byte block blk starts: rows interleaved by four (the last group may have fewer). */
+    private int offset(int o, int blk) {
+        int first = o / 4 * 4, n = Math.min(4, out - first);
+        return first * bytesPerRow + blk * 16 * n + (o - first) * 16;
+    }
+
     private int code(int o, int c) {
-        int block = c / 32, j = c % 32;
-        int b = packed[o * bytesPerRow + block * 16 + (j % 16)] & 0xFF;
+        int j = c % 32;
+        int b = packed[offset(o, c / 32) + (j % 16)] & 0xFF;
         return j < 16 ? b & 0xF : b >>> 4;
     }
 
@@ -137,12 +146,11 @@ public final class Int4GroupLinear implements Linear {
     private void dequantizeRow(int o, float[] dst, int dOff) {
         int ng = layout.groups();
         if (FAST && dst.length - dOff >= padded && (layout.groupSize() % 32 == 0 || ng == 1)) {
-            int base = o * bytesPerRow;
             for (int blk = 0; blk < padded / 32; blk++) {
-                int g = Math.min(ng - 1, blk * 32 / layout.groupSize());
+                int g = Math.min(ng - 1, blk * 32 / layout.groupSize()), at = offset(o, blk);
                 float s = scales[o * ng + g], z = zeros[o * ng + g];
                 for (int c = 0; c < 16; c += L) {
-                    IntVector v = (IntVector) ByteVector.fromArray(B, packed, base + blk * 16 + c).convertShape(VectorOperators.B2I, I, 0);
+                    IntVector v = (IntVector) ByteVector.fromArray(B, packed, at + c).convertShape(VectorOperators.B2I, I, 0);
                     ((FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0)).sub(z).mul(s).intoArray(dst, dOff + blk * 32 + c);
                     ((FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0)).sub(z).mul(s).intoArray(dst, dOff + blk * 32 + 16 + c);
                 }
@@ -169,22 +177,25 @@ public final class Int4GroupLinear implements Linear {
         int ng = layout.groups();
         float[] xsum = new float[ng];
         for (int g = 0; g < ng; g++) for (int c = layout.start(g); c < layout.end(g); c++) xsum[g] += xp[c];
-        Parallel.range(out, in, (start, end) -> {
+        Parallel.range((out + 3) / 4, 4L * in, (first, last) -> {   // whole interleaved groups of four rows
             float[] dots = new float[4];
-            int o = start;
-            for (; o < end; o += 4) {
-                int n = Math.min(4, end - o);
+            for (int o = 4 * first; o < Math.min(out, 4 * last); o += 4) {
+                int n = Math.min(4, out - o);
                 decodeRows(xp, xsum, o, n, dots);
                 for (int j = 0; j < n; j++) y[o + j] = (bias == null ? 0f : bias[o + j]) + dots[j];
             }
         });
     }
 
-    /** dots[j] = W row (o + j) . x for j < n <= 4; missing rows repeat the last (computed, not stored). */
+    /**
+     * dots[j] = W row (o + j) . x for j < n <= 4, o a multiple of 4 (one interleaved group, one
+     * stream of 16 * n bytes per block); missing rows repeat the last (computed, not stored).
+     */
     private void decodeRows(float[] xp, float[] xsum, int o, int n, float[] dots) {
         int ng = layout.groups();
         int r0 = o, r1 = n > 1 ? o + 1 : r0, r2 = n > 2 ? o + 2 : r1, r3 = n > 3 ? o + 3 : r2;
-        int p0 = r0 * bytesPerRow, p1 = r1 * bytesPerRow, p2 = r2 * bytesPerRow, p3 = r3 * bytesPerRow;
+        int base = o * bytesPerRow, step = 16 * n;
+        int p0 = base, p1 = base + (r1 - o) * 16, p2 = base + (r2 - o) * 16, p3 = base + (r3 - o) * 16;
         FloatVector z = FloatVector.zero(F), t0 = z, t1 = z, t2 = z, t3 = z;
         float c0 = 0f, c1 = 0f, c2 = 0f, c3 = 0f;
         for (int g = 0; g < ng; g++) {
@@ -192,7 +203,7 @@ public final class Int4GroupLinear implements Linear {
             FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
             for (int blk = b0; blk < b1; blk++) {
                 for (int c = 0; c < 16; c += L) {
-                    int at = blk * 16 + c;
+                    int at = blk * step + c;
                     FloatVector xl = FloatVector.fromArray(F, xp, blk * 32 + c), xh = FloatVector.fromArray(F, xp, blk * 32 + 16 + c);
                     a0 = nibbles(p0 + at, xl, xh, a0);
                     a1 = nibbles(p1 + at, xl, xh, a1);

@@ -7,12 +7,14 @@ import dev.quantflow.engine.compute.VectorMath;
 
 /**
  * W8A16: weight-only int8, one scale per output channel, activations stay fp32. Decode reads one
- * byte per weight (a quarter of fp32, half of bf16) and dequantizes in registers; a batch of rows dequantizes a block of weight rows at a time and runs the
- * fp32 prefill tile over them (VectorMath.matmulRows).
+ * byte per weight (a quarter of fp32, half of bf16) and dequantizes in registers, eight weight
+ * rows per activation load (the codes are held in Int8Kernels.interleave8's layout, converted
+ * once here); a batch of rows dequantizes a block of weight rows at a time and runs the fp32
+ * prefill tile over them (VectorMath.matmulRows).
  */
 public final class Int8Linear implements Linear {
     private final int out, in;
-    private final byte[] q;        // (out, in) symmetric codes
+    private final byte[] q;        // (out, in) symmetric codes, Int8Kernels.interleave8 layout
     private final float[] scale;   // (out)
     private final float[] bias;    // (out) or null
 
@@ -21,7 +23,7 @@ public final class Int8Linear implements Linear {
             throw new IllegalArgumentException("W8A16 needs symmetric int8 codes with one scale per output channel");
         this.out = m.rows();
         this.in = m.cols();
-        this.q = m.q();
+        this.q = Int8Kernels.interleave8(m.q(), out, in);   // m's row-major codes are not kept
         this.scale = m.scales();
         this.bias = bias;
     }
@@ -31,7 +33,7 @@ public final class Int8Linear implements Linear {
     }
 
     public QuantizedMatrix weights() {
-        return new QuantizedMatrix(IntRange.INT8_SYM, out, in, GroupLayout.perRow(in), q, scale, new byte[out]);
+        return new QuantizedMatrix(IntRange.INT8_SYM, out, in, GroupLayout.perRow(in), Int8Kernels.deinterleave8(q, out, in), scale, new byte[out]);
     }
 
     @Override
@@ -56,15 +58,15 @@ public final class Int8Linear implements Linear {
 
     @Override
     public void forward(float[] x, int rows, float[] y) {
+        if (rows == 1) {
+            decode(x, y);
+            return;
+        }
         Parallel.range(out, (long) in * rows, (start, end) -> {
-            if (rows == 1) {
-                decode(x, y, start, end);
-                return;
-            }
             float[] block = new float[VectorMath.BATCH_WEIGHT_ROWS * in];
             for (int o = start; o < end; o += VectorMath.BATCH_WEIGHT_ROWS) {
                 int n = Math.min(VectorMath.BATCH_WEIGHT_ROWS, end - o);
-                for (int j = 0; j < n; j++) Int8Kernels.dequantize(q, (o + j) * in, scale[o + j], block, j * in, in);
+                for (int j = 0; j < n; j++) Int8Kernels.dequantizeInterleaved(q, o + j, out, in, scale[o + j], block, j * in);
                 VectorMath.matmulRows(block, in, n, x, in, rows, y, out, o);
                 if (bias != null) for (int r = 0; r < rows; r++) for (int j = 0; j < n; j++) y[r * out + o + j] += bias[o + j];
             }
@@ -72,11 +74,28 @@ public final class Int8Linear implements Linear {
     }
 
     /**
-     * Outputs [start, end) of one row, one weight row at a time (one stream). The four-row tile
-     * Int8Kernels.dotI8F32x4 was tried here: faster on 2048x5632 but 0.2-0.8x on 5632x2048 in JMH,
-     * and 4.9 vs 7.1 tokens/s end to end on the 1.1B shape, whose gate/up matrices are 5632x2048.
+     * One row: the interleaved groups of eight weight rows split over the threads, one stream per
+     * thread; the out % 8 last rows one at a time. The four-row tile over four separate row
+     * streams (dotI8F32x4, removed) was 0.2-0.8x on 5632x2048; the interleaved groups are one
+     * stream. Cutting long rows (2048x5632: x is 22 KiB, evicted from L1 by the 44 KiB of weights
+     * between its uses) into 2048-column chunks over all groups was measured too: no better
+     * (1.1-1.3x the old loop against 1.2-2.0x unchunked), the weight stream is no longer contiguous.
      */
-    private void decode(float[] x, float[] y, int start, int end) {
-        for (int o = start; o < end; o++) y[o] = (bias == null ? 0f : bias[o]) + scale[o] * Int8Kernels.dotI8F32(q, o * in, x, 0, in);
+    private void decode(float[] x, float[] y) {
+        int R = Int8Kernels.ROWS, groups = out / R, full = in / Int8Kernels.block() * Int8Kernels.block();
+        Parallel.range(groups + (out % R == 0 ? 0 : 1), (long) in * R, (first, last) -> {
+            float[] dots = new float[R];
+            for (int g = first; g < Math.min(last, groups); g++) {
+                java.util.Arrays.fill(dots, 0f);
+                Int8Kernels.dotI8F32x8(q, g * R * in, x, 0, 0, full, dots, 0);
+                Int8Kernels.dotI8F32x8Tail(q, g * R * in, x, 0, in, dots, 0);
+                for (int j = 0; j < R; j++) {
+                    int o = g * R + j;
+                    y[o] = (bias == null ? 0f : bias[o]) + scale[o] * dots[j];
+                }
+            }
+            if (last > groups)
+                for (int o = groups * R; o < out; o++) y[o] = (bias == null ? 0f : bias[o]) + scale[o] * Int8Kernels.dotI8F32(q, o * in, x, 0, in);
+        });
     }
 }

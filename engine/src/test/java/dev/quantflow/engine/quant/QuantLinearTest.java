@@ -80,10 +80,13 @@ class QuantLinearTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1,64,64", "3,172,64", "1,64,172", "5,100,33", "1,7,1037", "16,13,2100", "6,5,19", "17,9,1030"})
+    @CsvSource({"1,64,64", "3,172,64", "1,64,172", "5,100,33", "1,7,1037", "16,13,2100", "6,5,19", "17,9,1030",
+            "1,8,16", "1,17,2050", "1,24,5", "2,41,77", "1,8,8", "1,24,4200", "1,19,6001"})   // decode: 8-row groups, leftover rows, tail columns, several 2048-column chunks
     void w8a16MatchesItsDequantizedWeights(int rows, int out, int in) {
         float[] w = rand(out * in, 2, 0.1f), x = rand(rows * in, 3, 1f), bias = rand(out, 4, 0.1f);
         Int8Linear l = Int8Linear.quantize(w, out, in, bias);
+        // the interleaved layout gives back the row-major codes it was built from
+        assertThat(l.weights().q()).isEqualTo(QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX).q());
         float[] y = new float[rows * out];
         l.forward(x, rows, y);
         double[][] ref = reference(l.weights().dequantize(), out, in, x, rows, bias);

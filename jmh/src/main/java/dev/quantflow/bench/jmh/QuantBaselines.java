@@ -16,7 +16,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The quantized kernels as they were before issue 14 (row-at-a-time dot products, a lane
- * reduction per int4 group, the int32 multiply of int8 pairs), kept verbatim so that a JMH run
+ * reduction per int4 group, the int32 multiply of int8 pairs), and the first round's int4 decode
+ * (w4a16FourStreams), kept verbatim so that a JMH run
  * measures before and after side by side in one JVM on the same bytes.
  */
 final class QuantBaselines {
@@ -55,11 +56,98 @@ final class QuantBaselines {
                     float acc = 0f;
                     for (int k = 0; k < ng; k++) {
                         int s = layout.start(k), n = layout.end(k) - s;
-                        acc += Int8Kernels.dotI8(q, r * in + s, wq, o * in + s, n) * (scales[r * ng + k] * ws[o * ng + k]);
+                        acc += dotI8Int32(q, r * in + s, wq, o * in + s, n) * (scales[r * ng + k] * ws[o * ng + k]);
                     }
                     y[r * out + o] = acc;
                 }
         });
+    }
+
+    /** Int8Kernels.dotI8 before the second round: both sides widened to int32 (B2I), vpmulld. */
+    static int dotI8Int32(byte[] a, int ao, byte[] b, int bo, int n) {
+        IntVector s0 = IntVector.zero(I), s1 = s0;
+        int L = I.length(), i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            IntVector a0 = (IntVector) ByteVector.fromArray(B, a, ao + i).convertShape(VectorOperators.B2I, I, 0);
+            IntVector b0 = (IntVector) ByteVector.fromArray(B, b, bo + i).convertShape(VectorOperators.B2I, I, 0);
+            IntVector a1 = (IntVector) ByteVector.fromArray(B, a, ao + i + L).convertShape(VectorOperators.B2I, I, 0);
+            IntVector b1 = (IntVector) ByteVector.fromArray(B, b, bo + i + L).convertShape(VectorOperators.B2I, I, 0);
+            s0 = s0.add(a0.mul(b0));
+            s1 = s1.add(a1.mul(b1));
+        }
+        for (; i <= n - L; i += L) {
+            IntVector a0 = (IntVector) ByteVector.fromArray(B, a, ao + i).convertShape(VectorOperators.B2I, I, 0);
+            IntVector b0 = (IntVector) ByteVector.fromArray(B, b, bo + i).convertShape(VectorOperators.B2I, I, 0);
+            s0 = s0.add(a0.mul(b0));
+        }
+        int sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) sum += a[ao + i] * b[bo + i];
+        return sum;
+    }
+
+    /**
+     * Int4GroupLinear's decode of the first round of issue 14 (one activation row): four weight
+     * rows per x load, but four separate row streams (rows not interleaved), over pack4's layout.
+     */
+    static void w4a16FourStreams(byte[] packed, float[] scales, byte[] zeros, GroupLayout layout, int out, int in, float[] x, float[] y) {
+        int padded = (in + 31) / 32 * 32, bytesPerRow = padded / 2, ng = layout.groups();
+        float[] xp = new float[padded];
+        System.arraycopy(x, 0, xp, 0, in);
+        float[] xsum = new float[ng];
+        for (int g = 0; g < ng; g++) for (int c = layout.start(g); c < layout.end(g); c++) xsum[g] += xp[c];
+        Parallel.range(out, in, (start, end) -> {
+            for (int o = start; o < end; o += 4) {
+                int n = Math.min(4, end - o);
+                int r0 = o, r1 = n > 1 ? o + 1 : r0, r2 = n > 2 ? o + 2 : r1, r3 = n > 3 ? o + 3 : r2;
+                int p0 = r0 * bytesPerRow, p1 = r1 * bytesPerRow, p2 = r2 * bytesPerRow, p3 = r3 * bytesPerRow;
+                FloatVector z = FloatVector.zero(F), t0 = z, t1 = z, t2 = z, t3 = z;
+                float c0 = 0f, c1 = 0f, c2 = 0f, c3 = 0f;
+                for (int g = 0; g < ng; g++) {
+                    int b0 = layout.start(g) / 32, b1 = (layout.end(g) + 31) / 32;
+                    FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+                    for (int blk = b0; blk < b1; blk++)
+                        for (int c = 0; c < 16; c += L) {
+                            int at = blk * 16 + c;
+                            FloatVector xl = FloatVector.fromArray(F, xp, blk * 32 + c), xh = FloatVector.fromArray(F, xp, blk * 32 + 16 + c);
+                            a0 = nibbles(packed, p0 + at, xl, xh, a0);
+                            a1 = nibbles(packed, p1 + at, xl, xh, a1);
+                            a2 = nibbles(packed, p2 + at, xl, xh, a2);
+                            a3 = nibbles(packed, p3 + at, xl, xh, a3);
+                        }
+                    float s0 = scales[r0 * ng + g], s1 = scales[r1 * ng + g], s2 = scales[r2 * ng + g], s3 = scales[r3 * ng + g];
+                    t0 = a0.fma(FloatVector.broadcast(F, s0), t0);
+                    t1 = a1.fma(FloatVector.broadcast(F, s1), t1);
+                    t2 = a2.fma(FloatVector.broadcast(F, s2), t2);
+                    t3 = a3.fma(FloatVector.broadcast(F, s3), t3);
+                    c0 += s0 * zeros[r0 * ng + g] * xsum[g];
+                    c1 += s1 * zeros[r1 * ng + g] * xsum[g];
+                    c2 += s2 * zeros[r2 * ng + g] * xsum[g];
+                    c3 += s3 * zeros[r3 * ng + g] * xsum[g];
+                }
+                float[] dots = {VectorMath.sumLanes(t0) - c0, VectorMath.sumLanes(t1) - c1, VectorMath.sumLanes(t2) - c2, VectorMath.sumLanes(t3) - c3};
+                for (int j = 0; j < n; j++) y[o + j] = dots[j];
+            }
+        });
+    }
+
+    private static FloatVector nibbles(byte[] packed, int off, FloatVector xl, FloatVector xh, FloatVector acc) {
+        IntVector v = (IntVector) ByteVector.fromArray(B, packed, off).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+        FloatVector lo = (FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0);
+        FloatVector hi = (FloatVector) v.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
+        return hi.fma(xh, lo.fma(xl, acc));
+    }
+
+    /** The read bandwidth of the same rotation of heap byte arrays the kernels stream (no arithmetic but an add). */
+    static long read(byte[] q) {
+        var S = ByteVector.SPECIES_PREFERRED;
+        var a = jdk.incubator.vector.LongVector.zero(jdk.incubator.vector.LongVector.SPECIES_PREFERRED);
+        var b = a;
+        int M = S.length(), i = 0;
+        for (; i <= q.length - 2 * M; i += 2 * M) {
+            a = a.add(ByteVector.fromArray(S, q, i).reinterpretAsLongs());
+            b = b.add(ByteVector.fromArray(S, q, i + M).reinterpretAsLongs());
+        }
+        return a.add(b).reduceLanes(VectorOperators.ADD);
     }
 
     /** Int4GroupLinear's block packing (32 columns in 16 bytes: column j low nibble, j+16 high). */

@@ -33,7 +33,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * Quantized linears (w8a16, w8a8-dynamic, w4a16 at group 128 and 32) against bf16 on the
  * decoder's matrix shapes, 1 row (decode) and 16 rows (prefill), on 1 and 2 threads. Each kernel
  * "X" is followed by "XOld", the pre-issue-14 loop over the same bytes (QuantBaselines), so the
- * two run next to each other in one JVM. Weights rotate over copies totalling >= 128 MiB so every
+ * two run next to each other in one JVM; "w4a16gNFourStreams" is the first round's int4 decode
+ * (one row only), "read" streams the same rotation of byte arrays with no arithmetic (the
+ * bandwidth the int8 kernels can reach). Weights rotate over copies totalling >= 128 MiB so every
  * call streams them from DRAM. GB/s = weight bytes per call / time (KernelReport prints it).
  */
 @State(Scope.Thread)
@@ -55,7 +57,8 @@ public class QuantMatMulBenchmark {
     @Param({"1", "2"})
     public int threads;
 
-    @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old"})
+    @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read"})
     public String kernel;
 
     int out, in, next;
@@ -65,6 +68,7 @@ public class QuantMatMulBenchmark {
     QuantizedMatrix[] matrices;
     byte[][] packed4;
     long weightBytes;
+    long sink;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -75,6 +79,8 @@ public class QuantMatMulBenchmark {
         float[] w = new float[out * in];
         for (int i = 0; i < w.length; i++) w[i] = (float) (rnd.nextDouble() * 2 - 1) * 0.035f;
         boolean int4 = kernel.startsWith("w4a16");
+        boolean baseline = kernel.endsWith("Old") || kernel.endsWith("FourStreams");
+        if (kernel.endsWith("FourStreams") && rows != 1) throw new IllegalArgumentException(kernel + " is a decode kernel: rows must be 1");
         int group = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a16") ? 128 : in;
         QuantizedMatrix m = kernel.equals("bf16") ? null
                 : QuantizedMatrix.quantize(w, out, in, int4 ? IntRange.INT4_ASYM : IntRange.INT8_SYM, group, RangeMethod.MIN_MAX);
@@ -96,11 +102,11 @@ public class QuantMatMulBenchmark {
                 case "w8a16" -> linears[c] = new Int8Linear(mc, null);
                 case "w8a8" -> linears[c] = new W8A8DynamicLinear(mc, null, "w8a8-dynamic");
                 case "w4a16g128", "w4a16g32" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
-                case "w4a16g128Old", "w4a16g32Old" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
+                case "w4a16g128Old", "w4a16g32Old", "w4a16g128FourStreams", "w4a16g32FourStreams" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
                 default -> { }
             }
             // only the baselines read the matrix; the linears hold their own packed copy
-            matrices[c] = !kernel.endsWith("Old") ? null : kernel.startsWith("w4a16") ? org4(mc) : mc;
+            matrices[c] = kernel.equals("read") ? mc : !baseline ? null : kernel.startsWith("w4a16") ? org4(mc) : mc;
         }
         x = new float[rows * in];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
@@ -110,6 +116,7 @@ public class QuantMatMulBenchmark {
     /** Weight bytes a call streams: codes, fp32 scales, int4 zero points (bf16: 2 per weight). */
     static long bytesPerCall(String kernel, int out, int in) {
         if (kernel.equals("bf16")) return 2L * out * in;
+        if (kernel.equals("read")) return (long) out * in;
         if (!kernel.startsWith("w4a16")) return (long) out * in + 4L * out;
         int g = kernel.startsWith("w4a16g32") ? 32 : 128;
         return (long) out * in / 2 + 5L * out * ((in + g - 1) / g);
@@ -139,6 +146,8 @@ public class QuantMatMulBenchmark {
             case "w8a16Old" -> QuantBaselines.w8a16(m.q(), m.scales(), out, in, x, rows, y);
             case "w8a8Old" -> QuantBaselines.w8a8(m, x, rows, y);
             case "w4a16g128Old", "w4a16g32Old" -> QuantBaselines.w4a16(packed4[c], m.scales(), m.zeros(), m.layout(), out, in, x, rows, y);
+            case "w4a16g128FourStreams", "w4a16g32FourStreams" -> QuantBaselines.w4a16FourStreams(packed4[c], m.scales(), m.zeros(), m.layout(), out, in, x, y);
+            case "read" -> sink += QuantBaselines.read(m.q());
             default -> linears[c].forward(x, rows, y);
         }
     }
