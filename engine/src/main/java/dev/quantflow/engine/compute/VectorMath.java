@@ -1,5 +1,6 @@
 package dev.quantflow.engine.compute;
 
+import dev.quantflow.engine.model.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -159,12 +160,7 @@ public final class VectorMath {
 
     /** Decodes n BF16 values at byte offset off into dst[dstOff..dstOff+n). */
     public static void decodeBF16(MemorySegment w, long off, float[] dst, int dstOff, int n) {
-        int L = F.length(), i = 0;
-        for (; i <= n - L; i += L) bf16(w, off + 2L * i).intoArray(dst, dstOff + i);
-        for (; i < n; i++) {
-            short b = w.get(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE), off + 2L * i);
-            dst[dstOff + i] = Float.intBitsToFloat((b & 0xFFFF) << 16);
-        }
+        Tensor.decodeBf16(w, off, dst, dstOff, n);
     }
 
     /** Decodes n BF16 values at byte offset off into little-endian f32 at byte offset dstOff of dst. */

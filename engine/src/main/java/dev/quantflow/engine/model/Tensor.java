@@ -65,15 +65,24 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
             return;
         }
         if (dtype == DType.BF16) {   // widened in registers: a model quantized at load reads all its weights through here
-            int L = F.length(), i = 0;
-            for (; i <= n - L; i += L) {
-                IntVector wide = (IntVector) ShortVector.fromMemorySegment(S, data, (from + i) * 2, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.S2I, I, 0);
-                wide.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + i);
-            }
-            for (; i < n; i++) dst[off + i] = Float.intBitsToFloat((data.get(I16_LE, (from + i) * 2) & 0xFFFF) << 16);
+            decodeBf16(data, from * 2, dst, off, n);
             return;
         }
         for (int i = 0; i < n; i++) dst[off + i] = getFloat(from + i);
+    }
+
+    /**
+     * Decodes n BF16 values at byte offset byteOff of src into dst[off..off+n), in vector lanes. The
+     * one BF16-to-float[] decoder (compute.VectorMath.decodeBF16 calls it). The shift is called on an
+     * IntVector, never on the Vector that convertShape returns (see VectorMath.bf16 for the C2 crash).
+     */
+    public static void decodeBf16(MemorySegment src, long byteOff, float[] dst, int off, int n) {
+        int L = F.length(), i = 0;
+        for (; i <= n - L; i += L) {
+            IntVector wide = (IntVector) ShortVector.fromMemorySegment(S, src, byteOff + 2L * i, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.S2I, I, 0);
+            wide.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + i);
+        }
+        for (; i < n; i++) dst[off + i] = Float.intBitsToFloat((src.get(I16_LE, byteOff + 2L * i) & 0xFFFF) << 16);
     }
 
     /** The whole tensor as a heap float array (small tensors only: norms, biases). */
