@@ -17,7 +17,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -58,7 +57,7 @@ class ContainerImageIT {
         assertThat(entrypoint.getFirst()).isEqualTo("java");
         assertThat(entrypoint.getLast()).isEqualTo("dev.quantflow.server.cli.Main");
         assertThat(entrypoint).containsSubsequence("-cp", "@/app/jib-classpath-file");
-        List<String> launcherFlags = launcherJvmFlags();
+        List<String> launcherFlags = OpsPaths.launcherJvmFlags();
         assertThat(launcherFlags).contains("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED");
         for (String flag : launcherFlags) {
             if (flag.startsWith("-Dquantflow.home=")) continue; // the launcher's own folder; /app in the image
@@ -244,13 +243,6 @@ class ContainerImageIT {
     }
 
     /** The JVM_FLAGS=( ... ) array of bin/quantflow, word by word. */
-    private static List<String> launcherJvmFlags() throws IOException {
-        String launcher = Files.readString(OpsPaths.root().resolve("bin/quantflow"));
-        Matcher m = Pattern.compile("JVM_FLAGS=\\(([^)]*)\\)", Pattern.DOTALL).matcher(launcher);
-        assertThat(m.find()).as("bin/quantflow defines JVM_FLAGS").isTrue();
-        return Arrays.stream(m.group(1).trim().split("\\s+")).filter(s -> !s.isBlank()).toList();
-    }
-
     private static List<String> strings(JsonNode array) {
         List<String> out = new ArrayList<>();
         array.forEach(n -> out.add(n.asText()));

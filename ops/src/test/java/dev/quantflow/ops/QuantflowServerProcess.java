@@ -49,11 +49,10 @@ final class QuantflowServerProcess implements AutoCloseable {
         int httpPort = FreePort.pick();
         int grpcPort = FreePort.pick();
         Path log = workDir.resolve("server.log");
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "-XX:+UseParallelGC", "-Xss4m", "-XX:LoopMaxUnroll=1", "-Xmx1g",
-                "-cp", System.getProperty("java.class.path"),
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(OpsPaths.launcherJvmFlags());
+        command.addAll(List.of("-Xmx1g", "-cp", System.getProperty("java.class.path"),
                 System.getProperty("quantflow.ops.serverMain", "dev.quantflow.server.cli.Main"), "serve"));
         // settings through the environment, as the Deployment passes them
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
