@@ -47,8 +47,34 @@ public final class DecoderLayerGradients {
         }
     }
 
-    /** Norm weights (dim) and the seven linears (out, in) row-major, with their biases (null when none). */
-    public record Params(double[] attnNorm, double[] ffnNorm, double[][] w, double[][] b) {}
+    /** The four linear inputs: of q/k/v (n1), of o_proj (attention output), of gate/up (n2), of down_proj. */
+    public static final int IN_QKV = 0, IN_O = 1, IN_GATE_UP = 2, IN_DOWN = 3, INPUTS = 4;
+
+    /** Which of the four inputs linear i reads. */
+    public static int inputOf(int linear) {
+        return switch (linear) {
+            case Q, K, V -> IN_QKV;
+            case O -> IN_O;
+            case GATE, UP -> IN_GATE_UP;
+            default -> IN_DOWN;
+        };
+    }
+
+    /**
+     * Norm weights (dim) and the seven linears (out, in) row-major, with their biases (null when
+     * none); int8Inputs (by input, IN_QKV..IN_DOWN; null: none): the linears reading that input see
+     * it quantized per token to int8 as W8A8DynamicLinear/W4A8Linear do, and the backward passes the
+     * gradient straight through that rounding (the weight gradients use the quantized input).
+     */
+    public record Params(double[] attnNorm, double[] ffnNorm, double[][] w, double[][] b, boolean[] int8Inputs) {
+        public Params(double[] attnNorm, double[] ffnNorm, double[][] w, double[][] b) {
+            this(attnNorm, ffnNorm, w, b, null);
+        }
+
+        boolean int8(int input) {
+            return int8Inputs != null && int8Inputs[input];
+        }
+    }
 
     /** What the backward pass needs from the forward. */
     public record Activations(int seqs, int seqLen, double[] x, double[] r1, double[] n1, double[] q, double[] k, double[] v,
@@ -85,17 +111,22 @@ public final class DecoderLayerGradients {
         if (x.length != n * d) throw new IllegalArgumentException("x has " + x.length + " values, expected " + n + " x " + d);
         if (seqLen * (s.headDim() / 2) > cos.length) throw new IllegalArgumentException("sequences of " + seqLen + " exceed the RoPE table");
         double[] r1 = new double[n], n1 = rmsnorm(x, p.attnNorm(), n, d, s.eps(), r1);
+        // a linear input that is quantized is kept quantized: the only other reader is the weight gradient
+        if (p.int8(IN_QKV)) n1 = int8PerToken(n1, n, d);
         double[] q = linear(n1, n, p, Q), k = linear(n1, n, p, K), v = linear(n1, n, p, V);
         rope(q, n, seqLen, s.heads(), false);
         rope(k, n, seqLen, s.kvHeads(), false);
         double[] prob = new double[seqs * s.heads() * seqLen * seqLen];
         double[] att = attention(q, k, v, seqs, seqLen, prob);
+        if (p.int8(IN_O)) att = int8PerToken(att, n, s.qDim());
         double[] h = linear(att, n, p, O);
         for (int i = 0; i < h.length; i++) h[i] += x[i];
         double[] r2 = new double[n], n2 = rmsnorm(h, p.ffnNorm(), n, d, s.eps(), r2);
+        if (p.int8(IN_GATE_UP)) n2 = int8PerToken(n2, n, d);
         double[] gate = linear(n2, n, p, GATE), up = linear(n2, n, p, UP);
         double[] m = new double[gate.length];
         for (int i = 0; i < m.length; i++) m[i] = silu(gate[i]) * up[i];
+        if (p.int8(IN_DOWN)) m = int8PerToken(m, n, s.hidden());
         double[] out = linear(m, n, p, DOWN);
         for (int i = 0; i < out.length; i++) out[i] += h[i];
         return new Activations(seqs, seqLen, x, r1, n1, q, k, v, prob, att, h, r2, n2, gate, up, m, out);
@@ -142,6 +173,22 @@ public final class DecoderLayerGradients {
     }
 
     // ---- the pieces (package-private for the finite-difference tests) ----
+
+    /**
+     * x (rows, width) through ActivationQuant's per-token int8 round trip, in float as the engine
+     * has it: scale max|x|/127 per row, codes round(x / scale) clamped to +-127, back as code * scale.
+     */
+    static double[] int8PerToken(double[] x, int rows, int width) {
+        double[] y = new double[x.length];
+        float[] row = new float[width];
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < width; i++) row[i] = (float) x[r * width + i];
+            ActivationQuant a = ActivationQuant.quantize(row, 1, GroupLayout.perRow(width));
+            float scale = a.scales()[0];
+            for (int i = 0; i < width; i++) y[r * width + i] = (double) a.q()[i] * scale;
+        }
+        return y;
+    }
 
     /** out = x * g / sqrt(mean(x^2) + eps) row by row; r gets each row's 1 / rms. */
     static double[] rmsnorm(double[] x, double[] g, int rows, int d, double eps, double[] r) {

@@ -75,17 +75,28 @@ public final class Int4GroupLinear implements Linear {
         return new QuantizedMatrix(IntRange.INT4_ASYM, out, in, layout, q, scales, zeros);
     }
 
+    // the packed form as it is, for W4A8Linear's int8-activation kernel over the same bytes
+    byte[] packed() { return packed; }
+    float[] scales() { return scales; }
+    byte[] zeros() { return zeros; }
+    GroupLayout layout() { return layout; }
+    float[] bias() { return bias; }
+    /** Columns per row in the packed form: in rounded up to whole 32-column blocks. */
+    int paddedCols() { return padded; }
+    /** Whether the vector kernels apply: 8-16 float lanes and groups of whole 32-column blocks (or one group). */
+    boolean vectorizable() { return FAST && (layout.groupSize() % 32 == 0 || layout.groups() == 1); }
+
     public int[] permutation() {
         return perm == null ? null : perm.clone();
     }
 
     /** Where row o's 16-byte block blk starts: rows interleaved by four (the last group may have fewer). */
-    private int offset(int o, int blk) {
+    int offset(int o, int blk) {
         int first = o / 4 * 4, n = Math.min(4, out - first);
         return first * bytesPerRow + blk * 16 * n + (o - first) * 16;
     }
 
-    private int code(int o, int c) {
+    int code(int o, int c) {
         int j = c % 32;
         int b = packed[offset(o, c / 32) + (j % 16)] & 0xFF;
         return j < 16 ? b & 0xF : b >>> 4;

@@ -21,7 +21,9 @@ import java.util.SplittableRandom;
  * one, round to nearest's min-max grid of the fp32 weights or GPTQ's, and only the codes change;
  * lkd-scales=latent recomputes the min-max grid from the latent weights at every step instead.
  * Only linears whose scheme says lkd=true are trained; the others in the layer take part
- * quantized as their scheme has them. Norm weights stay fp32.
+ * quantized as their scheme has them. Norm weights stay fp32. Linears with int8 activations
+ * (w8a8-dynamic, w4a8) see their input quantized per token in the student's forward too, the
+ * gradient passed straight through that rounding as well.
  */
 public final class Lkd {
     /**
@@ -43,7 +45,7 @@ public final class Lkd {
     /** Where a linear's training starts: latent weights and the grid they are quantized on (fixed scales). */
     public record Start(float[] latent, QuantizedMatrix grid) {}
 
-    private static final String[] SUFFIX = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+    static final String[] SUFFIX = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
             "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
 
     private Lkd() {}
@@ -186,9 +188,11 @@ public final class Lkd {
     static QuantizedMatrix minMax(QuantScheme s, float[] w, int out, int in) {
         return switch (s) {
             case QuantScheme.W8A16 q -> QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX);
+            case QuantScheme.W8A8Dynamic q -> QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, q.group() > 0 ? q.group() : in, RangeMethod.MIN_MAX);
+            case QuantScheme.W4A8 q -> QuantizedMatrix.quantize(w, out, in, IntRange.INT4_ASYM, q.group(), RangeMethod.MIN_MAX);
             case QuantScheme.W4A16 q when q.lkd() || q.method() == QuantScheme.Int4Method.RTN ->
                     QuantizedMatrix.quantize(w, out, in, q.symmetric() ? IntRange.INT4_SYM : IntRange.INT4_ASYM, q.group(), RangeMethod.MIN_MAX);
-            default -> throw new IllegalArgumentException("lkd: a layer that is distilled needs every linear in fp32, w8a16 or w4a16 (rtn, or any method with lkd=true); got " + s);
+            default -> throw new IllegalArgumentException("lkd: a layer that is distilled needs every linear in fp32, w8a16, w8a8-dynamic, w4a8 or w4a16 (rtn, or any method with lkd=true); got " + s);
         };
     }
 
@@ -198,7 +202,26 @@ public final class Lkd {
         double[][] w = new double[sch.length][];
         for (int i = 0; i < sch.length; i++)
             w[i] = toDouble(grid[i] != null ? onGrid(grid[i], latent[i]).dequantize() : fakeQuantize(sch[i], latent[i], shape.out(i), shape.in(i)));
-        return new DecoderLayerGradients.Params(fp.attnNorm(), fp.ffnNorm(), w, fp.b());
+        return new DecoderLayerGradients.Params(fp.attnNorm(), fp.ffnNorm(), w, fp.b(), int8Inputs(sch));
+    }
+
+    /**
+     * Which of the layer's four linear inputs the engine quantizes per token to int8 (w8a8-dynamic,
+     * w4a8): the student's forward does the same. Linears sharing an input (q/k/v, gate/up) must
+     * agree, since the student quantizes the shared input once.
+     */
+    static boolean[] int8Inputs(QuantScheme[] sch) {
+        boolean[] in = new boolean[DecoderLayerGradients.INPUTS];
+        Boolean[] seen = new Boolean[DecoderLayerGradients.INPUTS];
+        for (int i = 0; i < sch.length; i++) {
+            boolean q = sch[i] instanceof QuantScheme.W8A8Dynamic || sch[i] instanceof QuantScheme.W4A8;
+            int k = DecoderLayerGradients.inputOf(i);
+            if (seen[k] != null && seen[k] != q)
+                throw new IllegalArgumentException("lkd: the linears reading one input (q/k/v, or gate/up) must all have int8 activations or none; " + SUFFIX[i] + " is " + sch[i]);
+            seen[k] = q;
+            in[k] = q;
+        }
+        return in;
     }
 
     /** What the scheme's Linear computes with: fp32 as is, else the dequantized weights of its min-max quantization. */
@@ -255,12 +278,17 @@ public final class Lkd {
      * ((numLayers + 1) arrays of (tokens, dim)), tokens as one sequence from position 0.
      */
     static float[][] teacherHidden(LlamaConfig c, WeightStore w, float[] invFreq, int[] tokens) {
+        return hidden(c, w, invFreq, tokens, l -> params(w, l, c));
+    }
+
+    /** The same with layer l's parameters given by layer (a student's, say). */
+    static float[][] hidden(LlamaConfig c, WeightStore w, float[] invFreq, int[] tokens, java.util.function.IntFunction<DecoderLayerGradients.Params> layer) {
         DecoderLayerGradients g = new DecoderLayerGradients(DecoderLayerGradients.Shape.of(c, invFreq), tokens.length);
         float[][] h = new float[c.numLayers() + 1][];
         double[] x = embed(c, w, tokens, tokens.length);
         h[0] = toFloat(x);
         for (int l = 0; l < c.numLayers(); l++) {
-            x = g.forward(params(w, l, c), x, 1, tokens.length).out();
+            x = g.forward(layer.apply(l), x, 1, tokens.length).out();
             h[l + 1] = toFloat(x);
         }
         return h;

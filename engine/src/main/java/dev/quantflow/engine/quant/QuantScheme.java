@@ -60,13 +60,35 @@ public sealed interface QuantScheme {
         }
         public String name() { return "w8a16"; }
         @Override public boolean needsCalibration() { return lkd(); }
-        @Override public String toString() { return lkd() ? name() + ":" + lkdString(lkdSettings).substring(1) : name(); }
+        @Override public String toString() { return withParams(name(), lkdString(lkdSettings)); }
     }
 
-    /** Per-token dynamic int8 activations; weights per output channel (group 0) or per group. */
-    record W8A8Dynamic(int group) implements QuantScheme {
+    /**
+     * Per-token dynamic int8 activations; weights per output channel (group 0) or per group;
+     * lkdSettings non-null: trained by layer-wise distillation first (ZeroQuant's W8A8 with LKD).
+     */
+    record W8A8Dynamic(int group, Lkd.Settings lkdSettings) implements QuantScheme {
+        public W8A8Dynamic(int group) {
+            this(group, null);
+        }
         public String name() { return "w8a8-dynamic"; }
-        @Override public String toString() { return group > 0 ? name() + ":group=" + group : name(); }
+        @Override public boolean needsCalibration() { return lkd(); }
+        @Override public String toString() { return withParams(name(), (group > 0 ? ",group=" + group : "") + lkdString(lkdSettings)); }
+    }
+
+    /**
+     * ZeroQuant's W4A8: round-to-nearest int4 weights, asymmetric, a scale and zero point per group
+     * of G input columns (as w4a16-rtn), and per-token dynamic int8 activations; optionally LKD.
+     */
+    record W4A8(int group, Lkd.Settings lkdSettings) implements QuantScheme {
+        public String name() { return "w4a8"; }
+        @Override public boolean needsCalibration() { return lkd(); }
+        @Override public String toString() { return name() + ":group=" + group + lkdString(lkdSettings); }
+    }
+
+    /** name, or name:params when params (",k=v,...") is not empty. */
+    private static String withParams(String name, String params) {
+        return params.isEmpty() ? name : name + ":" + params.substring(1);
     }
 
     /** LLM.int8(): outlier columns (|x| >= threshold) in floating point, the rest int8. */
@@ -160,16 +182,18 @@ public sealed interface QuantScheme {
         int colon = s.indexOf(':');
         String name = colon < 0 ? s : s.substring(0, colon);
         Map<String, String> p = params(colon < 0 ? "" : s.substring(colon + 1), spec);
-        boolean weightOnly = name.startsWith("w4a16") || name.equals("w8a16") || name.equals("int8");
-        if (!weightOnly && p.keySet().stream().anyMatch(k -> k.startsWith("lkd")))
-            throw new IllegalArgumentException("scheme '" + spec + "': lkd applies to the weight-only w4a16-rtn, w4a16-gptq and w8a16 schemes");
-        Lkd.Settings lkd = weightOnly ? lkd(p, spec) : null;
+        boolean distillable = name.startsWith("w4a16") || name.equals("w8a16") || name.equals("int8") || name.equals("w4a8")
+                || name.equals("w8a8-dynamic") || name.equals("w8a8");
+        if (!distillable && p.keySet().stream().anyMatch(k -> k.startsWith("lkd")))
+            throw new IllegalArgumentException("scheme '" + spec + "': lkd applies to w4a16-rtn, w4a16-gptq, w8a16, w4a8 and w8a8-dynamic");
+        Lkd.Settings lkd = distillable ? lkd(p, spec) : null;
         QuantScheme q = switch (name) {
             case "fp32", "f32", "dense", "none" -> new Fp32();   // the weights in their stored dtype
             case "bf16" -> new Bf16();
             case "w8a8-tensor" -> new W8A8Tensor();
             case "w8a16", "int8" -> new W8A16(lkd);
-            case "w8a8-dynamic", "w8a8" -> new W8A8Dynamic(intParam(p, "group", 0, spec));
+            case "w8a8-dynamic", "w8a8" -> new W8A8Dynamic(intParam(p, "group", 0, spec), lkd);
+            case "w4a8" -> new W4A8(intParam(p, "group", DEFAULT_INT4_GROUP, spec), lkd);
             case "llm-int8" -> new LlmInt8(floatParam(p, "threshold", 6.0f, spec), fpSource(p.remove("fp"), spec));
             case "smoothquant" -> {
                 AlphaSearch search = switch (p.getOrDefault("alpha", "")) {
@@ -188,10 +212,12 @@ public sealed interface QuantScheme {
             case "nf4", "fp4" -> new FourBit(FourBitCode.valueOf(name.toUpperCase(Locale.ROOT)), intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")));
             default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
                     + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5|search|search-model], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true, "
-                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor], nf4|fp4[:block=64,double-quant=true])");
+                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, w4a8[:group=128,lkd=true], w8a8-dynamic:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor], nf4|fp4[:block=64,double-quant=true])");
         };
-        p.remove("act-order");
-        p.remove("sym");
+        if (q instanceof W4A16) {   // read in the switch; another scheme given them is told below
+            p.remove("act-order");
+            p.remove("sym");
+        }
         if (!p.isEmpty()) throw new IllegalArgumentException("scheme '" + spec + "': unknown parameter(s) " + p.keySet());
         if (q instanceof W4A16 w && w.actOrder() && w.method() != Int4Method.GPTQ)
             throw new IllegalArgumentException("scheme '" + spec + "': act-order applies to w4a16-gptq only");
@@ -202,7 +228,7 @@ public sealed interface QuantScheme {
         return q;
     }
 
-    private static Map<String, String> params(String s, String spec) {
+    static Map<String, String> params(String s, String spec) {
         Map<String, String> m = new LinkedHashMap<>();
         if (s.isBlank()) return m;
         for (String kv : s.split(",")) {

@@ -129,12 +129,10 @@ public final class QuantizedCheckpoint {
                 w.addInts(name + ".fp_columns", new long[] {cols.length}, cols);
                 w.addFloats(name + ".fp_weight", new long[] {cols.length, li.outFeatures()}, fp);
             }
+            case W4A8Linear w4 -> int4(w, name, w4.weights());
             case Int4GroupLinear i4 -> {
-                QuantizedMatrix m = i4.weights();
-                w.addBytes(name + ".qweight4", DType.U8, new long[] {m.rows(), Int4Packing.bytesPerRow(m.cols())}, Int4Packing.pack(m.q(), m.rows(), m.cols()));
-                w.addFloats(name + ".scales", new long[] {m.rows(), m.groups()}, m.scales());
-                w.addBytes(name + ".qzeros", DType.U8, new long[] {m.rows(), m.groups()}, m.zeros());
-                if (i4.permutation() != null) w.addInts(name + ".perm", new long[] {m.cols()}, i4.permutation());
+                int4(w, name, i4.weights());
+                if (i4.permutation() != null) w.addInts(name + ".perm", new long[] {i4.inFeatures()}, i4.permutation());
             }
             case Fp8Linear f -> fp8(w, name, f.weights());
             case Fp8W8A8Linear f -> {
@@ -155,6 +153,12 @@ public final class QuantizedCheckpoint {
             }
             default -> throw new IllegalArgumentException(name + ": cannot save a " + l.getClass().getSimpleName());
         }
+    }
+
+    private static void int4(CheckpointWriter w, String name, QuantizedMatrix m) {
+        w.addBytes(name + ".qweight4", DType.U8, new long[] {m.rows(), Int4Packing.bytesPerRow(m.cols())}, Int4Packing.pack(m.q(), m.rows(), m.cols()));
+        w.addFloats(name + ".scales", new long[] {m.rows(), m.groups()}, m.scales());
+        w.addBytes(name + ".qzeros", DType.U8, new long[] {m.rows(), m.groups()}, m.zeros());
     }
 
     private static void int8(CheckpointWriter w, String name, QuantizedMatrix m) {
@@ -254,12 +258,8 @@ public final class QuantizedCheckpoint {
                     for (int k = 0; k < cols.length; k++) colsW[k] = Arrays.copyOfRange(fp, k * out, (k + 1) * out);
                     yield new LlmInt8Linear(int8(name, out, in, in), x.threshold(), cols, colsW, x.fp(), bias);
                 }
-                case QuantScheme.W4A16 x -> {
-                    float[] scales = floats(name + ".scales");
-                    byte[] codes = Int4Packing.unpack(bytes(name + ".qweight4"), out, in);
-                    QuantizedMatrix m = new QuantizedMatrix(IntRange.INT4_ASYM, out, in, new GroupLayout(in, x.group()), codes, scales, bytes(name + ".qzeros"));
-                    yield new Int4GroupLinear(m, store.find(name + ".perm").map(Tensor::toIntArray).orElse(null), bias, x.toString());
-                }
+                case QuantScheme.W4A16 x -> new Int4GroupLinear(int4(name, out, in, x.group()), store.find(name + ".perm").map(Tensor::toIntArray).orElse(null), bias, x.toString());
+                case QuantScheme.W4A8 x -> new W4A8Linear(new Int4GroupLinear(int4(name, out, in, x.group()), null, bias, x.toString()), x.toString());
                 case QuantScheme.Fp8 x -> new Fp8Linear(fp8(name, out, in, x.format()), bias);
                 case QuantScheme.Fp8W8A8 x -> new Fp8W8A8Linear(fp8(name, out, in, Fp8Format.E4M3), x.act(),
                         x.act() == Fp8W8A8Linear.Act.STATIC ? floats(name + ".input_scale")[0] : Float.POSITIVE_INFINITY, bias);
@@ -278,6 +278,11 @@ public final class QuantizedCheckpoint {
         private QuantizedMatrix int8(String name, int out, int in, int group) {
             GroupLayout g = new GroupLayout(in, group);
             return new QuantizedMatrix(IntRange.INT8_SYM, out, in, g, bytes(name + ".qweight"), floats(name + ".scales"), new byte[out * g.groups()]);
+        }
+
+        private QuantizedMatrix int4(String name, int out, int in, int group) {
+            byte[] codes = Int4Packing.unpack(bytes(name + ".qweight4"), out, in);
+            return new QuantizedMatrix(IntRange.INT4_ASYM, out, in, new GroupLayout(in, group), codes, floats(name + ".scales"), bytes(name + ".qzeros"));
         }
 
         private Fp8Matrix fp8(String name, int out, int in, Fp8Format f) {

@@ -251,6 +251,8 @@ public final class QuantizedModels {
         return switch (s) {
             case QuantScheme.W8A16 w -> new Int8Linear(q, bias);
             case QuantScheme.W4A16 w -> new Int4GroupLinear(q, null, bias, w.toString());
+            case QuantScheme.W8A8Dynamic w -> new W8A8DynamicLinear(q, bias, w.toString());
+            case QuantScheme.W4A8 w -> new W4A8Linear(new Int4GroupLinear(q, null, bias, w.toString()), w.toString());
             default -> throw new IllegalStateException("lkd trained a " + s + " layer");
         };
     }
@@ -292,6 +294,7 @@ public final class QuantizedModels {
             // the round-to-nearest schemes stream the stored rows (QuantizedMatrix.quantize(Tensor...)): no fp32 copy of the matrix
             case QuantScheme.W8A16 w -> new Int8Linear(QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX), bias);
             case QuantScheme.W8A8Dynamic w -> new W8A8DynamicLinear(QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, w.group() > 0 ? w.group() : in, RangeMethod.MIN_MAX), bias, w.toString());
+            case QuantScheme.W4A8 w -> W4A8Linear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());
             case QuantScheme.W8A8Tensor w -> W8A8TensorLinear.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).maxAbs(), bias);
             case QuantScheme.LlmInt8 l -> LlmInt8Linear.quantize(weight.toFloatArray(), out, in, l.threshold(), l.fp(),
                     input == null ? new int[0] : input.channelsAbove(l.threshold()), bias);

@@ -33,11 +33,45 @@ class LkdTest {
         assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:lkd=true,lkd-scales=free")).hasMessageContaining("fixed or latent");
         assertThat(QuantScheme.parse("w4a16-rtn:group=64").lkd()).isFalse();
         assertThat(QuantScheme.parse("w8a16").needsCalibration()).isFalse();
-        assertThatThrownBy(() -> QuantScheme.parse("w8a8-dynamic:lkd=true")).hasMessageContaining("lkd applies to the weight-only");
+        assertThatThrownBy(() -> QuantScheme.parse("fp8-w8a8:lkd=true")).hasMessageContaining("lkd applies to");
         assertThatThrownBy(() -> QuantScheme.parse("w4a16-awq:lkd=true")).hasMessageContaining("not awq");
         assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:lkd-steps=5")).hasMessageContaining("need lkd=true");
         assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:lkd=yes")).hasMessageContaining("true or false");
         assertThatThrownBy(() -> QuantScheme.parse("w8a16:lkd=true,lkd-lr=-1")).hasMessageContaining("lkd-lr must be a positive number");
+    }
+
+    @Test
+    void w4a8LkdDistilsWithInt8ActivationsAndBuildsTheW4A8AndW8A8Linears() throws Exception {
+        Path dir = SharedData.path("models/stories260K");
+        Assumptions.assumeTrue(Files.isDirectory(dir), "stories260K absent");
+        try (LlamaModel m = LlamaModel.open(dir)) {
+            var c = m.config();
+            int[] calib = TextTokens.load(SharedData.path("data/stories260K-calib.txt"), m.tokenizer(), 512);
+            QuantPlan plan = QuantPlan.parse("w4a8-lkd:lkd-steps=40", List.of());
+            var built = QuantizedModels.build(c, m.weights(), plan, Optional.of(calib), QuantizedModels.Options.DEFAULT);
+            assertThat(built.lkdLosses()).hasSize(c.numLayers());
+            for (Lkd.LayerLoss l : built.lkdLosses()) assertThat(l.after()).as("layer " + l.layer()).isLessThan(0.9 * l.before());
+            for (String n : List.of("model.layers.1.mlp.up_proj", "model.layers.2.self_attn.v_proj")) {
+                var t = m.weights().get(n + ".weight");
+                QuantizedMatrix rtn = Lkd.minMax(plan.schemeFor(n), t.toFloatArray(), t.rows(), t.cols());
+                QuantizedMatrix actual = switch (built.format(n)) {
+                    case W4A8Linear l -> l.weights();
+                    case W8A8DynamicLinear l -> l.weights();
+                    default -> throw new AssertionError(n + " is " + built.format(n).scheme());
+                };
+                assertThat(actual.scales()).as(n + ": fixed scales, those of round to nearest").isEqualTo(rtn.scales());
+                assertThat(actual.q()).as(n + ": trained codes").isNotEqualTo(rtn.q());
+            }
+        }
+    }
+
+    @Test
+    void int8InputsAreRefusedWhereASharedInputWouldBeHalfQuantized() {
+        QuantScheme[] sch = new QuantScheme[DecoderLayerGradients.LINEARS];
+        java.util.Arrays.fill(sch, QuantScheme.parse("w4a8:group=32"));
+        assertThat(Lkd.int8Inputs(sch)).containsExactly(true, true, true, true);
+        sch[DecoderLayerGradients.K] = QuantScheme.parse("w8a16");
+        assertThatThrownBy(() -> Lkd.int8Inputs(sch)).hasMessageContaining("self_attn.k_proj");
     }
 
     @Test
