@@ -7,7 +7,7 @@ package dev.quantflow.engine.gguf.block;
  * <ul>
  * <li>{@link #q8_0}: blocks of 32, d = f16(max|x| / 127), q = round(x * 127 / max|x|) half to even,
  *     as ggml's AVX quantize_row_q8_0 does; for Q4_0, Q5_0, Q8_0, and for Q4_1/Q5_1, whose q8_1
- *     carries the same d and q (plus s = f16(d * sum q) for the min term, where we use d * sum q).
+ *     carries the same d and q (plus s = f16(d * sum q) for the min term, where we use f16(d) * sum q).
  * <li>{@link #q8_K}: blocks of 256 (one k-quant super-block), as quantize_row_q8_K (which ggml's
  *     x86 build runs as its reference code): m = the value of largest magnitude, sign kept,
  *     iscale = -127 / m, q = min(127, round(iscale * x)) half to even, d = 1 / iscale in fp32.

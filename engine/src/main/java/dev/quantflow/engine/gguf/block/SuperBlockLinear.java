@@ -23,8 +23,9 @@ import jdk.incubator.vector.VectorSpecies;
  * Q8_K blocks of 256 first ({@link Q8Activations#q8_K}; -Dquantflow.gguf.fp32-activations=true
  * keeps fp32, as {@link BlockLinear} does). Each super-block is widened in registers to 256
  * floats in an L1 scratch row and the row is then dotted with every activation row of the batch,
- * four at a time, so a batch reads each block once. Every output is summed in one order (two accumulators over alternate vectors,
- * lanes added by {@link VectorMath#sumLanes}) whatever rows it is batched with.
+ * four at a time, so a batch reads each block once. Every output is summed in one order (two
+ * accumulators over alternate vectors, lanes added by {@link VectorMath#sumLanes}) whatever rows
+ * it is batched with, and x is rounded per row, so a row's result does not depend on its batch.
  */
 abstract class SuperBlockLinear implements Linear {
     static final int QK_K = 256;
