@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.engine.gguf.GgufFile;
+import dev.quantflow.engine.tokenizer.GgufTokenizerLoader;
+import dev.quantflow.engine.tokenizer.LlamaCppPreTokenizers;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -21,7 +23,11 @@ import java.util.Map;
  * LlamaConverter writes a SentencePiece BPE model: the score-based merges become a BPE merge list
  * (every split of a normal token into two normal tokens, ranked by the merged token's score, ties
  * by the parts' ids, as its SentencePieceExtractor does), byte fallback, the "▁" normalizer.
- * Only "llama" (SentencePiece) vocabularies: a "gpt2" one is refused in one line.
+ * A "gpt2" (byte-level BPE) vocabulary is written back as convert_hf_to_gguf.py read it: the
+ * tokens as the vocab, tokenizer.ggml.merges as the merges in rank order, the pre-tokenizer that
+ * tokenizer.ggml.pre names (its regexes as Split steps, then ByteLevel; GPT-2's own regex as a
+ * ByteLevel with use_regex, as GPT-2's tokenizer.json has it) and the ByteLevel decoder; control
+ * and user-defined tokens become added tokens (special for control).
  */
 public final class GgufHfFiles {
     // llama.cpp token types
@@ -65,16 +71,20 @@ public final class GgufHfFiles {
     public static void writeTokenizer(GgufFile g, Path dir) {
         Path file = g.path();
         String model = g.findString("tokenizer.ggml.model").orElseThrow(() -> new IllegalArgumentException(file + ": no tokenizer.ggml.model (no vocabulary in this GGUF)"));
-        if (!model.equals("llama"))
-            throw new IllegalArgumentException(file + ": tokenizer.ggml.model '" + model + "' is not written as tokenizer.json (SentencePiece 'llama' only); use --format gguf");
+        boolean spm = model.equals("llama");
+        if (!spm && !model.equals("gpt2"))
+            throw new IllegalArgumentException(file + ": tokenizer.ggml.model '" + model + "' is not written as tokenizer.json (SentencePiece 'llama' and byte-level BPE 'gpt2' only); use --format gguf");
+        String pre = g.findString("tokenizer.ggml.pre").orElse("default");
+        LlamaCppPreTokenizers.Spec byteLevel = spm ? null : LlamaCppPreTokenizers.forName(pre).orElseThrow(() -> new IllegalArgumentException(
+                file + ": tokenizer.ggml.pre '" + pre + "' has no tokenizer.json form here (supported: " + LlamaCppPreTokenizers.supportedNames() + "); use --format gguf"));
         List<String> tokens = g.getStringArray("tokenizer.ggml.tokens");
-        float[] scores = g.getFloatArray("tokenizer.ggml.scores");
         int[] types = g.has("tokenizer.ggml.token_type") ? g.getIntArray("tokenizer.ggml.token_type") : new int[0];
         int n = tokens.size();
         int[] type = new int[n];
         for (int id = 0; id < n; id++) type[id] = id < types.length ? types[id] : NORMAL;
-        boolean spacePrefix = g.findBoolean("tokenizer.ggml.add_space_prefix").orElse(true);
-        boolean addBos = g.findBoolean("tokenizer.ggml.add_bos_token").orElse(true), addEos = g.findBoolean("tokenizer.ggml.add_eos_token").orElse(false);
+        boolean spacePrefix = spm && g.findBoolean("tokenizer.ggml.add_space_prefix").orElse(true);
+        // llama.cpp's defaults when the keys are absent: BOS for SentencePiece vocabularies, none for byte-level ones
+        boolean addBos = g.findBoolean("tokenizer.ggml.add_bos_token").orElse(spm), addEos = g.findBoolean("tokenizer.ggml.add_eos_token").orElse(false);
         String bos = token(g, tokens, "tokenizer.ggml.bos_token_id"), eos = token(g, tokens, "tokenizer.ggml.eos_token_id"), unk = token(g, tokens, "tokenizer.ggml.unknown_token_id");
 
         ObjectNode tj = J.objectNode();
@@ -85,11 +95,16 @@ public final class GgufHfFiles {
             added.addObject().put("id", id).put("content", tokens.get(id)).put("single_word", false).put("lstrip", false).put("rstrip", false)
                     .put("normalized", false).put("special", type[id] != USER_DEFINED);
         }
-        ObjectNode norm = tj.putObject("normalizer").put("type", "Sequence");
-        ArrayNode steps = norm.putArray("normalizers");
-        if (spacePrefix) steps.addObject().put("type", "Prepend").put("prepend", "\u2581");
-        steps.addObject().put("type", "Replace").<ObjectNode>set("pattern", J.objectNode().put("String", " ")).put("content", "\u2581");
-        tj.putNull("pre_tokenizer");
+        if (spm) {
+            ObjectNode norm = tj.putObject("normalizer").put("type", "Sequence");
+            ArrayNode steps = norm.putArray("normalizers");
+            if (spacePrefix) steps.addObject().put("type", "Prepend").put("prepend", "\u2581");
+            steps.addObject().put("type", "Replace").<ObjectNode>set("pattern", J.objectNode().put("String", " ")).put("content", "\u2581");
+            tj.putNull("pre_tokenizer");
+        } else {
+            tj.putNull("normalizer");
+            tj.set("pre_tokenizer", byteLevelPreTokenizer(byteLevel));
+        }
         if ((addBos && bos != null) || (addEos && eos != null)) {
             ObjectNode pp = tj.putObject("post_processor").put("type", "TemplateProcessing");
             ArrayNode single = pp.putArray("single"), pair = pp.putArray("pair");
@@ -109,27 +124,34 @@ public final class GgufHfFiles {
                 st.putArray("tokens").add(s);
             }
         }
-        ObjectNode dec = tj.putObject("decoder").put("type", "Sequence");
-        ArrayNode ds = dec.putArray("decoders");
-        ds.addObject().put("type", "Replace").<ObjectNode>set("pattern", J.objectNode().put("String", "\u2581")).put("content", " ");
-        ds.addObject().put("type", "ByteFallback");
-        ds.addObject().put("type", "Fuse");
-        if (spacePrefix) ds.addObject().put("type", "Strip").put("content", " ").put("start", 1).put("stop", 0);
+        if (spm) {
+            ObjectNode dec = tj.putObject("decoder").put("type", "Sequence");
+            ArrayNode ds = dec.putArray("decoders");
+            ds.addObject().put("type", "Replace").<ObjectNode>set("pattern", J.objectNode().put("String", "\u2581")).put("content", " ");
+            ds.addObject().put("type", "ByteFallback");
+            ds.addObject().put("type", "Fuse");
+            if (spacePrefix) ds.addObject().put("type", "Strip").put("content", " ").put("start", 1).put("stop", 0);
+        } else {
+            tj.putObject("decoder").put("type", "ByteLevel").put("add_prefix_space", true).put("trim_offsets", true).put("use_regex", true);
+        }
         ObjectNode m = tj.putObject("model").put("type", "BPE").putNull("dropout");
         if (unk != null) m.put("unk_token", unk); else m.putNull("unk_token");
-        m.putNull("continuing_subword_prefix").putNull("end_of_word_suffix").put("fuse_unk", true);
+        m.putNull("continuing_subword_prefix").putNull("end_of_word_suffix").put("fuse_unk", spm);
         boolean bytes = false;
         for (int t : type) bytes |= t == BYTE;
         m.put("byte_fallback", bytes);
+        if (!spm) m.put("ignore_merges", byteLevel.ignoreMerges());
         ObjectNode vocab = m.putObject("vocab");
         for (int id = 0; id < n; id++) if (!vocab.has(tokens.get(id))) vocab.put(tokens.get(id), id);
         ArrayNode merges = m.putArray("merges");
-        for (String[] mg : merges(tokens, scores, type)) merges.addArray().add(mg[0]).add(mg[1]);
+        List<String[]> pairs = spm ? merges(tokens, g.getFloatArray("tokenizer.ggml.scores"), type) : GgufTokenizerLoader.merges(g);
+        for (String[] mg : pairs) merges.addArray().add(mg[0]).add(mg[1]);
 
         ObjectNode tc = J.objectNode();
-        tc.put("add_bos_token", addBos).put("add_eos_token", addEos).put("clean_up_tokenization_spaces", false)
-                .put("legacy", true).put("model_max_length", g.findInt(g.getString("general.architecture") + ".context_length").orElse(2048))
-                .put("tokenizer_class", "LlamaTokenizer");
+        tc.put("add_bos_token", addBos).put("add_eos_token", addEos).put("clean_up_tokenization_spaces", false);
+        if (spm) tc.put("legacy", true);
+        tc.put("model_max_length", g.findInt(g.getString("general.architecture") + ".context_length").orElse(2048))
+                .put("tokenizer_class", spm ? "LlamaTokenizer" : "PreTrainedTokenizerFast");
         if (bos != null) tc.put("bos_token", bos);
         if (eos != null) tc.put("eos_token", eos);
         if (unk != null) tc.put("unk_token", unk);
@@ -141,6 +163,17 @@ public final class GgufHfFiles {
         } catch (IOException e) {
             throw new UncheckedIOException(dir + ": cannot write the tokenizer: " + e.getMessage(), e);
         }
+    }
+
+    /** The tokenizer.json pre_tokenizer of a byte-level vocabulary's regexes. */
+    private static ObjectNode byteLevelPreTokenizer(LlamaCppPreTokenizers.Spec spec) {
+        if (spec.isGpt2()) return J.objectNode().put("type", "ByteLevel").put("add_prefix_space", false).put("trim_offsets", true).put("use_regex", true);
+        ObjectNode seq = J.objectNode().put("type", "Sequence");
+        ArrayNode steps = seq.putArray("pretokenizers");
+        for (String regex : spec.regexes())
+            steps.addObject().put("type", "Split").<ObjectNode>set("pattern", J.objectNode().put("Regex", regex)).put("behavior", "Isolated").put("invert", false);
+        steps.addObject().put("type", "ByteLevel").put("add_prefix_space", false).put("trim_offsets", true).put("use_regex", false);
+        return seq;
     }
 
     /** Merges (left, right) of normal tokens whose concatenation is a normal token, by that token's score, highest first. */

@@ -17,7 +17,7 @@ import java.util.Set;
  * with the pre-tokenizer named by tokenizer.ggml.pre. Control and user-defined tokens are matched
  * in the text as added tokens.
  */
-final class GgufTokenizerLoader {
+public final class GgufTokenizerLoader {
     // llama.cpp token types
     private static final int CONTROL = 3, USER_DEFINED = 4, BYTE = 6;
 
@@ -93,12 +93,7 @@ final class GgufTokenizerLoader {
             String pre = gguf.findString("tokenizer.ggml.pre").orElse("default");
             LlamaCppPreTokenizers.Spec spec = LlamaCppPreTokenizers.forName(pre).orElseThrow(() ->
                     problem(file, "tokenizer.ggml.pre '" + pre + "' is not supported (supported: " + LlamaCppPreTokenizers.supportedNames() + ")"));
-            List<String[]> merges = new ArrayList<>();
-            for (String m : gguf.getStringArray("tokenizer.ggml.merges")) {
-                int space = m.indexOf(' ', 1);
-                if (space < 0) throw problem(file, "tokenizer.ggml.merges entry '" + m + "' is not two tokens separated by a space");
-                merges.add(new String[] {m.substring(0, space), m.substring(space + 1)});
-            }
+            List<String[]> merges = merges(gguf);
             normalizer = null;
             preTokenizer = spec.toPreTokenizer();
             model = new BpeModel(vocab, merges, false, -1, false, spec.ignoreMerges());
@@ -106,6 +101,17 @@ final class GgufTokenizerLoader {
         }
         return new PipelineTokenizer(new PipelineTokenizer.Parts(file.toString(), tokens, added, normalizer, preTokenizer, model,
                 prefix, suffix, renderer, bos, eos));
+    }
+
+    /** A "gpt2" vocabulary's tokenizer.ggml.merges as (left, right) pairs, in rank order. */
+    public static List<String[]> merges(GgufFile gguf) {
+        List<String[]> merges = new ArrayList<>();
+        for (String m : gguf.getStringArray("tokenizer.ggml.merges")) {
+            int space = m.indexOf(' ', 1);
+            if (space < 0) throw problem(gguf.path(), "tokenizer.ggml.merges entry '" + m + "' is not two tokens separated by a space");
+            merges.add(new String[] {m.substring(0, space), m.substring(space + 1)});
+        }
+        return merges;
     }
 
     private static OptionalInt optionalId(GgufFile gguf, String key, int vocabSize) {

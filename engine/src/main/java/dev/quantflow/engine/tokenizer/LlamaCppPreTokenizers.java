@@ -9,7 +9,7 @@ import java.util.Optional;
  * applied one after another (each cuts the pieces of the previous one, keeping matches and gaps),
  * then the byte-level mapping. The regexes restate what each model's original tokenizer.json does.
  */
-final class LlamaCppPreTokenizers {
+public final class LlamaCppPreTokenizers {
     private static final String GPT2 = PreTokenizer.GPT2_REGEX;
     private static final String LLAMA3 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
     private static final String QWEN2 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -29,7 +29,12 @@ final class LlamaCppPreTokenizers {
     private LlamaCppPreTokenizers() {}
 
     /** The regex list for a tokenizer.ggml.pre name and whether merges are skipped for whole-vocab pieces. */
-    record Spec(List<String> regexes, boolean ignoreMerges) {
+    public record Spec(List<String> regexes, boolean ignoreMerges) {
+        /** Whether this is GPT-2's own regex alone (what a tokenizer.json ByteLevel pre-tokenizer with use_regex applies). */
+        public boolean isGpt2() {
+            return regexes.equals(List.of(GPT2));
+        }
+
         PreTokenizer toPreTokenizer() {
             List<PreTokenizer> steps = new ArrayList<>();
             for (String r : regexes) steps.add(new PreTokenizer.Split(TokenizerRegex.compile(r), SplitBehavior.ISOLATED, false));
@@ -38,7 +43,7 @@ final class LlamaCppPreTokenizers {
         }
     }
 
-    static Optional<Spec> forName(String pre) {
+    public static Optional<Spec> forName(String pre) {
         return Optional.ofNullable(switch (pre) {
             case "default", "gpt-2", "gpt2", "mpt", "olmo", "jais", "gpt-neox", "phi-2", "trillion" -> new Spec(List.of(GPT2), false);
             case "llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe", "pixtral" -> new Spec(List.of(LLAMA3), true);
@@ -55,7 +60,7 @@ final class LlamaCppPreTokenizers {
         });
     }
 
-    static List<String> supportedNames() {
+    public static List<String> supportedNames() {
         return List.of("default", "gpt-2", "mpt", "olmo", "jais", "gpt-neox", "llama3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe",
                 "qwen2", "stablelm2", "deepseek-llm", "deepseek-coder", "falcon", "starcoder", "refact", "command-r", "smollm",
                 "codeshell", "exaone", "poro-chat", "bloom", "gpt3-finnish", "viking");

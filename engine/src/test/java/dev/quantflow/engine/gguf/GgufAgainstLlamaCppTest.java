@@ -29,13 +29,22 @@ import org.junit.jupiter.params.provider.ValueSource;
  * K-quant ones included (the Q4_0 file's tied token_embd is Q6_K: llama-quantize's choice).
  */
 class GgufAgainstLlamaCppTest {
-    /** A divergence must be a near tie: the two logits within 1e-3 of the top logit's magnitude (llama.cpp keeps K/V in f16). */
+    /**
+     * A divergence must be a near tie: the two logits within 1e-3 of the top logit's magnitude
+     * (llama.cpp keeps K/V in f16). Every kernel rounds activations as ggml's vec_dot does (q8_0,
+     * and Q8_K for the K-quants), so the K-quant files are held to the same margin.
+     */
     static final double MARGIN = 1e-3;
     /**
-     * The same for files with K-quant tensors: our K-quant kernels keep activations in fp32 where
-     * ggml rounds them to Q8_K blocks, which moves logits by up to a few 1e-3 of their size.
+     * The Q4_0 file (Q4_0 blocks, tied output Q6_K) diverges on three prompts, at margins 4.8e-3
+     * ("The President", step 33), 1.0e-3 ("The whale", 22) and 2.4e-3 ("In the year 1850", 30).
+     * The first is a tie that llama.cpp itself barely breaks: its logprobs there (llama-server n_probs, c392e50,
+     * AMD EPYC) put 1044 above 1079 by 0.0064; ours put 1079 above 1044 by 0.0189 (4.8e-3 of the
+     * top logit 3.94; with fp32 activations for the K-quants it was 0.0117). The logit gaps of the
+     * steps before agree with llama.cpp's to 3e-3; the known difference left is llama.cpp's f16 K/V (and its
+     * f16 rounding of q and of the attention weights), which the f32 KV cache here does not mimic.
      */
-    static final double K_QUANT_MARGIN = 5e-3;
+    static final double Q4_0_MARGIN = 5e-3;
 
     static JsonNode reference() throws IOException {
         Path ref = SharedData.path("reference/sotu6M-llamacpp.json");
@@ -71,8 +80,7 @@ class GgufAgainstLlamaCppTest {
                         String what = String.format(Locale.ROOT, "%s '%s': step %d is %d, llama.cpp %d, logit margin %.6f (%.2e of the top logit %.3f)",
                                 file, k.path("prompt").asText(), i, got, expected[i], margin, relative, logits[got]);
                         assertThat(exactRequired).as(what).isFalse();
-                        boolean kQuants = file.contains("_K") || file.contains("Q4_0");   // the Q4_0 file's tied output is Q6_K
-                        assertThat(relative).as(what).isLessThan((float) (kQuants ? K_QUANT_MARGIN : MARGIN));
+                        assertThat(relative).as(what).isLessThan((float) (file.equals("sotu6M-Q4_0.gguf") ? Q4_0_MARGIN : MARGIN));
                         System.out.println("divergence explained by the margin: " + what);
                         break;   // the sequences differ from here on
                     }

@@ -72,13 +72,68 @@ class GgufHfFilesTest {
         assertThat(back).usingRecursiveComparison().isEqualTo(source);
     }
 
+    /**
+     * A byte-level vocabulary in a GGUF written here (GgufWriter) from Llama 3's tokenizer.json, as
+     * llama.cpp's converter stores one (tokens, token types, "left right" merges, pre llama-bpe):
+     * the tokenizer.json written back has Llama 3's vocabulary and merges in order and encodes as
+     * Llama 3's own tokenizer.json does.
+     */
     @Test
-    void aByteLevelVocabularyIsRefusedByName() {
-        Path file = SharedData.path("tokenizers/llamacpp-vocab/ggml-vocab-gpt-2.gguf");
+    void byteLevelTokenizerJsonFromAGgufWrittenFromLlama3sVocabulary() throws Exception {
+        Path dir = shared("tokenizers/llama3");
+        ObjectMapper om = new ObjectMapper();
+        JsonNode hf = om.readTree(dir.resolve("tokenizer.json").toFile());
+        int n = 0;
+        for (JsonNode id : (Iterable<JsonNode>) () -> hf.path("model").path("vocab").elements()) n = Math.max(n, id.asInt() + 1);
+        for (JsonNode t : hf.path("added_tokens")) n = Math.max(n, t.path("id").asInt() + 1);
+        String[] tokens = new String[n];
+        int[] types = new int[n];
+        java.util.Arrays.fill(types, 1);   // NORMAL
+        hf.path("model").path("vocab").properties().forEach(e -> tokens[e.getValue().asInt()] = e.getKey());
+        for (JsonNode t : hf.path("added_tokens")) {
+            tokens[t.path("id").asInt()] = t.path("content").asText();
+            types[t.path("id").asInt()] = t.path("special").asBoolean() ? 3 : 4;   // CONTROL : USER_DEFINED
+        }
+        List<String> merges = new ArrayList<>();
+        hf.path("model").path("merges").forEach(m -> merges.add(m.isArray() ? m.get(0).asText() + " " + m.get(1).asText() : m.asText()));
+        Path file = tmp.resolve("llama3-vocab.gguf");
+        new dev.quantflow.engine.gguf.GgufWriter().putString("general.architecture", "llama").putUint32("llama.context_length", 8192)
+                .putString("tokenizer.ggml.model", "gpt2").putString("tokenizer.ggml.pre", "llama-bpe")
+                .putStrings("tokenizer.ggml.tokens", List.of(tokens)).putInts("tokenizer.ggml.token_type", types).putStrings("tokenizer.ggml.merges", merges)
+                .putUint32("tokenizer.ggml.bos_token_id", 128000).putUint32("tokenizer.ggml.eos_token_id", 128001).putBool("tokenizer.ggml.add_bos_token", true)
+                .write(file);
+        Path out = Files.createDirectory(tmp.resolve("hf"));
+        try (GgufFile g = GgufFile.open(file)) {
+            GgufHfFiles.writeTokenizer(g, out);
+        }
+        JsonNode ours = om.readTree(out.resolve("tokenizer.json").toFile());
+        List<String> written = new ArrayList<>();
+        ours.path("model").path("merges").forEach(m -> written.add(m.get(0).asText() + " " + m.get(1).asText()));
+        assertThat(written).hasSize(merges.size()).isEqualTo(merges);
+        hf.path("model").path("vocab").properties().forEach(e -> assertThat(ours.path("model").path("vocab").path(e.getKey()).asInt(-1)).as(e.getKey()).isEqualTo(e.getValue().asInt()));
+        assertThat(ours.path("model").path("ignore_merges").asBoolean()).isTrue();
+        assertThat(ours.path("decoder").path("type").asText()).isEqualTo("ByteLevel");
+
+        Tokenizer back = Tokenizer.fromModelDir(out), llama3 = Tokenizer.fromModelDir(dir), gguf = Tokenizer.fromModelDir(file);
+        List<String> texts = new ArrayList<>(Files.readAllLines(shared("data/sotu6M-eval.txt")).stream().filter(l -> !l.isBlank()).limit(100).toList());
+        texts.addAll(List.of("Hello world", " It's 2026:  naïve café, 日本語!\n\n\tend", "12345 tokens <|begin_of_text|>x<|eot_id|>", ""));
+        for (String text : texts) {
+            int[] ids = llama3.encode(text, false);
+            assertThat(back.encode(text, false)).as(text).containsExactly(ids);
+            assertThat(gguf.encode(text, false)).as(text).containsExactly(ids);
+            assertThat(back.decode(ids)).as(text).isEqualTo(llama3.decode(ids));
+        }
+        // BOS from the post-processor, as the file's add_bos_token says (shared/tokenizers/llama3 carries no post-processor BOS)
+        assertThat(back.encode("Hello")).containsExactly(128000, 9906).isEqualTo(gguf.encode("Hello"));
+    }
+
+    @Test
+    void otherVocabularyKindsAreRefusedByName() {
+        Path file = SharedData.path("tokenizers/llamacpp-vocab/ggml-vocab-bert-bge.gguf");
         Assumptions.assumeTrue(Files.isRegularFile(file), "no " + file);
         try (GgufFile g = GgufFile.open(file)) {
             assertThatThrownBy(() -> GgufHfFiles.writeTokenizer(g, tmp)).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("tokenizer.ggml.model 'gpt2' is not written as tokenizer.json").hasMessageContaining("--format gguf");
+                    .hasMessageContaining("tokenizer.ggml.model 'bert' is not written as tokenizer.json").hasMessageContaining("--format gguf");
         }
     }
 }

@@ -12,8 +12,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * llama.cpp's tokenizer test vectors (encoded without BOS). The required vocabularies must pass
@@ -49,6 +52,25 @@ class LlamaCppVocabTest {
             GgufHfFiles.writeTokenizer(g, tmp);
         }
         assertAllPass(Tokenizer.fromModelDir(tmp), "llama-spm");
+    }
+
+    /** The same for the byte-level ("gpt2") vocabularies, one per pre-tokenizer family that has a .gguf here. */
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt-2", "mpt", "starcoder", "refact", "deepseek-coder", "deepseek-llm", "falcon"})
+    void byteLevelThroughTheTokenizerJsonWrittenFromItsGguf(String name, @TempDir Path tmp) throws IOException {
+        Path file = DIR.resolve("ggml-vocab-" + name + ".gguf");
+        Assumptions.assumeTrue(Files.isRegularFile(file), "no " + file);
+        try (GgufFile g = GgufFile.open(file)) {
+            GgufHfFiles.writeTokenizer(g, tmp);
+        }
+        Tokenizer written = Tokenizer.fromModelDir(tmp), gguf = Tokenizer.fromGguf(file);
+        assertAllPass(written, name);
+        assertThat(written.vocabSize()).isEqualTo(gguf.vocabSize());
+        for (String text : LlamaCppVocabCases.read(DIR, name).texts()) {
+            int[] ids = gguf.encode(text);
+            assertThat(written.encode(text)).as(text).containsExactly(ids);
+            assertThat(written.decode(ids)).as(text).isEqualTo(gguf.decode(ids));
+        }
     }
 
     @Test

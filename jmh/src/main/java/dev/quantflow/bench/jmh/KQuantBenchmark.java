@@ -33,10 +33,12 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The GGUF k-quant kernels on a 1.1B-shaped matrix, 1 and 16 activation rows: fp32 activations
- * (the engine's kernels: blocks widened to floats in registers, FMA) against the alternative of
- * quantizing each activation row once to int8 blocks of 256 as ggml's Q8_K does and summing
- * int4 x int8 products in int32 (int8Act, written here for Q4_K only, to decide between the two).
+ * The GGUF k-quant kernels on a 1.1B-shaped matrix, 1 and 16 activation rows: fp32 arithmetic
+ * (fp32Act, the engine's kernels: blocks widened to floats in registers, FMA; since issue 13 they
+ * are fed x rounded to Q8_K first, which -Dquantflow.gguf.fp32-activations=true turns off) against
+ * the alternative of quantizing each activation row once to int8 blocks of 256 as ggml's Q8_K does
+ * and summing int4 x int8 products in int32 (int8Act, written here for Q4_K only, to decide
+ * between the two).
  * Weights rotate over copies totalling >= 192 MiB so that each call streams from DRAM.
  */
 @State(Scope.Thread)

@@ -30,7 +30,7 @@ abstract class BlockLinear implements Linear {
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
-    // -Dquantflow.gguf.fp32-activations=true feeds fp32 activations instead: the comparison in docs/QUANTIZATION.md (BlockLinearSpeed)
+    // -Dquantflow.gguf.fp32-activations=true feeds fp32 activations instead, here and to the k-quants (SuperBlockLinear): the comparison in docs/QUANTIZATION.md (BlockLinearSpeed)
     static final boolean Q8 = !Boolean.getBoolean("quantflow.gguf.fp32-activations");
     private static final int TILE = 16;   // weight rows decoded together for a batch (16 x 8 KiB for in = 2048)
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);
@@ -83,7 +83,7 @@ abstract class BlockLinear implements Linear {
     @Override
     public final void forward(float[] input, int rows, float[] y) {
         if (rows <= 0) return;
-        float[] x = quantizesActivations() && Q8 ? Q8Activations.of(input, rows, in) : input;
+        float[] x = quantizesActivations() && Q8 ? Q8Activations.q8_0(input, rows, in) : input;
         if (rows == 1) {
             Parallel.range(out, in, (s, e) -> {
                 for (int o = s; o < e; o++) y[o] = dot(o * rowBytes, x, 0);

@@ -19,11 +19,13 @@ import jdk.incubator.vector.VectorSpecies;
  * are, into native kernel memory (same bytes as the file; the mapped pages are then dropped), so
  * the resident weight memory is the tensor's byte size.
  *
- * <p>Activations stay fp32 (chosen by measurement, see docs/QUANTIZATION.md "GGUF k-quant
- * blocks"): each super-block is widened in registers to 256 floats in an L1 scratch row and the
- * row is then dotted with every activation row of the batch, four at a time, so a batch reads
- * each block once. Every output is summed in one order (two accumulators over alternate vectors,
- * lanes added by {@link VectorMath#sumLanes}) whatever rows it is batched with.
+ * <p>Activations meet the blocks as ggml's vec_dot_qN_K_q8_K meets them: each x row rounded to
+ * Q8_K blocks of 256 first ({@link Q8Activations#q8_K}; -Dquantflow.gguf.fp32-activations=true
+ * keeps fp32, as {@link BlockLinear} does). Each super-block is widened in registers to 256
+ * floats in an L1 scratch row and the row is then dotted with every activation row of the batch,
+ * four at a time, so a batch reads each block once. Every output is summed in one order (two
+ * accumulators over alternate vectors, lanes added by {@link VectorMath#sumLanes}) whatever rows
+ * it is batched with, and x is rounded per row, so a row's result does not depend on its batch.
  */
 abstract class SuperBlockLinear implements Linear {
     static final int QK_K = 256;
@@ -93,13 +95,14 @@ abstract class SuperBlockLinear implements Linear {
         if (rows <= 0) return;
         if (x.length < rows * in || y.length < rows * out)
             throw new IllegalArgumentException(scheme() + ": x needs " + rows * in + " and y " + rows * out + " floats, got " + x.length + " and " + y.length);
+        float[] xq = BlockLinear.Q8 ? Q8Activations.q8_K(x, rows, in) : x;
         Parallel.range(out, (long) in * rows, (start, end) -> {
             float[] row = new float[in];
             for (int o = start; o < end; o++) {
                 decodeRow(o, row);
                 int r = 0;
-                for (; r + 4 <= rows; r += 4) dot4(row, x, r * in, in, y, r * out + o, out);
-                for (; r < rows; r++) y[r * out + o] = dot(row, x, r * in, in);
+                for (; r + 4 <= rows; r += 4) dot4(row, xq, r * in, in, y, r * out + o, out);
+                for (; r < rows; r++) y[r * out + o] = dot(row, xq, r * in, in);
             }
         });
     }

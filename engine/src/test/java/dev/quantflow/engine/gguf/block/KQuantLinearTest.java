@@ -55,11 +55,15 @@ class KQuantLinearTest {
         return b;
     }
 
-    /** Asserts y = x W^T against float64, within 1e-5 of sum |w x| per output. */
-    static void assertMatmul(Linear lin, double[] w, float[] x, int rows) {
+    /**
+     * Asserts y = xq W^T against float64, within 1e-5 of sum |w xq| per output, where xq is x as
+     * ggml's vec_dot_qN_K_q8_K sees it: rounded to Q8_K blocks ({@link #q8K}).
+     */
+    static void assertMatmul(Linear lin, double[] w, float[] input, int rows) {
         int out = lin.outFeatures(), in = lin.inFeatures();
         float[] y = new float[rows * out];
-        lin.forward(x, rows, y);
+        lin.forward(input, rows, y);
+        double[] x = q8K(input);
         for (int r = 0; r < rows; r++)
             for (int o = 0; o < out; o++) {
                 double ref = 0, mag = 0;
@@ -69,6 +73,42 @@ class KQuantLinearTest {
                 }
                 assertThat(Math.abs(y[r * out + o] - ref)).as("%s row %d out %d", lin.scheme(), r, o).isLessThanOrEqualTo(1e-5 * mag + 1e-30);
             }
+    }
+
+    /**
+     * ggml's quantize_row_q8_K, as values d * q in float64: per 256 values, m = the value of
+     * largest magnitude (sign kept, first wins), iscale = -127 / m in fp32, q = min(127,
+     * round-half-even(iscale * x)), d = 1 / iscale in fp32.
+     */
+    static double[] q8K(float[] x) {
+        double[] out = new double[x.length];
+        for (int b = 0; b < x.length / 256; b++) {
+            float m = 0;
+            for (int j = 0; j < 256; j++) if (Math.abs(x[256 * b + j]) > Math.abs(m)) m = x[256 * b + j];
+            if (m == 0) continue;
+            float iscale = -127f / m;
+            double d = 1f / iscale;
+            for (int j = 0; j < 256; j++) out[256 * b + j] = d * Math.min(127, Math.rint(iscale * x[256 * b + j]));
+        }
+        return out;
+    }
+
+    @Test
+    void activationsAreRoundedToQ8KLikeGgml() {
+        // a block whose largest magnitude is negative, -31.75: iscale = -127 / -31.75 = 4, d = 0.25 (all exact)
+        float[] x = new float[512];
+        x[0] = -31.75f;
+        x[1] = 0.125f;   // 0.5 steps: a tie, to even: 0
+        x[2] = 0.375f;   // 1.5 steps: 2
+        x[3] = 0.625f;   // 2.5 steps: 2 (half away from zero would give 3)
+        x[4] = 31.75f;   // the opposite extreme: +127
+        x[5] = 1.1f;
+        x[256] = 3f;     // the second block: its own scale, iscale = -127 / 3
+        float[] q = Q8Activations.q8_K(x, 2, 256);
+        assertThat(new float[] {q[0], q[1], q[2], q[3], q[4], q[6]}).containsExactly(-31.75f, 0f, 0.5f, 0.5f, 31.75f, 0f);
+        assertThat(q[5]).isEqualTo(0.25f * 4);
+        assertThat(q[256]).isEqualTo((1 / (-127f / 3f)) * -127);
+        assertThat(Q8Activations.q8_K(new float[512], 2, 256)).containsOnly(0f);
     }
 
     static float[] randomX(int n, Random rnd) {
