@@ -1,8 +1,8 @@
 package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.compute.Int8Kernels;
-import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.Parallel;
+import dev.quantflow.engine.compute.RowDecodable;
 import dev.quantflow.engine.compute.VectorMath;
 
 /**
@@ -12,7 +12,7 @@ import dev.quantflow.engine.compute.VectorMath;
  * once here); a batch of rows dequantizes a block of weight rows at a time and runs the fp32
  * prefill tile over them (VectorMath.matmulRows).
  */
-public final class Int8Linear implements Linear {
+public final class Int8Linear implements RowDecodable {
     private final int out, in;
     private final byte[] q;        // (out, in) symmetric codes, Int8Kernels.interleave8 layout
     private final float[] scale;   // (out)
@@ -54,6 +54,11 @@ public final class Int8Linear implements Linear {
     @Override
     public String scheme() {
         return "w8a16";
+    }
+
+    @Override
+    public void decodeRow(int row, float[] dst, int off) {
+        Int8Kernels.dequantizeInterleaved(q, row, out, in, scale[row], dst, off);
     }
 
     @Override

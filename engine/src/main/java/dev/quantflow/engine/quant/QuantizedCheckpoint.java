@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.compute.RowDecodable;
 import dev.quantflow.engine.gguf.block.GgufLinears;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.Fp8Format;
@@ -62,8 +63,13 @@ public final class QuantizedCheckpoint {
         ObjectNode qc = om.createObjectNode();
         CheckpointWriter w = new CheckpointWriter();
         int group = format == Format.QUANTFLOW || format == Format.BITSANDBYTES ? 0 : commonInt4Group(b);
+        // a tied head stored in our format as rows that decode one at a time is the embedding too
+        // (LlamaStage reads the lookups from it): the float table is not written
+        boolean headIsEmbedding = format == Format.QUANTFLOW && b.config().tieWordEmbeddings()
+                && b.format("lm_head") instanceof RowDecodable && !(b.format("lm_head") instanceof DenseLinear);
         for (Tensor t : b.weights().tensors().values()) {
             String n = t.name();
+            if (headIsEmbedding && n.equals("model.embed_tokens.weight")) continue;
             String base = n.endsWith(".weight") ? n.substring(0, n.length() - 7) : null;
             if (base != null && b.linears().containsKey(base)) {
                 Linear l = b.format(base);

@@ -160,7 +160,7 @@ public final class QuantizedModels {
             schemes.forEach((n, s) -> {
                 if (s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.GPTQ) hessian.add(LinearNames.inputKey(n));
             });
-            stats = Calibration.collect(c, weights, tokens, opt.calibWindow(), hessian, opt.sampleRows());
+            stats = Calibration.collect(c, weights, tokens, opt.calibWindow(), hessian, opt.sampleRows(), schemes.get("lm_head").usesCalibration());
         }
 
         WeightEdits edits = new WeightEdits(weights);
