@@ -210,7 +210,7 @@ public final class QuantizedModels {
             QuantizedMatrix trained = distilled.get(name);
             Linear l = trained != null ? distilledLinear(schemes.get(name), trained, bias) : create(name, schemes.getOrDefault(name, new QuantScheme.Fp32()), weight, bias, st.get(LinearNames.inputKey(name)),
                     foldOfInput.get(LinearNames.inputKey(name)), factors);
-            if (opt.trackLayerError() && !(l instanceof DenseLinear)) l = new LayerErrorProbe(l, new DenseLinear(weight, bias));
+            if (opt.trackLayerError() && !(l instanceof DenseLinear)) l = LayerErrorProbe.of(l, new DenseLinear(weight, bias));
             linears.put(name, l);
             return l;
         };

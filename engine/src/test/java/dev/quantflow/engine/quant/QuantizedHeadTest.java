@@ -145,6 +145,12 @@ class QuantizedHeadTest {
             System.out.printf("%s: relative RMS logit error %.4f, argmax agreement %d/%d%n", head, Math.sqrt(err / norm), sameArgmax, rows);
             assertThat(Math.sqrt(err / norm)).isLessThan(relRms);
             assertThat(sameArgmax).isGreaterThanOrEqualTo((int) Math.ceil(minAgree * rows));
+            // eval's build (layer-error probes around the linears) serves the lookups from the same rows
+            QuantizedModels.Built probed = QuantizedModels.build(m.config(), m.weights(), QuantPlan.parse("fp32", List.of("lm_head=" + head)), Optional.of(calib),
+                    QuantizedModels.Options.DEFAULT.withLayerError(true));
+            assertThat(probed.stage().embeddingTable()).isEmpty();
+            float[] probedLogits = logits(probed.stage(), m, text);
+            for (int i = 0; i < got.length; i++) assertThat((double) probedLogits[i]).isCloseTo(want[i], org.assertj.core.data.Offset.offset(1e-4 * range));
         }
     }
 
