@@ -26,7 +26,8 @@ import java.util.stream.IntStream;
  * NAME.qweight (I8, out x in) + NAME.scales (F32, out x groups) [+ NAME.input_scale, or
  * NAME.fp_columns (I32) + NAME.fp_weight (F32, k x out) for LLM.int8()], or for int4 NAME.qweight4
  * (U8, two codes per byte, see {@link Int4Packing}) + NAME.scales + NAME.qzeros (U8) [+ NAME.perm];
- * unquantized layers keep NAME.weight; folded SmoothQuant/AWQ factors are already in the norms and
+ * unquantized layers keep NAME.weight (a tied model whose lm_head is stored in a row-decoding
+ * format keeps no model.embed_tokens.weight: the head's rows are the embedding); folded SmoothQuant/AWQ factors are already in the norms and
  * weights and are also written as PRODUCER.smooth_factors for inspection. config.json's
  * quantization_config names each layer's scheme. AutoGPTQ ("gptq") and AutoAWQ ("awq") 4-bit
  * checkpoints are read and written too ({@link AutoGptqFormat}), and bitsandbytes 4-bit ones
