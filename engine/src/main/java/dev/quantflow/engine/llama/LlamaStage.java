@@ -1,7 +1,9 @@
 package dev.quantflow.engine.llama;
 
+import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.compute.RowDecodable;
 import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.LlamaConfig;
@@ -22,7 +24,8 @@ import java.util.Optional;
 public final class LlamaStage {
     private final LlamaConfig c;
     private final int first, last;
-    private final Tensor embedding;       // (vocab, dim), stage 0 only
+    private final Tensor embedding;       // (vocab, dim) as stored, stage 0 only; null when embedRows serves it
+    private final RowDecodable embedRows; // a tied model's quantized lm_head, serving the lookups too (stage 0)
     private final List<LayerWeights<float[], Linear>> layers;  // [last - first]
     private final float[] finalNorm;      // (dim), last stage only
     private final Linear lmHead;          // (vocab, dim), last stage only
@@ -35,9 +38,7 @@ public final class LlamaStage {
         this.first = first;
         this.last = last;
         this.rope = new Rope(c);
-        boolean isFirst = first == 0, isLast = last == c.numLayers();
-        Tensor embed = isFirst || (isLast && c.tieWordEmbeddings()) ? tensor(w, "model.embed_tokens.weight") : null;
-        this.embedding = isFirst ? checkShape(w, embed, c.vocabSize(), c.hiddenSize()) : null;
+        boolean isFirst = first == 0, isLast = last == c.numLayers(), tied = c.tieWordEmbeddings();
         List<LayerWeights<float[], Linear>> ls = new ArrayList<>(last - first);
         // the linears are packed (or quantized) here: what a big model's load spends its time on
         Progress progress = Progress.current();
@@ -50,13 +51,42 @@ public final class LlamaStage {
         this.layers = List.copyOf(ls);
         this.finalNorm = isLast ? tensor(w, "model.norm.weight").toFloatArray() : null;
         if (isLast) {
-            Tensor head = c.tieWordEmbeddings() ? embed : w.find("lm_head.weight").orElseThrow(() -> new ModelLoadException(w.source(),
-                    "config.json has tie_word_embeddings false but the checkpoint has no tensor lm_head.weight"));
-            this.lmHead = linears.create("lm_head", checkShape(w, head, c.vocabSize(), c.hiddenSize()), null);
+            this.lmHead = head(w, linears, tied);
             progress.update("layers", steps, steps, "layers");
         } else {
             this.lmHead = null;
         }
+        // tied: one matrix is both; when it is quantized into rows that decode one at a time, the
+        // lookups read those rows. A first stage without the head takes it only from a quantized
+        // checkpoint (the factories of pipelined stages quantize no head at load).
+        Linear tiedHead = !tied ? null : isLast ? lmHead : isFirst ? storedHead(w, linears).orElse(null) : null;
+        this.embedRows = isFirst && tiedHead instanceof RowDecodable r && !(tiedHead instanceof DenseLinear) ? r : null;
+        this.embedding = isFirst && embedRows == null ? checkShape(w, tensor(w, "model.embed_tokens.weight"), c.vocabSize(), c.hiddenSize()) : null;
+    }
+
+    /**
+     * lm_head: a quantized checkpoint's as stored (a tied one may then store no embedding at all),
+     * else built from lm_head.weight, or from the embedding when tied.
+     */
+    private Linear head(WeightStore w, LinearFactory f, boolean tied) {
+        Optional<Linear> stored = storedHead(w, f);
+        if (stored.isPresent()) return stored.get();
+        Tensor t = tied ? tensor(w, "model.embed_tokens.weight") : w.find("lm_head.weight").orElseThrow(() -> new ModelLoadException(w.source(),
+                "config.json has tie_word_embeddings false but the checkpoint has no tensor lm_head.weight"));
+        return f.create("lm_head", checkShape(w, t, c.vocabSize(), c.hiddenSize()), null);
+    }
+
+    /** lm_head as a quantized checkpoint stores it (no plain lm_head.weight, or packed U8 codes there); empty otherwise. */
+    private Optional<Linear> storedHead(WeightStore w, LinearFactory f) {
+        int vocab = c.vocabSize(), d = c.hiddenSize();
+        Optional<Tensor> own = w.find("lm_head.weight");
+        if (own.isPresent() && own.get().dtype() != DType.U8) return Optional.empty();
+        Optional<Linear> stored = f.fromStore("lm_head", vocab, d, null);
+        stored.ifPresent(h -> {
+            if (h.outFeatures() != vocab || h.inFeatures() != d)
+                throw new ModelLoadException(w.source(), "lm_head is " + h.outFeatures() + "x" + h.inFeatures() + ", expected " + vocab + "x" + d + " by config.json");
+        });
+        return stored;
     }
 
     private LayerWeights<float[], Linear> loadLayer(WeightStore w, int l, LinearFactory f) {
@@ -129,7 +159,7 @@ public final class LlamaStage {
     }
 
     public boolean hasEmbedding() {
-        return embedding != null;
+        return embedding != null || embedRows != null;
     }
 
     public boolean hasHead() {
@@ -148,9 +178,14 @@ public final class LlamaStage {
         return c;
     }
 
-    /** The embedding table (vocab, dim) as stored; stage 0 only. */
+    /** The embedding table (vocab, dim) as stored; stage 0 only, empty when the quantized tied head serves it ({@link #embeddingRows}). */
     public Optional<Tensor> embeddingTable() {
         return Optional.ofNullable(embedding);
+    }
+
+    /** The quantized tied lm_head whose rows are the embedding (stage 0 of a tied model with such a head). */
+    public Optional<RowDecodable> embeddingRows() {
+        return Optional.ofNullable(embedRows);
     }
 
     /** The final RMSNorm's weight (dim); last stage only. */
@@ -177,7 +212,8 @@ public final class LlamaStage {
         float[] x = new float[tokens.length * d];
         for (int r = 0; r < tokens.length; r++) {
             if (tokens[r] < 0 || tokens[r] >= c.vocabSize()) throw new IllegalArgumentException("token id " + tokens[r] + " out of range (vocab_size " + c.vocabSize() + ")");
-            embedding.readFloats((long) tokens[r] * d, x, r * d, d);
+            if (embedRows != null) embedRows.decodeRow(tokens[r], x, r * d);
+            else embedding.readFloats((long) tokens[r] * d, x, r * d, d);
         }
         return x;
     }

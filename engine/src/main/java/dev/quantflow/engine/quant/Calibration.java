@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.IntFunction;
 
 /**
  * Runs the unquantized model over calibration tokens (windows of the context length) with every
@@ -25,8 +26,17 @@ public final class Calibration {
 
     private Calibration() {}
 
-    /** hessianFor: the input keys that need X^T X (GPTQ). */
+    /** hessianFor: the input keys that need X^T X (GPTQ); lm_head's input is not recorded. */
     public static Map<String, InputStats> collect(LlamaConfig c, WeightStore weights, int[] tokens, int window, Set<String> hessianFor, int sampleRows) {
+        return collect(c, weights, tokens, window, hessianFor, sampleRows, false);
+    }
+
+    /**
+     * headInput: also record lm_head's input (the final norm's output at every position, for a
+     * head that GPTQ or AWQ quantizes), which costs the logits of every calibration token.
+     */
+    public static Map<String, InputStats> collect(LlamaConfig c, WeightStore weights, int[] tokens, int window, Set<String> hessianFor, int sampleRows,
+                                                  boolean headInput) {
         Map<String, InputStats> stats = new LinkedHashMap<>();
         LinearFactory recording = (name, weight, bias) -> {
             Linear inner = new DenseLinear(weight, bias);
@@ -42,7 +52,9 @@ public final class Calibration {
         for (int s = 0; s < tokens.length; s += w) {
             int[] win = Arrays.copyOfRange(tokens, s, Math.min(tokens.length, s + w));
             if (win.length < 2) break;
-            WindowForward.run(stage, win, blocks -> new F32KvCache(c.numLayers(), blocks, KvCache.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim()));
+            IntFunction<KvCache> cache = blocks -> new F32KvCache(c.numLayers(), blocks, KvCache.BLOCK_SIZE, c.numHeads(), c.numKvHeads(), c.headDim());
+            if (headInput) WindowForward.logits(stage, win, cache);
+            else WindowForward.run(stage, win, cache);
             progress.update("calibration tokens", s + win.length, tokens.length, "tokens");
         }
         return stats;

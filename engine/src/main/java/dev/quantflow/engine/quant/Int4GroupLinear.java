@@ -1,7 +1,7 @@
 package dev.quantflow.engine.quant;
 
-import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.Parallel;
+import dev.quantflow.engine.compute.RowDecodable;
 import dev.quantflow.engine.compute.VectorMath;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -21,7 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
  * y = sum_g s_g * (sum_{i in g} q_i x_i - z_g * sum_{i in g} x_i).
  * An optional input permutation (GPTQ act-order checkpoints' g_idx) gathers x first.
  */
-public final class Int4GroupLinear implements Linear {
+public final class Int4GroupLinear implements RowDecodable {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
@@ -146,6 +146,15 @@ public final class Int4GroupLinear implements Linear {
         float[] g = new float[rows * in];
         for (int r = 0; r < rows; r++) for (int i = 0; i < in; i++) g[r * in + i] = x[r * in + perm[i]];
         return g;
+    }
+
+    /** Row o of W in input-column order (an act-order permutation undone) into dst[off .. off + in). */
+    @Override
+    public void decodeRow(int o, float[] dst, int off) {
+        float[] r = new float[padded];
+        dequantizeRow(o, r, 0);
+        if (perm == null) System.arraycopy(r, 0, dst, off, in);
+        else for (int i = 0; i < in; i++) dst[off + perm[i]] = r[i];
     }
 
     /** Row o of W in stored column order, dequantized into dst (at least padded columns long when aligned). */

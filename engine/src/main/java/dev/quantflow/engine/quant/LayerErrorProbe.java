@@ -1,18 +1,38 @@
 package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.compute.RowDecodable;
 
 /**
  * Runs a quantized linear and its unquantized reference on the same input and accumulates the
  * relative output error ||y_q - y||^2 / ||y||^2 (evaluation only: it costs a second matmul).
  */
-public final class LayerErrorProbe implements Linear {
+public sealed class LayerErrorProbe implements Linear {
     private final Linear quantized, reference;
     private double errSq, refSq;
 
-    public LayerErrorProbe(Linear quantized, Linear reference) {
+    private LayerErrorProbe(Linear quantized, Linear reference) {
         this.quantized = quantized;
         this.reference = reference;
+    }
+
+    /** The probe of quantized; it decodes rows when quantized does (a tied head then still serves the embedding). */
+    public static LayerErrorProbe of(Linear quantized, Linear reference) {
+        return quantized instanceof RowDecodable r ? new Rows(r, reference) : new LayerErrorProbe(quantized, reference);
+    }
+
+    private static final class Rows extends LayerErrorProbe implements RowDecodable {
+        private final RowDecodable rows;
+
+        Rows(RowDecodable quantized, Linear reference) {
+            super(quantized, reference);
+            this.rows = quantized;
+        }
+
+        @Override
+        public void decodeRow(int row, float[] dst, int off) {
+            rows.decodeRow(row, dst, off);
+        }
     }
 
     public Linear quantized() {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.compute.RowDecodable;
 import dev.quantflow.engine.gguf.block.GgufLinears;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.Fp8Format;
@@ -25,7 +26,8 @@ import java.util.stream.IntStream;
  * NAME.qweight (I8, out x in) + NAME.scales (F32, out x groups) [+ NAME.input_scale, or
  * NAME.fp_columns (I32) + NAME.fp_weight (F32, k x out) for LLM.int8()], or for int4 NAME.qweight4
  * (U8, two codes per byte, see {@link Int4Packing}) + NAME.scales + NAME.qzeros (U8) [+ NAME.perm];
- * unquantized layers keep NAME.weight; folded SmoothQuant/AWQ factors are already in the norms and
+ * unquantized layers keep NAME.weight (a tied model whose lm_head is stored in a row-decoding
+ * format keeps no model.embed_tokens.weight: the head's rows are the embedding); folded SmoothQuant/AWQ factors are already in the norms and
  * weights and are also written as PRODUCER.smooth_factors for inspection. config.json's
  * quantization_config names each layer's scheme. AutoGPTQ ("gptq") and AutoAWQ ("awq") 4-bit
  * checkpoints are read and written too ({@link AutoGptqFormat}), and bitsandbytes 4-bit ones
@@ -62,8 +64,13 @@ public final class QuantizedCheckpoint {
         ObjectNode qc = om.createObjectNode();
         CheckpointWriter w = new CheckpointWriter();
         int group = format == Format.QUANTFLOW || format == Format.BITSANDBYTES ? 0 : commonInt4Group(b);
+        // a tied head stored in our format as rows that decode one at a time is the embedding too
+        // (LlamaStage reads the lookups from it): the float table is not written
+        boolean headIsEmbedding = format == Format.QUANTFLOW && b.config().tieWordEmbeddings()
+                && b.format("lm_head") instanceof RowDecodable && !(b.format("lm_head") instanceof DenseLinear);
         for (Tensor t : b.weights().tensors().values()) {
             String n = t.name();
+            if (headIsEmbedding && n.equals("model.embed_tokens.weight")) continue;
             String base = n.endsWith(".weight") ? n.substring(0, n.length() - 7) : null;
             if (base != null && b.linears().containsKey(base)) {
                 Linear l = b.format(base);

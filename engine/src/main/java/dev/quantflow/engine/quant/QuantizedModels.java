@@ -160,7 +160,7 @@ public final class QuantizedModels {
             schemes.forEach((n, s) -> {
                 if (s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.GPTQ) hessian.add(LinearNames.inputKey(n));
             });
-            stats = Calibration.collect(c, weights, tokens, opt.calibWindow(), hessian, opt.sampleRows());
+            stats = Calibration.collect(c, weights, tokens, opt.calibWindow(), hessian, opt.sampleRows(), schemes.get("lm_head").usesCalibration());
         }
 
         WeightEdits edits = new WeightEdits(weights);
@@ -210,7 +210,7 @@ public final class QuantizedModels {
             QuantizedMatrix trained = distilled.get(name);
             Linear l = trained != null ? distilledLinear(schemes.get(name), trained, bias) : create(name, schemes.getOrDefault(name, new QuantScheme.Fp32()), weight, bias, st.get(LinearNames.inputKey(name)),
                     foldOfInput.get(LinearNames.inputKey(name)), factors);
-            if (opt.trackLayerError() && !(l instanceof DenseLinear)) l = new LayerErrorProbe(l, new DenseLinear(weight, bias));
+            if (opt.trackLayerError() && !(l instanceof DenseLinear)) l = LayerErrorProbe.of(l, new DenseLinear(weight, bias));
             linears.put(name, l);
             return l;
         };
@@ -292,7 +292,7 @@ public final class QuantizedModels {
             case QuantScheme.Fp32 f -> new DenseLinear(weight, bias);
             case QuantScheme.Bf16 b -> new DenseLinear(toBf16(weight), bias);
             // the round-to-nearest schemes stream the stored rows (QuantizedMatrix.quantize(Tensor...)): no fp32 copy of the matrix
-            case QuantScheme.W8A16 w -> new Int8Linear(QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX), bias);
+            case QuantScheme.W8A16 w -> Int8Linear.quantize(weight, bias);
             case QuantScheme.W8A8Dynamic w -> new W8A8DynamicLinear(QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, w.group() > 0 ? w.group() : in, RangeMethod.MIN_MAX), bias, w.toString());
             case QuantScheme.W4A8 w -> W4A8Linear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());
             case QuantScheme.W8A8Tensor w -> W8A8TensorLinear.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).maxAbs(), bias);

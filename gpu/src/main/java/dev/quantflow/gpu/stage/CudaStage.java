@@ -2,6 +2,7 @@ package dev.quantflow.gpu.stage;
 
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
+import dev.quantflow.engine.compute.RowDecodable;
 import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.BatchRows;
 import dev.quantflow.engine.llama.DecoderForward;
@@ -103,7 +104,7 @@ public final class CudaStage implements StageCompute {
                 values[l - layout.first()] = kvBuffer();
             }
             if (host.hasEmbedding()) {
-                Tensor table = host.embeddingTable().orElseThrow();
+                Tensor table = host.embeddingTable().orElseGet(() -> decodedTable(host));
                 embeddingType = denseType(table);
                 embedding = own(ctx.allocate(table.data().byteSize(), MemoryCategory.WEIGHTS));
                 embedding.upload(table.data());
@@ -126,6 +127,18 @@ public final class CudaStage implements StageCompute {
 
     private static CudaLinear cuda(Linear l) {
         return (CudaLinear) l;   // built by the CudaLinearFactory above
+    }
+
+    /**
+     * A tied model whose quantized lm_head serves the lookups stores no float table: the card's
+     * gather kernel takes F32, so the head's rows are decoded into one for the upload.
+     */
+    private static Tensor decodedTable(LlamaStage host) {
+        RowDecodable rows = host.embeddingRows().orElseThrow();
+        int vocab = rows.outFeatures(), d = rows.inFeatures();
+        float[] t = new float[vocab * d];
+        for (int r = 0; r < vocab; r++) rows.decodeRow(r, t, r * d);
+        return new Tensor("model.embed_tokens.weight", dev.quantflow.engine.model.DType.F32, new long[] {vocab, d}, java.lang.foreign.MemorySegment.ofArray(t));
     }
 
     private static DenseType denseType(Tensor t) {
