@@ -18,18 +18,33 @@ public final class Int8Linear implements Linear {
     private final float[] scale;   // (out)
     private final float[] bias;    // (out) or null
 
+    /** Over a copy of m's codes (m stays as it is). */
     public Int8Linear(QuantizedMatrix m, float[] bias) {
+        this(m, bias, false);
+    }
+
+    private Int8Linear(QuantizedMatrix m, float[] bias, boolean adopt) {
         if (m.range() != IntRange.INT8_SYM || !m.layout().perRowOnly())
             throw new IllegalArgumentException("W8A16 needs symmetric int8 codes with one scale per output channel");
         this.out = m.rows();
         this.in = m.cols();
-        this.q = Int8Kernels.interleave8(m.q(), out, in);   // m's row-major codes are not kept
+        if (adopt) Int8Kernels.interleave8InPlace(m.q(), out, in);
+        this.q = adopt ? m.q() : Int8Kernels.interleave8(m.q(), out, in);
         this.scale = m.scales();
         this.bias = bias;
     }
 
+    /**
+     * Over m's own code array, reordered in place into the kernel's layout: for codes made for this
+     * linear alone (quantized at load, read from a checkpoint), which must not be read as
+     * row-major after this. Saves a copy of every matrix at load.
+     */
+    public static Int8Linear adopting(QuantizedMatrix m, float[] bias) {
+        return new Int8Linear(m, bias, true);
+    }
+
     public static Int8Linear quantize(float[] w, int out, int in, float[] bias) {
-        return new Int8Linear(QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX), bias);
+        return adopting(QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX), bias);
     }
 
     public QuantizedMatrix weights() {

@@ -243,7 +243,7 @@ public final class QuantizedCheckpoint {
             if (spec.isEmpty()) throw new ModelLoadException(Path.of("config.json"), "quantization_config.layers has no scheme for " + name);
             QuantScheme s = QuantScheme.parse(spec);
             return switch (s) {
-                case QuantScheme.W8A16 x -> new Int8Linear(int8(name, out, in, in), bias);
+                case QuantScheme.W8A16 x -> Int8Linear.adopting(int8(name, out, in, in), bias);
                 case QuantScheme.W8A8Dynamic x -> new W8A8DynamicLinear(int8(name, out, in, x.group() > 0 ? x.group() : in), bias, x.toString());
                 case QuantScheme.SmoothQuant x -> new W8A8DynamicLinear(int8(name, out, in, in), bias, x.toString());
                 case QuantScheme.W8A8Tensor x -> new W8A8TensorLinear(int8(name, out, in, in), floats(name + ".input_scale")[0], bias);

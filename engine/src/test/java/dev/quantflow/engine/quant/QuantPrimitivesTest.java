@@ -174,4 +174,27 @@ class QuantPrimitivesTest {
         assertThat(b.zeros()).containsExactly(a.zeros());
         assertWithinHalfStep(widened, b);
     }
+
+    /** BF16 widening reads native memory (a mapping's kind) and heap memory alike, any offset and length, and refuses closed memory. */
+    @Test
+    void bf16DecodeIsTheSameFromNativeAndHeapMemory() {
+        float[] w = gaussian(1000, 17);
+        short[] raw = new short[w.length];
+        for (int i = 0; i < w.length; i++) raw[i] = (short) (Float.floatToRawIntBits(w[i]) >>> 16);
+        java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined();
+        java.lang.foreign.MemorySegment nat = arena.allocate(2L * raw.length), heap = java.lang.foreign.MemorySegment.ofArray(raw);
+        java.lang.foreign.MemorySegment.copy(heap, 0, nat, 0, heap.byteSize());
+        for (int[] c : new int[][] {{0, 1000}, {3, 17}, {1, 999}, {500, 1}, {7, 2050 / 4}}) {
+            int from = c[0], n = c[1];
+            float[] a = new float[n + 2], b = new float[n + 2], expect = new float[n + 2];
+            for (int i = 0; i < n; i++) expect[2 + i] = Float.intBitsToFloat((raw[from + i] & 0xFFFF) << 16);
+            dev.quantflow.engine.model.Tensor.decodeBf16(nat, 2L * from, a, 2, n);
+            dev.quantflow.engine.model.Tensor.decodeBf16(heap, 2L * from, b, 2, n);
+            assertThat(a).as("native from %d n %d", from, n).containsExactly(expect);
+            assertThat(b).as("heap from %d n %d", from, n).containsExactly(expect);
+        }
+        assertThatThrownBy(() -> dev.quantflow.engine.model.Tensor.decodeBf16(nat, 2L * 990, new float[20], 0, 20)).isInstanceOf(IndexOutOfBoundsException.class);
+        arena.close();
+        assertThatThrownBy(() -> dev.quantflow.engine.model.Tensor.decodeBf16(nat, 0, new float[20], 0, 20)).isInstanceOf(IllegalStateException.class);
+    }
 }
