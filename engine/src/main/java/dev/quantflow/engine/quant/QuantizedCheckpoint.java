@@ -290,16 +290,31 @@ public final class QuantizedCheckpoint {
             return store.find(n).orElseThrow(() -> new ModelLoadException(Path.of("weights"), "missing tensor " + n));
         }
 
+        // each reader copies a tensor to the heap, then drops its mapped pages from resident memory: a
+        // stored 1.1B w8a16 model was resident twice (2.29 GB peak), as codes on the heap and as file pages
         private byte[] bytes(String n) {
-            return get(n).data().toArray(ValueLayout.JAVA_BYTE);
+            Tensor t = get(n);
+            byte[] b = t.data().toArray(ValueLayout.JAVA_BYTE);
+            dropPages(t);
+            return b;
         }
 
         private float[] floats(String n) {
-            return get(n).toFloatArray();
+            Tensor t = get(n);
+            float[] f = t.toFloatArray();
+            dropPages(t);
+            return f;
         }
 
         private int[] ints(String n) {
-            return get(n).toIntArray();
+            Tensor t = get(n);
+            int[] i = t.toIntArray();
+            dropPages(t);
+            return i;
+        }
+
+        private static void dropPages(Tensor t) {
+            if (t.data().isMapped()) t.data().unload();
         }
     }
 }
