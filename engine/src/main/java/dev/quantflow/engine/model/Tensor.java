@@ -71,6 +71,9 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         for (int i = 0; i < n; i++) dst[off + i] = getFloat(from + i);
     }
 
+    /** All native memory as one global-scope segment, made once: reinterpret per call checked native access each time (9 % of a load's samples). */
+    private static final MemorySegment NATIVE = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
     /**
      * Decodes n BF16 values at byte offset byteOff of src into dst[off..off+n), in vector lanes. The
      * one BF16-to-float[] decoder (compute.VectorMath.decodeBF16 calls it). The shift is called on an
@@ -90,14 +93,15 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         }
         if (n == 0) return;
         // the view skips the segment's checks: one access through src makes them (bounds, closed, owner thread)
+        src.get(ValueLayout.JAVA_BYTE, byteOff);
         src.get(ValueLayout.JAVA_BYTE, byteOff + 2L * n - 1);
-        MemorySegment v = MemorySegment.ofAddress(src.address() + byteOff).reinterpret(2L * n);
+        long at = src.address() + byteOff;
         int L = F.length(), i = 0;
         for (; i <= n - L; i += L) {
-            IntVector wide = (IntVector) ShortVector.fromMemorySegment(S, v, 2L * i, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.S2I, I, 0);
+            IntVector wide = (IntVector) ShortVector.fromMemorySegment(S, NATIVE, at + 2L * i, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.S2I, I, 0);
             wide.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + i);
         }
-        for (; i < n; i++) dst[off + i] = Float.intBitsToFloat((v.get(I16_LE, 2L * i) & 0xFFFF) << 16);
+        for (; i < n; i++) dst[off + i] = Float.intBitsToFloat((NATIVE.get(I16_LE, at + 2L * i) & 0xFFFF) << 16);
     }
 
     private static void decodeBf16Heap(MemorySegment src, long byteOff, float[] dst, int off, int n) {
