@@ -11,12 +11,13 @@
 #   --shape      tinyllama: TinyLlama-1.1B (hidden 2048, 22 layers, 32/4 heads, 5632, vocab 32000);
 #                sotu6M: the shape of ../shared/models/sotu6M (minutes, not an hour)
 #   --pairs      comma list of quantflow-scheme=gguf-type (default below); gguf:TYPE runs our
-#                engine on llama.cpp's own file of that type
+#                engine on llama.cpp's own file of that type; stored:SCHEME on our `quantize --quant
+#                SCHEME` output directory (loaded as stored, not quantized at load)
 set -euo pipefail
 HOME_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="$HOME_DIR/../shared"
 LLAMA_SRC="" WORK=/tmp/side-by-side ROUNDS=3 THREADS=2 SHAPE=tinyllama SERVE=1 PREFILL=1 SHORT=128 LONG=512
-PAIRS="fp32=F32,bf16=F16,w8a16=Q8_0,w8a8-dynamic=Q8_0,llm-int8=Q8_0,w4a16-rtn=Q4_0,gguf:Q8_0=Q8_0,gguf:Q4_0=Q4_0"
+PAIRS="fp32=F32,bf16=F16,w8a16=Q8_0,w8a8-dynamic=Q8_0,llm-int8=Q8_0,w4a16-rtn=Q4_0,gguf:Q8_0=Q8_0,gguf:Q4_0=Q4_0,stored:w8a16=Q8_0,stored:w4a16-rtn=Q4_0"
 while [ $# -gt 0 ]; do
   case "$1" in
     --llama-src) LLAMA_SRC="$2"; shift 2 ;;
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
     --pairs) PAIRS="$2"; shift 2 ;;
     --no-serve) SERVE=0; shift ;;
     --no-prefill) PREFILL=0; shift ;;
-    -h|--help) sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -67,6 +68,14 @@ for t in F16 Q8_0 Q4_0; do
   [ -f "$(gguf $t)" ] || { say "llama-quantize $t"; "$LB/llama-quantize" "$(gguf F32)" "$(gguf $t)" "$t" "$THREADS" >>"$LOG" 2>&1; }
 done
 
+stored() { echo "$WORK/$SHAPE-$1-quantized"; }
+for p in ${PAIRS//,/ }; do
+  case "$p" in stored:*)
+    q="${p%%=*}"; q="${q#stored:}"
+    [ -f "$(stored "$q")/config.json" ] || { say "quantflow quantize --quant $q"; "$QF" quantize --model "$HF" --quant "$q" --out "$(stored "$q")" >>"$LOG" 2>&1; } ;;
+  esac
+done
+
 # ---- the machine --------------------------------------------------------------------------
 JAVA_HOME="$("$HOME_DIR/bin/find-jdk")"
 ISA="$(grep -qw avx512f /proc/cpuinfo && echo AVX-512 || { grep -qw avx2 /proc/cpuinfo && echo AVX2 || echo 'no AVX2'; })"
@@ -86,7 +95,7 @@ lb_json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(
 maxrss_mb() { awk -F: '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$1"; }
 
 qf_args() {   # scheme or gguf:TYPE -> --model/--quant arguments
-  case "$1" in gguf:*) echo "--model $(gguf "${1#gguf:}")" ;; *) echo "--model $HF --quant $1" ;; esac
+  case "$1" in gguf:*) echo "--model $(gguf "${1#gguf:}")" ;; stored:*) echo "--model $(stored "${1#stored:}")" ;; *) echo "--model $HF --quant $1" ;; esac
 }
 
 decode_pair() {   # round pair-quantflow pair-gguf

@@ -42,7 +42,7 @@ public final class DenseLinear implements Linear {
         KernelMemory.View packed = KernelMemory.weights((long) panels * P * in * dtype.bytes);
         this.owner = packed.owner();
         this.w = packed.view();
-        pack(weight.data());
+        pack(weight);
         // the packed copy is what is read from now on: let the kernel drop the mapped pages from
         // this process's resident memory (they fault back in if the tensor is read again, e.g. a
         // tied embedding)
@@ -55,7 +55,8 @@ public final class DenseLinear implements Linear {
     }
 
     /** Row-major (out, in) little-endian src -> panels; rows past out stay zero. */
-    private void pack(MemorySegment src) {
+    private void pack(Tensor weight) {
+        MemorySegment src = weight.data();
         int size = dtype.bytes;
         Parallel.range(panels, (long) P * in, (start, end) -> {
             if (size == 4) {
@@ -67,6 +68,7 @@ public final class DenseLinear implements Linear {
                         for (int k = 0; k < in; k++) panel[k * P + j] = row[k];
                     }
                     MemorySegment.copy(panel, 0, w, F32_LE, (long) p * P * in * 4, P * in);
+                    weight.unloadRows((long) p * P, valid(p));   // packed: its source pages go now, not at the end
                 }
             } else {
                 short[] row = new short[in], panel = new short[P * in];
@@ -77,6 +79,7 @@ public final class DenseLinear implements Linear {
                         for (int k = 0; k < in; k++) panel[k * P + j] = row[k];
                     }
                     MemorySegment.copy(panel, 0, w, I16_LE, (long) p * P * in * 2, P * in);
+                    weight.unloadRows((long) p * P, valid(p));
                 }
             }
         });

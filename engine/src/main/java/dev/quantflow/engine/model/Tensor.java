@@ -71,18 +71,64 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         for (int i = 0; i < n; i++) dst[off + i] = getFloat(from + i);
     }
 
+    /** All native memory as one global-scope segment, made once: reinterpret per call checked native access each time (9 % of a load's samples). */
+    private static final MemorySegment NATIVE = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
     /**
      * Decodes n BF16 values at byte offset byteOff of src into dst[off..off+n), in vector lanes. The
      * one BF16-to-float[] decoder (compute.VectorMath.decodeBF16 calls it). The shift is called on an
      * IntVector, never on the Vector that convertShape returns (see VectorMath.bf16 for the C2 crash).
+     *
+     * <p>The lanes are loaded from one segment kind only, a global-scope native view, as
+     * compute.KernelMemory's are: C2 profiles ShortVector.fromMemorySegment once per JVM, and a
+     * mapped file's segment (a model quantized at load reads every weight here) or a heap one seen
+     * there once stopped the intrinsic for every BF16 kernel (lm_head's panels, BF16 decode): their
+     * loads ran in the Vector API's Java fallback, GBs of boxed vectors during a 1.1B decode.
+     * Heap bytes go through a short[] (ShortVector.fromArray) instead.
      */
     public static void decodeBf16(MemorySegment src, long byteOff, float[] dst, int off, int n) {
+        if (!src.isNative()) {
+            decodeBf16Heap(src, byteOff, dst, off, n);
+            return;
+        }
+        if (n == 0) return;
+        // the view skips the segment's checks: one access through src makes them (bounds, closed, owner thread)
+        src.get(ValueLayout.JAVA_BYTE, byteOff);
+        src.get(ValueLayout.JAVA_BYTE, byteOff + 2L * n - 1);
+        long at = src.address() + byteOff;
         int L = F.length(), i = 0;
         for (; i <= n - L; i += L) {
-            IntVector wide = (IntVector) ShortVector.fromMemorySegment(S, src, byteOff + 2L * i, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.S2I, I, 0);
+            IntVector wide = (IntVector) ShortVector.fromMemorySegment(S, NATIVE, at + 2L * i, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.S2I, I, 0);
             wide.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + i);
         }
-        for (; i < n; i++) dst[off + i] = Float.intBitsToFloat((src.get(I16_LE, byteOff + 2L * i) & 0xFFFF) << 16);
+        for (; i < n; i++) dst[off + i] = Float.intBitsToFloat((NATIVE.get(I16_LE, at + 2L * i) & 0xFFFF) << 16);
+    }
+
+    private static void decodeBf16Heap(MemorySegment src, long byteOff, float[] dst, int off, int n) {
+        int L = F.length();
+        short[] chunk = new short[Math.min(n, 1024)];
+        for (int done = 0; done < n; ) {
+            int m = Math.min(chunk.length, n - done), i = 0;
+            MemorySegment.copy(src, I16_LE, byteOff + 2L * done, chunk, 0, m);
+            for (; i <= m - L; i += L) {
+                IntVector wide = (IntVector) ShortVector.fromArray(S, chunk, i).convertShape(VectorOperators.S2I, I, 0);
+                wide.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + done + i);
+            }
+            for (; i < m; i++) dst[off + done + i] = Float.intBitsToFloat((chunk[i] & 0xFFFF) << 16);
+            done += m;
+        }
+    }
+
+    /**
+     * Drops the mapped pages of rows [first, first + n) of a 2-D tensor from this process's resident
+     * memory (they fault back in if read again); nothing for heap memory or block types. For a
+     * reader that is done with those rows: a 1.1B model's bf16 lm_head (131 MB) was resident twice,
+     * as mapped pages and as its packed copy, at the end of the load (the peak RSS).
+     */
+    public void unloadRows(long first, long n) {
+        if (!data.isMapped() || dtype.isBlockQuantized() || n <= 0) return;
+        long rowBytes = (long) cols() * dtype.bytes;
+        data.asSlice(first * rowBytes, n * rowBytes).unload();
     }
 
     /** The whole tensor as a heap float array (small tensors only: norms, biases). */

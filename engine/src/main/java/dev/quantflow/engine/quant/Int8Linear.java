@@ -19,54 +19,33 @@ public final class Int8Linear implements RowDecodable {
     private final float[] scale;   // (out)
     private final float[] bias;    // (out) or null
 
+    /** Over a copy of m's codes (m stays as it is). */
     public Int8Linear(QuantizedMatrix m, float[] bias) {
+        this(m, bias, false);
+    }
+
+    private Int8Linear(QuantizedMatrix m, float[] bias, boolean adopt) {
         if (m.range() != IntRange.INT8_SYM || !m.layout().perRowOnly())
             throw new IllegalArgumentException("W8A16 needs symmetric int8 codes with one scale per output channel");
         this.out = m.rows();
         this.in = m.cols();
-        this.q = Int8Kernels.interleave8(m.q(), out, in);   // m's row-major codes are not kept
+        if (adopt) Int8Kernels.interleave8InPlace(m.q(), out, in);
+        this.q = adopt ? m.q() : Int8Kernels.interleave8(m.q(), out, in);
         this.scale = m.scales();
         this.bias = bias;
     }
 
-    private Int8Linear(int out, int in, byte[] interleaved, float[] scale, float[] bias) {
-        this.out = out;
-        this.in = in;
-        this.q = interleaved;
-        this.scale = scale;
-        this.bias = bias;
-    }
-
     /**
-     * The same codes as quantizing w's rows into a QuantizedMatrix (per channel, min-max), written
-     * straight into the interleaved layout row by row: the only codes array made is the one kept.
-     * The row-major matrix and its interleaved copy were two arrays of out x in bytes at once, the
-     * first garbage at once (131 MB of heap for a 32000 x 2048 lm_head, whose int8 then saved no RSS).
+     * Over m's own code array, reordered in place into the kernel's layout: for codes made for this
+     * linear alone (quantized at load, read from a checkpoint), which must not be read as
+     * row-major after this. Saves a copy of every matrix at load.
      */
-    public static Int8Linear quantize(Tensor w, float[] bias) {
-        if (w.shape().length != 2) throw new IllegalArgumentException(w + " is not a matrix");
-        int out = w.rows(), in = w.cols(), K = Int8Kernels.block(), full = in / K * K;
-        byte[] q = new byte[out * in];
-        float[] scale = new float[out];
-        IntRange r = IntRange.INT8_SYM;
-        Parallel.range(out, 4L * in, (first, last) -> {
-            float[] row = new float[in];
-            byte[] codes = new byte[in];
-            for (int o = first; o < last; o++) {
-                w.readFloats((long) o * in, row, 0, in);
-                float[] lohi = RangeMethod.MIN_MAX.range(row, 0, in, r);
-                IntRange.QParams p = r.params(lohi[0], lohi[1]);
-                scale[o] = p.scale();
-                r.quantize(row, 0, in, p, codes, 0);
-                for (int c = 0; c < full; c += K) System.arraycopy(codes, c, q, Int8Kernels.interleavedIndex(o, c, out, in), K);
-                if (full < in) System.arraycopy(codes, full, q, Int8Kernels.interleavedIndex(o, full, out, in), in - full);
-            }
-        });
-        return new Int8Linear(out, in, q, scale, bias);
+    public static Int8Linear adopting(QuantizedMatrix m, float[] bias) {
+        return new Int8Linear(m, bias, true);
     }
 
     public static Int8Linear quantize(float[] w, int out, int in, float[] bias) {
-        return new Int8Linear(QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX), bias);
+        return adopting(QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX), bias);
     }
 
     public QuantizedMatrix weights() {

@@ -254,7 +254,7 @@ public final class QuantizedCheckpoint {
             if (spec.isEmpty()) throw new ModelLoadException(Path.of("config.json"), "quantization_config.layers has no scheme for " + name);
             QuantScheme s = QuantScheme.parse(spec);
             return switch (s) {
-                case QuantScheme.W8A16 x -> new Int8Linear(int8(name, out, in, in), bias);
+                case QuantScheme.W8A16 x -> Int8Linear.adopting(int8(name, out, in, in), bias);
                 case QuantScheme.W8A8Dynamic x -> new W8A8DynamicLinear(int8(name, out, in, x.group() > 0 ? x.group() : in), bias, x.toString());
                 case QuantScheme.SmoothQuant x -> new W8A8DynamicLinear(int8(name, out, in, in), bias, x.toString());
                 case QuantScheme.W8A8Tensor x -> new W8A8TensorLinear(int8(name, out, in, in), floats(name + ".input_scale")[0], bias);
@@ -302,16 +302,31 @@ public final class QuantizedCheckpoint {
             return store.find(n).orElseThrow(() -> new ModelLoadException(Path.of("weights"), "missing tensor " + n));
         }
 
+        // each reader copies a tensor to the heap, then drops its mapped pages from resident memory: a
+        // stored 1.1B w8a16 model was resident twice (2.29 GB peak), as codes on the heap and as file pages
         private byte[] bytes(String n) {
-            return get(n).data().toArray(ValueLayout.JAVA_BYTE);
+            Tensor t = get(n);
+            byte[] b = t.data().toArray(ValueLayout.JAVA_BYTE);
+            dropPages(t);
+            return b;
         }
 
         private float[] floats(String n) {
-            return get(n).toFloatArray();
+            Tensor t = get(n);
+            float[] f = t.toFloatArray();
+            dropPages(t);
+            return f;
         }
 
         private int[] ints(String n) {
-            return get(n).toIntArray();
+            Tensor t = get(n);
+            int[] i = t.toIntArray();
+            dropPages(t);
+            return i;
+        }
+
+        private static void dropPages(Tensor t) {
+            if (t.data().isMapped()) t.data().unload();
         }
     }
 }

@@ -19,7 +19,7 @@ public record QuantizedMatrix(IntRange range, int rows, int cols, GroupLayout la
 
     /** Quantizes each (row, group) of w (rows, cols) with its own range. groupSize >= cols means per row. */
     public static QuantizedMatrix quantize(float[] w, int rows, int cols, IntRange r, int groupSize, RangeMethod method) {
-        return quantizeRows(rows, cols, r, groupSize, method, (row, buf) -> row * cols, w);
+        return quantizeRows(rows, cols, r, groupSize, method, (row, buf) -> row * cols, w, null);
     }
 
     /**
@@ -32,8 +32,10 @@ public record QuantizedMatrix(IntRange range, int rows, int cols, GroupLayout la
         return quantizeRows(rows, cols, r, groupSize, method, (row, buf) -> {
             w.readFloats((long) row * cols, buf, 0, cols);
             return 0;
-        }, null);
+        }, null, w);
     }
+
+    private static final int UNLOAD_ROWS = 64;
 
     /** Where row's values are: fills buf (a thread's row buffer, or the heap matrix itself) and returns their offset in it. */
     private interface RowReader {
@@ -41,7 +43,7 @@ public record QuantizedMatrix(IntRange range, int rows, int cols, GroupLayout la
     }
 
     private static QuantizedMatrix quantizeRows(int rows, int cols, IntRange r, int groupSize, RangeMethod method,
-                                                RowReader reader, float[] heap) {
+                                                RowReader reader, float[] heap, Tensor source) {
         GroupLayout g = new GroupLayout(cols, groupSize);
         int ng = g.groups();
         byte[] q = new byte[rows * cols];
@@ -50,6 +52,7 @@ public record QuantizedMatrix(IntRange range, int rows, int cols, GroupLayout la
         // rows are independent: quantized on all cores (a 1.1B model's load quantizes 1e9 weights)
         Parallel.range(rows, 4L * cols, (first, last) -> {
             float[] buf = heap != null ? heap : new float[cols];
+            int done = first;
             for (int row = first; row < last; row++) {
                 int base = reader.read(row, buf);
                 for (int k = 0; k < ng; k++) {
@@ -59,6 +62,11 @@ public record QuantizedMatrix(IntRange range, int rows, int cols, GroupLayout la
                     scales[row * ng + k] = p.scale();
                     zeros[row * ng + k] = (byte) p.zero();
                     r.quantize(buf, s, e, p, q, row * cols + g.start(k));
+                }
+                // a mapped source's rows are read once: their pages leave resident memory as they are done
+                if (source != null && (row + 1 - done == UNLOAD_ROWS || row == last - 1)) {
+                    source.unloadRows(done, row + 1 - done);
+                    done = row + 1;
                 }
             }
         });

@@ -292,7 +292,7 @@ public final class QuantizedModels {
             case QuantScheme.Fp32 f -> new DenseLinear(weight, bias);
             case QuantScheme.Bf16 b -> new DenseLinear(toBf16(weight), bias);
             // the round-to-nearest schemes stream the stored rows (QuantizedMatrix.quantize(Tensor...)): no fp32 copy of the matrix
-            case QuantScheme.W8A16 w -> Int8Linear.quantize(weight, bias);
+            case QuantScheme.W8A16 w -> Int8Linear.adopting(QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX), bias);
             case QuantScheme.W8A8Dynamic w -> new W8A8DynamicLinear(QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, w.group() > 0 ? w.group() : in, RangeMethod.MIN_MAX), bias, w.toString());
             case QuantScheme.W4A8 w -> W4A8Linear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());
             case QuantScheme.W8A8Tensor w -> W8A8TensorLinear.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).maxAbs(), bias);

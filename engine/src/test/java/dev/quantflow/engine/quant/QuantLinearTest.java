@@ -80,6 +80,35 @@ class QuantLinearTest {
     }
 
     @ParameterizedTest
+    @CsvSource({"8,64", "16,172", "13,33", "7,100", "24,5", "9,2050", "1,16"})   // full groups, leftover rows, tail columns, fewer than 8 rows
+    void inPlaceInterleaveIsTheCopyingOne(int out, int in) {
+        byte[] q = new byte[out * in];
+        new Random(out * 31L + in).nextBytes(q);
+        byte[] copied = Int8Kernels.interleave8(q, out, in), inPlace = q.clone();
+        Int8Kernels.interleave8InPlace(inPlace, out, in);
+        assertThat(inPlace).isEqualTo(copied);
+        assertThat(Int8Kernels.deinterleave8(inPlace, out, in)).isEqualTo(q);
+    }
+
+    @Test
+    void anAdoptingW8a16IsTheCopyingOne() {
+        int out = 21, in = 70;
+        float[] w = rand(out * in, 12, 0.1f), x = rand(3 * in, 13, 1f);
+        QuantizedMatrix m = QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX);
+        byte[] rowMajor = m.q().clone();
+        Int8Linear copying = new Int8Linear(m, null);
+        assertThat(m.q()).as("the copying constructor leaves m alone").isEqualTo(rowMajor);
+        Int8Linear adopting = Int8Linear.adopting(m, null);
+        assertThat(adopting.weights().q()).isEqualTo(rowMajor);
+        for (int rows : new int[] {1, 3}) {
+            float[] a = new float[rows * out], b = new float[rows * out];
+            copying.forward(x, rows, a);
+            adopting.forward(x, rows, b);
+            assertThat(b).isEqualTo(a);
+        }
+    }
+
+    @ParameterizedTest
     @CsvSource({"1,64,64", "3,172,64", "1,64,172", "5,100,33", "1,7,1037", "16,13,2100", "6,5,19", "17,9,1030",
             "1,8,16", "1,17,2050", "1,24,5", "2,41,77", "1,8,8", "1,24,4200", "1,19,6001"})   // decode: 8-row groups, leftover rows, tail columns, several 2048-column chunks
     void w8a16MatchesItsDequantizedWeights(int rows, int out, int in) {

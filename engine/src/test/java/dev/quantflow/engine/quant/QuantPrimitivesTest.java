@@ -174,4 +174,56 @@ class QuantPrimitivesTest {
         assertThat(b.zeros()).containsExactly(a.zeros());
         assertWithinHalfStep(widened, b);
     }
+
+    /** BF16 widening reads native memory (a mapping's kind) and heap memory alike, any offset and length, and refuses closed memory. */
+    @Test
+    void bf16DecodeIsTheSameFromNativeAndHeapMemory() {
+        float[] w = gaussian(1000, 17);
+        short[] raw = new short[w.length];
+        for (int i = 0; i < w.length; i++) raw[i] = (short) (Float.floatToRawIntBits(w[i]) >>> 16);
+        java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined();
+        java.lang.foreign.MemorySegment nat = arena.allocate(2L * raw.length), heap = java.lang.foreign.MemorySegment.ofArray(raw);
+        java.lang.foreign.MemorySegment.copy(heap, 0, nat, 0, heap.byteSize());
+        for (int[] c : new int[][] {{0, 1000}, {3, 17}, {1, 999}, {500, 1}, {7, 2050 / 4}}) {
+            int from = c[0], n = c[1];
+            float[] a = new float[n + 2], b = new float[n + 2], expect = new float[n + 2];
+            for (int i = 0; i < n; i++) expect[2 + i] = Float.intBitsToFloat((raw[from + i] & 0xFFFF) << 16);
+            dev.quantflow.engine.model.Tensor.decodeBf16(nat, 2L * from, a, 2, n);
+            dev.quantflow.engine.model.Tensor.decodeBf16(heap, 2L * from, b, 2, n);
+            assertThat(a).as("native from %d n %d", from, n).containsExactly(expect);
+            assertThat(b).as("heap from %d n %d", from, n).containsExactly(expect);
+        }
+        assertThatThrownBy(() -> dev.quantflow.engine.model.Tensor.decodeBf16(nat, 2L * 990, new float[20], 0, 20)).isInstanceOf(IndexOutOfBoundsException.class);
+        arena.close();
+        assertThatThrownBy(() -> dev.quantflow.engine.model.Tensor.decodeBf16(nat, 0, new float[20], 0, 20)).isInstanceOf(IllegalStateException.class);
+    }
+
+    /** From a mapped file the streamed quantize (which drops the rows' pages as it goes) gives the heap copy's codes, and the rows read back the same after. */
+    @Test
+    void streamedQuantizeOfAMappedTensorIsTheHeapOne(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws java.io.IOException {
+        int rows = 300, cols = 1100;   // several 64-row unload chunks per thread, a row not a whole number of pages
+        float[] w = gaussian(rows * cols, 23);
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(2 * w.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (float v : w) bytes.putShort((short) (Float.floatToRawIntBits(v) >>> 16));
+        java.nio.file.Path file = dir.resolve("w.bf16");
+        java.nio.file.Files.write(file, bytes.array());
+        short[] raw = new short[w.length];
+        bytes.rewind();
+        bytes.asShortBuffer().get(raw);
+        long[] shape = {rows, cols};
+        dev.quantflow.engine.model.Tensor heap = new dev.quantflow.engine.model.Tensor("w", dev.quantflow.engine.model.DType.BF16, shape, java.lang.foreign.MemorySegment.ofArray(raw));
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();   // read by the quantize's threads, as WeightStore's
+             java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+            dev.quantflow.engine.model.Tensor mapped = new dev.quantflow.engine.model.Tensor("w", dev.quantflow.engine.model.DType.BF16, shape,
+                    ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, 2L * w.length, arena));
+            for (IntRange r : new IntRange[] {IntRange.INT8_SYM, IntRange.INT4_ASYM}) {
+                QuantizedMatrix a = QuantizedMatrix.quantize(heap, r, r.bits() == 8 ? cols : 128, RangeMethod.MIN_MAX);
+                QuantizedMatrix b = QuantizedMatrix.quantize(mapped, r, r.bits() == 8 ? cols : 128, RangeMethod.MIN_MAX);
+                assertThat(b.q()).containsExactly(a.q());
+                assertThat(b.scales()).containsExactly(a.scales());
+            }
+            mapped.unloadRows(5, 100);
+            assertThat(mapped.toFloatArray()).containsExactly(heap.toFloatArray());
+        }
+    }
 }

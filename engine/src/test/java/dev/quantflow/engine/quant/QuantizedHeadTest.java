@@ -221,19 +221,4 @@ class QuantizedHeadTest {
             }
         }
     }
-
-    /** The streamed int8 quantizer (one codes array, already interleaved) gives the QuantizedMatrix path's codes and scales. */
-    @ParameterizedTest
-    @CsvSource({"77,200", "64,256", "5,19"})
-    void streamedInt8QuantizerEqualsTheMatrixPath(int out, int in) {
-        Tensor w = QuantizedModels.toBf16(new Tensor("w", DType.F32, new long[] {out, in}, MemorySegment.ofArray(random(out, in, out * 31L + in))));
-        Int8Linear streamed = Int8Linear.quantize(w, null);
-        Int8Linear viaMatrix = new Int8Linear(QuantizedMatrix.quantize(w, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX), null);
-        assertThat(streamed.weights().q()).isEqualTo(viaMatrix.weights().q());
-        assertThat(streamed.weights().scales()).isEqualTo(viaMatrix.weights().scales());
-        float[] x = random(3, in, 9), y1 = new float[3 * out], y2 = new float[3 * out];
-        streamed.forward(x, 3, y1);
-        viaMatrix.forward(x, 3, y2);
-        assertThat(y1).isEqualTo(y2);
-    }
 }
