@@ -138,6 +138,7 @@ final class QuantBaselines {
     }
 
     /** The read bandwidth of the same rotation of heap byte arrays the kernels stream (no arithmetic but an add). */
+
     static long read(byte[] q) {
         var S = ByteVector.SPECIES_PREFERRED;
         var a = jdk.incubator.vector.LongVector.zero(jdk.incubator.vector.LongVector.SPECIES_PREFERRED);
@@ -148,6 +149,32 @@ final class QuantBaselines {
             b = b.add(ByteVector.fromArray(S, q, i + M).reinterpretAsLongs());
         }
         return a.add(b).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * The plain stream of bytes bytes of kernel (native, huge-page advised) memory, float vector
+     * loads summed, split over Parallel's threads like a decode matmul: the bound a bf16 or int8
+     * decode kernel on KernelMemory could reach.
+     */
+    static float readNative(java.lang.foreign.MemorySegment w, long bytes) {
+        int line = 64 * 1024, chunks = (int) (bytes / line);
+        float[] part = new float[chunks];
+        dev.quantflow.engine.compute.Parallel.range(chunks, line, (first, last) -> {
+            int step = 4 * F.length();
+            for (int c = first; c < last; c++) {
+                var a = jdk.incubator.vector.FloatVector.zero(F);
+                var b = a;
+                long base = (long) c * line;
+                for (int i = 0; i < line; i += 2 * step) {
+                    a = a.add(jdk.incubator.vector.FloatVector.fromMemorySegment(F, w, base + i, java.nio.ByteOrder.LITTLE_ENDIAN));
+                    b = b.add(jdk.incubator.vector.FloatVector.fromMemorySegment(F, w, base + i + step, java.nio.ByteOrder.LITTLE_ENDIAN));
+                }
+                part[c] = a.add(b).reduceLanes(VectorOperators.ADD);
+            }
+        });
+        float s = 0;
+        for (float v : part) s += v;
+        return s;
     }
 
     /** Int4GroupLinear's block packing (32 columns in 16 bytes: column j low nibble, j+16 high). */
