@@ -177,6 +177,98 @@ final class QuantBaselines {
         return s;
     }
 
+    /** The second round's unchunked interleave8 layout (8-row groups over whole rows), for w8a16Unchunked. */
+    static byte[] interleave8Unchunked(byte[] q, int out, int in) {
+        int K = Int8Kernels.block(), R = Int8Kernels.ROWS, full = in / K * K, tail = in - full, groups = out / R;
+        byte[] r = q.clone();   // leftover rows stay row-major
+        for (int g = 0; g < groups; g++)
+            for (int j = 0; j < R; j++) {
+                int base = g * R * in, row = base + j * in;
+                for (int c = 0; c < full; c += K) System.arraycopy(q, row + c, r, base + (c / K * R + j) * K, K);
+                System.arraycopy(q, row + full, r, base + R * full + j * tail, tail);
+            }
+        return r;
+    }
+
+    /** The second round's w8a16 decode over interleave8Unchunked's layout: each thread's groups over whole rows. */
+    static void w8a16Unchunked(byte[] q, float[] scale, int out, int in, float[] x, float[] y) {
+        int R = Int8Kernels.ROWS, groups = out / R, full = in / Int8Kernels.block() * Int8Kernels.block();
+        Parallel.range(groups + (out % R == 0 ? 0 : 1), (long) in * R, (first, last) -> {
+            float[] dots = new float[R];
+            for (int g = first; g < Math.min(last, groups); g++) {
+                java.util.Arrays.fill(dots, 0f);
+                Int8Kernels.dotI8F32x8(q, g * R * in, x, 0, 0, full, dots, 0);
+                Int8Kernels.dotI8F32x8Tail(q, g * R * in, x, 0, in, dots, 0);
+                for (int j = 0; j < R; j++) y[g * R + j] = scale[g * R + j] * dots[j];
+            }
+            if (last > groups) for (int o = groups * R; o < out; o++) y[o] = scale[o] * Int8Kernels.dotI8F32(q, o * in, x, 0, in);
+        });
+    }
+
+    /** The second round's int4 layout (rows interleaved by four over whole rows, no column chunks), for w4a16gNUnchunked. */
+    static byte[] pack4Unchunked(QuantizedMatrix m) {
+        QuantizedMatrix u = Int4Packing.toUnsigned(m);
+        int out = u.rows(), in = u.cols(), bpr = (in + 31) / 32 * 16;
+        byte[] q = u.q(), packed = new byte[out * bpr];
+        for (int o = 0; o < out; o++)
+            for (int c0 = 0; c0 < in; c0 += 32) {
+                int first = o / 4 * 4, n = Math.min(4, out - first), b = first * bpr + c0 / 32 * 16 * n + (o - first) * 16;
+                int row = o * in + c0, lo = Math.min(16, in - c0), hi = Math.min(32, in - c0) - 16;
+                for (int j = 0; j < lo; j++) packed[b + j] = (byte) (j < hi ? q[row + j] | q[row + 16 + j] << 4 : q[row + j]);
+            }
+        return packed;
+    }
+
+    /** The second round's Int4GroupLinear decode (four interleaved rows, all groups of a row in one pass). */
+    static void w4a16Unchunked(byte[] packed, float[] scales, byte[] zeros, GroupLayout layout, int out, int in, float[] x, float[] y) {
+        int padded = (in + 31) / 32 * 32, bytesPerRow = padded / 2, ng = layout.groups();
+        float[] xp = new float[padded];
+        System.arraycopy(x, 0, xp, 0, in);
+        float[] xsum = new float[ng];
+        for (int g = 0; g < ng; g++) for (int c = layout.start(g); c < layout.end(g); c++) xsum[g] += xp[c];
+        Parallel.range((out + 3) / 4, 4L * in, (first, last) -> {
+            for (int o = 4 * first; o < Math.min(out, 4 * last); o += 4) {
+                int n = Math.min(4, out - o);
+                int r0 = o, r1 = n > 1 ? o + 1 : r0, r2 = n > 2 ? o + 2 : r1, r3 = n > 3 ? o + 3 : r2;
+                int base = o * bytesPerRow, step = 16 * n;
+                int p0 = base, p1 = base + (r1 - o) * 16, p2 = base + (r2 - o) * 16, p3 = base + (r3 - o) * 16;
+                FloatVector z = FloatVector.zero(F), t0 = z, t1 = z, t2 = z, t3 = z;
+                float c0 = 0f, c1 = 0f, c2 = 0f, c3 = 0f;
+                for (int g = 0; g < ng; g++) {
+                    int b0 = layout.start(g) / 32, b1 = (layout.end(g) + 31) / 32;
+                    FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+                    for (int blk = b0; blk < b1; blk++)
+                        for (int c = 0; c < 16; c += L) {
+                            int at = blk * step + c;
+                            FloatVector xl = FloatVector.fromArray(F, xp, blk * 32 + c), xh = FloatVector.fromArray(F, xp, blk * 32 + 16 + c);
+                            a0 = nibbles4(packed, p0 + at, xl, xh, a0);
+                            a1 = nibbles4(packed, p1 + at, xl, xh, a1);
+                            a2 = nibbles4(packed, p2 + at, xl, xh, a2);
+                            a3 = nibbles4(packed, p3 + at, xl, xh, a3);
+                        }
+                    float s0 = scales[r0 * ng + g], s1 = scales[r1 * ng + g], s2 = scales[r2 * ng + g], s3 = scales[r3 * ng + g];
+                    t0 = a0.fma(FloatVector.broadcast(F, s0), t0);
+                    t1 = a1.fma(FloatVector.broadcast(F, s1), t1);
+                    t2 = a2.fma(FloatVector.broadcast(F, s2), t2);
+                    t3 = a3.fma(FloatVector.broadcast(F, s3), t3);
+                    c0 += s0 * zeros[r0 * ng + g] * xsum[g];
+                    c1 += s1 * zeros[r1 * ng + g] * xsum[g];
+                    c2 += s2 * zeros[r2 * ng + g] * xsum[g];
+                    c3 += s3 * zeros[r3 * ng + g] * xsum[g];
+                }
+                float[] d = {VectorMath.sumLanes(t0) - c0, VectorMath.sumLanes(t1) - c1, VectorMath.sumLanes(t2) - c2, VectorMath.sumLanes(t3) - c3};
+                for (int j = 0; j < n; j++) y[o + j] = d[j];
+            }
+        });
+    }
+
+    private static FloatVector nibbles4(byte[] packed, int off, FloatVector xl, FloatVector xh, FloatVector acc) {
+        IntVector v = (IntVector) ByteVector.fromArray(B, packed, off).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+        FloatVector lo = (FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0);
+        FloatVector hi = (FloatVector) v.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
+        return hi.fma(xh, lo.fma(xl, acc));
+    }
+
     /** Int4GroupLinear's block packing (32 columns in 16 bytes: column j low nibble, j+16 high). */
     static byte[] pack4(QuantizedMatrix m) {
         QuantizedMatrix u = Int4Packing.toUnsigned(m);
