@@ -30,7 +30,6 @@ public final class Int4GroupLinear implements Linear {
     private static final boolean FAST = L >= 8 && L <= 16;
 
     private final int out, in, padded, bytesPerRow;
-    private final int chunkBlocks;    // 32-column blocks per column chunk (chunkBlocks())
     private final GroupLayout layout;
     private final byte[] packed;      // (out, padded/2) block layout, rows interleaved by four (offset())
     private final float[] scales;     // (out, groups)
@@ -47,7 +46,6 @@ public final class Int4GroupLinear implements Linear {
         this.layout = u.layout();
         this.padded = (in + 31) / 32 * 32;
         this.bytesPerRow = padded / 2;
-        this.chunkBlocks = chunkBlocks(layout);
         this.scales = u.scales();
         this.zeros = u.zeros();
         this.perm = perm;
@@ -81,26 +79,10 @@ public final class Int4GroupLinear implements Linear {
         return perm == null ? null : perm.clone();
     }
 
-    /**
-     * Blocks per column chunk: about 2048 columns (x's 8 KiB of fp32 stay in L1 while every row
-     * group of the chunk streams past; 2048x5632 ran at 0.6x of 5632x2048 per CPU-second unchunked),
-     * a whole number of groups so that a group never straddles two chunks (a single group per row
-     * may: it is summed over its chunks).
-     */
-    private static int chunkBlocks(GroupLayout layout) {
-        int g = layout.groups() == 1 || layout.groupSize() % 32 != 0 ? 32 : layout.groupSize();
-        return Math.max(1, 2048 / g) * g / 32;
-    }
-
-    /**
-     * Where row o's 16-byte block blk starts: the blocks cut into chunks of chunkBlocks (chunk-major,
-     * all rows of a chunk together), inside a chunk rows interleaved by four (the last group may
-     * have fewer).
-     */
+    /** Where row o's 16-byte block blk starts: rows interleaved by four (the last group may have fewer). */
     private int offset(int o, int blk) {
-        int first = o / 4 * 4, n = Math.min(4, out - first), chunk = blk / chunkBlocks, c0 = chunk * chunkBlocks;
-        int blocks = Math.min(chunkBlocks, padded / 32 - c0);
-        return 16 * (out * c0 + first * blocks + (blk - c0) * n + (o - first));
+        int first = o / 4 * 4, n = Math.min(4, out - first);
+        return first * bytesPerRow + blk * 16 * n + (o - first) * 16;
     }
 
     private int code(int o, int c) {
@@ -184,45 +166,44 @@ public final class Int4GroupLinear implements Linear {
 
     /**
      * One activation row: the fused nibble-unpack + FMA kernel over four weight rows at a time
-     * (each activation vector loaded once for four rows), chunk by chunk so that x's chunk stays in
-     * L1. Per group the codes' products with x accumulate in one vector per row, which is scaled
-     * into the row's total vector by one FMA: lanes are reduced once per row and chunk, not once
-     * per group. The zero points are applied per group as s * z * sum(x of the group), a scalar
-     * per group and row.
+     * (each activation vector loaded once for four rows). Per group the codes' products with x
+     * accumulate in one vector per row, which is scaled into the row's total vector by one FMA:
+     * lanes are reduced once per row, not once per group. The zero points are applied per group as
+     * s * z * sum(x of the group), a scalar per group and row.
      */
     private void decodeOne(float[] x, float[] y) {
         float[] xp = new float[padded];
         System.arraycopy(x, 0, xp, 0, in);
-        int ng = layout.groups(), blocks = padded / 32;
+        int ng = layout.groups();
         float[] xsum = new float[ng];
         for (int g = 0; g < ng; g++) for (int c = layout.start(g); c < layout.end(g); c++) xsum[g] += xp[c];
         Parallel.range((out + 3) / 4, 4L * in, (first, last) -> {   // whole interleaved groups of four rows
-            int o0 = 4 * first, o1 = Math.min(out, 4 * last);
-            float[] dots = new float[o1 - o0];
-            for (int b0 = 0; b0 < blocks; b0 += chunkBlocks)
-                for (int o = o0; o < o1; o += 4) decodeRows(xp, xsum, o, Math.min(4, out - o), b0, Math.min(blocks, b0 + chunkBlocks), dots, o - o0);
-            for (int o = o0; o < o1; o++) y[o] = (bias == null ? 0f : bias[o]) + dots[o - o0];
+            float[] dots = new float[4];
+            for (int o = 4 * first; o < Math.min(out, 4 * last); o += 4) {
+                int n = Math.min(4, out - o);
+                decodeRows(xp, xsum, o, n, dots);
+                for (int j = 0; j < n; j++) y[o + j] = (bias == null ? 0f : bias[o + j]) + dots[j];
+            }
         });
     }
 
     /**
-     * dots[d + j] += W row (o + j) . x over blocks [from, to) (one chunk) for j < n <= 4, o a
-     * multiple of 4 (one interleaved group, one stream of 16 * n bytes per block); missing rows
-     * repeat the last (computed, not stored). A group's zero-point term is added with its first block.
+     * dots[j] = W row (o + j) . x for j < n <= 4, o a multiple of 4 (one interleaved group, one
+     * stream of 16 * n bytes per block); missing rows repeat the last (computed, not stored).
      */
-    private void decodeRows(float[] xp, float[] xsum, int o, int n, int from, int to, float[] dots, int d) {
-        int ng = layout.groups(), gs = ng == 1 ? padded : layout.groupSize();
+    private void decodeRows(float[] xp, float[] xsum, int o, int n, float[] dots) {
+        int ng = layout.groups();
         int r0 = o, r1 = n > 1 ? o + 1 : r0, r2 = n > 2 ? o + 2 : r1, r3 = n > 3 ? o + 3 : r2;
-        int step = 16 * n, base = offset(o, from);
+        int base = o * bytesPerRow, step = 16 * n;
         int p0 = base, p1 = base + (r1 - o) * 16, p2 = base + (r2 - o) * 16, p3 = base + (r3 - o) * 16;
         FloatVector z = FloatVector.zero(F), t0 = z, t1 = z, t2 = z, t3 = z;
         float c0 = 0f, c1 = 0f, c2 = 0f, c3 = 0f;
-        for (int g = from * 32 / gs; g < ng && g * gs < to * 32; g++) {
-            int gb0 = g * gs / 32, b0 = Math.max(from, gb0), b1 = Math.min(to, (g + 1) * gs / 32);
+        for (int g = 0; g < ng; g++) {
+            int b0 = layout.start(g) / 32, b1 = (layout.end(g) + 31) / 32;
             FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
             for (int blk = b0; blk < b1; blk++) {
                 for (int c = 0; c < 16; c += L) {
-                    int at = (blk - from) * step + c;
+                    int at = blk * step + c;
                     FloatVector xl = FloatVector.fromArray(F, xp, blk * 32 + c), xh = FloatVector.fromArray(F, xp, blk * 32 + 16 + c);
                     a0 = nibbles(p0 + at, xl, xh, a0);
                     a1 = nibbles(p1 + at, xl, xh, a1);
@@ -235,17 +216,15 @@ public final class Int4GroupLinear implements Linear {
             t1 = a1.fma(FloatVector.broadcast(F, s1), t1);
             t2 = a2.fma(FloatVector.broadcast(F, s2), t2);
             t3 = a3.fma(FloatVector.broadcast(F, s3), t3);
-            if (b0 == gb0) {
-                c0 += s0 * zeros[r0 * ng + g] * xsum[g];
-                c1 += s1 * zeros[r1 * ng + g] * xsum[g];
-                c2 += s2 * zeros[r2 * ng + g] * xsum[g];
-                c3 += s3 * zeros[r3 * ng + g] * xsum[g];
-            }
+            c0 += s0 * zeros[r0 * ng + g] * xsum[g];
+            c1 += s1 * zeros[r1 * ng + g] * xsum[g];
+            c2 += s2 * zeros[r2 * ng + g] * xsum[g];
+            c3 += s3 * zeros[r3 * ng + g] * xsum[g];
         }
-        dots[d] += VectorMath.sumLanes(t0) - c0;
-        if (n > 1) dots[d + 1] += VectorMath.sumLanes(t1) - c1;
-        if (n > 2) dots[d + 2] += VectorMath.sumLanes(t2) - c2;
-        if (n > 3) dots[d + 3] += VectorMath.sumLanes(t3) - c3;
+        dots[0] = VectorMath.sumLanes(t0) - c0;
+        dots[1] = VectorMath.sumLanes(t1) - c1;
+        dots[2] = VectorMath.sumLanes(t2) - c2;
+        dots[3] = VectorMath.sumLanes(t3) - c3;
     }
 
     /** acc + low nibbles of L packed bytes at off times xl + their high nibbles times xh. */

@@ -59,7 +59,7 @@ public class QuantMatMulBenchmark {
     public int threads;
 
     @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
-            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w4a16g128Unchunked", "w4a16g32Unchunked"})
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked"})
     public String kernel;
 
     int out, in, next;
@@ -107,7 +107,6 @@ public class QuantMatMulBenchmark {
                 case "w4a16g128", "w4a16g32" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
                 case "w4a16g128Old", "w4a16g32Old", "w4a16g128FourStreams", "w4a16g32FourStreams" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
                 case "w8a16Unchunked" -> packed4[c] = QuantBaselines.interleave8Unchunked(mc.q(), out, in);
-                case "w4a16g128Unchunked", "w4a16g32Unchunked" -> packed4[c] = c == 0 ? QuantBaselines.pack4Unchunked(mc) : packed4[0].clone();
                 case "readNative" -> {   // bf16's bytes, filled (not left to fault in during the stream)
                     nativeCopies[c] = KernelMemory.weights(weightBytes);
                     nativeCopies[c].view().fill((byte) c);
@@ -158,7 +157,6 @@ public class QuantMatMulBenchmark {
             case "w4a16g128FourStreams", "w4a16g32FourStreams" -> QuantBaselines.w4a16FourStreams(packed4[c], m.scales(), m.zeros(), m.layout(), out, in, x, y);
             case "read" -> sink += QuantBaselines.read(m.q());
             case "w8a16Unchunked" -> QuantBaselines.w8a16Unchunked(packed4[c], m.scales(), out, in, x, y);
-            case "w4a16g128Unchunked", "w4a16g32Unchunked" -> QuantBaselines.w4a16Unchunked(packed4[c], m.scales(), m.zeros(), m.layout(), out, in, x, y);
             case "readNative" -> sink += (long) QuantBaselines.readNative(nativeCopies[c].view(), weightBytes);
             default -> linears[c].forward(x, rows, y);
         }
