@@ -106,11 +106,30 @@ public final class Int8Kernels {
     }
 
     /**
-     * Row-major int8 codes (out, in) laid out for dotI8F32x8, same size: rows in groups of eight;
-     * in a group, column block b (block() columns) of row j is at group + (b * 8 + j) * block(),
-     * the in % block() tail columns of row j follow all blocks at group + full + j * tail; the
-     * out % 8 last rows stay row-major. Why: one activation load then serves eight weight rows in
-     * one contiguous stream (1.5-1.7x the row-at-a-time loop, which loaded x once per weight vector).
+     * Columns per chunk of interleave8's layout (a multiple of every species' block()): the
+     * activations of one chunk (8 KiB of fp32) stay in L1 while all groups of the chunk stream past.
+     */
+    public static final int CHUNK = 2048;
+
+    /** Columns of chunk c of an in-column matrix: min(CHUNK, in - c * CHUNK). */
+    public static int chunkColumns(int c, int in) {
+        return Math.min(CHUNK, in - c * CHUNK);
+    }
+
+    /** Chunks of an in-column matrix. */
+    public static int chunks(int in) {
+        return (in + CHUNK - 1) / CHUNK;
+    }
+
+    /**
+     * Row-major int8 codes (out, in) laid out for dotI8F32x8, same size: the columns cut into
+     * chunks of CHUNK, chunk c (n columns) stored from out * c * CHUNK as its own (out, n) matrix;
+     * inside a chunk rows in groups of eight, column block b (block() columns) of row j at
+     * group + (b * 8 + j) * block(), the n % block() tail columns of row j after all blocks at
+     * group + full + j * tail, the out % 8 last rows row-major. Why: one activation load serves
+     * eight weight rows in one contiguous stream (1.5-1.7x the row-at-a-time loop, which loaded x
+     * once per weight vector); the chunks keep a long row's x in L1 (2048x5632: 1.13-1.15x per
+     * CPU-second over unchunked, docs/BENCHMARKS.md "Decode, third round").
      */
     public static byte[] interleave8(byte[] q, int out, int in) {
         byte[] r = new byte[q.length];
@@ -119,12 +138,20 @@ public final class Int8Kernels {
     }
 
     /**
-     * interleave8 in place, for codes that nobody else holds (a model quantized or loaded just now):
-     * each group of eight rows occupies the same bytes in both layouts, so one group at a time goes
-     * through a per-thread scratch of 8 rows. Why: the copy made a second array of every matrix, a
-     * 1.1B model's ~0.9 GB of garbage at load, which ParallelGC's young generation grew around.
+     * interleave8 in place, for codes that nobody else holds (a model quantized or loaded just now).
+     * A matrix of one chunk (in <= CHUNK) keeps each group of eight rows in the same bytes in both
+     * layouts, so one group at a time goes through a per-thread scratch of 8 rows: the copy made a
+     * second array of every matrix, a 1.1B model's ~0.9 GB of garbage at load, which ParallelGC's
+     * young generation grew around. Longer rows move bytes between groups (chunk-major), so they go
+     * through one transient copy of this matrix (11.5 MB for a 1.1B down_proj: young-generation
+     * garbage, not a second resident copy of the model).
      */
     public static void interleave8InPlace(byte[] q, int out, int in) {
+        if (chunks(in) > 1) {
+            byte[] r = interleave8(q, out, in);
+            System.arraycopy(r, 0, q, 0, q.length);
+            return;
+        }
         int groups = out / ROWS;
         Parallel.range(groups, (long) ROWS * in, (first, last) -> {
             byte[] group = new byte[ROWS * in];
@@ -147,12 +174,25 @@ public final class Int8Kernels {
         int groups = out / ROWS;
         Parallel.range(groups + 1, (long) ROWS * in, (first, last) -> {
             for (int g = first; g < last; g++) {
-                if (g == groups) {   // leftover rows: row-major in both
-                    int at = groups * ROWS * in, n = q.length - at;
-                    if (toInterleaved) System.arraycopy(q, at, r, at, n); else System.arraycopy(r, at, q, at, n);
-                    continue;
+                int rows = g == groups ? out - groups * ROWS : ROWS;   // leftover rows: row-major in each chunk
+                for (int c = 0; c < chunks(in); c++) {
+                    int c0 = c * CHUNK, n = chunkColumns(c, in);
+                    for (int j = 0; j < rows; j++) {
+                        int o = g * ROWS + j, row = o * in + c0;
+                        if (g == groups) {
+                            int at = out * c0 + o * n;
+                            if (toInterleaved) System.arraycopy(q, row, r, at, n); else System.arraycopy(r, at, q, row, n);
+                            continue;
+                        }
+                        int K = block(), full = n / K * K, base = out * c0 + g * ROWS * n;
+                        for (int b = 0; b < full; b += K) {
+                            int at = base + (b / K * ROWS + j) * K;
+                            if (toInterleaved) System.arraycopy(q, row + b, r, at, K); else System.arraycopy(r, at, q, row + b, K);
+                        }
+                        int at = base + ROWS * full + j * (n - full);
+                        if (toInterleaved) System.arraycopy(q, row + full, r, at, n - full); else System.arraycopy(r, at, q, row + full, n - full);
+                    }
                 }
-                copyGroup(q, g * ROWS * in, r, g * ROWS * in, in, toInterleaved);
             }
         });
     }
@@ -173,10 +213,10 @@ public final class Int8Kernels {
 
     /** Where code (o, c) of an (out, in) matrix lies in interleave8's layout. */
     public static int interleavedIndex(int o, int c, int out, int in) {
-        int K = block(), full = in / K * K;
-        if (o >= out / ROWS * ROWS) return o * in + c;
-        int group = o / ROWS * ROWS * in, j = o % ROWS;
-        return c < full ? group + (c / K * ROWS + j) * K + c % K : group + ROWS * full + j * (in - full) + (c - full);
+        int c0 = c / CHUNK * CHUNK, n = Math.min(CHUNK, in - c0), K = block(), full = n / K * K, col = c - c0;
+        if (o >= out / ROWS * ROWS) return out * c0 + o * n + col;
+        int group = out * c0 + o / ROWS * ROWS * n, j = o % ROWS;
+        return col < full ? group + (col / K * ROWS + j) * K + col % K : group + ROWS * full + j * (n - full) + (col - full);
     }
 
     /**
@@ -232,18 +272,21 @@ public final class Int8Kernels {
 
     /** dst[dOff+c] = code(o, c) * scale for row o of an interleave8 matrix (a batch's dequantized row). */
     public static void dequantizeInterleaved(byte[] w, int o, int out, int in, float scale, float[] dst, int dOff) {
-        if (o >= out / ROWS * ROWS) {
-            dequantize(w, o * in, scale, dst, dOff, in);
-            return;
+        for (int ch = 0; ch < chunks(in); ch++) {
+            int c0 = ch * CHUNK, n = chunkColumns(ch, in);
+            if (o >= out / ROWS * ROWS) {
+                dequantize(w, out * c0 + o * n, scale, dst, dOff + c0, n);
+                continue;
+            }
+            int K = F.length(), full = n / K * K;
+            for (int c = 0; c < full; c += K) {
+                int at = interleavedIndex(o, c0 + c, out, in);
+                if (NARROW) for (int i = 0; i < K; i++) dst[dOff + c0 + c + i] = w[at + i] * scale;
+                else b2f(w, at).mul(scale).intoArray(dst, dOff + c0 + c);
+            }
+            int t = interleavedIndex(o, c0 + full, out, in);
+            for (int c = full; c < n; c++) dst[dOff + c0 + c] = w[t + c - full] * scale;
         }
-        int K = F.length(), full = in / K * K;
-        for (int c = 0; c < full; c += K) {
-            int at = interleavedIndex(o, c, out, in);
-            if (NARROW) for (int i = 0; i < K; i++) dst[dOff + c + i] = w[at + i] * scale;
-            else b2f(w, at).mul(scale).intoArray(dst, dOff + c);
-        }
-        int t = interleavedIndex(o, full, out, in);
-        for (int c = full; c < in; c++) dst[dOff + c] = w[t + c - full] * scale;
     }
 
     /** dst[i] = w[wo+i] * scale for n codes (a weight row dequantized for a batch of rows). */

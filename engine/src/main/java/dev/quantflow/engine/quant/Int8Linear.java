@@ -95,28 +95,29 @@ public final class Int8Linear implements RowDecodable {
     }
 
     /**
-     * One row: the interleaved groups of eight weight rows split over the threads, one stream per
-     * thread; the out % 8 last rows one at a time. The four-row tile over four separate row
-     * streams (dotI8F32x4, removed) was 0.2-0.8x on 5632x2048; the interleaved groups are one
-     * stream. Cutting long rows (2048x5632: x is 22 KiB, evicted from L1 by the 44 KiB of weights
-     * between its uses) into 2048-column chunks over all groups was measured too: no better
-     * (1.1-1.3x the old loop against 1.2-2.0x unchunked), the weight stream is no longer contiguous.
+     * One row: the interleaved groups of eight weight rows split over the threads; each thread
+     * walks its groups chunk by chunk (Int8Kernels.CHUNK columns: x's chunk stays in L1), one
+     * contiguous stream per chunk; the out % 8 last rows one at a time. The four-row tile over four
+     * separate row streams (dotI8F32x4, removed) was 0.2-0.8x on 5632x2048; the interleaved groups
+     * are one stream. Chunks of the row-major-interleaved layout (each thread jumping between
+     * chunks of every group) were no better than none; chunk-major storage keeps each chunk's
+     * groups contiguous.
      */
     private void decode(float[] x, float[] y) {
-        int R = Int8Kernels.ROWS, groups = out / R, full = in / Int8Kernels.block() * Int8Kernels.block();
+        int R = Int8Kernels.ROWS, groups = out / R, K = Int8Kernels.block(), chunks = Int8Kernels.chunks(in);
         Parallel.range(groups + (out % R == 0 ? 0 : 1), (long) in * R, (first, last) -> {
-            float[] dots = new float[R];
-            for (int g = first; g < Math.min(last, groups); g++) {
-                java.util.Arrays.fill(dots, 0f);
-                Int8Kernels.dotI8F32x8(q, g * R * in, x, 0, 0, full, dots, 0);
-                Int8Kernels.dotI8F32x8Tail(q, g * R * in, x, 0, in, dots, 0);
-                for (int j = 0; j < R; j++) {
-                    int o = g * R + j;
-                    y[o] = (bias == null ? 0f : bias[o]) + scale[o] * dots[j];
+            float[] dots = new float[R * (last - first)];
+            for (int c = 0; c < chunks; c++) {
+                int c0 = c * Int8Kernels.CHUNK, n = Int8Kernels.chunkColumns(c, in), full = n / K * K, base = out * c0;
+                for (int g = first; g < Math.min(last, groups); g++) {
+                    int go = base + g * R * n, d = (g - first) * R;
+                    Int8Kernels.dotI8F32x8(q, go, x, c0, 0, full, dots, d);
+                    Int8Kernels.dotI8F32x8Tail(q, go, x, c0, n, dots, d);
                 }
+                if (last > groups)
+                    for (int o = groups * R; o < out; o++) dots[o - first * R] += Int8Kernels.dotI8F32(q, base + o * n, x, c0, n);
             }
-            if (last > groups)
-                for (int o = groups * R; o < out; o++) y[o] = (bias == null ? 0f : bias[o]) + scale[o] * Int8Kernels.dotI8F32(q, o * in, x, 0, in);
+            for (int o = first * R; o < Math.min(out, last * R); o++) y[o] = (bias == null ? 0f : bias[o]) + scale[o] * dots[o - first * R];
         });
     }
 }

@@ -149,7 +149,8 @@ class QuantLinearTest {
 
     @ParameterizedTest
     @CsvSource({"1,64,64,32", "1,32,172,128", "3,32,172,128", "1,16,200,48", "2,16,64,128", "1,40,256,128", "4,40,256,64",
-            "1,7,2080,32", "1,13,1056,1056", "16,13,2100,64", "5,9,160,32", "1,3,64,64", "17,5,1030,1030"})
+            "1,7,2080,32", "1,13,1056,1056", "16,13,2100,64", "5,9,160,32", "1,3,64,64", "17,5,1030,1030",
+            "1,9,4200,128", "1,6,4400,4400", "1,5,4224,96", "3,6,4400,4400"})   // decode over several column chunks: whole groups, one group spanning chunks, 96-column groups
     void int4GroupMatchesItsDequantizedWeights(int rows, int out, int in, int group) {
         float[] w = rand(out * in, 7, 0.1f), x = rand(rows * in, 8, 1f), bias = rand(out, 9, 0.1f);
         Int4GroupLinear l = Int4GroupLinear.rtn(w, out, in, group, bias, "w4a16-rtn");

@@ -138,6 +138,7 @@ final class QuantBaselines {
     }
 
     /** The read bandwidth of the same rotation of heap byte arrays the kernels stream (no arithmetic but an add). */
+
     static long read(byte[] q) {
         var S = ByteVector.SPECIES_PREFERRED;
         var a = jdk.incubator.vector.LongVector.zero(jdk.incubator.vector.LongVector.SPECIES_PREFERRED);
@@ -148,6 +149,60 @@ final class QuantBaselines {
             b = b.add(ByteVector.fromArray(S, q, i + M).reinterpretAsLongs());
         }
         return a.add(b).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * The plain stream of bytes bytes of kernel (native, huge-page advised) memory, float vector
+     * loads summed, split over Parallel's threads like a decode matmul: the bound a bf16 or int8
+     * decode kernel on KernelMemory could reach.
+     */
+    static float readNative(java.lang.foreign.MemorySegment w, long bytes) {
+        int line = 64 * 1024, chunks = (int) (bytes / line);
+        float[] part = new float[chunks];
+        dev.quantflow.engine.compute.Parallel.range(chunks, line, (first, last) -> {
+            int step = 4 * F.length();
+            for (int c = first; c < last; c++) {
+                var a = jdk.incubator.vector.FloatVector.zero(F);
+                var b = a;
+                long base = (long) c * line;
+                for (int i = 0; i < line; i += 2 * step) {
+                    a = a.add(jdk.incubator.vector.FloatVector.fromMemorySegment(F, w, base + i, java.nio.ByteOrder.LITTLE_ENDIAN));
+                    b = b.add(jdk.incubator.vector.FloatVector.fromMemorySegment(F, w, base + i + step, java.nio.ByteOrder.LITTLE_ENDIAN));
+                }
+                part[c] = a.add(b).reduceLanes(VectorOperators.ADD);
+            }
+        });
+        float s = 0;
+        for (float v : part) s += v;
+        return s;
+    }
+
+    /** The second round's unchunked interleave8 layout (8-row groups over whole rows), for w8a16Unchunked. */
+    static byte[] interleave8Unchunked(byte[] q, int out, int in) {
+        int K = Int8Kernels.block(), R = Int8Kernels.ROWS, full = in / K * K, tail = in - full, groups = out / R;
+        byte[] r = q.clone();   // leftover rows stay row-major
+        for (int g = 0; g < groups; g++)
+            for (int j = 0; j < R; j++) {
+                int base = g * R * in, row = base + j * in;
+                for (int c = 0; c < full; c += K) System.arraycopy(q, row + c, r, base + (c / K * R + j) * K, K);
+                System.arraycopy(q, row + full, r, base + R * full + j * tail, tail);
+            }
+        return r;
+    }
+
+    /** The second round's w8a16 decode over interleave8Unchunked's layout: each thread's groups over whole rows. */
+    static void w8a16Unchunked(byte[] q, float[] scale, int out, int in, float[] x, float[] y) {
+        int R = Int8Kernels.ROWS, groups = out / R, full = in / Int8Kernels.block() * Int8Kernels.block();
+        Parallel.range(groups + (out % R == 0 ? 0 : 1), (long) in * R, (first, last) -> {
+            float[] dots = new float[R];
+            for (int g = first; g < Math.min(last, groups); g++) {
+                java.util.Arrays.fill(dots, 0f);
+                Int8Kernels.dotI8F32x8(q, g * R * in, x, 0, 0, full, dots, 0);
+                Int8Kernels.dotI8F32x8Tail(q, g * R * in, x, 0, in, dots, 0);
+                for (int j = 0; j < R; j++) y[g * R + j] = scale[g * R + j] * dots[j];
+            }
+            if (last > groups) for (int o = groups * R; o < out; o++) y[o] = scale[o] * Int8Kernels.dotI8F32(q, o * in, x, 0, in);
+        });
     }
 
     /** Int4GroupLinear's block packing (32 columns in 16 bytes: column j low nibble, j+16 high). */

@@ -1,6 +1,7 @@
 package dev.quantflow.bench.jmh;
 
 import dev.quantflow.engine.compute.DenseLinear;
+import dev.quantflow.engine.compute.KernelMemory;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.model.DType;
@@ -58,7 +59,7 @@ public class QuantMatMulBenchmark {
     public int threads;
 
     @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
-            "w4a16g128FourStreams", "w4a16g32FourStreams", "read"})
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked"})
     public String kernel;
 
     int out, in, next;
@@ -67,6 +68,7 @@ public class QuantMatMulBenchmark {
     Linear[] linears;
     QuantizedMatrix[] matrices;
     byte[][] packed4;
+    KernelMemory.View[] nativeCopies;
     long weightBytes;
     long sink;
 
@@ -79,8 +81,8 @@ public class QuantMatMulBenchmark {
         float[] w = new float[out * in];
         for (int i = 0; i < w.length; i++) w[i] = (float) (rnd.nextDouble() * 2 - 1) * 0.035f;
         boolean int4 = kernel.startsWith("w4a16");
-        boolean baseline = kernel.endsWith("Old") || kernel.endsWith("FourStreams");
-        if (kernel.endsWith("FourStreams") && rows != 1) throw new IllegalArgumentException(kernel + " is a decode kernel: rows must be 1");
+        boolean baseline = kernel.endsWith("Old") || kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked");
+        if ((kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked")) && rows != 1) throw new IllegalArgumentException(kernel + " is a decode kernel: rows must be 1");
         int group = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a16") ? 128 : in;
         QuantizedMatrix m = kernel.equals("bf16") ? null
                 : QuantizedMatrix.quantize(w, out, in, int4 ? IntRange.INT4_ASYM : IntRange.INT8_SYM, group, RangeMethod.MIN_MAX);
@@ -90,6 +92,7 @@ public class QuantMatMulBenchmark {
         linears = new Linear[copies];
         matrices = new QuantizedMatrix[copies];
         packed4 = new byte[copies][];
+        nativeCopies = new KernelMemory.View[copies];
         for (int c = 0; c < copies; c++) {
             QuantizedMatrix mc = m == null ? null : new QuantizedMatrix(m.range(), out, in, m.layout(), m.q().clone(), m.scales().clone(), m.zeros().clone());
             matrices[c] = mc;
@@ -103,6 +106,11 @@ public class QuantMatMulBenchmark {
                 case "w8a8" -> linears[c] = new W8A8DynamicLinear(mc, null, "w8a8-dynamic");
                 case "w4a16g128", "w4a16g32" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
                 case "w4a16g128Old", "w4a16g32Old", "w4a16g128FourStreams", "w4a16g32FourStreams" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
+                case "w8a16Unchunked" -> packed4[c] = QuantBaselines.interleave8Unchunked(mc.q(), out, in);
+                case "readNative" -> {   // bf16's bytes, filled (not left to fault in during the stream)
+                    nativeCopies[c] = KernelMemory.weights(weightBytes);
+                    nativeCopies[c].view().fill((byte) c);
+                }
                 default -> { }
             }
             // only the baselines read the matrix; the linears hold their own packed copy
@@ -115,7 +123,7 @@ public class QuantMatMulBenchmark {
 
     /** Weight bytes a call streams: codes, fp32 scales, int4 zero points (bf16: 2 per weight). */
     static long bytesPerCall(String kernel, int out, int in) {
-        if (kernel.equals("bf16")) return 2L * out * in;
+        if (kernel.equals("bf16") || kernel.equals("readNative")) return 2L * out * in;
         if (kernel.equals("read")) return (long) out * in;
         if (!kernel.startsWith("w4a16")) return (long) out * in + 4L * out;
         int g = kernel.startsWith("w4a16g32") ? 32 : 128;
@@ -148,6 +156,8 @@ public class QuantMatMulBenchmark {
             case "w4a16g128Old", "w4a16g32Old" -> QuantBaselines.w4a16(packed4[c], m.scales(), m.zeros(), m.layout(), out, in, x, rows, y);
             case "w4a16g128FourStreams", "w4a16g32FourStreams" -> QuantBaselines.w4a16FourStreams(packed4[c], m.scales(), m.zeros(), m.layout(), out, in, x, y);
             case "read" -> sink += QuantBaselines.read(m.q());
+            case "w8a16Unchunked" -> QuantBaselines.w8a16Unchunked(packed4[c], m.scales(), out, in, x, y);
+            case "readNative" -> sink += (long) QuantBaselines.readNative(nativeCopies[c].view(), weightBytes);
             default -> linears[c].forward(x, rows, y);
         }
     }
