@@ -110,6 +110,11 @@ decode_pair() {   # round pair-quantflow pair-gguf
   rec "$r" decode quantflow "$q" "$(grep -ho 'generated [0-9]* tokens, [0-9.]* tokens/s' "$WORK/qf.txt" "$WORK/time.txt" | grep -o '[0-9.]* tokens/s' | cut -d' ' -f1)"
   rec "$r" load_s quantflow "$q" "$(grep -ho 'load [0-9.]* s' "$WORK/qf.txt" "$WORK/time.txt" | cut -d' ' -f2)"
   rec "$r" rss_mb quantflow "$q" "$(maxrss_mb "$WORK/time.txt")"
+  # warm, as llama-bench times (it runs a warm-up first): one 64-token request compiles the kernels,
+  # then the time per output token of two more in the same JVM
+  # shellcheck disable=SC2046
+  out="$("$QF" bench engine $(qf_args "$q") --concurrency 1 --requests 2 --warmup-requests 1 --prompt-tokens 8 --max-tokens 64 --json 2>>"$LOG" | tail -1)"
+  rec "$r" decode_warm quantflow "$q" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(round(1000/d["tpot_p50_ms"],2))' "$out" 2>/dev/null || true)"
 }
 
 prefill_pair() {
@@ -171,13 +176,13 @@ med = lambda k: statistics.median(v[k]) if v.get(k) else None
 fmt = lambda x: "-" if x is None else ("%.2f" % x)
 ratio = lambda a, b: "-" if a is None or b is None or b == 0 else "%.2fx" % (a / b)
 print(f"\nshape {shape}, {threads} threads, {rounds} alternated rounds (medians); CPU {cpu}; species {species}; read bandwidth {bw}\n")
-print(f"| quantflow | llama.cpp | decode tok/s (qf / llama.cpp / ratio) | prefill {short} tok/s | prefill {long_} tok/s | peak RSS MB (qf / llama.cpp) | qf load s |")
-print("|---|---|---|---|---|---|---|")
+print(f"| quantflow | llama.cpp | decode tok/s, cold JVM (qf / llama.cpp / ratio) | decode tok/s, warm (qf / llama.cpp / ratio) | prefill {short} tok/s | prefill {long_} tok/s | peak RSS MB (qf / llama.cpp) | qf load s |")
+print("|---|---|---|---|---|---|---|---|")
 for p in pairs.split(","):
     q, t = p.split("=")
     row = [q, t]
-    for m in ("decode", "prefill_short", "prefill_long"):
-        a, b = med((m, "quantflow", q)), med((m, "llama.cpp", t))
+    for m in ("decode", "decode_warm", "prefill_short", "prefill_long"):
+        a, b = med((m, "quantflow", q)), med(("decode" if m == "decode_warm" else m, "llama.cpp", t))
         row.append(f"{fmt(a)} / {fmt(b)} / {ratio(a, b)}")
     row.append(f"{fmt(med(('rss_mb', 'quantflow', q)))} / {fmt(med(('rss_mb', 'llama.cpp', t)))}")
     row.append(fmt(med(("load_s", "quantflow", q))))
