@@ -69,8 +69,8 @@ class Q6KQuantizerTest {
         for (int i = 0; i < 256; i++) assertThat(dec[in + i]).isZero();
         for (int i = 16; i < 32; i++) assertThat(dec[i]).isZero();
         for (int i = 0; i < 256; i++) assertThat(dec[2 * in + i]).isCloseTo(-0.75, Offset.offset(0.75 * 0.01));
-        // 6 bits on Gaussian sub-blocks of 16: relative RMS error measured 1.4%
-        assertThat(Math.sqrt(err2 / norm2)).isLessThan(0.02);
+        // 6 bits on sub-blocks of 16 with 6-sigma outliers (x^2-weighted scale fit): relative RMS error measured 3.3%
+        assertThat(Math.sqrt(err2 / norm2)).isLessThan(0.04);
 
         // the kernel's rows (the tied embedding's lookups) are these values; its matmul is the float64 one
         Q6_KLinear lin = new Q6_KLinear(MemorySegment.ofArray(q), out, in);
