@@ -8,7 +8,7 @@ import dev.quantflow.engine.gguf.GgmlType;
 import dev.quantflow.engine.gguf.GgufFile;
 import dev.quantflow.engine.gguf.GgufFileType;
 import dev.quantflow.engine.gguf.GgufWriter;
-import dev.quantflow.engine.gguf.Q6KQuantizer;
+import dev.quantflow.engine.gguf.block.Q6KQuantizer;
 import dev.quantflow.engine.gguf.block.Q6_KLinear;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.LlamaConfig;

@@ -4,7 +4,6 @@ import static dev.quantflow.engine.gguf.KQuantBlocks.byteAt;
 import static dev.quantflow.engine.gguf.KQuantBlocks.f16;
 
 import dev.quantflow.engine.gguf.KQuantBlocks;
-import dev.quantflow.engine.gguf.Q6KQuantizer;
 import dev.quantflow.engine.model.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -7,7 +7,6 @@ import dev.quantflow.engine.SharedData;
 import dev.quantflow.engine.gguf.GgmlType;
 import dev.quantflow.engine.gguf.GgufFile;
 import dev.quantflow.engine.gguf.GgufTensorInfo;
-import dev.quantflow.engine.gguf.Q6KQuantizer;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.Tensor;
 import java.lang.foreign.MemorySegment;

@@ -1,4 +1,4 @@
-package dev.quantflow.engine.gguf;
+package dev.quantflow.engine.gguf.block;
 
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.model.Tensor;
