@@ -8,6 +8,8 @@ import dev.quantflow.engine.gguf.GgmlType;
 import dev.quantflow.engine.gguf.GgufFile;
 import dev.quantflow.engine.gguf.GgufFileType;
 import dev.quantflow.engine.gguf.GgufWriter;
+import dev.quantflow.engine.gguf.block.Q6KQuantizer;
+import dev.quantflow.engine.gguf.block.Q6_KLinear;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.Tensor;
@@ -40,6 +42,7 @@ import java.util.regex.Pattern;
  *     multiple of 32 -> Q4_0 (w = d (q - 8));
  * <li>int4 asymmetric (w4a16-rtn/gptq/awq, no act-order), groups of a multiple of 32 -> Q4_1
  *     (w = d q + m; ours is s (q - z), so d = s and m = -z s);
+ * <li>q6_k -> Q6_K (its blocks as they are);
  * <li>fp32 / bf16 layers -> F32 / BF16 (F16 if stored as F16), norms F32.
  * </ul>
  * GGUF scales are f16 where ours are f32, so each scale is first rounded ({@link #asStored}); the
@@ -191,6 +194,7 @@ public final class GgufExport {
             case Q8_0 -> GgufFileType.Q8_0;
             case Q4_0 -> GgufFileType.Q4_0;
             case Q4_1 -> GgufFileType.Q4_1;
+            case Q6_K -> GgufFileType.Q6_K;
             case F16 -> GgufFileType.F16;
             case BF16 -> GgufFileType.BF16;
             default -> GgufFileType.F32;
@@ -239,6 +243,17 @@ public final class GgufExport {
                 raw(w, types, bytes, name.equals("lm_head") ? "lm_head.weight" : name + ".weight", t, order);
                 yield null;
             }
+            case Q6_KLinear q -> {   // already GGUF blocks: written as they are (rows reordered whole)
+                byte[] blocks = q.blocks();
+                int rb = (int) Q6KQuantizer.rowBytes(q.inFeatures());
+                add(w, types, bytes, gguf, GgmlType.Q6_K, new long[] {q.inFeatures(), q.outFeatures()}, () -> {
+                    if (order == null) return blocks;
+                    byte[] out = new byte[blocks.length];
+                    for (int r = 0; r < q.outFeatures(); r++) System.arraycopy(blocks, order[r] * rb, out, r * rb, rb);
+                    return out;
+                });
+                yield null;
+            }
             case Int8Linear i -> i.weights();
             case W8A8DynamicLinear d -> d.weights();
             case Int4GroupLinear i4 -> {
@@ -246,7 +261,7 @@ public final class GgufExport {
                 yield i4.weights();
             }
             default -> throw new IllegalArgumentException(name + " is " + l.scheme() + ": GGUF holds exactly only w8a16, w8a8-dynamic (group a multiple of 32), "
-                    + "w4a16-rtn/gptq/awq (group a multiple of 32, no act-order; rtn also sym=true), fp32 and bf16");
+                    + "w4a16-rtn/gptq/awq (group a multiple of 32, no act-order; rtn also sym=true), fp32, bf16 and q6_k");
         };
         if (m == null) return;
         GgmlType type = typeFor(name, m, false);

@@ -173,6 +173,16 @@ public sealed interface QuantScheme {
         @Override public String toString() { return name() + ":block=" + block + (doubleQuant ? "" : ",double-quant=false"); }
     }
 
+    /**
+     * GGUF Q6_K blocks (6.5625 bits per weight: 256 weights share an fp16 d, each 16 an int8 scale,
+     * codes -32..31), quantized as llama.cpp's reference quantizer and computed by the GGUF Q6_K
+     * kernel; rows must have a multiple of 256 columns. Q4_K_M's head/embedding format.
+     */
+    record Q6K() implements QuantScheme {
+        public String name() { return "q6_k"; }
+        @Override public String toString() { return name(); }
+    }
+
     private static String fmt(float v) {
         return v == Math.rint(v) ? String.format(Locale.ROOT, "%.1f", v) : Float.toString(v);
     }
@@ -209,10 +219,11 @@ public sealed interface QuantScheme {
                     Boolean.parseBoolean(p.getOrDefault("sym", "false")), lkd);
             case "fp8", "fp8-w8a16" -> new Fp8(choice(p, "format", Fp8Format.class, Fp8Format.E4M3, spec), perChannel(p, spec));
             case "fp8-w8a8" -> new Fp8W8A8(perChannel(p, spec), choice(p, "act", Fp8W8A8Linear.Act.class, Fp8W8A8Linear.Act.TOKEN, spec));
+            case "q6_k", "q6k" -> new Q6K();
             case "nf4", "fp4" -> new FourBit(FourBitCode.valueOf(name.toUpperCase(Locale.ROOT)), intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")));
             default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
                     + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5|search|search-model], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true, "
-                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, w4a8[:group=128,lkd=true], w8a8-dynamic:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor], nf4|fp4[:block=64,double-quant=true])");
+                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, w4a8[:group=128,lkd=true], w8a8-dynamic:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor], nf4|fp4[:block=64,double-quant=true], q6_k)");
         };
         if (q instanceof W4A16) {   // read in the switch; another scheme given them is told below
             p.remove("act-order");

@@ -8,6 +8,8 @@ import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.compute.RowDecodable;
 import dev.quantflow.engine.gguf.block.GgufLinears;
+import dev.quantflow.engine.gguf.block.Q6KQuantizer;
+import dev.quantflow.engine.gguf.block.Q6_KLinear;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.Fp8Format;
 import dev.quantflow.engine.model.LlamaConfig;
@@ -25,7 +27,8 @@ import java.util.stream.IntStream;
  * Quantized models on disk. Our format ("quant_method": "quantflow"): per linear NAME, by scheme,
  * NAME.qweight (I8, out x in) + NAME.scales (F32, out x groups) [+ NAME.input_scale, or
  * NAME.fp_columns (I32) + NAME.fp_weight (F32, k x out) for LLM.int8()], or for int4 NAME.qweight4
- * (U8, two codes per byte, see {@link Int4Packing}) + NAME.scales + NAME.qzeros (U8) [+ NAME.perm];
+ * (U8, two codes per byte, see {@link Int4Packing}) + NAME.scales + NAME.qzeros (U8) [+ NAME.perm], or for
+ * q6_k NAME.qweight (U8, out x in/256*210: GGUF Q6_K blocks as ggml stores them);
  * unquantized layers keep NAME.weight (a tied model whose lm_head is stored in a row-decoding
  * format keeps no model.embed_tokens.weight: the head's rows are the embedding); folded SmoothQuant/AWQ factors are already in the norms and
  * weights and are also written as PRODUCER.smooth_factors for inspection. config.json's
@@ -141,6 +144,7 @@ public final class QuantizedCheckpoint {
                 int4(w, name, i4.weights());
                 if (i4.permutation() != null) w.addInts(name + ".perm", new long[] {i4.inFeatures()}, i4.permutation());
             }
+            case Q6_KLinear q -> w.addBytes(name + ".qweight", DType.U8, new long[] {q.outFeatures(), Q6KQuantizer.rowBytes(q.inFeatures())}, q.blocks());
             case Fp8Linear f -> fp8(w, name, f.weights());
             case Fp8W8A8Linear f -> {
                 fp8(w, name, f.weights());
@@ -267,6 +271,14 @@ public final class QuantizedCheckpoint {
                 }
                 case QuantScheme.W4A16 x -> new Int4GroupLinear(int4(name, out, in, x.group()), store.find(name + ".perm").map(Tensor::toIntArray).orElse(null), bias, x.toString());
                 case QuantScheme.W4A8 x -> new W4A8Linear(new Int4GroupLinear(int4(name, out, in, x.group()), null, bias, x.toString()), x.toString());
+                case QuantScheme.Q6K x -> {
+                    Tensor q = get(name + ".qweight");
+                    if (q.dtype() != DType.U8 || q.numel() != out * Q6KQuantizer.rowBytes(in))
+                        throw new ModelLoadException(Path.of("weights"), name + ".qweight is " + q.dtype() + " " + Arrays.toString(q.shape()) + ", q6_k needs U8 ["
+                                + out + ", " + Q6KQuantizer.rowBytes(in) + "]");
+                    Q6_KLinear l = new Q6_KLinear(q.data(), out, in);
+                    yield bias == null ? l : new dev.quantflow.engine.compute.BiasedLinear(l, bias);
+                }
                 case QuantScheme.Fp8 x -> new Fp8Linear(fp8(name, out, in, x.format()), bias);
                 case QuantScheme.Fp8W8A8 x -> new Fp8W8A8Linear(fp8(name, out, in, Fp8Format.E4M3), x.act(),
                         x.act() == Fp8W8A8Linear.Act.STATIC ? floats(name + ".input_scale")[0] : Float.POSITIVE_INFINITY, bias);

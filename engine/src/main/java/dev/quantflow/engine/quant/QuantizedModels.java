@@ -1,9 +1,11 @@
 package dev.quantflow.engine.quant;
 
+import dev.quantflow.engine.compute.BiasedLinear;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.gguf.block.GgufLinears;
+import dev.quantflow.engine.gguf.block.Q6_KLinear;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.model.DType;
@@ -307,6 +309,7 @@ public final class QuantizedModels {
             case QuantScheme.Fp8 f -> new Fp8Linear(Fp8Matrix.quantize(weight.toFloatArray(), out, in, f.format(), f.perChannel()), bias);
             case QuantScheme.Fp8W8A8 f -> new Fp8W8A8Linear(Fp8Matrix.quantize(weight.toFloatArray(), out, in, Fp8Format.E4M3, f.perChannelWeights()), f.act(),
                     f.act() == Fp8W8A8Linear.Act.STATIC ? Fp8Matrix.scaleFor(required(input, name, scheme).maxAbs(), Fp8Format.E4M3) : Float.POSITIVE_INFINITY, bias);
+            case QuantScheme.Q6K q -> bias == null ? Q6_KLinear.quantize(weight) : new BiasedLinear(Q6_KLinear.quantize(weight), bias);
             case QuantScheme.FourBit f -> new FourBitLinear(FourBitMatrix.quantize(f.code(), weight.toFloatArray(), out, in, f.block(), f.doubleQuant()), bias);
             case QuantScheme.W4A16 w -> switch (w.method()) {
                 case RTN -> w.symmetric()

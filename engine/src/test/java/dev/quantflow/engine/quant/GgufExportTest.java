@@ -117,6 +117,37 @@ class GgufExportTest {
         assertThat(gguf.eosTokenIds()).isEqualTo(hf.eosTokenIds());
     }
 
+    /**
+     * q6_k everywhere (and on the tied head): every linear is written as its Q6_K blocks, and those
+     * are the bytes of llama.cpp's own sotu6M-Q6_K.gguf (llama-quantize of its F32 conversion).
+     */
+    @Test
+    void q6kLinearsAreWrittenAsLlamaCppsQ6KTensors() {
+        Path theirs = SharedData.path("models/sotu6M-gguf/sotu6M-Q6_K.gguf");
+        Assumptions.assumeTrue(Files.isDirectory(SOTU) && Files.isRegularFile(theirs), "needs " + SOTU + " and " + theirs);
+        Path file = tmp.resolve("sotu6M-q6k.gguf");
+        try (LlamaModel m = LlamaModel.open(SOTU)) {
+            QuantizedModels.Built b = QuantizedModels.build(m.config(), m.weights(), QuantPlan.parse("q6_k", List.of("lm_head=q6_k")), Optional.empty(),
+                    QuantizedModels.Options.DEFAULT);
+            GgufExport.write(b, SOTU, file);
+            try (GgufFile ours = GgufFile.open(file); GgufFile ref = GgufFile.open(theirs)) {
+                int linears = 0;
+                for (String name : b.linears().keySet()) {
+                    String gguf = GgufExport.ggufName(name.equals("lm_head") ? "lm_head.weight" : name + ".weight");
+                    assertThat(ours.tensor(gguf).type()).as(gguf).isEqualTo(GgmlType.Q6_K);
+                    byte[] got = ours.tensorData(gguf).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                    // llama.cpp's tied file has no output.weight: its head is token_embd, quantized from the same matrix
+                    String refName = name.equals("lm_head") ? "token_embd.weight" : gguf;
+                    assertThat(ref.tensor(refName).type()).isEqualTo(GgmlType.Q6_K);
+                    assertThat(got).as(gguf).isEqualTo(ref.tensorData(refName).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                    linears++;
+                }
+                assertThat(linears).isEqualTo(7 * m.config().numLayers() + 1);
+                assertThat(ours.getInt("general.file_type")).isEqualTo(18);
+            }
+        }
+    }
+
     @Test
     void schemesWithoutAnExactGgufTypeAreRefusedByName() {
         Assumptions.assumeTrue(Files.isDirectory(SOTU), "needs " + SOTU);

@@ -116,7 +116,11 @@ class QuantPrimitivesTest {
         assertThat(QuantScheme.parse("w4a16-gptq").toString()).isEqualTo("w4a16-gptq:group=128");
         assertThat(QuantScheme.parse("w8a8-dynamic:group=64")).isEqualTo(new QuantScheme.W8A8Dynamic(64));
         assertThat(QuantScheme.parse("smoothquant:alpha=0.8,weights=tensor")).isEqualTo(new QuantScheme.SmoothQuant(0.8f, false));
-        for (String s : new String[] {"fp32", "bf16", "w8a16", "w8a8-tensor", "llm-int8:threshold=6.0,fp=dequant", "w4a16-awq:group=32", "w4a16-rtn:group=32,sym=true"})
+        assertThat(QuantScheme.parse("Q6_K")).isEqualTo(new QuantScheme.Q6K());
+        assertThat(QuantScheme.parse("q6_k").toString()).isEqualTo("q6_k");
+        assertThat(QuantScheme.parse("q6_k").needsCalibration()).isFalse();
+        assertThatThrownBy(() -> QuantScheme.parse("q6_k:group=32")).hasMessageContaining("unknown parameter");
+        for (String s : new String[] {"fp32", "bf16", "w8a16", "w8a8-tensor", "llm-int8:threshold=6.0,fp=dequant", "w4a16-awq:group=32", "w4a16-rtn:group=32,sym=true", "q6_k"})
             assertThat(QuantScheme.parse(QuantScheme.parse(s).toString())).isEqualTo(QuantScheme.parse(s));
         assertThatThrownBy(() -> QuantScheme.parse("int3")).hasMessageContaining("unknown quantization scheme");
         assertThatThrownBy(() -> QuantScheme.parse("w4a16-gptq:sym=true")).hasMessageContaining("sym=true applies to w4a16-rtn only");

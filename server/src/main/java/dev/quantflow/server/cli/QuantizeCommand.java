@@ -32,7 +32,7 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR|FILE", description = "Directory to write the quantized checkpoint to (the .gguf / .onnx file for --format gguf / onnx)")
     Path out;
 
-    @Option(names = "--format", defaultValue = "quantflow", description = "quantflow (any scheme), gptq or awq (AutoGPTQ/AutoAWQ 4-bit layout), bitsandbytes (transformers/bitsandbytes 4-bit layout: nf4 or fp4 layers, lm_head and others dense), or gguf (one llama.cpp file: w8a16 and w8a8-dynamic:group=32 as Q8_0, w4a16-*:group=32 as Q4_1, w4a16-rtn:group=32,sym=true as Q4_0, fp32/bf16 as F32/BF16), or onnx (one ONNX model of the prefill, input_ids -> logits: "
+    @Option(names = "--format", defaultValue = "quantflow", description = "quantflow (any scheme), gptq or awq (AutoGPTQ/AutoAWQ 4-bit layout), bitsandbytes (transformers/bitsandbytes 4-bit layout: nf4 or fp4 layers, lm_head and others dense), or gguf (one llama.cpp file: w8a16 and w8a8-dynamic:group=32 as Q8_0, w4a16-*:group=32 as Q4_1, w4a16-rtn:group=32,sym=true as Q4_0, q6_k as Q6_K, fp32/bf16 as F32/BF16), or onnx (one ONNX model of the prefill, input_ids -> logits: "
             + "fp32, bf16, w8a16, w4a16-*, w8a8-dynamic, smoothquant, w8a8-tensor; see --onnx-form) (default: ${DEFAULT-VALUE})")
     String format;
 

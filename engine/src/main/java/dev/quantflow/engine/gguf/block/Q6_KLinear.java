@@ -4,6 +4,7 @@ import static dev.quantflow.engine.gguf.KQuantBlocks.byteAt;
 import static dev.quantflow.engine.gguf.KQuantBlocks.f16;
 
 import dev.quantflow.engine.gguf.KQuantBlocks;
+import dev.quantflow.engine.model.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.IntVector;
@@ -31,6 +32,11 @@ public final class Q6_KLinear extends SuperBlockLinear {
 
     public Q6_KLinear(MemorySegment blocks, int outFeatures, int inFeatures) {
         super(blocks, outFeatures, inFeatures, BYTES);
+    }
+
+    /** The matrix w quantized as llama.cpp's reference quantizer does ({@link Q6KQuantizer}): the q6_k scheme. */
+    public static Q6_KLinear quantize(Tensor w) {
+        return new Q6_KLinear(MemorySegment.ofArray(Q6KQuantizer.quantize(w)), w.rows(), w.cols());
     }
 
     @Override

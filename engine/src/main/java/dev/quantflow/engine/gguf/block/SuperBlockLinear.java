@@ -1,8 +1,8 @@
 package dev.quantflow.engine.gguf.block;
 
 import dev.quantflow.engine.compute.KernelMemory;
-import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.Parallel;
+import dev.quantflow.engine.compute.RowDecodable;
 import dev.quantflow.engine.compute.VectorMath;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
@@ -27,7 +27,7 @@ import jdk.incubator.vector.VectorSpecies;
  * accumulators over alternate vectors, lanes added by {@link VectorMath#sumLanes}) whatever rows
  * it is batched with, and x is rounded per row, so a row's result does not depend on its batch.
  */
-abstract class SuperBlockLinear implements Linear {
+abstract class SuperBlockLinear implements RowDecodable {
     static final int QK_K = 256;
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int L = F.length();
@@ -81,13 +81,20 @@ abstract class SuperBlockLinear implements Linear {
         return w.byteSize();
     }
 
-    /** Row o of W dequantized into dst[0..in). */
-    final void decodeRow(int o, float[] dst) {
+    /** Row o of W dequantized into dst[off..off+in) (a tied head's embedding lookup reads one row so). */
+    @Override
+    public final void decodeRow(int o, float[] dst, int off) {
+        if (o < 0 || o >= out) throw new IndexOutOfBoundsException(scheme() + ": row " + o + " of " + out);
         long base = o * rowBytes;
         for (int b = 0; b < blocksPerRow; b++) {
-            if (VECTOR) decodeVector(w, base + (long) b * blockBytes, dst, b * QK_K);
-            else decodeScalar(w, base + (long) b * blockBytes, dst, b * QK_K);
+            if (VECTOR) decodeVector(w, base + (long) b * blockBytes, dst, off + b * QK_K);
+            else decodeScalar(w, base + (long) b * blockBytes, dst, off + b * QK_K);
         }
+    }
+
+    /** A copy of the blocks as stored (out rows of in/256 blocks), e.g. for a checkpoint. */
+    public final byte[] blocks() {
+        return w.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
     }
 
     @Override
@@ -99,7 +106,7 @@ abstract class SuperBlockLinear implements Linear {
         Parallel.range(out, (long) in * rows, (start, end) -> {
             float[] row = new float[in];
             for (int o = start; o < end; o++) {
-                decodeRow(o, row);
+                decodeRow(o, row, 0);
                 int r = 0;
                 for (; r + 4 <= rows; r += 4) dot4(row, xq, r * in, in, y, r * out + o, out);
                 for (; r < rows; r++) y[r * out + o] = dot(row, xq, r * in, in);
