@@ -214,9 +214,8 @@ public final class Int8Kernels {
             dequantize(w, o * in, scale, dst, dOff, in);
             return;
         }
-        int K = F.length(), full = in / K * K;
-        for (int c = 0; c < full; c += K) {
-            int at = interleavedIndex(o, c, out, in);
+        int K = F.length(), full = in / K * K, at = interleavedIndex(o, 0, out, in);
+        for (int c = 0; c < full; c += K, at += ROWS * K) {   // row o's blocks are ROWS * K bytes apart
             if (NARROW) for (int i = 0; i < K; i++) dst[dOff + c + i] = w[at + i] * scale;
             else b2f(w, at).mul(scale).intoArray(dst, dOff + c);
         }
