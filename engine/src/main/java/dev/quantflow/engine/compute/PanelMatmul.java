@@ -12,7 +12,7 @@ import jdk.incubator.vector.VectorSpecies;
  * (the int8 and int4 schemes, the GGUF block types): a panel of {@link PanelKernels#P} weight
  * rows is dequantized once per call into fp32, transposed into the panel layout (k-major) in a
  * per-thread native scratch that stays in L2, and every x row passes over it in DenseLinear's
- * register tile ({@link PanelKernels#rows}), so quantized prefill runs on the dense GEMM's
+ * register tile ({@link PanelKernels#panel}), so quantized prefill runs on the dense GEMM's
  * microkernel. Why not a dot-product tile over the row-major dequantized rows (what these
  * formats ran before): it reduced lanes per output and ran at 31-48 GFLOP/s per CPU-second
  * where the panel tile runs at 95-105 on the same core (docs/BENCHMARKS.md, "Batched quantized
@@ -50,8 +50,7 @@ public final class PanelMatmul {
                 for (int j = 0; j < n; j++) decoder.decode(o + j, tile, j * stride);
                 if (n < P) java.util.Arrays.fill(tile, n * stride, P * stride, 0f);
                 transpose(tile, stride, in, panel);
-                for (int r = 0; r < rows; r += 4)
-                    PanelKernels.rows(panel, 0, in, x, r * in, Math.min(4, rows - r), y, r * out + o, out, b, o, n);
+                PanelKernels.panel(panel, 0, in, x, rows, y, out, b, o, n);
             }
         });
     }

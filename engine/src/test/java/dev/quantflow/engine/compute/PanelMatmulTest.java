@@ -9,7 +9,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /** PanelMatmul against a float64 matmul on random weights, with the decoder reading a row-major float matrix. */
 class PanelMatmulTest {
     @ParameterizedTest
-    @CsvSource({"2,1,1,1", "3,31,7,7", "5,33,16,16", "17,70,37,40", "4,64,530,544", "2,100,2048,2048", "6,9,15,15"})
+    @CsvSource({"2,1,1,1", "3,31,7,7", "5,33,16,16", "17,70,37,40", "4,64,530,544", "2,100,2048,2048", "6,9,15,15", "5,40,2500,2500"})   // 2048, 2500: k-blocked (PanelKernels.K_BLOCK)
     void matchesFloat64Reference(int rows, int out, int in, int stride) {
         Random rnd = new Random(31L * out + in);
         float[] w = new float[out * in], x = new float[rows * in], bias = new float[out];
@@ -35,7 +35,7 @@ class PanelMatmulTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"2,1,1", "7,40,33", "16,70,530"})
+    @CsvSource({"2,1,1", "7,40,33", "16,70,530", "5,33,2100"})
     void eachRowIsBitIdenticalAloneInAPairOrInAnyBatch(int rows, int out, int in) {
         Random rnd = new Random(7L * out + in);
         float[] w = new float[out * in], x = new float[rows * in];
