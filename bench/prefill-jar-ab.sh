@@ -22,7 +22,7 @@ done
 (cd "$HOME_DIR" && [ -f server/target/quantflow-server.jar ] || ./mvnw -q -o -DskipTests package >&2)
 LIB="$HOME_DIR/server/target/lib/quantflow-engine-0.1.0-SNAPSHOT.jar"
 ORIG="$(mktemp)"; cp "$LIB" "$ORIG"; trap 'cp "$ORIG" "$LIB"; rm -f "$ORIG"' EXIT
-export QUANTFLOW_NO_BUILD=1 QUANTFLOW_THREADS="$THREADS"
+export QUANTFLOW_NO_BUILD=1   # the engine uses every core (2 here); --threads is llama-bench's -t
 args() { case "$1" in gguf:*) echo "--model $WORK/$SHAPE-${1#gguf:}.gguf" ;; *) echo "--model $WORK/$SHAPE-hf --quant $1" ;; esac; }
 echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) vCPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=',' read -r -a PL <<< "$PAIRS"
