@@ -159,7 +159,7 @@ public final class DenseLinear implements Linear {
         for (int p = p0; p < p1; p++) {
             long pb = base + (p - p0) * panelBytes;
             int o = p * P, n = valid(p);
-            for (int r = 0; r < rows; r += 4) PanelKernels.rows(seg, pb, in, x, r * in, Math.min(4, rows - r), y, r * out + o, out, b, o, n);
+            PanelKernels.panel(seg, pb, in, x, rows, y, out, b, o, n);
         }
     }
 

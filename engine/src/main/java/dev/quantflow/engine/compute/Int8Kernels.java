@@ -138,18 +138,17 @@ public final class Int8Kernels {
     }
 
     /**
-     * interleave8 in place, for codes that nobody else holds (a model quantized or loaded just now).
-     * A matrix of one chunk (in <= CHUNK) keeps each group of eight rows in the same bytes in both
-     * layouts, so one group at a time goes through a per-thread scratch of 8 rows: the copy made a
-     * second array of every matrix, a 1.1B model's ~0.9 GB of garbage at load, which ParallelGC's
-     * young generation grew around. Longer rows move bytes between groups (chunk-major), so they go
-     * through one transient copy of this matrix (11.5 MB for a 1.1B down_proj: young-generation
-     * garbage, not a second resident copy of the model).
+     * interleave8 in place, for codes that nobody else holds (a model quantized or loaded just now):
+     * a copy made a second array of every matrix (a 1.1B model's ~0.9 GB of garbage at load, which
+     * ParallelGC's young generation grew around; a transient copy of just the multi-chunk matrices
+     * still cost ~150 MB of peak RSS). Two passes: each group of eight rows is interleaved within
+     * its own bytes (a per-thread scratch of 8 rows), which leaves chunk c of every group (or
+     * leftover row) contiguous; then those pieces move from row-major to chunk-major order, a
+     * permutation of equal sub-blocks (gcd of the chunk widths) applied by following its cycles.
      */
     public static void interleave8InPlace(byte[] q, int out, int in) {
-        if (chunks(in) > 1) {
-            byte[] r = interleave8(q, out, in);
-            System.arraycopy(r, 0, q, 0, q.length);
+        if (chunks(in) > 1 && gcd(CHUNK, chunkColumns(chunks(in) - 1, in)) < MIN_SUB_BLOCK) {
+            System.arraycopy(interleave8(q, out, in), 0, q, 0, q.length);   // odd widths: the permutation's table would outweigh a copy
             return;
         }
         int groups = out / ROWS;
@@ -157,9 +156,62 @@ public final class Int8Kernels {
             byte[] group = new byte[ROWS * in];
             for (int g = first; g < last; g++) {
                 System.arraycopy(q, g * ROWS * in, group, 0, ROWS * in);
-                copyGroup(group, 0, q, g * ROWS * in, in, true);
+                copyGroupChunks(group, q, g * ROWS * in, in);
             }
         });
+        if (chunks(in) > 1) movePiecesChunkMajor(q, out, in);
+    }
+
+    /** One group of eight row-major rows (q) into r[rBase..] as consecutive chunks, each in interleave8's in-chunk order. */
+    private static void copyGroupChunks(byte[] q, byte[] r, int rBase, int in) {
+        for (int c = 0; c < chunks(in); c++) {
+            int c0 = c * CHUNK, n = chunkColumns(c, in), K = block(), full = n / K * K, base = rBase + ROWS * c0;
+            for (int j = 0; j < ROWS; j++) {
+                int row = j * in + c0;
+                for (int b = 0; b < full; b += K) System.arraycopy(q, row + b, r, base + (b / K * ROWS + j) * K, K);
+                System.arraycopy(q, row + full, r, base + ROWS * full + j * (n - full), n - full);
+            }
+        }
+    }
+
+    /**
+     * Piece (unit u, chunk c), a unit being a group of eight rows or one leftover row, lies at
+     * start(u) * in + rows(u) * c0 after the first pass and at out * c0 + start(u) * n in
+     * interleave8's layout; its bytes keep their order, so the move is a permutation of sub-blocks.
+     */
+    private static void movePiecesChunkMajor(byte[] q, int out, int in) {
+        int groups = out / ROWS, units = groups + out % ROWS, last = chunks(in) - 1;
+        int s = gcd(CHUNK, chunkColumns(last, in));   // every piece is a whole number of s-byte sub-blocks
+        int[] to = new int[q.length / s];
+        for (int u = 0; u < units; u++) {
+            int start = u < groups ? u * ROWS : u - groups + groups * ROWS, rows = u < groups ? ROWS : 1;
+            for (int c = 0; c <= last; c++) {
+                int c0 = c * CHUNK, n = chunkColumns(c, in), from = (start * in + rows * c0) / s, dest = (out * c0 + start * n) / s;
+                for (int k = 0; k < rows * n / s; k++) to[from + k] = dest + k;
+            }
+        }
+        byte[] carry = new byte[s], held = new byte[s];
+        for (int i = 0; i < to.length; i++) {
+            if (to[i] < 0 || to[i] == i) continue;
+            System.arraycopy(q, i * s, carry, 0, s);
+            int j = to[i];
+            to[i] = -1;
+            while (j != i) {   // put carry at j, pick up what was there, follow it
+                System.arraycopy(q, j * s, held, 0, s);
+                System.arraycopy(carry, 0, q, j * s, s);
+                byte[] t = carry; carry = held; held = t;
+                int next = to[j];
+                to[j] = -1;
+                j = next;
+            }
+            System.arraycopy(carry, 0, q, i * s, s);
+        }
+    }
+
+    private static final int MIN_SUB_BLOCK = 64;
+
+    private static int gcd(int a, int b) {
+        return b == 0 ? a : gcd(b, a % b);
     }
 
     /** interleave8's inverse: the row-major codes. */
@@ -195,20 +247,6 @@ public final class Int8Kernels {
                 }
             }
         });
-    }
-
-    /** One group of eight rows between row-major q[qBase..] and interleaved r[rBase..]. */
-    private static void copyGroup(byte[] q, int qBase, byte[] r, int rBase, int in, boolean toInterleaved) {
-        int K = block(), full = in / K * K, tail = in - full;
-        for (int j = 0; j < ROWS; j++) {
-            int row = qBase + j * in;
-            for (int c = 0; c < full; c += K) {
-                int at = rBase + (c / K * ROWS + j) * K;
-                if (toInterleaved) System.arraycopy(q, row + c, r, at, K); else System.arraycopy(r, at, q, row + c, K);
-            }
-            int at = rBase + ROWS * full + j * tail;
-            if (toInterleaved) System.arraycopy(q, row + full, r, at, tail); else System.arraycopy(r, at, q, row + full, tail);
-        }
     }
 
     /** Where code (o, c) of an (out, in) matrix lies in interleave8's layout. */
@@ -278,9 +316,8 @@ public final class Int8Kernels {
                 dequantize(w, out * c0 + o * n, scale, dst, dOff + c0, n);
                 continue;
             }
-            int K = F.length(), full = n / K * K;
-            for (int c = 0; c < full; c += K) {
-                int at = interleavedIndex(o, c0 + c, out, in);
+            int K = F.length(), full = n / K * K, at = interleavedIndex(o, c0, out, in);
+            for (int c = 0; c < full; c += K, at += ROWS * K) {   // row o's blocks in a chunk are ROWS * K bytes apart
                 if (NARROW) for (int i = 0; i < K; i++) dst[dOff + c0 + c + i] = w[at + i] * scale;
                 else b2f(w, at).mul(scale).intoArray(dst, dOff + c0 + c);
             }

@@ -62,68 +62,6 @@ public final class VectorMath {
         return sum;
     }
 
-    /** Columns per k-block of {@link #matmulRows}: 4 x rows of 1024 floats (16 KiB) stay in L1 while the weight block passes. */
-    private static final int K_BLOCK = 1024;
-
-    /** Weight rows a quantized Linear dequantizes per {@link #matmulRows} call in a batch: 16 x 1024 floats (64 KiB) per k-block stay in L2. */
-    public static final int BATCH_WEIGHT_ROWS = 16;
-
-    /**
-     * y[r * out + o + j] = dot(w row j, x row r) for j < nw (row j at w[j * wStride]) and every x
-     * row r < rows (in apart): the prefill tile over a block of weight rows already dequantized to
-     * fp32. Each weight vector load feeds four x rows and each x vector two weight rows (8
-     * accumulators, 6 loads per 8 FMA). k is blocked so that four x rows stay in L1 while they pass
-     * over all nw weight rows (in L2 for nw of 16): x is read once per weight block, not once per
-     * pair of weight rows (a 512-token prefill's x is 4 MiB: it came from L3 for every two rows).
-     */
-    public static void matmulRows(float[] w, int wStride, int nw, float[] x, int in, int rows, float[] y, int out, int o) {
-        int groups = (rows + 3) / 4, pairs = (nw + 1) / 2;
-        float[] acc = new float[8 * groups * pairs];
-        for (int k0 = 0; k0 < in; k0 += K_BLOCK) {
-            int k1 = Math.min(in, k0 + K_BLOCK);
-            for (int g = 0; g < groups; g++)
-                for (int pr = 0; pr < pairs; pr++) {
-                    int w0 = 2 * pr * wStride, w1 = 2 * pr + 1 < nw ? w0 + wStride : w0;
-                    tile2x4(w, w0, w1, x, 4 * g * in, in, Math.min(4, rows - 4 * g), k0, k1, acc, 8 * (pr * groups + g));
-                }
-        }
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < nw; j++) y[r * out + o + j] = acc[8 * (j / 2 * groups + r / 4) + 4 * (j % 2) + r % 4];
-    }
-
-    /** acc[a + r] += w[w0..] . x row r and acc[a + 4 + r] += w[w1..] . x row r over [k0, k1), r < nr (missing rows repeat the last, unstored). */
-    private static void tile2x4(float[] w, int w0, int w1, float[] x, int xo, int in, int nr, int k0, int k1, float[] acc, int a) {
-        int x1 = nr > 1 ? xo + in : xo, x2 = nr > 2 ? xo + 2 * in : x1, x3 = nr > 3 ? xo + 3 * in : x2;
-        FloatVector z = FloatVector.zero(F), a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-        int L = F.length(), k = k0;
-        for (; k <= k1 - L; k += L) {
-            FloatVector v0 = FloatVector.fromArray(F, w, w0 + k), v1 = FloatVector.fromArray(F, w, w1 + k);
-            FloatVector xv = FloatVector.fromArray(F, x, xo + k);
-            a00 = v0.fma(xv, a00);
-            a10 = v1.fma(xv, a10);
-            xv = FloatVector.fromArray(F, x, x1 + k);
-            a01 = v0.fma(xv, a01);
-            a11 = v1.fma(xv, a11);
-            xv = FloatVector.fromArray(F, x, x2 + k);
-            a02 = v0.fma(xv, a02);
-            a12 = v1.fma(xv, a12);
-            xv = FloatVector.fromArray(F, x, x3 + k);
-            a03 = v0.fma(xv, a03);
-            a13 = v1.fma(xv, a13);
-        }
-        float[] t = {sumLanes(a00), sumLanes(a01), sumLanes(a02), sumLanes(a03), sumLanes(a10), sumLanes(a11), sumLanes(a12), sumLanes(a13)};
-        int[] xr = {xo, x1, x2, x3};
-        for (; k < k1; k++)
-            for (int r = 0; r < 4; r++) {
-                t[r] += w[w0 + k] * x[xr[r] + k];
-                t[4 + r] += w[w1 + k] * x[xr[r] + k];
-            }
-        for (int r = 0; r < nr; r++) {
-            acc[a + r] += t[r];
-            acc[a + 4 + r] += t[4 + r];
-        }
-    }
-
     /**
      * BF16 lanes are the top half of an f32: widen to int, shift left 16, reinterpret. The shift is
      * called on a static IntVector, not on the Vector that convertShape returns: C2 on 512-bit

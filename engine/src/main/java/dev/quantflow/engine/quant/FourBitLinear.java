@@ -2,6 +2,7 @@ package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.FourBitKernels;
+import dev.quantflow.engine.compute.PanelMatmul;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.VectorMath;
 import jdk.incubator.vector.FloatVector;
@@ -9,8 +10,9 @@ import jdk.incubator.vector.FloatVector;
 /**
  * 4-bit codebook weight-only (bitsandbytes' NF4 and FP4, QLoRA): codes index the 16 values of the
  * matrix's {@link FourBitCode}, times the absmax of their block (blocks of B consecutive weights of the flattened tensor, as bitsandbytes
- * lays them out, so a block may span two rows). Each weight row is decoded once into a float row
- * (vector codebook lookup) and dotted with every activation row.
+ * lays them out, so a block may span two rows). Each weight row is decoded into a float row
+ * (vector codebook lookup); one activation row is dotted with it, a batch goes through
+ * PanelMatmul (a panel of decoded rows on the dense GEMM's tile).
  */
 public final class FourBitLinear implements Linear {
     private final FourBitMatrix w;
@@ -51,21 +53,29 @@ public final class FourBitLinear implements Linear {
 
     @Override
     public void forward(float[] x, int rows, float[] y) {
-        int out = w.rows(), in = w.cols(), bs = w.blockSize();
-        byte[] q = w.q();
-        Parallel.range(out, (long) in * rows, (start, end) -> {
+        int out = w.rows(), in = w.cols();
+        if (rows > 1) {
+            PanelMatmul.forward(out, in, in, this::decodeRow, bias, x, rows, y);
+            return;
+        }
+        Parallel.range(out, in, (start, end) -> {
             float[] row = new float[in];
             for (int o = start; o < end; o++) {
-                long from = (long) o * in;
-                for (int i = 0; i < in; ) {   // segments of the row cut at block boundaries
-                    int b = (int) ((from + i) / bs);
-                    int n = (int) Math.min(in - i, (long) (b + 1) * bs - (from + i));
-                    FourBitKernels.decode(table, values, q, (int) (from + i), w.absmax(b), row, i, n);
-                    i += n;
-                }
-                float bb = bias == null ? 0f : bias[o];
-                for (int r = 0; r < rows; r++) y[r * out + o] = bb + VectorMath.dot(row, 0, x, r * in, in);
+                decodeRow(o, row, 0);
+                y[o] = (bias == null ? 0f : bias[o]) + VectorMath.dot(row, 0, x, 0, in);
             }
         });
+    }
+
+    /** Weight row o into dst[off..off + in). */
+    private void decodeRow(int o, float[] dst, int off) {
+        int in = w.cols(), bs = w.blockSize();
+        long from = (long) o * in;
+        for (int i = 0; i < in; ) {   // segments of the row cut at block boundaries
+            int b = (int) ((from + i) / bs);
+            int n = (int) Math.min(in - i, (long) (b + 1) * bs - (from + i));
+            FourBitKernels.decode(table, values, w.q(), (int) (from + i), w.absmax(b), dst, off + i, n);
+            i += n;
+        }
     }
 }

@@ -1,5 +1,7 @@
 package dev.quantflow.engine.quant;
 
+import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.compute.PanelMatmul;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.RowDecodable;
 import dev.quantflow.engine.compute.VectorMath;
@@ -130,15 +132,7 @@ public final class Int4GroupLinear implements RowDecodable {
             decodeOne(xs, y);
             return;
         }
-        Parallel.range(out, (long) in * rows, (start, end) -> {
-            float[] block = new float[VectorMath.BATCH_WEIGHT_ROWS * padded];
-            for (int o = start; o < end; o += VectorMath.BATCH_WEIGHT_ROWS) {
-                int n = Math.min(VectorMath.BATCH_WEIGHT_ROWS, end - o);
-                for (int j = 0; j < n; j++) dequantizeRow(o + j, block, j * padded);
-                VectorMath.matmulRows(block, padded, n, xs, in, rows, y, out, o);
-                if (bias != null) for (int r = 0; r < rows; r++) for (int j = 0; j < n; j++) y[r * out + o + j] += bias[o + j];
-            }
-        });
+        PanelMatmul.forward(out, in, padded, this::dequantizeRow, bias, xs, rows, y);
     }
 
     private float[] gather(float[] x, int rows) {

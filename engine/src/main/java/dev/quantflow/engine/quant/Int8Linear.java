@@ -1,6 +1,8 @@
 package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.compute.Int8Kernels;
+import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.compute.PanelMatmul;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.RowDecodable;
 import dev.quantflow.engine.compute.VectorMath;
@@ -10,8 +12,8 @@ import dev.quantflow.engine.model.Tensor;
  * W8A16: weight-only int8, one scale per output channel, activations stay fp32. Decode reads one
  * byte per weight (a quarter of fp32, half of bf16) and dequantizes in registers, eight weight
  * rows per activation load (the codes are held in Int8Kernels.interleave8's layout, converted
- * once here); a batch of rows dequantizes a block of weight rows at a time and runs the fp32
- * prefill tile over them (VectorMath.matmulRows).
+ * once here); a batch of rows dequantizes a panel of weight rows at a time and runs the dense
+ * fp32 tile over it (PanelMatmul).
  */
 public final class Int8Linear implements RowDecodable {
     private final int out, in;
@@ -83,15 +85,7 @@ public final class Int8Linear implements RowDecodable {
             decode(x, y);
             return;
         }
-        Parallel.range(out, (long) in * rows, (start, end) -> {
-            float[] block = new float[VectorMath.BATCH_WEIGHT_ROWS * in];
-            for (int o = start; o < end; o += VectorMath.BATCH_WEIGHT_ROWS) {
-                int n = Math.min(VectorMath.BATCH_WEIGHT_ROWS, end - o);
-                for (int j = 0; j < n; j++) Int8Kernels.dequantizeInterleaved(q, o + j, out, in, scale[o + j], block, j * in);
-                VectorMath.matmulRows(block, in, n, x, in, rows, y, out, o);
-                if (bias != null) for (int r = 0; r < rows; r++) for (int j = 0; j < n; j++) y[r * out + o + j] += bias[o + j];
-            }
-        });
+        PanelMatmul.forward(out, in, in, (o, dst, off) -> Int8Kernels.dequantizeInterleaved(q, o, out, in, scale[o], dst, off), bias, x, rows, y);
     }
 
     /**

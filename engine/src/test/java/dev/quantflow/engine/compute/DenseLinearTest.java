@@ -61,7 +61,7 @@ class DenseLinearTest {
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"F32", "BF16", "F16"})
     void matchesFloat64ReferenceForOddShapes(DType dtype) {
-        for (int[] shape : new int[][] {{37, 83}, {130, 256}, {5, 7}, {64, 64}}) {
+        for (int[] shape : new int[][] {{37, 83}, {130, 256}, {5, 7}, {64, 64}, {40, 2100}}) {
             int out = shape[0], in = shape[1];
             Weights w = weights(dtype, out, in, out * 31L + in);
             float[] bias = randoms(out, 7);
@@ -86,8 +86,8 @@ class DenseLinearTest {
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"F32", "BF16", "F16"})
     void eachRowIsBitIdenticalAloneOrInAnyBatch(DType dtype) {
-        // large enough that batches are split over threads and over several blocks
-        int out = 203, in = 517;
+        // large enough that batches are split over threads and over several blocks, in > PanelKernels.K_BLOCK: k-blocked
+        int out = 203, in = 2117;
         DenseLinear l = new DenseLinear(weights(dtype, out, in, 3).tensor(), randoms(out, 4));
         float[] pool = randoms(13 * in, 5);
         float[][] alone = new float[13][];

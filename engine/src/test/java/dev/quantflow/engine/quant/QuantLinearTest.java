@@ -80,7 +80,8 @@ class QuantLinearTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"8,64", "16,172", "13,33", "7,100", "24,5", "9,2050", "1,16"})   // full groups, leftover rows, tail columns, fewer than 8 rows
+    @CsvSource({"8,64", "16,172", "13,33", "7,100", "24,5", "9,2050", "1,16",
+            "16,5632", "13,4224", "24,6144", "8,4160", "3,4096"})   // full groups, leftover rows, tail columns, fewer than 8 rows; several chunks moved in place (sub-blocks of 512, 128, 2048, 64 bytes) or copied (9 x 2050)
     void inPlaceInterleaveIsTheCopyingOne(int out, int in) {
         byte[] q = new byte[out * in];
         new Random(out * 31L + in).nextBytes(q);
@@ -110,7 +111,8 @@ class QuantLinearTest {
 
     @ParameterizedTest
     @CsvSource({"1,64,64", "3,172,64", "1,64,172", "5,100,33", "1,7,1037", "16,13,2100", "6,5,19", "17,9,1030",
-            "1,8,16", "1,17,2050", "1,24,5", "2,41,77", "1,8,8", "1,24,4200", "1,19,6001"})   // decode: 8-row groups, leftover rows, tail columns, several 2048-column chunks
+            "1,8,16", "1,17,2050", "1,24,5", "2,41,77", "1,8,8", "1,24,4200", "1,19,6001",
+            "4,77,530", "9,72,1040", "2,96,64"})   // batched: several panels, a partial one, tail columns; decode: 8-row groups, leftover rows, tail columns, several 2048-column chunks
     void w8a16MatchesItsDequantizedWeights(int rows, int out, int in) {
         float[] w = rand(out * in, 2, 0.1f), x = rand(rows * in, 3, 1f), bias = rand(out, 4, 0.1f);
         Int8Linear l = Int8Linear.quantize(w, out, in, bias);
@@ -150,7 +152,8 @@ class QuantLinearTest {
     @ParameterizedTest
     @CsvSource({"1,64,64,32", "1,32,172,128", "3,32,172,128", "1,16,200,48", "2,16,64,128", "1,40,256,128", "4,40,256,64",
             "1,7,2080,32", "1,13,1056,1056", "16,13,2100,64", "5,9,160,32", "1,3,64,64", "17,5,1030,1030",
-            "1,9,4200,128", "1,6,4400,4400", "1,5,4224,96", "3,6,4400,4400"})   // decode over several column chunks: whole groups, one group spanning chunks, 96-column groups
+            "1,9,4200,128", "1,6,4400,4400", "1,5,4224,96", "3,6,4400,4400",
+            "3,70,300,64", "6,65,1030,128"})   // decode over several column chunks: whole groups, one group spanning chunks, 96-column groups; batched: several panels, a partial one
     void int4GroupMatchesItsDequantizedWeights(int rows, int out, int in, int group) {
         float[] w = rand(out * in, 7, 0.1f), x = rand(rows * in, 8, 1f), bias = rand(out, 9, 0.1f);
         Int4GroupLinear l = Int4GroupLinear.rtn(w, out, in, group, bias, "w4a16-rtn");

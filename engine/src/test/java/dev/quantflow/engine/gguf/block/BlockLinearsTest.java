@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Every GGUF block Linear against a float64 reference written here from ggml's block structs
- * (not from the classes under test), on random blocks: 1, 3 and 17 weight rows and 1, 3 and 17 x
+ * (not from the classes under test), on random blocks: 1, 3, 17 and 41 weight rows and 1, 3 and 17 x
  * rows (decode and the batched path). The integer block types see activations quantized as
  * ggml's quantize_row_q8_0 does (blocks of 32, d = f16(max|x| / 127), q = round-half-even(x * 127 / max|x|)).
  */
@@ -29,7 +29,7 @@ class BlockLinearsTest {
     void matchesFloat64Reference(Type t) {
         GgmlType type = GgmlType.valueOf(t.name());
         Random rnd = new Random(type.code * 31L + 7);
-        for (int out : new int[] {1, 3, 17}) {
+        for (int out : new int[] {1, 3, 17, 41}) {   // 41: more than one panel of the batched path, the last one partial
             for (int in : new int[] {32, 96, 256}) {
                 byte[] bytes = randomBlocks(type, out, in, rnd);
                 double[] w = reference(type, bytes, out, in);
