@@ -2,7 +2,6 @@ package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.FourBitKernels;
-import dev.quantflow.engine.compute.PanelMatmul;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.VectorMath;
 import jdk.incubator.vector.FloatVector;
@@ -10,9 +9,8 @@ import jdk.incubator.vector.FloatVector;
 /**
  * 4-bit codebook weight-only (bitsandbytes' NF4 and FP4, QLoRA): codes index the 16 values of the
  * matrix's {@link FourBitCode}, times the absmax of their block (blocks of B consecutive weights of the flattened tensor, as bitsandbytes
- * lays them out, so a block may span two rows). Each weight row is decoded into a float row
- * (vector codebook lookup); one activation row is dotted with it, a batch goes through
- * PanelMatmul (a panel of decoded rows on the dense GEMM's tile).
+ * lays them out, so a block may span two rows). Each weight row is decoded once into a float row
+ * (vector codebook lookup) and dotted with every activation row.
  */
 public final class FourBitLinear implements Linear {
     private final FourBitMatrix w;
@@ -53,16 +51,16 @@ public final class FourBitLinear implements Linear {
 
     @Override
     public void forward(float[] x, int rows, float[] y) {
+        // every activation row is dotted with the decoded weight row as a single row would be: a
+        // row's output does not depend on its batch (Fp8LinearTest.aRowsOutputDoesNotDependOnTheBatch;
+        // PanelMatmul's tile sums in another order)
         int out = w.rows(), in = w.cols();
-        if (rows > 1) {
-            PanelMatmul.forward(out, in, in, this::decodeRow, bias, x, rows, y);
-            return;
-        }
-        Parallel.range(out, in, (start, end) -> {
+        Parallel.range(out, (long) in * rows, (start, end) -> {
             float[] row = new float[in];
             for (int o = start; o < end; o++) {
                 decodeRow(o, row, 0);
-                y[o] = (bias == null ? 0f : bias[o]) + VectorMath.dot(row, 0, x, 0, in);
+                float bb = bias == null ? 0f : bias[o];
+                for (int r = 0; r < rows; r++) y[r * out + o] = bb + VectorMath.dot(row, 0, x, r * in, in);
             }
         });
     }
