@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
@@ -22,6 +23,7 @@ public final class VectorMath {
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.length() * 16));
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final FloatVector F16_SCALE = FloatVector.broadcast(F, 0x1p112f);
 
     private VectorMath() {}
 
@@ -72,6 +74,31 @@ public final class VectorMath {
         IntVector wide = (IntVector) ShortVector.fromMemorySegment(S, w, byteOff, LE).convertShape(VectorOperators.S2I, I, 0);
         IntVector bits = wide.lanewise(VectorOperators.LSHL, 16);
         return bits.reinterpretAsFloats();
+    }
+
+    /** F.length() little-endian IEEE halves at byte offset byteOff of w, as floats (see {@link #f16(ShortVector)}). */
+    public static FloatVector f16(MemorySegment w, long byteOff) {
+        return f16(ShortVector.fromMemorySegment(S, w, byteOff, LE));
+    }
+
+    /** F.length() IEEE halves at a[off..], as floats. */
+    static FloatVector f16(short[] a, int off) {
+        return f16(ShortVector.fromArray(S, a, off));
+    }
+
+    /**
+     * IEEE half lanes widened to f32, exactly. The Vector API has no f16 lane conversion, so: the
+     * half's exponent and mantissa shifted into an f32's place and scaled by 2^112 (subnormals
+     * included), its sign put back, Inf/NaN (exponent 31) given the f32's. Shifts on IntVector
+     * only, as in {@link #bf16}.
+     */
+    private static FloatVector f16(ShortVector halves) {
+        IntVector h = (IntVector) halves.convertShape(VectorOperators.S2I, I, 0);
+        IntVector magnitude = h.and(0x7FFF);
+        VectorMask<Integer> special = magnitude.compare(VectorOperators.GE, 0x7C00);
+        IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
+        IntVector bits = shifted.reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().blend(shifted.or(0x70000000), special);
+        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
 
     /** Dot of a BF16 row (byte offset off) with x, converted in registers (reads 2 bytes per weight). */
@@ -203,6 +230,70 @@ public final class VectorMath {
         for (; d < dims; d++) {
             float a = 0f;
             for (int t = 0; t < n; t++) a += w[t] * v[rows[t] + add + d];
+            out[oo + d] = a;
+        }
+    }
+
+    /**
+     * {@link #dotRows} over keys stored as IEEE halves, widened in registers: the same order of
+     * operations, so the scores are those of dotRows over the widened keys.
+     */
+    public static void dotRowsF16(float[] q, int qo, short[] k, int[] rows, int add, int n, int dims, float scale, float[] scores) {
+        int L = F.length(), full = dims - dims % L, t = 0;
+        for (; t + 4 <= n; t += 4) {
+            int r0 = rows[t] + add, r1 = rows[t + 1] + add, r2 = rows[t + 2] + add, r3 = rows[t + 3] + add;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int d = 0; d < full; d += L) {
+                FloatVector qv = FloatVector.fromArray(F, q, qo + d);
+                a0 = f16(k, r0 + d).fma(qv, a0);
+                a1 = f16(k, r1 + d).fma(qv, a1);
+                a2 = f16(k, r2 + d).fma(qv, a2);
+                a3 = f16(k, r3 + d).fma(qv, a3);
+            }
+            scores[t] = dotTailF16(q, qo, k, r0, full, dims, sumLanes(a0)) * scale;
+            scores[t + 1] = dotTailF16(q, qo, k, r1, full, dims, sumLanes(a1)) * scale;
+            scores[t + 2] = dotTailF16(q, qo, k, r2, full, dims, sumLanes(a2)) * scale;
+            scores[t + 3] = dotTailF16(q, qo, k, r3, full, dims, sumLanes(a3)) * scale;
+        }
+        for (; t < n; t++) {
+            int r = rows[t] + add;
+            FloatVector a = FloatVector.zero(F);
+            for (int d = 0; d < full; d += L) a = f16(k, r + d).fma(FloatVector.fromArray(F, q, qo + d), a);
+            scores[t] = dotTailF16(q, qo, k, r, full, dims, sumLanes(a)) * scale;
+        }
+    }
+
+    private static float dotTailF16(float[] q, int qo, short[] k, int r, int from, int dims, float s) {
+        for (int d = from; d < dims; d++) s += q[qo + d] * Float.float16ToFloat(k[r + d]);
+        return s;
+    }
+
+    /** {@link #weightedRows} over values stored as IEEE halves, widened in registers (the same order of operations). */
+    public static void weightedRowsF16(float[] out, int oo, float[] w, int n, short[] v, int[] rows, int add, int dims) {
+        int L = F.length(), d = 0;
+        for (; d <= dims - 4 * L; d += 4 * L) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int t = 0; t < n; t++) {
+                FloatVector s = FloatVector.broadcast(F, w[t]);
+                int r = rows[t] + add + d;
+                a0 = f16(v, r).fma(s, a0);
+                a1 = f16(v, r + L).fma(s, a1);
+                a2 = f16(v, r + 2 * L).fma(s, a2);
+                a3 = f16(v, r + 3 * L).fma(s, a3);
+            }
+            a0.intoArray(out, oo + d);
+            a1.intoArray(out, oo + d + L);
+            a2.intoArray(out, oo + d + 2 * L);
+            a3.intoArray(out, oo + d + 3 * L);
+        }
+        for (; d <= dims - L; d += L) {
+            FloatVector a = FloatVector.zero(F);
+            for (int t = 0; t < n; t++) a = f16(v, rows[t] + add + d).fma(FloatVector.broadcast(F, w[t]), a);
+            a.intoArray(out, oo + d);
+        }
+        for (; d < dims; d++) {
+            float a = 0f;
+            for (int t = 0; t < n; t++) a += w[t] * Float.float16ToFloat(v[rows[t] + add + d]);
             out[oo + d] = a;
         }
     }

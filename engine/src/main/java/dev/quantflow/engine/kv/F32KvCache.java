@@ -12,13 +12,9 @@ public final class F32KvCache extends PagedKvCache {
         values = new float[layers][elementsPerLayer()];
     }
 
-    private int slot(int[] table, int pos) {
-        return token(table, pos) * kvDim;
-    }
-
     @Override
     public void store(int layer, int[] table, int pos, float[] k, int ko, float[] v, int vo) {
-        int s = slot(table, pos);
+        int s = row(table, pos);
         System.arraycopy(k, ko, keys[layer], s, kvDim);
         System.arraycopy(v, vo, values[layer], s, kvDim);
     }
@@ -28,8 +24,7 @@ public final class F32KvCache extends PagedKvCache {
         float[] K = keys[layer], V = values[layer];
         int group = group(), n = pos - from + 1;
         float scale = attentionScale();
-        int[] slots = new int[n];   // the block-table lookup once per position, not once per head
-        for (int t = 0; t < n; t++) slots[t] = slot(table, from + t);
+        int[] slots = rows(table, from, n);
         for (int h = 0; h < numHeads; h++) {
             int kvOff = (h / group) * headDim, qh = qo + h * headDim, oh = oo + h * headDim;
             VectorMath.dotRows(q, qh, K, slots, kvOff, n, headDim, scale, scores);

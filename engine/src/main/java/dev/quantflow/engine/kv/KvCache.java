@@ -3,7 +3,7 @@ package dev.quantflow.engine.kv;
 /**
  * The paged key/value cache of a range of layers. Storage is a pool of fixed-size blocks; a
  * sequence's block table maps its position t to block table[t / blockSize], slot t % blockSize.
- * Each storage format (f32, int8) is its own class and brings its own attention kernel.
+ * Each storage format (f32, f16, int8) is its own class and brings its own attention kernel.
  */
 public interface KvCache {
     /** Tokens per block on the single-sequence paths (generate, eval, calibration); the server's is quantflow.engine.kv-block-size. */

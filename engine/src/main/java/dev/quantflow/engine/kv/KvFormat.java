@@ -6,13 +6,14 @@ import java.util.function.IntFunction;
 
 /** The KV cache storage formats, by their --kv names. */
 public enum KvFormat {
-    F32, INT8;
+    F32, F16, INT8;
 
     public static KvFormat parse(String s) {
         return switch (s.toLowerCase(Locale.ROOT)) {
             case "f32", "fp32" -> F32;
+            case "f16", "fp16" -> F16;
             case "int8", "i8" -> INT8;
-            default -> throw new IllegalArgumentException("--kv must be f32 or int8, got '" + s + "'");
+            default -> throw new IllegalArgumentException("--kv must be f32, f16 or int8, got '" + s + "'");
         };
     }
 
@@ -25,6 +26,7 @@ public enum KvFormat {
     public KvCache create(int layers, int blocks, int blockSize, int numHeads, int numKvHeads, int headDim) {
         return switch (this) {
             case F32 -> new F32KvCache(layers, blocks, blockSize, numHeads, numKvHeads, headDim);
+            case F16 -> new F16KvCache(layers, blocks, blockSize, numHeads, numKvHeads, headDim);
             case INT8 -> new Int8KvCache(layers, blocks, blockSize, numHeads, numKvHeads, headDim);
         };
     }

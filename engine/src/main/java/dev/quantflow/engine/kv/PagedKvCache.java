@@ -29,6 +29,18 @@ abstract class PagedKvCache implements KvCache {
         return table[pos / blockSize] * blockSize + pos % blockSize;
     }
 
+    /** The element offset of position pos's keys (or values) in a layer's array of kvDim per token slot. */
+    protected int row(int[] table, int pos) {
+        return token(table, pos) * kvDim;
+    }
+
+    /** The rows of positions [from, from + n): the block-table lookup once per position, not once per head. */
+    protected int[] rows(int[] table, int from, int n) {
+        int[] rows = new int[n];
+        for (int t = 0; t < n; t++) rows[t] = row(table, from + t);
+        return rows;
+    }
+
     /** Query heads per KV head (grouped-query attention). */
     protected int group() {
         return numHeads / numKvHeads;

@@ -52,7 +52,7 @@ public final class EngineOptions {
     @Option(names = "--quant", paramLabel = "SCHEME", description = CliHelp.QUANT_SCHEMES + CliHelp.QUANT_KEY)
     String quant = engineString("quant");
 
-    @Option(names = "--kv", paramLabel = "f32|int8", description = "KV cache storage [quantflow.engine.kv, QUANTFLOW_KV] (default: ${DEFAULT-VALUE})")
+    @Option(names = "--kv", paramLabel = "f32|f16|int8", description = "KV cache storage [quantflow.engine.kv, QUANTFLOW_KV] (default: ${DEFAULT-VALUE})")
     String kv = engineString("kv");
 
     /** Applies the flags; model is needed to tell a quantized checkpoint from a scheme to build. */

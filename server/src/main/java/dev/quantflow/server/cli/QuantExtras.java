@@ -20,7 +20,7 @@ public final class QuantExtras {
     @Option(names = "--quant-layer", paramLabel = "PATTERN=SCHEME", description = "Per-layer override, e.g. down_proj=w8a16 (repeatable)")
     List<String> overrides = new ArrayList<>();
 
-    @Option(names = "--kv", paramLabel = "f32|int8", description = "KV cache storage: f32 or int8 [quantflow.engine.kv, QUANTFLOW_KV] (default: ${DEFAULT-VALUE})")
+    @Option(names = "--kv", paramLabel = "f32|f16|int8", description = "KV cache storage: f32, f16 or int8 [quantflow.engine.kv, QUANTFLOW_KV] (default: ${DEFAULT-VALUE})")
     String kv = ConfigDefaults.engineString("kv");
 
     @Option(names = "--calib", paramLabel = "FILE", description = "Calibration text (needed by w8a8-tensor, smoothquant, gptq, awq; llm-int8 uses it to keep fp32 copies of outlier channels)")

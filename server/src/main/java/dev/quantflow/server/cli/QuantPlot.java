@@ -71,7 +71,8 @@ final class QuantPlot {
         }
         int i = 0;
         for (JsonNode n : rows) {
-            String name = QuantReportCommand.label(n) + (n.path("kv").asText().equals("int8") ? " +kv int8" : "");
+            String kv = n.path("kv").asText("f32");
+            String name = QuantReportCommand.label(n) + (kv.isEmpty() || kv.equals("f32") ? "" : " +kv " + kv);
             double v = kl ? n.path("kl_divergence").asDouble() : n.path("perplexity").asDouble();
             if (kl && v < 1e-9) continue;   // fp32 (and its twins): nothing to draw on a log axis
             double y = Math.min(v, yMax);

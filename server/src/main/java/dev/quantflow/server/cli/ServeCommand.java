@@ -116,7 +116,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--kv-memory", paramLabel = "SIZE", description = "The memory an automatic --kv-blocks stays under, e.g. 1GiB [quantflow.engine.kv-memory, QUANTFLOW_KV_MEMORY] (default: ${bundle:quantflow.engine.kv-memory})")
     String kvMemory;
 
-    @Option(names = "--kv", paramLabel = "f32|int8", description = "KV cache storage [quantflow.engine.kv, QUANTFLOW_KV] (default: ${bundle:quantflow.engine.kv})")
+    @Option(names = "--kv", paramLabel = "f32|f16|int8", description = "KV cache storage [quantflow.engine.kv, QUANTFLOW_KV] (default: ${bundle:quantflow.engine.kv})")
     String kv;
 
     @Option(names = "--wire-activations", paramLabel = "fp32|bf16", description = "The precision of the activations between pipeline stages: fp32 as "

@@ -7,6 +7,7 @@ import dev.quantflow.actors.engine.EngineConfig;
 import dev.quantflow.engine.SharedData;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.kv.F16KvCache;
 import dev.quantflow.engine.kv.Int8KvCache;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
@@ -48,6 +49,7 @@ class ServeQuantWiringTest {
     void kvCacheStorageIsChosenByName() {
         LlamaConfig c = LlamaConfig.load(MODEL);
         assertThat(ServeCommand.kvCaches("int8").create(c.numLayers(), 4, 16, c.numHeads(), c.numKvHeads(), c.headDim())).isInstanceOf(Int8KvCache.class);
-        assertThatThrownBy(() -> ServeCommand.kvCaches("fp8")).hasMessageContaining("--kv");
+        assertThat(ServeCommand.kvCaches("f16").create(c.numLayers(), 4, 16, c.numHeads(), c.numKvHeads(), c.headDim())).isInstanceOf(F16KvCache.class);
+        assertThatThrownBy(() -> ServeCommand.kvCaches("fp8")).hasMessageContaining("--kv").hasMessageContaining("f16");
     }
 }

@@ -3,35 +3,15 @@ package dev.quantflow.engine.gguf.block;
 import dev.quantflow.engine.compute.VectorMath;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorSpecies;
 
-/**
- * GGUF F16: out rows of in little-endian IEEE halves, widened in registers. The Vector API has no
- * f16 lane conversion, so: the half's exponent and mantissa shifted into an f32's place and scaled
- * by 2^112 (exact, subnormals included), its sign put back, Inf/NaN (exponent 31) given the f32's.
- */
+/** GGUF F16: out rows of in little-endian IEEE halves, widened in registers ({@link VectorMath#f16}). */
 public final class F16Linear extends BlockLinear {
-    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
-    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.length() * 16));
-    private static final FloatVector SCALE = FloatVector.broadcast(F, 0x1p112f);
-
     public F16Linear(MemorySegment blocks, int outFeatures, int inFeatures) {
         super(blocks, outFeatures, inFeatures, 1, 2);
     }
 
-    /** F.length() halves at byte off of w as floats. */
     private FloatVector halves(long off) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, w, off, LE).convertShape(VectorOperators.S2I, I, 0);
-        IntVector magnitude = h.and(0x7FFF);
-        VectorMask<Integer> special = magnitude.compare(VectorOperators.GE, 0x7C00);
-        FloatVector v = magnitude.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(SCALE);
-        IntVector bits = v.reinterpretAsInts().blend(magnitude.lanewise(VectorOperators.LSHL, 13).or(0x70000000), special);
-        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+        return VectorMath.f16(w, off);
     }
 
     @Override
