@@ -39,6 +39,9 @@ public final class LlamaStage {
         this.last = last;
         this.rope = new Rope(c);
         boolean isFirst = first == 0, isLast = last == c.numLayers(), tied = c.tieWordEmbeddings();
+        // a missing embedding is named before the layers are packed (a stored quantized tied head may stand in for it)
+        if (isFirst && w.find("model.embed_tokens.weight").isEmpty() && !(tied && w.tensors().keySet().stream().anyMatch(n -> n.startsWith("lm_head."))))
+            tensor(w, "model.embed_tokens.weight");
         List<LayerWeights<float[], Linear>> ls = new ArrayList<>(last - first);
         // the linears are packed (or quantized) here: what a big model's load spends its time on
         Progress progress = Progress.current();
