@@ -3,6 +3,7 @@ package dev.quantflow.engine.quant;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.model.DType;
+import dev.quantflow.engine.model.Fp8Format;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.engine.onnx.ModelProto;
@@ -71,10 +72,16 @@ public final class OnnxExport {
         }
     }
 
+    /** The prefill graph (input_ids -> logits), no KV cache. */
     public static Summary write(QuantizedModels.Built b, Path file, Form form) {
+        return write(b, file, form, false);
+    }
+
+    /** kvCache: the decode graph with past_key_values.N.* inputs and present.N.* outputs (see the class comment). */
+    public static Summary write(QuantizedModels.Built b, Path file, Form form, boolean kvCache) {
         Map<String, String> how = new LinkedHashMap<>();
         OnnxGraph g = new OnnxGraph("quantflow_llama");
-        ModelProto model = model(b, form, g, how);
+        ModelProto model = model(b, form, kvCache, g, how);
         try (OutputStream out = Files.newOutputStream(file)) {
             model.writeTo(out);
             return new Summary(form, how, g.nodeCount(), Files.size(file));
@@ -85,18 +92,30 @@ public final class OnnxExport {
 
     /** The model as ONNX (what write stores). */
     public static ModelProto model(QuantizedModels.Built b, Form form) {
-        return model(b, form, new OnnxGraph("quantflow_llama"), new LinkedHashMap<>());
+        return model(b, form, false);
     }
 
-    private static ModelProto model(QuantizedModels.Built b, Form form, OnnxGraph g, Map<String, String> how) {
+    public static ModelProto model(QuantizedModels.Built b, Form form, boolean kvCache) {
+        return model(b, form, kvCache, new OnnxGraph("quantflow_llama"), new LinkedHashMap<>());
+    }
+
+    private static ModelProto model(QuantizedModels.Built b, Form form, boolean kv, OnnxGraph g, Map<String, String> how) {
         LlamaConfig c = b.config();
         check(c);
         int d = c.hiddenSize(), hd = c.headDim(), nh = c.numHeads(), nkv = c.numKvHeads(), half = hd / 2;
         String embed = g.floats("model.embed_tokens.weight", new long[] {c.vocabSize(), d}, b.weights().get("model.embed_tokens.weight").toFloatArray());
         g.input("input_ids", DataType.INT64, 1L, "seq");
+        if (kv) {
+            g.input("attention_mask", DataType.INT64, 1L, "total");
+            g.input("position_ids", DataType.INT64, 1L, "seq");
+            for (int l = 0; l < c.numLayers(); l++) {
+                g.input("past_key_values." + l + ".key", DataType.FLOAT, 1L, (long) nkv, "past", (long) hd);
+                g.input("past_key_values." + l + ".value", DataType.FLOAT, 1L, (long) nkv, "past", (long) hd);
+            }
+        }
         String seq = g.op("Shape", List.of(Attr.i("start", 1), Attr.i("end", 2)), "input_ids");   // (1): the sequence length
         String x = g.op("Gather", List.of(Attr.i("axis", 0)), embed, g.op("Squeeze", "input_ids", g.int64s(0)));   // (seq, d)
-        // RoPE: the engine's own angles (pos * invFreq in fp32, cos/sin in double), sliced to seq
+        // RoPE: the engine's own angles (pos * invFreq in fp32, cos/sin in double), at positions 0..seq-1 or position_ids
         float[] invFreq = b.stage().ropeInvFreq();
         int maxPos = c.maxPositions();
         float[] cos = new float[maxPos * hd], sin = new float[maxPos * hd];
@@ -106,12 +125,28 @@ public final class OnnxExport {
                 cos[p * hd + i] = cos[p * hd + i + half] = (float) Math.cos(angle);
                 sin[p * hd + i] = sin[p * hd + i + half] = (float) Math.sin(angle);
             }
-        String cosT = g.op("Slice", g.floats("rope.cos", new long[] {maxPos, hd}, cos), g.int64s(0), seq, g.int64s(0));
-        String sinT = g.op("Slice", g.floats("rope.sin", new long[] {maxPos, hd}, sin), g.int64s(0), seq, g.int64s(0));
-        // causal mask (seq, seq): -inf above the diagonal, 0 elsewhere
+        String cosTable = g.floats("rope.cos", new long[] {maxPos, hd}, cos), sinTable = g.floats("rope.sin", new long[] {maxPos, hd}, sin);
+        String cosT, sinT, mask;
         TensorProto minusInf = OnnxGraph.tensor("v", DataType.FLOAT, new long[] {1}, f32(Float.NEGATIVE_INFINITY));
-        String mask = g.op("Trilu", List.of(Attr.i("upper", 1)),
-                g.op("ConstantOfShape", List.of(Attr.tensor("value", minusInf)), g.op("Concat", List.of(Attr.i("axis", 0)), seq, seq)), g.int64(1));
+        if (kv) {
+            String positions = g.op("Squeeze", "position_ids", g.int64s(0));
+            cosT = g.op("Gather", List.of(Attr.i("axis", 0)), cosTable, positions);
+            sinT = g.op("Gather", List.of(Attr.i("axis", 0)), sinTable, positions);
+            // (seq, past + seq): query i (at past + i) sees keys 0..past + i; keys whose attention_mask is 0 are hidden too
+            String past = g.op("Shape", List.of(Attr.i("start", 2), Attr.i("end", 3)), "past_key_values.0.key");
+            String total = g.op("Add", past, seq);
+            String causal = g.op("Trilu", List.of(Attr.i("upper", 1)),
+                    g.op("ConstantOfShape", List.of(Attr.tensor("value", minusInf)), g.op("Concat", List.of(Attr.i("axis", 0)), seq, total)),
+                    g.op("Squeeze", g.op("Add", past, g.int64s(1)), g.int64s(0)));
+            String hidden = g.op("Where", g.op("Equal", "attention_mask", g.int64(0)), g.scalar(Float.NEGATIVE_INFINITY), g.scalar(0f));   // (1, total)
+            mask = g.op("Add", causal, hidden);
+        } else {
+            cosT = g.op("Slice", cosTable, g.int64s(0), seq, g.int64s(0));
+            sinT = g.op("Slice", sinTable, g.int64s(0), seq, g.int64s(0));
+            // causal mask (seq, seq): -inf above the diagonal, 0 elsewhere
+            mask = g.op("Trilu", List.of(Attr.i("upper", 1)),
+                    g.op("ConstantOfShape", List.of(Attr.tensor("value", minusInf)), g.op("Concat", List.of(Attr.i("axis", 0)), seq, seq)), g.int64(1));
+        }
         String attScale = g.scalar((float) (1.0 / Math.sqrt(hd)));
         for (int l = 0; l < c.numLayers(); l++) {
             String p = "model.layers." + l + ".";
@@ -121,6 +156,12 @@ public final class OnnxExport {
             String v = heads(g, linear(g, b, form, how, p + "self_attn.v_proj", xb), nkv, hd);
             q = rope(g, q, half, cosT, sinT);
             k = rope(g, k, half, cosT, sinT);
+            if (kv) {   // the cache holds K after RoPE, as the engine's does: (1, nkv, past + seq, hd)
+                k = g.op("Concat", List.of(Attr.i("axis", 1)), g.op("Squeeze", "past_key_values." + l + ".key", g.int64s(0)), k);
+                v = g.op("Concat", List.of(Attr.i("axis", 1)), g.op("Squeeze", "past_key_values." + l + ".value", g.int64s(0)), v);
+                g.alias(g.op("Unsqueeze", k, g.int64s(0)), "present." + l + ".key");
+                g.alias(g.op("Unsqueeze", v, g.int64s(0)), "present." + l + ".value");
+            }
             if (nkv != nh) {   // query head h reads kv head h / (nh / nkv), as the engine's cache does
                 k = repeatKv(g, k, nkv, nh / nkv, hd);
                 v = repeatKv(g, v, nkv, nh / nkv, hd);
@@ -144,10 +185,18 @@ public final class OnnxExport {
         }
         g.alias(g.op("Unsqueeze", logits, g.int64s(0)), "logits");
         g.output("logits", DataType.FLOAT, 1L, "seq", (long) c.vocabSize());
+        if (kv)
+            for (int l = 0; l < c.numLayers(); l++) {
+                g.output("present." + l + ".key", DataType.FLOAT, 1L, (long) nkv, "total", (long) hd);
+                g.output("present." + l + ".value", DataType.FLOAT, 1L, (long) nkv, "total", (long) hd);
+            }
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("quantflow.plan", b.plan().toString());
         meta.put("quantflow.onnx_form", form.name().toLowerCase(Locale.ROOT));
-        return g.model("quantflow", "Llama prefill (no KV cache): input_ids (1, seq) -> logits (1, seq, vocab); " + b.plan(), meta);
+        meta.put("quantflow.kv_cache", Boolean.toString(kv));
+        String doc = kv ? "Llama with KV cache: input_ids, attention_mask, position_ids (1, seq), past_key_values.N.key/value (1, kv_heads, past, head_dim) -> "
+                + "logits (1, seq, vocab), present.N.key/value (1, kv_heads, past + seq, head_dim); " : "Llama prefill (no KV cache): input_ids (1, seq) -> logits (1, seq, vocab); ";
+        return g.model("quantflow", doc + b.plan(), meta);
     }
 
     private static void check(LlamaConfig c) {
@@ -209,9 +258,102 @@ public final class OnnxExport {
             }
             case W8A8DynamicLinear w -> form == Form.QDQ ? perTokenQdq(g, how, name, x, w.weights()) : dynamicInteger(g, how, name, x, w.weights());
             case W8A8TensorLinear w -> staticInt8(g, how, name, x, w, form);
+            case Fp8Linear f -> {
+                how.put(name, f.weights().format().name().toLowerCase(Locale.ROOT) + " DequantizeLinear " + (f.weights().perChannel() ? "per channel" : "per tensor"));
+                yield g.op("Gemm", List.of(Attr.i("transB", 1)), x, fp8Weight(g, name, f.weights()));
+            }
+            case Fp8W8A8Linear f -> fp8Activations(g, how, name, x, f);
+            case FourBitLinear f -> {
+                FourBitMatrix m = f.weights();
+                how.put(name, m.code().schemeName() + " Gather codebook (block " + m.blockSize() + (m.doubleQuant() ? ", double-quant Gather" : "") + ")");
+                yield g.op("Gemm", List.of(Attr.i("transB", 1)), x, fourBitWeight(g, name, m));
+            }
             default -> throw new IllegalArgumentException(name + " is " + l.scheme() + ": ONNX export writes fp32, bf16, w8a16, w8a8-dynamic, smoothquant, "
-                    + "w8a8-tensor and w4a16-rtn/gptq/awq; LLM.int8()'s run-time fp32 columns, FP8 and NF4 are not written");
+                    + "w8a8-tensor, w4a16-rtn/gptq/awq, fp8, fp8-w8a8, nf4 and fp4; LLM.int8()'s run-time fp32 columns and other schemes are not written");
         };
+    }
+
+    /** DequantizeLinear of the FP8 codes as ONNX FLOAT8E4M3FN / FLOAT8E5M2 (the same OCP bits), per channel (axis 0) or per tensor. */
+    private static String fp8Weight(OnnxGraph g, String name, Fp8Matrix m) {
+        DataType type = m.format() == Fp8Format.E4M3 ? DataType.FLOAT8E4M3FN : DataType.FLOAT8E5M2;
+        String q = g.initializer(name + ".weight_q", type, new long[] {m.rows(), m.cols()}, m.q().clone());
+        long[] sdims = m.perChannel() ? new long[] {m.rows()} : new long[0];
+        String s = g.floats(name + ".weight_scale", sdims, m.storedScales());
+        String z = g.initializer(name + ".weight_zero", type, sdims, new byte[m.storedScales().length]);   // float8 +0.0
+        return g.op("DequantizeLinear", m.perChannel() ? List.of(Attr.i("axis", 0)) : List.of(), q, s, z);
+    }
+
+    /**
+     * FP8 W8A8: the engine's e4m3 activations, scale max|x|/448 (1 for zero) per token (the row,
+     * capped at the upper bound when one is set) or per tensor computed in the graph, or the static
+     * one; QuantizeLinear to FLOAT8E4M3FN (round to nearest even, saturate), Cast back to float (the
+     * dequantization with scale 1), Gemm with the dequantized weights, times the activation scale (as
+     * for int8 per token).
+     */
+    static String fp8Activations(OnnxGraph g, Map<String, String> how, String name, String x, Fp8W8A8Linear f) {
+        String scale;
+        List<Attr> axis;
+        switch (f.act()) {
+            case STATIC -> {
+                scale = g.scalar(f.inputScale());
+                axis = List.of();
+            }
+            case TENSOR -> {
+                String absMax = g.op("ReduceMax", List.of(Attr.i("keepdims", 0)), g.op("Abs", x));
+                scale = g.op("Where", g.op("Equal", absMax, g.scalar(0f)), g.scalar(1f), g.op("Div", absMax, g.scalar(Fp8Format.E4M3.max)));
+                axis = List.of();
+            }
+            default -> {
+                String absMax = g.op("ReduceMax", List.of(Attr.i("keepdims", 0)), g.op("Abs", x), g.int64s(1));
+                if (Float.isFinite(f.inputScale())) absMax = g.op("Min", absMax, g.scalar(f.inputScale()));   // FBGEMM's activation_scale_ub
+                scale = g.op("Where", g.op("Equal", absMax, g.scalar(0f)), g.scalar(1f), g.op("Div", absMax, g.scalar(Fp8Format.E4M3.max)));
+                axis = List.of(Attr.i("axis", 0));
+            }
+        }
+        List<Attr> qa = new java.util.ArrayList<>(axis);
+        qa.add(Attr.i("output_dtype", DataType.FLOAT8E4M3FN.getNumber()));
+        String q = g.op("QuantizeLinear", qa, x, scale);
+        // the e4m3 values as floats: a Cast, not DequantizeLinear(scale 1): ORT 1.23's QDQ optimizer fuses
+        // DequantizeLinear(float8) -> Gemm into a QGemm that has no float8 kernel and rejects the model
+        String codes = g.op("Cast", List.of(Attr.i("to", DataType.FLOAT.getNumber())), q);
+        String y = g.op("Gemm", List.of(Attr.i("transB", 1)), codes, fp8Weight(g, name, f.weights()));
+        how.put(name, "e4m3 weights + " + f.act().name().toLowerCase(Locale.ROOT) + (f.act() == Fp8W8A8Linear.Act.STATIC ? "" : " dynamic") + " e4m3 QDQ");
+        return g.op("Mul", y, f.act() == Fp8W8A8Linear.Act.TOKEN ? g.op("Unsqueeze", scale, g.int64s(1)) : scale);
+    }
+
+    /**
+     * NF4 / FP4 (no ONNX type): the codes as UINT4 (two per byte) Cast to int64 and Gathered from the
+     * 16-value table, times the block absmax, over the flattened weight in blocks of blockSize (padded
+     * to whole blocks, then cut back). Double quantization is expressed too: absmax = Gather(the
+     * 256-entry map, 8-bit codes) times the scale of its block of 256, plus the offset, in fp32 as the
+     * engine computes it, so the weights are exactly the engine's.
+     */
+    private static String fourBitWeight(OnnxGraph g, String name, FourBitMatrix m) {
+        long n = (long) m.rows() * m.cols();
+        int nb = m.blocks();
+        String codes = g.op("Cast", List.of(Attr.i("to", DataType.INT64.getNumber())),
+                g.initializer(name + ".weight_codes", DataType.UINT4, new long[] {n}, packUint4(m.q())));
+        String values = g.op("Gather", List.of(Attr.i("axis", 0)), g.floats(name + ".code_table", new long[] {16}, m.code().table()), codes);
+        String absmax;
+        if (m.doubleQuant()) {
+            int n2 = m.absmaxScales().length;
+            String q2 = g.op("Cast", List.of(Attr.i("to", DataType.INT64.getNumber())), g.initializer(name + ".absmax_q", DataType.UINT8, new long[] {nb}, m.absmaxQ().clone()));
+            String mapped = g.op("Gather", List.of(Attr.i("axis", 0)), g.floats(name + ".absmax_map", new long[] {m.absmaxMap().length}, m.absmaxMap()), q2);
+            String scaled = blockwise(g, mapped, nb, FourBitMatrix.DQ_BLOCK, g.floats(name + ".absmax_scale", new long[] {n2, 1}, m.absmaxScales()));
+            absmax = g.op("Add", scaled, g.scalar(m.absmaxOffset()));
+        } else {
+            absmax = g.floats(name + ".absmax", new long[] {nb}, m.absmaxFp32());
+        }
+        String w = blockwise(g, values, n, m.blockSize(), g.op("Unsqueeze", absmax, g.int64s(1)));
+        return g.op("Reshape", w, g.int64s(m.rows(), m.cols()));
+    }
+
+    /** v (n) times scales (blocks, 1), block by block: padded to whole blocks, reshaped, multiplied, cut back to n. */
+    private static String blockwise(OnnxGraph g, String v, long n, int block, String scales) {
+        long blocks = (n + block - 1) / block, padded = blocks * block;
+        String p = padded == n ? v : g.op("Pad", v, g.int64s(0, padded - n));
+        String r = g.op("Reshape", g.op("Mul", g.op("Reshape", p, g.int64s(blocks, block)), scales), g.int64s(padded));
+        return padded == n ? r : g.op("Slice", r, g.int64s(0), g.int64s(n), g.int64s(0));
     }
 
     /** DequantizeLinear of m's codes (out, in): per-channel (axis 0) for one group per row, blocked along axis 1 otherwise. */
