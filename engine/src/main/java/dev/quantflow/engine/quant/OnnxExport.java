@@ -22,10 +22,16 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Writes a built (quantized) Llama model as one ONNX model (opset 21, standard ops only) of the
- * whole prefill: input_ids (1, seq) int64 -> logits (1, seq, vocab), causal, no KV cache; the same
+ * Writes a built (quantized) Llama model as one ONNX model (opset 21, standard ops only), the same
  * steps as DecoderForward (RMSNorm, rotate-half RoPE from the engine's own cos/sin tables, GQA,
- * SwiGLU, tied or untied head).
+ * SwiGLU, tied or untied head), in one of two graphs:
+ * <ul>
+ * <li>prefill: input_ids (1, seq) int64 -> logits (1, seq, vocab), causal, no KV cache;
+ * <li>KV cache (decode), Optimum's / onnxruntime-genai's layout: input_ids, position_ids (1, seq),
+ *     attention_mask (1, past + seq) int64, past_key_values.N.key/value (1, kv_heads, past, head_dim)
+ *     float -> logits (1, seq, vocab), present.N.key/value (1, kv_heads, past + seq, head_dim): K
+ *     after RoPE, as the engine caches it; past = 0 is the prefill, seq = 1 a decode step.
+ * </ul>
  *
  * <p>Linears, by {@link Form}:
  * <ul>
@@ -44,10 +50,16 @@ import java.util.Map;
  *     scheme, measured in docs/QUANTIZATION.md); per-group weights are refused (MatMulInteger
  *     applies scales after the whole sum);
  * <li>w8a8-tensor: the static activation scale as a constant QuantizeLinear (QDQ) or
- *     QuantizeLinear -> MatMulInteger (integer form), exact in both.
+ *     QuantizeLinear -> MatMulInteger (integer form), exact in both;
+ * <li>fp8 (weight-only): DequantizeLinear(FLOAT8E4M3FN / FLOAT8E5M2 codes, the same OCP bits,
+ *     float8 zero point, per-channel scale axis 0 or one per-tensor scale) -> Gemm;
+ * <li>fp8-w8a8: the engine's e4m3 activations per token (in-graph scale, as for int8), per tensor or
+ *     static, QuantizeLinear(output_dtype FLOAT8E4M3FN) -> Cast -> Gemm -> times the scale;
+ * <li>nf4 / fp4: no ONNX type: UINT4 codes Cast to int64, Gather from the 16-value table, times the
+ *     block absmax (double quantization decoded in the graph by a second Gather and Mul) -> Gemm.
  * </ul>
  * Weight-only layers have no int8 activations, so they are written in their QDQ form in both forms.
- * LLM.int8() (data-dependent fp32 columns), FP8 and NF4 are refused.
+ * LLM.int8() (data-dependent fp32 columns) is refused.
  */
 public final class OnnxExport {
     private OnnxExport() {}

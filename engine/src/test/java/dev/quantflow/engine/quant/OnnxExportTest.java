@@ -127,7 +127,7 @@ class OnnxExportTest {
     }
 
     /** ORT vs the engine's same scheme; and, for scale, the engine's scheme vs the engine's fp32. */
-    record Measured(double relError, double top1, boolean greedySame, double schemeError, double differing) {}
+    record Measured(double relError, double top1, boolean greedySame, double schemeError, double differing, double firstPosition) {}
 
     /** Exports scheme in form, runs it in ORT and the engine on the prompts; prints and returns the worst figures. */
     Measured measure(String model, String scheme, OnnxExport.Form form, boolean greedy) throws Exception {
@@ -160,7 +160,7 @@ class OnnxExportTest {
             }
             System.out.printf(Locale.ROOT, "ONNX %s %s %s: max|ort - engine| / max|engine| = %.3g, at position 0 %.3g, positions off by > 1e-4 %.3f, top-1 agreement %.4f, greedy same %s (engine %s vs fp32: %.3g), %d nodes, %d bytes, %s%n",
                     model, scheme, form, err, first, diff, top1, same, scheme, schemeErr, s.nodes(), s.bytes(), s.counts());
-            return new Measured(err, top1, same, schemeErr, diff);
+            return new Measured(err, top1, same, schemeErr, diff, first);
         }
     }
 
@@ -273,7 +273,9 @@ class OnnxExportTest {
         assertThat(r.relError()).isLessThan(r.schemeError());
         assertThat(r.top1()).isGreaterThanOrEqualTo(0.97);
         if (scheme.equals("w8a8-tensor")) assertThat(r.relError()).isLessThan(1e-5);   // ORT's QGemm sums as the engine does
-        if (scheme.startsWith("fp8")) assertThat(r.relError()).isLessThan(0.25 * r.schemeError());   // e4m3 flips move less than int8 ones: no integer fusion, ratio measured 0.0x
+        // per token, position 0 sees no other position: the same codes and products there (measured 2-6e-7); an e4m3 flip elsewhere
+        // is a larger step than an int8 one (1/16 of the value near the top of a binade), measured 0.42-0.62 of the scheme's error
+        if (scheme.equals("fp8-w8a8") || scheme.equals("w8a8-dynamic")) assertThat(r.firstPosition()).isLessThan(1e-5);
     }
 
     @ParameterizedTest

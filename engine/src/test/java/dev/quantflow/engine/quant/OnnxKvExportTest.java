@@ -173,8 +173,8 @@ class OnnxKvExportTest {
             if (scheme.contains("a8")) {
                 // dynamic activation codes: a 1e-7 difference upstream can take the neighbouring code (OnnxExportTest's
                 // qdq tests); the KV graph quantizes each token's row as the full graph does, so only rounding differs
-                assertThat(vsEngine).isLessThan(0.05 * scale);
-                assertThat(vsFull).isLessThan(0.05 * scale);
+                assertThat(vsEngine).isLessThan(0.05 * scale);   // measured 4.0e-3 (fp8-w8a8, sotu6M), 9.2e-3 (w8a8-dynamic, stories260K)
+                assertThat(vsFull).isLessThan(1e-3 * scale);   // ORT against ORT: same kernels, measured 7e-6 and 3e-7
             } else {
                 // exact weights: only fp32 summation order differs (the engine's attention over its cache blocks,
                 // ORT's MatMul over a past of another length)

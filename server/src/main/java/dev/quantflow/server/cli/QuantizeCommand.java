@@ -32,9 +32,13 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR|FILE", description = "Directory to write the quantized checkpoint to (the .gguf / .onnx file for --format gguf / onnx)")
     Path out;
 
-    @Option(names = "--format", defaultValue = "quantflow", description = "quantflow (any scheme), gptq or awq (AutoGPTQ/AutoAWQ 4-bit layout), bitsandbytes (transformers/bitsandbytes 4-bit layout: nf4 or fp4 layers, lm_head and others dense), or gguf (one llama.cpp file: w8a16 and w8a8-dynamic:group=32 as Q8_0, w4a16-*:group=32 as Q4_1, w4a16-rtn:group=32,sym=true as Q4_0, q6_k as Q6_K, fp32/bf16 as F32/BF16), or onnx (one ONNX model of the prefill, input_ids -> logits: "
-            + "fp32, bf16, w8a16, w4a16-*, w8a8-dynamic, smoothquant, w8a8-tensor; see --onnx-form) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", defaultValue = "quantflow", description = "quantflow (any scheme), gptq or awq (AutoGPTQ/AutoAWQ 4-bit layout), bitsandbytes (transformers/bitsandbytes 4-bit layout: nf4 or fp4 layers, lm_head and others dense), or gguf (one llama.cpp file: w8a16 and w8a8-dynamic:group=32 as Q8_0, w4a16-*:group=32 as Q4_1, w4a16-rtn:group=32,sym=true as Q4_0, q6_k as Q6_K, fp32/bf16 as F32/BF16), or onnx (one ONNX model, input_ids -> logits, with --onnx-kv a decode graph with past/present key-values: "
+            + "fp32, bf16, w8a16, w4a16-*, w8a8-dynamic, smoothquant, w8a8-tensor, fp8, fp8-w8a8, nf4, fp4; see --onnx-form) (default: ${DEFAULT-VALUE})")
     String format;
+
+    @Option(names = "--onnx-kv", description = "With --format onnx: write the KV-cache decode graph (inputs input_ids, attention_mask, position_ids, "
+            + "past_key_values.N.key/value (1, kv_heads, past, head_dim); outputs logits, present.N.key/value) instead of the prefill-only graph")
+    boolean onnxKv;
 
     @Option(names = "--onnx-form", defaultValue = "qdq", description = "With --format onnx: qdq (QuantizeLinear/DequantizeLinear around the MatMuls; "
             + "per-token activation scales computed in the graph) or integer (DynamicQuantizeLinear + MatMulInteger: per-tensor dynamic activations, "
@@ -80,12 +84,12 @@ public final class QuantizeCommand implements Callable<Integer> {
             if (f == QuantizedCheckpoint.Format.ONNX) {
                 OnnxExport.Summary s;
                 try {
-                    s = OnnxExport.write(b, out, form);
+                    s = OnnxExport.write(b, out, form, onnxKv);
                 } catch (IllegalArgumentException e) {
                     throw new QuantflowCommand.UserError(e.getMessage());
                 }
-                spec.commandLine().getErr().printf(Locale.ROOT, "wrote %s (%s, onnx %s form, opset %d): %d nodes, linears %s, %d bytes, in %.1f s%n",
-                        out, plan, form.name().toLowerCase(Locale.ROOT), OnnxGraph.OPSET, s.nodes(), s.counts(), s.bytes(), (System.nanoTime() - t0) / 1e9);
+                spec.commandLine().getErr().printf(Locale.ROOT, "wrote %s (%s, onnx %s form%s, opset %d): %d nodes, linears %s, %d bytes, in %.1f s%n",
+                        out, plan, form.name().toLowerCase(Locale.ROOT), onnxKv ? " with KV cache" : "", OnnxGraph.OPSET, s.nodes(), s.counts(), s.bytes(), (System.nanoTime() - t0) / 1e9);
                 return 0;
             }
             try {

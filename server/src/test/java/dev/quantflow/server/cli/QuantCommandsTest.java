@@ -133,6 +133,14 @@ class QuantCommandsTest {
                 "--out", tmp.resolve("y.onnx").toString());
         assertThat(grouped.code()).isEqualTo(2);
         assertThat(grouped.err()).contains("no MatMulInteger form");
+        Path kv = tmp.resolve("nf4-kv.onnx");
+        Run decode = run("quantize", "--model", shared("models/stories260K"), "--quant", "nf4", "--format", "onnx", "--onnx-kv", "--out", kv.toString());
+        assertThat(decode.code()).as(decode.err()).isZero();
+        assertThat(decode.err()).contains("with KV cache").contains("nf4 Gather codebook (block 64, double-quant Gather)=35");
+        ModelProto k = ModelProto.parseFrom(Files.readAllBytes(kv));
+        assertThat(k.getGraph().getInputList()).extracting(i -> i.getName()).startsWith("input_ids", "attention_mask", "position_ids", "past_key_values.0.key")
+                .hasSize(3 + 2 * 5);
+        assertThat(k.getGraph().getOutputList()).extracting(o -> o.getName()).startsWith("logits", "present.0.key", "present.0.value").hasSize(1 + 2 * 5);
     }
 
     @Test
