@@ -150,7 +150,9 @@ public final class OnnxExport {
             String causal = g.op("Trilu", List.of(Attr.i("upper", 1)),
                     g.op("ConstantOfShape", List.of(Attr.tensor("value", minusInf)), g.op("Concat", List.of(Attr.i("axis", 0)), seq, total)),
                     g.op("Squeeze", g.op("Add", past, g.int64s(1)), g.int64s(0)));
-            String hidden = g.op("Where", g.op("Equal", "attention_mask", g.int64(0)), g.scalar(Float.NEGATIVE_INFINITY), g.scalar(0f));   // (1, total)
+            // the lowest finite float, not -inf (as transformers does): a padding row that sees only masked keys gets a
+            // finite softmax instead of NaN, which would reach the other rows through 0 * NaN in the V MatMul
+            String hidden = g.op("Where", g.op("Equal", "attention_mask", g.int64(0)), g.scalar(-Float.MAX_VALUE), g.scalar(0f));   // (1, total)
             mask = g.op("Add", causal, hidden);
         } else {
             cosT = g.op("Slice", cosTable, g.int64s(0), seq, g.int64s(0));

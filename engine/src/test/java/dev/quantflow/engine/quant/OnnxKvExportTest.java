@@ -69,44 +69,67 @@ class OnnxKvExportTest {
         return new Decoded(out, logits);
     }
 
+    /** One call of the KV graph: all logits (seq, vocab) and the presents (2 per layer), which become the next pasts. */
+    record Step(float[] logits, float[][] present) {}
+
+    static Step step(OrtSession s, LlamaConfig c, int[] ids, long[] mask, long[] positions, float[][] past, int pastLen) throws OrtException {
+        int layers = c.numLayers(), nkv = c.numKvHeads(), hd = c.headDim(), seq = ids.length, total = pastLen + seq;
+        Map<String, OnnxTensor> in = new HashMap<>();
+        try {
+            in.put("input_ids", longs(Arrays.stream(ids).asLongStream().toArray()));
+            in.put("attention_mask", longs(mask));
+            in.put("position_ids", longs(positions));
+            for (int l = 0; l < layers; l++) {
+                in.put("past_key_values." + l + ".key", OnnxTensor.createTensor(OnnxExportTest.env, FloatBuffer.wrap(past[2 * l]), new long[] {1, nkv, pastLen, hd}));
+                in.put("past_key_values." + l + ".value", OnnxTensor.createTensor(OnnxExportTest.env, FloatBuffer.wrap(past[2 * l + 1]), new long[] {1, nkv, pastLen, hd}));
+            }
+            try (OrtSession.Result r = s.run(in)) {
+                float[] all = ((OnnxTensor) r.get("logits").orElseThrow()).getFloatBuffer().array();
+                assertThat(all).hasSize(seq * c.vocabSize());
+                float[][] present = new float[2 * layers][];
+                for (int l = 0; l < layers; l++) {
+                    OnnxTensor k = (OnnxTensor) r.get("present." + l + ".key").orElseThrow(), v = (OnnxTensor) r.get("present." + l + ".value").orElseThrow();
+                    assertThat(k.getInfo().getShape()).containsExactly(1, nkv, total, hd);
+                    assertThat(v.getInfo().getShape()).containsExactly(1, nkv, total, hd);
+                    present[2 * l] = k.getFloatBuffer().array();
+                    present[2 * l + 1] = v.getFloatBuffer().array();
+                }
+                return new Step(all, present);
+            }
+        } finally {
+            in.values().forEach(OnnxTensor::close);
+        }
+    }
+
+    static float[][] emptyPast(LlamaConfig c) {
+        return new float[2 * c.numLayers()][0];
+    }
+
+    static long[] ones(int n) {
+        long[] v = new long[n];
+        Arrays.fill(v, 1);
+        return v;
+    }
+
+    static long[] range(int from, int to) {
+        return IntStream.range(from, to).asLongStream().toArray();
+    }
+
     /** ONNX Runtime with the KV graph: chunks of the prompt, then token by token, presents fed back as pasts. */
     static Decoded ort(OrtSession s, LlamaConfig c, int[] prompt, int split, int steps) throws OrtException {
-        int layers = c.numLayers(), nkv = c.numKvHeads(), hd = c.headDim(), vocab = c.vocabSize();
-        float[][] past = new float[2 * layers][0];
+        int vocab = c.vocabSize();
+        float[][] past = emptyPast(c);
         int pastLen = 0;
         int[] out = new int[steps];
         List<float[]> logits = new ArrayList<>();
         List<int[]> chunks = new ArrayList<>(List.of(Arrays.copyOf(prompt, split), Arrays.copyOfRange(prompt, split, prompt.length)));
         for (int i = 0; i < steps; i++) {
-            int[] chunk = i == 0 ? null : new int[] {out[i - 1]};
             float[] last = null;
-            for (int[] ids : chunk == null ? chunks : List.of(chunk)) {
-                int seq = ids.length, total = pastLen + seq;
-                Map<String, OnnxTensor> in = new HashMap<>();
-                try {
-                    in.put("input_ids", longs(Arrays.stream(ids).asLongStream().toArray()));
-                    long[] ones = new long[total];
-                    Arrays.fill(ones, 1);
-                    in.put("attention_mask", longs(ones));
-                    in.put("position_ids", longs(IntStream.range(pastLen, total).asLongStream().toArray()));
-                    for (int l = 0; l < layers; l++) {
-                        in.put("past_key_values." + l + ".key", OnnxTensor.createTensor(OnnxExportTest.env, FloatBuffer.wrap(past[2 * l]), new long[] {1, nkv, pastLen, hd}));
-                        in.put("past_key_values." + l + ".value", OnnxTensor.createTensor(OnnxExportTest.env, FloatBuffer.wrap(past[2 * l + 1]), new long[] {1, nkv, pastLen, hd}));
-                    }
-                    try (OrtSession.Result r = s.run(in)) {
-                        float[] all = ((OnnxTensor) r.get("logits").orElseThrow()).getFloatBuffer().array();
-                        assertThat(all).hasSize(seq * vocab);
-                        last = Arrays.copyOfRange(all, (seq - 1) * vocab, seq * vocab);
-                        for (int l = 0; l < layers; l++) {
-                            OnnxTensor k = (OnnxTensor) r.get("present." + l + ".key").orElseThrow(), v = (OnnxTensor) r.get("present." + l + ".value").orElseThrow();
-                            assertThat(k.getInfo().getShape()).containsExactly(1, nkv, total, hd);
-                            past[2 * l] = k.getFloatBuffer().array();
-                            past[2 * l + 1] = v.getFloatBuffer().array();
-                        }
-                    }
-                } finally {
-                    in.values().forEach(OnnxTensor::close);
-                }
+            for (int[] ids : i == 0 ? chunks : List.of(new int[] {out[i - 1]})) {
+                int total = pastLen + ids.length;
+                Step st = step(s, c, ids, ones(total), range(pastLen, total), past, pastLen);
+                last = Arrays.copyOfRange(st.logits(), (ids.length - 1) * vocab, ids.length * vocab);
+                past = st.present();
                 pastLen = total;
             }
             logits.add(last);
@@ -181,6 +204,41 @@ class OnnxKvExportTest {
                 assertThat(sameTokens).isTrue();
                 assertThat(vsEngine).isLessThan(1e-4 * scale);
                 assertThat(vsFull).isLessThan(1e-4 * scale);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"stories260K", "sotu6M"})
+    void leftPaddingHiddenByTheAttentionMaskLeavesTheLogitsOfTheRealTokens(String model) throws Exception {
+        // a client batching prompts of different lengths pads on the left: keys with mask 0 must not count
+        Path dir = SharedData.path("models/" + model);
+        Assumptions.assumeTrue(Files.isDirectory(dir), "needs " + dir);
+        try (LlamaModel m = LlamaModel.open(dir)) {
+            QuantizedModels.Built b = OnnxExportTest.build(m, "fp32", model);
+            Path file = tmp.resolve(model + "-kv.onnx");
+            OnnxExport.write(b, file, OnnxExport.Form.QDQ, true);
+            LlamaConfig c = m.config();
+            int vocab = c.vocabSize(), pad = 3;
+            int[] p = OnnxExportTest.prompts(m, model).get(0), padded = new int[pad + p.length];
+            System.arraycopy(p, 0, padded, pad, p.length);
+            long[] mask = ones(padded.length), positions = new long[padded.length];
+            for (int i = 0; i < pad; i++) mask[i] = 0;
+            for (int i = 0; i < p.length; i++) positions[pad + i] = i;
+            try (OrtSession s = session(file)) {
+                Step plain = step(s, c, p, ones(p.length), range(0, p.length), emptyPast(c), 0);
+                Step masked = step(s, c, padded, mask, positions, emptyPast(c), 0);
+                float[] real = Arrays.copyOfRange(masked.logits(), pad * vocab, padded.length * vocab);
+                assertThat(real).doesNotContain(Float.NaN);
+                double scale = maxAbs(plain.logits());
+                assertThat(maxAbsDiff(real, plain.logits())).isLessThan(1e-5 * scale);
+                // and a decode step over the padded cache (mask extended by a 1) equals the unpadded one
+                int next = OnnxExportTest.argmax(plain.logits(), (p.length - 1) * vocab, vocab);
+                Step a = step(s, c, new int[] {next}, ones(p.length + 1), new long[] {p.length}, plain.present(), p.length);
+                long[] mask2 = Arrays.copyOf(mask, padded.length + 1);
+                mask2[padded.length] = 1;
+                Step bb = step(s, c, new int[] {next}, mask2, new long[] {p.length}, masked.present(), padded.length);
+                assertThat(maxAbsDiff(bb.logits(), a.logits())).isLessThan(1e-5 * scale);
             }
         }
     }
