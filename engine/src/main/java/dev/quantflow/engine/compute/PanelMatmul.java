@@ -81,8 +81,8 @@ public final class PanelMatmul {
         int panels = (outputs + P - 1) / P;
         Parallel.range(panels, (long) P * in * rows, (start, end) -> {
             float[] tile = tile(P * in);
-            float[] acc = new float[4 * chains * P];
-            MemorySegment panel = KernelMemory.scratch(4L * P * Math.min(in, segment));
+            float[] acc = new float[TILE_ROWS * chains * P];
+            MemorySegment panel = KernelMemory.scratch(4L * P * (Math.min(in, segment) + 4 * L));
             for (int p = start; p < end; p++) {
                 int o = p * P, n = Math.min(P, outputs - o);
                 for (int j = 0; j < n; j++) decoder.decode(o + j, tile, j * in);
@@ -90,12 +90,16 @@ public final class PanelMatmul {
                 for (int s0 = 0; s0 < in; s0 += segment) {
                     int cols = Math.min(segment, in - s0), steps = cols / chains;
                     transposeChained(tile, in, s0, cols, chains, steps, panel);
-                    for (int r = 0; r < rows; r += 4) {
-                        int rr = Math.min(4, rows - r);
-                        for (int m = 0; m < chains; m++)
-                            PanelKernels.chain(panel, 4L * P * m * steps, steps, xs, r * in + s0 + m * steps, in, rr, acc, m * P, chains * P);
-                        PanelKernels.combine(panel, steps * chains, cols, xs, r * in + s0, in, rr, acc, chains, y, r * out + o, out, n,
-                                s0 == 0, s0 + cols == in, scale, bias, o);
+                    for (int r = 0; r < rows; r += TILE_ROWS) {
+                        int rr = Math.min(TILE_ROWS, rows - r);
+                        for (int m = 0; m < chains; m++) {
+                            if (rr > 4) PanelKernels.chain8(panel, 4L * P * m * (steps + 1), steps, xs, r * in + s0 + m * steps, in, rr, acc, m * P, chains * P);
+                            else PanelKernels.chain(panel, 4L * P * m * (steps + 1), 0, steps, xs, r * in + s0 + m * steps, in, rr, acc, m * P, chains * P);
+                        }
+                        if (steps == 0) java.util.Arrays.fill(acc, 0f);
+                        for (int t = 0; t < rr; t += 4)
+                            PanelKernels.combine(panel, chains * (steps + 1), steps * chains, cols, xs, (r + t) * in + s0, in, Math.min(4, rr - t), acc, t * chains * P, chains,
+                                    y, (r + t) * out + o, out, n, s0 == 0, s0 + cols == in, scale, bias, o);
                     }
                 }
             }
@@ -124,23 +128,31 @@ public final class PanelMatmul {
 
     /**
      * Columns [s0, s0 + cols) of the P tile rows (stride apart) into the panel chain by chain:
-     * column c (segment-relative) below steps * chains at panel step (c % chains) * steps +
-     * c / chains, the tail columns at step c. chains is L or 4L, so the L columns of a block
-     * land steps panel steps apart.
+     * column c (segment-relative) below steps * chains at panel step (c % chains) * (steps + 1) +
+     * c / chains, the tail columns after all chains. chains is L or 4L, so the L columns of a block
+     * land steps + 1 panel steps apart: the spare step keeps the L stores of a transposed block
+     * off one L1 set (steps * 4P bytes is a multiple of 4 KiB: 16 stores to one 8-way set).
      */
     private static void transposeChained(float[] tile, int stride, int s0, int cols, int chains, int steps, MemorySegment panel) {
-        int full = steps * chains, blocks = L == 16 || L == 8 ? full : 0;
+        int full = steps * chains, blocks = L == 16 || L == 8 ? full : 0, gap = steps + 1;
         for (int jb = 0; jb < P && blocks > 0; jb += L)
             for (int k = 0; k < blocks; k += L) {
-                int first = (k % chains) * steps + k / chains;
-                if (L == 16) block16(tile, jb * stride + s0 + k, stride, panel, 4L * (first * P + jb), 4L * P * steps);
-                else block8(tile, jb * stride + s0 + k, stride, panel, 4L * (first * P + jb), 4L * P * steps);
+                int first = (k % chains) * gap + k / chains;
+                if (L == 16) block16(tile, jb * stride + s0 + k, stride, panel, 4L * (first * P + jb), 4L * P * gap);
+                else block8(tile, jb * stride + s0 + k, stride, panel, 4L * (first * P + jb), 4L * P * gap);
             }
         for (int k = blocks; k < cols; k++) {
-            int at = k < full ? (k % chains) * steps + k / chains : k;
+            int at = k < full ? (k % chains) * gap + k / chains : chains * gap + k - full;
             for (int j = 0; j < P; j++) panel.set(KernelMemory.F32, 4L * (at * P + j), tile[j * stride + s0 + k]);
         }
     }
+
+    /**
+     * Rows per tile of forwardChained's chains: eight with 32 vector registers (16 accumulators;
+     * the chains are only steps = 2048 / L long, and four rows' calls cost 0.8x the panel tile
+     * at 128 rows), four with 16 (AVX2).
+     */
+    private static final int TILE_ROWS = L >= 16 ? 8 : 4;
 
     // the transpose's butterflies: stage h swaps bit h of the vector index with bit h of the lane
     private static final VectorShuffle<Float> X1 = xor(1), X2 = xor(2), X4 = xor(4), X8 = xor(8);
