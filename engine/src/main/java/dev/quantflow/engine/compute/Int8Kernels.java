@@ -53,7 +53,7 @@ public final class Int8Kernels {
             s1 = b2f(w, wo + i + L).fma(FloatVector.fromArray(F, x, xo + i + L), s1);
         }
         for (; i <= n - L; i += L) s0 = b2f(w, wo + i).fma(FloatVector.fromArray(F, x, xo + i), s0);
-        float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sumLanes(s0.add(s1));   // a fixed tree: the batched path repeats it (Int8Linear.forward)
         for (; i < n; i++) sum += w[wo + i] * x[xo + i];
         return sum;
     }
@@ -287,14 +287,14 @@ public final class Int8Kernels {
             c6 = b2f(w, p + 6 * K).fma(xv, c6);
             c7 = b2f(w, p + 7 * K).fma(xv, c7);
         }
-        dst[d] += c0.reduceLanes(VectorOperators.ADD);
-        dst[d + 1] += c1.reduceLanes(VectorOperators.ADD);
-        dst[d + 2] += c2.reduceLanes(VectorOperators.ADD);
-        dst[d + 3] += c3.reduceLanes(VectorOperators.ADD);
-        dst[d + 4] += c4.reduceLanes(VectorOperators.ADD);
-        dst[d + 5] += c5.reduceLanes(VectorOperators.ADD);
-        dst[d + 6] += c6.reduceLanes(VectorOperators.ADD);
-        dst[d + 7] += c7.reduceLanes(VectorOperators.ADD);
+        dst[d] += VectorMath.sumLanes(c0);
+        dst[d + 1] += VectorMath.sumLanes(c1);
+        dst[d + 2] += VectorMath.sumLanes(c2);
+        dst[d + 3] += VectorMath.sumLanes(c3);
+        dst[d + 4] += VectorMath.sumLanes(c4);
+        dst[d + 5] += VectorMath.sumLanes(c5);
+        dst[d + 6] += VectorMath.sumLanes(c6);
+        dst[d + 7] += VectorMath.sumLanes(c7);
     }
 
     /** dst[d + j] += the in % block() tail columns of row j of the interleave8 group at w[go..] times x's. */

@@ -103,6 +103,140 @@ final class PanelKernels {
         if (rows > 3) store(a30, a31, bias, o, y, yo + 3 * out, n);
     }
 
+    /**
+     * One chain of PanelMatmul.forwardChained for up to four rows: the fma chain over panel steps
+     * [b0, b1) from byte base (from zero at b0 = 0, else from acc), x[xo + b] (rows xstride
+     * apart) broadcast at step b;
+     * row r's two accumulators go to acc[ao + r * rowStride ..] (P floats). Missing rows repeat
+     * the last real one (computed, not stored), as in rows.
+     */
+    static void chain(MemorySegment w, long base, int b0, int b1, float[] x, int xo, int xstride, int rows, float[] acc, int ao, int rowStride) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+        if (b0 > 0) {
+            a00 = FloatVector.fromArray(F, acc, ao);
+            a01 = FloatVector.fromArray(F, acc, ao + L);
+            if (rows > 1) { a10 = FloatVector.fromArray(F, acc, ao + rowStride); a11 = FloatVector.fromArray(F, acc, ao + rowStride + L); }
+            if (rows > 2) { a20 = FloatVector.fromArray(F, acc, ao + 2 * rowStride); a21 = FloatVector.fromArray(F, acc, ao + 2 * rowStride + L); }
+            if (rows > 3) { a30 = FloatVector.fromArray(F, acc, ao + 3 * rowStride); a31 = FloatVector.fromArray(F, acc, ao + 3 * rowStride + L); }
+        }
+        int x1 = rows > 1 ? xo + xstride : xo, x2 = rows > 2 ? xo + 2 * xstride : x1, x3 = rows > 3 ? xo + 3 * xstride : x2;
+        long step = 4L * P, half = 4L * L;
+        for (int b = b0; b < b1; b++) {
+            long q = base + step * b;
+            FloatVector w0 = f32(w, q), w1 = f32(w, q + half);
+            FloatVector xb = FloatVector.broadcast(F, x[xo + b]);
+            a00 = w0.fma(xb, a00);
+            a01 = w1.fma(xb, a01);
+            xb = FloatVector.broadcast(F, x[x1 + b]);
+            a10 = w0.fma(xb, a10);
+            a11 = w1.fma(xb, a11);
+            xb = FloatVector.broadcast(F, x[x2 + b]);
+            a20 = w0.fma(xb, a20);
+            a21 = w1.fma(xb, a21);
+            xb = FloatVector.broadcast(F, x[x3 + b]);
+            a30 = w0.fma(xb, a30);
+            a31 = w1.fma(xb, a31);
+        }
+        a00.intoArray(acc, ao);
+        a01.intoArray(acc, ao + L);
+        if (rows > 1) { a10.intoArray(acc, ao + rowStride); a11.intoArray(acc, ao + rowStride + L); }
+        if (rows > 2) { a20.intoArray(acc, ao + 2 * rowStride); a21.intoArray(acc, ao + 2 * rowStride + L); }
+        if (rows > 3) { a30.intoArray(acc, ao + 3 * rowStride); a31.intoArray(acc, ao + 3 * rowStride + L); }
+    }
+
+    /** chain from zero over all steps for 5 to 8 rows (16 accumulators: 512-bit species only). */
+    static void chain8(MemorySegment w, long base, int steps, float[] x, int xo, int xstride, int rows, float[] acc, int ao, int rowStride) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+        FloatVector a40 = z, a41 = z, a50 = z, a51 = z, a60 = z, a61 = z, a70 = z, a71 = z;
+        int x1 = xo + xstride, x2 = x1 + xstride, x3 = x2 + xstride, x4 = x3 + xstride;
+        int x5 = rows > 5 ? x4 + xstride : x4, x6 = rows > 6 ? x5 + xstride : x5, x7 = rows > 7 ? x6 + xstride : x6;
+        long step = 4L * P, half = 4L * L;
+        for (int b = 0; b < steps; b++) {
+            long q = base + step * b;
+            FloatVector w0 = f32(w, q), w1 = f32(w, q + half);
+            FloatVector xb = FloatVector.broadcast(F, x[xo + b]);
+            a00 = w0.fma(xb, a00);
+            a01 = w1.fma(xb, a01);
+            xb = FloatVector.broadcast(F, x[x1 + b]);
+            a10 = w0.fma(xb, a10);
+            a11 = w1.fma(xb, a11);
+            xb = FloatVector.broadcast(F, x[x2 + b]);
+            a20 = w0.fma(xb, a20);
+            a21 = w1.fma(xb, a21);
+            xb = FloatVector.broadcast(F, x[x3 + b]);
+            a30 = w0.fma(xb, a30);
+            a31 = w1.fma(xb, a31);
+            xb = FloatVector.broadcast(F, x[x4 + b]);
+            a40 = w0.fma(xb, a40);
+            a41 = w1.fma(xb, a41);
+            xb = FloatVector.broadcast(F, x[x5 + b]);
+            a50 = w0.fma(xb, a50);
+            a51 = w1.fma(xb, a51);
+            xb = FloatVector.broadcast(F, x[x6 + b]);
+            a60 = w0.fma(xb, a60);
+            a61 = w1.fma(xb, a61);
+            xb = FloatVector.broadcast(F, x[x7 + b]);
+            a70 = w0.fma(xb, a70);
+            a71 = w1.fma(xb, a71);
+        }
+        a00.intoArray(acc, ao);
+        a01.intoArray(acc, ao + L);
+        a10.intoArray(acc, ao + rowStride);
+        a11.intoArray(acc, ao + rowStride + L);
+        a20.intoArray(acc, ao + 2 * rowStride);
+        a21.intoArray(acc, ao + 2 * rowStride + L);
+        a30.intoArray(acc, ao + 3 * rowStride);
+        a31.intoArray(acc, ao + 3 * rowStride + L);
+        a40.intoArray(acc, ao + 4 * rowStride);
+        a41.intoArray(acc, ao + 4 * rowStride + L);
+        if (rows > 5) { a50.intoArray(acc, ao + 5 * rowStride); a51.intoArray(acc, ao + 5 * rowStride + L); }
+        if (rows > 6) { a60.intoArray(acc, ao + 6 * rowStride); a61.intoArray(acc, ao + 6 * rowStride + L); }
+        if (rows > 7) { a70.intoArray(acc, ao + 7 * rowStride); a71.intoArray(acc, ao + 7 * rowStride + L); }
+    }
+
+    /**
+     * The end of a segment of PanelMatmul.forwardChained for up to four rows: row r's chains (at
+     * acc[r * chains * P + m * P ..]) added as the one-row kernel reduces its lanes (4L chains:
+     * (c0 + c1) + (c2 + c3) lane-wise first; then VectorMath.sumLanes' tree: chain l + chain
+     * l + h for h = L/2, ..., 1), plus the plain sum of the tail columns [full, cols) (at panel steps from tailAt), into
+     * the running sum in y (from zero at the first segment); at the last segment y = bias +
+     * scale * sum. Only the panel's n outputs starting at o (y[yo ..]) are touched.
+     */
+    static void combine(MemorySegment w, int tailAt, int full, int cols, float[] x, int xo, int xstride, int rows, float[] acc, int ao, int chains,
+                        float[] y, int yo, int out, int n, boolean first, boolean last, float[] scale, float[] bias, int o) {
+        FloatVector z = FloatVector.zero(F);
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < 2 && h * L < n; h++) {
+                int a = ao + r * chains * P + h * L;
+                if (chains == 4 * L)
+                    for (int l = 0; l < L; l++) {
+                        FloatVector c0 = FloatVector.fromArray(F, acc, a + l * P), c1 = FloatVector.fromArray(F, acc, a + (L + l) * P);
+                        FloatVector c2 = FloatVector.fromArray(F, acc, a + (2 * L + l) * P), c3 = FloatVector.fromArray(F, acc, a + (3 * L + l) * P);
+                        c0.add(c1).add(c2.add(c3)).intoArray(acc, a + l * P);
+                    }
+                for (int s = L / 2; s >= 1; s /= 2)
+                    for (int l = 0; l < s; l++)
+                        FloatVector.fromArray(F, acc, a + l * P).add(FloatVector.fromArray(F, acc, a + (l + s) * P)).intoArray(acc, a + l * P);
+                FloatVector sum = first ? z : load(y, yo + r * out, n, h);
+                sum = sum.add(FloatVector.fromArray(F, acc, a));
+                if (cols > full) {
+                    FloatVector t = z;
+                    for (int k = full; k < cols; k++)
+                        t = t.add(f32(w, 4L * ((tailAt + k - full) * P + h * L)).mul(x[xo + r * xstride + k]));
+                    sum = sum.add(t);
+                }
+                if (last) {
+                    var m = F.indexInRange(h * L, n);
+                    FloatVector b = bias == null ? z : FloatVector.fromArray(F, bias, o + h * L, m);
+                    sum = b.add(scale == null ? sum : FloatVector.fromArray(F, scale, o + h * L, m).mul(sum));
+                }
+                if (n == P) sum.intoArray(y, yo + r * out + h * L);
+                else sum.intoArray(y, yo + r * out + h * L, F.indexInRange(h * L, n));
+            }
+    }
+
     /** Half h (0: lanes 0..L, 1: L..P) of the n partial sums at y[yo..]. */
     private static FloatVector load(float[] y, int yo, int n, int h) {
         if (n == P) return FloatVector.fromArray(F, y, yo + h * L);

@@ -2,6 +2,7 @@ package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.FourBitKernels;
+import dev.quantflow.engine.compute.PanelMatmul;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.VectorMath;
 import jdk.incubator.vector.FloatVector;
@@ -9,8 +10,10 @@ import jdk.incubator.vector.FloatVector;
 /**
  * 4-bit codebook weight-only (bitsandbytes' NF4 and FP4, QLoRA): codes index the 16 values of the
  * matrix's {@link FourBitCode}, times the absmax of their block (blocks of B consecutive weights of the flattened tensor, as bitsandbytes
- * lays them out, so a block may span two rows). Each weight row is decoded once into a float row
- * (vector codebook lookup) and dotted with every activation row.
+ * lays them out, so a block may span two rows). One activation row: each weight row is decoded
+ * into a float row (vector codebook lookup) and dotted with it (PanelMatmul.chainDot); a batch
+ * decodes panels of weight rows and runs the dense tile in that same summation order
+ * (PanelMatmul.forwardChained), so a row's output bits never depend on its batch.
  */
 public final class FourBitLinear implements Linear {
     private final FourBitMatrix w;
@@ -51,16 +54,17 @@ public final class FourBitLinear implements Linear {
 
     @Override
     public void forward(float[] x, int rows, float[] y) {
-        // every activation row is dotted with the decoded weight row as a single row would be: a
-        // row's output does not depend on its batch (Fp8LinearTest.aRowsOutputDoesNotDependOnTheBatch;
-        // PanelMatmul's tile sums in another order)
         int out = w.rows(), in = w.cols();
-        Parallel.range(out, (long) in * rows, (start, end) -> {
+        if (rows > 1) {   // the panel tile, summing each output as chainDot does (one segment of the whole row, 4L chains)
+            int chains = 4 * VectorMath.F.length();
+            PanelMatmul.forwardChained(out, out, in, (in + chains - 1) / chains * chains, chains, this::decodeRow, null, bias, x, rows, y);
+            return;
+        }
+        Parallel.range(out, in, (start, end) -> {
             float[] row = new float[in];
             for (int o = start; o < end; o++) {
                 decodeRow(o, row, 0);
-                float bb = bias == null ? 0f : bias[o];
-                for (int r = 0; r < rows; r++) y[r * out + o] = bb + VectorMath.dot(row, 0, x, r * in, in);
+                y[o] = (bias == null ? 0f : bias[o]) + PanelMatmul.chainDot(row, 0, x, 0, in);
             }
         });
     }

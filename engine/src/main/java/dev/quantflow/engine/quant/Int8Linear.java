@@ -12,8 +12,9 @@ import dev.quantflow.engine.model.Tensor;
  * W8A16: weight-only int8, one scale per output channel, activations stay fp32. Decode reads one
  * byte per weight (a quarter of fp32, half of bf16) and dequantizes in registers, eight weight
  * rows per activation load (the codes are held in Int8Kernels.interleave8's layout, converted
- * once here); a batch of rows dequantizes a panel of weight rows at a time and runs the dense
- * fp32 tile over it (PanelMatmul).
+ * once here); a batch of rows decodes a panel of weight rows at a time and runs the dense fp32
+ * tile over it in the one-row kernel's summation order (PanelMatmul.forwardChained), so a row's
+ * output bits do not depend on the rows batched with it.
  */
 public final class Int8Linear implements RowDecodable {
     private final int out, in;
@@ -85,7 +86,29 @@ public final class Int8Linear implements RowDecodable {
             decode(x, y);
             return;
         }
-        PanelMatmul.forward(out, in, in, (o, dst, off) -> Int8Kernels.dequantizeInterleaved(q, o, out, in, scale[o], dst, off), bias, x, rows, y);
+        if (Int8Kernels.block() < 8) {   // no vector tile on 128-bit species: each row as decode sums it
+            float[] xr = new float[in], yr = new float[out];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(x, r * in, xr, 0, in);
+                decode(xr, yr);
+                System.arraycopy(yr, 0, y, r * out, out);
+            }
+            return;
+        }
+        // the codes as floats (scale 1: exact), summed in decode's order: per chunk one lane
+        // chain per column residue mod L, lanes reduced by sumLanes, the tail; then scale and bias
+        int grouped = out / Int8Kernels.ROWS * Int8Kernels.ROWS;
+        PanelMatmul.forwardChained(grouped, out, in, Int8Kernels.CHUNK, Int8Kernels.block(),
+                (o, dst, off) -> Int8Kernels.dequantizeInterleaved(q, o, out, in, 1f, dst, off), scale, bias, x, rows, y);
+        for (int o = grouped; o < out; o++)   // the out % 8 rows stored row-major: decode's dotI8F32 per row
+            for (int r = 0; r < rows; r++) {
+                float dots = 0f;
+                for (int c = 0; c < Int8Kernels.chunks(in); c++) {
+                    int c0 = c * Int8Kernels.CHUNK;
+                    dots += Int8Kernels.dotI8F32(q, out * c0 + o * Int8Kernels.chunkColumns(c, in), x, r * in + c0, Int8Kernels.chunkColumns(c, in));
+                }
+                y[r * out + o] = (bias == null ? 0f : bias[o]) + scale[o] * dots;
+            }
     }
 
     /**

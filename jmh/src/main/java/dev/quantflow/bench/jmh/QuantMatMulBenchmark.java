@@ -3,9 +3,14 @@ package dev.quantflow.bench.jmh;
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.KernelMemory;
 import dev.quantflow.engine.compute.Linear;
+import dev.quantflow.engine.compute.PanelMatmul;
 import dev.quantflow.engine.compute.Parallel;
+import dev.quantflow.engine.compute.RowDecodable;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.Tensor;
+import dev.quantflow.engine.quant.FourBitCode;
+import dev.quantflow.engine.quant.FourBitLinear;
+import dev.quantflow.engine.quant.FourBitMatrix;
 import dev.quantflow.engine.quant.Int4GroupLinear;
 import dev.quantflow.engine.quant.Int8Linear;
 import dev.quantflow.engine.quant.IntRange;
@@ -59,7 +64,7 @@ public class QuantMatMulBenchmark {
     public int threads;
 
     @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
-            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked"})
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "nf4", "fp4"})
     public String kernel;
 
     int out, in, next;
@@ -84,7 +89,7 @@ public class QuantMatMulBenchmark {
         boolean baseline = kernel.endsWith("Old") || kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked");
         if ((kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked")) && rows != 1) throw new IllegalArgumentException(kernel + " is a decode kernel: rows must be 1");
         int group = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a16") ? 128 : in;
-        QuantizedMatrix m = kernel.equals("bf16") ? null
+        QuantizedMatrix m = kernel.equals("bf16") || kernel.equals("nf4") || kernel.equals("fp4") ? null
                 : QuantizedMatrix.quantize(w, out, in, int4 ? IntRange.INT4_ASYM : IntRange.INT8_SYM, group, RangeMethod.MIN_MAX);
         weightBytes = bytesPerCall(kernel, out, in);
         int copies = (int) Math.max(2, (ROTATION_BYTES + weightBytes - 1) / weightBytes);
@@ -102,7 +107,8 @@ public class QuantMatMulBenchmark {
                     for (int i = 0; i < w.length; i++) s.set(MatVecBenchmark.I16, 2L * i, (short) (Float.floatToRawIntBits(w[i]) >>> 16));
                     linears[c] = new DenseLinear(new Tensor("w", DType.BF16, new long[] {out, in}, s), null);
                 }
-                case "w8a16" -> linears[c] = new Int8Linear(mc, null);
+                case "w8a16", "w8a16Panel" -> linears[c] = new Int8Linear(mc, null);
+                case "nf4", "fp4" -> linears[c] = new FourBitLinear(FourBitMatrix.quantize(FourBitCode.valueOf(kernel.toUpperCase(java.util.Locale.ROOT)), w, out, in, 64, true), null);
                 case "w8a8" -> linears[c] = new W8A8DynamicLinear(mc, null, "w8a8-dynamic");
                 case "w4a16g128", "w4a16g32" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
                 case "w4a16g128Old", "w4a16g32Old", "w4a16g128FourStreams", "w4a16g32FourStreams" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
@@ -125,6 +131,7 @@ public class QuantMatMulBenchmark {
     static long bytesPerCall(String kernel, int out, int in) {
         if (kernel.equals("bf16") || kernel.equals("readNative")) return 2L * out * in;
         if (kernel.equals("read")) return (long) out * in;
+        if (kernel.equals("nf4") || kernel.equals("fp4")) return (long) out * in / 2 + (long) out * in / 64;   // codes + 8-bit absmax (double quant)
         if (!kernel.startsWith("w4a16")) return (long) out * in + 4L * out;
         int g = kernel.startsWith("w4a16g32") ? 32 : 128;
         return (long) out * in / 2 + 5L * out * ((in + g - 1) / g);
@@ -158,6 +165,8 @@ public class QuantMatMulBenchmark {
             case "read" -> sink += QuantBaselines.read(m.q());
             case "w8a16Unchunked" -> QuantBaselines.w8a16Unchunked(packed4[c], m.scales(), out, in, x, y);
             case "readNative" -> sink += (long) QuantBaselines.readNative(nativeCopies[c].view(), weightBytes);
+            // the batched path before h-binv: the dense panel order over rows dequantized with their scale
+            case "w8a16Panel" -> PanelMatmul.forward(out, in, in, ((RowDecodable) linears[c])::decodeRow, null, x, rows, y);
             default -> linears[c].forward(x, rows, y);
         }
     }
