@@ -21,7 +21,9 @@ import java.util.Locale;
  * With e4m3 this is fp8-w8a8 (the products of two FP8 values are exact in fp32; only the sum's
  * order differs), the harness's control. Scored by PerplexityEvaluator exactly as `eval` does:
  * 512-token windows, 2048 scored tokens, against the fp32 model.
- * Usage: java ... Fp8ActivationFormatEval MODEL_DIR EVAL_TEXT e4m3|e5m2 [maxTokens]
+ * weights=fp32 keeps the weights dense: the activations' share of the error alone, a floor for
+ * any choice of FP8 weight codes.
+ * Usage: java ... Fp8ActivationFormatEval MODEL_DIR EVAL_TEXT e4m3|e5m2 [maxTokens [e4m3|fp32 (weights)]]
  */
 public final class Fp8ActivationFormatEval {
     /** Rounds every input row to FP8 with its own scale, then runs the inner linear. */
@@ -46,18 +48,19 @@ public final class Fp8ActivationFormatEval {
     public static void main(String[] a) throws Exception {
         Fp8Format act = Fp8Format.valueOf(a[2].toUpperCase(Locale.ROOT));
         int maxTokens = a.length > 3 ? Integer.parseInt(a[3]) : 2048;
+        boolean denseWeights = a.length > 4 && a[4].equals("fp32");
         try (LlamaModel m = LlamaModel.open(Path.of(a[0]))) {
             var c = m.config();
             int window = Math.min(512, c.maxPositions());
             LinearFactory f = (name, w, b) -> name.equals("lm_head") ? new DenseLinear(w, b)
-                    : new RoundedInput(new Fp8Linear(Fp8Matrix.quantize(w.toFloatArray(), w.rows(), w.cols(), Fp8Format.E4M3, true), b), act);
+                    : new RoundedInput(denseWeights ? new DenseLinear(w, b) : new Fp8Linear(Fp8Matrix.quantize(w.toFloatArray(), w.rows(), w.cols(), Fp8Format.E4M3, true), b), act);
             LlamaStage q = new LlamaStage(c, m.weights(), 0, c.numLayers(), f);
             LlamaStage ref = m.full(LinearFactory.DENSE);
             int[] tokens = TextTokens.load(Path.of(a[1]), m.tokenizer(), maxTokens * 2 + window);
             EvalResult r = PerplexityEvaluator.evaluate(new PerplexityEvaluator.Subject(q, KvFormat.F32.caches(c, KvCache.BLOCK_SIZE)),
                     new PerplexityEvaluator.Subject(ref, KvFormat.F32.caches(c, KvCache.BLOCK_SIZE)), tokens, window, maxTokens);
-            System.out.printf(Locale.ROOT, "{\"model\":\"%s\",\"act\":\"%s\",\"perplexity\":%.4f,\"fp32_perplexity\":%.4f,\"perplexity_delta_pct\":%.2f,\"kl_divergence\":%.5f,\"top1_agreement\":%.4f}%n",
-                    a[0], a[2], r.perplexity(), r.referencePerplexity(), r.perplexityDeltaPercent(), r.klDivergence(), r.top1Agreement());
+            System.out.printf(Locale.ROOT, "{\"model\":\"%s\",\"act\":\"%s\",\"weights\":\"%s\",\"perplexity\":%.4f,\"fp32_perplexity\":%.4f,\"perplexity_delta_pct\":%.2f,\"kl_divergence\":%.5f,\"top1_agreement\":%.4f}%n",
+                    a[0], a[2], denseWeights ? "fp32" : "e4m3", r.perplexity(), r.referencePerplexity(), r.perplexityDeltaPercent(), r.klDivergence(), r.top1Agreement());
         }
     }
 }
