@@ -1,5 +1,6 @@
 package dev.quantflow.engine.quant;
 
+import dev.quantflow.engine.model.Fp8Format;
 import java.util.Arrays;
 
 /**
@@ -19,6 +20,115 @@ public final class Gptq {
 
     private Gptq() {}
 
+    /**
+     * The grid GPTQ rounds each weight onto, one set of parameters per (row, group of columns):
+     * an integer range with a scale and zero point per group (int4/int8), or FP8 codes with a
+     * scale per row (llm-compressor's GPTQModifier with float8 quantization args).
+     */
+    public interface Grid {
+        /** Columns per group; a group as wide as the row (or wider) means one per row. */
+        int groupSize();
+
+        /** Fixes group grp's parameters for every row from w's columns [from, to) as they are now. */
+        void setGroup(double[][] w, int grp, int from, int to);
+
+        /** Rounds value (row o, column col of group grp) onto the grid, keeps its code, returns the grid point. */
+        double round(int o, int col, int grp, double value);
+    }
+
+    /** Integer codes (IntRange) with a scale and zero point per (row, group), min-max over the group. */
+    static final class IntGrid implements Grid {
+        private final IntRange range;
+        private final GroupLayout g;
+        private final int out;
+        final float[] scales;
+        final byte[] zeros, q;
+
+        IntGrid(IntRange range, int out, int in, int groupSize) {
+            this.range = range;
+            this.g = new GroupLayout(in, groupSize);
+            this.out = out;
+            this.scales = new float[out * g.groups()];
+            this.zeros = new byte[out * g.groups()];
+            this.q = new byte[out * in];
+        }
+
+        public int groupSize() {
+            return g.groupSize();
+        }
+
+        public void setGroup(double[][] w, int grp, int from, int to) {
+            int ng = g.groups();
+            for (int o = 0; o < out; o++) {
+                float lo = Float.POSITIVE_INFINITY, hi = Float.NEGATIVE_INFINITY;
+                for (int c = from; c < to; c++) {
+                    lo = Math.min(lo, (float) w[o][c]);
+                    hi = Math.max(hi, (float) w[o][c]);
+                }
+                IntRange.QParams p = range.params(lo, hi);
+                scales[o * ng + grp] = p.scale();
+                zeros[o * ng + grp] = (byte) p.zero();
+            }
+        }
+
+        public double round(int o, int col, int grp, double value) {
+            int ng = g.groups();
+            IntRange.QParams p = new IntRange.QParams(scales[o * ng + grp], zeros[o * ng + grp]);
+            int code = range.quantize((float) value, p);
+            q[o * g.cols() + col] = (byte) code;
+            return range.dequantize(code, p);
+        }
+
+        QuantizedMatrix matrix() {
+            return new QuantizedMatrix(range, out, g.cols(), g, q, scales, zeros);
+        }
+    }
+
+    /**
+     * FP8 codes with one scale per row (or one for the tensor), absmax / max-finite from the
+     * original weights, as llm-compressor's GPTQ with float8 args sets them before rounding.
+     */
+    static final class Fp8Grid implements Grid {
+        private final Fp8Format f;
+        private final int in;
+        private final boolean perChannel;
+        final float[] scales;
+        final byte[] q;
+
+        Fp8Grid(float[] weight, int out, int in, Fp8Format f, boolean perChannel) {
+            this.f = f;
+            this.in = in;
+            this.perChannel = perChannel;
+            this.scales = Fp8Matrix.quantize(weight, out, in, f, perChannel).scales();
+            this.q = new byte[out * in];
+        }
+
+        public int groupSize() {
+            return in;
+        }
+
+        public void setGroup(double[][] w, int grp, int from, int to) {
+            // the scales are the original weights' (set in the constructor): error feedback must not move them
+        }
+
+        public double round(int o, int col, int grp, double value) {
+            byte code = f.encode((float) (value / scales[o]));
+            q[o * in + col] = code;
+            return f.decode(code) * scales[o];
+        }
+
+        Fp8Matrix matrix(int out) {
+            return new Fp8Matrix(f, out, in, q, scales, perChannel);
+        }
+    }
+
+    /** GPTQ onto the FP8 grid (columns in input order), scales as {@link Fp8Matrix#quantize}'s. */
+    public static Fp8Matrix quantizeFp8(float[] weight, int out, int in, double[] hessian, Fp8Format f, boolean perChannel, double percDamp) {
+        Fp8Grid grid = new Fp8Grid(weight, out, in, f, perChannel);
+        run(weight, out, in, hessian, grid, false, percDamp, null);
+        return grid.matrix(out);
+    }
+
     public static QuantizedMatrix quantize(float[] weight, int out, int in, double[] hessian, IntRange range, int groupSize, boolean actOrder, double percDamp) {
         return quantize(weight, out, in, hessian, range, groupSize, actOrder, percDamp, null);
     }
@@ -30,7 +140,17 @@ public final class Gptq {
      */
     public static QuantizedMatrix quantize(float[] weight, int out, int in, double[] hessian, IntRange range, int groupSize, boolean actOrder,
                                            double percDamp, float[] beforeRounding) {
-        GroupLayout g = new GroupLayout(in, groupSize);
+        IntGrid grid = new IntGrid(range, out, in, groupSize);
+        run(weight, out, in, hessian, grid, actOrder, percDamp, beforeRounding);
+        return grid.matrix();
+    }
+
+    /**
+     * GPTQ onto any grid: grid holds the codes and parameters afterwards. With actOrder the groups'
+     * parameters are set from the original weights before any column is rounded (static groups).
+     */
+    public static void run(float[] weight, int out, int in, double[] hessian, Grid grid, boolean actOrder, double percDamp, float[] beforeRounding) {
+        GroupLayout g = new GroupLayout(in, grid.groupSize());
         int ng = g.groups();
         double[] h = hessian.clone();
         double[][] w = new double[out][in];
@@ -41,38 +161,28 @@ public final class Gptq {
                 for (int o = 0; o < out; o++) w[o][i] = 0;
             }
         }
-        float[] scales = new float[out * ng];
-        byte[] zeros = new byte[out * ng];
         boolean[] groupReady = new boolean[ng];
         if (actOrder) {                     // static groups from the original weights
-            float[] orig = new float[out * in];
-            for (int o = 0; o < out; o++) for (int i = 0; i < in; i++) orig[o * in + i] = (float) w[o][i];
-            QuantizedMatrix m = QuantizedMatrix.quantize(orig, out, in, range, groupSize, RangeMethod.MIN_MAX);
-            System.arraycopy(m.scales(), 0, scales, 0, scales.length);
-            System.arraycopy(m.zeros(), 0, zeros, 0, zeros.length);
+            for (int grp = 0; grp < ng; grp++) grid.setGroup(w, grp, g.start(grp), g.end(grp));
             Arrays.fill(groupReady, true);
         }
         int[] perm = order(h, in, actOrder);
         double[] hp = permute(h, in, perm);
         double[] u = inverseHessianFactor(hp, in, percDamp);
 
-        byte[] q = new byte[out * in];
         double[][] err = new double[out][BLOCK];
         for (int b0 = 0; b0 < in; b0 += BLOCK) {
             int b1 = Math.min(in, b0 + BLOCK);
             for (int i = b0; i < b1; i++) {
                 int col = perm[i], grp = col / g.groupSize();
                 if (!groupReady[grp]) {
-                    setGroupParams(w, out, g, grp, range, scales, zeros);
+                    grid.setGroup(w, grp, g.start(grp), g.end(grp));
                     groupReady[grp] = true;
                 }
                 double d = u[i * in + i];
                 for (int o = 0; o < out; o++) {
-                    IntRange.QParams p = new IntRange.QParams(scales[o * ng + grp], zeros[o * ng + grp]);
-                    int code = range.quantize((float) w[o][col], p);
                     if (beforeRounding != null) beforeRounding[o * in + col] = (float) w[o][col];
-                    q[o * in + col] = (byte) code;
-                    double e = (w[o][col] - range.dequantize(code, p)) / d;
+                    double e = (w[o][col] - grid.round(o, col, grp, w[o][col])) / d;
                     err[o][i - b0] = e;
                     for (int j = i + 1; j < b1; j++) w[o][perm[j]] -= e * u[i * in + j];
                 }
@@ -85,21 +195,6 @@ public final class Gptq {
                     wo[perm[j]] -= s;
                 }
             }
-        }
-        return new QuantizedMatrix(range, out, in, g, q, scales, zeros);
-    }
-
-    private static void setGroupParams(double[][] w, int out, GroupLayout g, int grp, IntRange range, float[] scales, byte[] zeros) {
-        int ng = g.groups();
-        for (int o = 0; o < out; o++) {
-            float lo = Float.POSITIVE_INFINITY, hi = Float.NEGATIVE_INFINITY;
-            for (int c = g.start(grp); c < g.end(grp); c++) {
-                lo = Math.min(lo, (float) w[o][c]);
-                hi = Math.max(hi, (float) w[o][c]);
-            }
-            IntRange.QParams p = range.params(lo, hi);
-            scales[o * ng + grp] = p.scale();
-            zeros[o * ng + grp] = (byte) p.zero();
         }
     }
 

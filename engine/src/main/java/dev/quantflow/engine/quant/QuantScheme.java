@@ -77,13 +77,23 @@ public sealed interface QuantScheme {
     }
 
     /**
-     * ZeroQuant's W4A8: round-to-nearest int4 weights, asymmetric, a scale and zero point per group
-     * of G input columns (as w4a16-rtn), and per-token dynamic int8 activations; optionally LKD.
+     * ZeroQuant's W4A8: int4 weights, asymmetric, a scale and zero point per group of G input
+     * columns (as w4a16), rounded to nearest (weights=rtn) or by GPTQ (weights=gptq, in input
+     * order: W4A8Linear takes no act-order permutation), and per-token dynamic int8 activations;
+     * optionally LKD (from the RTN or the GPTQ codes).
      */
-    record W4A8(int group, Lkd.Settings lkdSettings) implements QuantScheme {
+    record W4A8(int group, Lkd.Settings lkdSettings, Int4Method weights) implements QuantScheme {
+        public W4A8 {
+            if (weights == Int4Method.AWQ) throw new IllegalArgumentException("w4a8 takes weights=rtn or gptq, not awq");
+        }
+        public W4A8(int group, Lkd.Settings lkdSettings) {
+            this(group, lkdSettings, Int4Method.RTN);
+        }
         public String name() { return "w4a8"; }
-        @Override public boolean needsCalibration() { return lkd(); }
-        @Override public String toString() { return name() + ":group=" + group + lkdString(lkdSettings); }
+        @Override public boolean needsCalibration() { return lkd() || weights == Int4Method.GPTQ; }
+        @Override public String toString() {
+            return name() + ":group=" + group + (weights == Int4Method.RTN ? "" : ",weights=" + weights.name().toLowerCase(Locale.ROOT)) + lkdString(lkdSettings);
+        }
     }
 
     /** name, or name:params when params (",k=v,...") is not empty. */
@@ -157,12 +167,26 @@ public sealed interface QuantScheme {
         }
     }
 
-    /** FP8 W8A8: e4m3 weights and e4m3 activations, scaled per token (dynamic), per tensor (dynamic) or static from calibration. */
-    record Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act) implements QuantScheme {
+    /** How FP8 W8A8's weight codes are chosen: round to nearest with absmax scales, with MSE-searched scales, or by GPTQ onto the e4m3 grid. */
+    enum Fp8Weights { RTN, MSE, GPTQ }
+
+    /**
+     * FP8 W8A8: e4m3 weights and e4m3 activations, scaled per token (dynamic), per tensor (dynamic)
+     * or static from calibration. The weights' codes come from weights (rtn: absmax / 448; mse:
+     * llm-compressor's "mse" observer; gptq: GPTQ on the e4m3 grid with absmax scales), optionally
+     * after SmoothQuant's migration with smooth = alpha (NaN: none). The loaded layer is the same
+     * format whatever chose its codes.
+     */
+    record Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act, Fp8Weights weights, float smooth) implements QuantScheme {
+        public Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act) {
+            this(perChannelWeights, act, Fp8Weights.RTN, Float.NaN);
+        }
         public String name() { return "fp8-w8a8"; }
-        @Override public boolean needsCalibration() { return act == Fp8W8A8Linear.Act.STATIC; }
+        public boolean smoothed() { return !Float.isNaN(smooth); }
+        @Override public boolean needsCalibration() { return act == Fp8W8A8Linear.Act.STATIC || weights == Fp8Weights.GPTQ || smoothed(); }
         @Override public String toString() {
-            String p = (act == Fp8W8A8Linear.Act.TOKEN ? "" : ",act=" + act.name().toLowerCase(Locale.ROOT)) + (perChannelWeights ? "" : ",scale=tensor");
+            String p = (act == Fp8W8A8Linear.Act.TOKEN ? "" : ",act=" + act.name().toLowerCase(Locale.ROOT)) + (perChannelWeights ? "" : ",scale=tensor")
+                    + (weights == Fp8Weights.RTN ? "" : ",weights=" + weights.name().toLowerCase(Locale.ROOT)) + (smoothed() ? ",smooth=" + fmt(smooth) : "");
             return p.isEmpty() ? name() : name() + ":" + p.substring(1);
         }
     }
@@ -203,7 +227,11 @@ public sealed interface QuantScheme {
             case "w8a8-tensor" -> new W8A8Tensor();
             case "w8a16", "int8" -> new W8A16(lkd);
             case "w8a8-dynamic", "w8a8" -> new W8A8Dynamic(intParam(p, "group", 0, spec), lkd);
-            case "w4a8" -> new W4A8(intParam(p, "group", DEFAULT_INT4_GROUP, spec), lkd);
+            case "w4a8" -> {
+                Int4Method m = choice(p, "weights", Int4Method.class, Int4Method.RTN, spec);
+                if (m == Int4Method.AWQ) throw new IllegalArgumentException("scheme '" + spec + "': w4a8 takes weights=rtn or gptq");
+                yield new W4A8(intParam(p, "group", DEFAULT_INT4_GROUP, spec), lkd, m);
+            }
             case "llm-int8" -> new LlmInt8(floatParam(p, "threshold", 6.0f, spec), fpSource(p.remove("fp"), spec));
             case "smoothquant" -> {
                 AlphaSearch search = switch (p.getOrDefault("alpha", "")) {
@@ -218,12 +246,13 @@ public sealed interface QuantScheme {
                     intParam(p, "group", DEFAULT_INT4_GROUP, spec), Boolean.parseBoolean(p.getOrDefault("act-order", "false")),
                     Boolean.parseBoolean(p.getOrDefault("sym", "false")), lkd);
             case "fp8", "fp8-w8a16" -> new Fp8(choice(p, "format", Fp8Format.class, Fp8Format.E4M3, spec), perChannel(p, spec));
-            case "fp8-w8a8" -> new Fp8W8A8(perChannel(p, spec), choice(p, "act", Fp8W8A8Linear.Act.class, Fp8W8A8Linear.Act.TOKEN, spec));
+            case "fp8-w8a8" -> new Fp8W8A8(perChannel(p, spec), choice(p, "act", Fp8W8A8Linear.Act.class, Fp8W8A8Linear.Act.TOKEN, spec),
+                    choice(p, "weights", Fp8Weights.class, Fp8Weights.RTN, spec), p.containsKey("smooth") ? alpha(p, "smooth", spec) : Float.NaN);
             case "q6_k", "q6k" -> new Q6K();
             case "nf4", "fp4" -> new FourBit(FourBitCode.valueOf(name.toUpperCase(Locale.ROOT)), intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")));
             default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
                     + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5|search|search-model], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true, "
-                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, w4a8[:group=128,lkd=true], w8a8-dynamic:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor], nf4|fp4[:block=64,double-quant=true], q6_k)");
+                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, w4a8[:group=128,weights=rtn|gptq,lkd=true], w8a8-dynamic:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor,weights=rtn|mse|gptq,smooth=ALPHA], nf4|fp4[:block=64,double-quant=true], q6_k)");
         };
         if (q instanceof W4A16) {   // read in the switch; another scheme given them is told below
             p.remove("act-order");
@@ -303,14 +332,18 @@ public sealed interface QuantScheme {
     }
 
     private static float alpha(Map<String, String> p, String spec) {
-        String v = p.remove("alpha");
+        return alpha(p, "alpha", spec);
+    }
+
+    private static float alpha(Map<String, String> p, String key, String spec) {
+        String v = p.remove(key);
         if (v == null) return 0.5f;
         try {
             float a = Float.parseFloat(v);
             if (!(a >= 0 && a <= 1)) throw new NumberFormatException();
             return a;
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("scheme '" + spec + "': alpha must be in [0, 1], search or search-model, got '" + v + "'");
+            throw new IllegalArgumentException("scheme '" + spec + "': " + key + " must be in [0, 1]" + (key.equals("alpha") ? ", search or search-model" : "") + ", got '" + v + "'");
         }
     }
 

@@ -160,7 +160,7 @@ public final class QuantizedModels {
             int[] tokens = calibTokens.get();
             Set<String> hessian = new HashSet<>();
             schemes.forEach((n, s) -> {
-                if (s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.GPTQ) hessian.add(LinearNames.inputKey(n));
+                if (gptq(s)) hessian.add(LinearNames.inputKey(n));
             });
             stats = Calibration.collect(c, weights, tokens, opt.calibWindow(), hessian, opt.sampleRows(), schemes.get("lm_head").usesCalibration());
         }
@@ -171,7 +171,7 @@ public final class QuantizedModels {
         Map<String, ChannelFold> foldOfInput = new LinkedHashMap<>();
         List<ChannelFold> folds = ChannelFold.all(c);
         Progress progress = Progress.current();
-        boolean folding = schemes.values().stream().anyMatch(s -> s instanceof QuantScheme.SmoothQuant
+        boolean folding = schemes.values().stream().anyMatch(s -> s instanceof QuantScheme.SmoothQuant || s instanceof QuantScheme.Fp8W8A8 f && f.smoothed()
                 || s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.AWQ);
         int foldsDone = 0;
         Map<String, Float> modelAlpha = modelSearchedAlphas(folds, schemes, stats, edits);
@@ -181,6 +181,8 @@ public final class QuantizedModels {
             InputStats in = stats.get(fold.inputKey());
             Optional<QuantScheme.SmoothQuant> sq = consumers.stream().filter(s -> s instanceof QuantScheme.SmoothQuant)
                     .map(s -> (QuantScheme.SmoothQuant) s).findFirst();
+            Optional<QuantScheme.Fp8W8A8> fp8 = consumers.stream().filter(s -> s instanceof QuantScheme.Fp8W8A8 f && f.smoothed())
+                    .map(s -> (QuantScheme.Fp8W8A8) s).findFirst();
             Optional<QuantScheme.W4A16> awq = consumers.stream().filter(s -> s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.AWQ)
                     .map(s -> (QuantScheme.W4A16) s).findFirst();
             if (sq.isPresent()) {
@@ -192,6 +194,9 @@ public final class QuantizedModels {
                 };
                 factors.put(fold.producer(), SmoothQuant.smooth(fold, in, edits, alpha));
                 kinds.put(fold.producer(), q.search() == QuantScheme.AlphaSearch.FIXED ? "smoothquant" : "smoothquant:alpha=" + alpha);
+            } else if (fp8.isPresent()) {   // SmoothQuant's migration before FP8 W8A8
+                factors.put(fold.producer(), SmoothQuant.smooth(fold, in, edits, fp8.get().smooth()));
+                kinds.put(fold.producer(), "smoothquant:alpha=" + fp8.get().smooth());
             } else if (awq.isPresent()) {
                 factors.put(fold.producer(), Awq.searchAndFold(fold, in, edits, awq.get().group()));
                 kinds.put(fold.producer(), "awq");
@@ -230,13 +235,15 @@ public final class QuantizedModels {
                                        List<Lkd.LayerLoss> losses) {
         Map<String, Lkd.Start> init = new LinkedHashMap<>();
         schemes.forEach((n, s) -> {
-            if (s instanceof QuantScheme.W4A16 w && w.lkd() && w.method() == QuantScheme.Int4Method.GPTQ) {
+            if (s.lkd() && gptq(s)) {
                 // the weights as GPTQ rounded them, error feedback included: they round to GPTQ's codes but sit
                 // inside their grid cells rather than on the grid points, where training could not move them
                 Tensor t = store.get(n + ".weight");
                 float[] start = new float[t.rows() * t.cols()];
+                boolean sym = s instanceof QuantScheme.W4A16 w && w.symmetric(), actOrder = s instanceof QuantScheme.W4A16 w && w.actOrder();
+                int group = s instanceof QuantScheme.W4A16 w ? w.group() : ((QuantScheme.W4A8) s).group();
                 QuantizedMatrix grid = Gptq.quantize(t.toFloatArray(), t.rows(), t.cols(), required(stats.get(LinearNames.inputKey(n)), n, s).hessian(),
-                        w.symmetric() ? IntRange.INT4_SYM : IntRange.INT4_ASYM, w.group(), w.actOrder(), Gptq.DEFAULT_DAMP, start);
+                        sym ? IntRange.INT4_SYM : IntRange.INT4_ASYM, group, actOrder, Gptq.DEFAULT_DAMP, start);
                 init.put(n, new Lkd.Start(start, grid));
             }
         });
@@ -296,7 +303,10 @@ public final class QuantizedModels {
             // the round-to-nearest schemes stream the stored rows (QuantizedMatrix.quantize(Tensor...)): no fp32 copy of the matrix
             case QuantScheme.W8A16 w -> Int8Linear.adopting(QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX), bias);
             case QuantScheme.W8A8Dynamic w -> new W8A8DynamicLinear(QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, w.group() > 0 ? w.group() : in, RangeMethod.MIN_MAX), bias, w.toString());
-            case QuantScheme.W4A8 w -> W4A8Linear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());
+            case QuantScheme.W4A8 w -> w.weights() == QuantScheme.Int4Method.GPTQ
+                    ? new W4A8Linear(new Int4GroupLinear(Gptq.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).hessian(),
+                            IntRange.INT4_ASYM, w.group(), false, Gptq.DEFAULT_DAMP), null, bias, w.toString()), w.toString())
+                    : W4A8Linear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());
             case QuantScheme.W8A8Tensor w -> W8A8TensorLinear.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).maxAbs(), bias);
             case QuantScheme.LlmInt8 l -> LlmInt8Linear.quantize(weight.toFloatArray(), out, in, l.threshold(), l.fp(),
                     input == null ? new int[0] : input.channelsAbove(l.threshold()), bias);
@@ -307,8 +317,16 @@ public final class QuantizedModels {
                 yield new W8A8DynamicLinear(q, bias, s.toString());
             }
             case QuantScheme.Fp8 f -> new Fp8Linear(Fp8Matrix.quantize(weight.toFloatArray(), out, in, f.format(), f.perChannel()), bias);
-            case QuantScheme.Fp8W8A8 f -> new Fp8W8A8Linear(Fp8Matrix.quantize(weight.toFloatArray(), out, in, Fp8Format.E4M3, f.perChannelWeights()), f.act(),
-                    f.act() == Fp8W8A8Linear.Act.STATIC ? Fp8Matrix.scaleFor(required(input, name, scheme).maxAbs(), Fp8Format.E4M3) : Float.POSITIVE_INFINITY, bias);
+            case QuantScheme.Fp8W8A8 f -> {
+                float[] w = weight.toFloatArray();
+                Fp8Matrix m = switch (f.weights()) {
+                    case RTN -> Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
+                    case MSE -> Fp8Matrix.quantizeMse(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
+                    case GPTQ -> Gptq.quantizeFp8(w, out, in, actualHessian(required(input, name, scheme), fold, factors), Fp8Format.E4M3, f.perChannelWeights(), Gptq.DEFAULT_DAMP);
+                };
+                yield new Fp8W8A8Linear(m, f.act(), f.act() == Fp8W8A8Linear.Act.STATIC
+                        ? Fp8Matrix.scaleFor(actualMaxAbs(required(input, name, scheme), fold, factors), Fp8Format.E4M3) : Float.POSITIVE_INFINITY, bias);
+            }
             case QuantScheme.Q6K q -> bias == null ? Q6_KLinear.quantize(weight) : new BiasedLinear(Q6_KLinear.quantize(weight), bias);
             case QuantScheme.FourBit f -> new FourBitLinear(FourBitMatrix.quantize(f.code(), weight.toFloatArray(), out, in, f.block(), f.doubleQuant()), bias);
             case QuantScheme.W4A16 w -> switch (w.method()) {
@@ -325,6 +343,33 @@ public final class QuantizedModels {
                 }
             };
         };
+    }
+
+    /** Whether a layer's weights come from GPTQ (it needs its input's Hessian). */
+    private static boolean gptq(QuantScheme s) {
+        return s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.GPTQ
+                || s instanceof QuantScheme.W4A8 a && a.weights() == QuantScheme.Int4Method.GPTQ
+                || s instanceof QuantScheme.Fp8W8A8 f && f.weights() == QuantScheme.Fp8Weights.GPTQ;
+    }
+
+    /** The input's Hessian as this layer sees it after folding: x_j / s_j, so H_ij / (s_i s_j). */
+    private static double[] actualHessian(InputStats input, ChannelFold fold, Map<String, float[]> factors) {
+        double[] h = input.hessian();
+        if (fold == null) return h;
+        float[] s = factors.get(fold.producer());
+        int in = input.inFeatures();
+        int[] param = fold.paramOf();
+        for (int i = 0; i < in; i++) for (int j = 0; j < in; j++) h[i * in + j] /= (double) s[param[i]] * s[param[j]];
+        return h;
+    }
+
+    /** The input's largest |x| as this layer sees it after folding: max_j max|X_j| / s_j. */
+    private static float actualMaxAbs(InputStats input, ChannelFold fold, Map<String, float[]> factors) {
+        if (fold == null) return input.maxAbs();
+        float[] a = input.absMax(), s = factors.get(fold.producer());
+        float m = 0;
+        for (int j = 0; j < a.length; j++) m = Math.max(m, a[j] / s[fold.paramOf()[j]]);
+        return m;
     }
 
     /** The calibration sample rows as this layer sees them after folding: X / s. */

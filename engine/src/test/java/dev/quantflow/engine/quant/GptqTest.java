@@ -2,6 +2,9 @@ package dev.quantflow.engine.quant;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.quantflow.engine.model.Fp8Format;
 import java.util.Arrays;
 import java.util.Random;
 import org.assertj.core.data.Offset;
@@ -84,5 +87,88 @@ class GptqTest {
             best = Math.min(best, outputError(w, deq, x));
         }
         assertThat(best).isLessThan(rtn * 0.8);
+    }
+
+    static float[] dequantize(Fp8Matrix m) {
+        float[] d = new float[m.rows() * m.cols()];
+        for (int r = 0; r < m.rows(); r++) for (int c = 0; c < m.cols(); c++) d[r * m.cols() + c] = m.dequantize(r, c);
+        return d;
+    }
+
+    @Test
+    void gptqOnTheFp8GridBeatsRoundToNearestOnLayerOutput() {
+        float[] w = QuantLinearTest.rand(OUT * IN, 11, 0.1f), x = correlatedInputs(12);
+        InputStats stats = new InputStats(IN, true, 0);
+        stats.record(x, N);
+        for (boolean perChannel : new boolean[] {true, false}) {
+            Fp8Matrix rtn = Fp8Matrix.quantize(w, OUT, IN, Fp8Format.E4M3, perChannel);
+            Fp8Matrix g = Gptq.quantizeFp8(w, OUT, IN, stats.hessian(), Fp8Format.E4M3, perChannel, Gptq.DEFAULT_DAMP);
+            // the scales are RTN's absmax ones; every weight is a grid point of them; the output error (float64) is lower
+            assertThat(g.scales()).isEqualTo(rtn.scales());
+            assertThat(g.perChannel()).isEqualTo(perChannel);
+            for (int o = 0; o < OUT; o++)
+                for (int i = 0; i < IN; i++) {   // float64 product of the code and the scale: within fp32 rounding
+                    double ref = (double) Fp8Format.E4M3.decode(g.q()[o * IN + i]) * g.scales()[o];
+                    assertThat((double) g.dequantize(o, i)).isCloseTo(ref, Offset.offset(1e-6 * Math.abs(ref)));
+                }
+            double e = outputError(w, dequantize(g), x), r = outputError(w, dequantize(rtn), x);
+            assertThat(e).isLessThan(r * 0.9);
+        }
+    }
+
+    @Test
+    void theIntGridThroughThePluggableCoreKeepsItsRange() {
+        float[] w = QuantLinearTest.rand(OUT * IN, 13, 0.1f), x = correlatedInputs(14);
+        InputStats stats = new InputStats(IN, true, 0);
+        stats.record(x, N);
+        Gptq.IntGrid grid = new Gptq.IntGrid(IntRange.INT8_SYM, OUT, IN, IN);
+        Gptq.run(w, OUT, IN, stats.hessian(), grid, false, Gptq.DEFAULT_DAMP, null);
+        QuantizedMatrix m = grid.matrix();
+        assertThat(m).usingRecursiveComparison().isEqualTo(Gptq.quantize(w, OUT, IN, stats.hessian(), IntRange.INT8_SYM, IN, false, Gptq.DEFAULT_DAMP));
+        double rtn = outputError(w, QuantizedMatrix.quantize(w, OUT, IN, IntRange.INT8_SYM, IN, RangeMethod.MIN_MAX).dequantize(), x);
+        assertThat(outputError(w, m.dequantize(), x)).isLessThan(rtn);
+    }
+
+    @Test
+    void mseFp8ScalesLowerTheNormErrorOfEveryRowAgainstFloat64() {
+        Random r = new Random(15);
+        float[] w = new float[OUT * IN];
+        for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextGaussian() * 0.05 * (i % IN == 5 ? 8 : 1));   // one large column
+        Fp8Matrix abs = Fp8Matrix.quantize(w, OUT, IN, Fp8Format.E4M3, true), mse = Fp8Matrix.quantizeMse(w, OUT, IN, Fp8Format.E4M3, true);
+        for (int o = 0; o < OUT; o++) {
+            assertThat(mse.scales()[o]).isBetween(abs.scales()[o] * 0.8f, abs.scales()[o]);
+            double ea = 0, em = 0;
+            for (int i = 0; i < IN; i++) {
+                ea += Math.pow(Math.abs((double) abs.dequantize(o, i) - w[o * IN + i]), 2.4);
+                em += Math.pow(Math.abs((double) mse.dequantize(o, i) - w[o * IN + i]), 2.4);
+                assertThat(mse.q()[o * IN + i]).isEqualTo(Fp8Format.E4M3.encode(w[o * IN + i] / mse.scales()[o]));
+            }
+            assertThat(em).isLessThanOrEqualTo(ea);
+        }
+        Fp8Matrix t = Fp8Matrix.quantizeMse(w, OUT, IN, Fp8Format.E4M3, false);
+        assertThat(t.storedScales()).hasSize(1);
+        float tensorAbsmax = Fp8Matrix.quantize(w, OUT, IN, Fp8Format.E4M3, false).scales()[0];
+        assertThat(t.scales()[0]).isBetween(tensorAbsmax * 0.8f, tensorAbsmax);
+    }
+
+    @Test
+    void theSchemeLanguageNamesTheWeightMethodsOfFp8W8A8AndW4A8() {
+        QuantScheme f = QuantScheme.parse("fp8-w8a8:weights=gptq,smooth=0.5");
+        assertThat(f).isEqualTo(new QuantScheme.Fp8W8A8(true, Fp8W8A8Linear.Act.TOKEN, QuantScheme.Fp8Weights.GPTQ, 0.5f));
+        assertThat(f).hasToString("fp8-w8a8:weights=gptq,smooth=0.5");
+        assertThat(f.needsCalibration()).isTrue();
+        assertThat(QuantScheme.parse("fp8-w8a8:weights=mse").needsCalibration()).isFalse();
+        assertThat(QuantScheme.parse("fp8-w8a8:weights=rtn")).hasToString("fp8-w8a8").isEqualTo(new QuantScheme.Fp8W8A8(true, Fp8W8A8Linear.Act.TOKEN));
+        assertThat(QuantScheme.parse("fp8-w8a8:act=static,scale=tensor,weights=mse,smooth=0.8")).hasToString("fp8-w8a8:act=static,scale=tensor,weights=mse,smooth=0.8");
+        for (String s : new String[] {"fp8-w8a8:weights=gptq,smooth=0.5", "fp8-w8a8:act=tensor,weights=mse", "w4a8:group=64,weights=gptq", "w4a8:group=32,weights=gptq,lkd=true,lkd-steps=7"})
+            assertThat(QuantScheme.parse(QuantScheme.parse(s).toString())).isEqualTo(QuantScheme.parse(s));
+        QuantScheme w = QuantScheme.parse("w4a8:group=64,weights=gptq");
+        assertThat(w).isEqualTo(new QuantScheme.W4A8(64, null, QuantScheme.Int4Method.GPTQ));
+        assertThat(w.needsCalibration()).isTrue();
+        assertThat(QuantScheme.parse("w4a8:weights=rtn")).hasToString("w4a8:group=128");
+        assertThatThrownBy(() -> QuantScheme.parse("w4a8:weights=awq")).hasMessageContaining("weights=rtn or gptq");
+        assertThatThrownBy(() -> QuantScheme.parse("fp8-w8a8:weights=awq")).hasMessageContaining("weights must be one of");
+        assertThatThrownBy(() -> QuantScheme.parse("fp8-w8a8:smooth=2")).hasMessageContaining("smooth must be in [0, 1]");
+        assertThatThrownBy(() -> QuantScheme.parse("fp8:weights=gptq")).hasMessageContaining("unknown parameter");
     }
 }
