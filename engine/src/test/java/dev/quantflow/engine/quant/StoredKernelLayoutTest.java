@@ -101,6 +101,28 @@ class StoredKernelLayoutTest {
     }
 
     @Test
+    void streamedQuantizersWriteTheCodesTheMatrixPathPacks() {
+        Random r = new Random(3);
+        for (int[] s : new int[][] {{19, 4100}, {13, 70}, {24, 2048 + 40}, {5, 32}}) {
+            int out = s[0], in = s[1];
+            float[] w = new float[out * in];
+            for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+            Tensor t = new Tensor("w", DType.F32, new long[] {out, in}, java.lang.foreign.MemorySegment.ofArray(w));
+            Int8Linear i8 = Int8Linear.quantize(t, null), ref8 = Int8Linear.quantize(w, out, in, null);
+            assertThat(i8.interleavedCodes()).isEqualTo(ref8.interleavedCodes());
+            assertThat(i8.scales()).isEqualTo(ref8.scales());
+            for (boolean sym : new boolean[] {false, true}) {
+                int g = in % 32 == 0 ? 32 : in;
+                Int4GroupLinear i4 = Int4GroupLinear.rtn(t, sym, g, null, "w4a16-rtn");
+                Int4GroupLinear ref4 = new Int4GroupLinear(QuantizedMatrix.quantize(w, out, in, sym ? IntRange.INT4_SYM : IntRange.INT4_ASYM, g, RangeMethod.MIN_MAX), null, null, "w4a16-rtn");
+                assertThat(i4.packed()).isEqualTo(ref4.packed());
+                assertThat(i4.scales()).isEqualTo(ref4.scales());
+                assertThat(i4.zeros()).isEqualTo(ref4.zeros());
+            }
+        }
+    }
+
+    @Test
     void deinterleaveUndoesTheKernelsLayoutForAnyShape() {
         Random r = new Random(7);
         for (int[] s : new int[][] {{19, 4100}, {8, 2048}, {13, 5}, {24, 2048 + 40}, {3, 64}}) {
