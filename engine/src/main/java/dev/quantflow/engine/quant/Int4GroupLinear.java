@@ -5,6 +5,7 @@ import dev.quantflow.engine.compute.PanelMatmul;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.RowDecodable;
 import dev.quantflow.engine.compute.VectorMath;
+import dev.quantflow.engine.model.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -43,26 +44,69 @@ public final class Int4GroupLinear implements RowDecodable {
     public Int4GroupLinear(QuantizedMatrix m, int[] perm, float[] bias, String scheme) {
         if (m.range().bits() != 4) throw new IllegalArgumentException("Int4GroupLinear needs int4 codes");
         QuantizedMatrix u = Int4Packing.toUnsigned(m);
-        this.out = u.rows();
-        this.in = u.cols();
-        this.layout = u.layout();
+        this(u.rows(), u.cols(), u.layout(), new byte[packedBytes(u.rows(), u.cols())], u.scales(), u.zeros(), perm, bias, scheme);
+        byte[] q = u.q();
+        Parallel.range(out, 2L * in, (first, last) -> {   // each row's bytes are its own
+            for (int o = first; o < last; o++) packRow(q, o * in, o);
+        });
+    }
+
+    private Int4GroupLinear(int out, int in, GroupLayout layout, byte[] packed, float[] scales, byte[] zeros, int[] perm, float[] bias, String scheme) {
+        if (perm != null && perm.length != in) throw new IllegalArgumentException("input permutation has " + perm.length + " entries, expected " + in);
+        if (packed.length != packedBytes(out, in) || scales.length != out * layout.groups() || zeros.length != scales.length)
+            throw new IllegalArgumentException("int4 " + out + "x" + in + " needs " + packedBytes(out, in) + " packed bytes and " + out * layout.groups()
+                    + " scales and zero points, got " + packed.length + ", " + scales.length + ", " + zeros.length);
+        this.out = out;
+        this.in = in;
+        this.layout = layout;
         this.padded = (in + 31) / 32 * 32;
         this.bytesPerRow = padded / 2;
-        this.scales = u.scales();
-        this.zeros = u.zeros();
+        this.packed = packed;
+        this.scales = scales;
+        this.zeros = zeros;
         this.perm = perm;
         this.bias = bias;
         this.scheme = scheme;
-        if (perm != null && perm.length != in) throw new IllegalArgumentException("input permutation has " + perm.length + " entries, expected " + in);
-        this.packed = new byte[out * bytesPerRow];
-        byte[] q = u.q();
-        Parallel.range(out, 2L * in, (first, last) -> {   // each row's bytes are its own; block by block (no div/mod per code: a load packs 1e9)
-            for (int o = first; o < last; o++)
-                for (int c0 = 0; c0 < in; c0 += 32) {
-                    int b = offset(o, c0 / 32), row = o * in + c0, lo = Math.min(16, in - c0), hi = Math.min(32, in - c0) - 16;
-                    for (int j = 0; j < lo; j++) packed[b + j] = (byte) (j < hi ? q[row + j] | q[row + 16 + j] << 4 : q[row + j]);
-                }
+    }
+
+    /**
+     * Over bytes already in this class's layout (32-column blocks, rows interleaved by four), as a
+     * quantize output stores them: adopted as they are (a stored model's load is a read, no re-pack).
+     * zeros unsigned 0..15.
+     */
+    public static Int4GroupLinear ofPacked(int out, int in, GroupLayout layout, byte[] packed, float[] scales, byte[] zeros, int[] perm, float[] bias, String scheme) {
+        return new Int4GroupLinear(out, in, layout, packed, scales, zeros, perm, bias, scheme);
+    }
+
+    /**
+     * Round-to-nearest int4 of a stored (out, in) matrix, streamed: each thread widens, quantizes and
+     * packs one row at a time into its own buffers, so neither an fp32 copy nor the one-byte codes of
+     * the matrix are ever made (they were 0.9 GB of garbage over a 1.1B model's load).
+     */
+    public static Int4GroupLinear rtn(Tensor w, boolean symmetric, int groupSize, float[] bias, String scheme) {
+        int out = w.rows(), in = w.cols();
+        GroupLayout g = new GroupLayout(in, groupSize);
+        Int4GroupLinear l = new Int4GroupLinear(out, in, g, new byte[packedBytes(out, in)], new float[out * g.groups()], new byte[out * g.groups()], null, bias, scheme);
+        IntRange r = symmetric ? IntRange.INT4_SYM : IntRange.INT4_ASYM;
+        QuantizedMatrix.quantizeRows(w, r, g, RangeMethod.MIN_MAX, l.scales, l.zeros, (row, codes) -> {
+            if (symmetric) for (int i = 0; i < in; i++) codes[i] += 8;   // unsigned 0..15, zero point 8 (Int4Packing.toUnsigned)
+            l.packRow(codes, 0, row);
         });
+        if (symmetric) for (int i = 0; i < l.zeros.length; i++) l.zeros[i] += 8;
+        return l;
+    }
+
+    /** Bytes of the packed form of an (out, in) matrix: rows padded to whole 32-column blocks of 16 bytes. */
+    public static int packedBytes(int out, int in) {
+        return out * ((in + 31) / 32 * 16);
+    }
+
+    /** Row o's unsigned codes q[from .. from + in) into the packed form, block by block (no div/mod per code: a load packs 1e9). */
+    private void packRow(byte[] q, int from, int o) {
+        for (int c0 = 0; c0 < in; c0 += 32) {
+            int b = offset(o, c0 / 32), row = from + c0, lo = Math.min(16, in - c0), hi = Math.min(32, in - c0) - 16;
+            for (int j = 0; j < lo; j++) packed[b + j] = (byte) (j < hi ? q[row + j] | q[row + 16 + j] << 4 : q[row + j]);
+        }
     }
 
     /** Round-to-nearest int4 of weight (out, in), asymmetric, groups of groupSize. */

@@ -47,6 +47,61 @@ public final class Int8Linear implements RowDecodable {
         return new Int8Linear(m, bias, true);
     }
 
+    /**
+     * Over codes already in the kernel's layout (Int8Kernels.interleave8 at this JVM's block()), as
+     * a quantize output stores them: adopted as they are, no reordering (a stored model's load is a read).
+     */
+    public static Int8Linear ofInterleaved(int out, int in, byte[] interleaved, float[] scale, float[] bias) {
+        if (interleaved.length != out * in || scale.length != out)
+            throw new IllegalArgumentException("W8A16 " + out + "x" + in + " needs " + out * in + " codes and " + out + " scales, got " + interleaved.length + " and " + scale.length);
+        return new Int8Linear(out, in, interleaved, scale, bias);
+    }
+
+    private Int8Linear(int out, int in, byte[] q, float[] scale, float[] bias) {
+        this.out = out;
+        this.in = in;
+        this.q = q;
+        this.scale = scale;
+        this.bias = bias;
+    }
+
+    /** The codes as held (Int8Kernels.interleave8 layout), for a writer that stores the kernel's bytes; not a copy. */
+    byte[] interleavedCodes() {
+        return q;
+    }
+
+    float[] scales() {
+        return scale;
+    }
+
+    /**
+     * Round-to-nearest int8 of a stored (out, in) matrix, streamed: each thread widens and quantizes
+     * one row at a time and writes its codes straight to their places in the kernel's layout (no
+     * row-major codes of the matrix, no second pass to reorder them).
+     */
+    public static Int8Linear quantize(Tensor w, float[] bias) {
+        int out = w.rows(), in = w.cols();
+        byte[] q = new byte[out * in];
+        float[] scale = new float[out];
+        QuantizedMatrix.quantizeRows(w, IntRange.INT8_SYM, GroupLayout.perRow(in), RangeMethod.MIN_MAX, scale, new byte[out], (o, codes) -> scatter(codes, o, q, out, in));
+        return new Int8Linear(out, in, q, scale, bias);
+    }
+
+    /** Row o's row-major codes into their places in interleave8's layout (Int8Kernels.interleavedIndex, block by block). */
+    private static void scatter(byte[] codes, int o, byte[] q, int out, int in) {
+        int R = Int8Kernels.ROWS, K = Int8Kernels.block();
+        for (int ch = 0; ch < Int8Kernels.chunks(in); ch++) {
+            int c0 = ch * Int8Kernels.CHUNK, n = Int8Kernels.chunkColumns(ch, in), at = Int8Kernels.interleavedIndex(o, c0, out, in);
+            if (o >= out / R * R) {   // a leftover row: row-major within its chunk
+                System.arraycopy(codes, c0, q, at, n);
+                continue;
+            }
+            int full = n / K * K;
+            for (int c = 0; c < full; c += K, at += R * K) System.arraycopy(codes, c0 + c, q, at, K);
+            if (full < n) System.arraycopy(codes, c0 + full, q, Int8Kernels.interleavedIndex(o, c0 + full, out, in), n - full);
+        }
+    }
+
     public static Int8Linear quantize(float[] w, int out, int in, float[] bias) {
         return adopting(QuantizedMatrix.quantize(w, out, in, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX), bias);
     }

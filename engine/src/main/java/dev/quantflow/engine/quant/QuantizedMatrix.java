@@ -42,27 +42,54 @@ public record QuantizedMatrix(IntRange range, int rows, int cols, GroupLayout la
         int read(int row, float[] buf);
     }
 
+    /** Takes one row's codes (in codes[0 .. cols), a thread's buffer, reused for its next row). */
+    interface RowSink {
+        void accept(int row, byte[] codes);
+    }
+
     private static QuantizedMatrix quantizeRows(int rows, int cols, IntRange r, int groupSize, RangeMethod method,
                                                 RowReader reader, float[] heap, Tensor source) {
         GroupLayout g = new GroupLayout(cols, groupSize);
-        int ng = g.groups();
         byte[] q = new byte[rows * cols];
-        float[] scales = new float[rows * ng];
-        byte[] zeros = new byte[rows * ng];
+        float[] scales = new float[rows * g.groups()];
+        byte[] zeros = new byte[rows * g.groups()];
+        quantizeRows(rows, cols, r, g, method, reader, heap, source, scales, zeros, q, null);
+        return new QuantizedMatrix(r, rows, cols, g, q, scales, zeros);
+    }
+
+    /**
+     * The rows of a stored matrix quantized as {@link #quantize(Tensor, IntRange, int, RangeMethod)}
+     * does, each row's codes handed to sink instead of kept (a packed format packs them as they come);
+     * scales and zeros (rows x groups) are filled.
+     */
+    static void quantizeRows(Tensor w, IntRange r, GroupLayout g, RangeMethod method, float[] scales, byte[] zeros, RowSink sink) {
+        int cols = w.cols();
+        quantizeRows(w.rows(), cols, r, g, method, (row, buf) -> {
+            w.readFloats((long) row * cols, buf, 0, cols);
+            return 0;
+        }, null, w, scales, zeros, null, sink);
+    }
+
+    /** Into q (rows x cols) when sink is null, else row by row into sink. */
+    private static void quantizeRows(int rows, int cols, IntRange r, GroupLayout g, RangeMethod method, RowReader reader, float[] heap, Tensor source,
+                                     float[] scales, byte[] zeros, byte[] q, RowSink sink) {
+        int ng = g.groups();
         // rows are independent: quantized on all cores (a 1.1B model's load quantizes 1e9 weights)
         Parallel.range(rows, 4L * cols, (first, last) -> {
             float[] buf = heap != null ? heap : new float[cols];
+            byte[] codes = sink == null ? q : new byte[cols];
             int done = first;
             for (int row = first; row < last; row++) {
-                int base = reader.read(row, buf);
+                int base = reader.read(row, buf), at = sink == null ? row * cols : 0;
                 for (int k = 0; k < ng; k++) {
                     int s = base + g.start(k), e = base + g.end(k);
                     float[] lohi = method.range(buf, s, e, r);
                     IntRange.QParams p = r.params(lohi[0], lohi[1]);
                     scales[row * ng + k] = p.scale();
                     zeros[row * ng + k] = (byte) p.zero();
-                    r.quantize(buf, s, e, p, q, row * cols + g.start(k));
+                    r.quantize(buf, s, e, p, codes, at + g.start(k));
                 }
+                if (sink != null) sink.accept(row, codes);
                 // a mapped source's rows are read once: their pages leave resident memory as they are done
                 if (source != null && (row + 1 - done == UNLOAD_ROWS || row == last - 1)) {
                     source.unloadRows(done, row + 1 - done);
@@ -70,7 +97,6 @@ public record QuantizedMatrix(IntRange range, int rows, int cols, GroupLayout la
                 }
             }
         });
-        return new QuantizedMatrix(r, rows, cols, g, q, scales, zeros);
     }
 
     /** One range for the whole matrix (the naive baseline that a single outlier ruins). */

@@ -301,7 +301,7 @@ public final class QuantizedModels {
             case QuantScheme.Fp32 f -> new DenseLinear(weight, bias);
             case QuantScheme.Bf16 b -> new DenseLinear(toBf16(weight), bias);
             // the round-to-nearest schemes stream the stored rows (QuantizedMatrix.quantize(Tensor...)): no fp32 copy of the matrix
-            case QuantScheme.W8A16 w -> Int8Linear.adopting(QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, in, RangeMethod.MIN_MAX), bias);
+            case QuantScheme.W8A16 w -> Int8Linear.quantize(weight, bias);   // straight into the kernel's layout
             case QuantScheme.W8A8Dynamic w -> new W8A8DynamicLinear(QuantizedMatrix.quantize(weight, IntRange.INT8_SYM, w.group() > 0 ? w.group() : in, RangeMethod.MIN_MAX), bias, w.toString());
             case QuantScheme.W4A8 w -> w.weights() == QuantScheme.Int4Method.GPTQ
                     ? new W4A8Linear(new Int4GroupLinear(Gptq.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).hessian(),
@@ -330,9 +330,7 @@ public final class QuantizedModels {
             case QuantScheme.Q6K q -> bias == null ? Q6_KLinear.quantize(weight) : new BiasedLinear(Q6_KLinear.quantize(weight), bias);
             case QuantScheme.FourBit f -> new FourBitLinear(FourBitMatrix.quantize(f.code(), weight.toFloatArray(), out, in, f.block(), f.doubleQuant()), bias);
             case QuantScheme.W4A16 w -> switch (w.method()) {
-                case RTN -> w.symmetric()
-                        ? new Int4GroupLinear(QuantizedMatrix.quantize(weight, IntRange.INT4_SYM, w.group(), RangeMethod.MIN_MAX), null, bias, w.toString())
-                        : new Int4GroupLinear(QuantizedMatrix.quantize(weight, IntRange.INT4_ASYM, w.group(), RangeMethod.MIN_MAX), null, bias, w.toString());
+                case RTN -> Int4GroupLinear.rtn(weight, w.symmetric(), w.group(), bias, w.toString());   // packed row by row
                 case GPTQ -> new Int4GroupLinear(Gptq.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).hessian(),
                         IntRange.INT4_ASYM, w.group(), w.actOrder(), Gptq.DEFAULT_DAMP), null, bias, w.toString());
                 case AWQ -> {

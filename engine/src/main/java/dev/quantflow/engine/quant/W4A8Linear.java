@@ -38,6 +38,11 @@ public final class W4A8Linear implements Linear {
     }
 
     /** The int4 codes (unsigned), scales and zero points. */
+    /** The int4 weights as held (a writer stores their packed bytes). */
+    Int4GroupLinear int4() {
+        return w;
+    }
+
     public QuantizedMatrix weights() {
         return w.weights();
     }

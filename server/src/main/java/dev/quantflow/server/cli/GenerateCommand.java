@@ -75,7 +75,7 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     private Integer generate(GenerateOptions opts) {
-        long t0 = System.nanoTime();
+        long t0 = System.nanoTime(), loadCpu0 = processCpuNanos();
         List<StageCompute> stages = List.of();
         try (LlamaModel m = LlamaModel.open(model.dir())) {
             placement.validate(m.config().numLayers());
@@ -91,7 +91,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 stages = placement.stages(m, quant.kvFormat(), kvBlocks, Math.clamp(promptIds.length, 1, Generator.PREFILL_CHUNK));
                 generator = Generator.overStages(m.config(), stages, kvBlocks, m.tokenizer());
             }
-            long loadNanos = System.nanoTime() - t0;
+            long loadNanos = System.nanoTime() - t0, loadCpuNanos = processCpuNanos() - loadCpu0;
             PrintWriter out = spec.commandLine().getOut();
             StringBuilder idLine = new StringBuilder();
             long cpu0 = processCpuNanos();
@@ -106,9 +106,9 @@ public final class GenerateCommand implements Callable<Integer> {
             out.println(ids ? idLine : "");
             out.flush();
             // CPU time next to wall time: on a shared machine the gap is time spent waiting for a core
-            spec.commandLine().getErr().printf(Locale.ROOT, "load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.2f tokens/s | finish %s | cpu %.2f s in %.2f s%n",
+            spec.commandLine().getErr().printf(Locale.ROOT, "load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.2f tokens/s | finish %s | cpu %.2f s in %.2f s | load cpu %.2f s%n",
                     loadNanos / 1e9, r.promptTokens(), r.prefillTokensPerSecond(), r.tokens().length, r.decodeTokensPerSecond(), r.finishReason(),
-                    (processCpuNanos() - cpu0) / 1e9, (r.prefillNanos() + r.decodeNanos()) / 1e9);
+                    (processCpuNanos() - cpu0) / 1e9, (r.prefillNanos() + r.decodeNanos()) / 1e9, loadCpuNanos / 1e9);
         } finally {
             stages.forEach(StageCompute::close);
         }
