@@ -140,7 +140,10 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 if [ "$SERVE" = 1 ]; then
-  PORT_L=18431 PORT_Q=18432
+  # free ports, and no gRPC listener: other runs of this script on the machine (fixed ports 18431/18432 and
+  # gRPC's 50051 before) answered each other's load generator, or refused to start
+  free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+  PORT_L="$(free_port)" PORT_Q="$(free_port)"
   for r in $(seq 1 "$ROUNDS"); do
     say "round $r: serving, llama-server -np 16 (Q8_0) vs quantflow serve --quant w8a16"
     "$LB/llama-server" -m "$(gguf Q8_0)" -t "$THREADS" -np 16 -c $((16 * 256)) --port "$PORT_L" >>"$LOG" 2>&1 & LPID=$!
@@ -151,7 +154,7 @@ for l in sys.stdin:
   d=json.loads(l); print("%s\t%s\t%s" % (d["concurrency"], d["tokens_per_second"], d["ttft_p50_ms"]))' \
       | while IFS=$'\t' read -r c tps ttft; do rec "$r" "serve_tps_c$c" llama.cpp Q8_0 "$tps"; rec "$r" "serve_ttft_ms_c$c" llama.cpp Q8_0 "$ttft"; done
     kill "$LPID"; wait "$LPID" 2>/dev/null || true
-    "$QF" serve --model "$HF" --quant w8a16 --port "$PORT_Q" --max-seqs 16 >>"$LOG" 2>&1 & QPID=$!
+    "$QF" serve --model "$HF" --quant w8a16 --port "$PORT_Q" --grpc-port -1 --max-seqs 16 >>"$LOG" 2>&1 & QPID=$!
     for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT_Q/health/ready" >/dev/null && break; sleep 1; done
     "$QF" bench serve --url "http://127.0.0.1:$PORT_Q" --concurrency 1,4,16 --max-tokens 64 --no-verify --no-progress --json 2>>"$LOG" \
       | python3 -c 'import json,sys

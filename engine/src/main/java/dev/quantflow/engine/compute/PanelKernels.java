@@ -3,6 +3,7 @@ package dev.quantflow.engine.compute;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -28,6 +29,8 @@ final class PanelKernels {
     /** Output rows per panel. */
     static final int P = 2 * L;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** The start of every chain at k = 0 (read only). */
+    private static final float[] ZEROS = new float[P];
 
     private PanelKernels() {}
 
@@ -69,15 +72,18 @@ final class PanelKernels {
      * row's two chains would wait on the FMA latency.
      */
     static void rows(MemorySegment w, long base, int k0, int k1, int in, float[] x, int xo, int rows, float[] y, int yo, int out, float[] b, int o, int n) {
-        FloatVector z = FloatVector.zero(F);
-        FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
-        if (k0 > 0) {
-            a00 = load(y, yo, n, 0);
-            a01 = load(y, yo, n, 1);
-            if (rows > 1) { a10 = load(y, yo + out, n, 0); a11 = load(y, yo + out, n, 1); }
-            if (rows > 2) { a20 = load(y, yo + 2 * out, n, 0); a21 = load(y, yo + 2 * out, n, 1); }
-            if (rows > 3) { a30 = load(y, yo + 3 * out, n, 0); a31 = load(y, yo + 3 * out, n, 1); }
-        }
+        // The chains start from y's partial sums after the first k-block and from zero before it, loaded the same
+        // way for every row count and block: no branch picks an accumulator's start. With one (zero or a load, per
+        // row), C2 kept the accumulators boxed through the loop: every fma allocated a Float512Vector (~4 GB/s of
+        // garbage and a GC every ~80 ms at 16-row serving steps, batched steps 50-100x slower than decode; JFR).
+        float[] s = k0 > 0 ? y : ZEROS;
+        int s0 = k0 > 0 ? yo : 0, ss = k0 > 0 ? out : 0;
+        int s1 = rows > 1 ? s0 + ss : s0, s2 = rows > 2 ? s0 + 2 * ss : s1, s3 = rows > 3 ? s0 + 3 * ss : s2;
+        VectorMask<Float> m0 = F.indexInRange(0, n), m1 = F.indexInRange(L, n);
+        FloatVector a00 = FloatVector.fromArray(F, s, s0, m0), a01 = FloatVector.fromArray(F, s, s0 + L, m1);
+        FloatVector a10 = FloatVector.fromArray(F, s, s1, m0), a11 = FloatVector.fromArray(F, s, s1 + L, m1);
+        FloatVector a20 = FloatVector.fromArray(F, s, s2, m0), a21 = FloatVector.fromArray(F, s, s2 + L, m1);
+        FloatVector a30 = FloatVector.fromArray(F, s, s3, m0), a31 = FloatVector.fromArray(F, s, s3 + L, m1);
         int x1 = rows > 1 ? xo + in : xo, x2 = rows > 2 ? xo + 2 * in : x1, x3 = rows > 3 ? xo + 3 * in : x2;
         long step = 4L * P, half = 4L * L;
         for (int k = k0; k < k1; k++) {
