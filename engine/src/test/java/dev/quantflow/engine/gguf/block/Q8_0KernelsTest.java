@@ -44,7 +44,7 @@ class Q8_0KernelsTest {
     @Test
     void oneRowAndManyRowsAreBitIdentical() {
         Random rnd = new Random(5);
-        int out = 3 * Q8_0Kernels.ROWS + 3, in = 256, rows = 11;   // a leftover group; two tiles of four and three single rows
+        int out = 3 * Q8_0Kernels.ROWS + 3, in = 320, rows = 11;   // a leftover group; two tiles of four and three single rows; a whole and a partial chunk of blocks
         byte[] bytes = BlockLinearsTest.randomBlocks(dev.quantflow.engine.gguf.GgmlType.Q8_0, out, in, rnd);
         Q8_0Linear l = new Q8_0Linear(nativeCopy(bytes), out, in);
         float[] x = gaussian(rnd, rows * in), batch = new float[rows * out];
