@@ -6,6 +6,7 @@ import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.PanelMatmul;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.RowDecodable;
+import dev.quantflow.engine.gguf.block.Q8_0Linear;
 import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.engine.quant.FourBitCode;
@@ -64,7 +65,7 @@ public class QuantMatMulBenchmark {
     public int threads;
 
     @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
-            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "nf4", "fp4"})
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "nf4", "fp4", "q8_0", "q8_0Old"})
     public String kernel;
 
     int out, in, next;
@@ -74,6 +75,7 @@ public class QuantMatMulBenchmark {
     QuantizedMatrix[] matrices;
     byte[][] packed4;
     KernelMemory.View[] nativeCopies;
+    Q8_0Baseline[] q8_0Old;
     long weightBytes;
     long sink;
 
@@ -86,10 +88,11 @@ public class QuantMatMulBenchmark {
         float[] w = new float[out * in];
         for (int i = 0; i < w.length; i++) w[i] = (float) (rnd.nextDouble() * 2 - 1) * 0.035f;
         boolean int4 = kernel.startsWith("w4a16");
+        boolean gguf = kernel.startsWith("q8_0");   // GGUF Q8_0 blocks (random codes and scales), not quantized from w
         boolean baseline = kernel.endsWith("Old") || kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked");
         if ((kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked")) && rows != 1) throw new IllegalArgumentException(kernel + " is a decode kernel: rows must be 1");
         int group = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a16") ? 128 : in;
-        QuantizedMatrix m = kernel.equals("bf16") || kernel.equals("nf4") || kernel.equals("fp4") ? null
+        QuantizedMatrix m = kernel.equals("bf16") || kernel.equals("nf4") || kernel.equals("fp4") || gguf ? null
                 : QuantizedMatrix.quantize(w, out, in, int4 ? IntRange.INT4_ASYM : IntRange.INT8_SYM, group, RangeMethod.MIN_MAX);
         weightBytes = bytesPerCall(kernel, out, in);
         int copies = (int) Math.max(2, (ROTATION_BYTES + weightBytes - 1) / weightBytes);
@@ -98,6 +101,7 @@ public class QuantMatMulBenchmark {
         matrices = new QuantizedMatrix[copies];
         packed4 = new byte[copies][];
         nativeCopies = new KernelMemory.View[copies];
+        q8_0Old = new Q8_0Baseline[copies];
         for (int c = 0; c < copies; c++) {
             QuantizedMatrix mc = m == null ? null : new QuantizedMatrix(m.range(), out, in, m.layout(), m.q().clone(), m.scales().clone(), m.zeros().clone());
             matrices[c] = mc;
@@ -112,6 +116,8 @@ public class QuantMatMulBenchmark {
                 case "w8a8" -> linears[c] = new W8A8DynamicLinear(mc, null, "w8a8-dynamic");
                 case "w4a16g128", "w4a16g32" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
                 case "w4a16g128Old", "w4a16g32Old", "w4a16g128FourStreams", "w4a16g32FourStreams" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
+                case "q8_0" -> linears[c] = new Q8_0Linear(Q8_0Baseline.randomBlocks(out, in, rnd, arena), out, in);
+                case "q8_0Old" -> q8_0Old[c] = new Q8_0Baseline(Q8_0Baseline.randomBlocks(out, in, rnd, arena), out, in);
                 case "w8a16Unchunked" -> packed4[c] = QuantBaselines.interleave8Unchunked(mc.q(), out, in);
                 case "readNative" -> {   // bf16's bytes, filled (not left to fault in during the stream)
                     nativeCopies[c] = KernelMemory.weights(weightBytes);
@@ -120,7 +126,7 @@ public class QuantMatMulBenchmark {
                 default -> { }
             }
             // only the baselines read the matrix; the linears hold their own packed copy
-            matrices[c] = kernel.equals("read") ? mc : !baseline ? null : kernel.startsWith("w4a16") ? org4(mc) : mc;
+            matrices[c] = kernel.equals("read") ? mc : !baseline || gguf ? null : kernel.startsWith("w4a16") ? org4(mc) : mc;
         }
         x = new float[rows * in];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
@@ -132,6 +138,7 @@ public class QuantMatMulBenchmark {
         if (kernel.equals("bf16") || kernel.equals("readNative")) return 2L * out * in;
         if (kernel.equals("read")) return (long) out * in;
         if (kernel.equals("nf4") || kernel.equals("fp4")) return (long) out * in / 2 + (long) out * in / 64;   // codes + 8-bit absmax (double quant)
+        if (kernel.startsWith("q8_0")) return (long) out * in / 32 * 34;
         if (!kernel.startsWith("w4a16")) return (long) out * in + 4L * out;
         int g = kernel.startsWith("w4a16g32") ? 32 : 128;
         return (long) out * in / 2 + 5L * out * ((in + g - 1) / g);
@@ -163,6 +170,7 @@ public class QuantMatMulBenchmark {
             case "w4a16g128Old", "w4a16g32Old" -> QuantBaselines.w4a16(packed4[c], m.scales(), m.zeros(), m.layout(), out, in, x, rows, y);
             case "w4a16g128FourStreams", "w4a16g32FourStreams" -> QuantBaselines.w4a16FourStreams(packed4[c], m.scales(), m.zeros(), m.layout(), out, in, x, y);
             case "read" -> sink += QuantBaselines.read(m.q());
+            case "q8_0Old" -> q8_0Old[c].forward(x, rows, y);
             case "w8a16Unchunked" -> QuantBaselines.w8a16Unchunked(packed4[c], m.scales(), out, in, x, y);
             case "readNative" -> sink += (long) QuantBaselines.readNative(nativeCopies[c].view(), weightBytes);
             // the batched path before h-binv: the dense panel order over rows dequantized with their scale

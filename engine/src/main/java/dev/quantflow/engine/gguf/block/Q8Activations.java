@@ -23,14 +23,26 @@ final class Q8Activations {
 
     /** The rows of x (rows, in), in a multiple of 32, replaced by their q8_0 quantization, in a new array. */
     static float[] q8_0(float[] x, int rows, int in) {
+        float[] d = new float[rows * in / Q8_0_BLOCK], out = q8_0Codes(x, rows, in, d);
+        for (int i = 0; i < out.length; i++) out[i] *= d[i / Q8_0_BLOCK];
+        return out;
+    }
+
+    /**
+     * q8_0's codes q (integers in [-127, 127], as floats) in a new array, and block b's scale d
+     * into d[b]: the parts an integer kernel keeps apart (Q8_0Kernels).
+     */
+    static float[] q8_0Codes(float[] x, int rows, int in, float[] d) {
         float[] out = new float[rows * in];
         for (int b = 0; b < rows * in / Q8_0_BLOCK; b++) {
             int o = b * Q8_0_BLOCK;
             float amax = 0;
             for (int j = 0; j < Q8_0_BLOCK; j++) amax = Math.max(amax, Math.abs(x[o + j]));
+            d[b] = 0f;
             if (amax == 0) continue;
-            float d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f)), id = 127f / amax;
-            for (int j = 0; j < Q8_0_BLOCK; j++) out[o + j] = d * (float) Math.rint(x[o + j] * id);
+            float id = 127f / amax;
+            d[b] = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
+            for (int j = 0; j < Q8_0_BLOCK; j++) out[o + j] = (float) Math.rint(x[o + j] * id);
         }
         return out;
     }
