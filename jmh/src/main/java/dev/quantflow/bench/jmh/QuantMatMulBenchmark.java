@@ -2,6 +2,7 @@ package dev.quantflow.bench.jmh;
 
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.KernelMemory;
+import dev.quantflow.engine.gguf.block.Q4_0Linear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.model.DType;
@@ -59,7 +60,7 @@ public class QuantMatMulBenchmark {
     public int threads;
 
     @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
-            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked"})
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "q4_0", "q4_0Old"})
     public String kernel;
 
     int out, in, next;
@@ -111,6 +112,20 @@ public class QuantMatMulBenchmark {
                     nativeCopies[c] = KernelMemory.weights(weightBytes);
                     nativeCopies[c].view().fill((byte) c);
                 }
+                case "q4_0", "q4_0Old" -> {   // random codes, small f16 scales (GGUF Q4_0 blocks)
+                    byte[] blocks = new byte[(int) weightBytes];
+                    for (int i = 0; i < blocks.length; i++) blocks[i] = (byte) rnd.nextInt();
+                    for (int at = 0; at < blocks.length; at += 18) {
+                        short f = Float.floatToFloat16((float) (rnd.nextDouble() * 1e-2));
+                        blocks[at] = (byte) f;
+                        blocks[at + 1] = (byte) (f >> 8);
+                    }
+                    if (kernel.equals("q4_0")) linears[c] = new Q4_0Linear(MemorySegment.ofArray(blocks), out, in);
+                    else {
+                        nativeCopies[c] = KernelMemory.weights(weightBytes);
+                        MemorySegment.copy(MemorySegment.ofArray(blocks), 0, nativeCopies[c].view(), 0, weightBytes);
+                    }
+                }
                 default -> { }
             }
             // only the baselines read the matrix; the linears hold their own packed copy
@@ -125,6 +140,7 @@ public class QuantMatMulBenchmark {
     static long bytesPerCall(String kernel, int out, int in) {
         if (kernel.equals("bf16") || kernel.equals("readNative")) return 2L * out * in;
         if (kernel.equals("read")) return (long) out * in;
+        if (kernel.startsWith("q4_0")) return (long) out * in / 32 * 18;
         if (!kernel.startsWith("w4a16")) return (long) out * in + 4L * out;
         int g = kernel.startsWith("w4a16g32") ? 32 : 128;
         return (long) out * in / 2 + 5L * out * ((in + g - 1) / g);
@@ -158,6 +174,7 @@ public class QuantMatMulBenchmark {
             case "read" -> sink += QuantBaselines.read(m.q());
             case "w8a16Unchunked" -> QuantBaselines.w8a16Unchunked(packed4[c], m.scales(), out, in, x, y);
             case "readNative" -> sink += (long) QuantBaselines.readNative(nativeCopies[c].view(), weightBytes);
+            case "q4_0Old" -> QuantBaselines.q4_0(nativeCopies[c].view(), out, in, x, rows, y);
             default -> linears[c].forward(x, rows, y);
         }
     }
