@@ -12,6 +12,8 @@ import dev.quantflow.engine.quant.Int8Linear;
 import dev.quantflow.engine.quant.IntRange;
 import dev.quantflow.engine.quant.QuantizedMatrix;
 import dev.quantflow.engine.quant.RangeMethod;
+import dev.quantflow.engine.quant.W4A8Linear;
+import dev.quantflow.engine.quant.W4A8LinearOld;
 import dev.quantflow.engine.quant.W8A8DynamicLinear;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -60,7 +62,7 @@ public class QuantMatMulBenchmark {
     public int threads;
 
     @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
-            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "q4_0", "q4_0Old"})
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
     public String kernel;
 
     int out, in, next;
@@ -81,10 +83,10 @@ public class QuantMatMulBenchmark {
         SplittableRandom rnd = new SplittableRandom(42);
         float[] w = new float[out * in];
         for (int i = 0; i < w.length; i++) w[i] = (float) (rnd.nextDouble() * 2 - 1) * 0.035f;
-        boolean int4 = kernel.startsWith("w4a16");
+        boolean int4 = kernel.startsWith("w4a16") || kernel.startsWith("w4a8");
         boolean baseline = kernel.endsWith("Old") || kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked");
         if ((kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked")) && rows != 1) throw new IllegalArgumentException(kernel + " is a decode kernel: rows must be 1");
-        int group = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a16") ? 128 : in;
+        int group = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a16") ? 128 : kernel.startsWith("w4a8") ? 64 : in;
         QuantizedMatrix m = kernel.equals("bf16") ? null
                 : QuantizedMatrix.quantize(w, out, in, int4 ? IntRange.INT4_ASYM : IntRange.INT8_SYM, group, RangeMethod.MIN_MAX);
         weightBytes = bytesPerCall(kernel, out, in);
@@ -107,6 +109,8 @@ public class QuantMatMulBenchmark {
                 case "w8a8" -> linears[c] = new W8A8DynamicLinear(mc, null, "w8a8-dynamic");
                 case "w4a16g128", "w4a16g32" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
                 case "w4a16g128Old", "w4a16g32Old", "w4a16g128FourStreams", "w4a16g32FourStreams" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
+                case "w4a8" -> linears[c] = new W4A8Linear(new Int4GroupLinear(mc, null, null, "w4a8"), "w4a8:group=64");
+                case "w4a8Old" -> linears[c] = new W4A8LinearOld(new Int4GroupLinear(mc, null, null, "w4a8"), "w4a8:group=64");
                 case "w8a16Unchunked" -> packed4[c] = QuantBaselines.interleave8Unchunked(mc.q(), out, in);
                 case "readNative" -> {   // bf16's bytes, filled (not left to fault in during the stream)
                     nativeCopies[c] = KernelMemory.weights(weightBytes);
@@ -141,8 +145,8 @@ public class QuantMatMulBenchmark {
         if (kernel.equals("bf16") || kernel.equals("readNative")) return 2L * out * in;
         if (kernel.equals("read")) return (long) out * in;
         if (kernel.startsWith("q4_0")) return (long) out * in / 32 * 18;
-        if (!kernel.startsWith("w4a16")) return (long) out * in + 4L * out;
-        int g = kernel.startsWith("w4a16g32") ? 32 : 128;
+        if (!kernel.startsWith("w4a16") && !kernel.startsWith("w4a8")) return (long) out * in + 4L * out;
+        int g = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a8") ? 64 : 128;
         return (long) out * in / 2 + 5L * out * ((in + g - 1) / g);
     }
 
