@@ -36,8 +36,8 @@ public final class Int4x8Panels {
     public static final int K = 32;
     /** Bytes of one block's codes of one panel. */
     public static final int QUAD_BYTES = 2 * P, BLOCK_CODE_BYTES = 8 * QUAD_BYTES;
-    /** Rows of x per tile in the batched loops: each quad's codes are split once for this many rows. */
-    static final int TILE = 4;
+    /** Rows of x per tile in the batched loops (2 or 4): each quad's codes are split once for this many rows. */
+    static final int TILE = Integer.getInteger("quantflow.int4x8.tile", 2);   // 2 measured faster than 4 (spills); -D for the comparison
 
     private Int4x8Panels() {}
 
@@ -90,7 +90,8 @@ public final class Int4x8Panels {
      */
     public static void q4_0(MemorySegment w, long panelOff, Activations a, float[] xd, int r0, int r1, float[] y, int yStride, int yOff, int n) {
         int r = r0;
-        for (; r + TILE <= r1; r += TILE) q4_0Tile(w, panelOff, a, xd, r, y, yStride, yOff, n);
+        if (TILE == 4) for (; r + 4 <= r1; r += 4) q4_0Tile(w, panelOff, a, xd, r, y, yStride, yOff, n);
+        for (; r + 2 <= r1; r += 2) q4_0Tile2(w, panelOff, a, xd, r, y, yStride, yOff, n);
         for (; r < r1; r++) q4_0Row(w, panelOff, a, xd, r, y, yStride, yOff, n);
     }
 
@@ -192,6 +193,38 @@ public final class Int4x8Panels {
         store(f10, f11, y, yOff + (r + 1) * yStride, n);
         store(f20, f21, y, yOff + (r + 2) * yStride, n);
         store(f30, f31, y, yOff + (r + 3) * yStride, n);
+    }
+
+    /** Two x rows at once (fewer registers than four; chosen by measurement, see docs/BENCHMARKS.md, "Int4 x int8 kernel"). */
+    private static void q4_0Tile2(MemorySegment w, long panelOff, Activations a, float[] xd, int r, float[] y, int yStride, int yOff, int n) {
+        int blocks = a.blocks(), L = F.length(), n32 = blocks * K;
+        short[] x = a.q();
+        short[] cen = a.centering();
+        FloatVector f00 = FloatVector.zero(F), f01 = f00, f10 = f00, f11 = f00;
+        for (int b = 0; b < blocks; b++) {
+            long off = panelOff + (long) b * Q4_0_BLOCK_BYTES;
+            ShortVector s0 = ShortVector.zero(S), s1 = s0;
+            int k0 = r * n32 + b * K, k1 = k0 + n32;
+            for (int i = 0; i < 8; i++, k0 += 4, k1 += 4) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, off + (long) i * QUAD_BYTES, LE);
+                ShortVector c0 = v.and((short) 0xF), c1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector c2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), c3 = v.lanewise(VectorOperators.LSHR, 12);
+                s0 = s0.add(c0.mul(x[k0])).add(c1.mul(x[k0 + 1])).add(c2.mul(x[k0 + 2])).add(c3.mul(x[k0 + 3]));
+                s1 = s1.add(c0.mul(x[k1])).add(c1.mul(x[k1 + 1])).add(c2.mul(x[k1 + 2])).add(c3.mul(x[k1 + 3]));
+            }
+            int xb = r * blocks + b;
+            s0 = s0.sub(cen[xb]);
+            s1 = s1.sub(cen[xb + blocks]);
+            FloatVector w0 = f16(w, off + BLOCK_CODE_BYTES), w1 = f16(w, off + BLOCK_CODE_BYTES + 2L * L);
+            float d0 = xd[xb], d1 = xd[xb + blocks];
+            // the same operations, in the same order, as q4_0Row: bit-identical per row
+            f00 = low(s0).fma(w0.mul(d0), f00);
+            f01 = high(s0).fma(w1.mul(d0), f01);
+            f10 = low(s1).fma(w0.mul(d1), f10);
+            f11 = high(s1).fma(w1.mul(d1), f11);
+        }
+        store(f00, f01, y, yOff + r * yStride, n);
+        store(f10, f11, y, yOff + (r + 1) * yStride, n);
     }
 
     /** The first n of the 2L lanes f0, f1 into y[at..]. */
