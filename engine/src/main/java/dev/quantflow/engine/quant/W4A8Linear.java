@@ -1,8 +1,13 @@
 package dev.quantflow.engine.quant;
 
+import dev.quantflow.engine.compute.Int4x8Panels;
+import dev.quantflow.engine.compute.KernelMemory;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.VectorMath;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -11,11 +16,18 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * W4A8 (ZeroQuant's int4 weights with int8 activations): the weights are an {@link Int4GroupLinear}
- * (asymmetric int4 codes, a scale and zero point per group of G input columns, its packed layout),
- * each activation row is quantized at run time to symmetric int8 with its own scale
- * ({@link ActivationQuant}, per token). Per group the int4 x int8 products accumulate exactly in
- * int32: y[r, o] = xs[r] * sum_g ws[o, g] * (sum_{i in g} q[o, i] xq[r, i] - z[o, g] * sum_{i in g} xq[r, i]).
+ * W4A8 (ZeroQuant's int4 weights with int8 activations): asymmetric int4 codes with a scale and
+ * zero point per group of G input columns, each activation row quantized at run time to
+ * symmetric int8 with its own scale ({@link ActivationQuant}, per token). Per group the int4 x int8
+ * products accumulate exactly in int32:
+ * y[r, o] = xs[r] * sum_g ws[o, g] * (sum_{i in g} q[o, i] xq[r, i] - z[o, g] * sum_{i in g} xq[r, i]).
+ *
+ * <p>When groups are whole 32-column blocks (G % 32 == 0, G dividing the row), the weights are
+ * repacked at construction into the int4 x int8 kernel's own layout ({@link Int4x8Panels}: panels
+ * of rows in int16 lanes, per group the codes then the rows' scales and 8 - z) and the
+ * Int4GroupLinear they came from is let go, so only that packed copy stays resident; the group
+ * sum is computed as sum (q - 8) x + (8 - z) sum x, the same integer. Other shapes keep the
+ * Int4GroupLinear's layout and its row kernel.
  */
 public final class W4A8Linear implements Linear {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -23,14 +35,89 @@ public final class W4A8Linear implements Linear {
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, L * 8)));
 
-    private final Int4GroupLinear w;
+    private static final int P = Int4x8Panels.P;
+
+    private final Int4GroupLinear w;      // the fallback layout; null when packed into panels
     private final String scheme;
+    private final int out, in, blocksPerGroup;
+    private final GroupLayout layout;
+    private final float[] bias;
+    private final long weightBytes;
+    private final MemorySegment panels;   // the kernel's layout (a KernelMemory view), or null
+    private final MemorySegment owner;
 
     public W4A8Linear(Int4GroupLinear w, String scheme) {
         if (w.permutation() != null) throw new IllegalArgumentException("W4A8 takes int4 weights in input order (no act-order permutation)");
-        this.w = w;
         this.scheme = scheme;
+        this.out = w.outFeatures();
+        this.in = w.inFeatures();
+        this.layout = w.layout();
+        this.bias = w.bias();
+        this.weightBytes = w.weightBytes();
+        int g = layout.groupSize();
+        if (g % Int4x8Panels.K == 0 && in % g == 0) {
+            this.blocksPerGroup = g / Int4x8Panels.K;
+            KernelMemory.View v = KernelMemory.weights(Int4x8Panels.panels(out) * panelBytes());
+            this.panels = v.view();
+            this.owner = v.owner();
+            pack(w);
+            this.w = null;
+        } else {
+            this.blocksPerGroup = 0;
+            this.panels = this.owner = null;
+            this.w = w;
+        }
     }
+
+    private long panelBytes() {
+        return layout.groups() * Int4x8Panels.w4a8GroupBytes(blocksPerGroup);
+    }
+
+    /** Codes, scales and 8 - z into the panels (rows past out stay zero: scale 0). */
+    private void pack(Int4GroupLinear w) {
+        int ng = layout.groups();
+        long pb = panelBytes(), gb = Int4x8Panels.w4a8GroupBytes(blocksPerGroup);
+        float[] scales = w.scales();
+        byte[] zeros = w.zeros();
+        Parallel.range(Int4x8Panels.panels(out), (long) P * in, (first, last) -> {
+            short[] codes = new short[(int) (gb - Int4x8Panels.W4A8_TAIL_BYTES) / 2];
+            float[] s = new float[P];
+            int[] zc = new int[P];
+            for (int p = first; p < last; p++) {
+                for (int k = 0; k < ng; k++) {
+                    java.util.Arrays.fill(codes, (short) 0);
+                    java.util.Arrays.fill(s, 0f);
+                    java.util.Arrays.fill(zc, 0);
+                    for (int j = 0; j < P && p * P + j < out; j++) {
+                        int o = p * P + j, lane = Int4x8Panels.lane(j);
+                        for (int b = 0; b < blocksPerGroup; b++) {
+                            int c = layout.start(k) + b * Int4x8Panels.K;
+                            for (int i = 0; i < 8; i++)
+                                codes[(b * 8 + i) * P + lane] = Int4x8Panels.quad(w.code(o, c + 2 * i), w.code(o, c + 2 * i + 16), w.code(o, c + 2 * i + 1), w.code(o, c + 2 * i + 17));
+                        }
+                        s[j] = scales[o * ng + k];
+                        zc[j] = 8 - zeros[o * ng + k];
+                    }
+                    long at = p * pb + k * gb, tail = at + gb - Int4x8Panels.W4A8_TAIL_BYTES;
+                    MemorySegment.copy(codes, 0, panels, I16, at, codes.length);
+                    MemorySegment.copy(s, 0, panels, F32, tail, P);
+                    MemorySegment.copy(zc, 0, panels, I32, tail + 4L * P, P);
+                }
+            }
+        });
+    }
+
+    /** Row o's code of column c in the panels. */
+    private int packedCode(int o, int c) {
+        int p = o / P, lane = Int4x8Panels.lane(o % P), k = c / layout.groupSize(), inGroup = c % layout.groupSize();
+        int b = inGroup / Int4x8Panels.K, j = inGroup % Int4x8Panels.K, i = j % 16 / 2, nibble = (j % 2) * 2 + j / 16;
+        long at = p * panelBytes() + k * Int4x8Panels.w4a8GroupBytes(blocksPerGroup) + ((long) (b * 8 + i) * P + lane) * 2;
+        return panels.get(I16, at) >>> (4 * nibble) & 0xF;
+    }
+
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** Round-to-nearest int4 of weight (out, in), asymmetric, groups of groupSize. */
     public static W4A8Linear rtn(float[] weight, int out, int in, int groupSize, float[] bias, String scheme) {
@@ -44,22 +131,35 @@ public final class W4A8Linear implements Linear {
     }
 
     public QuantizedMatrix weights() {
-        return w.weights();
+        if (w != null) return w.weights();
+        int ng = layout.groups();
+        byte[] q = new byte[out * in];
+        float[] scales = new float[out * ng];
+        byte[] zeros = new byte[out * ng];
+        for (int o = 0; o < out; o++) {
+            for (int c = 0; c < in; c++) q[o * in + c] = (byte) packedCode(o, c);
+            for (int k = 0; k < ng; k++) {
+                long tail = o / P * panelBytes() + (k + 1) * Int4x8Panels.w4a8GroupBytes(blocksPerGroup) - Int4x8Panels.W4A8_TAIL_BYTES;
+                scales[o * ng + k] = panels.get(F32, tail + 4L * (o % P));
+                zeros[o * ng + k] = (byte) (8 - panels.get(I32, tail + 4L * P + 4L * (o % P)));
+            }
+        }
+        return new QuantizedMatrix(IntRange.INT4_ASYM, out, in, layout, q, scales, zeros);
     }
 
     @Override
     public int inFeatures() {
-        return w.inFeatures();
+        return in;
     }
 
     @Override
     public int outFeatures() {
-        return w.outFeatures();
+        return out;
     }
 
     @Override
     public long weightBytes() {
-        return w.weightBytes();
+        return weightBytes;
     }
 
     @Override
@@ -69,7 +169,11 @@ public final class W4A8Linear implements Linear {
 
     @Override
     public void forward(float[] x, int rows, float[] y) {
-        int in = w.inFeatures(), padded = w.paddedCols();
+        if (panels != null) {
+            forwardPanels(x, rows, y);
+            return;
+        }
+        int padded = w.paddedCols();
         ActivationQuant a = ActivationQuant.quantize(x, rows, GroupLayout.perRow(in));
         GroupLayout g = w.layout();
         int ng = g.groups();
@@ -83,7 +187,6 @@ public final class W4A8Linear implements Linear {
                 xsum[r * ng + k] = s;
             }
         }
-        int out = w.outFeatures();
         boolean vector = w.vectorizable();
         Parallel.range((out + 3) / 4, 4L * in * rows, (first, last) -> {   // whole interleaved groups of four weight rows
             float[] dots = new float[4];
@@ -95,6 +198,22 @@ public final class W4A8Linear implements Linear {
                     float[] bias = w.bias();
                     for (int j = 0; j < n; j++) y[r * out + o + j] = (bias == null ? 0f : bias[o + j]) + a.scales()[r] * dots[j];
                 }
+            }
+        });
+    }
+
+    /** The kernel's path: int8 rows, then every panel against every row (each panel's bytes stay in cache across the rows). */
+    private void forwardPanels(float[] x, int rows, float[] y) {
+        if (rows <= 0) return;
+        ActivationQuant a = ActivationQuant.quantize(x, rows, GroupLayout.perRow(in));
+        Int4x8Panels.Activations xa = Int4x8Panels.Activations.of(a.q(), rows, in / Int4x8Panels.K);
+        long pb = panelBytes();
+        float[] xs = a.scales();
+        Parallel.range(Int4x8Panels.panels(out), (long) P * in * rows, (first, last) -> {
+            for (int p = first; p < last; p++) {
+                int n = Math.min(P, out - p * P);
+                Int4x8Panels.w4a8(panels, p * pb, xa, blocksPerGroup, xs, 0, rows, y, out, p * P, n);
+                if (bias != null) for (int r = 0; r < rows; r++) for (int j = 0; j < n; j++) y[r * out + p * P + j] += bias[p * P + j];
             }
         });
     }

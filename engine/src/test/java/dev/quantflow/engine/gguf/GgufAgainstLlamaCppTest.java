@@ -48,7 +48,15 @@ class GgufAgainstLlamaCppTest {
      * was the difference (rounding q and the attention weights to f16 as well, as ggml's f16
      * mul_mat does, measured worse: 3.0e-3, 7.9e-4, 9.3e-4).
      */
-    static final double Q4_0_F32_KV_MARGIN = 5e-3;
+    static final double Q4_0_F32_KV_MARGIN = 6e-3;
+    /**
+     * Since Q4_0 runs on the int4 x int8 panel kernel (h-q4i: each block's integer dot exact, then
+     * one fp32 FMA with d_w * d_x, as ggml's repacked q4_0 GEMV; before, the block was summed in
+     * fp32 from d_x * q_x), the same tie at step 33 of 'The President' breaks by 5.06e-3 with
+     * --kv f32 (was ~3.5e-3) and 1.59e-3 with --kv f16 (was 7.2e-4); the other prompts stay within
+     * 1.5e-3. Q4_0LinearTest checks the kernel itself against float64 of ggml's integer dot.
+     */
+    static final double Q4_0_F16_KV_MARGIN = 2e-3;
     /**
      * --kv f16: the Q8_0 file's "The whale" diverges at step 7 by 1.08e-3 (with --kv f32 it runs to
      * step 13, 6.2e-4): the one quantized case that f16 K/V takes over 1e-3.
@@ -59,6 +67,7 @@ class GgufAgainstLlamaCppTest {
     static double margin(String file, KvFormat kv) {
         if (file.contains("F32") || file.contains("F16")) return 0;
         if (file.equals("sotu6M-Q4_0.gguf") && kv == KvFormat.F32) return Q4_0_F32_KV_MARGIN;
+        if (file.equals("sotu6M-Q4_0.gguf") && kv == KvFormat.F16) return Q4_0_F16_KV_MARGIN;
         if (file.equals("sotu6M-Q8_0.gguf") && kv == KvFormat.F16) return Q8_0_F16_KV_MARGIN;
         return MARGIN;
     }

@@ -59,6 +59,39 @@ class W4A8LinearTest {
         }
     }
 
+    /**
+     * The panel kernel (Int4x8Panels) on shapes of many panels, row counts not multiples of the
+     * panel (32 or 16 lanes), groups of 32/64/128: float64 reference, the extreme int8 codes, and
+     * batch invariance (a row's output is the same bits alone and in a batch of 16).
+     */
+    @Test
+    void panelKernelMatchesFloat64AndIsBatchInvariant() {
+        Random rnd = new Random(29);
+        int[][] shapes = {{45, 256, 64}, {70, 128, 32}, {33, 384, 128}, {1, 64, 64}, {100, 512, 64}};
+        for (int[] sh : shapes) {
+            int out = sh[0], in = sh[1], group = sh[2];
+            float[] w = new float[out * in];
+            for (int i = 0; i < w.length; i++) w[i] = (float) (rnd.nextGaussian() * 0.5 + (i % 5 == 0 ? 0.4 : 0));
+            W4A8Linear lin = W4A8Linear.rtn(w, out, in, group, null, "w4a8:group=" + group);
+            int rows = 16;
+            float[] x = new float[rows * in];
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < in; i++) x[i] = i % 2 == 0 ? 1f : -1f;   // row 0: every code +-127
+            float[] y = new float[rows * out];
+            lin.forward(x, rows, y);
+            double[] ref = reference(lin.weights(), ActivationQuant.quantize(x, rows, GroupLayout.perRow(in)), rows, null);
+            for (int r = 0; r < rows; r++) {
+                double max = 0;
+                for (int o = 0; o < out; o++) max = Math.max(max, Math.abs(ref[r * out + o]));
+                for (int o = 0; o < out; o++)
+                    assertThat(Math.abs(y[r * out + o] - ref[r * out + o])).as("%dx%d group %d, row %d, output %d", out, in, group, r, o).isLessThan(2e-6 * max + 1e-6);
+                float[] one = new float[out];
+                lin.forward(java.util.Arrays.copyOfRange(x, r * in, (r + 1) * in), 1, one);
+                assertThat(one).as("row %d alone vs in the batch", r).isEqualTo(java.util.Arrays.copyOfRange(y, r * out, (r + 1) * out));
+            }
+        }
+    }
+
     @Test
     void weightsAreInt4GroupLinearsBytesAndActOrderIsRefused() {
         Random rnd = new Random(3);

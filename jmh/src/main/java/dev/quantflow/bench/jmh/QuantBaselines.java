@@ -1,12 +1,15 @@
 package dev.quantflow.bench.jmh;
 
 import dev.quantflow.engine.compute.Int8Kernels;
+import dev.quantflow.engine.compute.PanelMatmul;
 import dev.quantflow.engine.compute.Parallel;
 import dev.quantflow.engine.compute.VectorMath;
 import dev.quantflow.engine.quant.ActivationQuant;
 import dev.quantflow.engine.quant.GroupLayout;
 import dev.quantflow.engine.quant.Int4Packing;
 import dev.quantflow.engine.quant.QuantizedMatrix;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -266,4 +269,64 @@ final class QuantBaselines {
             }
         });
     }
+
+    /**
+     * Q4_0Linear before h-q4i (BlockLinear over the file's blocks): activations rounded to q8_0
+     * floats, one 18-byte block at a time widened to floats and FMA'd, a lane reduction per row;
+     * a batch decodes each panel of rows to fp32 and runs PanelMatmul over it.
+     */
+    static void q4_0(MemorySegment w, int out, int in, float[] input, int rows, float[] y) {
+        float[] x = new float[rows * in];
+        for (int b = 0; b < rows * in / 32; b++) {   // Q8Activations.q8_0
+            int o = b * 32;
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(input[o + j]));
+            if (amax == 0) continue;
+            float d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f)), id = 127f / amax;
+            for (int j = 0; j < 32; j++) x[o + j] = d * (float) Math.rint(input[o + j] * id);
+        }
+        long rowBytes = (long) in / 32 * 18;
+        if (rows == 1) {
+            Parallel.range(out, in, (s, e) -> {
+                for (int o = s; o < e; o++) y[o] = q4_0Dot(w, o * rowBytes, in, x);
+            });
+            return;
+        }
+        PanelMatmul.forward(out, in, in, (o, dst, off) -> q4_0Dequantize(w, o * rowBytes, in, dst, off), null, x, rows, y);
+    }
+
+    private static float q4_0Dot(MemorySegment w, long rowOff, int in, float[] x) {
+        FloatVector acc = FloatVector.zero(F);
+        int blocks = in / 32, parts = 16 / L;
+        for (int b = 0; b < blocks; b++) {
+            long base = rowOff + (long) b * 18;
+            ByteVector q = ByteVector.fromMemorySegment(ByteVector.SPECIES_128, w, base + 2, ByteOrder.LITTLE_ENDIAN);
+            ByteVector lo = q.and((byte) 0xF).sub((byte) 8), hi = q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
+            int xb = b * 32;
+            FloatVector s = FloatVector.zero(F);
+            for (int part = 0; part < parts; part++) {
+                s = ((FloatVector) lo.convertShape(VectorOperators.B2F, F, part)).fma(FloatVector.fromArray(F, x, xb + part * L), s);
+                s = ((FloatVector) hi.convertShape(VectorOperators.B2F, F, part)).fma(FloatVector.fromArray(F, x, xb + 16 + part * L), s);
+            }
+            acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, base))), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    private static void q4_0Dequantize(MemorySegment w, long rowOff, int in, float[] dst, int off) {
+        int blocks = in / 32, parts = 16 / L;
+        for (int b = 0; b < blocks; b++) {
+            long base = rowOff + (long) b * 18;
+            ByteVector q = ByteVector.fromMemorySegment(ByteVector.SPECIES_128, w, base + 2, ByteOrder.LITTLE_ENDIAN);
+            ByteVector lo = q.and((byte) 0xF).sub((byte) 8), hi = q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, base)));
+            int o = off + b * 32;
+            for (int part = 0; part < parts; part++) {
+                ((FloatVector) lo.convertShape(VectorOperators.B2F, F, part)).mul(d).intoArray(dst, o + part * L);
+                ((FloatVector) hi.convertShape(VectorOperators.B2F, F, part)).mul(d).intoArray(dst, o + 16 + part * L);
+            }
+        }
+    }
+
+    private static final java.lang.foreign.ValueLayout.OfShort I16 = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 }

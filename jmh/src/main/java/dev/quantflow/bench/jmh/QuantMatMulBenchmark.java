@@ -2,6 +2,7 @@ package dev.quantflow.bench.jmh;
 
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.KernelMemory;
+import dev.quantflow.engine.gguf.block.Q4_0Linear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.PanelMatmul;
 import dev.quantflow.engine.compute.Parallel;
@@ -17,6 +18,8 @@ import dev.quantflow.engine.quant.Int8Linear;
 import dev.quantflow.engine.quant.IntRange;
 import dev.quantflow.engine.quant.QuantizedMatrix;
 import dev.quantflow.engine.quant.RangeMethod;
+import dev.quantflow.engine.quant.W4A8Linear;
+import dev.quantflow.engine.quant.W4A8LinearOld;
 import dev.quantflow.engine.quant.W8A8DynamicLinear;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -65,7 +68,7 @@ public class QuantMatMulBenchmark {
     public int threads;
 
     @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
-            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "nf4", "fp4", "q8_0", "q8_0Old"})
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "nf4", "fp4", "q8_0", "q8_0Old", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
     public String kernel;
 
     int out, in, next;
@@ -87,11 +90,11 @@ public class QuantMatMulBenchmark {
         SplittableRandom rnd = new SplittableRandom(42);
         float[] w = new float[out * in];
         for (int i = 0; i < w.length; i++) w[i] = (float) (rnd.nextDouble() * 2 - 1) * 0.035f;
-        boolean int4 = kernel.startsWith("w4a16");
+        boolean int4 = kernel.startsWith("w4a16") || kernel.startsWith("w4a8");
         boolean gguf = kernel.startsWith("q8_0");   // GGUF Q8_0 blocks (random codes and scales), not quantized from w
         boolean baseline = kernel.endsWith("Old") || kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked");
         if ((kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked")) && rows != 1) throw new IllegalArgumentException(kernel + " is a decode kernel: rows must be 1");
-        int group = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a16") ? 128 : in;
+        int group = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a16") ? 128 : kernel.startsWith("w4a8") ? 64 : in;
         QuantizedMatrix m = kernel.equals("bf16") || kernel.equals("nf4") || kernel.equals("fp4") || gguf ? null
                 : QuantizedMatrix.quantize(w, out, in, int4 ? IntRange.INT4_ASYM : IntRange.INT8_SYM, group, RangeMethod.MIN_MAX);
         weightBytes = bytesPerCall(kernel, out, in);
@@ -118,10 +121,26 @@ public class QuantMatMulBenchmark {
                 case "w4a16g128Old", "w4a16g32Old", "w4a16g128FourStreams", "w4a16g32FourStreams" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
                 case "q8_0" -> linears[c] = new Q8_0Linear(Q8_0Baseline.randomBlocks(out, in, rnd, arena), out, in);
                 case "q8_0Old" -> q8_0Old[c] = new Q8_0Baseline(Q8_0Baseline.randomBlocks(out, in, rnd, arena), out, in);
+                case "w4a8" -> linears[c] = new W4A8Linear(new Int4GroupLinear(mc, null, null, "w4a8"), "w4a8:group=64");
+                case "w4a8Old" -> linears[c] = new W4A8LinearOld(new Int4GroupLinear(mc, null, null, "w4a8"), "w4a8:group=64");
                 case "w8a16Unchunked" -> packed4[c] = QuantBaselines.interleave8Unchunked(mc.q(), out, in);
                 case "readNative" -> {   // bf16's bytes, filled (not left to fault in during the stream)
                     nativeCopies[c] = KernelMemory.weights(weightBytes);
                     nativeCopies[c].view().fill((byte) c);
+                }
+                case "q4_0", "q4_0Old" -> {   // random codes, small f16 scales (GGUF Q4_0 blocks)
+                    byte[] blocks = new byte[(int) weightBytes];
+                    for (int i = 0; i < blocks.length; i++) blocks[i] = (byte) rnd.nextInt();
+                    for (int at = 0; at < blocks.length; at += 18) {
+                        short f = Float.floatToFloat16((float) (rnd.nextDouble() * 1e-2));
+                        blocks[at] = (byte) f;
+                        blocks[at + 1] = (byte) (f >> 8);
+                    }
+                    if (kernel.equals("q4_0")) linears[c] = new Q4_0Linear(MemorySegment.ofArray(blocks), out, in);
+                    else {
+                        nativeCopies[c] = KernelMemory.weights(weightBytes);
+                        MemorySegment.copy(MemorySegment.ofArray(blocks), 0, nativeCopies[c].view(), 0, weightBytes);
+                    }
                 }
                 default -> { }
             }
@@ -139,8 +158,9 @@ public class QuantMatMulBenchmark {
         if (kernel.equals("read")) return (long) out * in;
         if (kernel.equals("nf4") || kernel.equals("fp4")) return (long) out * in / 2 + (long) out * in / 64;   // codes + 8-bit absmax (double quant)
         if (kernel.startsWith("q8_0")) return (long) out * in / 32 * 34;
-        if (!kernel.startsWith("w4a16")) return (long) out * in + 4L * out;
-        int g = kernel.startsWith("w4a16g32") ? 32 : 128;
+        if (kernel.startsWith("q4_0")) return (long) out * in / 32 * 18;
+        if (!kernel.startsWith("w4a16") && !kernel.startsWith("w4a8")) return (long) out * in + 4L * out;
+        int g = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a8") ? 64 : 128;
         return (long) out * in / 2 + 5L * out * ((in + g - 1) / g);
     }
 
@@ -175,6 +195,7 @@ public class QuantMatMulBenchmark {
             case "readNative" -> sink += (long) QuantBaselines.readNative(nativeCopies[c].view(), weightBytes);
             // the batched path before h-binv: the dense panel order over rows dequantized with their scale
             case "w8a16Panel" -> PanelMatmul.forward(out, in, in, ((RowDecodable) linears[c])::decodeRow, null, x, rows, y);
+            case "q4_0Old" -> QuantBaselines.q4_0(nativeCopies[c].view(), out, in, x, rows, y);
             default -> linears[c].forward(x, rows, y);
         }
     }

@@ -23,8 +23,11 @@ final class Q8Activations {
 
     /** The rows of x (rows, in), in a multiple of 32, replaced by their q8_0 quantization, in a new array. */
     static float[] q8_0(float[] x, int rows, int in) {
-        float[] d = new float[rows * in / Q8_0_BLOCK], out = q8_0Codes(x, rows, in, d);
-        for (int i = 0; i < out.length; i++) out[i] *= d[i / Q8_0_BLOCK];
+        byte[] q = new byte[rows * in];
+        float[] d = new float[rows * in / Q8_0_BLOCK];
+        q8_0(x, rows, in, q, d);
+        float[] out = new float[rows * in];
+        for (int i = 0; i < out.length; i++) out[i] = d[i / Q8_0_BLOCK] * q[i];
         return out;
     }
 
@@ -33,18 +36,25 @@ final class Q8Activations {
      * into d[b]: the parts an integer kernel keeps apart (Q8_0Kernels).
      */
     static float[] q8_0Codes(float[] x, int rows, int in, float[] d) {
+        byte[] q = new byte[rows * in];
+        q8_0(x, rows, in, q, d);
         float[] out = new float[rows * in];
+        for (int i = 0; i < out.length; i++) out[i] = q[i];
+        return out;
+    }
+
+    /** The q8_0 quantization of the rows of x (rows, in) as codes q (rows * in) and a scale d per block of 32 (0 for a zero block). */
+    static void q8_0(float[] x, int rows, int in, byte[] q, float[] d) {
         for (int b = 0; b < rows * in / Q8_0_BLOCK; b++) {
             int o = b * Q8_0_BLOCK;
             float amax = 0;
             for (int j = 0; j < Q8_0_BLOCK; j++) amax = Math.max(amax, Math.abs(x[o + j]));
             d[b] = 0f;
             if (amax == 0) continue;
-            float id = 127f / amax;
-            d[b] = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
-            for (int j = 0; j < Q8_0_BLOCK; j++) out[o + j] = (float) Math.rint(x[o + j] * id);
+            float s = Float.float16ToFloat(Float.floatToFloat16(amax / 127f)), id = 127f / amax;
+            d[b] = s;
+            for (int j = 0; j < Q8_0_BLOCK; j++) q[o + j] = (byte) Math.rint(x[o + j] * id);
         }
-        return out;
     }
 
     /** The rows of x (rows, in), in a multiple of 256, replaced by their Q8_K quantization, in a new array. */
