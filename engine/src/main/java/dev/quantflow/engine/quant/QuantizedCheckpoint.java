@@ -164,7 +164,8 @@ public final class QuantizedCheckpoint {
                 w.addInts(name + ".fp_columns", new long[] {cols.length}, cols);
                 w.addFloats(name + ".fp_weight", new long[] {cols.length, li.outFeatures()}, fp);
             }
-            case W4A8Linear w4 -> int4(w, name, w4.int4());
+            case W4A8Linear w4 ->   // packed into the int4 x int8 panels, it holds no Int4GroupLinear: the file keeps the int4 layout
+                    int4(w, name, w4.int4() != null ? w4.int4() : new Int4GroupLinear(w4.weights(), null, null, w4.scheme()));
             case Int4GroupLinear i4 -> {
                 int4(w, name, i4);
                 if (i4.permutation() != null) w.addInts(name + ".perm", new long[] {i4.inFeatures()}, i4.permutation());

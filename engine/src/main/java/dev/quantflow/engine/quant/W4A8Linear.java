@@ -124,8 +124,7 @@ public final class W4A8Linear implements Linear {
         return new W4A8Linear(Int4GroupLinear.rtn(weight, out, in, groupSize, bias, scheme), scheme);
     }
 
-    /** The int4 codes (unsigned), scales and zero points. */
-    /** The int4 weights as held (a writer stores their packed bytes). */
+    /** The int4 weights when held in Int4GroupLinear's layout (shapes the panels do not take); null when packed into panels. */
     Int4GroupLinear int4() {
         return w;
     }

@@ -5,6 +5,8 @@ import static dev.quantflow.engine.gguf.KQuantBlocks.f16;
 
 import dev.quantflow.engine.gguf.KQuantBlocks;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -49,8 +51,8 @@ public final class Q2_KLinear extends SuperBlockLinear {
                     int s = byteAt(w, sc + 8 * n + 2 * j + half);
                     float dl = d * (s & 15), ml = dmin * (s >>> 4);
                     for (int c = 16 * half; c < 16 * half + 16; c += L) {
-                        IntVector q = u8(w, qs + 32 * n + c).lanewise(VectorOperators.LSHR, 2 * j).and(3);
-                        toFloat(q).mul(dl).sub(ml).intoArray(dst, off + 128 * n + 32 * j + c);
+                        IntVector q = ((IntVector) ByteVector.fromMemorySegment(B, w, qs + 32 * n + c, LE).convertShape(VectorOperators.B2I, I, 0)).and(0xFF).lanewise(VectorOperators.LSHR, 2 * j).and(3);
+                        ((FloatVector) (q).convert(VectorOperators.I2F, 0)).mul(dl).sub(ml).intoArray(dst, off + 128 * n + 32 * j + c);
                     }
                 }
     }

@@ -5,6 +5,8 @@ import static dev.quantflow.engine.gguf.KQuantBlocks.f16;
 
 import dev.quantflow.engine.gguf.KQuantBlocks;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -51,9 +53,9 @@ public final class Q3_KLinear extends SuperBlockLinear {
                 for (int half = 0; half < 2; half++) {
                     float dl = d * KQuantBlocks.q3KScale(w, sc, 8 * n + 2 * j + half);
                     for (int c = 16 * half; c < 16 * half + 16; c += L) {
-                        IntVector q = u8(w, qs + 32 * n + c).lanewise(VectorOperators.LSHR, 2 * j).and(3);
-                        IntVector h = u8(w, hm + c).lanewise(VectorOperators.LSHR, 4 * n + j).and(1);
-                        toFloat(q.add(h.lanewise(VectorOperators.LSHL, 2)).sub(4)).mul(dl).intoArray(dst, off + 128 * n + 32 * j + c);
+                        IntVector q = ((IntVector) ByteVector.fromMemorySegment(B, w, qs + 32 * n + c, LE).convertShape(VectorOperators.B2I, I, 0)).and(0xFF).lanewise(VectorOperators.LSHR, 2 * j).and(3);
+                        IntVector h = ((IntVector) ByteVector.fromMemorySegment(B, w, hm + c, LE).convertShape(VectorOperators.B2I, I, 0)).and(0xFF).lanewise(VectorOperators.LSHR, 4 * n + j).and(1);
+                        ((FloatVector) (q.add(h.lanewise(VectorOperators.LSHL, 2)).sub(4)).convert(VectorOperators.I2F, 0)).mul(dl).intoArray(dst, off + 128 * n + 32 * j + c);
                     }
                 }
     }

@@ -5,6 +5,8 @@ import static dev.quantflow.engine.gguf.KQuantBlocks.f16;
 
 import dev.quantflow.engine.gguf.KQuantBlocks;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -51,9 +53,9 @@ public final class Q4_KLinear extends SuperBlockLinear {
             float d1 = d * KQuantBlocks.q4KScaleMin(w, sc, 2 * j, 0), m1 = dmin * KQuantBlocks.q4KScaleMin(w, sc, 2 * j, 4);
             float d2 = d * KQuantBlocks.q4KScaleMin(w, sc, 2 * j + 1, 0), m2 = dmin * KQuantBlocks.q4KScaleMin(w, sc, 2 * j + 1, 4);
             for (int c = 0; c < 32; c += L) {
-                IntVector v = u8(w, qs + 32 * j + c);
-                toFloat(v.and(15)).mul(d1).sub(m1).intoArray(dst, off + 64 * j + c);
-                toFloat(v.lanewise(VectorOperators.LSHR, 4)).mul(d2).sub(m2).intoArray(dst, off + 64 * j + 32 + c);
+                IntVector v = ((IntVector) ByteVector.fromMemorySegment(B, w, qs + 32 * j + c, LE).convertShape(VectorOperators.B2I, I, 0)).and(0xFF);
+                ((FloatVector) (v.and(15)).convert(VectorOperators.I2F, 0)).mul(d1).sub(m1).intoArray(dst, off + 64 * j + c);
+                ((FloatVector) (v.lanewise(VectorOperators.LSHR, 4)).convert(VectorOperators.I2F, 0)).mul(d2).sub(m2).intoArray(dst, off + 64 * j + 32 + c);
             }
         }
     }

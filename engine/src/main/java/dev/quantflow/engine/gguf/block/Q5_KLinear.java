@@ -5,6 +5,8 @@ import static dev.quantflow.engine.gguf.KQuantBlocks.f16;
 
 import dev.quantflow.engine.gguf.KQuantBlocks;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -49,11 +51,11 @@ public final class Q5_KLinear extends SuperBlockLinear {
             float d1 = d * KQuantBlocks.q4KScaleMin(w, sc, 2 * j, 0), m1 = dmin * KQuantBlocks.q4KScaleMin(w, sc, 2 * j, 4);
             float d2 = d * KQuantBlocks.q4KScaleMin(w, sc, 2 * j + 1, 0), m2 = dmin * KQuantBlocks.q4KScaleMin(w, sc, 2 * j + 1, 4);
             for (int c = 0; c < 32; c += L) {
-                IntVector v = u8(w, qs + 32 * j + c), h = u8(w, qh + c);
+                IntVector v = ((IntVector) ByteVector.fromMemorySegment(B, w, qs + 32 * j + c, LE).convertShape(VectorOperators.B2I, I, 0)).and(0xFF), h = ((IntVector) ByteVector.fromMemorySegment(B, w, qh + c, LE).convertShape(VectorOperators.B2I, I, 0)).and(0xFF);
                 IntVector lo = v.and(15).or(h.lanewise(VectorOperators.LSHR, 2 * j).and(1).lanewise(VectorOperators.LSHL, 4));
                 IntVector hi = v.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2 * j + 1).and(1).lanewise(VectorOperators.LSHL, 4));
-                toFloat(lo).mul(d1).sub(m1).intoArray(dst, off + 64 * j + c);
-                toFloat(hi).mul(d2).sub(m2).intoArray(dst, off + 64 * j + 32 + c);
+                ((FloatVector) (lo).convert(VectorOperators.I2F, 0)).mul(d1).sub(m1).intoArray(dst, off + 64 * j + c);
+                ((FloatVector) (hi).convert(VectorOperators.I2F, 0)).mul(d2).sub(m2).intoArray(dst, off + 64 * j + 32 + c);
             }
         }
     }

@@ -7,6 +7,8 @@ import dev.quantflow.engine.gguf.KQuantBlocks;
 import dev.quantflow.engine.model.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -55,16 +57,20 @@ public final class Q6_KLinear extends SuperBlockLinear {
         for (int n = 0; n < 2; n++) {
             long ql = at + 64 * n, qh = at + 128 + 32 * n, sc = at + 192 + 8 * n;
             for (int l = 0; l < 32; l += L) {
-                IntVector a = u8(w, ql + l), b = u8(w, ql + 32 + l), h = u8(w, qh + l);
+                // the loads and conversions are written out, not helper calls: in the head's big compiled loop C2 stopped
+                // inlining the helpers ("callee uses too much stack") and ran the Vector API's Java fallback (JFR)
+                IntVector a = ((IntVector) ByteVector.fromMemorySegment(B, w, ql + l, LE).convertShape(VectorOperators.B2I, I, 0)).and(0xFF);
+                IntVector b = ((IntVector) ByteVector.fromMemorySegment(B, w, ql + 32 + l, LE).convertShape(VectorOperators.B2I, I, 0)).and(0xFF);
+                IntVector h = ((IntVector) ByteVector.fromMemorySegment(B, w, qh + l, LE).convertShape(VectorOperators.B2I, I, 0)).and(0xFF);
                 int is = l / 16, o = off + 128 * n + l;
                 IntVector q1 = a.and(15).or(h.and(3).lanewise(VectorOperators.LSHL, 4));
                 IntVector q2 = b.and(15).or(h.and(12).lanewise(VectorOperators.LSHL, 2));
                 IntVector q3 = a.lanewise(VectorOperators.LSHR, 4).or(h.and(48));
                 IntVector q4 = b.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2).and(48));
-                toFloat(q1.sub(32)).mul(d * KQuantBlocks.q6KScale(w, sc + is)).intoArray(dst, o);
-                toFloat(q2.sub(32)).mul(d * KQuantBlocks.q6KScale(w, sc + is + 2)).intoArray(dst, o + 32);
-                toFloat(q3.sub(32)).mul(d * KQuantBlocks.q6KScale(w, sc + is + 4)).intoArray(dst, o + 64);
-                toFloat(q4.sub(32)).mul(d * KQuantBlocks.q6KScale(w, sc + is + 6)).intoArray(dst, o + 96);
+                ((FloatVector) (q1.sub(32)).convert(VectorOperators.I2F, 0)).mul(d * KQuantBlocks.q6KScale(w, sc + is)).intoArray(dst, o);
+                ((FloatVector) (q2.sub(32)).convert(VectorOperators.I2F, 0)).mul(d * KQuantBlocks.q6KScale(w, sc + is + 2)).intoArray(dst, o + 32);
+                ((FloatVector) (q3.sub(32)).convert(VectorOperators.I2F, 0)).mul(d * KQuantBlocks.q6KScale(w, sc + is + 4)).intoArray(dst, o + 64);
+                ((FloatVector) (q4.sub(32)).convert(VectorOperators.I2F, 0)).mul(d * KQuantBlocks.q6KScale(w, sc + is + 6)).intoArray(dst, o + 96);
             }
         }
     }

@@ -144,14 +144,4 @@ abstract class SuperBlockLinear implements RowDecodable {
         y[yo + 2 * ys] = VectorMath.sumLanes(a2.add(b2));
         y[yo + 3 * ys] = VectorMath.sumLanes(a3.add(b3));
     }
-
-    /** L unsigned bytes at byte off of a kernel segment, as int lanes 0..255. */
-    static IntVector u8(MemorySegment w, long off) {
-        IntVector v = (IntVector) ByteVector.fromMemorySegment(B, w, off, LE).convertShape(VectorOperators.B2I, I, 0);
-        return v.and(0xFF);
-    }
-
-    static FloatVector toFloat(IntVector v) {
-        return (FloatVector) v.convert(VectorOperators.I2F, 0);
-    }
 }
