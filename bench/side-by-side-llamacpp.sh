@@ -144,6 +144,7 @@ if [ "$SERVE" = 1 ]; then
   # gRPC's 50051 before) answered each other's load generator, or refused to start
   free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
   PORT_L="$(free_port)" PORT_Q="$(free_port)"
+  trap 'for p in ${LPID:-} ${QPID:-}; do kill "$p" 2>/dev/null || true; done' EXIT   # an aborted run leaves no server behind
   for r in $(seq 1 "$ROUNDS"); do
     say "round $r: serving, llama-server -np 16 (Q8_0) vs quantflow serve --quant w8a16"
     "$LB/llama-server" -m "$(gguf Q8_0)" -t "$THREADS" -np 16 -c $((16 * 256)) --port "$PORT_L" >>"$LOG" 2>&1 & LPID=$!
@@ -152,7 +153,8 @@ if [ "$SERVE" = 1 ]; then
       | python3 -c 'import json,sys
 for l in sys.stdin:
   d=json.loads(l); print("%s\t%s\t%s" % (d["concurrency"], d["tokens_per_second"], d["ttft_p50_ms"]))' \
-      | while IFS=$'\t' read -r c tps ttft; do rec "$r" "serve_tps_c$c" llama.cpp Q8_0 "$tps"; rec "$r" "serve_ttft_ms_c$c" llama.cpp Q8_0 "$ttft"; done
+      | while IFS=$'\t' read -r c tps ttft; do rec "$r" "serve_tps_c$c" llama.cpp Q8_0 "$tps"; rec "$r" "serve_ttft_ms_c$c" llama.cpp Q8_0 "$ttft"; done \
+      || say "llama-server: the load generator reported failed requests (its levels above are recorded; see $LOG)"
     kill "$LPID"; wait "$LPID" 2>/dev/null || true
     "$QF" serve --model "$HF" --quant w8a16 --port "$PORT_Q" --grpc-port -1 --max-seqs 16 >>"$LOG" 2>&1 & QPID=$!
     for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT_Q/health/ready" >/dev/null && break; sleep 1; done
@@ -160,7 +162,8 @@ for l in sys.stdin:
       | python3 -c 'import json,sys
 for l in sys.stdin:
   d=json.loads(l); print("%s\t%s\t%s" % (d["concurrency"], d["tokens_per_second"], d["ttft_p50_ms"]))' \
-      | while IFS=$'\t' read -r c tps ttft; do rec "$r" "serve_tps_c$c" quantflow w8a16 "$tps"; rec "$r" "serve_ttft_ms_c$c" quantflow w8a16 "$ttft"; done
+      | while IFS=$'\t' read -r c tps ttft; do rec "$r" "serve_tps_c$c" quantflow w8a16 "$tps"; rec "$r" "serve_ttft_ms_c$c" quantflow w8a16 "$ttft"; done \
+      || say "quantflow serve: the load generator reported failed requests (see $LOG)"
     kill "$QPID"; wait "$QPID" 2>/dev/null || true
   done
 fi
