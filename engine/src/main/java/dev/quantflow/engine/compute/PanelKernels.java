@@ -117,15 +117,15 @@ final class PanelKernels {
      * the last real one (computed, not stored), as in rows.
      */
     static void chain(MemorySegment w, long base, int b0, int b1, float[] x, int xo, int xstride, int rows, float[] acc, int ao, int rowStride) {
-        FloatVector z = FloatVector.zero(F);
-        FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
-        if (b0 > 0) {
-            a00 = FloatVector.fromArray(F, acc, ao);
-            a01 = FloatVector.fromArray(F, acc, ao + L);
-            if (rows > 1) { a10 = FloatVector.fromArray(F, acc, ao + rowStride); a11 = FloatVector.fromArray(F, acc, ao + rowStride + L); }
-            if (rows > 2) { a20 = FloatVector.fromArray(F, acc, ao + 2 * rowStride); a21 = FloatVector.fromArray(F, acc, ao + 2 * rowStride + L); }
-            if (rows > 3) { a30 = FloatVector.fromArray(F, acc, ao + 3 * rowStride); a31 = FloatVector.fromArray(F, acc, ao + 3 * rowStride + L); }
-        }
+        // every chain starts from a load (acc's partial sums, or the zero panel at b0 = 0), as in rows: a branch
+        // between a zero and a load keeps the accumulators boxed through the loop
+        float[] s = b0 > 0 ? acc : ZEROS;
+        int s0 = b0 > 0 ? ao : 0, ss = b0 > 0 ? rowStride : 0;
+        int s1 = rows > 1 ? s0 + ss : s0, s2 = rows > 2 ? s0 + 2 * ss : s1, s3 = rows > 3 ? s0 + 3 * ss : s2;
+        FloatVector a00 = FloatVector.fromArray(F, s, s0), a01 = FloatVector.fromArray(F, s, s0 + L);
+        FloatVector a10 = FloatVector.fromArray(F, s, s1), a11 = FloatVector.fromArray(F, s, s1 + L);
+        FloatVector a20 = FloatVector.fromArray(F, s, s2), a21 = FloatVector.fromArray(F, s, s2 + L);
+        FloatVector a30 = FloatVector.fromArray(F, s, s3), a31 = FloatVector.fromArray(F, s, s3 + L);
         int x1 = rows > 1 ? xo + xstride : xo, x2 = rows > 2 ? xo + 2 * xstride : x1, x3 = rows > 3 ? xo + 3 * xstride : x2;
         long step = 4L * P, half = 4L * L;
         for (int b = b0; b < b1; b++) {
