@@ -1,5 +1,7 @@
 package dev.quantflow.engine.gguf;
 
+import static dev.quantflow.engine.llama.StageSteps.forward;
+import static dev.quantflow.engine.llama.StageSteps.ints;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -10,7 +12,6 @@ import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.kv.BlockAllocator;
 import dev.quantflow.engine.kv.KvCache;
 import dev.quantflow.engine.kv.KvFormat;
-import dev.quantflow.engine.llama.BatchRows;
 import dev.quantflow.engine.llama.LayerWeights;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
@@ -140,21 +141,5 @@ class GgufAgainstLlamaCppTest {
             System.out.printf(Locale.ROOT, "%s: file %d bytes, tensors %d bytes, linears resident %d bytes, norms %d bytes (heap), header+vocab %d bytes%n",
                     file, fileBytes, tensors, linears, norms, fileBytes - tensors);
         }
-    }
-
-    static float[] forward(LlamaStage m, KvCache cache, int[] table, int[] tokens, int start) {
-        int[] pos = new int[tokens.length];
-        int[][] tables = new int[tokens.length][];
-        for (int i = 0; i < tokens.length; i++) {
-            pos[i] = start + i;
-            tables[i] = table;
-        }
-        return m.forward(null, new BatchRows(tokens, pos, tables), new int[] {tokens.length - 1}, cache);
-    }
-
-    static int[] ints(JsonNode a) {
-        int[] r = new int[a.size()];
-        for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
-        return r;
     }
 }

@@ -1,5 +1,7 @@
 package dev.quantflow.engine.kv;
 
+import static dev.quantflow.engine.llama.StageSteps.forward;
+import static dev.quantflow.engine.llama.StageSteps.ints;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -7,7 +9,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quantflow.engine.SharedData;
 import dev.quantflow.engine.compute.LinearFactory;
-import dev.quantflow.engine.llama.BatchRows;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
@@ -323,21 +324,5 @@ class F16KvCacheTest {
             assertThat(twin.worst).isGreaterThan(0).isLessThan(2e-2);
             assertThat(same).isEqualTo(cases);
         }
-    }
-
-    static float[] forward(LlamaStage m, KvCache cache, int[] table, int[] tokens, int start) {
-        int[] pos = new int[tokens.length];
-        int[][] tables = new int[tokens.length][];
-        for (int i = 0; i < tokens.length; i++) {
-            pos[i] = start + i;
-            tables[i] = table;
-        }
-        return m.forward(null, new BatchRows(tokens, pos, tables), new int[] {tokens.length - 1}, cache);
-    }
-
-    static int[] ints(JsonNode a) {
-        int[] r = new int[a.size()];
-        for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
-        return r;
     }
 }

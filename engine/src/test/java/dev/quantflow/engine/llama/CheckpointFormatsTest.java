@@ -103,8 +103,8 @@ class CheckpointFormatsTest {
         int[] prompt = {1, 403, 407, 261, 378, 432, 383, 286};
         assertThat(allLogits(sharded, prompt)).containsExactly(allLogits(STORIES, prompt));
         JsonNode c = referenceCases(64).get(1);
-        assertThat(ReferenceOutputsTest.greedy(sharded, ReferenceOutputsTest.ints(c.path("prompt_tokens")), 60))
-                .containsExactly(ReferenceOutputsTest.ints(c.path("generated_tokens")));
+        assertThat(ReferenceOutputsTest.greedy(sharded, StageSteps.ints(c.path("prompt_tokens")), 60))
+                .containsExactly(StageSteps.ints(c.path("generated_tokens")));
     }
 
     @Test
@@ -115,8 +115,8 @@ class CheckpointFormatsTest {
             assertThat(w.get("model.layers.0.mlp.down_proj.weight").dtype()).isEqualTo(DType.F16);
         }
         for (JsonNode c : referenceCases(64)) {
-            int[] expected = ReferenceOutputsTest.ints(c.path("generated_tokens"));
-            assertThat(ReferenceOutputsTest.greedy(f16, ReferenceOutputsTest.ints(c.path("prompt_tokens")), expected.length))
+            int[] expected = StageSteps.ints(c.path("generated_tokens"));
+            assertThat(ReferenceOutputsTest.greedy(f16, StageSteps.ints(c.path("prompt_tokens")), expected.length))
                     .as("f16 '%s'", c.path("prompt").asText()).containsExactly(expected);
         }
     }

@@ -1,5 +1,6 @@
 package dev.quantflow.engine.llama;
 
+import static dev.quantflow.engine.llama.StageSteps.ints;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -225,7 +226,7 @@ class LlamaFamilyVariantsTest {
                 int[] table = new BlockAllocator(8).ensure(new int[0], prompt.length + greedy.length, 16);
                 float[] logits = null;
                 for (int at = 0; at < prompt.length; at += chunk)
-                    logits = ReferenceOutputsTest.forward(stage, cache, table, Arrays.copyOfRange(prompt, at, Math.min(prompt.length, at + chunk)), at);
+                    logits = StageSteps.forward(stage, cache, table, Arrays.copyOfRange(prompt, at, Math.min(prompt.length, at + chunk)), at);
                 for (int i = 0; i < greedy.length; i++) {
                     JsonNode step = cs.path("steps").get(i);
                     for (JsonNode t : step.path("top5")) {
@@ -242,7 +243,7 @@ class LlamaFamilyVariantsTest {
                                 + " (reference top-1/top-2 margin " + step.path("margin").asDouble() + ")";
                     }
                     if (i + 1 < greedy.length)
-                        logits = ReferenceOutputsTest.forward(stage, cache, table, new int[] {greedy[i]}, prompt.length + i);
+                        logits = StageSteps.forward(stage, cache, table, new int[] {greedy[i]}, prompt.length + i);
                 }
             }
         }
@@ -287,11 +288,5 @@ class LlamaFamilyVariantsTest {
             Files.deleteIfExists(stdout);
             Files.deleteIfExists(stderr);
         }
-    }
-
-    private static int[] ints(JsonNode a) {
-        int[] r = new int[a.size()];
-        for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
-        return r;
     }
 }

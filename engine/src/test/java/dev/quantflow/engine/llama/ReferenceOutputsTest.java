@@ -1,5 +1,7 @@
 package dev.quantflow.engine.llama;
 
+import static dev.quantflow.engine.llama.StageSteps.forward;
+import static dev.quantflow.engine.llama.StageSteps.ints;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -35,19 +37,6 @@ class ReferenceOutputsTest {
             }
             return out;
         }
-    }
-
-    static float[] forward(LlamaStage m, F32KvCache cache, int[] table, int[] tokens, int start) {
-        int[] pos = new int[tokens.length];
-        int[][] tables = new int[tokens.length][];
-        for (int i = 0; i < tokens.length; i++) { pos[i] = start + i; tables[i] = table; }
-        return m.forward(null, new BatchRows(tokens, pos, tables), new int[] {tokens.length - 1}, cache);
-    }
-
-    static int[] ints(JsonNode a) {
-        int[] r = new int[a.size()];
-        for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
-        return r;
     }
 
     @Test
