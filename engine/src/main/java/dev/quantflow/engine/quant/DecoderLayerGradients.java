@@ -1,6 +1,7 @@
 package dev.quantflow.engine.quant;
 
 import dev.quantflow.engine.compute.Parallel;
+import dev.quantflow.engine.model.Fp8Format;
 import dev.quantflow.engine.model.LlamaConfig;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.VectorOperators;
@@ -66,13 +67,27 @@ public final class DecoderLayerGradients {
      * it quantized per token to int8 as W8A8DynamicLinear/W4A8Linear do, and the backward passes the
      * gradient straight through that rounding (the weight gradients use the quantized input).
      */
-    public record Params(double[] attnNorm, double[] ffnNorm, double[][] w, double[][] b, boolean[] int8Inputs) {
+    public record Params(double[] attnNorm, double[] ffnNorm, double[][] w, double[][] b, boolean[] int8Inputs, boolean[] e4m3Inputs) {
         public Params(double[] attnNorm, double[] ffnNorm, double[][] w, double[][] b) {
             this(attnNorm, ffnNorm, w, b, null);
         }
 
+        public Params(double[] attnNorm, double[] ffnNorm, double[][] w, double[][] b, boolean[] int8Inputs) {
+            this(attnNorm, ffnNorm, w, b, int8Inputs, null);
+        }
+
         boolean int8(int input) {
             return int8Inputs != null && int8Inputs[input];
+        }
+
+        /** Whether that input is quantized per token to e4m3 (Fp8W8A8Linear's activations), the gradient passed straight through. */
+        boolean e4m3(int input) {
+            return e4m3Inputs != null && e4m3Inputs[input];
+        }
+
+        double[] quantizeInput(int input, double[] x, int rows, int width) {
+            if (int8(input)) return int8PerToken(x, rows, width);
+            return e4m3(input) ? e4m3PerToken(x, rows, width) : x;
         }
     }
 
@@ -112,21 +127,21 @@ public final class DecoderLayerGradients {
         if (seqLen * (s.headDim() / 2) > cos.length) throw new IllegalArgumentException("sequences of " + seqLen + " exceed the RoPE table");
         double[] r1 = new double[n], n1 = rmsnorm(x, p.attnNorm(), n, d, s.eps(), r1);
         // a linear input that is quantized is kept quantized: the only other reader is the weight gradient
-        if (p.int8(IN_QKV)) n1 = int8PerToken(n1, n, d);
+        n1 = p.quantizeInput(IN_QKV, n1, n, d);
         double[] q = linear(n1, n, p, Q), k = linear(n1, n, p, K), v = linear(n1, n, p, V);
         rope(q, n, seqLen, s.heads(), false);
         rope(k, n, seqLen, s.kvHeads(), false);
         double[] prob = new double[seqs * s.heads() * seqLen * seqLen];
         double[] att = attention(q, k, v, seqs, seqLen, prob);
-        if (p.int8(IN_O)) att = int8PerToken(att, n, s.qDim());
+        att = p.quantizeInput(IN_O, att, n, s.qDim());
         double[] h = linear(att, n, p, O);
         for (int i = 0; i < h.length; i++) h[i] += x[i];
         double[] r2 = new double[n], n2 = rmsnorm(h, p.ffnNorm(), n, d, s.eps(), r2);
-        if (p.int8(IN_GATE_UP)) n2 = int8PerToken(n2, n, d);
+        n2 = p.quantizeInput(IN_GATE_UP, n2, n, d);
         double[] gate = linear(n2, n, p, GATE), up = linear(n2, n, p, UP);
         double[] m = new double[gate.length];
         for (int i = 0; i < m.length; i++) m[i] = silu(gate[i]) * up[i];
-        if (p.int8(IN_DOWN)) m = int8PerToken(m, n, s.hidden());
+        m = p.quantizeInput(IN_DOWN, m, n, s.hidden());
         double[] out = linear(m, n, p, DOWN);
         for (int i = 0; i < out.length; i++) out[i] += h[i];
         return new Activations(seqs, seqLen, x, r1, n1, q, k, v, prob, att, h, r2, n2, gate, up, m, out);
@@ -186,6 +201,22 @@ public final class DecoderLayerGradients {
             ActivationQuant a = ActivationQuant.quantize(row, 1, GroupLayout.perRow(width));
             float scale = a.scales()[0];
             for (int i = 0; i < width; i++) y[r * width + i] = (double) a.q()[i] * scale;
+        }
+        return y;
+    }
+
+    /**
+     * x (rows, width) through Fp8W8A8Linear's per-token e4m3 round trip, in float as the engine has
+     * it: scale max|x| / 448 per row, code encode(x / scale) (round to nearest even), back as code * scale.
+     */
+    static double[] e4m3PerToken(double[] x, int rows, int width) {
+        double[] y = new double[x.length];
+        float[] row = new float[width];
+        for (int r = 0; r < rows; r++) {
+            float max = 0f;
+            for (int i = 0; i < width; i++) max = Math.max(max, Math.abs(row[i] = (float) x[r * width + i]));
+            float scale = Fp8Matrix.scaleFor(max, Fp8Format.E4M3);
+            for (int i = 0; i < width; i++) y[r * width + i] = (double) Fp8Format.E4M3.decode(Fp8Format.E4M3.encode(row[i] / scale)) * scale;
         }
         return y;
     }

@@ -37,16 +37,73 @@ public record FourBitMatrix(FourBitCode code, int rows, int cols, int blockSize,
     }
 
     public static FourBitMatrix quantize(FourBitCode code, float[] w, int rows, int cols, int blockSize, boolean doubleQuant) {
+        return quantize(code, w, rows, cols, blockSize, doubleQuant, false);
+    }
+
+    /** Candidate block scales of the MSE search: absmax * (1 - i / MSE_GRID), i = 0 .. MSE_STEPS. */
+    static final int MSE_GRID = 100, MSE_STEPS = 30;
+
+    /**
+     * As bitsandbytes' quantize_4bit, or with mse each block's scale (the value stored where
+     * bitsandbytes stores the absmax) is the one of absmax * (1 - i/100), i = 0..30, whose nearest
+     * codes give the block the least squared error (absmax itself is a candidate, so no block's
+     * error rises; the shrunk ones clip the block's largest weights to buy finer steps for the
+     * rest, as llm-compressor's mse observer does for int). With double quantization the codes
+     * are then chosen again against the scale as dequantized, the one the kernel multiplies by.
+     * The stored layout is bitsandbytes' either way: a loader cannot tell the difference.
+     */
+    public static FourBitMatrix quantize(FourBitCode code, float[] w, int rows, int cols, int blockSize, boolean doubleQuant, boolean mse) {
         int n = w.length, nb = (n + blockSize - 1) / blockSize;
         float[] absmax = new float[nb];
         byte[] q = new byte[n];
         for (int b = 0; b < nb; b++) {
-            int end = Math.min(n, (b + 1) * blockSize);
-            for (int i = b * blockSize; i < end; i++) absmax[b] = Math.max(absmax[b], Math.abs(w[i]));
-            float inv = 1f / absmax[b];
-            for (int i = b * blockSize; i < end; i++) q[i] = (byte) code.nearest(Math.max(-1f, Math.min(1f, w[i] * inv)));
+            int from = b * blockSize, end = Math.min(n, (b + 1) * blockSize);
+            for (int i = from; i < end; i++) absmax[b] = Math.max(absmax[b], Math.abs(w[i]));
+            if (mse) absmax[b] = mseScale(code, w, from, end, absmax[b]);
+            codes(code, w, from, end, absmax[b], q);
         }
         if (!doubleQuant) return new FourBitMatrix(code, rows, cols, blockSize, q, absmax, null, null, null, 0f);
+        FourBitMatrix m = doubleQuantize(code, rows, cols, blockSize, q, absmax);
+        if (mse) for (int b = 0; b < nb; b++) codes(code, w, b * blockSize, Math.min(n, (b + 1) * blockSize), m.absmax(b), q);
+        return m;
+    }
+
+    /** bitsandbytes' rule for one block: each weight times 1/scale, clamped to [-1, 1], its nearest code. */
+    private static void codes(FourBitCode code, float[] w, int from, int end, float scale, byte[] q) {
+        float inv = 1f / scale;
+        for (int i = from; i < end; i++) q[i] = (byte) code.nearest(Math.max(-1f, Math.min(1f, w[i] * inv)));
+    }
+
+    /** The block's squared error (float64) with the given scale and its nearest codes, dequantized as the kernel does (code value * scale in fp32). */
+    static double blockError(FourBitCode code, float[] w, int from, int end, float scale) {
+        float[] t = code.table();
+        float inv = 1f / scale;
+        double e = 0;
+        for (int i = from; i < end; i++) {
+            double d = w[i] - (double) (t[code.nearest(Math.max(-1f, Math.min(1f, w[i] * inv)))] * scale);
+            e += d * d;
+        }
+        return e;
+    }
+
+    private static float mseScale(FourBitCode code, float[] w, int from, int end, float absmax) {
+        if (absmax == 0f) return absmax;
+        float best = absmax;
+        double bestErr = blockError(code, w, from, end, absmax);
+        for (int i = 1; i <= MSE_STEPS; i++) {
+            float s = (float) (absmax * (1 - i / (double) MSE_GRID));
+            double e = blockError(code, w, from, end, s);
+            if (e < bestErr) {
+                bestErr = e;
+                best = s;
+            }
+        }
+        return best;
+    }
+
+    /** QLoRA's double quantization of the block scales (absmax - mean, blockwise against the dynamic map). */
+    private static FourBitMatrix doubleQuantize(FourBitCode code, int rows, int cols, int blockSize, byte[] q, float[] absmax) {
+        int nb = absmax.length;
         double sum = 0;
         for (float a : absmax) sum += a;
         float offset = (float) (sum / nb);

@@ -95,11 +95,11 @@ public final class Gptq {
         final float[] scales;
         final byte[] q;
 
-        Fp8Grid(float[] weight, int out, int in, Fp8Format f, boolean perChannel) {
+        Fp8Grid(float[] weight, int out, int in, Fp8Format f, boolean perChannel, boolean mseScales) {
             this.f = f;
             this.in = in;
             this.perChannel = perChannel;
-            this.scales = Fp8Matrix.quantize(weight, out, in, f, perChannel).scales();
+            this.scales = (mseScales ? Fp8Matrix.quantizeMse(weight, out, in, f, perChannel) : Fp8Matrix.quantize(weight, out, in, f, perChannel)).scales();
             this.q = new byte[out * in];
         }
 
@@ -122,10 +122,67 @@ public final class Gptq {
         }
     }
 
+    /**
+     * bitsandbytes' NF4/FP4 blocks: the block scales (absmax or mse-searched, double-quantized as
+     * stored) fixed from the original weights before any column is rounded, each weight given the
+     * nearest code of its block's dequantized scale. The blocks run over the flattened tensor and
+     * may straddle rows; fixing them up front (as act-order's static groups) makes that harmless.
+     */
+    static final class FourBitGrid implements Grid {
+        private final FourBitMatrix start;
+        private final float[] scale;
+        final byte[] q;
+
+        FourBitGrid(FourBitMatrix start) {
+            this.start = start;
+            this.scale = new float[start.blocks()];
+            for (int b = 0; b < scale.length; b++) scale[b] = start.absmax(b);
+            this.q = new byte[start.q().length];
+        }
+
+        public int groupSize() {
+            return start.cols();
+        }
+
+        public void setGroup(double[][] w, int grp, int from, int to) {
+            // the block scales are the original weights' (set in the constructor)
+        }
+
+        public double round(int o, int col, int grp, double value) {
+            int i = o * start.cols() + col;
+            float s = scale[i / start.blockSize()];
+            int code = start.code().nearest(Math.max(-1f, Math.min(1f, (float) value * (1f / s))));
+            q[i] = (byte) code;
+            return start.code().table()[code] * s;
+        }
+
+        FourBitMatrix matrix() {
+            return new FourBitMatrix(start.code(), start.rows(), start.cols(), start.blockSize(), q, start.absmaxFp32(), start.absmaxQ(),
+                    start.absmaxMap(), start.absmaxScales(), start.absmaxOffset());
+        }
+    }
+
+    /** GPTQ onto bitsandbytes' 4-bit blocks (columns in input order), the block scales those of {@link FourBitMatrix#quantize}. */
+    public static FourBitMatrix quantizeFourBit(float[] weight, int out, int in, double[] hessian, FourBitCode code, int block, boolean doubleQuant,
+                                                boolean mseScales, double percDamp) {
+        FourBitGrid grid = new FourBitGrid(FourBitMatrix.quantize(code, weight, out, in, block, doubleQuant, mseScales));
+        run(weight, out, in, hessian, grid, false, percDamp, null);
+        return grid.matrix();
+    }
+
     /** GPTQ onto the FP8 grid (columns in input order), scales as {@link Fp8Matrix#quantize}'s. */
     public static Fp8Matrix quantizeFp8(float[] weight, int out, int in, double[] hessian, Fp8Format f, boolean perChannel, double percDamp) {
-        Fp8Grid grid = new Fp8Grid(weight, out, in, f, perChannel);
-        run(weight, out, in, hessian, grid, false, percDamp, null);
+        return quantizeFp8(weight, out, in, hessian, f, perChannel, false, percDamp, null);
+    }
+
+    /**
+     * As above; mseScales: the scales of the mse observer ({@link Fp8Matrix#quantizeMse}) instead of
+     * absmax, fixed before any column is rounded; beforeRounding as in {@link #quantize}.
+     */
+    public static Fp8Matrix quantizeFp8(float[] weight, int out, int in, double[] hessian, Fp8Format f, boolean perChannel, boolean mseScales,
+                                        double percDamp, float[] beforeRounding) {
+        Fp8Grid grid = new Fp8Grid(weight, out, in, f, perChannel, mseScales);
+        run(weight, out, in, hessian, grid, false, percDamp, beforeRounding);
         return grid.matrix(out);
     }
 

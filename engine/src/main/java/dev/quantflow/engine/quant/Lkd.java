@@ -1,5 +1,6 @@
 package dev.quantflow.engine.quant;
 
+import dev.quantflow.engine.model.Fp8Format;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.engine.model.WeightStore;
@@ -40,10 +41,17 @@ public final class Lkd {
     public record LayerLoss(int layer, double before, double after) {}
 
     /** The trained linears, quantized (name -> codes on their grid), and each layer's losses. */
-    public record Result(Map<String, QuantizedMatrix> quantized, List<LayerLoss> losses) {}
+    public record Result(Map<String, QuantizedMatrix> quantized, Map<String, Fp8Matrix> fp8, List<LayerLoss> losses) {}
 
-    /** Where a linear's training starts: latent weights and the grid they are quantized on (fixed scales). */
-    public record Start(float[] latent, QuantizedMatrix grid) {}
+    /**
+     * Where a linear's training starts: latent weights and the grid they are quantized on (fixed
+     * scales): an integer one (grid), or for fp8-w8a8 the e4m3 codes' per-row scales (fp8Grid).
+     */
+    public record Start(float[] latent, QuantizedMatrix grid, Fp8Matrix fp8Grid) {
+        public Start(float[] latent, QuantizedMatrix grid) {
+            this(latent, grid, null);
+        }
+    }
 
     static final String[] SUFFIX = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
             "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
@@ -65,6 +73,7 @@ public final class Lkd {
         int n = seqs * st.seqLen(), d = c.hiddenSize();
         DecoderLayerGradients g = new DecoderLayerGradients(DecoderLayerGradients.Shape.of(c, invFreq), st.seqLen());
         Map<String, QuantizedMatrix> out = new LinkedHashMap<>();
+        Map<String, Fp8Matrix> outFp8 = new LinkedHashMap<>();
         List<LayerLoss> losses = new ArrayList<>();
         Progress progress = Progress.current();
         List<Integer> layers = new ArrayList<>();
@@ -79,17 +88,17 @@ public final class Lkd {
             double[] next = forwardAll(g, teacher, x, seqs, st.seqLen());
             if (layers.contains(l)) {
                 progress.update("lkd layer " + l, 0, st.steps(), "steps");
-                losses.add(trainLayer(g, weights, l, c, schemes, init, x, next, seqs, st, out, progress));
+                losses.add(trainLayer(g, weights, l, c, schemes, init, x, next, seqs, st, out, outFp8, progress));
                 progress.update("lkd", ++done, layers.size(), "layers");
             }
             x = next;
         }
-        return new Result(out, losses);
+        return new Result(out, outFp8, losses);
     }
 
     private static LayerLoss trainLayer(DecoderLayerGradients g, WeightStore weights, int l, LlamaConfig c, Map<String, QuantScheme> schemes,
                                         Map<String, Start> init, double[] x, double[] target, int seqs, Settings st,
-                                        Map<String, QuantizedMatrix> out, Progress progress) {
+                                        Map<String, QuantizedMatrix> out, Map<String, Fp8Matrix> outFp8, Progress progress) {
         var shape = g.shape();
         int d = c.hiddenSize(), rowsPerStep = Math.min(seqs, st.batch()) * st.seqLen();
         DecoderLayerGradients.Params fp = params(weights, l, c);
@@ -97,6 +106,7 @@ public final class Lkd {
         float[][] latent = new float[DecoderLayerGradients.LINEARS][];
         double[][] m = new double[sch.length][], v = new double[sch.length][];
         QuantizedMatrix[] grid = new QuantizedMatrix[sch.length];   // fixed scales: the grid of each trained linear
+        Fp8Matrix[] fp8 = new Fp8Matrix[sch.length];                // fp8-w8a8: its per-row e4m3 scales, always fixed
         for (int i = 0; i < sch.length; i++) {
             String name = LinearNames.layer(l, SUFFIX[i]);
             sch[i] = schemes.get(name);
@@ -105,10 +115,12 @@ public final class Lkd {
             if (sch[i].lkd()) {
                 m[i] = new double[latent[i].length];
                 v[i] = new double[latent[i].length];
-                if (st.fixedScales()) grid[i] = s0 != null ? s0.grid() : minMax(sch[i], latent[i], shape.out(i), shape.in(i));
+                if (sch[i] instanceof QuantScheme.Fp8W8A8 f)
+                    fp8[i] = s0 != null && s0.fp8Grid() != null ? s0.fp8Grid() : fp8Rtn(f, latent[i], shape.out(i), shape.in(i));
+                else if (st.fixedScales()) grid[i] = s0 != null ? s0.grid() : minMax(sch[i], latent[i], shape.out(i), shape.in(i));
             }
         }
-        double before = mseAll(g, student(fp, sch, latent, grid, shape), x, target, seqs, st.seqLen());
+        double before = mseAll(g, student(fp, sch, latent, grid, fp8, shape), x, target, seqs, st.seqLen());
         float[][] start = new float[sch.length][];
         for (int i = 0; i < sch.length; i++) start[i] = latent[i].clone();
         SplittableRandom random = new SplittableRandom(17 + l);
@@ -132,7 +144,7 @@ public final class Lkd {
                 System.arraycopy(x, src, xb, s * st.seqLen() * d, st.seqLen() * d);
                 System.arraycopy(target, src, tb, s * st.seqLen() * d, st.seqLen() * d);
             }
-            DecoderLayerGradients.Params p = student(fp, sch, latent, grid, shape);
+            DecoderLayerGradients.Params p = student(fp, sch, latent, grid, fp8, shape);
             var a = g.forward(p, xb, bs, st.seqLen());
             double[] dOut = new double[a.out().length];
             mse(a.out(), tb, dOut);
@@ -148,13 +160,15 @@ public final class Lkd {
                     w[j] -= (float) (st.lr() * (mi[j] / c1) / (Math.sqrt(vi[j] / c2) + eps));
                 }
                 if (grid[i] != null) clampToGrid(grid[i], w);
+                if (fp8[i] != null) clampToGrid(fp8[i], w);
             }
             if (step % 10 == 0 || step == st.steps()) progress.update("lkd layer " + l, step, st.steps(), "steps");
         }
-        double after = mseAll(g, student(fp, sch, latent, grid, shape), x, target, seqs, st.seqLen());
+        double after = mseAll(g, student(fp, sch, latent, grid, fp8, shape), x, target, seqs, st.seqLen());
         float[][] kept = after <= before ? latent : start;   // never worse than where it started
         for (int i = 0; i < sch.length; i++)
-            if (sch[i].lkd()) out.put(LinearNames.layer(l, SUFFIX[i]), grid[i] != null ? onGrid(grid[i], kept[i]) : minMax(sch[i], kept[i], shape.out(i), shape.in(i)));
+            if (fp8[i] != null) outFp8.put(LinearNames.layer(l, SUFFIX[i]), onGrid(fp8[i], kept[i]));
+            else if (sch[i].lkd()) out.put(LinearNames.layer(l, SUFFIX[i]), grid[i] != null ? onGrid(grid[i], kept[i]) : minMax(sch[i], kept[i], shape.out(i), shape.in(i)));
         return new LayerLoss(l, before, Math.min(before, after));
     }
 
@@ -168,6 +182,39 @@ public final class Lkd {
                 q[r * cols + c] = (byte) grid.range().quantize(w[r * cols + c], new IntRange.QParams(grid.scale(r, g), grid.zero(r, g)));
             }
         return new QuantizedMatrix(grid.range(), rows, cols, grid.layout(), q, grid.scales(), grid.zeros());
+    }
+
+    /** w on the e4m3 grid of grid's per-row scales (round to nearest even, saturating), as Fp8Matrix.quantize rounds. */
+    static Fp8Matrix onGrid(Fp8Matrix grid, float[] w) {
+        int rows = grid.rows(), cols = grid.cols();
+        float[] s = grid.scales();
+        byte[] q = new byte[rows * cols];
+        for (int r = 0; r < rows; r++)
+            for (int c = r * cols; c < (r + 1) * cols; c++) q[c] = grid.format().encode(w[c] / s[r]);
+        return new Fp8Matrix(grid.format(), rows, cols, q, s, grid.perChannel());
+    }
+
+    static float[] dequantize(Fp8Matrix m) {
+        float[] w = new float[m.rows() * m.cols()];
+        for (int r = 0; r < m.rows(); r++) for (int c = 0; c < m.cols(); c++) w[r * m.cols() + c] = m.dequantize(r, c);
+        return w;
+    }
+
+    /** Beyond +-max * scale e4m3 saturates: clamped there so the latent weights do not drift. */
+    static void clampToGrid(Fp8Matrix grid, float[] w) {
+        int cols = grid.cols();
+        for (int r = 0; r < grid.rows(); r++) {
+            float lim = grid.format().max * grid.scales()[r];
+            for (int c = r * cols; c < (r + 1) * cols; c++) w[c] = Math.max(-lim, Math.min(lim, w[c]));
+        }
+    }
+
+    /** fp8-w8a8's own round to nearest of w: absmax or the mse observer's scales (GPTQ's codes need the Hessian: only as a start). */
+    static Fp8Matrix fp8Rtn(QuantScheme.Fp8W8A8 f, float[] w, int out, int in) {
+        if (f.weights().gptq() && !f.lkd())
+            throw new IllegalArgumentException("lkd: a layer that is distilled takes fp8-w8a8 linears with weights=gptq only when they are distilled too");
+        return f.weights().mseScales() ? Fp8Matrix.quantizeMse(w, out, in, Fp8Format.E4M3, f.perChannelWeights())
+                : Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
     }
 
     /** Latent weights beyond their grid's range round to its end codes: clamped there so they do not drift. */
@@ -192,17 +239,35 @@ public final class Lkd {
             case QuantScheme.W4A8 q -> QuantizedMatrix.quantize(w, out, in, IntRange.INT4_ASYM, q.group(), RangeMethod.MIN_MAX);
             case QuantScheme.W4A16 q when q.lkd() || q.method() == QuantScheme.Int4Method.RTN ->
                     QuantizedMatrix.quantize(w, out, in, q.symmetric() ? IntRange.INT4_SYM : IntRange.INT4_ASYM, q.group(), RangeMethod.MIN_MAX);
-            default -> throw new IllegalArgumentException("lkd: a layer that is distilled needs every linear in fp32, w8a16, w8a8-dynamic, w4a8 or w4a16 (rtn, or any method with lkd=true); got " + s);
+            default -> throw new IllegalArgumentException("lkd: a layer that is distilled needs every linear in fp32, w8a16, w8a8-dynamic, w4a8, fp8-w8a8 or w4a16 (rtn, or any method with lkd=true); got " + s);
         };
     }
 
     /** The student's parameters: each linear's latent weights through its scheme's quantize-dequantize. */
     private static DecoderLayerGradients.Params student(DecoderLayerGradients.Params fp, QuantScheme[] sch, float[][] latent, QuantizedMatrix[] grid,
-                                                        DecoderLayerGradients.Shape shape) {
+                                                        Fp8Matrix[] fp8, DecoderLayerGradients.Shape shape) {
         double[][] w = new double[sch.length][];
         for (int i = 0; i < sch.length; i++)
-            w[i] = toDouble(grid[i] != null ? onGrid(grid[i], latent[i]).dequantize() : fakeQuantize(sch[i], latent[i], shape.out(i), shape.in(i)));
-        return new DecoderLayerGradients.Params(fp.attnNorm(), fp.ffnNorm(), w, fp.b(), int8Inputs(sch));
+            w[i] = toDouble(fp8[i] != null ? dequantize(onGrid(fp8[i], latent[i])) : grid[i] != null ? onGrid(grid[i], latent[i]).dequantize()
+                    : fakeQuantize(sch[i], latent[i], shape.out(i), shape.in(i)));
+        return new DecoderLayerGradients.Params(fp.attnNorm(), fp.ffnNorm(), w, fp.b(), int8Inputs(sch), e4m3Inputs(sch));
+    }
+
+    /** Which inputs the engine quantizes per token to e4m3 (fp8-w8a8, per-token activations); shared inputs must agree, as for int8. */
+    static boolean[] e4m3Inputs(QuantScheme[] sch) {
+        boolean[] in = new boolean[DecoderLayerGradients.INPUTS];
+        Boolean[] seen = new Boolean[DecoderLayerGradients.INPUTS];
+        for (int i = 0; i < sch.length; i++) {
+            boolean q = sch[i] instanceof QuantScheme.Fp8W8A8 f && f.act() == Fp8W8A8Linear.Act.TOKEN;
+            if (sch[i] instanceof QuantScheme.Fp8W8A8 f && f.act() != Fp8W8A8Linear.Act.TOKEN)
+                throw new IllegalArgumentException("lkd: fp8-w8a8 in a distilled layer needs per-token activations (act=token); " + SUFFIX[i] + " is " + sch[i]);
+            int k = DecoderLayerGradients.inputOf(i);
+            if (seen[k] != null && seen[k] != q)
+                throw new IllegalArgumentException("lkd: the linears reading one input (q/k/v, or gate/up) must all have e4m3 activations or none; " + SUFFIX[i] + " is " + sch[i]);
+            seen[k] = q;
+            in[k] = q;
+        }
+        return in;
     }
 
     /**
@@ -226,6 +291,7 @@ public final class Lkd {
 
     /** What the scheme's Linear computes with: fp32 as is, else the dequantized weights of its min-max quantization. */
     static float[] fakeQuantize(QuantScheme s, float[] w, int out, int in) {
+        if (s instanceof QuantScheme.Fp8W8A8 f) return dequantize(fp8Rtn(f, w, out, in));
         return s instanceof QuantScheme.Fp32 ? w : minMax(s, w, out, in).dequantize();
     }
 

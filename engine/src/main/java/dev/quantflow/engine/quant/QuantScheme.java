@@ -168,7 +168,13 @@ public sealed interface QuantScheme {
     }
 
     /** How FP8 W8A8's weight codes are chosen: round to nearest with absmax scales, with MSE-searched scales, or by GPTQ onto the e4m3 grid. */
-    enum Fp8Weights { RTN, MSE, GPTQ }
+    enum Fp8Weights {
+        RTN, MSE, GPTQ, /** GPTQ on the scales of the mse observer (instead of absmax). */ GPTQ_MSE;
+
+        boolean gptq() { return this == GPTQ || this == GPTQ_MSE; }
+        boolean mseScales() { return this == MSE || this == GPTQ_MSE; }
+        String param() { return name().toLowerCase(Locale.ROOT).replace('_', '-'); }
+    }
 
     /**
      * FP8 W8A8: e4m3 weights and e4m3 activations, scaled per token (dynamic), per tensor (dynamic)
@@ -177,24 +183,37 @@ public sealed interface QuantScheme {
      * after SmoothQuant's migration with smooth = alpha (NaN: none). The loaded layer is the same
      * format whatever chose its codes.
      */
-    record Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act, Fp8Weights weights, float smooth) implements QuantScheme {
+    record Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act, Fp8Weights weights, float smooth, Lkd.Settings lkdSettings) implements QuantScheme {
+        public Fp8W8A8 {
+            if (lkdSettings != null && act != Fp8W8A8Linear.Act.TOKEN)
+                throw new IllegalArgumentException("fp8-w8a8 with lkd=true needs per-token activations (act=token), the ones the student sees");
+        }
         public Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act) {
             this(perChannelWeights, act, Fp8Weights.RTN, Float.NaN);
         }
+        public Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act, Fp8Weights weights, float smooth) {
+            this(perChannelWeights, act, weights, smooth, null);
+        }
         public String name() { return "fp8-w8a8"; }
         public boolean smoothed() { return !Float.isNaN(smooth); }
-        @Override public boolean needsCalibration() { return act == Fp8W8A8Linear.Act.STATIC || weights == Fp8Weights.GPTQ || smoothed(); }
+        @Override public boolean needsCalibration() { return act == Fp8W8A8Linear.Act.STATIC || weights.gptq() || smoothed() || lkd(); }
         @Override public String toString() {
             String p = (act == Fp8W8A8Linear.Act.TOKEN ? "" : ",act=" + act.name().toLowerCase(Locale.ROOT)) + (perChannelWeights ? "" : ",scale=tensor")
-                    + (weights == Fp8Weights.RTN ? "" : ",weights=" + weights.name().toLowerCase(Locale.ROOT)) + (smoothed() ? ",smooth=" + fmt(smooth) : "");
+                    + (weights == Fp8Weights.RTN ? "" : ",weights=" + weights.param()) + (smoothed() ? ",smooth=" + fmt(smooth) : "") + lkdString(lkdSettings);
             return p.isEmpty() ? name() : name() + ":" + p.substring(1);
         }
     }
 
     /** bitsandbytes 4-bit weight-only, NF4 or FP4 codes: absmax blocks of B weights; double quantization stores the absmax in 8 bits. */
-    record FourBit(FourBitCode code, int block, boolean doubleQuant) implements QuantScheme {
+    record FourBit(FourBitCode code, int block, boolean doubleQuant, boolean mseScale, boolean gptq) implements QuantScheme {
+        public FourBit(FourBitCode code, int block, boolean doubleQuant) {
+            this(code, block, doubleQuant, false, false);
+        }
         public String name() { return code.schemeName(); }
-        @Override public String toString() { return name() + ":block=" + block + (doubleQuant ? "" : ",double-quant=false"); }
+        @Override public boolean needsCalibration() { return gptq; }
+        @Override public String toString() {
+            return name() + ":block=" + block + (doubleQuant ? "" : ",double-quant=false") + (mseScale ? ",scale=mse" : "") + (gptq ? ",weights=gptq" : "");
+        }
     }
 
     /**
@@ -217,9 +236,9 @@ public sealed interface QuantScheme {
         String name = colon < 0 ? s : s.substring(0, colon);
         Map<String, String> p = params(colon < 0 ? "" : s.substring(colon + 1), spec);
         boolean distillable = name.startsWith("w4a16") || name.equals("w8a16") || name.equals("int8") || name.equals("w4a8")
-                || name.equals("w8a8-dynamic") || name.equals("w8a8");
+                || name.equals("w8a8-dynamic") || name.equals("w8a8") || name.equals("fp8-w8a8");
         if (!distillable && p.keySet().stream().anyMatch(k -> k.startsWith("lkd")))
-            throw new IllegalArgumentException("scheme '" + spec + "': lkd applies to w4a16-rtn, w4a16-gptq, w8a16, w4a8 and w8a8-dynamic");
+            throw new IllegalArgumentException("scheme '" + spec + "': lkd applies to w4a16-rtn, w4a16-gptq, w8a16, w4a8, w8a8-dynamic and fp8-w8a8");
         Lkd.Settings lkd = distillable ? lkd(p, spec) : null;
         QuantScheme q = switch (name) {
             case "fp32", "f32", "dense", "none" -> new Fp32();   // the weights in their stored dtype
@@ -247,12 +266,13 @@ public sealed interface QuantScheme {
                     Boolean.parseBoolean(p.getOrDefault("sym", "false")), lkd);
             case "fp8", "fp8-w8a16" -> new Fp8(choice(p, "format", Fp8Format.class, Fp8Format.E4M3, spec), perChannel(p, spec));
             case "fp8-w8a8" -> new Fp8W8A8(perChannel(p, spec), choice(p, "act", Fp8W8A8Linear.Act.class, Fp8W8A8Linear.Act.TOKEN, spec),
-                    choice(p, "weights", Fp8Weights.class, Fp8Weights.RTN, spec), p.containsKey("smooth") ? alpha(p, "smooth", spec) : Float.NaN);
+                    choice(p, "weights", Fp8Weights.class, Fp8Weights.RTN, spec), p.containsKey("smooth") ? alpha(p, "smooth", spec) : Float.NaN, lkd);
             case "q6_k", "q6k" -> new Q6K();
-            case "nf4", "fp4" -> new FourBit(FourBitCode.valueOf(name.toUpperCase(Locale.ROOT)), intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")));
+            case "nf4", "fp4" -> new FourBit(FourBitCode.valueOf(name.toUpperCase(Locale.ROOT)), intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")),
+                    blockScale(p.remove("scale"), spec), fourBitGptq(p.remove("weights"), spec));
             default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
                     + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5|search|search-model], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true, "
-                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, w4a8[:group=128,weights=rtn|gptq,lkd=true], w8a8-dynamic:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor,weights=rtn|mse|gptq,smooth=ALPHA], nf4|fp4[:block=64,double-quant=true], q6_k)");
+                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, w4a8[:group=128,weights=rtn|gptq,lkd=true], w8a8-dynamic:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor,weights=rtn|mse|gptq|gptq-mse,smooth=ALPHA,lkd=true], nf4|fp4[:block=64,double-quant=true,scale=absmax|mse,weights=rtn|gptq], q6_k)");
         };
         if (q instanceof W4A16) {   // read in the switch; another scheme given them is told below
             p.remove("act-order");
@@ -347,6 +367,20 @@ public sealed interface QuantScheme {
         }
     }
 
+    /** nf4/fp4 scale=absmax (bitsandbytes) or mse (each block's scale searched for the least squared error): true for mse. */
+    private static boolean blockScale(String v, String spec) {
+        if (v == null || v.equals("absmax")) return false;
+        if (v.equals("mse")) return true;
+        throw new IllegalArgumentException("scheme '" + spec + "': scale must be absmax or mse, got '" + v + "'");
+    }
+
+    /** nf4/fp4 weights=rtn (nearest code, bitsandbytes) or gptq (GPTQ onto the blocks' codes): true for gptq. */
+    private static boolean fourBitGptq(String v, String spec) {
+        if (v == null || v.equals("rtn")) return false;
+        if (v.equals("gptq")) return true;
+        throw new IllegalArgumentException("scheme '" + spec + "': weights must be rtn or gptq, got '" + v + "'");
+    }
+
     private static boolean perChannel(Map<String, String> p, String spec) {
         String v = p.remove("scale");
         if (v == null || v.equals("channel")) return true;
@@ -357,9 +391,9 @@ public sealed interface QuantScheme {
     private static <E extends Enum<E>> E choice(Map<String, String> p, String key, Class<E> type, E def, String spec) {
         String v = p.remove(key);
         if (v == null) return def;
-        for (E e : type.getEnumConstants()) if (e.name().equalsIgnoreCase(v)) return e;
+        for (E e : type.getEnumConstants()) if (e.name().replace('_', '-').equalsIgnoreCase(v)) return e;
         throw new IllegalArgumentException("scheme '" + spec + "': " + key + " must be one of " + java.util.Arrays.stream(type.getEnumConstants())
-                .map(e -> e.name().toLowerCase(Locale.ROOT)).toList() + ", got '" + v + "'");
+                .map(e -> e.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList() + ", got '" + v + "'");
     }
 
     private static LlmInt8Linear.FpSource fpSource(String v, String spec) {

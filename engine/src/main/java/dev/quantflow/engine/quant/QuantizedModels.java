@@ -208,14 +208,16 @@ public final class QuantizedModels {
         if (folding) progress.update("scale search", folds.size(), folds.size(), "folds");
         WeightStore store = edits.isEmpty() ? weights : edits.apply();
         List<Lkd.LayerLoss> lkdLosses = new java.util.ArrayList<>();
-        Map<String, QuantizedMatrix> distilled = schemes.values().stream().anyMatch(QuantScheme::lkd)
-                ? distill(c, store, schemes, stats, calibTokens.get(), lkdLosses) : Map.of();
+        Lkd.Result distilled = schemes.values().stream().anyMatch(QuantScheme::lkd)
+                ? distill(c, store, schemes, stats, calibTokens.get(), lkdLosses, foldOfInput, factors) : new Lkd.Result(Map.of(), Map.of(), List.of());
 
         Map<String, Linear> linears = new LinkedHashMap<>();
         Map<String, InputStats> st = stats;
         LinearFactory factory = (name, weight, bias) -> {
-            QuantizedMatrix trained = distilled.get(name);
-            Linear l = trained != null ? distilledLinear(schemes.get(name), trained, bias) : create(name, schemes.getOrDefault(name, new QuantScheme.Fp32()), weight, bias, st.get(LinearNames.inputKey(name)),
+            QuantizedMatrix trained = distilled.quantized().get(name);
+            Fp8Matrix trainedFp8 = distilled.fp8().get(name);
+            Linear l = trained != null ? distilledLinear(schemes.get(name), trained, bias)
+                    : trainedFp8 != null ? new Fp8W8A8Linear(trainedFp8, ((QuantScheme.Fp8W8A8) schemes.get(name)).act(), Float.POSITIVE_INFINITY, bias) : create(name, schemes.getOrDefault(name, new QuantScheme.Fp32()), weight, bias, st.get(LinearNames.inputKey(name)),
                     foldOfInput.get(LinearNames.inputKey(name)), factors);
             if (opt.trackLayerError() && !(l instanceof DenseLinear)) l = LayerErrorProbe.of(l, new DenseLinear(weight, bias));
             linears.put(name, l);
@@ -231,11 +233,19 @@ public final class QuantizedModels {
      * their min-max grid; returns the trained linears' codes, which become the scheme's usual
      * packed linears. The settings are those of the first distilled linear's scheme.
      */
-    private static Map<String, QuantizedMatrix> distill(LlamaConfig c, WeightStore store, Map<String, QuantScheme> schemes, Map<String, InputStats> stats, int[] tokens,
-                                       List<Lkd.LayerLoss> losses) {
+    private static Lkd.Result distill(LlamaConfig c, WeightStore store, Map<String, QuantScheme> schemes, Map<String, InputStats> stats, int[] tokens,
+                                       List<Lkd.LayerLoss> losses, Map<String, ChannelFold> foldOfInput, Map<String, float[]> factors) {
         Map<String, Lkd.Start> init = new LinkedHashMap<>();
         schemes.forEach((n, s) -> {
-            if (s.lkd() && gptq(s)) {
+            if (s.lkd() && s instanceof QuantScheme.Fp8W8A8 f && f.weights().gptq()) {
+                // GPTQ onto the e4m3 grid first, the weights as it rounded them the start (as for int4 below)
+                Tensor t = store.get(n + ".weight");
+                float[] start = new float[t.rows() * t.cols()];
+                String key = LinearNames.inputKey(n);
+                Fp8Matrix grid = Gptq.quantizeFp8(t.toFloatArray(), t.rows(), t.cols(), actualHessian(required(stats.get(key), n, s), foldOfInput.get(key), factors),
+                        Fp8Format.E4M3, f.perChannelWeights(), f.weights().mseScales(), Gptq.DEFAULT_DAMP, start);
+                init.put(n, new Lkd.Start(start, null, grid));
+            } else if (s.lkd() && gptq(s)) {
                 // the weights as GPTQ rounded them, error feedback included: they round to GPTQ's codes but sit
                 // inside their grid cells rather than on the grid points, where training could not move them
                 Tensor t = store.get(n + ".weight");
@@ -252,7 +262,7 @@ public final class QuantizedModels {
         float[] invFreq = Progress.during(Progress.NONE, () -> new LlamaStage(c, store, 0, 0, LinearFactory.DENSE).ropeInvFreq());
         Lkd.Result r = Lkd.distill(c, store, invFreq, schemes, init, tokens, settings);
         losses.addAll(r.losses());
-        return r.quantized();
+        return r;
     }
 
     /** A distilled linear in its scheme's format, from the trained codes. */
@@ -322,13 +332,16 @@ public final class QuantizedModels {
                 Fp8Matrix m = switch (f.weights()) {
                     case RTN -> Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
                     case MSE -> Fp8Matrix.quantizeMse(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
-                    case GPTQ -> Gptq.quantizeFp8(w, out, in, actualHessian(required(input, name, scheme), fold, factors), Fp8Format.E4M3, f.perChannelWeights(), Gptq.DEFAULT_DAMP);
+                    case GPTQ, GPTQ_MSE -> Gptq.quantizeFp8(w, out, in, actualHessian(required(input, name, scheme), fold, factors), Fp8Format.E4M3, f.perChannelWeights(),
+                            f.weights().mseScales(), Gptq.DEFAULT_DAMP, null);
                 };
                 yield new Fp8W8A8Linear(m, f.act(), f.act() == Fp8W8A8Linear.Act.STATIC
                         ? Fp8Matrix.scaleFor(actualMaxAbs(required(input, name, scheme), fold, factors), Fp8Format.E4M3) : Float.POSITIVE_INFINITY, bias);
             }
             case QuantScheme.Q6K q -> bias == null ? Q6_KLinear.quantize(weight) : new BiasedLinear(Q6_KLinear.quantize(weight), bias);
-            case QuantScheme.FourBit f -> new FourBitLinear(FourBitMatrix.quantize(f.code(), weight.toFloatArray(), out, in, f.block(), f.doubleQuant()), bias);
+            case QuantScheme.FourBit f -> new FourBitLinear(f.gptq()
+                    ? Gptq.quantizeFourBit(weight.toFloatArray(), out, in, required(input, name, scheme).hessian(), f.code(), f.block(), f.doubleQuant(), f.mseScale(), Gptq.DEFAULT_DAMP)
+                    : FourBitMatrix.quantize(f.code(), weight.toFloatArray(), out, in, f.block(), f.doubleQuant(), f.mseScale()), bias);
             case QuantScheme.W4A16 w -> switch (w.method()) {
                 case RTN -> Int4GroupLinear.rtn(weight, w.symmetric(), w.group(), bias, w.toString());   // packed row by row
                 case GPTQ -> new Int4GroupLinear(Gptq.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).hessian(),
@@ -347,7 +360,8 @@ public final class QuantizedModels {
     private static boolean gptq(QuantScheme s) {
         return s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.GPTQ
                 || s instanceof QuantScheme.W4A8 a && a.weights() == QuantScheme.Int4Method.GPTQ
-                || s instanceof QuantScheme.Fp8W8A8 f && f.weights() == QuantScheme.Fp8Weights.GPTQ;
+                || s instanceof QuantScheme.Fp8W8A8 f && f.weights().gptq()
+                || s instanceof QuantScheme.FourBit b && b.gptq();
     }
 
     /** The input's Hessian as this layer sees it after folding: x_j / s_j, so H_ij / (s_i s_j). */

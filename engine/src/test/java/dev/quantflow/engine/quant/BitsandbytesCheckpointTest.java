@@ -117,6 +117,51 @@ class BitsandbytesCheckpointTest {
         }
     }
 
+    /**
+     * Scales chosen by search (scale=mse) or codes by GPTQ (weights=gptq) are the same file format:
+     * the numpy reference reads our file and dequantizes it (bitsandbytes' dequantize_4bit) to our
+     * layers' weights bit for bit, and it reloads. What differs from bitsandbytes' own quantizer
+     * is only what was chosen: the packed codes, the stored scales and (double quantization) their
+     * mean and second level; no tensor missing, no dtype or shape or quant_state differing.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"nf4:scale=mse", "nf4:scale=mse,weights=gptq", "nf4:double-quant=false,scale=mse"})
+    void chosenScalesAndCodesAreStillBitsandbytesFiles(String scheme) throws Exception {
+        Path src = SharedData.path("models/stories260K");
+        try (LlamaModel m = LlamaModel.open(src)) {
+            int[] calib = TextTokens.load(SharedData.path("data/stories260K-calib.txt"), m.tokenizer(), 256);
+            QuantizedModels.Built b = QuantizedModels.build(m.config(), m.weights(), QuantPlan.parse(scheme, List.of()), Optional.of(calib), QuantizedModels.Options.DEFAULT);
+            QuantizedCheckpoint.save(b, src, tmp.resolve("bnb"), QuantizedCheckpoint.Format.BITSANDBYTES);
+            assertThat(python(SCRIPT.toString(), "check", src.toString(), tmp.resolve("bnb").toString(), tmp.resolve("numpy").toString())).isEmpty();
+            JsonNode result = new ObjectMapper().readTree(tmp.resolve("numpy/result.json").toFile());
+            assertThat(result.path("layers").asInt()).isEqualTo(7 * m.config().numLayers());
+            int chosen = 0;
+            for (JsonNode p : result.path("problems")) {
+                String s = p.asText();
+                assertThat(s).as("a format problem").matches(".*\\.weight(\\.absmax|\\.nested_absmax)?: \\d+ entries differ.*|.*nested_offset .* is not the absmax mean.*");
+                chosen++;
+            }
+            assertThat(chosen).as("the chosen scales differ from absmax somewhere").isPositive();
+            try (WeightStore numpy = WeightStore.open(tmp.resolve("numpy"))) {
+                for (String name : b.linears().keySet()) {
+                    if (name.equals("lm_head")) continue;
+                    FourBitMatrix q = ((FourBitLinear) b.format(name)).weights();
+                    float[] ref = numpy.get(name + ".weight").toFloatArray();
+                    for (int r = 0; r < q.rows(); r++)
+                        for (int c = 0; c < q.cols(); c++) assertThat(q.dequantize(r, c)).as("%s[%d,%d]", name, r, c).isEqualTo(ref[r * q.cols() + c]);
+                }
+            }
+            int[] text = TextTokens.load(SharedData.path("data/stories260K-eval.txt"), m.tokenizer(), 48);
+            float[] before = QuantizedCheckpointTest.logits(b.stage(), m, text);
+            try (LlamaModel q = LlamaModel.open(tmp.resolve("bnb"))) {
+                QuantizedModels.Built loaded = QuantizedModels.loadStored(q);
+                float[] after = QuantizedCheckpointTest.logits(loaded.stage(), q, text);
+                for (int i = 0; i < before.length; i++) assertThat(after[i]).isCloseTo(before[i], Offset.offset(1e-4f));
+                assertThat(loaded.weightBytes()).isEqualTo(b.weightBytes());
+            }
+        }
+    }
+
     @Test
     void theQuantStateJsonIsPythonsJsonDumps() {
         FourBitMatrix m = FourBitMatrix.quantize(FourBitCode.NF4, new float[] {0.5f, -0.25f, 0.125f, 1e-5f}, 2, 2, 64, true);

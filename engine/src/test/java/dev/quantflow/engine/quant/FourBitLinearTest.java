@@ -164,6 +164,109 @@ class FourBitLinearTest {
         for (int i = 0; i < codes.length; i++) assertThat(dst[i]).isEqualTo(code.table()[codes[i]] * 0.5f);
     }
 
+    /** Sum over the block of (w - dequantized)^2 in float64. */
+    private static double blockError(FourBitMatrix m, float[] w, int b) {
+        double e = 0;
+        for (int i = b * m.blockSize(); i < Math.min(w.length, (b + 1) * m.blockSize()); i++) {
+            double d = w[i] - (double) m.dequantize(i / m.cols(), i % m.cols());
+            e += d * d;
+        }
+        return e;
+    }
+
+    private static float[] heavyTailed(int n, long seed) {
+        Random r = new Random(seed);
+        float[] w = new float[n];
+        for (int i = 0; i < n; i++) w[i] = (float) (r.nextGaussian() * 0.05 * (i % 29 == 0 ? 4 : 1));   // a few large weights per block
+        for (int i = 0; i < 64; i++) w[3 * 64 + i] = 0;   // an all-zero block
+        return w;
+    }
+
+    @ParameterizedTest
+    @CsvSource({"NF4,64", "NF4,32", "FP4,64"})
+    void mseScalesNeverRaiseABlocksSquaredErrorAboveAbsmax(FourBitCode code, int block) {
+        int out = 40, in = 172;   // blocks straddle rows
+        float[] w = heavyTailed(out * in, block + 1);
+        FourBitMatrix abs = FourBitMatrix.quantize(code, w, out, in, block, false), mse = FourBitMatrix.quantize(code, w, out, in, block, false, true);
+        double totalAbs = 0, totalMse = 0;
+        int better = 0;
+        for (int b = 0; b < mse.blocks(); b++) {
+            double ea = blockError(abs, w, b), em = blockError(mse, w, b);
+            assertThat(em).as("block %d", b).isLessThanOrEqualTo(ea);
+            if (em < ea) better++;
+            totalAbs += ea;
+            totalMse += em;
+            // the stored scale is a shrunk absmax, and every weight the nearest code of its scaled value (float64)
+            assertThat(mse.absmax(b)).isBetween(abs.absmax(b) * 0.699f, abs.absmax(b));
+            for (int i = b * block; i < Math.min(w.length, (b + 1) * block) && mse.absmax(b) > 0; i++) {
+                double x = Math.max(-1, Math.min(1, w[i] / (double) mse.absmax(b))), best = Double.POSITIVE_INFINITY;
+                for (float c : code.table()) best = Math.min(best, Math.abs(c - x));
+                assertThat(Math.abs(code.table()[mse.q()[i]] - x)).isCloseTo(best, Offset.offset(1e-6));
+            }
+        }
+        assertThat(better).isGreaterThan(mse.blocks() / 2);
+        assertThat(totalMse).isLessThan(totalAbs * 0.95);
+        assertThat(mse.packedBytes()).isEqualTo(abs.packedBytes());
+    }
+
+    @ParameterizedTest
+    @CsvSource({"NF4,64", "FP4,64", "NF4,32"})
+    void mseScalesWithDoubleQuantizationPickCodesAgainstTheStoredScale(FourBitCode code, int block) {
+        int out = 48, in = 128;
+        float[] w = heavyTailed(out * in, block + 7);
+        FourBitMatrix abs = FourBitMatrix.quantize(code, w, out, in, block, true), mse = FourBitMatrix.quantize(code, w, out, in, block, true, true);
+        assertThat(mse.doubleQuant()).isTrue();
+        double totalAbs = 0, totalMse = 0;
+        for (int b = 0; b < mse.blocks(); b++) {
+            totalAbs += blockError(abs, w, b);
+            totalMse += blockError(mse, w, b);
+            float s = mse.absmax(b);   // the dequantized second level, what the kernel multiplies by
+            for (int i = b * block; i < (b + 1) * block; i++) {
+                double x = Math.max(-1, Math.min(1, w[i] / (double) s)), best = Double.POSITIVE_INFINITY;
+                for (float c : code.table()) best = Math.min(best, Math.abs(c - x));
+                assertThat(Math.abs(code.table()[mse.q()[i]] - x)).as("weight %d", i).isCloseTo(best, Offset.offset(1e-6));
+            }
+        }
+        assertThat(totalMse).isLessThan(totalAbs * 0.95);
+        assertThat(mse.packedBytes()).isEqualTo(abs.packedBytes());
+    }
+
+    @ParameterizedTest
+    @CsvSource({"NF4,false", "NF4,true", "FP4,true"})
+    void gptqOnTheFourBitBlocksBeatsRoundToNearestOnLayerOutput(FourBitCode code, boolean mse) {
+        int out = GptqTest.OUT, in = GptqTest.IN;
+        float[] w = QuantLinearTest.rand(out * in, 21, 0.1f), x = GptqTest.correlatedInputs(22);
+        InputStats stats = new InputStats(in, true, 0);
+        stats.record(x, GptqTest.N);
+        FourBitMatrix rtn = FourBitMatrix.quantize(code, w, out, in, 32, true, mse);
+        FourBitMatrix g = Gptq.quantizeFourBit(w, out, in, stats.hessian(), code, 32, true, mse, Gptq.DEFAULT_DAMP);
+        // the same stored scales (double-quantized, fixed before GPTQ); every weight a code of them; lower output error (float64)
+        assertThat(g.absmaxQ()).isEqualTo(rtn.absmaxQ());
+        assertThat(g.absmaxScales()).isEqualTo(rtn.absmaxScales());
+        assertThat(g.absmaxOffset()).isEqualTo(rtn.absmaxOffset());
+        float[] dg = new float[out * in], dr = new float[out * in];
+        for (int o = 0; o < out; o++)
+            for (int i = 0; i < in; i++) {
+                double ref = (double) code.table()[g.q()[o * in + i]] * g.absmax((o * in + i) / 32);
+                dg[o * in + i] = g.dequantize(o, i);
+                dr[o * in + i] = rtn.dequantize(o, i);
+                assertThat((double) dg[o * in + i]).isCloseTo(ref, Offset.offset(1e-6 * Math.abs(ref) + 1e-12));
+            }
+        assertThat(GptqTest.outputError(w, dg, x)).isLessThan(GptqTest.outputError(w, dr, x) * 0.9);
+    }
+
+    @Test
+    void schemeParsesTheBlockScaleAndWeightMethods() {
+        QuantScheme s = QuantScheme.parse("nf4:scale=mse,weights=gptq");
+        assertThat(s).isEqualTo(new QuantScheme.FourBit(FourBitCode.NF4, 64, true, true, true)).hasToString("nf4:block=64,scale=mse,weights=gptq");
+        assertThat(s.needsCalibration()).isTrue();
+        assertThat(QuantScheme.parse("nf4:scale=mse")).hasToString("nf4:block=64,scale=mse").matches(q -> !q.needsCalibration());
+        assertThat(QuantScheme.parse(QuantScheme.parse("fp4:block=32,double-quant=false,scale=mse").toString())).isEqualTo(new QuantScheme.FourBit(FourBitCode.FP4, 32, false, true, false));
+        assertThat(QuantScheme.parse("nf4:scale=absmax,weights=rtn")).isEqualTo(QuantScheme.parse("nf4"));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> QuantScheme.parse("nf4:scale=minmax")).hasMessageContaining("absmax or mse");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> QuantScheme.parse("nf4:weights=awq")).hasMessageContaining("rtn or gptq");
+    }
+
     @Test
     void schemeParses() {
         assertThat(QuantScheme.parse("nf4")).isEqualTo(new QuantScheme.FourBit(FourBitCode.NF4, 64, true));

@@ -117,6 +117,24 @@ class GptqTest {
     }
 
     @Test
+    void gptqOnTheMseObserversFp8ScalesKeepsThemAndBeatsTheirRoundToNearest() {
+        float[] w = QuantLinearTest.rand(OUT * IN, 16, 0.1f), x = correlatedInputs(17);
+        InputStats stats = new InputStats(IN, true, 0);
+        stats.record(x, N);
+        Fp8Matrix mse = Fp8Matrix.quantizeMse(w, OUT, IN, Fp8Format.E4M3, true);
+        float[] start = new float[OUT * IN];
+        Fp8Matrix g = Gptq.quantizeFp8(w, OUT, IN, stats.hessian(), Fp8Format.E4M3, true, true, Gptq.DEFAULT_DAMP, start);
+        assertThat(g.scales()).isEqualTo(mse.scales());
+        for (int o = 0; o < OUT; o++)
+            for (int i = 0; i < IN; i++) {   // the weight as GPTQ rounded it (error feedback included) rounds to its code
+                assertThat(g.q()[o * IN + i]).isEqualTo(Fp8Format.E4M3.encode(start[o * IN + i] / g.scales()[o]));
+                double ref = (double) Fp8Format.E4M3.decode(g.q()[o * IN + i]) * g.scales()[o];
+                assertThat((double) g.dequantize(o, i)).isCloseTo(ref, Offset.offset(1e-6 * Math.abs(ref)));
+            }
+        assertThat(outputError(w, dequantize(g), x)).isLessThan(outputError(w, dequantize(mse), x) * 0.9);
+    }
+
+    @Test
     void theIntGridThroughThePluggableCoreKeepsItsRange() {
         float[] w = QuantLinearTest.rand(OUT * IN, 13, 0.1f), x = correlatedInputs(14);
         InputStats stats = new InputStats(IN, true, 0);
@@ -158,6 +176,13 @@ class GptqTest {
         assertThat(f).hasToString("fp8-w8a8:weights=gptq,smooth=0.5");
         assertThat(f.needsCalibration()).isTrue();
         assertThat(QuantScheme.parse("fp8-w8a8:weights=mse").needsCalibration()).isFalse();
+        QuantScheme gm = QuantScheme.parse("fp8-w8a8:weights=gptq-mse,lkd=true,lkd-steps=50");
+        assertThat(gm).hasToString("fp8-w8a8:weights=gptq-mse,lkd=true,lkd-steps=50");
+        assertThat(QuantScheme.parse(gm.toString())).isEqualTo(gm);
+        assertThat(gm.lkd()).isTrue();
+        assertThat(QuantScheme.parse("fp8-w8a8:lkd=true").needsCalibration()).isTrue();
+        assertThatThrownBy(() -> QuantScheme.parse("fp8-w8a8:act=static,lkd=true")).hasMessageContaining("act=token");
+        assertThatThrownBy(() -> QuantScheme.parse("fp8-w8a8:weights=awq")).hasMessageContaining("gptq-mse");
         assertThat(QuantScheme.parse("fp8-w8a8:weights=rtn")).hasToString("fp8-w8a8").isEqualTo(new QuantScheme.Fp8W8A8(true, Fp8W8A8Linear.Act.TOKEN));
         assertThat(QuantScheme.parse("fp8-w8a8:act=static,scale=tensor,weights=mse,smooth=0.8")).hasToString("fp8-w8a8:act=static,scale=tensor,weights=mse,smooth=0.8");
         for (String s : new String[] {"fp8-w8a8:weights=gptq,smooth=0.5", "fp8-w8a8:act=tensor,weights=mse", "w4a8:group=64,weights=gptq", "w4a8:group=32,weights=gptq,lkd=true,lkd-steps=7"})

@@ -66,6 +66,59 @@ class LkdTest {
     }
 
     @Test
+    void fp8W8A8LkdDistilsOnTheE4m3GridWithE4m3ActivationsAndKeepsTheStartsScales() throws Exception {
+        Path dir = SharedData.path("models/stories260K");
+        Assumptions.assumeTrue(Files.isDirectory(dir), "stories260K absent");
+        try (LlamaModel m = LlamaModel.open(dir)) {
+            var c = m.config();
+            int[] calib = TextTokens.load(SharedData.path("data/stories260K-calib.txt"), m.tokenizer(), 512);
+            for (String scheme : List.of("fp8-w8a8:lkd=true,lkd-steps=30", "fp8-w8a8:weights=gptq-mse,lkd=true,lkd-steps=30")) {
+                QuantPlan plan = QuantPlan.parse(scheme, List.of());
+                var built = QuantizedModels.build(c, m.weights(), plan, Optional.of(calib), QuantizedModels.Options.DEFAULT);
+                assertThat(built.lkdLosses()).hasSize(c.numLayers());
+                for (Lkd.LayerLoss l : built.lkdLosses()) assertThat(l.after()).as(scheme + " layer " + l.layer()).isLessThanOrEqualTo(l.before());
+                assertThat(built.lkdLosses().stream().filter(l -> l.after() < 0.99 * l.before())).as(scheme + ": training lowered some layer's loss").isNotEmpty();
+                for (String n : List.of("model.layers.1.mlp.up_proj", "model.layers.2.self_attn.v_proj")) {
+                    var t = m.weights().get(n + ".weight");
+                    float[] w = t.toFloatArray();
+                    Fp8Matrix start = scheme.contains("gptq-mse") ? Fp8Matrix.quantizeMse(w, t.rows(), t.cols(), dev.quantflow.engine.model.Fp8Format.E4M3, true)
+                            : Fp8Matrix.quantize(w, t.rows(), t.cols(), dev.quantflow.engine.model.Fp8Format.E4M3, true);
+                    Fp8Matrix actual = ((Fp8W8A8Linear) built.format(n)).weights();
+                    assertThat(actual.scales()).as(n + ": the start's per-row scales").isEqualTo(start.scales());
+                    assertThat(actual.q()).as(n + ": trained codes").isNotEqualTo(start.q());
+                    assertThat(((Fp8W8A8Linear) built.format(n)).act()).isEqualTo(Fp8W8A8Linear.Act.TOKEN);
+                }
+            }
+        }
+    }
+
+    @Test
+    void e4m3InputsOfTheStudentAreFp8W8A8LinearsPerTokenRounding() {
+        QuantScheme[] sch = new QuantScheme[DecoderLayerGradients.LINEARS];
+        java.util.Arrays.fill(sch, QuantScheme.parse("fp8-w8a8:lkd=true"));
+        assertThat(Lkd.e4m3Inputs(sch)).containsExactly(true, true, true, true);
+        assertThat(Lkd.int8Inputs(sch)).containsExactly(false, false, false, false);
+        sch[1] = new QuantScheme.Fp32();
+        assertThatThrownBy(() -> Lkd.e4m3Inputs(sch)).hasMessageContaining("self_attn.k_proj");
+        // against the engine's layer: each row's e4m3 round trip is what Fp8W8A8Linear multiplies
+        java.util.Random r = new java.util.Random(5);
+        int rows = 3, width = 40;
+        double[] x = new double[rows * width];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextGaussian() * (i % 13 == 0 ? 30 : 1));
+        double[] y = DecoderLayerGradients.e4m3PerToken(x, rows, width);
+        var e = dev.quantflow.engine.model.Fp8Format.E4M3;
+        for (int row = 0; row < rows; row++) {
+            double max = 0;
+            for (int i = 0; i < width; i++) max = Math.max(max, Math.abs(x[row * width + i]));
+            for (int i = 0; i < width; i++) {
+                double v = x[row * width + i], s = max / 448;
+                assertThat(Math.abs(y[row * width + i] - v)).as("row %d col %d", row, i).isLessThanOrEqualTo(Math.abs(v) / 16 + s * Math.scalb(1.0, -9) + 1e-12);
+                assertThat(e.encode((float) (y[row * width + i] / (float) s))).isEqualTo(e.encode((float) v / (float) s));
+            }
+        }
+    }
+
+    @Test
     void int8InputsAreRefusedWhereASharedInputWouldBeHalfQuantized() {
         QuantScheme[] sch = new QuantScheme[DecoderLayerGradients.LINEARS];
         java.util.Arrays.fill(sch, QuantScheme.parse("w4a8:group=32"));
