@@ -33,7 +33,7 @@ class LkdTest {
         assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:lkd=true,lkd-scales=free")).hasMessageContaining("fixed or latent");
         assertThat(QuantScheme.parse("w4a16-rtn:group=64").lkd()).isFalse();
         assertThat(QuantScheme.parse("w8a16").needsCalibration()).isFalse();
-        assertThatThrownBy(() -> QuantScheme.parse("fp8-w8a8:lkd=true")).hasMessageContaining("lkd applies to");
+        assertThatThrownBy(() -> QuantScheme.parse("nf4:lkd=true")).hasMessageContaining("lkd applies to");
         assertThatThrownBy(() -> QuantScheme.parse("w4a16-awq:lkd=true")).hasMessageContaining("not awq");
         assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:lkd-steps=5")).hasMessageContaining("need lkd=true");
         assertThatThrownBy(() -> QuantScheme.parse("w4a16-rtn:lkd=yes")).hasMessageContaining("true or false");
