@@ -297,6 +297,318 @@ public final class Int8Kernels {
         dst[d + 7] += VectorMath.sumLanes(c7);
     }
 
+    /**
+     * Activation rows per tile of dotI8F32x8Rows: 4 x 6 chains + 6 x vectors + a weight vector fill
+     * 31 of AVX-512's 32 registers; 4 x 2 (11) on a narrower species (AVX2: 16 registers).
+     */
+    private static final int TILE_ROWS = F.length() >= 16 ? 6 : 2;
+
+    /**
+     * dotI8F32x8 for several activation rows: dst[d + r * dStride + j] += columns [from, to) of
+     * group row j times x row r (from x[xo + r * xStride]) for r < rows. Each weight block is
+     * widened once for a tile of up to TILE_ROWS activation rows and four weight rows (two passes over
+     * the group's chunk, the second from cache); each output is still one fma chain from zero over
+     * the blocks in order, reduced by sumLanes, as dotI8F32x8 sums it, so its bits do not depend on
+     * rows (batch invariance). Rows are cut into ceil(rows / TILE_ROWS) tiles of near-equal size (16: 5, 5,
+     * 6). Measured on QuantKernelAB 2048x5632, one thread (docs/BENCHMARKS.md "Multi-row int8 decode
+     * kernel"): per CPU-second 8 x 2 tiles (one pass) and 8 x 3 tiles were as fast at 8 rows and
+     * 0.8-0.95x at 3, 4 and 16 rows.
+     */
+    public static void dotI8F32x8Rows(byte[] w, int go, float[] x, int xo, int xStride, int rows, int from, int to, float[] dst, int d, int dStride) {
+        if (NARROW) {
+            for (int r = 0; r < rows; r++) dotI8F32x8(w, go, x, xo + r * xStride, from, to, dst, d + r * dStride);
+            return;
+        }
+        int tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
+        for (int t = 0, r = 0; t < tiles; t++) {
+            int k = (rows - r) / (tiles - t), xr = xo + r * xStride, dr = d + r * dStride;
+            for (int j0 = 0; j0 < ROWS; j0 += 4)
+                switch (k) {
+                    case 1 -> tile4x1(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride);
+                    case 2 -> tile4x2(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride);
+                    case 3 -> tile4x3(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride);
+                    case 4 -> tile4x4(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride);
+                    case 5 -> tile4x5(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride);
+                    default -> tile4x6(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride);
+                }
+            r += k;
+        }
+    }
+
+    /** dotI8F32x8Rows' tile (C2 keeps its chains, the x vectors and a weight vector in registers): weight rows [j0, j0 + 4) of the group times 1 activation rows, 4 chains. */
+    private static void tile4x1(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride) {
+        int K = F.length();
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        int x0 = xo;
+        int p = go + from * ROWS + j0 * K;
+        for (int i = from; i < to; i += K, p += ROWS * K) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector w0 = b2f(w, p);
+            a00 = w0.fma(v0, a00);
+            FloatVector w1 = b2f(w, p + K);
+            a01 = w1.fma(v0, a01);
+            FloatVector w2 = b2f(w, p + 2 * K);
+            a02 = w2.fma(v0, a02);
+            FloatVector w3 = b2f(w, p + 3 * K);
+            a03 = w3.fma(v0, a03);
+        }
+        dst[d + j0] += VectorMath.sumLanes(a00);
+        dst[d + j0 + 1] += VectorMath.sumLanes(a01);
+        dst[d + j0 + 2] += VectorMath.sumLanes(a02);
+        dst[d + j0 + 3] += VectorMath.sumLanes(a03);
+    }
+
+    /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 2 activation rows, 8 chains. */
+    private static void tile4x2(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride) {
+        int K = F.length();
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        int x0 = xo, x1 = xo + xStride;
+        int p = go + from * ROWS + j0 * K;
+        for (int i = from; i < to; i += K, p += ROWS * K) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector w0 = b2f(w, p);
+            a00 = w0.fma(v0, a00);
+            a10 = w0.fma(v1, a10);
+            FloatVector w1 = b2f(w, p + K);
+            a01 = w1.fma(v0, a01);
+            a11 = w1.fma(v1, a11);
+            FloatVector w2 = b2f(w, p + 2 * K);
+            a02 = w2.fma(v0, a02);
+            a12 = w2.fma(v1, a12);
+            FloatVector w3 = b2f(w, p + 3 * K);
+            a03 = w3.fma(v0, a03);
+            a13 = w3.fma(v1, a13);
+        }
+        dst[d + j0] += VectorMath.sumLanes(a00);
+        dst[d + j0 + 1] += VectorMath.sumLanes(a01);
+        dst[d + j0 + 2] += VectorMath.sumLanes(a02);
+        dst[d + j0 + 3] += VectorMath.sumLanes(a03);
+        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(a10);
+        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(a11);
+        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(a12);
+        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(a13);
+    }
+
+    /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 3 activation rows, 12 chains. */
+    private static void tile4x3(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride) {
+        int K = F.length();
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        int x0 = xo, x1 = xo + xStride, x2 = xo + 2 * xStride;
+        int p = go + from * ROWS + j0 * K;
+        for (int i = from; i < to; i += K, p += ROWS * K) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+            FloatVector w0 = b2f(w, p);
+            a00 = w0.fma(v0, a00);
+            a10 = w0.fma(v1, a10);
+            a20 = w0.fma(v2, a20);
+            FloatVector w1 = b2f(w, p + K);
+            a01 = w1.fma(v0, a01);
+            a11 = w1.fma(v1, a11);
+            a21 = w1.fma(v2, a21);
+            FloatVector w2 = b2f(w, p + 2 * K);
+            a02 = w2.fma(v0, a02);
+            a12 = w2.fma(v1, a12);
+            a22 = w2.fma(v2, a22);
+            FloatVector w3 = b2f(w, p + 3 * K);
+            a03 = w3.fma(v0, a03);
+            a13 = w3.fma(v1, a13);
+            a23 = w3.fma(v2, a23);
+        }
+        dst[d + j0] += VectorMath.sumLanes(a00);
+        dst[d + j0 + 1] += VectorMath.sumLanes(a01);
+        dst[d + j0 + 2] += VectorMath.sumLanes(a02);
+        dst[d + j0 + 3] += VectorMath.sumLanes(a03);
+        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(a10);
+        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(a11);
+        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(a12);
+        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(a13);
+        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(a20);
+        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(a21);
+        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(a22);
+        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(a23);
+    }
+
+    /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 4 activation rows, 16 chains. */
+    private static void tile4x4(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride) {
+        int K = F.length();
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int x0 = xo, x1 = xo + xStride, x2 = xo + 2 * xStride, x3 = xo + 3 * xStride;
+        int p = go + from * ROWS + j0 * K;
+        for (int i = from; i < to; i += K, p += ROWS * K) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+            FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
+            FloatVector w0 = b2f(w, p);
+            a00 = w0.fma(v0, a00);
+            a10 = w0.fma(v1, a10);
+            a20 = w0.fma(v2, a20);
+            a30 = w0.fma(v3, a30);
+            FloatVector w1 = b2f(w, p + K);
+            a01 = w1.fma(v0, a01);
+            a11 = w1.fma(v1, a11);
+            a21 = w1.fma(v2, a21);
+            a31 = w1.fma(v3, a31);
+            FloatVector w2 = b2f(w, p + 2 * K);
+            a02 = w2.fma(v0, a02);
+            a12 = w2.fma(v1, a12);
+            a22 = w2.fma(v2, a22);
+            a32 = w2.fma(v3, a32);
+            FloatVector w3 = b2f(w, p + 3 * K);
+            a03 = w3.fma(v0, a03);
+            a13 = w3.fma(v1, a13);
+            a23 = w3.fma(v2, a23);
+            a33 = w3.fma(v3, a33);
+        }
+        dst[d + j0] += VectorMath.sumLanes(a00);
+        dst[d + j0 + 1] += VectorMath.sumLanes(a01);
+        dst[d + j0 + 2] += VectorMath.sumLanes(a02);
+        dst[d + j0 + 3] += VectorMath.sumLanes(a03);
+        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(a10);
+        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(a11);
+        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(a12);
+        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(a13);
+        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(a20);
+        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(a21);
+        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(a22);
+        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(a23);
+        dst[d + 3 * dStride + j0] += VectorMath.sumLanes(a30);
+        dst[d + 3 * dStride + j0 + 1] += VectorMath.sumLanes(a31);
+        dst[d + 3 * dStride + j0 + 2] += VectorMath.sumLanes(a32);
+        dst[d + 3 * dStride + j0 + 3] += VectorMath.sumLanes(a33);
+    }
+
+    /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 5 activation rows, 20 chains. */
+    private static void tile4x5(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride) {
+        int K = F.length();
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00, a40 = a00, a41 = a00, a42 = a00, a43 = a00;
+        int x0 = xo, x1 = xo + xStride, x2 = xo + 2 * xStride, x3 = xo + 3 * xStride, x4 = xo + 4 * xStride;
+        int p = go + from * ROWS + j0 * K;
+        for (int i = from; i < to; i += K, p += ROWS * K) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+            FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
+            FloatVector v4 = FloatVector.fromArray(F, x, x4 + i);
+            FloatVector w0 = b2f(w, p);
+            a00 = w0.fma(v0, a00);
+            a10 = w0.fma(v1, a10);
+            a20 = w0.fma(v2, a20);
+            a30 = w0.fma(v3, a30);
+            a40 = w0.fma(v4, a40);
+            FloatVector w1 = b2f(w, p + K);
+            a01 = w1.fma(v0, a01);
+            a11 = w1.fma(v1, a11);
+            a21 = w1.fma(v2, a21);
+            a31 = w1.fma(v3, a31);
+            a41 = w1.fma(v4, a41);
+            FloatVector w2 = b2f(w, p + 2 * K);
+            a02 = w2.fma(v0, a02);
+            a12 = w2.fma(v1, a12);
+            a22 = w2.fma(v2, a22);
+            a32 = w2.fma(v3, a32);
+            a42 = w2.fma(v4, a42);
+            FloatVector w3 = b2f(w, p + 3 * K);
+            a03 = w3.fma(v0, a03);
+            a13 = w3.fma(v1, a13);
+            a23 = w3.fma(v2, a23);
+            a33 = w3.fma(v3, a33);
+            a43 = w3.fma(v4, a43);
+        }
+        dst[d + j0] += VectorMath.sumLanes(a00);
+        dst[d + j0 + 1] += VectorMath.sumLanes(a01);
+        dst[d + j0 + 2] += VectorMath.sumLanes(a02);
+        dst[d + j0 + 3] += VectorMath.sumLanes(a03);
+        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(a10);
+        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(a11);
+        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(a12);
+        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(a13);
+        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(a20);
+        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(a21);
+        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(a22);
+        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(a23);
+        dst[d + 3 * dStride + j0] += VectorMath.sumLanes(a30);
+        dst[d + 3 * dStride + j0 + 1] += VectorMath.sumLanes(a31);
+        dst[d + 3 * dStride + j0 + 2] += VectorMath.sumLanes(a32);
+        dst[d + 3 * dStride + j0 + 3] += VectorMath.sumLanes(a33);
+        dst[d + 4 * dStride + j0] += VectorMath.sumLanes(a40);
+        dst[d + 4 * dStride + j0 + 1] += VectorMath.sumLanes(a41);
+        dst[d + 4 * dStride + j0 + 2] += VectorMath.sumLanes(a42);
+        dst[d + 4 * dStride + j0 + 3] += VectorMath.sumLanes(a43);
+    }
+
+    /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 6 activation rows, 24 chains. */
+    private static void tile4x6(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride) {
+        int K = F.length();
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00, a40 = a00, a41 = a00, a42 = a00, a43 = a00, a50 = a00, a51 = a00, a52 = a00, a53 = a00;
+        int x0 = xo, x1 = xo + xStride, x2 = xo + 2 * xStride, x3 = xo + 3 * xStride, x4 = xo + 4 * xStride, x5 = xo + 5 * xStride;
+        int p = go + from * ROWS + j0 * K;
+        for (int i = from; i < to; i += K, p += ROWS * K) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+            FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
+            FloatVector v4 = FloatVector.fromArray(F, x, x4 + i);
+            FloatVector v5 = FloatVector.fromArray(F, x, x5 + i);
+            FloatVector w0 = b2f(w, p);
+            a00 = w0.fma(v0, a00);
+            a10 = w0.fma(v1, a10);
+            a20 = w0.fma(v2, a20);
+            a30 = w0.fma(v3, a30);
+            a40 = w0.fma(v4, a40);
+            a50 = w0.fma(v5, a50);
+            FloatVector w1 = b2f(w, p + K);
+            a01 = w1.fma(v0, a01);
+            a11 = w1.fma(v1, a11);
+            a21 = w1.fma(v2, a21);
+            a31 = w1.fma(v3, a31);
+            a41 = w1.fma(v4, a41);
+            a51 = w1.fma(v5, a51);
+            FloatVector w2 = b2f(w, p + 2 * K);
+            a02 = w2.fma(v0, a02);
+            a12 = w2.fma(v1, a12);
+            a22 = w2.fma(v2, a22);
+            a32 = w2.fma(v3, a32);
+            a42 = w2.fma(v4, a42);
+            a52 = w2.fma(v5, a52);
+            FloatVector w3 = b2f(w, p + 3 * K);
+            a03 = w3.fma(v0, a03);
+            a13 = w3.fma(v1, a13);
+            a23 = w3.fma(v2, a23);
+            a33 = w3.fma(v3, a33);
+            a43 = w3.fma(v4, a43);
+            a53 = w3.fma(v5, a53);
+        }
+        dst[d + j0] += VectorMath.sumLanes(a00);
+        dst[d + j0 + 1] += VectorMath.sumLanes(a01);
+        dst[d + j0 + 2] += VectorMath.sumLanes(a02);
+        dst[d + j0 + 3] += VectorMath.sumLanes(a03);
+        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(a10);
+        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(a11);
+        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(a12);
+        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(a13);
+        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(a20);
+        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(a21);
+        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(a22);
+        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(a23);
+        dst[d + 3 * dStride + j0] += VectorMath.sumLanes(a30);
+        dst[d + 3 * dStride + j0 + 1] += VectorMath.sumLanes(a31);
+        dst[d + 3 * dStride + j0 + 2] += VectorMath.sumLanes(a32);
+        dst[d + 3 * dStride + j0 + 3] += VectorMath.sumLanes(a33);
+        dst[d + 4 * dStride + j0] += VectorMath.sumLanes(a40);
+        dst[d + 4 * dStride + j0 + 1] += VectorMath.sumLanes(a41);
+        dst[d + 4 * dStride + j0 + 2] += VectorMath.sumLanes(a42);
+        dst[d + 4 * dStride + j0 + 3] += VectorMath.sumLanes(a43);
+        dst[d + 5 * dStride + j0] += VectorMath.sumLanes(a50);
+        dst[d + 5 * dStride + j0 + 1] += VectorMath.sumLanes(a51);
+        dst[d + 5 * dStride + j0 + 2] += VectorMath.sumLanes(a52);
+        dst[d + 5 * dStride + j0 + 3] += VectorMath.sumLanes(a53);
+    }
+
+
     /** dst[d + j] += the in % block() tail columns of row j of the interleave8 group at w[go..] times x's. */
     public static void dotI8F32x8Tail(byte[] w, int go, float[] x, int xo, int in, float[] dst, int d) {
         int full = in / block() * block(), tail = in - full;

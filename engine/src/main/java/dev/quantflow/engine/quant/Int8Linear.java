@@ -12,9 +12,10 @@ import dev.quantflow.engine.model.Tensor;
  * W8A16: weight-only int8, one scale per output channel, activations stay fp32. Decode reads one
  * byte per weight (a quarter of fp32, half of bf16) and dequantizes in registers, eight weight
  * rows per activation load (the codes are held in Int8Kernels.interleave8's layout, converted
- * once here); a batch of rows decodes a panel of weight rows at a time and runs the dense fp32
- * tile over it in the one-row kernel's summation order (PanelMatmul.forwardChained), so a row's
- * output bits do not depend on the rows batched with it.
+ * once here); a few rows (the decode steps of several sequences) widen each block once for a
+ * tile of rows (decodeRows); more rows decode a panel of weight rows at a time and run the dense
+ * fp32 tile over it (PanelMatmul.forwardChained); both sum in the one-row kernel's order, so a
+ * row's output bits do not depend on the rows batched with it.
  */
 public final class Int8Linear implements RowDecodable {
     private final int out, in;
@@ -150,6 +151,10 @@ public final class Int8Linear implements RowDecodable {
             }
             return;
         }
+        if (rows <= MAX_TILED_ROWS) {
+            decodeRows(x, rows, y);
+            return;
+        }
         // the codes as floats (scale 1: exact), summed in decode's order: per chunk one lane
         // chain per column residue mod L, lanes reduced by sumLanes, the tail; then scale and bias
         int grouped = out / Int8Kernels.ROWS * Int8Kernels.ROWS;
@@ -164,6 +169,39 @@ public final class Int8Linear implements RowDecodable {
                 }
                 y[r * out + o] = (bias == null ? 0f : bias[o]) + scale[o] * dots;
             }
+    }
+
+    /**
+     * The most rows decodeRows takes; more go to the panel tile. QuantKernelAB 2048x5632, one
+     * thread, per CPU-second against forwardChained: 2.5-3.5x at 2-4 rows, 1.8x at 8, 1.35x at 16,
+     * even at 24-32, 0.8x at 64 (docs/BENCHMARKS.md "Multi-row int8 decode kernel (h-mrow)").
+     */
+    private static final int MAX_TILED_ROWS = 16;
+
+    /**
+     * A few rows (the decode steps of several sequences): decode's walk, each interleaved block
+     * widened once for a tile of rows (Int8Kernels.dotI8F32x8Rows); every output summed exactly as
+     * decode sums it, so its bits equal the one-row result.
+     */
+    private void decodeRows(float[] x, int rows, float[] y) {
+        int R = Int8Kernels.ROWS, groups = out / R, K = Int8Kernels.block(), chunks = Int8Kernels.chunks(in);
+        Parallel.range(groups + (out % R == 0 ? 0 : 1), (long) in * R * rows, (first, last) -> {
+            int span = Math.min(out, last * R) - first * R;   // dots: rows x span, this thread's outputs
+            float[] dots = new float[rows * span];
+            for (int c = 0; c < chunks; c++) {
+                int c0 = c * Int8Kernels.CHUNK, n = Int8Kernels.chunkColumns(c, in), full = n / K * K, base = out * c0;
+                for (int g = first; g < Math.min(last, groups); g++) {
+                    int go = base + g * R * n, d = (g - first) * R;
+                    Int8Kernels.dotI8F32x8Rows(q, go, x, c0, in, rows, 0, full, dots, d, span);
+                    for (int r = 0; r < rows; r++) Int8Kernels.dotI8F32x8Tail(q, go, x, r * in + c0, n, dots, r * span + d);
+                }
+                if (last > groups)
+                    for (int o = groups * R; o < out; o++)
+                        for (int r = 0; r < rows; r++) dots[r * span + o - first * R] += Int8Kernels.dotI8F32(q, base + o * n, x, r * in + c0, n);
+            }
+            for (int r = 0; r < rows; r++)
+                for (int o = first * R; o < first * R + span; o++) y[r * out + o] = (bias == null ? 0f : bias[o]) + scale[o] * dots[r * span + o - first * R];
+        });
     }
 
     /**

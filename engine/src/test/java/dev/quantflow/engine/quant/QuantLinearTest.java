@@ -112,7 +112,8 @@ class QuantLinearTest {
     @ParameterizedTest
     @CsvSource({"1,64,64", "3,172,64", "1,64,172", "5,100,33", "1,7,1037", "16,13,2100", "6,5,19", "17,9,1030",
             "1,8,16", "1,17,2050", "1,24,5", "2,41,77", "1,8,8", "1,24,4200", "1,19,6001",
-            "4,77,530", "9,72,1040", "2,96,64"})   // batched: several panels, a partial one, tail columns; decode: 8-row groups, leftover rows, tail columns, several 2048-column chunks
+            "4,77,530", "9,72,1040", "2,96,64",
+            "2,21,2100", "7,13,4200", "16,35,2090", "12,64,2048", "5,8,4111", "11,40,6150", "3,16,7"})   // batched: several panels, a partial one, tail columns; decode: 8-row groups, leftover rows, tail columns, several 2048-column chunks
     void w8a16MatchesItsDequantizedWeights(int rows, int out, int in) {
         float[] w = rand(out * in, 2, 0.1f), x = rand(rows * in, 3, 1f), bias = rand(out, 4, 0.1f);
         Int8Linear l = Int8Linear.quantize(w, out, in, bias);
@@ -123,6 +124,28 @@ class QuantLinearTest {
         double[][] ref = reference(l.weights().dequantize(), out, in, x, rows, bias);
         assertClose(y, ref[0], ref[1]);
         assertThat(l.weightBytes()).isEqualTo((long) out * in + 4L * out + 4L * out);
+    }
+
+    /**
+     * Batch invariance of w8a16's few-row kernel (each weight block widened once for a tile of
+     * rows): every row of a 2..16-row call has the one-row call's bits, on groups of eight, leftover
+     * rows (out % 8), tail columns (in % block) and several 2048-column chunks.
+     */
+    @ParameterizedTest
+    @CsvSource({"64,64", "21,2100", "13,4200", "35,2090", "8,4111", "40,6150", "16,7", "96,172", "9,2048"})
+    void w8a16RowsHaveTheOneRowBits(int out, int in) {
+        float[] w = rand(out * in, out + in, 0.1f), bias = rand(out, 5, 0.1f);
+        Int8Linear l = Int8Linear.quantize(w, out, in, bias);
+        for (int rows = 2; rows <= 16; rows++) {
+            float[] x = rand(rows * in, 100 + rows, 1f), y = new float[rows * out], one = new float[out], xr = new float[in];
+            l.forward(x, rows, y);
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(x, r * in, xr, 0, in);
+                l.forward(xr, 1, one);
+                for (int o = 0; o < out; o++)
+                    assertThat(Float.floatToRawIntBits(y[r * out + o])).as("rows=%d row %d out %d", rows, r, o).isEqualTo(Float.floatToRawIntBits(one[o]));
+            }
+        }
     }
 
     @ParameterizedTest

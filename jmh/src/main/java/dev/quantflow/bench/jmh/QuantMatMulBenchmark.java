@@ -2,6 +2,7 @@ package dev.quantflow.bench.jmh;
 
 import dev.quantflow.engine.compute.DenseLinear;
 import dev.quantflow.engine.compute.KernelMemory;
+import dev.quantflow.engine.compute.Int8Kernels;
 import dev.quantflow.engine.gguf.block.Q4_0Linear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.PanelMatmul;
@@ -68,7 +69,7 @@ public class QuantMatMulBenchmark {
     public int threads;
 
     @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
-            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "nf4", "fp4", "q8_0", "q8_0Old", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "w8a16Chained", "nf4", "fp4", "q8_0", "q8_0Old", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
     public String kernel;
 
     int out, in, next;
@@ -114,7 +115,7 @@ public class QuantMatMulBenchmark {
                     for (int i = 0; i < w.length; i++) s.set(MatVecBenchmark.I16, 2L * i, (short) (Float.floatToRawIntBits(w[i]) >>> 16));
                     linears[c] = new DenseLinear(new Tensor("w", DType.BF16, new long[] {out, in}, s), null);
                 }
-                case "w8a16", "w8a16Panel" -> linears[c] = new Int8Linear(mc, null);
+                case "w8a16", "w8a16Panel", "w8a16Chained" -> linears[c] = new Int8Linear(mc, null);
                 case "nf4", "fp4" -> linears[c] = new FourBitLinear(FourBitMatrix.quantize(FourBitCode.valueOf(kernel.toUpperCase(java.util.Locale.ROOT)), w, out, in, 64, true), null);
                 case "w8a8" -> linears[c] = new W8A8DynamicLinear(mc, null, "w8a8-dynamic");
                 case "w4a16g128", "w4a16g32" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
@@ -195,6 +196,8 @@ public class QuantMatMulBenchmark {
             case "readNative" -> sink += (long) QuantBaselines.readNative(nativeCopies[c].view(), weightBytes);
             // the batched path before h-binv: the dense panel order over rows dequantized with their scale
             case "w8a16Panel" -> PanelMatmul.forward(out, in, in, ((RowDecodable) linears[c])::decodeRow, null, x, rows, y);
+            // the batched path before h-mrow: rows dequantized into the dense tile, summed in decode's order
+            case "w8a16Chained" -> PanelMatmul.forwardChained(out / Int8Kernels.ROWS * Int8Kernels.ROWS, out, in, Int8Kernels.CHUNK, Int8Kernels.block(), ((RowDecodable) linears[c])::decodeRow, null, null, x, rows, y);
             case "q4_0Old" -> QuantBaselines.q4_0(nativeCopies[c].view(), out, in, x, rows, y);
             default -> linears[c].forward(x, rows, y);
         }
