@@ -10,7 +10,8 @@
 #   e.g. bench/load-time-ab.sh 3 /tmp/before server/target \
 #          'stored w8a16|--model /tmp/old-w8a16|--model /tmp/new-w8a16' \
 #          'at-load w8a16|--model HF --quant w8a16|--model HF --quant w8a16'
-# Prints one TSV row per run: case, build, round, load_s, load_cpu_s, cpu_s, wall_s, peak_rss_mb.
+# Prints one TSV row per run: case, build, round, load_s, load_cpu_s, cpu_s, wall_s, peak_rss_mb, and the RSS
+# right after the load (generate's "rss after load": all, anon, file; empty for a build that does not print it).
 set -euo pipefail
 [ $# -ge 4 ] || { sed -n 2,10p "$0"; exit 2; }
 ROUNDS="$1" BUILD_A="$(readlink -f "$2")" BUILD_B="$(readlink -f "$3")"; shift 3
@@ -23,7 +24,7 @@ for b in A B; do
   cp "${!build}/quantflow-server.jar" "$WORK/$b/server/target/quantflow-server.jar"
 done
 echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf 'case\tbuild\tround\tload_s\tload_cpu_s\tcpu_s\twall_s\tpeak_rss_mb\n'
+printf 'case\tbuild\tround\tload_s\tload_cpu_s\tcpu_s\twall_s\tpeak_rss_mb\tload_rss_mb\tload_anon_mb\tload_file_mb\n'
 for r in $(seq 1 "$ROUNDS"); do
   for c in "$@"; do
     IFS='|' read -r name args_a args_b <<<"$c"
@@ -34,7 +35,8 @@ for r in $(seq 1 "$ROUNDS"); do
         >/dev/null 2>"$WORK/err" || { echo "# $name $b failed: $(tail -3 "$WORK/err")"; continue; }
       load="$(grep -o '^load [0-9.]* s' "$WORK/err" | cut -d' ' -f2)" load_cpu="$(grep -o 'load cpu [0-9.]* s' "$WORK/err" | cut -d' ' -f3)"
       read -r u s e m < <(grep '^TIME' "$WORK/err" | cut -d' ' -f2-)
-      printf '%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.0f\n' "$name" "$b" "$r" "$load" "$load_cpu" "$(echo "$u + $s" | bc)" "$e" "$(echo "$m / 1024" | bc)"
+      read -r lr la lf < <(grep -o 'rss after load [0-9]* MB (anon [0-9]*, file [0-9]*)' "$WORK/err" | tr -dc '0-9 ' | xargs; echo)
+      printf '%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.0f\t%s\t%s\t%s\n' "$name" "$b" "$r" "$load" "$load_cpu" "$(echo "$u + $s" | bc)" "$e" "$(echo "$m / 1024" | bc)" "${lr:-}" "${la:-}" "${lf:-}"
     done
   done
 done

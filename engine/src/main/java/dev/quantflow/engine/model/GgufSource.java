@@ -120,12 +120,13 @@ public final class GgufSource {
     }
 
     /**
-     * The tensors the engine uses, by Hugging Face name: views of the file's mapping, except the
-     * permuted q/k rows of a "llama" file, which are copied once into memory of arena.
+     * The tensors the engine uses, by Hugging Face name, as views of the file's mapping in file
+     * order. The q/k rows of a "llama" file are still in llama.cpp's order here: {@link #permuted}
+     * names them and {@link #huggingFaceRows} makes their Hugging Face order (WeightStore does, when
+     * they are read).
      */
-    static Map<String, Tensor> tensors(GgufFile g, LlamaConfig c, Arena arena) {
+    static Map<String, Tensor> tensors(GgufFile g) {
         Map<String, Tensor> out = new LinkedHashMap<>();
-        boolean interleaved = c.architecture().equals("llama");
         for (GgufTensorInfo t : g.tensors().values()) {
             String name = hfName(t.name());
             if (name == null) continue;
@@ -133,15 +134,21 @@ public final class GgufSource {
             long[] dims = t.dims();
             long[] shape = new long[dims.length];
             for (int i = 0; i < dims.length; i++) shape[i] = dims[dims.length - 1 - i];   // ggml lists the row length first
-            MemorySegment data = g.tensorData(t.name());
-            if (interleaved && (name.contains("self_attn.q_proj.") || name.contains("self_attn.k_proj."))) {
-                MemorySegment stored = data;
-                data = rotateHalfRows(stored, shape[0], dtype.byteSize(t.elementCount() / shape[0]), c.headDim(), arena);
-                stored.unload();   // only the permuted copy is read from now on
-            }
-            out.put(name, new Tensor(name, dtype, shape, data));
+            out.put(name, new Tensor(name, dtype, shape, g.tensorData(t.name())));
         }
         return out;
+    }
+
+    /** Whether tensor name (a Hugging Face name) of a file of config c is stored with llama.cpp's permuted q/k rows. */
+    static boolean permuted(LlamaConfig c, String name) {
+        return c.architecture().equals("llama") && (name.contains("self_attn.q_proj.") || name.contains("self_attn.k_proj."));
+    }
+
+    /** The mapped tensor's rows in Hugging Face order, copied once into memory of arena; the mapped pages are dropped. */
+    static Tensor huggingFaceRows(Tensor mapped, LlamaConfig c, Arena arena) {
+        MemorySegment data = rotateHalfRows(mapped.data(), mapped.shape()[0], mapped.dtype().byteSize(mapped.numel() / mapped.shape()[0]), c.headDim(), arena);
+        if (mapped.data().isMapped()) mapped.data().unload();   // only the permuted copy is read from now on
+        return new Tensor(mapped.name(), mapped.dtype(), mapped.shape(), data);
     }
 
     private static DType dtype(Path file, GgufTensorInfo t) {

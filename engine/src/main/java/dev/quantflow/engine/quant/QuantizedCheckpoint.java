@@ -252,7 +252,7 @@ public final class QuantizedCheckpoint {
                     throw new ModelLoadException(Path.of("config.json"), "quantization_config.format_version " + v + " is newer than this quantflow reads (" + FORMAT_VERSION + ")");
                 yield new Stored(store, qc, method);
             }
-            case "gguf" -> GgufLinears.factory();
+            case "gguf" -> GgufLinears.factory(store);
             case "gptq", "awq" -> {
                 if (qc.path("bits").asInt(4) != 4) throw new ModelLoadException(Path.of("config.json"), method + " checkpoints with " + qc.path("bits").asInt() + " bits are not supported (4 only)");
                 yield new Stored(store, qc, method);

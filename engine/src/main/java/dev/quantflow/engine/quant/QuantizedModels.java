@@ -121,8 +121,15 @@ public final class QuantizedModels {
     public static LinearFactory atLoad(LlamaConfig c, WeightStore w, String scheme) {
         QuantScheme s = schemeAtLoad(c, scheme);
         // a GGUF file's tensors are computed on as stored (mapped, never copied), F32/F16/BF16 included
-        if (w.isGguf() && s instanceof QuantScheme.Fp32) return GgufLinears.factory();
-        return QuantizedCheckpoint.isQuantized(c) ? QuantizedCheckpoint.loader(c, w) : calibrationFree(s);
+        if (w.isGguf() && s instanceof QuantScheme.Fp32) return GgufLinears.factory(w);
+        if (QuantizedCheckpoint.isQuantized(c)) return QuantizedCheckpoint.loader(c, w);
+        LinearFactory f = calibrationFree(s);
+        if (!w.isGguf()) return f;
+        return (name, weight, bias) -> {   // every scheme packs its own copy: the store's q/k copies in Hugging Face row order go
+            Linear l = f.create(name, weight, bias);
+            w.release(weight.name());
+            return l;
+        };
     }
 
     /** The scheme {@link #atLoad} builds, checked without weights (to fail before anything loads). */

@@ -102,6 +102,25 @@ class GgufSourceTest {
     }
 
     @Test
+    void releasedQkCopiesAreFreedAndMadeAgainWhenRead() throws IOException {
+        Path f = tinyModel("llama", false).write(tmp.resolve("tiny.gguf"));
+        String q = "model.layers.0.self_attn.q_proj.weight", v = "model.layers.0.self_attn.v_proj.weight";
+        try (WeightStore w = WeightStore.open(f)) {
+            Tensor first = w.get(q);
+            assertThat(w.get(q)).as("made once until released").isSameAs(first);
+            w.release(q);
+            assertThatThrownBy(() -> first.getFloat(0)).as("its memory is freed").isInstanceOf(IllegalStateException.class);
+            Tensor again = w.get(q);
+            for (int r = 0; r < again.rows(); r++) {
+                int h = r / HEAD_DIM, s = r % HEAD_DIM / (HEAD_DIM / 2), j = r % (HEAD_DIM / 2);
+                assertThat(again.getFloat((long) r * HIDDEN)).as("row %d made again", r).isEqualTo(h * HEAD_DIM + 2 * j + s);
+            }
+            w.release(v);   // a view of the mapping: nothing to free
+            assertThat(w.get(v).getFloat((long) 3 * HIDDEN)).isEqualTo(3);
+        }
+    }
+
+    @Test
     void qwen2KeepsRotateHalfAndHasBiases() throws IOException {
         Path f = tinyModel("qwen2", true).write(tmp.resolve("qwen.gguf"));
         assertThat(LlamaConfig.load(f).attentionBias()).isTrue();
@@ -110,7 +129,7 @@ class GgufSourceTest {
             for (int r = 0; r < q.rows(); r++) assertThat(q.getFloat((long) r * HIDDEN)).isEqualTo(r);
             assertThat(w.get("model.layers.0.self_attn.q_proj.bias").toFloatArray()).containsExactly(0, 1, 2, 3, 4, 5, 6, 7);
             // the linear adds the bias after the block dot: row r is all r, x all 1 -> y[r] = HIDDEN * r + r
-            Linear l = GgufLinears.factory().create("model.layers.0.self_attn.q_proj", q, w.get("model.layers.0.self_attn.q_proj.bias").toFloatArray());
+            Linear l = GgufLinears.factory(w).create("model.layers.0.self_attn.q_proj", q, w.get("model.layers.0.self_attn.q_proj.bias").toFloatArray());
             float[] x = new float[HIDDEN], y = new float[q.rows()];
             java.util.Arrays.fill(x, 1f);
             l.forward(x, 1, y);
@@ -125,7 +144,7 @@ class GgufSourceTest {
         LlamaConfig c = LlamaConfig.load(file);
         assertThat(c.ropeScaling().type()).isEqualTo("factors");
         try (WeightStore w = WeightStore.open(file)) {
-            float[] inv = new LlamaStage(c, w, 0, 1, GgufLinears.factory()).ropeInvFreq();
+            float[] inv = new LlamaStage(c, w, 0, 1, GgufLinears.factory(w)).ropeInvFreq();
             assertThat(inv[0]).isEqualTo(1f);
             assertThat((double) inv[1]).isCloseTo(Math.pow(5e5, -2.0 / HEAD_DIM) / 8, org.assertj.core.data.Offset.offset(1e-9));
         }

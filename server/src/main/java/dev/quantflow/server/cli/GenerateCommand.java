@@ -92,6 +92,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 generator = Generator.overStages(m.config(), stages, kvBlocks, m.tokenizer());
             }
             long loadNanos = System.nanoTime() - t0, loadCpuNanos = processCpuNanos() - loadCpu0;
+            String rss = residentAfterLoad();
             PrintWriter out = spec.commandLine().getOut();
             StringBuilder idLine = new StringBuilder();
             long cpu0 = processCpuNanos();
@@ -106,9 +107,9 @@ public final class GenerateCommand implements Callable<Integer> {
             out.println(ids ? idLine : "");
             out.flush();
             // CPU time next to wall time: on a shared machine the gap is time spent waiting for a core
-            spec.commandLine().getErr().printf(Locale.ROOT, "load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.2f tokens/s | finish %s | cpu %.2f s in %.2f s | load cpu %.2f s%n",
+            spec.commandLine().getErr().printf(Locale.ROOT, "load %.2f s | prompt %d tokens, %.1f tokens/s | generated %d tokens, %.2f tokens/s | finish %s | cpu %.2f s in %.2f s | load cpu %.2f s%s%n",
                     loadNanos / 1e9, r.promptTokens(), r.prefillTokensPerSecond(), r.tokens().length, r.decodeTokensPerSecond(), r.finishReason(),
-                    (processCpuNanos() - cpu0) / 1e9, (r.prefillNanos() + r.decodeNanos()) / 1e9, loadCpuNanos / 1e9);
+                    (processCpuNanos() - cpu0) / 1e9, (r.prefillNanos() + r.decodeNanos()) / 1e9, loadCpuNanos / 1e9, rss);
         } finally {
             stages.forEach(StageCompute::close);
         }
@@ -124,6 +125,31 @@ public final class GenerateCommand implements Callable<Integer> {
         } catch (ParameterException e) {
             throw new QuantflowCommand.UserError("--" + e.param().replace('_', '-') + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * " | rss after load N MB (anon A, file F)" from /proc/self/status (MB = MiB, as /usr/bin/time's
+     * maximum resident set size is read): what a model keeps once loaded, next to the peak that
+     * time reports; anon holds the packed weights and the heap, file the mapped pages still resident.
+     * Empty where there is no /proc.
+     */
+    private static String residentAfterLoad() {
+        long rss = -1, anon = -1, file = -1;
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                String[] f = line.split("\\s+");
+                if (f.length < 2) continue;
+                switch (f[0]) {
+                    case "VmRSS:" -> rss = Long.parseLong(f[1]);
+                    case "RssAnon:" -> anon = Long.parseLong(f[1]);
+                    case "RssFile:" -> file = Long.parseLong(f[1]);
+                    default -> { }
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return "";
+        }
+        return rss < 0 ? "" : String.format(Locale.ROOT, " | rss after load %d MB (anon %d, file %d)", rss / 1024, anon / 1024, file / 1024);
     }
 
     private static long processCpuNanos() {

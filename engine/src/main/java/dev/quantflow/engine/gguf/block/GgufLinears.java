@@ -4,14 +4,20 @@ import dev.quantflow.engine.compute.BiasedLinear;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.LinearFactory;
 import dev.quantflow.engine.gguf.GgmlType;
+import dev.quantflow.engine.model.WeightStore;
 import java.lang.foreign.MemorySegment;
 
 /** The Linear of a GGUF weight tensor in its stored type, computing on its bytes as they are. */
 public final class GgufLinears {
     private GgufLinears() {}
 
-    /** The linears of a GGUF file's weights in their stored types (Qwen2's q/k/v bias added after). */
-    public static LinearFactory factory() {
+    /**
+     * The linears of a GGUF file's weights in their stored types (Qwen2's q/k/v bias added after),
+     * from store's tensors. A weight that its Linear packs a copy of (every type but those that
+     * BlockLinear reads in place) is released from the store (WeightStore.release: a q/k copy
+     * in Hugging Face row order is freed).
+     */
+    public static LinearFactory factory(WeightStore store) {
         return (name, weight, bias) -> {
             Linear l;
             try {
@@ -19,6 +25,7 @@ public final class GgufLinears {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
             }
+            if (!(l instanceof BlockLinear)) store.release(weight.name());
             return bias == null ? l : new BiasedLinear(l, bias);
         };
     }

@@ -54,7 +54,12 @@ abstract class SuperBlockLinear implements RowDecodable {
         if (blocks.byteSize() != size)
             throw new IllegalArgumentException(scheme() + " (" + outFeatures + " x " + inFeatures + ") needs " + size + " bytes of blocks, got " + blocks.byteSize());
         KernelMemory.View v = KernelMemory.weights(size);
-        MemorySegment.copy(blocks, 0, v.view(), 0, size);
+        KernelMemory.Unloader read = new KernelMemory.Unloader(blocks, 0);
+        for (long at = 0, step = 1L << 20; at < size; at += step) {   // in steps, dropping the pages read
+            long n = Math.min(step, size - at);
+            MemorySegment.copy(blocks, at, v.view(), at, n);
+            read.readTo(at + n);
+        }
         this.w = v.view();
         this.owner = v.owner();
         if (blocks.isMapped()) blocks.unload();   // the copy is read from now on (pages fault back if the tensor is read again)
