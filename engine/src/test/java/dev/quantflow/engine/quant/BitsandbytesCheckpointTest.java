@@ -96,24 +96,7 @@ class BitsandbytesCheckpointTest {
             JsonNode result = new ObjectMapper().readTree(tmp.resolve("numpy/result.json").toFile());
             assertThat(result.path("problems").toString()).isEqualTo("[]");
             assertThat(result.path("layers").asInt()).isEqualTo(7 * m.config().numLayers());
-            // numpy's dequantization of our file is our layers' weights, bit for bit
-            try (WeightStore numpy = WeightStore.open(tmp.resolve("numpy"))) {
-                for (String name : b.linears().keySet()) {
-                    if (name.equals("lm_head")) continue;
-                    FourBitMatrix q = ((FourBitLinear) b.format(name)).weights();
-                    float[] ref = numpy.get(name + ".weight").toFloatArray();
-                    for (int r = 0; r < q.rows(); r++)
-                        for (int c = 0; c < q.cols(); c++) assertThat(q.dequantize(r, c)).as("%s[%d,%d]", name, r, c).isEqualTo(ref[r * q.cols() + c]);
-                }
-            }
-            int[] text = TextTokens.load(SharedData.path("data/stories260K-eval.txt"), m.tokenizer(), 48);
-            float[] before = QuantizedCheckpointTest.logits(b.stage(), m, text);
-            try (LlamaModel q = LlamaModel.open(tmp.resolve("bnb"))) {
-                QuantizedModels.Built loaded = QuantizedModels.loadStored(q);
-                float[] after = QuantizedCheckpointTest.logits(loaded.stage(), q, text);
-                for (int i = 0; i < before.length; i++) assertThat(after[i]).isCloseTo(before[i], Offset.offset(1e-4f));
-                assertThat(loaded.weightBytes()).isEqualTo(b.weightBytes());
-            }
+            numpyReadsOurWeightsAndTheFileReloads(b, m);
         }
     }
 
@@ -142,23 +125,28 @@ class BitsandbytesCheckpointTest {
                 chosen++;
             }
             assertThat(chosen).as("the chosen scales differ from absmax somewhere").isPositive();
-            try (WeightStore numpy = WeightStore.open(tmp.resolve("numpy"))) {
-                for (String name : b.linears().keySet()) {
-                    if (name.equals("lm_head")) continue;
-                    FourBitMatrix q = ((FourBitLinear) b.format(name)).weights();
-                    float[] ref = numpy.get(name + ".weight").toFloatArray();
-                    for (int r = 0; r < q.rows(); r++)
-                        for (int c = 0; c < q.cols(); c++) assertThat(q.dequantize(r, c)).as("%s[%d,%d]", name, r, c).isEqualTo(ref[r * q.cols() + c]);
-                }
+            numpyReadsOurWeightsAndTheFileReloads(b, m);
+        }
+    }
+
+    /** numpy's dequantization of tmp/bnb is our layers' weights bit for bit, and the file reloads to the same logits. */
+    private void numpyReadsOurWeightsAndTheFileReloads(QuantizedModels.Built b, LlamaModel m) throws Exception {
+        try (WeightStore numpy = WeightStore.open(tmp.resolve("numpy"))) {
+            for (String name : b.linears().keySet()) {
+                if (name.equals("lm_head")) continue;
+                FourBitMatrix q = ((FourBitLinear) b.format(name)).weights();
+                float[] ref = numpy.get(name + ".weight").toFloatArray();
+                for (int r = 0; r < q.rows(); r++)
+                    for (int c = 0; c < q.cols(); c++) assertThat(q.dequantize(r, c)).as("%s[%d,%d]", name, r, c).isEqualTo(ref[r * q.cols() + c]);
             }
-            int[] text = TextTokens.load(SharedData.path("data/stories260K-eval.txt"), m.tokenizer(), 48);
-            float[] before = QuantizedCheckpointTest.logits(b.stage(), m, text);
-            try (LlamaModel q = LlamaModel.open(tmp.resolve("bnb"))) {
-                QuantizedModels.Built loaded = QuantizedModels.loadStored(q);
-                float[] after = QuantizedCheckpointTest.logits(loaded.stage(), q, text);
-                for (int i = 0; i < before.length; i++) assertThat(after[i]).isCloseTo(before[i], Offset.offset(1e-4f));
-                assertThat(loaded.weightBytes()).isEqualTo(b.weightBytes());
-            }
+        }
+        int[] text = TextTokens.load(SharedData.path("data/stories260K-eval.txt"), m.tokenizer(), 48);
+        float[] before = QuantizedCheckpointTest.logits(b.stage(), m, text);
+        try (LlamaModel q = LlamaModel.open(tmp.resolve("bnb"))) {
+            QuantizedModels.Built loaded = QuantizedModels.loadStored(q);
+            float[] after = QuantizedCheckpointTest.logits(loaded.stage(), q, text);
+            for (int i = 0; i < before.length; i++) assertThat(after[i]).isCloseTo(before[i], Offset.offset(1e-4f));
+            assertThat(loaded.weightBytes()).isEqualTo(b.weightBytes());
         }
     }
 
