@@ -323,7 +323,7 @@ public final class QuantizedModels {
             case QuantScheme.W4A8 w -> w.weights() == QuantScheme.Int4Method.GPTQ
                     ? new W4A8Linear(new Int4GroupLinear(Gptq.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).hessian(),
                             IntRange.INT4_ASYM, w.group(), false, Gptq.DEFAULT_DAMP), null, bias, w.toString()), w.toString())
-                    : W4A8Linear.rtn(weight.toFloatArray(), out, in, w.group(), bias, w.toString());
+                    : new W4A8Linear(Int4GroupLinear.rtn(weight, false, w.group(), bias, w.toString()), w.toString());   // streamed rows, then panels
             case QuantScheme.W8A8Tensor w -> W8A8TensorLinear.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).maxAbs(), bias);
             case QuantScheme.LlmInt8 l -> LlmInt8Linear.quantize(weight.toFloatArray(), out, in, l.threshold(), l.fp(),
                     input == null ? new int[0] : input.channelsAbove(l.threshold()), bias);
