@@ -188,12 +188,15 @@ public sealed interface QuantScheme {
      * llm-compressor's "mse" observer; gptq: GPTQ on the e4m3 grid with absmax scales), optionally
      * after SmoothQuant's migration with smooth = alpha (NaN: none), or with alpha searched
      * (smoothSearch MODEL / LAYER, smooth then NaN) on the calibration loss of this FP8 W8A8 as it
-     * runs. The loaded layer is the same format whatever chose its codes.
+     * runs. actOrder: GPTQ visits the columns by decreasing Hessian diagonal (AutoGPTQ's desc_act;
+     * free here, the per-row scales are fixed up front). The loaded layer is the same format
+     * whatever chose its codes.
      */
-    record Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act, Fp8Weights weights, float smooth, AlphaSearch smoothSearch, Lkd.Settings lkdSettings)
-            implements QuantScheme {
+    record Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act, Fp8Weights weights, float smooth, AlphaSearch smoothSearch, boolean actOrder,
+                   Lkd.Settings lkdSettings) implements QuantScheme {
         public Fp8W8A8 {
             if (smoothSearch != AlphaSearch.FIXED) smooth = Float.NaN;
+            if (actOrder && !weights.gptq()) throw new IllegalArgumentException("fp8-w8a8: act-order applies to weights=gptq or gptq-mse");
             if (lkdSettings != null && act != Fp8W8A8Linear.Act.TOKEN)
                 throw new IllegalArgumentException("fp8-w8a8 with lkd=true needs per-token activations (act=token), the ones the student sees");
         }
@@ -201,17 +204,17 @@ public sealed interface QuantScheme {
             this(perChannelWeights, act, Fp8Weights.RTN, Float.NaN);
         }
         public Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act, Fp8Weights weights, float smooth) {
-            this(perChannelWeights, act, weights, smooth, AlphaSearch.FIXED, null);
+            this(perChannelWeights, act, weights, smooth, AlphaSearch.FIXED, false, null);
         }
         public Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act, Fp8Weights weights, float smooth, Lkd.Settings lkdSettings) {
-            this(perChannelWeights, act, weights, smooth, AlphaSearch.FIXED, lkdSettings);
+            this(perChannelWeights, act, weights, smooth, AlphaSearch.FIXED, false, lkdSettings);
         }
         public String name() { return "fp8-w8a8"; }
         public boolean smoothed() { return smoothSearch != AlphaSearch.FIXED || !Float.isNaN(smooth); }
         @Override public boolean needsCalibration() { return act == Fp8W8A8Linear.Act.STATIC || weights.gptq() || smoothed() || lkd(); }
         @Override public String toString() {
             String p = (act == Fp8W8A8Linear.Act.TOKEN ? "" : ",act=" + act.name().toLowerCase(Locale.ROOT)) + (perChannelWeights ? "" : ",scale=tensor")
-                    + (weights == Fp8Weights.RTN ? "" : ",weights=" + weights.param()) + (smoothed() ? ",smooth=" + smoothSearch.text(smooth) : "") + lkdString(lkdSettings);
+                    + (weights == Fp8Weights.RTN ? "" : ",weights=" + weights.param()) + (actOrder ? ",act-order=true" : "") + (smoothed() ? ",smooth=" + smoothSearch.text(smooth) : "") + lkdString(lkdSettings);
             return p.isEmpty() ? name() : name() + ":" + p.substring(1);
         }
     }
@@ -275,14 +278,15 @@ public sealed interface QuantScheme {
             case "fp8-w8a8" -> {
                 AlphaSearch search = alphaSearch(p, "smooth");
                 yield new Fp8W8A8(perChannel(p, spec), choice(p, "act", Fp8W8A8Linear.Act.class, Fp8W8A8Linear.Act.TOKEN, spec),
-                        choice(p, "weights", Fp8Weights.class, Fp8Weights.RTN, spec), p.containsKey("smooth") ? alpha(p, "smooth", spec) : Float.NaN, search, lkd);
+                        choice(p, "weights", Fp8Weights.class, Fp8Weights.RTN, spec), p.containsKey("smooth") ? alpha(p, "smooth", spec) : Float.NaN, search,
+                        Boolean.parseBoolean(p.remove("act-order")), lkd);
             }
             case "q6_k", "q6k" -> new Q6K();
             case "nf4", "fp4" -> new FourBit(FourBitCode.valueOf(name.toUpperCase(Locale.ROOT)), intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")),
                     blockScale(p.remove("scale"), spec), fourBitGptq(p.remove("weights"), spec));
             default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
                     + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5|search|search-model], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true, "
-                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, w4a8[:group=128,weights=rtn|gptq,lkd=true], w8a8-dynamic:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor,weights=rtn|mse|gptq|gptq-mse,smooth=ALPHA|search|search-model,lkd=true], nf4|fp4[:block=64,double-quant=true,scale=absmax|mse,weights=rtn|gptq], q6_k)");
+                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, w4a8[:group=128,weights=rtn|gptq,lkd=true], w8a8-dynamic:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor,weights=rtn|mse|gptq|gptq-mse,act-order=true,smooth=ALPHA|search|search-model,lkd=true], nf4|fp4[:block=64,double-quant=true,scale=absmax|mse,weights=rtn|gptq], q6_k)");
         };
         if (q instanceof W4A16) {   // read in the switch; another scheme given them is told below
             p.remove("act-order");

@@ -245,7 +245,7 @@ public final class QuantizedModels {
                 float[] start = new float[t.rows() * t.cols()];
                 String key = LinearNames.inputKey(n);
                 Fp8Matrix grid = Gptq.quantizeFp8(t.toFloatArray(), t.rows(), t.cols(), actualHessian(required(stats.get(key), n, s), foldOfInput.get(key), factors),
-                        Fp8Format.E4M3, f.perChannelWeights(), f.weights().mseScales(), Gptq.DEFAULT_DAMP, start);
+                        Fp8Format.E4M3, f.perChannelWeights(), f.weights().mseScales(), f.actOrder(), Gptq.DEFAULT_DAMP, start);
                 init.put(n, new Lkd.Start(start, null, grid));
             } else if (s.lkd() && gptq(s)) {
                 // the weights as GPTQ rounded them, error feedback included: they round to GPTQ's codes but sit
@@ -348,7 +348,7 @@ public final class QuantizedModels {
                     case RTN -> Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
                     case MSE -> Fp8Matrix.quantizeMse(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
                     case GPTQ, GPTQ_MSE -> Gptq.quantizeFp8(w, out, in, actualHessian(required(input, name, scheme), fold, factors), Fp8Format.E4M3, f.perChannelWeights(),
-                            f.weights().mseScales(), Gptq.DEFAULT_DAMP, null);
+                            f.weights().mseScales(), f.actOrder(), Gptq.DEFAULT_DAMP, null);
                 };
                 yield new Fp8W8A8Linear(m, f.act(), f.act() == Fp8W8A8Linear.Act.STATIC
                         ? Fp8Matrix.scaleFor(actualMaxAbs(required(input, name, scheme), fold, factors), Fp8Format.E4M3) : Float.POSITIVE_INFINITY, bias);

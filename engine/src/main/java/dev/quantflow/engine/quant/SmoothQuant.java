@@ -83,7 +83,7 @@ public final class SmoothQuant {
                 Fp8Matrix m = switch (f.weights()) {
                     case RTN -> Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
                     case MSE -> Fp8Matrix.quantizeMse(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
-                    case GPTQ, GPTQ_MSE -> Gptq.quantizeFp8(w, out, in, h, Fp8Format.E4M3, f.perChannelWeights(), f.weights().mseScales(), Gptq.DEFAULT_DAMP, null);
+                    case GPTQ, GPTQ_MSE -> Gptq.quantizeFp8(w, out, in, h, Fp8Format.E4M3, f.perChannelWeights(), f.weights().mseScales(), f.actOrder(), Gptq.DEFAULT_DAMP, null);
                 };
                 float bound = f.act() == Fp8W8A8Linear.Act.STATIC ? Fp8Matrix.scaleFor(maxAbs, Fp8Format.E4M3) : Float.POSITIVE_INFINITY;
                 float[] y = new float[n * out];

@@ -34,7 +34,7 @@ class QuantizedCheckpointTest {
             "fp8", "fp8:format=e5m2,scale=tensor", "fp8-w8a8", "fp8-w8a8:act=static,scale=tensor", "nf4", "nf4:block=32,double-quant=false", "fp4", "fp4:double-quant=false", "w4a8:group=32", "w4a8-lkd:lkd-steps=3",
             "fp8-w8a8:weights=gptq", "fp8-w8a8:weights=mse,smooth=0.5", "fp8-w8a8:act=static,weights=gptq,smooth=0.5", "w4a8:group=32,weights=gptq",
             "nf4:scale=mse", "nf4:scale=mse,weights=gptq", "fp4:double-quant=false,scale=mse", "fp8-w8a8:weights=gptq-mse", "fp8-w8a8:weights=gptq-mse,lkd=true,lkd-steps=3",
-            "fp8-w8a8:smooth=search", "fp8-w8a8:weights=gptq,smooth=search-model"})
+            "fp8-w8a8:smooth=search", "fp8-w8a8:weights=gptq,smooth=search-model", "fp8-w8a8:weights=gptq-mse,act-order=true,smooth=search"})
     void ourFormatReloadsToTheSameOutputs(String scheme) {
         Path src = SharedData.path("models/stories260K");
         try (LlamaModel m = LlamaModel.open(src)) {
