@@ -181,8 +181,14 @@ public final class Gptq {
      */
     public static Fp8Matrix quantizeFp8(float[] weight, int out, int in, double[] hessian, Fp8Format f, boolean perChannel, boolean mseScales,
                                         double percDamp, float[] beforeRounding) {
+        return quantizeFp8(weight, out, in, hessian, f, perChannel, mseScales, false, percDamp, beforeRounding);
+    }
+
+    /** As above; actOrder: columns by decreasing diag(H) (the scales are fixed up front, so any order keeps them). */
+    public static Fp8Matrix quantizeFp8(float[] weight, int out, int in, double[] hessian, Fp8Format f, boolean perChannel, boolean mseScales,
+                                        boolean actOrder, double percDamp, float[] beforeRounding) {
         Fp8Grid grid = new Fp8Grid(weight, out, in, f, perChannel, mseScales);
-        run(weight, out, in, hessian, grid, false, percDamp, beforeRounding);
+        run(weight, out, in, hessian, grid, actOrder, percDamp, beforeRounding);
         return grid.matrix(out);
     }
 

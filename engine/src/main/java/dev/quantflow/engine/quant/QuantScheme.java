@@ -112,7 +112,18 @@ public sealed interface QuantScheme {
     }
 
     /** How SmoothQuant's alpha is chosen: given, or searched on calibration loss once for the model or per fold (per layer). */
-    enum AlphaSearch { FIXED, MODEL, LAYER }
+    enum AlphaSearch {
+        FIXED, MODEL, LAYER;
+
+        /** The parameter's value: the alpha, search-model or search. */
+        String text(float alpha) {
+            return switch (this) {
+                case FIXED -> fmt(alpha);
+                case MODEL -> "search-model";
+                case LAYER -> "search";
+            };
+        }
+    }
 
     /** SmoothQuant: migrate activation outliers into the weights with s = max|X|^alpha / max|W|^(1-alpha), then W8A8. */
     record SmoothQuant(float alpha, boolean perChannelWeights, AlphaSearch search) implements QuantScheme {
@@ -122,12 +133,7 @@ public sealed interface QuantScheme {
         public String name() { return "smoothquant"; }
         @Override public boolean needsCalibration() { return true; }
         @Override public String toString() {
-            String a = switch (search) {
-                case FIXED -> fmt(alpha);
-                case MODEL -> "search-model";
-                case LAYER -> "search";
-            };
-            return name() + ":alpha=" + a + (perChannelWeights ? "" : ",weights=tensor");
+            return name() + ":alpha=" + search.text(alpha) + (perChannelWeights ? "" : ",weights=tensor");
         }
     }
 
@@ -180,11 +186,17 @@ public sealed interface QuantScheme {
      * FP8 W8A8: e4m3 weights and e4m3 activations, scaled per token (dynamic), per tensor (dynamic)
      * or static from calibration. The weights' codes come from weights (rtn: absmax / 448; mse:
      * llm-compressor's "mse" observer; gptq: GPTQ on the e4m3 grid with absmax scales), optionally
-     * after SmoothQuant's migration with smooth = alpha (NaN: none). The loaded layer is the same
-     * format whatever chose its codes.
+     * after SmoothQuant's migration with smooth = alpha (NaN: none), or with alpha searched
+     * (smoothSearch MODEL / LAYER, smooth then NaN) on the calibration loss of this FP8 W8A8 as it
+     * runs. actOrder: GPTQ visits the columns by decreasing Hessian diagonal (AutoGPTQ's desc_act;
+     * free here, the per-row scales are fixed up front). The loaded layer is the same format
+     * whatever chose its codes.
      */
-    record Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act, Fp8Weights weights, float smooth, Lkd.Settings lkdSettings) implements QuantScheme {
+    record Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act, Fp8Weights weights, float smooth, AlphaSearch smoothSearch, boolean actOrder,
+                   Lkd.Settings lkdSettings) implements QuantScheme {
         public Fp8W8A8 {
+            if (smoothSearch != AlphaSearch.FIXED) smooth = Float.NaN;
+            if (actOrder && !weights.gptq()) throw new IllegalArgumentException("fp8-w8a8: act-order applies to weights=gptq or gptq-mse");
             if (lkdSettings != null && act != Fp8W8A8Linear.Act.TOKEN)
                 throw new IllegalArgumentException("fp8-w8a8 with lkd=true needs per-token activations (act=token), the ones the student sees");
         }
@@ -192,14 +204,17 @@ public sealed interface QuantScheme {
             this(perChannelWeights, act, Fp8Weights.RTN, Float.NaN);
         }
         public Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act, Fp8Weights weights, float smooth) {
-            this(perChannelWeights, act, weights, smooth, null);
+            this(perChannelWeights, act, weights, smooth, AlphaSearch.FIXED, false, null);
+        }
+        public Fp8W8A8(boolean perChannelWeights, Fp8W8A8Linear.Act act, Fp8Weights weights, float smooth, Lkd.Settings lkdSettings) {
+            this(perChannelWeights, act, weights, smooth, AlphaSearch.FIXED, false, lkdSettings);
         }
         public String name() { return "fp8-w8a8"; }
-        public boolean smoothed() { return !Float.isNaN(smooth); }
+        public boolean smoothed() { return smoothSearch != AlphaSearch.FIXED || !Float.isNaN(smooth); }
         @Override public boolean needsCalibration() { return act == Fp8W8A8Linear.Act.STATIC || weights.gptq() || smoothed() || lkd(); }
         @Override public String toString() {
             String p = (act == Fp8W8A8Linear.Act.TOKEN ? "" : ",act=" + act.name().toLowerCase(Locale.ROOT)) + (perChannelWeights ? "" : ",scale=tensor")
-                    + (weights == Fp8Weights.RTN ? "" : ",weights=" + weights.param()) + (smoothed() ? ",smooth=" + fmt(smooth) : "") + lkdString(lkdSettings);
+                    + (weights == Fp8Weights.RTN ? "" : ",weights=" + weights.param()) + (actOrder ? ",act-order=true" : "") + (smoothed() ? ",smooth=" + smoothSearch.text(smooth) : "") + lkdString(lkdSettings);
             return p.isEmpty() ? name() : name() + ":" + p.substring(1);
         }
     }
@@ -253,26 +268,25 @@ public sealed interface QuantScheme {
             }
             case "llm-int8" -> new LlmInt8(floatParam(p, "threshold", 6.0f, spec), fpSource(p.remove("fp"), spec));
             case "smoothquant" -> {
-                AlphaSearch search = switch (p.getOrDefault("alpha", "")) {
-                    case "search" -> AlphaSearch.LAYER;
-                    case "search-model" -> AlphaSearch.MODEL;
-                    default -> AlphaSearch.FIXED;
-                };
-                if (search != AlphaSearch.FIXED) p.remove("alpha");
+                AlphaSearch search = alphaSearch(p, "alpha");
                 yield new SmoothQuant(search == AlphaSearch.FIXED ? alpha(p, spec) : 0.5f, !"tensor".equals(p.remove("weights")), search);
             }
             case "w4a16", "w4a16-rtn", "w4a16-gptq", "w4a16-awq" -> new W4A16(name.equals("w4a16") ? Int4Method.RTN : Int4Method.valueOf(name.substring(6).toUpperCase(Locale.ROOT)),
                     intParam(p, "group", DEFAULT_INT4_GROUP, spec), Boolean.parseBoolean(p.getOrDefault("act-order", "false")),
                     Boolean.parseBoolean(p.getOrDefault("sym", "false")), lkd);
             case "fp8", "fp8-w8a16" -> new Fp8(choice(p, "format", Fp8Format.class, Fp8Format.E4M3, spec), perChannel(p, spec));
-            case "fp8-w8a8" -> new Fp8W8A8(perChannel(p, spec), choice(p, "act", Fp8W8A8Linear.Act.class, Fp8W8A8Linear.Act.TOKEN, spec),
-                    choice(p, "weights", Fp8Weights.class, Fp8Weights.RTN, spec), p.containsKey("smooth") ? alpha(p, "smooth", spec) : Float.NaN, lkd);
+            case "fp8-w8a8" -> {
+                AlphaSearch search = alphaSearch(p, "smooth");
+                yield new Fp8W8A8(perChannel(p, spec), choice(p, "act", Fp8W8A8Linear.Act.class, Fp8W8A8Linear.Act.TOKEN, spec),
+                        choice(p, "weights", Fp8Weights.class, Fp8Weights.RTN, spec), p.containsKey("smooth") ? alpha(p, "smooth", spec) : Float.NaN, search,
+                        Boolean.parseBoolean(p.remove("act-order")), lkd);
+            }
             case "q6_k", "q6k" -> new Q6K();
             case "nf4", "fp4" -> new FourBit(FourBitCode.valueOf(name.toUpperCase(Locale.ROOT)), intParam(p, "block", 64, spec), !"false".equals(p.remove("double-quant")),
                     blockScale(p.remove("scale"), spec), fourBitGptq(p.remove("weights"), spec));
             default -> throw new IllegalArgumentException("unknown quantization scheme '" + spec + "' (known: fp32, bf16, w8a8-tensor, w8a16, "
                     + "w8a8-dynamic[:group=G], llm-int8[:threshold=6.0], smoothquant[:alpha=0.5|search|search-model], w4a16-rtn|gptq|awq[:group=128], w4a16-rtn:sym=true, "
-                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, w4a8[:group=128,weights=rtn|gptq,lkd=true], w8a8-dynamic:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor,weights=rtn|mse|gptq|gptq-mse,smooth=ALPHA,lkd=true], nf4|fp4[:block=64,double-quant=true,scale=absmax|mse,weights=rtn|gptq], q6_k)");
+                    + "w4a16-rtn|gptq:lkd=true, w8a16:lkd=true, w4a8[:group=128,weights=rtn|gptq,lkd=true], w8a8-dynamic:lkd=true, fp8[:format=e4m3|e5m2,scale=channel|tensor], fp8-w8a8[:act=token|tensor|static,scale=channel|tensor,weights=rtn|mse|gptq|gptq-mse,act-order=true,smooth=ALPHA|search|search-model,lkd=true], nf4|fp4[:block=64,double-quant=true,scale=absmax|mse,weights=rtn|gptq], q6_k)");
         };
         if (q instanceof W4A16) {   // read in the switch; another scheme given them is told below
             p.remove("act-order");
@@ -351,6 +365,20 @@ public sealed interface QuantScheme {
         }
     }
 
+    /**
+     * SmoothQuant's alpha given as search (or auto: per fold) or search-model (one for the model)
+     * under key: the search, with the key consumed; FIXED (key left for alpha()) otherwise.
+     */
+    private static AlphaSearch alphaSearch(Map<String, String> p, String key) {
+        AlphaSearch search = switch (p.getOrDefault(key, "")) {
+            case "search", "auto" -> AlphaSearch.LAYER;
+            case "search-model", "auto-model" -> AlphaSearch.MODEL;
+            default -> AlphaSearch.FIXED;
+        };
+        if (search != AlphaSearch.FIXED) p.remove(key);
+        return search;
+    }
+
     private static float alpha(Map<String, String> p, String spec) {
         return alpha(p, "alpha", spec);
     }
@@ -363,7 +391,7 @@ public sealed interface QuantScheme {
             if (!(a >= 0 && a <= 1)) throw new NumberFormatException();
             return a;
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("scheme '" + spec + "': " + key + " must be in [0, 1]" + (key.equals("alpha") ? ", search or search-model" : "") + ", got '" + v + "'");
+            throw new IllegalArgumentException("scheme '" + spec + "': " + key + " must be in [0, 1]" + ", search (auto) or search-model" + ", got '" + v + "'");
         }
     }
 

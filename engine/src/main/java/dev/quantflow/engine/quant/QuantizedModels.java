@@ -186,24 +186,19 @@ public final class QuantizedModels {
             if (folding) progress.update("scale search", foldsDone++, folds.size(), "folds");
             List<QuantScheme> consumers = fold.consumers().stream().map(schemes::get).toList();
             InputStats in = stats.get(fold.inputKey());
-            Optional<QuantScheme.SmoothQuant> sq = consumers.stream().filter(s -> s instanceof QuantScheme.SmoothQuant)
-                    .map(s -> (QuantScheme.SmoothQuant) s).findFirst();
-            Optional<QuantScheme.Fp8W8A8> fp8 = consumers.stream().filter(s -> s instanceof QuantScheme.Fp8W8A8 f && f.smoothed())
-                    .map(s -> (QuantScheme.Fp8W8A8) s).findFirst();
+            Optional<Smoothing> sq = smoothing(consumers);
             Optional<QuantScheme.W4A16> awq = consumers.stream().filter(s -> s instanceof QuantScheme.W4A16 w && w.method() == QuantScheme.Int4Method.AWQ)
                     .map(s -> (QuantScheme.W4A16) s).findFirst();
-            if (sq.isPresent()) {
-                QuantScheme.SmoothQuant q = sq.get();
+            if (sq.isPresent()) {   // SmoothQuant's migration (before int8 W8A8, or before FP8 W8A8)
+                Smoothing q = sq.get();
                 float alpha = switch (q.search()) {
                     case FIXED -> q.alpha();
-                    case MODEL -> modelAlpha.get(q.toString());
-                    case LAYER -> SmoothQuant.argmin(SmoothQuant.lossCurve(fold, in, edits, q.perChannelWeights()));
+                    case MODEL -> modelAlpha.get(q.scheme().toString());
+                    case LAYER -> SmoothQuant.argmin(SmoothQuant.lossCurve(fold, in, edits, q.sim()));
                 };
                 factors.put(fold.producer(), SmoothQuant.smooth(fold, in, edits, alpha));
-                kinds.put(fold.producer(), q.search() == QuantScheme.AlphaSearch.FIXED ? "smoothquant" : "smoothquant:alpha=" + alpha);
-            } else if (fp8.isPresent()) {   // SmoothQuant's migration before FP8 W8A8
-                factors.put(fold.producer(), SmoothQuant.smooth(fold, in, edits, fp8.get().smooth()));
-                kinds.put(fold.producer(), "smoothquant:alpha=" + fp8.get().smooth());
+                kinds.put(fold.producer(), q.scheme() instanceof QuantScheme.SmoothQuant && q.search() == QuantScheme.AlphaSearch.FIXED
+                        ? "smoothquant" : "smoothquant:alpha=" + alpha);
             } else if (awq.isPresent()) {
                 factors.put(fold.producer(), Awq.searchAndFold(fold, in, edits, awq.get().group()));
                 kinds.put(fold.producer(), "awq");
@@ -250,7 +245,7 @@ public final class QuantizedModels {
                 float[] start = new float[t.rows() * t.cols()];
                 String key = LinearNames.inputKey(n);
                 Fp8Matrix grid = Gptq.quantizeFp8(t.toFloatArray(), t.rows(), t.cols(), actualHessian(required(stats.get(key), n, s), foldOfInput.get(key), factors),
-                        Fp8Format.E4M3, f.perChannelWeights(), f.weights().mseScales(), Gptq.DEFAULT_DAMP, start);
+                        Fp8Format.E4M3, f.perChannelWeights(), f.weights().mseScales(), f.actOrder(), Gptq.DEFAULT_DAMP, start);
                 init.put(n, new Lkd.Start(start, null, grid));
             } else if (s.lkd() && gptq(s)) {
                 // the weights as GPTQ rounded them, error feedback included: they round to GPTQ's codes but sit
@@ -284,17 +279,30 @@ public final class QuantizedModels {
     }
 
     /**
-     * For each alpha=search-model scheme, the grid alpha of the lowest summed calibration loss over
-     * the folds it smooths, each fold's loss taken on the unsmoothed weights.
+     * The SmoothQuant migration a fold's consumers ask for (the first that smooths): smoothquant's,
+     * or fp8-w8a8's smooth=; its alpha or how it is searched, and the W8A8 its loss simulates.
+     */
+    record Smoothing(QuantScheme scheme, float alpha, QuantScheme.AlphaSearch search, SmoothQuant.Simulation sim) {}
+
+    static Optional<Smoothing> smoothing(List<QuantScheme> consumers) {
+        for (QuantScheme s : consumers) {
+            if (s instanceof QuantScheme.SmoothQuant q) return Optional.of(new Smoothing(q, q.alpha(), q.search(), SmoothQuant.int8(q.perChannelWeights())));
+            if (s instanceof QuantScheme.Fp8W8A8 f && f.smoothed()) return Optional.of(new Smoothing(f, f.smooth(), f.smoothSearch(), SmoothQuant.fp8(f)));
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * For each scheme whose alpha is searched for the model (search-model), the grid alpha of the
+     * lowest summed calibration loss over the folds it smooths, each fold's loss taken on the unsmoothed weights.
      */
     private static Map<String, Float> modelSearchedAlphas(List<ChannelFold> folds, Map<String, QuantScheme> schemes, Map<String, InputStats> stats, WeightEdits edits) {
         Map<String, double[]> total = new LinkedHashMap<>();
         for (ChannelFold fold : folds) {
-            Optional<QuantScheme.SmoothQuant> sq = fold.consumers().stream().map(schemes::get).filter(s -> s instanceof QuantScheme.SmoothQuant x
-                    && x.search() == QuantScheme.AlphaSearch.MODEL).map(s -> (QuantScheme.SmoothQuant) s).findFirst();
+            Optional<Smoothing> sq = smoothing(fold.consumers().stream().map(schemes::get).toList()).filter(q -> q.search() == QuantScheme.AlphaSearch.MODEL);
             if (sq.isEmpty()) continue;
-            double[] curve = SmoothQuant.lossCurve(fold, stats.get(fold.inputKey()), edits, sq.get().perChannelWeights());
-            double[] sum = total.computeIfAbsent(sq.get().toString(), k -> new double[curve.length]);
+            double[] curve = SmoothQuant.lossCurve(fold, stats.get(fold.inputKey()), edits, sq.get().sim());
+            double[] sum = total.computeIfAbsent(sq.get().scheme().toString(), k -> new double[curve.length]);
             for (int a = 0; a < curve.length; a++) sum[a] += curve[a];
         }
         Map<String, Float> best = new LinkedHashMap<>();
@@ -340,7 +348,7 @@ public final class QuantizedModels {
                     case RTN -> Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
                     case MSE -> Fp8Matrix.quantizeMse(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
                     case GPTQ, GPTQ_MSE -> Gptq.quantizeFp8(w, out, in, actualHessian(required(input, name, scheme), fold, factors), Fp8Format.E4M3, f.perChannelWeights(),
-                            f.weights().mseScales(), Gptq.DEFAULT_DAMP, null);
+                            f.weights().mseScales(), f.actOrder(), Gptq.DEFAULT_DAMP, null);
                 };
                 yield new Fp8W8A8Linear(m, f.act(), f.act() == Fp8W8A8Linear.Act.STATIC
                         ? Fp8Matrix.scaleFor(actualMaxAbs(required(input, name, scheme), fold, factors), Fp8Format.E4M3) : Float.POSITIVE_INFINITY, bias);

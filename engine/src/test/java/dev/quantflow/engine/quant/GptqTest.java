@@ -135,6 +135,22 @@ class GptqTest {
     }
 
     @Test
+    void actOrderOnTheFp8GridKeepsTheScalesAndEveryCodeIsItsRoundedWeights() {
+        float[] w = QuantLinearTest.rand(OUT * IN, 18, 0.1f), x = correlatedInputs(19);
+        InputStats stats = new InputStats(IN, true, 0);
+        stats.record(x, N);
+        Fp8Matrix rtn = Fp8Matrix.quantize(w, OUT, IN, Fp8Format.E4M3, true);
+        float[] start = new float[OUT * IN];
+        Fp8Matrix inOrder = Gptq.quantizeFp8(w, OUT, IN, stats.hessian(), Fp8Format.E4M3, true, false, false, Gptq.DEFAULT_DAMP, null);
+        Fp8Matrix g = Gptq.quantizeFp8(w, OUT, IN, stats.hessian(), Fp8Format.E4M3, true, false, true, Gptq.DEFAULT_DAMP, start);
+        assertThat(g.scales()).isEqualTo(rtn.scales());
+        for (int o = 0; o < OUT; o++)
+            for (int i = 0; i < IN; i++) assertThat(g.q()[o * IN + i]).isEqualTo(Fp8Format.E4M3.encode(start[o * IN + i] / g.scales()[o]));
+        assertThat(g.q()).isNotEqualTo(inOrder.q());   // another column order, other codes
+        assertThat(outputError(w, dequantize(g), x)).isLessThan(outputError(w, dequantize(rtn), x) * 0.9);
+    }
+
+    @Test
     void theIntGridThroughThePluggableCoreKeepsItsRange() {
         float[] w = QuantLinearTest.rand(OUT * IN, 13, 0.1f), x = correlatedInputs(14);
         InputStats stats = new InputStats(IN, true, 0);
@@ -185,6 +201,10 @@ class GptqTest {
         assertThatThrownBy(() -> QuantScheme.parse("fp8-w8a8:weights=awq")).hasMessageContaining("gptq-mse");
         assertThat(QuantScheme.parse("fp8-w8a8:weights=rtn")).hasToString("fp8-w8a8").isEqualTo(new QuantScheme.Fp8W8A8(true, Fp8W8A8Linear.Act.TOKEN));
         assertThat(QuantScheme.parse("fp8-w8a8:act=static,scale=tensor,weights=mse,smooth=0.8")).hasToString("fp8-w8a8:act=static,scale=tensor,weights=mse,smooth=0.8");
+        QuantScheme ao = QuantScheme.parse("fp8-w8a8:weights=gptq-mse,act-order=true,smooth=search");
+        assertThat(ao).hasToString("fp8-w8a8:weights=gptq-mse,act-order=true,smooth=search").isEqualTo(QuantScheme.parse(ao.toString()));
+        assertThat(((QuantScheme.Fp8W8A8) ao).actOrder()).isTrue();
+        assertThatThrownBy(() -> QuantScheme.parse("fp8-w8a8:weights=mse,act-order=true")).hasMessageContaining("act-order");
         for (String s : new String[] {"fp8-w8a8:weights=gptq,smooth=0.5", "fp8-w8a8:act=tensor,weights=mse", "w4a8:group=64,weights=gptq", "w4a8:group=32,weights=gptq,lkd=true,lkd-steps=7"})
             assertThat(QuantScheme.parse(QuantScheme.parse(s).toString())).isEqualTo(QuantScheme.parse(s));
         QuantScheme w = QuantScheme.parse("w4a8:group=64,weights=gptq");

@@ -11,6 +11,7 @@ import dev.quantflow.engine.kv.KvFormat;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.llama.LlamaStage;
 import dev.quantflow.engine.llama.WindowForward;
+import dev.quantflow.engine.model.Fp8Format;
 import dev.quantflow.engine.model.LlamaConfig;
 import dev.quantflow.engine.model.WeightStore;
 import java.util.Arrays;
@@ -147,6 +148,107 @@ class ModelTransformsTest {
             assertThat(b.format("model.layers.0.mlp.down_proj").scheme()).isEqualTo(scheme);
         }
         assertThat(QuantScheme.parse("smoothquant:alpha=search,weights=tensor").toString()).isEqualTo("smoothquant:alpha=search,weights=tensor");
+    }
+
+    /** fp8-w8a8's calibration loss of a fold at alpha, in float64 from its definition: e4m3 per token (max / 448), e4m3 weights per output channel, round to nearest even. */
+    static double fp8LossFloat64(ChannelFold f, InputStats in, WeightEdits w, float alpha) {
+        float[] s = SmoothQuant.factors(f, in, w, alpha);
+        int n = in.sampleRows(), cols = f.columns();
+        float[] x = in.sample();
+        double[][] xs = new double[n][], xq = new double[n][];
+        for (int r = 0; r < n; r++) {
+            xs[r] = new double[cols];
+            for (int c = 0; c < cols; c++) xs[r][c] = x[r * cols + c];
+            xq[r] = e4m3RoundTrip(xs[r], s, f.paramOf(), false);
+        }
+        double loss = 0;
+        for (String consumer : f.consumers()) {
+            float[] wt = w.get(consumer + ".weight");
+            double err = 0, energy = 0;
+            for (int o = 0; o < wt.length / cols; o++) {
+                double[] row = new double[cols];
+                for (int c = 0; c < cols; c++) row[c] = wt[o * cols + c];
+                double[] wq = e4m3RoundTrip(row, s, f.paramOf(), true);
+                for (int r = 0; r < n; r++) {
+                    double ref = dot(xs[r], row), d = dot(xq[r], wq) - ref;
+                    err += d * d;
+                    energy += ref * ref;
+                }
+            }
+            loss += err / energy;
+        }
+        return loss;
+    }
+
+    /** v times (weights) or divided by (activations) the factors, then e4m3 with scale max|.| / 448 and back. */
+    private static double[] e4m3RoundTrip(double[] v, float[] s, int[] paramOf, boolean times) {
+        float[] t = new float[v.length];
+        float mx = 0;
+        for (int c = 0; c < v.length; c++) {
+            t[c] = (float) (times ? v[c] * s[paramOf[c]] : v[c] / s[paramOf[c]]);
+            mx = Math.max(mx, Math.abs(t[c]));
+        }
+        float sc = mx == 0 ? 1 : mx / 448f;
+        double[] q = new double[v.length];
+        for (int c = 0; c < v.length; c++) q[c] = (double) Fp8Format.E4M3.decode(Fp8Format.E4M3.encode(t[c] / sc)) * sc;
+        return q;
+    }
+
+    @Test
+    void fp8W8A8sSmoothingLossIsItsE4m3ErrorAndTheSearchTakesItsMinimum() {
+        LlamaConfig c = model.config();
+        Map<String, InputStats> stats = Calibration.collect(c, model.weights(), calib, 512, Set.of(), 64);
+        WeightEdits edits = new WeightEdits(model.weights());
+        var sim = SmoothQuant.fp8((QuantScheme.Fp8W8A8) QuantScheme.parse("fp8-w8a8:smooth=search"));
+        for (ChannelFold f : List.of(ChannelFold.all(c).get(0), ChannelFold.all(c).get(3))) {   // a norm fold (q/k/v) and the up -> down fold
+            double[] curve = SmoothQuant.lossCurve(f, stats.get(f.inputKey()), edits, sim);
+            double[] int8 = SmoothQuant.lossCurve(f, stats.get(f.inputKey()), edits, true);
+            for (int a : new int[] {0, 10, 17}) {
+                assertThat(curve[a]).as("%s alpha %s", f.producer(), SmoothQuant.gridAlpha(a)).isCloseTo(fp8LossFloat64(f, stats.get(f.inputKey()), edits, SmoothQuant.gridAlpha(a)), Percentage.withPercentage(1));
+                assertThat(curve[a]).isNotCloseTo(int8[a], Percentage.withPercentage(5));   // not smoothquant's int8 curve
+            }
+            float best = SmoothQuant.argmin(curve);
+            for (double v : curve) assertThat(curve[Math.round(best * SmoothQuant.ALPHA_STEPS)]).isLessThanOrEqualTo(v);
+        }
+    }
+
+    @Test
+    void fp8W8A8SmoothSearchFoldsEveryLayerAndKeepsTheFp32Function() {
+        float[] ref = logits(model.weights());
+        for (String scheme : List.of("fp8-w8a8:smooth=search", "fp8-w8a8:weights=gptq-mse,smooth=search-model")) {
+            QuantizedModels.Built b = QuantizedModels.build(model.config(), model.weights(), QuantPlan.parse(scheme, List.of()), Optional.of(calib), QuantizedModels.Options.DEFAULT);
+            assertThat(b.foldKinds()).hasSize(ChannelFold.all(model.config()).size());
+            java.util.Set<String> alphas = new java.util.HashSet<>(b.foldKinds().values());
+            for (String k : alphas) assertThat(k).matches("smoothquant:alpha=(0\\.\\d+|1\\.0)");
+            if (scheme.endsWith("model")) assertThat(alphas).hasSize(1);
+            assertThat(b.weights().get("model.layers.0.input_layernorm.weight").toFloatArray())
+                    .isNotEqualTo(model.weights().get("model.layers.0.input_layernorm.weight").toFloatArray());
+            // the folds alone, no quantization (dense fp32 linears over the smoothed weights): the same logits
+            // (within 1e-5 of the largest |logit|: float rounding of the scaled weights through five layers, measured up to 1.0e-5 absolute)
+            float[] smoothed = logits(b.weights());
+            float max = 0;
+            for (float v : ref) max = Math.max(max, Math.abs(v));
+            for (int i = 0; i < ref.length; i++) assertThat(Math.abs(smoothed[i] - ref[i])).as("%s logit %d", scheme, i).isLessThan(1e-5f * max);
+            assertThat(b.format("model.layers.0.mlp.down_proj")).isInstanceOf(Fp8W8A8Linear.class);
+        }
+    }
+
+    @Test
+    void smoothSearchIsOneParameterOfTheSchemeLanguage() {
+        for (String[] in : new String[][] {{"fp8-w8a8:smooth=auto", "fp8-w8a8:smooth=search"}, {"fp8-w8a8:smooth=search-model", "fp8-w8a8:smooth=search-model"},
+                {"fp8-w8a8:weights=gptq-mse,smooth=search,lkd=true", "fp8-w8a8:weights=gptq-mse,smooth=search,lkd=true"},
+                {"fp8-w8a8:smooth=0.5", "fp8-w8a8:smooth=0.5"}, {"smoothquant:alpha=auto", "smoothquant:alpha=search"}}) {
+            QuantPlan p = QuantPlan.parse(in[0], List.of("down_proj=" + in[0]));
+            assertThat(p).hasToString(in[1] + " down_proj=" + in[1]);
+            QuantPlan again = QuantPlan.parse(p.defaultScheme().toString(), List.of("down_proj=" + p.overrides().get(0).scheme()));
+            assertThat(again).isEqualTo(p);
+            assertThat(p.defaultScheme().needsCalibration()).isTrue();
+        }
+        QuantScheme.Fp8W8A8 f = (QuantScheme.Fp8W8A8) QuantScheme.parse("fp8-w8a8:smooth=search");
+        assertThat(f.smoothed()).isTrue();
+        assertThat(f.smoothSearch()).isEqualTo(QuantScheme.AlphaSearch.LAYER);
+        assertThat(((QuantScheme.Fp8W8A8) QuantScheme.parse("fp8-w8a8")).smoothed()).isFalse();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> QuantScheme.parse("fp8-w8a8:smooth=best")).hasMessageContaining("search");
     }
 
     static float spread(float[] v) {

@@ -33,7 +33,8 @@ class QuantizedCheckpointTest {
     @ValueSource(strings = {"w8a16", "llm-int8", "w8a8-tensor", "smoothquant:weights=tensor", "w8a8-dynamic:group=32", "w4a16-gptq:group=32,act-order=true", "bf16",
             "fp8", "fp8:format=e5m2,scale=tensor", "fp8-w8a8", "fp8-w8a8:act=static,scale=tensor", "nf4", "nf4:block=32,double-quant=false", "fp4", "fp4:double-quant=false", "w4a8:group=32", "w4a8-lkd:lkd-steps=3",
             "fp8-w8a8:weights=gptq", "fp8-w8a8:weights=mse,smooth=0.5", "fp8-w8a8:act=static,weights=gptq,smooth=0.5", "w4a8:group=32,weights=gptq",
-            "nf4:scale=mse", "nf4:scale=mse,weights=gptq", "fp4:double-quant=false,scale=mse", "fp8-w8a8:weights=gptq-mse", "fp8-w8a8:weights=gptq-mse,lkd=true,lkd-steps=3"})
+            "nf4:scale=mse", "nf4:scale=mse,weights=gptq", "fp4:double-quant=false,scale=mse", "fp8-w8a8:weights=gptq-mse", "fp8-w8a8:weights=gptq-mse,lkd=true,lkd-steps=3",
+            "fp8-w8a8:smooth=search", "fp8-w8a8:weights=gptq,smooth=search-model", "fp8-w8a8:weights=gptq-mse,act-order=true,smooth=search"})
     void ourFormatReloadsToTheSameOutputs(String scheme) {
         Path src = SharedData.path("models/stories260K");
         try (LlamaModel m = LlamaModel.open(src)) {

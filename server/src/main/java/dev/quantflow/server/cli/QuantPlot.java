@@ -51,7 +51,8 @@ final class QuantPlot {
     }
 
     private static XYChart chart(String title, String xTitle, String yTitle, List<JsonNode> rows, boolean bits, boolean kl) {
-        XYChart c = new XYChartBuilder().width(760).height(560).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+        // tall enough for the legend, about 17 px of 9-pt legend per row (60+ rows per model since the issue-18 recipes)
+        XYChart c = new XYChartBuilder().width(760).height(Math.max(560, 17 * rows.size() + 150)).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
         c.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
         c.getStyler().setMarkerSize(9);
         c.getStyler().setLegendFont(c.getStyler().getLegendFont().deriveFont(9f));
