@@ -28,6 +28,9 @@ public final class FourBitKernels {
     /** Columns per chunk (Int8Kernels.CHUNK: x's chunk stays in L1 while the groups stream past). */
     public static final int CHUNK = Int8Kernels.CHUNK;
 
+    /** The nibble mask as a held broadcast: IntVector.and(int) ran C2's code several times slower (Fp8Kernels.MASK_E4M3). */
+    private static final IntVector NIBBLE = IntVector.broadcast(I, 15);
+
     private FourBitKernels() {}
 
     /** Groups of eight rows (the last one padded with code 0) of an out-row matrix. */
@@ -101,7 +104,7 @@ public final class FourBitKernels {
         if (VECTOR) {
             IntVector t0 = table[0].mul(scale).reinterpretAsInts(), t1 = WIDE ? t0 : table[1].mul(scale).reinterpretAsInts();
             for (; i <= n - L; i += L)
-                lookup(IntVector.fromArray(I, p, at + i).lanewise(VectorOperators.LSHR, shift).and(15), t0, t1).intoArray(dst, d + i);
+                lookup(IntVector.fromArray(I, p, at + i).lanewise(VectorOperators.LSHR, shift).and(NIBBLE), t0, t1).intoArray(dst, d + i);
         }
         for (; i < n; i++) dst[d + i] = values[(p[at + i] >>> shift) & 15] * scale;
     }
@@ -132,13 +135,13 @@ public final class FourBitKernels {
                 for (int i = b0; i < b0 + bs; i += L) {
                     IntVector v = IntVector.fromArray(I, p, go + i);
                     FloatVector xv = FloatVector.fromArray(F, x, xo + i);
-                    c0 = v.and(15).selectFrom(s0).reinterpretAsFloats().fma(xv, c0);
-                    c1 = v.lanewise(VectorOperators.LSHR, 4).and(15).selectFrom(s1).reinterpretAsFloats().fma(xv, c1);
-                    c2 = v.lanewise(VectorOperators.LSHR, 8).and(15).selectFrom(s2).reinterpretAsFloats().fma(xv, c2);
-                    c3 = v.lanewise(VectorOperators.LSHR, 12).and(15).selectFrom(s3).reinterpretAsFloats().fma(xv, c3);
-                    c4 = v.lanewise(VectorOperators.LSHR, 16).and(15).selectFrom(s4).reinterpretAsFloats().fma(xv, c4);
-                    c5 = v.lanewise(VectorOperators.LSHR, 20).and(15).selectFrom(s5).reinterpretAsFloats().fma(xv, c5);
-                    c6 = v.lanewise(VectorOperators.LSHR, 24).and(15).selectFrom(s6).reinterpretAsFloats().fma(xv, c6);
+                    c0 = v.and(NIBBLE).selectFrom(s0).reinterpretAsFloats().fma(xv, c0);
+                    c1 = v.lanewise(VectorOperators.LSHR, 4).and(NIBBLE).selectFrom(s1).reinterpretAsFloats().fma(xv, c1);
+                    c2 = v.lanewise(VectorOperators.LSHR, 8).and(NIBBLE).selectFrom(s2).reinterpretAsFloats().fma(xv, c2);
+                    c3 = v.lanewise(VectorOperators.LSHR, 12).and(NIBBLE).selectFrom(s3).reinterpretAsFloats().fma(xv, c3);
+                    c4 = v.lanewise(VectorOperators.LSHR, 16).and(NIBBLE).selectFrom(s4).reinterpretAsFloats().fma(xv, c4);
+                    c5 = v.lanewise(VectorOperators.LSHR, 20).and(NIBBLE).selectFrom(s5).reinterpretAsFloats().fma(xv, c5);
+                    c6 = v.lanewise(VectorOperators.LSHR, 24).and(NIBBLE).selectFrom(s6).reinterpretAsFloats().fma(xv, c6);
                     c7 = v.lanewise(VectorOperators.LSHR, 28).selectFrom(s7).reinterpretAsFloats().fma(xv, c7);
                 }
             } else {   // 8 lanes (16 registers): the unscaled halves, each value times its absmax (the same fl(value * absmax))
@@ -146,13 +149,13 @@ public final class FourBitKernels {
                 for (int i = b0; i < b0 + bs; i += L) {
                     IntVector v = IntVector.fromArray(I, p, go + i);
                     FloatVector xv = FloatVector.fromArray(F, x, xo + i);
-                    c0 = lookup(v.and(15), t0, t1).mul(a0).fma(xv, c0);
-                    c1 = lookup(v.lanewise(VectorOperators.LSHR, 4).and(15), t0, t1).mul(a1).fma(xv, c1);
-                    c2 = lookup(v.lanewise(VectorOperators.LSHR, 8).and(15), t0, t1).mul(a2).fma(xv, c2);
-                    c3 = lookup(v.lanewise(VectorOperators.LSHR, 12).and(15), t0, t1).mul(a3).fma(xv, c3);
-                    c4 = lookup(v.lanewise(VectorOperators.LSHR, 16).and(15), t0, t1).mul(a4).fma(xv, c4);
-                    c5 = lookup(v.lanewise(VectorOperators.LSHR, 20).and(15), t0, t1).mul(a5).fma(xv, c5);
-                    c6 = lookup(v.lanewise(VectorOperators.LSHR, 24).and(15), t0, t1).mul(a6).fma(xv, c6);
+                    c0 = lookup(v.and(NIBBLE), t0, t1).mul(a0).fma(xv, c0);
+                    c1 = lookup(v.lanewise(VectorOperators.LSHR, 4).and(NIBBLE), t0, t1).mul(a1).fma(xv, c1);
+                    c2 = lookup(v.lanewise(VectorOperators.LSHR, 8).and(NIBBLE), t0, t1).mul(a2).fma(xv, c2);
+                    c3 = lookup(v.lanewise(VectorOperators.LSHR, 12).and(NIBBLE), t0, t1).mul(a3).fma(xv, c3);
+                    c4 = lookup(v.lanewise(VectorOperators.LSHR, 16).and(NIBBLE), t0, t1).mul(a4).fma(xv, c4);
+                    c5 = lookup(v.lanewise(VectorOperators.LSHR, 20).and(NIBBLE), t0, t1).mul(a5).fma(xv, c5);
+                    c6 = lookup(v.lanewise(VectorOperators.LSHR, 24).and(NIBBLE), t0, t1).mul(a6).fma(xv, c6);
                     c7 = lookup(v.lanewise(VectorOperators.LSHR, 28), t0, t1).mul(a7).fma(xv, c7);
                 }
             }
