@@ -26,7 +26,21 @@ public final class Fp8Linear implements Linear {
     private final boolean perChannel;
     private final float[] bias;
 
+    /** Over a copy of w's codes (w stays as it is). */
     public Fp8Linear(Fp8Matrix w, float[] bias) {
+        this(w, bias, false);
+    }
+
+    /**
+     * Over w's own code array, reordered in place into the kernel's layout: for codes made for this
+     * linear alone (quantized at load, read from a checkpoint), which must not be read as row-major
+     * after this. Saves a copy of every matrix at load (1.1B fp8: +0.44 GB RSS after load with the copy).
+     */
+    public static Fp8Linear adopting(Fp8Matrix w, float[] bias) {
+        return new Fp8Linear(w, bias, true);
+    }
+
+    private Fp8Linear(Fp8Matrix w, float[] bias, boolean adopt) {
         byte[] codes = w.q();
         for (int i = 0; i < codes.length; i++)
             if (Fp8Kernels.nonFinite(w.format(), codes[i]))
@@ -34,7 +48,8 @@ public final class Fp8Linear implements Linear {
         this.format = w.format();
         this.out = w.rows();
         this.in = w.cols();
-        this.q = Int8Kernels.interleave8(codes, out, in);
+        if (adopt) Int8Kernels.interleave8InPlace(codes, out, in);
+        this.q = adopt ? codes : Int8Kernels.interleave8(codes, out, in);
         this.scale = w.scales();
         this.perChannel = w.perChannel();
         this.bias = bias;

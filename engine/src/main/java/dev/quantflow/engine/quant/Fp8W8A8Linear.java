@@ -23,11 +23,21 @@ public final class Fp8W8A8Linear implements Linear {
     private final float inputScale;   // STATIC: the scale; TOKEN: an upper bound on max|x| (+inf: none)
     private final float[] bias;
 
+    /** Over a copy of w's codes (w stays as it is). */
     public Fp8W8A8Linear(Fp8Matrix w, Act act, float inputScale, float[] bias) {
+        this(w, act, inputScale, bias, false);
+    }
+
+    /** Over w's own code array, reordered in place (Fp8Linear.adopting): for codes made for this linear alone. */
+    public static Fp8W8A8Linear adopting(Fp8Matrix w, Act act, float inputScale, float[] bias) {
+        return new Fp8W8A8Linear(w, act, inputScale, bias, true);
+    }
+
+    private Fp8W8A8Linear(Fp8Matrix w, Act act, float inputScale, float[] bias, boolean adopt) {
         if (w.format() != E4M3) throw new IllegalArgumentException("FP8 W8A8 needs e4m3 weights, got " + w.format());
         if (act == Act.STATIC && !(inputScale > 0 && Float.isFinite(inputScale)))
             throw new IllegalArgumentException("a static FP8 input scale must be a positive number, got " + inputScale);
-        this.kernel = new Fp8Linear(w, null);
+        this.kernel = adopt ? Fp8Linear.adopting(w, null) : new Fp8Linear(w, null);
         this.act = act;
         this.inputScale = inputScale;
         this.bias = bias;
