@@ -42,14 +42,14 @@ final class Fp8Checkpoint {
                 if (s.length != 1 && s.length != out)
                     throw new ModelLoadException(Path.of("weights"), name + ".weight_scale has " + s.length + " values; expected 1 (per tensor) or " + out + " (per channel)");
                 Fp8Matrix m = Fp8Matrix.of(f, out, in, weight.data().toArray(ValueLayout.JAVA_BYTE), s);
-                if (a.act() == null) return new Fp8Linear(m, bias);
+                if (a.act() == null) return Fp8Linear.adopting(m, bias);
                 if (f != Fp8Format.E4M3) throw new ModelLoadException(Path.of("weights"), name + ": FP8 W8A8 needs F8_E4M3 weights, got " + weight.dtype());
                 float bound = switch (a.act()) {
                     case STATIC -> scalar(name + ".input_scale");
                     case TOKEN -> store.find(name + ".input_scale_ub").map(t -> t.toFloatArray()[0]).orElse(a.upperBound());
                     case TENSOR -> Float.POSITIVE_INFINITY;
                 };
-                return new Fp8W8A8Linear(m, a.act(), bound, bias);
+                return Fp8W8A8Linear.adopting(m, a.act(), bound, bias);
             }
 
             private float scalar(String n) {

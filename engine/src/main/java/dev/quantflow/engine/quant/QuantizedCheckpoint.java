@@ -331,8 +331,8 @@ public final class QuantizedCheckpoint {
                     Q6_KLinear l = new Q6_KLinear(q.data(), out, in);
                     yield bias == null ? l : new dev.quantflow.engine.compute.BiasedLinear(l, bias);
                 }
-                case QuantScheme.Fp8 x -> new Fp8Linear(fp8(name, out, in, x.format()), bias);
-                case QuantScheme.Fp8W8A8 x -> new Fp8W8A8Linear(fp8(name, out, in, Fp8Format.E4M3), x.act(),
+                case QuantScheme.Fp8 x -> Fp8Linear.adopting(fp8(name, out, in, x.format()), bias);
+                case QuantScheme.Fp8W8A8 x -> Fp8W8A8Linear.adopting(fp8(name, out, in, Fp8Format.E4M3), x.act(),
                         x.act() == Fp8W8A8Linear.Act.STATIC ? floats(name + ".input_scale")[0] : Float.POSITIVE_INFINITY, bias);
                 case QuantScheme.FourBit x -> {
                     byte[] codes = Int4Packing.unpack(bytes(name + ".qweight4"), out, in);

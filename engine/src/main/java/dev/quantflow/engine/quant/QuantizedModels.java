@@ -341,7 +341,7 @@ public final class QuantizedModels {
                         : QuantizedMatrix.quantizePerTensor(weight.toFloatArray(), out, in, IntRange.INT8_SYM, RangeMethod.MIN_MAX);
                 yield new W8A8DynamicLinear(q, bias, s.toString());
             }
-            case QuantScheme.Fp8 f -> new Fp8Linear(Fp8Matrix.quantize(weight.toFloatArray(), out, in, f.format(), f.perChannel()), bias);
+            case QuantScheme.Fp8 f -> Fp8Linear.adopting(Fp8Matrix.quantize(weight.toFloatArray(), out, in, f.format(), f.perChannel()), bias);
             case QuantScheme.Fp8W8A8 f -> {
                 float[] w = weight.toFloatArray();
                 Fp8Matrix m = switch (f.weights()) {
@@ -350,7 +350,7 @@ public final class QuantizedModels {
                     case GPTQ, GPTQ_MSE -> Gptq.quantizeFp8(w, out, in, actualHessian(required(input, name, scheme), fold, factors), Fp8Format.E4M3, f.perChannelWeights(),
                             f.weights().mseScales(), f.actOrder(), Gptq.DEFAULT_DAMP, null);
                 };
-                yield new Fp8W8A8Linear(m, f.act(), f.act() == Fp8W8A8Linear.Act.STATIC
+                yield Fp8W8A8Linear.adopting(m, f.act(), f.act() == Fp8W8A8Linear.Act.STATIC
                         ? Fp8Matrix.scaleFor(actualMaxAbs(required(input, name, scheme), fold, factors), Fp8Format.E4M3) : Float.POSITIVE_INFINITY, bias);
             }
             case QuantScheme.Q6K q -> bias == null ? Q6_KLinear.quantize(weight) : new BiasedLinear(Q6_KLinear.quantize(weight), bias);

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
  * A sequence's logits are bit-identical whether its rows run alone or mixed into a batch with
  * another sequence's prefill or decode rows (what lets the scheduler batch freely), for the
  * dense weights and for the weight-only quantized schemes whose one-row decode kernel and batched
- * panel tile sum in one order (w8a16, nf4, fp4; w4a16's batched tile still sums in the panel's
+ * panel tile sum in one order (w8a16, nf4, fp4, fp8, fp8-w8a8; w4a16's batched tile still sums in the panel's
  * order, not its decode kernel's: docs/BENCHMARKS.md "Batch-invariant quantized kernels").
  */
 class BatchInvarianceTest {
@@ -111,7 +111,7 @@ class BatchInvarianceTest {
 
 
     @ParameterizedTest
-    @ValueSource(strings = {"w8a16", "nf4", "fp4"})
+    @ValueSource(strings = {"w8a16", "nf4", "fp4", "fp8", "fp8-w8a8"})
     void aQuantizedRowsBitsDoNotDependOnItsBatch(String scheme) {
         LinearFactory f = QuantizedModels.calibrationFree(scheme);
         Random rnd = new Random(11);
@@ -137,7 +137,7 @@ class BatchInvarianceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"w8a16", "nf4", "fp4"})
+    @ValueSource(strings = {"w8a16", "nf4", "fp4", "fp8", "fp8-w8a8"})
     void quantizedStories260k(String scheme) {
         check(SharedData.path("models/stories260K"), QuantizedModels.calibrationFree(scheme));
         greedyTogetherAsAlone(SharedData.path("models/stories260K"), QuantizedModels.calibrationFree(scheme));

@@ -157,11 +157,64 @@ class FourBitLinearTest {
     @ParameterizedTest
     @CsvSource({"NF4", "FP4"})
     void theVectorCodebookLookupAgreesWithTheTableForEveryCode(FourBitCode code) {
-        byte[] codes = new byte[67];
+        int out = 11, in = 67;   // a padded last group, a tail under a vector
+        byte[] codes = new byte[out * in];
         for (int i = 0; i < codes.length; i++) codes[i] = (byte) ((i * 7 + 3) % 16);
-        float[] dst = new float[codes.length];
-        FourBitKernels.decode(FourBitKernels.tableVectors(code.table()), code.table(), codes, 0, 0.5f, dst, 0, codes.length);
-        for (int i = 0; i < codes.length; i++) assertThat(dst[i]).isEqualTo(code.table()[codes[i]] * 0.5f);
+        int[] p = FourBitKernels.pack(codes, out, in);
+        assertThat(FourBitKernels.unpack(p, out, in)).isEqualTo(codes);
+        for (int o = 0; o < out; o++) {
+            float[] dst = new float[in];
+            FourBitKernels.decode(FourBitKernels.tableVectors(code.table()), code.table(), p, FourBitKernels.index(o, 0, out, in), 4 * (o % 8), 0.5f, dst, 0, in);
+            for (int i = 0; i < in; i++) assertThat(dst[i]).isEqualTo(code.table()[codes[o * in + i]] * 0.5f);
+        }
+    }
+
+    @Test
+    void thePackedLayoutHoldsEightRowsPerIntColumnByColumnChunkMajor() {
+        int out = 13, in = 2048 + 96;   // two chunks, a padded second group
+        byte[] codes = new byte[out * in];
+        Random r = new Random(5);
+        for (int i = 0; i < codes.length; i++) codes[i] = (byte) r.nextInt(16);
+        int[] p = FourBitKernels.pack(codes, out, in);
+        assertThat(p).hasSize(2 * in);
+        for (int o = 0; o < out; o++)
+            for (int c = 0; c < in; c++) {
+                int at = c < 2048 ? (o / 8) * 2048 + c : 2 * 2048 + (o / 8) * 96 + c - 2048;   // chunk 0: groups x 2048 ints, chunk 1: groups x 96
+                assertThat(FourBitKernels.index(o, c, out, in)).isEqualTo(at);
+                assertThat((p[at] >>> (4 * (o % 8))) & 15).isEqualTo((int) codes[o * in + c]);
+            }
+        for (int c = 0; c < in; c++) assertThat(p[FourBitKernels.index(8, c, out, in)] >>> 20).as("padding rows 13..15").isZero();
+    }
+
+    /**
+     * The eight-row kernel against the same sum over the decoded rows (FourBitKernels.chunkedDot,
+     * the order of the batched path): equal bits, on shapes it takes (several chunks, out % 8 rows,
+     * blocks of 32 to 2048) and ones it does not (in not a multiple of the block).
+     */
+    @ParameterizedTest
+    @CsvSource({"NF4,21,4096,64,true", "NF4,16,5632,64,true", "FP4,9,2048,32,false", "NF4,8,2048,2048,true", "FP4,24,640,128,true", "NF4,5,172,64,true"})
+    void theEightRowKernelSumsAsTheDecodedRow(FourBitCode code, int out, int in, int block, boolean dq) {
+        Random r = new Random(out * 7 + in);
+        float[] w = new float[out * in], x = new float[in], bias = new float[out];
+        for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextGaussian() * 0.05 * (1 + i % 5));
+        for (int i = 0; i < in; i++) x[i] = (float) r.nextGaussian();
+        for (int i = 0; i < out; i++) bias[i] = (float) r.nextGaussian();
+        FourBitMatrix m = FourBitMatrix.quantize(code, w, out, in, block, dq);
+        FourBitLinear l = new FourBitLinear(m, bias);
+        assertThat(l.weights().q()).isEqualTo(m.q());
+        float[] y = new float[out];
+        l.forward(x, 1, y);
+        for (int o = 0; o < out; o++) {
+            float[] row = new float[in];
+            for (int i = 0; i < in; i++) row[i] = m.dequantize(o, i);
+            assertThat(y[o]).as("row %d", o).isEqualTo(bias[o] + FourBitKernels.chunkedDot(row, 0, x, 0, in));
+        }
+        // and a batch of 3 gives each row the bits it has alone
+        float[] xs = new float[3 * in], ys = new float[3 * out];
+        for (int i = 0; i < xs.length; i++) xs[i] = (float) r.nextGaussian();
+        System.arraycopy(x, 0, xs, in, in);
+        l.forward(xs, 3, ys);
+        assertThat(java.util.Arrays.copyOfRange(ys, out, 2 * out)).isEqualTo(y);
     }
 
     /** Sum over the block of (w - dequantized)^2 in float64. */

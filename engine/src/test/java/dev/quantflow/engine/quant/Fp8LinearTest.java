@@ -126,22 +126,77 @@ class Fp8LinearTest {
     @Test
     void theBitDecodeKernelAgreesWithTheTableOnEveryCode() {
         for (Fp8Format f : Fp8Format.values()) {
-            byte[] codes = new byte[256];
-            for (int c = 0; c < 256; c++) codes[c] = (byte) c;
-            float[] dst = new float[256];
-            Fp8Kernels.dequantize(f, codes, 0, 1f, dst, 256);
-            for (int c = 0; c < 256; c++) {
-                float ref = f.decode((byte) c);
-                if (Float.isFinite(ref)) assertThat(dst[c]).as("%s code %02x", f, c).isEqualTo(ref);
+            int out = 8, in = 256;   // row j holds every code, rotated by j: the interleaved vector loop reads each code in each row
+            byte[] codes = new byte[out * in];
+            for (int j = 0; j < out; j++) for (int c = 0; c < in; c++) codes[j * in + c] = (byte) (c + 37 * j);
+            byte[] w = dev.quantflow.engine.compute.Int8Kernels.interleave8(codes, out, in);
+            float unit = Math.scalb(1f, 127 - f.bias);   // decoded codes are the value * 2^-(127 - bias)
+            for (int j = 0; j < out; j++) {
+                float[] dst = new float[in];
+                Fp8Kernels.decodeInterleaved(f, w, j, out, in, unit, dst, 0);
+                for (int c = 0; c < in; c++) {
+                    float ref = f.decode(codes[j * in + c]);
+                    if (Float.isFinite(ref)) assertThat(dst[c]).as("%s code %02x", f, codes[j * in + c] & 0xff).isEqualTo(ref);
+                    assertThat(Fp8Kernels.nonFinite(f, codes[j * in + c])).isEqualTo(!Float.isFinite(ref));
+                }
             }
-            // one-hot dot products read every finite code through dotF8F32's vector loop
+            // one-hot dot products (times the kernels' activation and output factors) read every finite code through the vector loops
             for (int c = 0; c < 256; c++) {
                 if (!Float.isFinite(f.decode((byte) c))) continue;
-                float[] x = new float[256];
-                x[c] = 1f;
-                assertThat(Fp8Kernels.dotF8F32(f, codes, 0, x, 0, 256)).isEqualTo(f.decode((byte) c));
+                float[] x = new float[in];
+                x[c] = Fp8Kernels.X_SCALE;
+                assertThat(Fp8Kernels.dotF8F32(f, codes, 0, x, 0, in) * Fp8Kernels.outScale(f)).isEqualTo(f.decode((byte) c));
+                float[] dots = new float[out];
+                Fp8Kernels.dotF8F32x8(f, w, 0, x, 0, 0, in, dots, 0);
+                for (int j = 0; j < out; j++)
+                    if (Float.isFinite(f.decode(codes[j * in + c]))) assertThat(dots[j] * Fp8Kernels.outScale(f)).isEqualTo(f.decode(codes[j * in + c]));
             }
         }
+    }
+
+    /** Odd shapes through the interleaved kernel: out % 8 leftover rows, a tail under a vector, two chunks; batches of 2..17 rows. */
+    @ParameterizedTest
+    @CsvSource({"E4M3,false,43,4133", "E5M2,true,16,2048", "E4M3,true,9,37", "W8A8,true,21,2100"})
+    void oddShapesMatchFloat64AndTheirOneRowBits(String kind, boolean perChannel, int out, int in) {
+        Random r = new Random(out * 13 + in);
+        float[] w = gaussian(r, out * in, 0.05), bias = gaussian(r, out, 0.1);
+        boolean w8a8 = kind.equals("W8A8");
+        Fp8Format f = w8a8 ? Fp8Format.E4M3 : Fp8Format.valueOf(kind);
+        Fp8Matrix m = Fp8Matrix.quantize(w, out, in, f, perChannel);
+        dev.quantflow.engine.compute.Linear l = w8a8 ? new Fp8W8A8Linear(m, Fp8W8A8Linear.Act.TOKEN, Float.POSITIVE_INFINITY, bias) : new Fp8Linear(m, bias);
+        assertThat(w8a8 ? ((Fp8W8A8Linear) l).weights().q() : ((Fp8Linear) l).weights().q()).isEqualTo(m.q());
+        for (int rows : new int[] {2, 17}) {
+            float[] x = gaussian(r, rows * in, 1), y = new float[rows * out];
+            l.forward(x, rows, y);
+            for (int t = 0; t < rows; t++) {
+                float[] one = new float[out];
+                l.forward(java.util.Arrays.copyOfRange(x, t * in, (t + 1) * in), 1, one);
+                assertThat(java.util.Arrays.copyOfRange(y, t * out, (t + 1) * out)).as("row %d of %d", t, rows).isEqualTo(one);
+                double sx = 1;
+                if (w8a8) {
+                    double max = 0;
+                    for (int i = 0; i < in; i++) max = Math.max(max, Math.abs(x[t * in + i]));
+                    sx = (float) max / 448f;
+                }
+                for (int o = 0; o < out; o++) {
+                    double ref = bias[o], mag = Math.abs(bias[o]);
+                    for (int i = 0; i < in; i++) {
+                        double xi = w8a8 ? f.decode(f.encode(x[t * in + i] / (float) sx)) * sx : x[t * in + i];
+                        double p = (double) m.dequantize(o, i) * xi;
+                        ref += p;
+                        mag += Math.abs(p);
+                    }
+                    assertThat((double) one[o]).isCloseTo(ref, org.assertj.core.data.Offset.offset(mag * 1e-5 + 1e-7));
+                }
+            }
+        }
+    }
+
+    @Test
+    void aNonFiniteWeightCodeIsRefused() {
+        byte[] q = new byte[4 * 8];
+        q[13] = (byte) 0xFF;   // e4m3's NaN: the two-op decode would read it as -480
+        assertThatThrownBy(() -> new Fp8Linear(new Fp8Matrix(Fp8Format.E4M3, 4, 8, q, new float[] {1, 1, 1, 1}, true), null)).hasMessageContaining("1,5 is a non-finite code (0xff)");
     }
 
     @Test

@@ -13,7 +13,14 @@ import dev.quantflow.engine.model.DType;
 import dev.quantflow.engine.model.Tensor;
 import dev.quantflow.engine.quant.FourBitCode;
 import dev.quantflow.engine.quant.FourBitLinear;
+import dev.quantflow.engine.quant.FourBitLinearOld;
 import dev.quantflow.engine.quant.FourBitMatrix;
+import dev.quantflow.engine.quant.Fp8Linear;
+import dev.quantflow.engine.quant.Fp8LinearOld;
+import dev.quantflow.engine.quant.Fp8Matrix;
+import dev.quantflow.engine.quant.Fp8W8A8Linear;
+import dev.quantflow.engine.quant.Fp8W8A8LinearOld;
+import dev.quantflow.engine.model.Fp8Format;
 import dev.quantflow.engine.quant.Int4GroupLinear;
 import dev.quantflow.engine.quant.Int8Linear;
 import dev.quantflow.engine.quant.IntRange;
@@ -47,7 +54,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * two run next to each other in one JVM; "w4a16gNFourStreams" is the first round's int4 decode
  * (one row only), "read" streams the same rotation of byte arrays with no arithmetic (the
  * bandwidth the int8 kernels can reach). Weights rotate over copies totalling >= 128 MiB so every
- * call streams them from DRAM. GB/s = weight bytes per call / time (KernelReport prints it).
+ * call streams them from DRAM. "nf4Old", "fp4Old", "fp8Old", "fp8w8a8Old": the 4-bit and FP8
+ * linears before h-fast4 (one code per byte or row-major e4m3, a row at a time). GB/s = weight bytes per call / time (KernelReport prints it).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -69,7 +77,7 @@ public class QuantMatMulBenchmark {
     public int threads;
 
     @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
-            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "w8a16Chained", "nf4", "fp4", "q8_0", "q8_0Old", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "w8a16Chained", "nf4", "nf4Old", "fp4", "fp4Old", "fp8", "fp8Old", "fp8w8a8", "fp8w8a8Old", "q8_0", "q8_0Old", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
     public String kernel;
 
     int out, in, next;
@@ -96,7 +104,7 @@ public class QuantMatMulBenchmark {
         boolean baseline = kernel.endsWith("Old") || kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked");
         if ((kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked")) && rows != 1) throw new IllegalArgumentException(kernel + " is a decode kernel: rows must be 1");
         int group = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a16") ? 128 : kernel.startsWith("w4a8") ? 64 : in;
-        QuantizedMatrix m = kernel.equals("bf16") || kernel.equals("nf4") || kernel.equals("fp4") || gguf ? null
+        QuantizedMatrix m = kernel.equals("bf16") || kernel.startsWith("nf4") || kernel.startsWith("fp4") || kernel.startsWith("fp8") || gguf ? null
                 : QuantizedMatrix.quantize(w, out, in, int4 ? IntRange.INT4_ASYM : IntRange.INT8_SYM, group, RangeMethod.MIN_MAX);
         weightBytes = bytesPerCall(kernel, out, in);
         int copies = (int) Math.max(2, (ROTATION_BYTES + weightBytes - 1) / weightBytes);
@@ -117,6 +125,11 @@ public class QuantMatMulBenchmark {
                 }
                 case "w8a16", "w8a16Panel", "w8a16Chained" -> linears[c] = new Int8Linear(mc, null);
                 case "nf4", "fp4" -> linears[c] = new FourBitLinear(FourBitMatrix.quantize(FourBitCode.valueOf(kernel.toUpperCase(java.util.Locale.ROOT)), w, out, in, 64, true), null);
+                case "nf4Old", "fp4Old" -> linears[c] = new FourBitLinearOld(FourBitMatrix.quantize(FourBitCode.valueOf(kernel.substring(0, 3).toUpperCase(java.util.Locale.ROOT)), w, out, in, 64, true), null);
+                case "fp8" -> linears[c] = new Fp8Linear(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), null);
+                case "fp8Old" -> linears[c] = new Fp8LinearOld(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), null);
+                case "fp8w8a8" -> linears[c] = new Fp8W8A8Linear(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), Fp8W8A8Linear.Act.TOKEN, Float.POSITIVE_INFINITY, null);
+                case "fp8w8a8Old" -> linears[c] = new Fp8W8A8LinearOld(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), Fp8W8A8Linear.Act.TOKEN, Float.POSITIVE_INFINITY, null);
                 case "w8a8" -> linears[c] = new W8A8DynamicLinear(mc, null, "w8a8-dynamic");
                 case "w4a16g128", "w4a16g32" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
                 case "w4a16g128Old", "w4a16g32Old", "w4a16g128FourStreams", "w4a16g32FourStreams" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
@@ -157,7 +170,8 @@ public class QuantMatMulBenchmark {
     static long bytesPerCall(String kernel, int out, int in) {
         if (kernel.equals("bf16") || kernel.equals("readNative")) return 2L * out * in;
         if (kernel.equals("read")) return (long) out * in;
-        if (kernel.equals("nf4") || kernel.equals("fp4")) return (long) out * in / 2 + (long) out * in / 64;   // codes + 8-bit absmax (double quant)
+        if (kernel.startsWith("fp8")) return (long) out * in + 4L * out;   // e4m3 codes + per-channel scales
+        if (kernel.startsWith("nf4") || kernel.startsWith("fp4")) return (long) out * in / 2 + (long) out * in / 64;   // codes + 8-bit absmax (double quant)
         if (kernel.startsWith("q8_0")) return (long) out * in / 32 * 34;
         if (kernel.startsWith("q4_0")) return (long) out * in / 32 * 18;
         if (!kernel.startsWith("w4a16") && !kernel.startsWith("w4a8")) return (long) out * in + 4L * out;
