@@ -177,17 +177,20 @@ public final class Q8_0Kernels {
     }
 
     /**
-     * The most rows groupRows takes; more go to the float scratch of groupPairBatch (QuantKernelAB
-     * 2048x5632, one thread: docs/BENCHMARKS.md "Multi-row Q8_0 and W8A8 decode (h-q8rows)").
+     * The most rows groupRows takes; more go to the float scratch of groupPairBatch. QuantKernelAB
+     * 2048x5632, one thread, new/old: 1.7x at 2 rows, 1.3x at 4, 1.2x at 8, even at 12 and 16 (both
+     * near the FMA peak), on two threads 0.85-0.95x per CPU-second at 12-16; serving llama.cpp's 1.1B
+     * Q8_0 file at 16 streams was slower with 16 (docs/BENCHMARKS.md "Multi-row Q8_0 and W8A8 decode
+     * (h-q8rows)").
      */
-    static final int MAX_TILED_ROWS = 16;
+    static final int MAX_TILED_ROWS = 8;
 
     /** Activation rows per tile of groupRows: 8 block sums, a code vector and the broadcasts fit 16 registers. */
     static final int TILE_ROWS = 8;
 
     /**
      * 2..MAX_TILED_ROWS x rows against a full group at go: the rows cut into ceil(rows / TILE_ROWS)
-     * tiles of near-equal size (16: 8, 8; 11: 5, 6), each code vector widened once per tile and met
+     * tiles of near-equal size (with MAX_TILED_ROWS above 8: 16 as 8, 8; 11 as 5, 6), each code vector widened once per tile and met
      * by every row's broadcast activation code (rowsK), CHUNK blocks at a time for all tiles (the
      * chunk's bytes stay in L1 for the next tile). A block's sums go through sums (a float scratch
      * of TILE_ROWS vectors) to scaleRows; the running sums stay in y between blocks (a float store
