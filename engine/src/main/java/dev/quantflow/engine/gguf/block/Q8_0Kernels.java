@@ -123,13 +123,13 @@ public final class Q8_0Kernels {
         matmul(w, out, in, xq, dx, rows, y, MAX_TILED_ROWS);
     }
 
-    /** matmul with row tiles up to tiledRows rows (MAX_TILED_ROWS; 1: the batched path before them, which benchmarks compare against). */
+    /** matmul with row tiles up to min(tiledRows, MAX_TILED_ROWS) rows (1: the batched path before them, which benchmarks compare against). */
     public static void matmul(MemorySegment w, int out, int in, float[] xq, float[] dx, int rows, float[] y, int tiledRows) {
         int nb = in / BLOCK, groups = (out + ROWS - 1) / ROWS;
         long rowBytes = (long) nb * BYTES;
         Parallel.range(groups, (long) ROWS * in * rows, (first, last) -> {
-            boolean scratch = rows > tiledRows;
-            float[] wf = scratch ? new float[2 * CHUNK * BLOCK * ROWS] : null, sf = scratch ? new float[2 * CHUNK * ROWS] : null, sums = new float[TILE_ROWS * ROWS];
+            boolean scratch = rows > Math.min(tiledRows, MAX_TILED_ROWS);
+            float[] wf = scratch ? new float[2 * CHUNK * BLOCK * ROWS] : null, sf = scratch ? new float[2 * CHUNK * ROWS] : null, sums = new float[MAX_TILED_ROWS * ROWS];
             for (int g = first; g < last; g++) {
                 int o = g * ROWS, n = Math.min(ROWS, out - o);
                 long go = o * rowBytes;
@@ -137,7 +137,7 @@ public final class Q8_0Kernels {
                     for (int r = 0; r < rows; r++) leftover(w, go, n, nb, xq, r * in, dx, r * nb, y, r * out + o);
                     continue;
                 }
-                if (rows > 1 && rows <= tiledRows) groupRows(w, go, nb, in, xq, dx, rows, y, out, o, sums);
+                if (rows > 1 && !scratch) groupRows(w, go, nb, in, xq, dx, rows, y, out, o, sums);
                 else if (rows >= TILE && g + 1 < last && o + 2 * ROWS <= out) {
                     groupPairBatch(w, go, rowBytes, nb, in, xq, dx, rows, y, out, o, wf, sf);
                     g++;
@@ -185,37 +185,25 @@ public final class Q8_0Kernels {
      */
     static final int MAX_TILED_ROWS = 8;
 
-    /** Activation rows per tile of groupRows: 8 block sums, a code vector and the broadcasts fit 16 registers. */
-    static final int TILE_ROWS = 8;
-
     /**
-     * 2..MAX_TILED_ROWS x rows against a full group at go: the rows cut into ceil(rows / TILE_ROWS)
-     * tiles of near-equal size (with MAX_TILED_ROWS above 8: 16 as 8, 8; 11 as 5, 6), each code vector widened once per tile and met
-     * by every row's broadcast activation code (rowsK), CHUNK blocks at a time for all tiles (the
-     * chunk's bytes stay in L1 for the next tile). A block's sums go through sums (a float scratch
-     * of TILE_ROWS vectors) to scaleRows; the running sums stay in y between blocks (a float store
+     * 2..MAX_TILED_ROWS x rows against a full group at go in one tile (rowsK: up to 8 block sums, a
+     * code vector and the broadcasts fit 16 registers): each code vector widened once and met by
+     * every row's broadcast activation code. A block's sums go through sums (a float scratch of
+     * MAX_TILED_ROWS vectors) to scaleRows; the running sums stay in y between blocks (a float store
      * and load, exact), updated as group1 updates its accumulator, so the bits equal the one-row
      * result.
      */
     static void groupRows(MemorySegment w, long go, int nb, int in, float[] xq, float[] dx, int rows, float[] y, int out, int o, float[] sums) {
         for (int r = 0; r < rows; r++) java.util.Arrays.fill(y, r * out + o, r * out + o + ROWS, 0f);
-        int tiles = (rows + TILE_ROWS - 1) / TILE_ROWS, step = tiles == 1 ? nb : CHUNK;
-        for (int b0 = 0; b0 < nb; b0 += step) {
-            int b1 = Math.min(nb, b0 + step);
-            for (int t = 0, r = 0; t < tiles; t++) {
-                int k = (rows - r) / (tiles - t), xo = r * in, dxo = r * nb, yo = r * out + o;
-                switch (k) {
-                    case 2 -> rows2(w, go, b0, b1, xq, xo, in, dx, dxo, nb, y, yo, out, sums);
-                    case 3 -> rows3(w, go, b0, b1, xq, xo, in, dx, dxo, nb, y, yo, out, sums);
-                    case 4 -> rows4(w, go, b0, b1, xq, xo, in, dx, dxo, nb, y, yo, out, sums);
-                    case 5 -> rows5(w, go, b0, b1, xq, xo, in, dx, dxo, nb, y, yo, out, sums);
-                    case 6 -> rows6(w, go, b0, b1, xq, xo, in, dx, dxo, nb, y, yo, out, sums);
-                    case 7 -> rows7(w, go, b0, b1, xq, xo, in, dx, dxo, nb, y, yo, out, sums);
-                    case 8 -> rows8(w, go, b0, b1, xq, xo, in, dx, dxo, nb, y, yo, out, sums);
-                    default -> throw new AssertionError("tile of " + k + " rows");   // rows >= 2 cut in tiles of <= 8: every tile has 2..8
-                }
-                r += k;
-            }
+        switch (rows) {
+            case 2 -> rows2(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            case 3 -> rows3(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            case 4 -> rows4(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            case 5 -> rows5(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            case 6 -> rows6(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            case 7 -> rows7(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            case 8 -> rows8(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            default -> throw new IllegalArgumentException("groupRows takes 2.." + MAX_TILED_ROWS + " rows, got " + rows);
         }
     }
 

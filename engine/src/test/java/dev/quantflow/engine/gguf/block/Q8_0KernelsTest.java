@@ -31,7 +31,7 @@ class Q8_0KernelsTest {
             for (int in : new int[] {32, 96, 512}) {
                 byte[] bytes = BlockLinearsTest.randomBlocks(dev.quantflow.engine.gguf.GgmlType.Q8_0, out, in, rnd);
                 Q8_0Linear l = new Q8_0Linear(nativeCopy(bytes), out, in);
-                for (int rows : new int[] {1, 2, 3, 5, 8, 9, 16, 17}) {   // one row, the row tiles (groupRows), the float scratch
+                for (int rows : new int[] {1, 2, 3, 5, 8, 9, 16, 17}) {   // one row, the row tiles (groupRows, 2..8), the float scratch
                     float[] x = gaussian(rnd, rows * in);
                     float[] y = new float[rows * out];
                     l.forward(x, rows, y);
@@ -44,8 +44,8 @@ class Q8_0KernelsTest {
     @Test
     void oneRowAndManyRowsAreBitIdentical() {
         Random rnd = new Random(5);
-        // a leftover group; a whole and a partial chunk of blocks; 2..16 rows in row tiles (two tiles
-        // from 9 on), 17 and more on the float scratch (tiles of eight and four, single rows)
+        // a leftover group; a whole and a partial chunk of blocks; 2..8 rows in row tiles (groupRows),
+        // 9 and more on the float scratch (tiles of eight and four, single rows)
         int out = 3 * Q8_0Kernels.ROWS + 3, in = 320, most = 27;
         byte[] bytes = BlockLinearsTest.randomBlocks(dev.quantflow.engine.gguf.GgmlType.Q8_0, out, in, rnd);
         Q8_0Linear l = new Q8_0Linear(nativeCopy(bytes), out, in);
