@@ -97,6 +97,329 @@ public final class Int8Kernels {
         dst[d + 3] = s3;
     }
 
+    /** Activation rows per tile of dotI8x4Rows: 4 x 6 chains + 6 x vectors + a weight vector in AVX-512's 32 registers; 4 x 2 with 16 (AVX2). */
+    private static final int X4_TILE_ROWS = F.length() >= 16 ? 6 : 2;
+
+    /**
+     * Vector steps per fma chain of dotI8x4Rows before its lanes are summed as ints: 1024 products
+     * of |w| <= 128 and |x| <= 127 stay below 2^24, so every partial sum of a chain is an exact
+     * integer in float.
+     */
+    private static final int EXACT_STEPS = 1024;
+
+    /** The chain scratch dotI8x4Rows takes (one per thread). */
+    public static float[] rowsScratch() {
+        return new float[4 * X4_TILE_ROWS * F.length()];
+    }
+
+    /**
+     * dst[d + r * dStride + j] = sum_{i < n} w[wo + j * stride + i] * x[xo + r * xStride + i] for
+     * the four int8 weight rows j and r < rows, where x holds int8 activation codes as floats: each
+     * weight vector is widened to float once for a tile of up to X4_TILE_ROWS activation rows and
+     * FMA'd (the rows cut into tiles of near-equal size, 16: 5, 5, 6). Why floats: the int32
+     * multiply-add of dotI8x4 costs a widening of both sides and a vpmulld per product; an FMA
+     * needs neither. Exact: a chain of at most EXACT_STEPS steps is an integer below 2^24, its
+     * lanes are converted to int and summed as ints, so dst is dotI8's integer bit for bit, for any
+     * rows (batch invariance). chains: rowsScratch().
+     */
+    public static void dotI8x4Rows(byte[] w, int wo, int stride, float[] x, int xo, int xStride, int rows, int n, int[] dst, int d, int dStride, float[] chains) {
+        for (int r = 0; r < rows; r++) java.util.Arrays.fill(dst, d + r * dStride, d + r * dStride + 4, 0);
+        int K = F.length(), full = NARROW ? 0 : n / K * K, tiles = (rows + X4_TILE_ROWS - 1) / X4_TILE_ROWS;
+        for (int s = 0; s < full; s += EXACT_STEPS * K) {
+            int e = Math.min(full, s + EXACT_STEPS * K);
+            for (int t = 0, r = 0; t < tiles; t++) {
+                int k = (rows - r) / (tiles - t), xr = xo + r * xStride;
+                switch (k) {
+                    case 1 -> rows4x1(w, wo, stride, x, xr, xStride, s, e, chains);
+                    case 2 -> rows4x2(w, wo, stride, x, xr, xStride, s, e, chains);
+                    case 3 -> rows4x3(w, wo, stride, x, xr, xStride, s, e, chains);
+                    case 4 -> rows4x4(w, wo, stride, x, xr, xStride, s, e, chains);
+                    case 5 -> rows4x5(w, wo, stride, x, xr, xStride, s, e, chains);
+                    default -> rows4x6(w, wo, stride, x, xr, xStride, s, e, chains);
+                }
+                for (int c = 0; c < 4 * k; c++)   // a loop, not written out per chain: it keeps the tiles under C2's inlining node cutoff
+                    dst[d + (r + c / 4) * dStride + c % 4] += ((IntVector) FloatVector.fromArray(F, chains, c * K).convert(VectorOperators.F2I, 0)).reduceLanes(VectorOperators.ADD);
+                r += k;
+            }
+        }
+        for (int r = 0; r < rows; r++)
+            for (int i = full; i < n; i++) {
+                int xi = (int) x[xo + r * xStride + i], at = d + r * dStride;
+                dst[at] += xi * w[wo + i];
+                dst[at + 1] += xi * w[wo + stride + i];
+                dst[at + 2] += xi * w[wo + 2 * stride + i];
+                dst[at + 3] += xi * w[wo + 3 * stride + i];
+            }
+    }
+
+    /** dotI8x4Rows' tile: the four weight rows times 1 activation row, 4 fma chains over the vector steps [from, to). */
+    private static void rows4x1(byte[] w, int wo, int stride, float[] x, int xo, int xStride, int from, int to, float[] chains) {
+        int K = F.length(), w1 = wo + stride, w2 = w1 + stride, w3 = w2 + stride;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        int x0 = xo;
+        for (int i = from; i < to; i += K) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector u0 = b2f(w, wo + i);
+            a00 = u0.fma(v0, a00);
+            FloatVector u1 = b2f(w, w1 + i);
+            a01 = u1.fma(v0, a01);
+            FloatVector u2 = b2f(w, w2 + i);
+            a02 = u2.fma(v0, a02);
+            FloatVector u3 = b2f(w, w3 + i);
+            a03 = u3.fma(v0, a03);
+        }
+        a00.intoArray(chains, 0 * K);
+        a01.intoArray(chains, 1 * K);
+        a02.intoArray(chains, 2 * K);
+        a03.intoArray(chains, 3 * K);
+    }
+
+    /** dotI8x4Rows' tile: the four weight rows times 2 activation rows, 8 fma chains over the vector steps [from, to). */
+    private static void rows4x2(byte[] w, int wo, int stride, float[] x, int xo, int xStride, int from, int to, float[] chains) {
+        int K = F.length(), w1 = wo + stride, w2 = w1 + stride, w3 = w2 + stride;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        int x0 = xo, x1 = x0 + xStride;
+        for (int i = from; i < to; i += K) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector u0 = b2f(w, wo + i);
+            a00 = u0.fma(v0, a00);
+            a10 = u0.fma(v1, a10);
+            FloatVector u1 = b2f(w, w1 + i);
+            a01 = u1.fma(v0, a01);
+            a11 = u1.fma(v1, a11);
+            FloatVector u2 = b2f(w, w2 + i);
+            a02 = u2.fma(v0, a02);
+            a12 = u2.fma(v1, a12);
+            FloatVector u3 = b2f(w, w3 + i);
+            a03 = u3.fma(v0, a03);
+            a13 = u3.fma(v1, a13);
+        }
+        a00.intoArray(chains, 0 * K);
+        a01.intoArray(chains, 1 * K);
+        a02.intoArray(chains, 2 * K);
+        a03.intoArray(chains, 3 * K);
+        a10.intoArray(chains, 4 * K);
+        a11.intoArray(chains, 5 * K);
+        a12.intoArray(chains, 6 * K);
+        a13.intoArray(chains, 7 * K);
+    }
+
+    /** dotI8x4Rows' tile: the four weight rows times 3 activation rows, 12 fma chains over the vector steps [from, to). */
+    private static void rows4x3(byte[] w, int wo, int stride, float[] x, int xo, int xStride, int from, int to, float[] chains) {
+        int K = F.length(), w1 = wo + stride, w2 = w1 + stride, w3 = w2 + stride;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        int x0 = xo, x1 = x0 + xStride, x2 = x1 + xStride;
+        for (int i = from; i < to; i += K) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+            FloatVector u0 = b2f(w, wo + i);
+            a00 = u0.fma(v0, a00);
+            a10 = u0.fma(v1, a10);
+            a20 = u0.fma(v2, a20);
+            FloatVector u1 = b2f(w, w1 + i);
+            a01 = u1.fma(v0, a01);
+            a11 = u1.fma(v1, a11);
+            a21 = u1.fma(v2, a21);
+            FloatVector u2 = b2f(w, w2 + i);
+            a02 = u2.fma(v0, a02);
+            a12 = u2.fma(v1, a12);
+            a22 = u2.fma(v2, a22);
+            FloatVector u3 = b2f(w, w3 + i);
+            a03 = u3.fma(v0, a03);
+            a13 = u3.fma(v1, a13);
+            a23 = u3.fma(v2, a23);
+        }
+        a00.intoArray(chains, 0 * K);
+        a01.intoArray(chains, 1 * K);
+        a02.intoArray(chains, 2 * K);
+        a03.intoArray(chains, 3 * K);
+        a10.intoArray(chains, 4 * K);
+        a11.intoArray(chains, 5 * K);
+        a12.intoArray(chains, 6 * K);
+        a13.intoArray(chains, 7 * K);
+        a20.intoArray(chains, 8 * K);
+        a21.intoArray(chains, 9 * K);
+        a22.intoArray(chains, 10 * K);
+        a23.intoArray(chains, 11 * K);
+    }
+
+    /** dotI8x4Rows' tile: the four weight rows times 4 activation rows, 16 fma chains over the vector steps [from, to). */
+    private static void rows4x4(byte[] w, int wo, int stride, float[] x, int xo, int xStride, int from, int to, float[] chains) {
+        int K = F.length(), w1 = wo + stride, w2 = w1 + stride, w3 = w2 + stride;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int x0 = xo, x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        for (int i = from; i < to; i += K) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+            FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
+            FloatVector u0 = b2f(w, wo + i);
+            a00 = u0.fma(v0, a00);
+            a10 = u0.fma(v1, a10);
+            a20 = u0.fma(v2, a20);
+            a30 = u0.fma(v3, a30);
+            FloatVector u1 = b2f(w, w1 + i);
+            a01 = u1.fma(v0, a01);
+            a11 = u1.fma(v1, a11);
+            a21 = u1.fma(v2, a21);
+            a31 = u1.fma(v3, a31);
+            FloatVector u2 = b2f(w, w2 + i);
+            a02 = u2.fma(v0, a02);
+            a12 = u2.fma(v1, a12);
+            a22 = u2.fma(v2, a22);
+            a32 = u2.fma(v3, a32);
+            FloatVector u3 = b2f(w, w3 + i);
+            a03 = u3.fma(v0, a03);
+            a13 = u3.fma(v1, a13);
+            a23 = u3.fma(v2, a23);
+            a33 = u3.fma(v3, a33);
+        }
+        a00.intoArray(chains, 0 * K);
+        a01.intoArray(chains, 1 * K);
+        a02.intoArray(chains, 2 * K);
+        a03.intoArray(chains, 3 * K);
+        a10.intoArray(chains, 4 * K);
+        a11.intoArray(chains, 5 * K);
+        a12.intoArray(chains, 6 * K);
+        a13.intoArray(chains, 7 * K);
+        a20.intoArray(chains, 8 * K);
+        a21.intoArray(chains, 9 * K);
+        a22.intoArray(chains, 10 * K);
+        a23.intoArray(chains, 11 * K);
+        a30.intoArray(chains, 12 * K);
+        a31.intoArray(chains, 13 * K);
+        a32.intoArray(chains, 14 * K);
+        a33.intoArray(chains, 15 * K);
+    }
+
+    /** dotI8x4Rows' tile: the four weight rows times 5 activation rows, 20 fma chains over the vector steps [from, to). */
+    private static void rows4x5(byte[] w, int wo, int stride, float[] x, int xo, int xStride, int from, int to, float[] chains) {
+        int K = F.length(), w1 = wo + stride, w2 = w1 + stride, w3 = w2 + stride;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00, a40 = a00, a41 = a00, a42 = a00, a43 = a00;
+        int x0 = xo, x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride;
+        for (int i = from; i < to; i += K) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+            FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
+            FloatVector v4 = FloatVector.fromArray(F, x, x4 + i);
+            FloatVector u0 = b2f(w, wo + i);
+            a00 = u0.fma(v0, a00);
+            a10 = u0.fma(v1, a10);
+            a20 = u0.fma(v2, a20);
+            a30 = u0.fma(v3, a30);
+            a40 = u0.fma(v4, a40);
+            FloatVector u1 = b2f(w, w1 + i);
+            a01 = u1.fma(v0, a01);
+            a11 = u1.fma(v1, a11);
+            a21 = u1.fma(v2, a21);
+            a31 = u1.fma(v3, a31);
+            a41 = u1.fma(v4, a41);
+            FloatVector u2 = b2f(w, w2 + i);
+            a02 = u2.fma(v0, a02);
+            a12 = u2.fma(v1, a12);
+            a22 = u2.fma(v2, a22);
+            a32 = u2.fma(v3, a32);
+            a42 = u2.fma(v4, a42);
+            FloatVector u3 = b2f(w, w3 + i);
+            a03 = u3.fma(v0, a03);
+            a13 = u3.fma(v1, a13);
+            a23 = u3.fma(v2, a23);
+            a33 = u3.fma(v3, a33);
+            a43 = u3.fma(v4, a43);
+        }
+        a00.intoArray(chains, 0 * K);
+        a01.intoArray(chains, 1 * K);
+        a02.intoArray(chains, 2 * K);
+        a03.intoArray(chains, 3 * K);
+        a10.intoArray(chains, 4 * K);
+        a11.intoArray(chains, 5 * K);
+        a12.intoArray(chains, 6 * K);
+        a13.intoArray(chains, 7 * K);
+        a20.intoArray(chains, 8 * K);
+        a21.intoArray(chains, 9 * K);
+        a22.intoArray(chains, 10 * K);
+        a23.intoArray(chains, 11 * K);
+        a30.intoArray(chains, 12 * K);
+        a31.intoArray(chains, 13 * K);
+        a32.intoArray(chains, 14 * K);
+        a33.intoArray(chains, 15 * K);
+        a40.intoArray(chains, 16 * K);
+        a41.intoArray(chains, 17 * K);
+        a42.intoArray(chains, 18 * K);
+        a43.intoArray(chains, 19 * K);
+    }
+
+    /** dotI8x4Rows' tile: the four weight rows times 6 activation rows, 24 fma chains over the vector steps [from, to). */
+    private static void rows4x6(byte[] w, int wo, int stride, float[] x, int xo, int xStride, int from, int to, float[] chains) {
+        int K = F.length(), w1 = wo + stride, w2 = w1 + stride, w3 = w2 + stride;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00, a40 = a00, a41 = a00, a42 = a00, a43 = a00, a50 = a00, a51 = a00, a52 = a00, a53 = a00;
+        int x0 = xo, x1 = x0 + xStride, x2 = x1 + xStride, x3 = x2 + xStride, x4 = x3 + xStride, x5 = x4 + xStride;
+        for (int i = from; i < to; i += K) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+            FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
+            FloatVector v4 = FloatVector.fromArray(F, x, x4 + i);
+            FloatVector v5 = FloatVector.fromArray(F, x, x5 + i);
+            FloatVector u0 = b2f(w, wo + i);
+            a00 = u0.fma(v0, a00);
+            a10 = u0.fma(v1, a10);
+            a20 = u0.fma(v2, a20);
+            a30 = u0.fma(v3, a30);
+            a40 = u0.fma(v4, a40);
+            a50 = u0.fma(v5, a50);
+            FloatVector u1 = b2f(w, w1 + i);
+            a01 = u1.fma(v0, a01);
+            a11 = u1.fma(v1, a11);
+            a21 = u1.fma(v2, a21);
+            a31 = u1.fma(v3, a31);
+            a41 = u1.fma(v4, a41);
+            a51 = u1.fma(v5, a51);
+            FloatVector u2 = b2f(w, w2 + i);
+            a02 = u2.fma(v0, a02);
+            a12 = u2.fma(v1, a12);
+            a22 = u2.fma(v2, a22);
+            a32 = u2.fma(v3, a32);
+            a42 = u2.fma(v4, a42);
+            a52 = u2.fma(v5, a52);
+            FloatVector u3 = b2f(w, w3 + i);
+            a03 = u3.fma(v0, a03);
+            a13 = u3.fma(v1, a13);
+            a23 = u3.fma(v2, a23);
+            a33 = u3.fma(v3, a33);
+            a43 = u3.fma(v4, a43);
+            a53 = u3.fma(v5, a53);
+        }
+        a00.intoArray(chains, 0 * K);
+        a01.intoArray(chains, 1 * K);
+        a02.intoArray(chains, 2 * K);
+        a03.intoArray(chains, 3 * K);
+        a10.intoArray(chains, 4 * K);
+        a11.intoArray(chains, 5 * K);
+        a12.intoArray(chains, 6 * K);
+        a13.intoArray(chains, 7 * K);
+        a20.intoArray(chains, 8 * K);
+        a21.intoArray(chains, 9 * K);
+        a22.intoArray(chains, 10 * K);
+        a23.intoArray(chains, 11 * K);
+        a30.intoArray(chains, 12 * K);
+        a31.intoArray(chains, 13 * K);
+        a32.intoArray(chains, 14 * K);
+        a33.intoArray(chains, 15 * K);
+        a40.intoArray(chains, 16 * K);
+        a41.intoArray(chains, 17 * K);
+        a42.intoArray(chains, 18 * K);
+        a43.intoArray(chains, 19 * K);
+        a50.intoArray(chains, 20 * K);
+        a51.intoArray(chains, 21 * K);
+        a52.intoArray(chains, 22 * K);
+        a53.intoArray(chains, 23 * K);
+    }
+
+
     /** Rows per interleaved group (interleave8). */
     public static final int ROWS = 8;
 

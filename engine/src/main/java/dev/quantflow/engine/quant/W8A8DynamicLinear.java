@@ -50,6 +50,11 @@ public final class W8A8DynamicLinear implements Linear {
 
     @Override
     public void forward(float[] x, int rows, float[] y) {
-        ActivationQuant.quantize(x, rows, w.layout()).matmul(w, rows, bias, y);
+        forward(x, rows, y, ActivationQuant.MAX_TILED_ROWS);
+    }
+
+    /** forward with ActivationQuant's float row tiles up to tiledRows rows (1: the int32 batched path before them, which benchmarks compare against). */
+    public void forward(float[] x, int rows, float[] y, int tiledRows) {
+        ActivationQuant.quantize(x, rows, w.layout()).matmul(w, rows, bias, y, tiledRows);
     }
 }

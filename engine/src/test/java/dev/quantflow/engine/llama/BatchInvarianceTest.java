@@ -18,6 +18,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
+import java.util.function.Function;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
@@ -27,7 +28,8 @@ import org.junit.jupiter.api.Test;
  * another sequence's prefill or decode rows (what lets the scheduler batch freely), for the
  * dense weights and for the weight-only quantized schemes whose one-row decode kernel and batched
  * panel tile sum in one order (w8a16, nf4, fp4, fp8, fp8-w8a8; w4a16's batched tile still sums in the panel's
- * order, not its decode kernel's: docs/BENCHMARKS.md "Batch-invariant quantized kernels").
+ * order, not its decode kernel's: docs/BENCHMARKS.md "Batch-invariant quantized kernels"), and for
+ * the integer-dot schemes (w8a8-dynamic, GGUF Q8_0), whose integer sums are exact in every path.
  */
 class BatchInvarianceTest {
     static final int[] A = {1, 401, 262, 356, 275, 402, 378}, B = {1, 290, 440, 299, 311};
@@ -81,9 +83,14 @@ class BatchInvarianceTest {
     }
 
     static void check(Path dir, LinearFactory linears) {
+        check(dir, w -> linears);
+    }
+
+    /** linears: the factory over the opened store (a GGUF file's linears are built on its own tensors). */
+    static void check(Path dir, Function<WeightStore, LinearFactory> linears) {
         LlamaConfig c = LlamaConfig.load(dir);
         try (WeightStore w = WeightStore.open(dir)) {
-            LlamaStage m = new LlamaStage(c, w, 0, c.numLayers(), linears);
+            LlamaStage m = new LlamaStage(c, w, 0, c.numLayers(), linears.apply(w));
             for (int trial = 0; trial < 3; trial++) {   // again once the JIT has compiled more of it
                 Run one = alone(m, c), both = together(m, c);
                 assertThat(both.prefillA()).as("prefill A").containsExactly(one.prefillA());
@@ -111,7 +118,7 @@ class BatchInvarianceTest {
 
 
     @ParameterizedTest
-    @ValueSource(strings = {"w8a16", "nf4", "fp4", "fp8", "fp8-w8a8"})
+    @ValueSource(strings = {"w8a16", "nf4", "fp4", "fp8", "fp8-w8a8", "w8a8-dynamic", "w8a8-dynamic:group=32"})
     void aQuantizedRowsBitsDoNotDependOnItsBatch(String scheme) {
         LinearFactory f = QuantizedModels.calibrationFree(scheme);
         Random rnd = new Random(11);
@@ -137,16 +144,25 @@ class BatchInvarianceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"w8a16", "nf4", "fp4", "fp8", "fp8-w8a8"})
+    @ValueSource(strings = {"w8a16", "nf4", "fp4", "fp8", "fp8-w8a8", "w8a8-dynamic"})
     void quantizedStories260k(String scheme) {
         check(SharedData.path("models/stories260K"), QuantizedModels.calibrationFree(scheme));
         greedyTogetherAsAlone(SharedData.path("models/stories260K"), QuantizedModels.calibrationFree(scheme));
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"w8a16", "nf4"})
+    @ValueSource(strings = {"w8a16", "nf4", "w8a8-dynamic"})
     void quantizedSotu6m(String scheme) {
         check(SharedData.path("models/sotu6M"), QuantizedModels.calibrationFree(scheme));
+    }
+
+    /** llama.cpp's own Q8_0 file, its linears as stored (Q8_0Linear: 2..16 rows in row tiles, more on the float scratch). */
+    @Test
+    void ggufQ8_0Sotu6m() {
+        Path f = SharedData.path("models/sotu6M-gguf/sotu6M-Q8_0.gguf");
+        Function<WeightStore, LinearFactory> stored = w -> QuantizedModels.atLoad(LlamaConfig.load(f), w, "fp32");
+        check(f, stored);
+        greedyTogetherAsAlone(f, stored);
     }
 
     /**
@@ -154,11 +170,15 @@ class BatchInvarianceTest {
      * produce the tokens and last-step logits bits each produces alone.
      */
     static void greedyTogetherAsAlone(Path dir, LinearFactory linears) {
+        greedyTogetherAsAlone(dir, w -> linears);
+    }
+
+    static void greedyTogetherAsAlone(Path dir, Function<WeightStore, LinearFactory> linears) {
         LlamaConfig c = LlamaConfig.load(dir);
         int[][] prompts = {A, B, {1, 365, 297, 261}};
         int steps = 12;
         try (WeightStore w = WeightStore.open(dir)) {
-            LlamaStage m = new LlamaStage(c, w, 0, c.numLayers(), linears);
+            LlamaStage m = new LlamaStage(c, w, 0, c.numLayers(), linears.apply(w));
             int[][] aloneTokens = new int[prompts.length][];
             float[][] aloneLogits = new float[prompts.length][];
             for (int s = 0; s < prompts.length; s++) {

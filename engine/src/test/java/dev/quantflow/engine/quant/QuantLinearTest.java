@@ -148,8 +148,60 @@ class QuantLinearTest {
         }
     }
 
+    /**
+     * dotI8x4Rows (activation codes as floats, fma chains) is the integer dot for 1..16 rows: random
+     * codes, and the extremes (a weight row's products all 127 * 127, or all -127 * 127: a chain
+     * longer than 1040 steps would leave float's exact integers) over rows long enough for several chains.
+     */
+    @Test
+    void severalRowInt8DotProductsAreExact() {
+        Random r = new Random(15);
+        for (int n : new int[] {1, 15, 16, 33, 172, 2048, 16 * 1024 + 40, 40000}) {
+            for (boolean extreme : new boolean[] {false, true}) {
+                int stride = n + 5, xStride = n + 3, rows = 16;
+                byte[] w = new byte[4 * stride + 2];
+                float[] x = new float[rows * xStride + 1];
+                for (int i = 0; i < w.length; i++) w[i] = extreme ? (byte) ((i / stride) % 2 == 0 ? 127 : -127) : (byte) (r.nextInt(255) - 127);
+                for (int i = 0; i < x.length; i++) x[i] = extreme ? 127 : r.nextInt(255) - 127;
+                for (int k = 1; k <= rows; k += n > 5000 ? 5 : 1) {
+                    int[] dots = new int[1 + k * 6];
+                    Int8Kernels.dotI8x4Rows(w, 2, stride, x, 1, xStride, k, n, dots, 1, 6, Int8Kernels.rowsScratch());
+                    for (int row = 0; row < k; row++)
+                        for (int j = 0; j < 4; j++) {
+                            long expect = 0;
+                            for (int i = 0; i < n; i++) expect += (long) x[1 + row * xStride + i] * w[2 + j * stride + i];
+                            assertThat(dots[1 + row * 6 + j]).as("n=%d rows=%d row %d weight row %d extreme %s", n, k, row, j, extreme).isEqualTo((int) expect);
+                        }
+                }
+            }
+        }
+    }
+
+    /**
+     * Batch invariance of w8a8-dynamic's few-row path (float tiles over exact integer chains):
+     * every row of a 2..16-row call has the one-row call's bits, per channel and in groups (32, a
+     * ragged 128), with out % 4 leftover rows and in % 16 tail columns.
+     */
     @ParameterizedTest
-    @CsvSource({"1,64,64,64", "4,48,172,172", "2,64,172,128", "3,32,200,32", "1,7,1037,1037", "16,13,2100,2100", "5,10,256,128", "1,6,96,32"})
+    @CsvSource({"64,64,64", "21,2100,2100", "13,4200,128", "35,2090,32", "9,172,128", "40,6150,6150", "16,7,7"})
+    void w8a8RowsHaveTheOneRowBits(int out, int in, int group) {
+        float[] w = rand(out * in, out + in, 0.1f), bias = rand(out, 5, 0.1f);
+        W8A8DynamicLinear l = W8A8DynamicLinear.quantize(w, out, in, group, bias, "w8a8-dynamic");
+        for (int rows = 2; rows <= 16; rows++) {
+            float[] x = rand(rows * in, 100 + rows, 1f), y = new float[rows * out], one = new float[out], xr = new float[in];
+            l.forward(x, rows, y);
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(x, r * in, xr, 0, in);
+                l.forward(xr, 1, one);
+                for (int o = 0; o < out; o++)
+                    assertThat(Float.floatToRawIntBits(y[r * out + o])).as("rows=%d row %d out %d", rows, r, o).isEqualTo(Float.floatToRawIntBits(one[o]));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,64,64,64", "4,48,172,172", "2,64,172,128", "3,32,200,32", "1,7,1037,1037", "16,13,2100,2100", "5,10,256,128", "1,6,96,32",
+            "9,22,17000,17000", "17,9,300,32"})   // the few-row tiles over several exact chains; more rows (the int32 tile)
     void w8a8DynamicIsTheExactIntegerProductScaled(int rows, int out, int in, int group) {
         float[] w = rand(out * in, 5, 0.1f), x = rand(rows * in, 6, 1f);
         W8A8DynamicLinear l = W8A8DynamicLinear.quantize(w, out, in, group, null, "w8a8-dynamic");

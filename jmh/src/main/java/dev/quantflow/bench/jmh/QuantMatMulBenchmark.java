@@ -76,8 +76,8 @@ public class QuantMatMulBenchmark {
     @Param({"1", "2"})
     public int threads;
 
-    @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
-            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "w8a16Chained", "nf4", "nf4Old", "fp4", "fp4Old", "fp8", "fp8Old", "fp8w8a8", "fp8w8a8Old", "q8_0", "q8_0Old", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
+    @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w8a8Int32", "w8a8g32", "w8a8g32Int32", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "w8a16Chained", "nf4", "nf4Old", "fp4", "fp4Old", "fp8", "fp8Old", "fp8w8a8", "fp8w8a8Old", "q8_0", "q8_0Old", "q8_0Scratch", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
     public String kernel;
 
     int out, in, next;
@@ -103,7 +103,7 @@ public class QuantMatMulBenchmark {
         boolean gguf = kernel.startsWith("q8_0");   // GGUF Q8_0 blocks (random codes and scales), not quantized from w
         boolean baseline = kernel.endsWith("Old") || kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked");
         if ((kernel.endsWith("FourStreams") || kernel.endsWith("Unchunked")) && rows != 1) throw new IllegalArgumentException(kernel + " is a decode kernel: rows must be 1");
-        int group = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a16") ? 128 : kernel.startsWith("w4a8") ? 64 : in;
+        int group = kernel.startsWith("w4a16g32") || kernel.startsWith("w8a8g32") ? 32 : kernel.startsWith("w4a16") ? 128 : kernel.startsWith("w4a8") ? 64 : in;
         QuantizedMatrix m = kernel.equals("bf16") || kernel.startsWith("nf4") || kernel.startsWith("fp4") || kernel.startsWith("fp8") || gguf ? null
                 : QuantizedMatrix.quantize(w, out, in, int4 ? IntRange.INT4_ASYM : IntRange.INT8_SYM, group, RangeMethod.MIN_MAX);
         weightBytes = bytesPerCall(kernel, out, in);
@@ -130,10 +130,10 @@ public class QuantMatMulBenchmark {
                 case "fp8Old" -> linears[c] = new Fp8LinearOld(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), null);
                 case "fp8w8a8" -> linears[c] = new Fp8W8A8Linear(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), Fp8W8A8Linear.Act.TOKEN, Float.POSITIVE_INFINITY, null);
                 case "fp8w8a8Old" -> linears[c] = new Fp8W8A8LinearOld(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), Fp8W8A8Linear.Act.TOKEN, Float.POSITIVE_INFINITY, null);
-                case "w8a8" -> linears[c] = new W8A8DynamicLinear(mc, null, "w8a8-dynamic");
+                case "w8a8", "w8a8Int32", "w8a8g32", "w8a8g32Int32" -> linears[c] = new W8A8DynamicLinear(mc, null, "w8a8-dynamic");
                 case "w4a16g128", "w4a16g32" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
                 case "w4a16g128Old", "w4a16g32Old", "w4a16g128FourStreams", "w4a16g32FourStreams" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
-                case "q8_0" -> linears[c] = new Q8_0Linear(Q8_0Baseline.randomBlocks(out, in, rnd, arena), out, in);
+                case "q8_0", "q8_0Scratch" -> linears[c] = new Q8_0Linear(Q8_0Baseline.randomBlocks(out, in, rnd, arena), out, in);
                 case "q8_0Old" -> q8_0Old[c] = new Q8_0Baseline(Q8_0Baseline.randomBlocks(out, in, rnd, arena), out, in);
                 case "w4a8" -> linears[c] = new W4A8Linear(new Int4GroupLinear(mc, null, null, "w4a8"), "w4a8:group=64");
                 case "w4a8Old" -> linears[c] = new W4A8LinearOld(new Int4GroupLinear(mc, null, null, "w4a8"), "w4a8:group=64");
@@ -174,6 +174,7 @@ public class QuantMatMulBenchmark {
         if (kernel.startsWith("nf4") || kernel.startsWith("fp4")) return (long) out * in / 2 + (long) out * in / 64;   // codes + 8-bit absmax (double quant)
         if (kernel.startsWith("q8_0")) return (long) out * in / 32 * 34;
         if (kernel.startsWith("q4_0")) return (long) out * in / 32 * 18;
+        if (kernel.startsWith("w8a8g32")) return (long) out * in + 4L * out * ((in + 31) / 32);
         if (!kernel.startsWith("w4a16") && !kernel.startsWith("w4a8")) return (long) out * in + 4L * out;
         int g = kernel.startsWith("w4a16g32") ? 32 : kernel.startsWith("w4a8") ? 64 : 128;
         return (long) out * in / 2 + 5L * out * ((in + g - 1) / g);
@@ -212,6 +213,10 @@ public class QuantMatMulBenchmark {
             case "w8a16Panel" -> PanelMatmul.forward(out, in, in, ((RowDecodable) linears[c])::decodeRow, null, x, rows, y);
             // the batched path before h-mrow: rows dequantized into the dense tile, summed in decode's order
             case "w8a16Chained" -> PanelMatmul.forwardChained(out / Int8Kernels.ROWS * Int8Kernels.ROWS, out, in, Int8Kernels.CHUNK, Int8Kernels.block(), ((RowDecodable) linears[c])::decodeRow, null, null, x, rows, y);
+            // the batched path before h-q8rows: 2-3 rows one at a time, 4 and more widened into the float scratch
+            // the batched path before h-q8rows: the int32 tile of four weight rows per activation row
+            case "w8a8Int32", "w8a8g32Int32" -> ((W8A8DynamicLinear) linears[c]).forward(x, rows, y, 1);
+            case "q8_0Scratch" -> ((Q8_0Linear) linears[c]).forward(x, rows, y, 1);
             case "q4_0Old" -> QuantBaselines.q4_0(nativeCopies[c].view(), out, in, x, rows, y);
             default -> linears[c].forward(x, rows, y);
         }

@@ -115,13 +115,21 @@ public final class Q8_0Kernels {
     /**
      * y[r * out + o] = sum_b d_w[o, b] * dx[r * nb + b] * (sum_k code[o, 32b + k] * xq[r * in + 32b + k])
      * for r < rows, o < out; w in pack's layout (a global-scope native view, see KernelMemory).
-     * Groups split over the threads; each group's bytes serve every x row (groupBatch).
+     * Groups split over the threads; each group's bytes serve every x row: 2..MAX_TILED_ROWS rows
+     * (the decode steps of several sequences) widen each code vector once per tile of rows
+     * (groupRows), more rows widen a chunk once into a float scratch (groupPairBatch, groupBatch).
      */
     public static void matmul(MemorySegment w, int out, int in, float[] xq, float[] dx, int rows, float[] y) {
+        matmul(w, out, in, xq, dx, rows, y, MAX_TILED_ROWS);
+    }
+
+    /** matmul with row tiles up to min(tiledRows, MAX_TILED_ROWS) rows (1: the batched path before them, which benchmarks compare against). */
+    public static void matmul(MemorySegment w, int out, int in, float[] xq, float[] dx, int rows, float[] y, int tiledRows) {
         int nb = in / BLOCK, groups = (out + ROWS - 1) / ROWS;
         long rowBytes = (long) nb * BYTES;
         Parallel.range(groups, (long) ROWS * in * rows, (first, last) -> {
-            float[] wf = rows >= TILE ? new float[2 * CHUNK * BLOCK * ROWS] : null, sf = rows >= TILE ? new float[2 * CHUNK * ROWS] : null;
+            boolean scratch = rows > Math.min(tiledRows, MAX_TILED_ROWS);
+            float[] wf = scratch ? new float[2 * CHUNK * BLOCK * ROWS] : null, sf = scratch ? new float[2 * CHUNK * ROWS] : null, sums = new float[MAX_TILED_ROWS * ROWS];
             for (int g = first; g < last; g++) {
                 int o = g * ROWS, n = Math.min(ROWS, out - o);
                 long go = o * rowBytes;
@@ -129,7 +137,8 @@ public final class Q8_0Kernels {
                     for (int r = 0; r < rows; r++) leftover(w, go, n, nb, xq, r * in, dx, r * nb, y, r * out + o);
                     continue;
                 }
-                if (rows >= TILE && g + 1 < last && o + 2 * ROWS <= out) {
+                if (rows > 1 && !scratch) groupRows(w, go, nb, in, xq, dx, rows, y, out, o, sums);
+                else if (rows >= TILE && g + 1 < last && o + 2 * ROWS <= out) {
                     groupPairBatch(w, go, rowBytes, nb, in, xq, dx, rows, y, out, o, wf, sf);
                     g++;
                 } else if (rows >= TILE) groupBatch(w, go, nb, in, xq, dx, rows, y, out, o, wf, sf);
@@ -165,6 +174,217 @@ public final class Q8_0Kernels {
             acc = c0.add(c1).add(c2.add(c3)).fma(scale.mul(dx[dxo + b]), acc);
         }
         acc.intoArray(y, yo);
+    }
+
+    /**
+     * The most rows groupRows takes; more go to the float scratch of groupPairBatch. QuantKernelAB
+     * 2048x5632, one thread, new/old: 1.7x at 2 rows, 1.3x at 4, 1.2x at 8, even at 12 and 16 (both
+     * near the FMA peak), on two threads 0.85-0.95x per CPU-second at 12-16; serving llama.cpp's 1.1B
+     * Q8_0 file at 16 streams was slower with 16 (docs/BENCHMARKS.md "Multi-row Q8_0 and W8A8 decode
+     * (h-q8rows)").
+     */
+    static final int MAX_TILED_ROWS = 8;
+
+    /**
+     * 2..MAX_TILED_ROWS x rows against a full group at go in one tile (rowsK: up to 8 block sums, a
+     * code vector and the broadcasts fit 16 registers): each code vector widened once and met by
+     * every row's broadcast activation code. A block's sums go through sums (a float scratch of
+     * MAX_TILED_ROWS vectors) to scaleRows; the running sums stay in y between blocks (a float store
+     * and load, exact), updated as group1 updates its accumulator, so the bits equal the one-row
+     * result.
+     */
+    static void groupRows(MemorySegment w, long go, int nb, int in, float[] xq, float[] dx, int rows, float[] y, int out, int o, float[] sums) {
+        for (int r = 0; r < rows; r++) java.util.Arrays.fill(y, r * out + o, r * out + o + ROWS, 0f);
+        switch (rows) {
+            case 2 -> rows2(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            case 3 -> rows3(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            case 4 -> rows4(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            case 5 -> rows5(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            case 6 -> rows6(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            case 7 -> rows7(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            case 8 -> rows8(w, go, 0, nb, xq, 0, in, dx, 0, nb, y, o, out, sums);
+            default -> throw new IllegalArgumentException("groupRows takes 2.." + MAX_TILED_ROWS + " rows, got " + rows);
+        }
+    }
+
+    /** groupRows' tile: 2 x rows against the full group at go, blocks [b0, b1); two chains per row (even and odd columns), 4 block sums in registers. */
+    private static void rows2(MemorySegment w, long go, int b0, int b1, float[] xq, int xo, int in, float[] dx, int dxo, int nb, float[] y, int yo, int out, float[] sums) {
+        long p = go + (long) b0 * BYTES * ROWS;
+        for (int b = b0; b < b1; b++, p += (long) BYTES * ROWS) {
+            int x0 = xo + b * BLOCK, x1 = x0 + in;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, t0 = s0, t1 = s0;
+            for (int k = 0; k < BLOCK; k += 2) {
+                long at = p + (long) k * ROWS;
+                FloatVector v = codes(w, at), u = codes(w, at + ROWS);
+                s0 = v.fma(x(xq, x0 + k), s0);
+                s1 = v.fma(x(xq, x1 + k), s1);
+                t0 = u.fma(x(xq, x0 + k + 1), t0);
+                t1 = u.fma(x(xq, x1 + k + 1), t1);
+            }
+            s0.add(t0).intoArray(sums, 0);
+            s1.add(t1).intoArray(sums, ROWS);
+            scaleRows(w, p, sums, 2, dx, dxo + b, nb, y, yo, out);
+        }
+    }
+
+    /** groupRows' tile: 3 x rows against the full group at go, blocks [b0, b1); two chains per row (even and odd columns), 6 block sums in registers. */
+    private static void rows3(MemorySegment w, long go, int b0, int b1, float[] xq, int xo, int in, float[] dx, int dxo, int nb, float[] y, int yo, int out, float[] sums) {
+        long p = go + (long) b0 * BYTES * ROWS;
+        for (int b = b0; b < b1; b++, p += (long) BYTES * ROWS) {
+            int x0 = xo + b * BLOCK, x1 = x0 + in, x2 = x1 + in;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, t0 = s0, t1 = s0, t2 = s0;
+            for (int k = 0; k < BLOCK; k += 2) {
+                long at = p + (long) k * ROWS;
+                FloatVector v = codes(w, at), u = codes(w, at + ROWS);
+                s0 = v.fma(x(xq, x0 + k), s0);
+                s1 = v.fma(x(xq, x1 + k), s1);
+                s2 = v.fma(x(xq, x2 + k), s2);
+                t0 = u.fma(x(xq, x0 + k + 1), t0);
+                t1 = u.fma(x(xq, x1 + k + 1), t1);
+                t2 = u.fma(x(xq, x2 + k + 1), t2);
+            }
+            s0.add(t0).intoArray(sums, 0);
+            s1.add(t1).intoArray(sums, ROWS);
+            s2.add(t2).intoArray(sums, 2 * ROWS);
+            scaleRows(w, p, sums, 3, dx, dxo + b, nb, y, yo, out);
+        }
+    }
+
+    /** groupRows' tile: 4 x rows against the full group at go, blocks [b0, b1); 4 block sums in registers. */
+    private static void rows4(MemorySegment w, long go, int b0, int b1, float[] xq, int xo, int in, float[] dx, int dxo, int nb, float[] y, int yo, int out, float[] sums) {
+        long p = go + (long) b0 * BYTES * ROWS;
+        for (int b = b0; b < b1; b++, p += (long) BYTES * ROWS) {
+            int x0 = xo + b * BLOCK, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+            for (int k = 0; k < BLOCK; k++) {
+                FloatVector v = codes(w, p + (long) k * ROWS);
+                s0 = v.fma(x(xq, x0 + k), s0);
+                s1 = v.fma(x(xq, x1 + k), s1);
+                s2 = v.fma(x(xq, x2 + k), s2);
+                s3 = v.fma(x(xq, x3 + k), s3);
+            }
+            s0.intoArray(sums, 0);
+            s1.intoArray(sums, ROWS);
+            s2.intoArray(sums, 2 * ROWS);
+            s3.intoArray(sums, 3 * ROWS);
+            scaleRows(w, p, sums, 4, dx, dxo + b, nb, y, yo, out);
+        }
+    }
+
+    /** groupRows' tile: 5 x rows against the full group at go, blocks [b0, b1); 5 block sums in registers. */
+    private static void rows5(MemorySegment w, long go, int b0, int b1, float[] xq, int xo, int in, float[] dx, int dxo, int nb, float[] y, int yo, int out, float[] sums) {
+        long p = go + (long) b0 * BYTES * ROWS;
+        for (int b = b0; b < b1; b++, p += (long) BYTES * ROWS) {
+            int x0 = xo + b * BLOCK, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in, x4 = x3 + in;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0;
+            for (int k = 0; k < BLOCK; k++) {
+                FloatVector v = codes(w, p + (long) k * ROWS);
+                s0 = v.fma(x(xq, x0 + k), s0);
+                s1 = v.fma(x(xq, x1 + k), s1);
+                s2 = v.fma(x(xq, x2 + k), s2);
+                s3 = v.fma(x(xq, x3 + k), s3);
+                s4 = v.fma(x(xq, x4 + k), s4);
+            }
+            s0.intoArray(sums, 0);
+            s1.intoArray(sums, ROWS);
+            s2.intoArray(sums, 2 * ROWS);
+            s3.intoArray(sums, 3 * ROWS);
+            s4.intoArray(sums, 4 * ROWS);
+            scaleRows(w, p, sums, 5, dx, dxo + b, nb, y, yo, out);
+        }
+    }
+
+    /** groupRows' tile: 6 x rows against the full group at go, blocks [b0, b1); 6 block sums in registers. */
+    private static void rows6(MemorySegment w, long go, int b0, int b1, float[] xq, int xo, int in, float[] dx, int dxo, int nb, float[] y, int yo, int out, float[] sums) {
+        long p = go + (long) b0 * BYTES * ROWS;
+        for (int b = b0; b < b1; b++, p += (long) BYTES * ROWS) {
+            int x0 = xo + b * BLOCK, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in, x4 = x3 + in, x5 = x4 + in;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0;
+            for (int k = 0; k < BLOCK; k++) {
+                FloatVector v = codes(w, p + (long) k * ROWS);
+                s0 = v.fma(x(xq, x0 + k), s0);
+                s1 = v.fma(x(xq, x1 + k), s1);
+                s2 = v.fma(x(xq, x2 + k), s2);
+                s3 = v.fma(x(xq, x3 + k), s3);
+                s4 = v.fma(x(xq, x4 + k), s4);
+                s5 = v.fma(x(xq, x5 + k), s5);
+            }
+            s0.intoArray(sums, 0);
+            s1.intoArray(sums, ROWS);
+            s2.intoArray(sums, 2 * ROWS);
+            s3.intoArray(sums, 3 * ROWS);
+            s4.intoArray(sums, 4 * ROWS);
+            s5.intoArray(sums, 5 * ROWS);
+            scaleRows(w, p, sums, 6, dx, dxo + b, nb, y, yo, out);
+        }
+    }
+
+    /** groupRows' tile: 7 x rows against the full group at go, blocks [b0, b1); 7 block sums in registers. */
+    private static void rows7(MemorySegment w, long go, int b0, int b1, float[] xq, int xo, int in, float[] dx, int dxo, int nb, float[] y, int yo, int out, float[] sums) {
+        long p = go + (long) b0 * BYTES * ROWS;
+        for (int b = b0; b < b1; b++, p += (long) BYTES * ROWS) {
+            int x0 = xo + b * BLOCK, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in, x4 = x3 + in, x5 = x4 + in, x6 = x5 + in;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0;
+            for (int k = 0; k < BLOCK; k++) {
+                FloatVector v = codes(w, p + (long) k * ROWS);
+                s0 = v.fma(x(xq, x0 + k), s0);
+                s1 = v.fma(x(xq, x1 + k), s1);
+                s2 = v.fma(x(xq, x2 + k), s2);
+                s3 = v.fma(x(xq, x3 + k), s3);
+                s4 = v.fma(x(xq, x4 + k), s4);
+                s5 = v.fma(x(xq, x5 + k), s5);
+                s6 = v.fma(x(xq, x6 + k), s6);
+            }
+            s0.intoArray(sums, 0);
+            s1.intoArray(sums, ROWS);
+            s2.intoArray(sums, 2 * ROWS);
+            s3.intoArray(sums, 3 * ROWS);
+            s4.intoArray(sums, 4 * ROWS);
+            s5.intoArray(sums, 5 * ROWS);
+            s6.intoArray(sums, 6 * ROWS);
+            scaleRows(w, p, sums, 7, dx, dxo + b, nb, y, yo, out);
+        }
+    }
+
+    /** groupRows' tile: 8 x rows against the full group at go, blocks [b0, b1); 8 block sums in registers. */
+    private static void rows8(MemorySegment w, long go, int b0, int b1, float[] xq, int xo, int in, float[] dx, int dxo, int nb, float[] y, int yo, int out, float[] sums) {
+        long p = go + (long) b0 * BYTES * ROWS;
+        for (int b = b0; b < b1; b++, p += (long) BYTES * ROWS) {
+            int x0 = xo + b * BLOCK, x1 = x0 + in, x2 = x1 + in, x3 = x2 + in, x4 = x3 + in, x5 = x4 + in, x6 = x5 + in, x7 = x6 + in;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+            for (int k = 0; k < BLOCK; k++) {
+                FloatVector v = codes(w, p + (long) k * ROWS);
+                s0 = v.fma(x(xq, x0 + k), s0);
+                s1 = v.fma(x(xq, x1 + k), s1);
+                s2 = v.fma(x(xq, x2 + k), s2);
+                s3 = v.fma(x(xq, x3 + k), s3);
+                s4 = v.fma(x(xq, x4 + k), s4);
+                s5 = v.fma(x(xq, x5 + k), s5);
+                s6 = v.fma(x(xq, x6 + k), s6);
+                s7 = v.fma(x(xq, x7 + k), s7);
+            }
+            s0.intoArray(sums, 0);
+            s1.intoArray(sums, ROWS);
+            s2.intoArray(sums, 2 * ROWS);
+            s3.intoArray(sums, 3 * ROWS);
+            s4.intoArray(sums, 4 * ROWS);
+            s5.intoArray(sums, 5 * ROWS);
+            s6.intoArray(sums, 6 * ROWS);
+            s7.intoArray(sums, 7 * ROWS);
+            scaleRows(w, p, sums, 8, dx, dxo + b, nb, y, yo, out);
+        }
+    }
+
+
+    /**
+     * y[yo + r * out ..] = sums[r * ROWS ..] * (scale * dx[d + r * nb]) + y[..] for the k rows of a
+     * tile, the block's scales at p + BLOCK * ROWS: the one rounding step group1 takes per block.
+     * A loop, not written out per row in the tiles: with six and more rows written out, C2 stopped
+     * inlining at its node cutoff and boxed the last rows' vectors (0.2-0.5x the scratch path).
+     */
+    private static void scaleRows(MemorySegment w, long p, float[] sums, int k, float[] dx, int d, int nb, float[] y, int yo, int out) {
+        FloatVector scale = VectorMath.f16(w, p + (long) BLOCK * ROWS);
+        for (int r = 0; r < k; r++) update(FloatVector.fromArray(F, sums, r * ROWS), scale, dx[d + r * nb], y, yo + r * out);
     }
 
     /**

@@ -62,6 +62,11 @@ public final class Q8_0Linear implements Linear {
 
     @Override
     public void forward(float[] x, int rows, float[] y) {
+        forward(x, rows, y, Q8_0Kernels.MAX_TILED_ROWS);
+    }
+
+    /** forward with Q8_0Kernels' row tiles up to tiledRows rows (1: the batched path before them, which benchmarks compare against). */
+    public void forward(float[] x, int rows, float[] y, int tiledRows) {
         if (rows <= 0) return;
         float[] dx = new float[rows * (in / BLOCK)], xq;
         if (BlockLinear.Q8) {
@@ -70,7 +75,7 @@ public final class Q8_0Linear implements Linear {
             xq = x;
             java.util.Arrays.fill(dx, 1f);
         }
-        Q8_0Kernels.matmul(w, out, in, xq, dx, rows, y);
+        Q8_0Kernels.matmul(w, out, in, xq, dx, rows, y, tiledRows);
     }
 
     @Override

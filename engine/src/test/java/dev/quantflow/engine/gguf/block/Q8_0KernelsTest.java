@@ -19,8 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Q8_0Linear's repacked kernel (Q8_0Kernels) against a float64 reference written from ggml's
  * block_q8_0 and quantize_row_q8_0: per block the integer sum of code products (exact in
  * integers), times d_w * d_x, summed over blocks. Shapes with rows not a multiple of the
- * interleave (Q8_0Kernels.ROWS), x row counts that leave tiles partial, and one row against many
- * rows bit for bit.
+ * interleave (Q8_0Kernels.ROWS), x row counts that leave tiles partial, and one row against
+ * 2..27 rows bit for bit.
  */
 class Q8_0KernelsTest {
     @Test
@@ -31,7 +31,7 @@ class Q8_0KernelsTest {
             for (int in : new int[] {32, 96, 512}) {
                 byte[] bytes = BlockLinearsTest.randomBlocks(dev.quantflow.engine.gguf.GgmlType.Q8_0, out, in, rnd);
                 Q8_0Linear l = new Q8_0Linear(nativeCopy(bytes), out, in);
-                for (int rows : new int[] {1, 2, 5, 9}) {
+                for (int rows : new int[] {1, 2, 3, 5, 8, 9, 16, 17}) {   // one row, the row tiles (groupRows, 2..8), the float scratch
                     float[] x = gaussian(rnd, rows * in);
                     float[] y = new float[rows * out];
                     l.forward(x, rows, y);
@@ -44,16 +44,20 @@ class Q8_0KernelsTest {
     @Test
     void oneRowAndManyRowsAreBitIdentical() {
         Random rnd = new Random(5);
-        int out = 3 * Q8_0Kernels.ROWS + 3, in = 320, rows = 11;   // a leftover group; two tiles of four and three single rows; a whole and a partial chunk of blocks
+        // a leftover group; a whole and a partial chunk of blocks; 2..8 rows in row tiles (groupRows),
+        // 9 and more on the float scratch (tiles of eight and four, single rows)
+        int out = 3 * Q8_0Kernels.ROWS + 3, in = 320, most = 27;
         byte[] bytes = BlockLinearsTest.randomBlocks(dev.quantflow.engine.gguf.GgmlType.Q8_0, out, in, rnd);
         Q8_0Linear l = new Q8_0Linear(nativeCopy(bytes), out, in);
-        float[] x = gaussian(rnd, rows * in), batch = new float[rows * out];
-        l.forward(x, rows, batch);
-        for (int r = 0; r < rows; r++) {
-            float[] one = new float[out];
-            l.forward(java.util.Arrays.copyOfRange(x, r * in, (r + 1) * in), 1, one);
-            for (int o = 0; o < out; o++)
-                assertThat(Float.floatToRawIntBits(batch[r * out + o])).as("row %d, y[%d]", r, o).isEqualTo(Float.floatToRawIntBits(one[o]));
+        float[] x = gaussian(rnd, most * in);
+        float[][] one = new float[most][out];
+        for (int r = 0; r < most; r++) l.forward(java.util.Arrays.copyOfRange(x, r * in, (r + 1) * in), 1, one[r]);
+        for (int rows = 2; rows <= most; rows++) {
+            float[] batch = new float[rows * out];
+            l.forward(x, rows, batch);
+            for (int r = 0; r < rows; r++)
+                for (int o = 0; o < out; o++)
+                    assertThat(Float.floatToRawIntBits(batch[r * out + o])).as("%d rows: row %d, y[%d]", rows, r, o).isEqualTo(Float.floatToRawIntBits(one[r][o]));
         }
     }
 
