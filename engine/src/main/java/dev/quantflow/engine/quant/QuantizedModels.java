@@ -341,13 +341,12 @@ public final class QuantizedModels {
                         : QuantizedMatrix.quantizePerTensor(weight.toFloatArray(), out, in, IntRange.INT8_SYM, RangeMethod.MIN_MAX);
                 yield new W8A8DynamicLinear(q, bias, s.toString());
             }
-            case QuantScheme.Fp8 f -> Fp8Linear.adopting(Fp8Matrix.quantize(weight.toFloatArray(), out, in, f.format(), f.perChannel()), bias);
+            case QuantScheme.Fp8 f -> Fp8Linear.adopting(Fp8Matrix.quantize(weight, f.format(), f.perChannel()), bias);   // streamed rows
             case QuantScheme.Fp8W8A8 f -> {
-                float[] w = weight.toFloatArray();
                 Fp8Matrix m = switch (f.weights()) {
-                    case RTN -> Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
-                    case MSE -> Fp8Matrix.quantizeMse(w, out, in, Fp8Format.E4M3, f.perChannelWeights());
-                    case GPTQ, GPTQ_MSE -> Gptq.quantizeFp8(w, out, in, actualHessian(required(input, name, scheme), fold, factors), Fp8Format.E4M3, f.perChannelWeights(),
+                    case RTN -> Fp8Matrix.quantize(weight, Fp8Format.E4M3, f.perChannelWeights());   // streamed rows
+                    case MSE -> Fp8Matrix.quantizeMse(weight.toFloatArray(), out, in, Fp8Format.E4M3, f.perChannelWeights());
+                    case GPTQ, GPTQ_MSE -> Gptq.quantizeFp8(weight.toFloatArray(), out, in, actualHessian(required(input, name, scheme), fold, factors), Fp8Format.E4M3, f.perChannelWeights(),
                             f.weights().mseScales(), f.actOrder(), Gptq.DEFAULT_DAMP, null);
                 };
                 yield Fp8W8A8Linear.adopting(m, f.act(), f.act() == Fp8W8A8Linear.Act.STATIC
@@ -356,7 +355,7 @@ public final class QuantizedModels {
             case QuantScheme.Q6K q -> bias == null ? Q6_KLinear.quantize(weight) : new BiasedLinear(Q6_KLinear.quantize(weight), bias);
             case QuantScheme.FourBit f -> new FourBitLinear(f.gptq()
                     ? Gptq.quantizeFourBit(weight.toFloatArray(), out, in, required(input, name, scheme).hessian(), f.code(), f.block(), f.doubleQuant(), f.mseScale(), Gptq.DEFAULT_DAMP)
-                    : FourBitMatrix.quantize(f.code(), weight.toFloatArray(), out, in, f.block(), f.doubleQuant(), f.mseScale()), bias);
+                    : FourBitMatrix.quantize(f.code(), weight, f.block(), f.doubleQuant(), f.mseScale()), bias);   // streamed rows
             case QuantScheme.W4A16 w -> switch (w.method()) {
                 case RTN -> Int4GroupLinear.rtn(weight, w.symmetric(), w.group(), bias, w.toString());   // packed row by row
                 case GPTQ -> new Int4GroupLinear(Gptq.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).hessian(),

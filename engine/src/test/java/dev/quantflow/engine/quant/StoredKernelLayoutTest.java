@@ -11,6 +11,7 @@ import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.eval.TextTokens;
 import dev.quantflow.engine.llama.LlamaModel;
 import dev.quantflow.engine.model.DType;
+import dev.quantflow.engine.model.Fp8Format;
 import dev.quantflow.engine.model.ModelLoadException;
 import dev.quantflow.engine.model.Tensor;
 import java.io.IOException;
@@ -103,7 +104,7 @@ class StoredKernelLayoutTest {
     @Test
     void streamedQuantizersWriteTheCodesTheMatrixPathPacks() {
         Random r = new Random(3);
-        for (int[] s : new int[][] {{19, 4100}, {13, 70}, {24, 2048 + 40}, {5, 32}}) {
+        for (int[] s : new int[][] {{19, 4100}, {13, 70}, {24, 2048 + 40}, {5, 32}, {9, 2048}, {7, 96}}) {
             int out = s[0], in = s[1];
             float[] w = new float[out * in];
             for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
@@ -119,6 +120,18 @@ class StoredKernelLayoutTest {
                 assertThat(i4.scales()).isEqualTo(ref4.scales());
                 assertThat(i4.zeros()).isEqualTo(ref4.zeros());
             }
+            for (boolean perChannel : new boolean[] {true, false}) {
+                Fp8Matrix f8 = Fp8Matrix.quantize(t, Fp8Format.E4M3, perChannel), ref = Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, perChannel);
+                assertThat(f8.q()).isEqualTo(ref.q());
+                assertThat(f8.scales()).isEqualTo(ref.scales());
+            }
+            for (FourBitCode code : FourBitCode.values())
+                for (boolean dq : new boolean[] {true, false}) {
+                    int block = in % 64 == 0 ? 64 : 32;   // whole blocks per row stream; 70, 2088, 4100 columns take the array path
+                    FourBitMatrix b4 = FourBitMatrix.quantize(code, t, block, dq, false), ref = FourBitMatrix.quantize(code, w, out, in, block, dq, false);
+                    assertThat(b4.q()).isEqualTo(ref.q());
+                    for (int b = 0; b < out * in / block; b++) assertThat(b4.absmax(b)).isEqualTo(ref.absmax(b));
+                }
         }
     }
 
