@@ -333,7 +333,7 @@ public final class QuantizedModels {
                             IntRange.INT4_ASYM, w.group(), false, Gptq.DEFAULT_DAMP), null, bias, w.toString()), w.toString())
                     : new W4A8Linear(Int4GroupLinear.rtn(weight, false, w.group(), bias, w.toString()), w.toString());   // streamed rows, then panels
             case QuantScheme.W8A8Tensor w -> W8A8TensorLinear.quantize(weight.toFloatArray(), out, in, required(input, name, scheme).maxAbs(), bias);
-            case QuantScheme.LlmInt8 l -> LlmInt8Linear.quantize(weight.toFloatArray(), out, in, l.threshold(), l.fp(),
+            case QuantScheme.LlmInt8 l -> LlmInt8Linear.quantize(weight, l.threshold(), l.fp(),   // streamed rows
                     input == null ? new int[0] : input.channelsAbove(l.threshold()), bias);
             case QuantScheme.SmoothQuant s -> {
                 QuantizedMatrix q = s.perChannelWeights()

@@ -120,6 +120,14 @@ class StoredKernelLayoutTest {
                 assertThat(i4.scales()).isEqualTo(ref4.scales());
                 assertThat(i4.zeros()).isEqualTo(ref4.zeros());
             }
+            for (LlmInt8Linear.FpSource src : LlmInt8Linear.FpSource.values()) {
+                int[] kept = {in - 1, 0, in / 2};
+                LlmInt8Linear l8 = LlmInt8Linear.quantize(t, 6f, src, kept, null), ref = LlmInt8Linear.quantize(w, out, in, 6f, src, kept, null);
+                assertThat(l8.weights().q()).isEqualTo(ref.weights().q());
+                assertThat(l8.weights().scales()).isEqualTo(ref.weights().scales());
+                assertThat(l8.fpColumns()).isEqualTo(ref.fpColumns());
+                for (int k = 0; k < ref.fpColumns().length; k++) assertThat(l8.fpColumn(k)).isEqualTo(ref.fpColumn(k));
+            }
             for (boolean perChannel : new boolean[] {true, false}) {
                 Fp8Matrix f8 = Fp8Matrix.quantize(t, Fp8Format.E4M3, perChannel), ref = Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, perChannel);
                 assertThat(f8.q()).isEqualTo(ref.q());
