@@ -20,14 +20,9 @@ public enum FourBitCode {
     FP4(fp4());
 
     private final float[] values;
-    private final float[] sorted;   // the values ascending
-    private final int[] order;      // their codes
 
     FourBitCode(float[] values) {
         this.values = values;
-        this.order = java.util.stream.IntStream.range(0, 16).boxed().sorted((a, b) -> Float.compare(values[a], values[b])).mapToInt(Integer::intValue).toArray();
-        this.sorted = new float[16];
-        for (int i = 0; i < 16; i++) sorted[i] = values[order[i]];
     }
 
     /** The 16 values in code order (not a copy is not made: do not modify). */
@@ -51,31 +46,6 @@ public enum FourBitCode {
 
     /** bitsandbytes' rule: argmin |v - value|, ties (and NaN, from an all-zero block) to the lowest code. */
     int nearest(float v) {
-        if (!(Math.abs(v) < Float.POSITIVE_INFINITY)) return scan(v);
-        // a load quantizes 1e9 weights: a binary search for v's place, then the scan's rule over the
-        // two values on each side (the minimisers are neighbours: float subtraction is monotone and the
-        // distinct values are at least 0.005 apart, so no farther value rounds to the same distance; FP4's two zeros are neighbours)
-        int lo = 0, hi = 16;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (sorted[mid] < v) lo = mid + 1;
-            else hi = mid;
-        }
-        int best = 16;
-        float bestDiff = Float.POSITIVE_INFINITY;
-        for (int j = Math.max(0, lo - 2); j < Math.min(16, lo + 2); j++) {
-            int c = order[j];
-            float d = Math.abs(v - values[c]);
-            if (d < bestDiff || d == bestDiff && c < best) {
-                best = c;
-                bestDiff = d;
-            }
-        }
-        return best;
-    }
-
-    /** The rule as written: the first code of least |v - value| (NaN and infinities: code 0). */
-    int scan(float v) {
         int best = 0;
         float bestDiff = Math.abs(v - values[0]);
         for (int c = 1; c < 16; c++) {
