@@ -17,4 +17,14 @@ public interface Linear {
 
     /** The scheme's name for reports (fp32, bf16, llm-int8, ...). */
     String scheme();
+
+    /** A batch as rows one-row calls of decode ((in) -> (out)): each row summed exactly as alone (species without a vector tile). */
+    static void rowByRow(int in, int out, float[] x, int rows, float[] y, java.util.function.BiConsumer<float[], float[]> decode) {
+        float[] xr = new float[in], yr = new float[out];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(x, r * in, xr, 0, in);
+            decode.accept(xr, yr);
+            System.arraycopy(yr, 0, y, r * out, out);
+        }
+    }
 }

@@ -72,12 +72,7 @@ public final class FourBitLinear implements Linear {
             return;
         }
         if (!FourBitKernels.VECTOR) {   // no vector tile on 128-bit species: each row as decode sums it
-            float[] xr = new float[in], yr = new float[out];
-            for (int r = 0; r < rows; r++) {
-                System.arraycopy(x, r * in, xr, 0, in);
-                decode(xr, yr);
-                System.arraycopy(yr, 0, y, r * out, out);
-            }
+            Linear.rowByRow(in, out, x, rows, y, this::decode);
             return;
         }
         PanelMatmul.forwardChained(out, out, in, FourBitKernels.CHUNK, FourBitKernels.lanes(), this::decodeRow, null, bias, x, rows, y);

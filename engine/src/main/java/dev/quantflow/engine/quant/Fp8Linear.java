@@ -100,12 +100,7 @@ public final class Fp8Linear implements Linear {
             return;
         }
         if (Int8Kernels.block() < 8) {   // no vector tile on 128-bit species: each row as decode sums it
-            float[] xr = new float[in], yr = new float[out];
-            for (int r = 0; r < rows; r++) {
-                System.arraycopy(xs, r * in, xr, 0, in);
-                decode(xr, yr);
-                System.arraycopy(yr, 0, y, r * out, out);
-            }
+            Linear.rowByRow(in, out, xs, rows, y, this::decode);
             return;
         }
         // the decoded codes as floats (scale 1: exact), summed in decode's order; the out % 8 rows stored row-major: decode's dotF8F32 per row

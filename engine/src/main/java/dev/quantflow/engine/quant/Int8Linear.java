@@ -143,12 +143,7 @@ public final class Int8Linear implements RowDecodable {
             return;
         }
         if (Int8Kernels.block() < 8) {   // no vector tile on 128-bit species: each row as decode sums it
-            float[] xr = new float[in], yr = new float[out];
-            for (int r = 0; r < rows; r++) {
-                System.arraycopy(x, r * in, xr, 0, in);
-                decode(xr, yr);
-                System.arraycopy(yr, 0, y, r * out, out);
-            }
+            Linear.rowByRow(in, out, x, rows, y, this::decode);
             return;
         }
         if (rows <= MAX_TILED_ROWS) {
