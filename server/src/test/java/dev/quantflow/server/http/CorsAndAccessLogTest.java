@@ -139,7 +139,8 @@ class CorsAndAccessLogTest {
     }
 
     private List<String> messages() {
-        synchronized (lines.list) {
+        // AppenderBase.doAppend adds under the appender's own lock, not the list's
+        synchronized (lines) {
             return lines.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
         }
     }
