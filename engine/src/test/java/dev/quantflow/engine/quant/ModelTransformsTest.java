@@ -71,8 +71,23 @@ class ModelTransformsTest {
         assertThat(spread(after.get(key).absMax())).isLessThan(spread(stats.get(key).absMax()));
     }
 
+    /** A per-row quantize-and-back of v scaled by the fold's factors: times them (weights) or divided by them (activations). */
+    private interface RoundTrip {
+        double[] apply(double[] v, float[] s, int[] paramOf, boolean times);
+    }
+
     /** The calibration loss of a fold at alpha, in float64 from its definition (per-token and per-channel symmetric int8). */
     static double lossFloat64(ChannelFold f, InputStats in, WeightEdits w, float alpha) {
+        return foldLossFloat64(f, in, w, alpha, ModelTransformsTest::int8RoundTrip);
+    }
+
+    /** fp8-w8a8's calibration loss of a fold at alpha, in float64 from its definition: e4m3 per token (max / 448), e4m3 weights per output channel, round to nearest even. */
+    static double fp8LossFloat64(ChannelFold f, InputStats in, WeightEdits w, float alpha) {
+        return foldLossFloat64(f, in, w, alpha, ModelTransformsTest::e4m3RoundTrip);
+    }
+
+    /** Sum over the fold's consumers of |x_q w_q - x w|^2 / |x w|^2 over the calibration sample. */
+    private static double foldLossFloat64(ChannelFold f, InputStats in, WeightEdits w, float alpha, RoundTrip q) {
         float[] s = SmoothQuant.factors(f, in, w, alpha);
         int n = in.sampleRows(), cols = f.columns();
         float[] x = in.sample();
@@ -80,7 +95,7 @@ class ModelTransformsTest {
         for (int r = 0; r < n; r++) {
             xs[r] = new double[cols];
             for (int c = 0; c < cols; c++) xs[r][c] = x[r * cols + c];
-            xq[r] = int8RoundTrip(xs[r], s, f.paramOf(), false);
+            xq[r] = q.apply(xs[r], s, f.paramOf(), false);
         }
         double loss = 0;
         for (String consumer : f.consumers()) {
@@ -89,7 +104,7 @@ class ModelTransformsTest {
             for (int o = 0; o < wt.length / cols; o++) {
                 double[] row = new double[cols];
                 for (int c = 0; c < cols; c++) row[c] = wt[o * cols + c];
-                double[] wq = int8RoundTrip(row, s, f.paramOf(), true);
+                double[] wq = q.apply(row, s, f.paramOf(), true);
                 for (int r = 0; r < n; r++) {
                     double ref = dot(xs[r], row), d = dot(xq[r], wq) - ref;
                     err += d * d;
@@ -148,36 +163,6 @@ class ModelTransformsTest {
             assertThat(b.format("model.layers.0.mlp.down_proj").scheme()).isEqualTo(scheme);
         }
         assertThat(QuantScheme.parse("smoothquant:alpha=search,weights=tensor").toString()).isEqualTo("smoothquant:alpha=search,weights=tensor");
-    }
-
-    /** fp8-w8a8's calibration loss of a fold at alpha, in float64 from its definition: e4m3 per token (max / 448), e4m3 weights per output channel, round to nearest even. */
-    static double fp8LossFloat64(ChannelFold f, InputStats in, WeightEdits w, float alpha) {
-        float[] s = SmoothQuant.factors(f, in, w, alpha);
-        int n = in.sampleRows(), cols = f.columns();
-        float[] x = in.sample();
-        double[][] xs = new double[n][], xq = new double[n][];
-        for (int r = 0; r < n; r++) {
-            xs[r] = new double[cols];
-            for (int c = 0; c < cols; c++) xs[r][c] = x[r * cols + c];
-            xq[r] = e4m3RoundTrip(xs[r], s, f.paramOf(), false);
-        }
-        double loss = 0;
-        for (String consumer : f.consumers()) {
-            float[] wt = w.get(consumer + ".weight");
-            double err = 0, energy = 0;
-            for (int o = 0; o < wt.length / cols; o++) {
-                double[] row = new double[cols];
-                for (int c = 0; c < cols; c++) row[c] = wt[o * cols + c];
-                double[] wq = e4m3RoundTrip(row, s, f.paramOf(), true);
-                for (int r = 0; r < n; r++) {
-                    double ref = dot(xs[r], row), d = dot(xq[r], wq) - ref;
-                    err += d * d;
-                    energy += ref * ref;
-                }
-            }
-            loss += err / energy;
-        }
-        return loss;
     }
 
     /** v times (weights) or divided by (activations) the factors, then e4m3 with scale max|.| / 448 and back. */
