@@ -172,10 +172,12 @@ public final class Int4GroupLinear implements RowDecodable {
     @Override
     public void forward(float[] x, int rows, float[] y) {
         float[] xs = gather(x, rows);
-        if (rows == 1 && FAST && (layout.groupSize() % 32 == 0 || layout.groups() == 1)) {
-            decodeOne(xs, y);
+        if (vectorizable()) {
+            decode(xs, rows, y);
             return;
         }
+        // groups that split a 32-column block: the panel tile for every batch size, one row
+        // included, so a row's output is the same alone and in a batch
         PanelMatmul.forward(out, in, padded, this::dequantizeRow, bias, xs, rows, y);
     }
 
@@ -223,33 +225,46 @@ public final class Int4GroupLinear implements RowDecodable {
     }
 
     /**
-     * One activation row: the fused nibble-unpack + FMA kernel over four weight rows at a time
-     * (each activation vector loaded once for four rows). Per group the codes' products with x
-     * accumulate in one vector per row, which is scaled into the row's total vector by one FMA:
-     * lanes are reduced once per row, not once per group. The zero points are applied per group as
-     * s * z * sum(x of the group), a scalar per group and row.
+     * Groups of four interleaved weight rows against the activation rows two at a time: the fused
+     * nibble-unpack + FMA kernel, each weight vector unpacked once for both rows and each
+     * activation vector loaded once for four weight rows. Per group the codes' products with x
+     * accumulate in one vector per (weight row, activation row), scaled into its total vector by
+     * one FMA: lanes are reduced once per output, not once per group. The zero points are applied
+     * per group as s * z * sum(x of the group), a scalar. decodeRows2 does for each of its two rows
+     * exactly what decodeRows does for one, so an output's bits do not depend on the batch.
+     * Threads take whole interleaved groups; within a thread, a band of groups (its weights in L2)
+     * meets every activation row before the next band.
      */
-    private void decodeOne(float[] x, float[] y) {
-        float[] xp = new float[padded];
-        System.arraycopy(x, 0, xp, 0, in);
+    private void decode(float[] x, int rows, float[] y) {
         int ng = layout.groups();
-        float[] xsum = new float[ng];
-        for (int g = 0; g < ng; g++) for (int c = layout.start(g); c < layout.end(g); c++) xsum[g] += xp[c];
-        Parallel.range((out + 3) / 4, 4L * in, (first, last) -> {   // whole interleaved groups of four rows
-            float[] dots = new float[4];
-            for (int o = 4 * first; o < Math.min(out, 4 * last); o += 4) {
-                int n = Math.min(4, out - o);
-                decodeRows(xp, xsum, o, n, dots);
-                for (int j = 0; j < n; j++) y[o + j] = (bias == null ? 0f : bias[o + j]) + dots[j];
-            }
+        float[] xp = new float[rows * padded], xsum = new float[rows * ng];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(x, r * in, xp, r * padded, in);
+            for (int g = 0; g < ng; g++) for (int c = layout.start(g); c < layout.end(g); c++) xsum[r * ng + g] += xp[r * padded + c];
+        }
+        int band = Math.max(1, BAND_BYTES / (4 * bytesPerRow));
+        Parallel.range((out + 3) / 4, 4L * in * rows, (first, last) -> {
+            float[] dots = new float[8];
+            for (int b0 = first; b0 < last; b0 += band)
+                for (int r = 0; r < rows; r += 2)
+                    for (int q = b0; q < Math.min(last, b0 + band); q++) {
+                        int o = 4 * q, n = Math.min(4, out - o);
+                        if (r + 1 < rows) decodeRows2(xp, r * padded, xsum, r * ng, o, n, dots);
+                        else decodeRows(xp, r * padded, xsum, r * ng, o, n, dots);
+                        for (int t = 0; t < Math.min(2, rows - r); t++)
+                            for (int j = 0; j < n; j++) y[(r + t) * out + o + j] = (bias == null ? 0f : bias[o + j]) + dots[4 * t + j];
+                    }
         });
     }
 
+    /** Weight bytes of one band of decode's loop: a quarter of a Zen 4 / Sapphire Rapids core's L2. */
+    private static final int BAND_BYTES = 256 << 10;
+
     /**
-     * dots[j] = W row (o + j) . x for j < n <= 4, o a multiple of 4 (one interleaved group, one
-     * stream of 16 * n bytes per block); missing rows repeat the last (computed, not stored).
+     * dots[j] = W row (o + j) . x[xo ..] for j < n <= 4, o a multiple of 4 (one interleaved group,
+     * one stream of 16 * n bytes per block); missing rows repeat the last (computed, not stored).
      */
-    private void decodeRows(float[] xp, float[] xsum, int o, int n, float[] dots) {
+    private void decodeRows(float[] xp, int xo, float[] xsum, int so, int o, int n, float[] dots) {
         int ng = layout.groups();
         int r0 = o, r1 = n > 1 ? o + 1 : r0, r2 = n > 2 ? o + 2 : r1, r3 = n > 3 ? o + 3 : r2;
         int base = o * bytesPerRow, step = 16 * n;
@@ -262,7 +277,7 @@ public final class Int4GroupLinear implements RowDecodable {
             for (int blk = b0; blk < b1; blk++) {
                 for (int c = 0; c < 16; c += L) {
                     int at = blk * step + c;
-                    FloatVector xl = FloatVector.fromArray(F, xp, blk * 32 + c), xh = FloatVector.fromArray(F, xp, blk * 32 + 16 + c);
+                    FloatVector xl = FloatVector.fromArray(F, xp, xo + blk * 32 + c), xh = FloatVector.fromArray(F, xp, xo + blk * 32 + 16 + c);
                     a0 = nibbles(p0 + at, xl, xh, a0);
                     a1 = nibbles(p1 + at, xl, xh, a1);
                     a2 = nibbles(p2 + at, xl, xh, a2);
@@ -274,10 +289,11 @@ public final class Int4GroupLinear implements RowDecodable {
             t1 = a1.fma(FloatVector.broadcast(F, s1), t1);
             t2 = a2.fma(FloatVector.broadcast(F, s2), t2);
             t3 = a3.fma(FloatVector.broadcast(F, s3), t3);
-            c0 += s0 * zeros[r0 * ng + g] * xsum[g];
-            c1 += s1 * zeros[r1 * ng + g] * xsum[g];
-            c2 += s2 * zeros[r2 * ng + g] * xsum[g];
-            c3 += s3 * zeros[r3 * ng + g] * xsum[g];
+            float xs = xsum[so + g];
+            c0 += s0 * zeros[r0 * ng + g] * xs;
+            c1 += s1 * zeros[r1 * ng + g] * xs;
+            c2 += s2 * zeros[r2 * ng + g] * xs;
+            c3 += s3 * zeros[r3 * ng + g] * xs;
         }
         dots[0] = VectorMath.sumLanes(t0) - c0;
         dots[1] = VectorMath.sumLanes(t1) - c1;
@@ -285,10 +301,87 @@ public final class Int4GroupLinear implements RowDecodable {
         dots[3] = VectorMath.sumLanes(t3) - c3;
     }
 
+    /**
+     * decodeRows for two activation rows, x[xo ..] and x[xo + padded ..] (xsum at so and so + ng):
+     * dots[j] and dots[4 + j], each summed in decodeRows' order; the codes unpacked once for both.
+     */
+    private void decodeRows2(float[] xp, int xo, float[] xsum, int so, int o, int n, float[] dots) {
+        int ng = layout.groups(), yo = xo + padded;
+        int r0 = o, r1 = n > 1 ? o + 1 : r0, r2 = n > 2 ? o + 2 : r1, r3 = n > 3 ? o + 3 : r2;
+        int base = o * bytesPerRow, step = 16 * n;
+        int p0 = base, p1 = base + (r1 - o) * 16, p2 = base + (r2 - o) * 16, p3 = base + (r3 - o) * 16;
+        FloatVector z = FloatVector.zero(F), t0 = z, t1 = z, t2 = z, t3 = z, u0 = z, u1 = z, u2 = z, u3 = z;
+        float c0 = 0f, c1 = 0f, c2 = 0f, c3 = 0f, d0 = 0f, d1 = 0f, d2 = 0f, d3 = 0f;
+        for (int g = 0; g < ng; g++) {
+            int b0 = layout.start(g) / 32, b1 = (layout.end(g) + 31) / 32;
+            FloatVector a0 = z, a1 = z, a2 = z, a3 = z, e0 = z, e1 = z, e2 = z, e3 = z;
+            for (int blk = b0; blk < b1; blk++) {
+                for (int c = 0; c < 16; c += L) {
+                    int at = blk * step + c;
+                    FloatVector xl = FloatVector.fromArray(F, xp, xo + blk * 32 + c), xh = FloatVector.fromArray(F, xp, xo + blk * 32 + 16 + c);
+                    FloatVector yl = FloatVector.fromArray(F, xp, yo + blk * 32 + c), yh = FloatVector.fromArray(F, xp, yo + blk * 32 + 16 + c);
+                    // each row's two code vectors: written out per row (a helper returning a
+                    // pair would box); a + hi * xh after a + lo * xl, as nibbles() sums
+                    IntVector v = codes(p0 + at);
+                    FloatVector lo = (FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0), hi = (FloatVector) v.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
+                    a0 = hi.fma(xh, lo.fma(xl, a0));
+                    e0 = hi.fma(yh, lo.fma(yl, e0));
+                    v = codes(p1 + at);
+                    lo = (FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0);
+                    hi = (FloatVector) v.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
+                    a1 = hi.fma(xh, lo.fma(xl, a1));
+                    e1 = hi.fma(yh, lo.fma(yl, e1));
+                    v = codes(p2 + at);
+                    lo = (FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0);
+                    hi = (FloatVector) v.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
+                    a2 = hi.fma(xh, lo.fma(xl, a2));
+                    e2 = hi.fma(yh, lo.fma(yl, e2));
+                    v = codes(p3 + at);
+                    lo = (FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0);
+                    hi = (FloatVector) v.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
+                    a3 = hi.fma(xh, lo.fma(xl, a3));
+                    e3 = hi.fma(yh, lo.fma(yl, e3));
+                }
+            }
+            float s0 = scales[r0 * ng + g], s1 = scales[r1 * ng + g], s2 = scales[r2 * ng + g], s3 = scales[r3 * ng + g];
+            FloatVector v0 = FloatVector.broadcast(F, s0), v1 = FloatVector.broadcast(F, s1), v2 = FloatVector.broadcast(F, s2), v3 = FloatVector.broadcast(F, s3);
+            t0 = a0.fma(v0, t0);
+            t1 = a1.fma(v1, t1);
+            t2 = a2.fma(v2, t2);
+            t3 = a3.fma(v3, t3);
+            u0 = e0.fma(v0, u0);
+            u1 = e1.fma(v1, u1);
+            u2 = e2.fma(v2, u2);
+            u3 = e3.fma(v3, u3);
+            float xs = xsum[so + g], ys = xsum[so + ng + g];
+            float z0 = zeros[r0 * ng + g], z1 = zeros[r1 * ng + g], z2 = zeros[r2 * ng + g], z3 = zeros[r3 * ng + g];
+            c0 += s0 * z0 * xs;
+            c1 += s1 * z1 * xs;
+            c2 += s2 * z2 * xs;
+            c3 += s3 * z3 * xs;
+            d0 += s0 * z0 * ys;
+            d1 += s1 * z1 * ys;
+            d2 += s2 * z2 * ys;
+            d3 += s3 * z3 * ys;
+        }
+        dots[0] = VectorMath.sumLanes(t0) - c0;
+        dots[1] = VectorMath.sumLanes(t1) - c1;
+        dots[2] = VectorMath.sumLanes(t2) - c2;
+        dots[3] = VectorMath.sumLanes(t3) - c3;
+        dots[4] = VectorMath.sumLanes(u0) - d0;
+        dots[5] = VectorMath.sumLanes(u1) - d1;
+        dots[6] = VectorMath.sumLanes(u2) - d2;
+        dots[7] = VectorMath.sumLanes(u3) - d3;
+    }
+
+    /** L packed bytes at off, zero-extended to int lanes (so the high nibble is one shift; sign extension needs a shift and a mask). */
+    private IntVector codes(int off) {
+        return (IntVector) ByteVector.fromArray(B, packed, off).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+    }
+
     /** acc + low nibbles of L packed bytes at off times xl + their high nibbles times xh. */
     private FloatVector nibbles(int off, FloatVector xl, FloatVector xh, FloatVector acc) {
-        // zero-extended, so the high nibble is one shift (sign extension needs a shift and a mask)
-        IntVector v = (IntVector) ByteVector.fromArray(B, packed, off).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+        IntVector v = codes(off);
         FloatVector lo = (FloatVector) v.and(0x0F).convert(VectorOperators.I2F, 0);
         FloatVector hi = (FloatVector) v.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
         return hi.fma(xh, lo.fma(xl, acc));

@@ -27,8 +27,8 @@ import org.junit.jupiter.api.Test;
  * A sequence's logits are bit-identical whether its rows run alone or mixed into a batch with
  * another sequence's prefill or decode rows (what lets the scheduler batch freely), for the
  * dense weights and for the weight-only quantized schemes whose one-row decode kernel and batched
- * panel tile sum in one order (w8a16, nf4, fp4, fp8, fp8-w8a8; w4a16's batched tile still sums in the panel's
- * order, not its decode kernel's: docs/BENCHMARKS.md "Batch-invariant quantized kernels"), and for
+ * panel tile sum in one order (w8a16, w4a16, nf4, fp4, fp8, fp8-w8a8; w4a16 with groups that split a
+ * 32-column block runs the panel tile for one row too), and for
  * the integer-dot schemes (w8a8-dynamic, GGUF Q8_0), whose integer sums are exact in every path.
  */
 class BatchInvarianceTest {
@@ -118,7 +118,7 @@ class BatchInvarianceTest {
 
 
     @ParameterizedTest
-    @ValueSource(strings = {"w8a16", "nf4", "fp4", "fp8", "fp8-w8a8", "w8a8-dynamic", "w8a8-dynamic:group=32"})
+    @ValueSource(strings = {"w8a16", "w4a16-rtn", "w4a16-rtn:group=32", "w4a16-rtn:group=48", "w4a16-rtn:sym=true", "nf4", "fp4", "fp8", "fp8-w8a8", "w8a8-dynamic", "w8a8-dynamic:group=32"})
     void aQuantizedRowsBitsDoNotDependOnItsBatch(String scheme) {
         LinearFactory f = QuantizedModels.calibrationFree(scheme);
         Random rnd = new Random(11);
@@ -144,14 +144,14 @@ class BatchInvarianceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"w8a16", "nf4", "fp4", "fp8", "fp8-w8a8", "w8a8-dynamic"})
+    @ValueSource(strings = {"w8a16", "w4a16-rtn", "nf4", "fp4", "fp8", "fp8-w8a8", "w8a8-dynamic"})
     void quantizedStories260k(String scheme) {
         check(SharedData.path("models/stories260K"), QuantizedModels.calibrationFree(scheme));
         greedyTogetherAsAlone(SharedData.path("models/stories260K"), QuantizedModels.calibrationFree(scheme));
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"w8a16", "nf4", "w8a8-dynamic"})
+    @ValueSource(strings = {"w8a16", "w4a16-rtn", "nf4", "w8a8-dynamic"})
     void quantizedSotu6m(String scheme) {
         check(SharedData.path("models/sotu6M"), QuantizedModels.calibrationFree(scheme));
     }

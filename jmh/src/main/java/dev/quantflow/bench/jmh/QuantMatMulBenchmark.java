@@ -76,7 +76,7 @@ public class QuantMatMulBenchmark {
     @Param({"1", "2"})
     public int threads;
 
-    @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w8a8Int32", "w8a8g32", "w8a8g32Int32", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old",
+    @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w8a8Int32", "w8a8g32", "w8a8g32Int32", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old", "w4a16g128Panel", "w4a16g32Panel",
             "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "w8a16Chained", "nf4", "nf4Old", "fp4", "fp4Old", "fp8", "fp8Old", "fp8w8a8", "fp8w8a8Old", "q8_0", "q8_0Old", "q8_0Scratch", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
     public String kernel;
 
@@ -131,7 +131,7 @@ public class QuantMatMulBenchmark {
                 case "fp8w8a8" -> linears[c] = new Fp8W8A8Linear(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), Fp8W8A8Linear.Act.TOKEN, Float.POSITIVE_INFINITY, null);
                 case "fp8w8a8Old" -> linears[c] = new Fp8W8A8LinearOld(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), Fp8W8A8Linear.Act.TOKEN, Float.POSITIVE_INFINITY, null);
                 case "w8a8", "w8a8Int32", "w8a8g32", "w8a8g32Int32" -> linears[c] = new W8A8DynamicLinear(mc, null, "w8a8-dynamic");
-                case "w4a16g128", "w4a16g32" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
+                case "w4a16g128", "w4a16g32", "w4a16g128Panel", "w4a16g32Panel" -> linears[c] = new Int4GroupLinear(mc, null, null, "w4a16-rtn");
                 case "w4a16g128Old", "w4a16g32Old", "w4a16g128FourStreams", "w4a16g32FourStreams" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
                 case "q8_0", "q8_0Scratch" -> linears[c] = new Q8_0Linear(Q8_0Baseline.randomBlocks(out, in, rnd, arena), out, in);
                 case "q8_0Old" -> q8_0Old[c] = new Q8_0Baseline(Q8_0Baseline.randomBlocks(out, in, rnd, arena), out, in);
@@ -211,6 +211,8 @@ public class QuantMatMulBenchmark {
             case "readNative" -> sink += (long) QuantBaselines.readNative(nativeCopies[c].view(), weightBytes);
             // the batched path before h-binv: the dense panel order over rows dequantized with their scale
             case "w8a16Panel" -> PanelMatmul.forward(out, in, in, ((RowDecodable) linears[c])::decodeRow, null, x, rows, y);
+            // w4a16's batched path before its two-row tile (2026-12-03): rows dequantized into the dense panel
+            case "w4a16g128Panel", "w4a16g32Panel" -> PanelMatmul.forward(out, in, in, ((RowDecodable) linears[c])::decodeRow, null, x, rows, y);
             // the batched path before h-mrow: rows dequantized into the dense tile, summed in decode's order
             case "w8a16Chained" -> PanelMatmul.forwardChained(out / Int8Kernels.ROWS * Int8Kernels.ROWS, out, in, Int8Kernels.CHUNK, Int8Kernels.block(), ((RowDecodable) linears[c])::decodeRow, null, null, x, rows, y);
             // the batched path before h-q8rows: 2-3 rows one at a time, 4 and more widened into the float scratch
