@@ -6,18 +6,19 @@
 # Q4_0 from it by llama.cpp's own llama-quantize), then prints one table of medians and ratios.
 #
 # Usage: bench/side-by-side-llamacpp.sh --llama-src DIR [--work DIR] [--rounds N] [--threads T]
-#          [--shape tinyllama|sotu6M] [--pairs LIST] [--serve SCHEME] [--no-serve] [--no-prefill]
+#          [--shape tinyllama|sotu6M] [--pairs LIST] [--serve SCHEME] [--serve-gguf TYPE] [--no-serve] [--no-prefill]
 #   --llama-src  a llama.cpp checkout (the `fetch` tool brings github:ggerganov/llama.cpp)
 #   --shape      tinyllama: TinyLlama-1.1B (hidden 2048, 22 layers, 32/4 heads, 5632, vocab 32000);
 #                sotu6M: the shape of ../shared/models/sotu6M (minutes, not an hour)
 #   --pairs      comma list of quantflow-scheme=gguf-type (default below); gguf:TYPE runs our
 #                engine on llama.cpp's own file of that type; stored:SCHEME on our `quantize --quant
 #                SCHEME` output directory (loaded as stored, not quantized at load)
-#   --serve      what `quantflow serve` runs against llama-server's Q8_0 (default w8a16; gguf:Q8_0 = the same file)
+#   --serve      what `quantflow serve` runs against llama-server (default w8a16; gguf:Q8_0 = the same file)
+#   --serve-gguf the GGUF type llama-server serves (default Q8_0; Q4_0 for a 4-bit --serve)
 set -euo pipefail
 HOME_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="$HOME_DIR/../shared"
-LLAMA_SRC="" WORK=/tmp/side-by-side ROUNDS=3 THREADS=2 SHAPE=tinyllama SERVE=1 SERVE_Q=w8a16 PREFILL=1 SHORT=128 LONG=512
+LLAMA_SRC="" WORK=/tmp/side-by-side ROUNDS=3 THREADS=2 SHAPE=tinyllama SERVE=1 SERVE_Q=w8a16 SERVE_T=Q8_0 PREFILL=1 SHORT=128 LONG=512
 PAIRS="fp32=F32,bf16=F16,w8a16=Q8_0,w8a8-dynamic=Q8_0,llm-int8=Q8_0,w4a16-rtn=Q4_0,gguf:Q8_0=Q8_0,gguf:Q4_0=Q4_0,stored:w8a16=Q8_0,stored:w4a16-rtn=Q4_0"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,6 +30,7 @@ while [ $# -gt 0 ]; do
     --pairs) PAIRS="$2"; shift 2 ;;
     --no-serve) SERVE=0; shift ;;
     --serve) SERVE_Q="$2"; shift 2 ;;
+    --serve-gguf) SERVE_T="$2"; shift 2 ;;
     --no-prefill) PREFILL=0; shift ;;
     -h|--help) sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -148,14 +150,14 @@ if [ "$SERVE" = 1 ]; then
   PORT_L="$(free_port)" PORT_Q="$(free_port)"
   trap 'for p in ${LPID:-} ${QPID:-}; do kill "$p" 2>/dev/null || true; done' EXIT   # an aborted run leaves no server behind
   for r in $(seq 1 "$ROUNDS"); do
-    say "round $r: serving, llama-server -np 16 (Q8_0) vs quantflow serve $SERVE_Q"
-    "$LB/llama-server" -m "$(gguf Q8_0)" -t "$THREADS" -np 16 -c $((16 * 256)) --port "$PORT_L" >>"$LOG" 2>&1 & LPID=$!
+    say "round $r: serving, llama-server -np 16 ($SERVE_T) vs quantflow serve $SERVE_Q"
+    "$LB/llama-server" -m "$(gguf "$SERVE_T")" -t "$THREADS" -np 16 -c $((16 * 256)) --port "$PORT_L" >>"$LOG" 2>&1 & LPID=$!
     for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT_L/health" >/dev/null && break; sleep 1; done
     "$QF" bench serve --url "http://127.0.0.1:$PORT_L" --concurrency 1,4,16 --max-tokens 64 --no-verify --no-progress --json 2>>"$LOG" \
       | python3 -c 'import json,sys
 for l in sys.stdin:
   d=json.loads(l); print("%s\t%s\t%s" % (d["concurrency"], d["tokens_per_second"], d["ttft_p50_ms"]))' \
-      | while IFS=$'\t' read -r c tps ttft; do rec "$r" "serve_tps_c$c" llama.cpp Q8_0 "$tps"; rec "$r" "serve_ttft_ms_c$c" llama.cpp Q8_0 "$ttft"; done \
+      | while IFS=$'\t' read -r c tps ttft; do rec "$r" "serve_tps_c$c" llama.cpp "$SERVE_T" "$tps"; rec "$r" "serve_ttft_ms_c$c" llama.cpp "$SERVE_T" "$ttft"; done \
       || say "llama-server: the load generator reported failed requests (its levels above are recorded; see $LOG)"
     kill "$LPID"; wait "$LPID" 2>/dev/null || true
     # shellcheck disable=SC2046
@@ -173,9 +175,9 @@ fi
 say "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- the table ----------------------------------------------------------------------------
-python3 - "$RES" "$PAIRS" "$CPU" "$SPECIES" "${BW:-n/a}" "$SHAPE" "$THREADS" "$ROUNDS" "$SHORT" "$LONG" "$SERVE_Q" <<'EOF'
+python3 - "$RES" "$PAIRS" "$CPU" "$SPECIES" "${BW:-n/a}" "$SHAPE" "$THREADS" "$ROUNDS" "$SHORT" "$LONG" "$SERVE_Q" "$SERVE_T" <<'EOF'
 import sys, statistics, collections
-res, pairs, cpu, species, bw, shape, threads, rounds, short, long_, serve_q = sys.argv[1:]
+res, pairs, cpu, species, bw, shape, threads, rounds, short, long_, serve_q, serve_t = sys.argv[1:]
 v = collections.defaultdict(list)
 for line in open(res):
     r, metric, prog, pair, value = line.rstrip("\n").split("\t")
@@ -198,9 +200,9 @@ for p in pairs.split(","):
     print("| " + " | ".join(row) + " |")
 serve = sorted({k[0] for k in v if k[0].startswith("serve_")})
 if serve:
-    print(f"\n| serving ({serve_q} vs Q8_0, 64 tokens) | quantflow | llama-server -np 16 | ratio |")
+    print(f"\n| serving ({serve_q} vs {serve_t}, 64 tokens) | quantflow | llama-server -np 16 | ratio |")
     print("|---|---|---|---|")
     for m in serve:
-        a, b = med((m, "quantflow", serve_q)), med((m, "llama.cpp", "Q8_0"))
+        a, b = med((m, "quantflow", serve_q)), med((m, "llama.cpp", serve_t))
         print(f"| {m} | {fmt(a)} | {fmt(b)} | {ratio(a, b)} |")
 EOF
