@@ -27,7 +27,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * and how fast is that against the Vector API forms the engine uses (int8 widened to fp32 + FMA;
  * int16 vpmullw + vpaddw as Int4x8Panels)? Arrays fit L1/L2 so this measures compute.
  * Throughput is reported per multiply-add: JMH's ops/ns = G multiply-adds/s.
- * {@link #main} is a plain warm-up harness for {@code -XX:CompileCommand=print} disassembly runs.
+ * {@link #main} checks every kernel against a long reference and warms them up (for
+ * {@code -XX:CompileCommand=print} disassembly runs); with a round count it also alternates them in
+ * one JVM per CPU-second, plus the matrix kernels over DRAM-sized rotating weight copies.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -450,6 +452,17 @@ public class Int16DotAutoVecBenchmark {
         k.put("mv_B2I", () -> { int s = 0; for (int r = 0; r < ROWS; r++) s += dotB2I(t.wb, r * N, t.ab, N); return s; });
         k.put("mv_S16", () -> { int s = 0; for (int r = 0; r < ROWS; r++) s += dotS16(t.w, r * N, t.x, N); return s; });
         k.put("mv_S16Widen", () -> { int s = 0; for (int r = 0; r < ROWS; r++) s += dotS16Widen(t.w, r * N, t.x, N); return s; });
+        // DRAM: the same matrix kernels over 256 rotating copies (128 MiB int16, 64 MiB int8: 4x/2x the L3), as decode streams weights
+        int copies = 256;
+        short[][] ws = new short[copies][];
+        byte[][] wbs = new byte[copies][];
+        for (int c = 0; c < copies; c++) { ws[c] = t.w.clone(); wbs[c] = t.wb.clone(); }
+        int[] next = {0};
+        k.put("dram_mvStoreV", () -> { mvStoreV(ws[next[0]++ & (copies - 1)], t.x, t.acc, t.y, ROWS, N); return t.y[3]; });
+        k.put("dram_mvChunk1024V", () -> { mvChunkV(ws[next[0]++ & (copies - 1)], t.x, t.acc, t.y, ROWS, N, 1024); return t.y[3]; });
+        k.put("dram_mv_S16Widen", () -> { short[] w = ws[next[0]++ & (copies - 1)]; int s = 0; for (int r = 0; r < ROWS; r++) s += dotS16Widen(w, r * N, t.x, N); return s; });
+        k.put("dram_mv_B2I", () -> { byte[] w = wbs[next[0]++ & (copies - 1)]; int s = 0; for (int r = 0; r < ROWS; r++) s += dotB2I(w, r * N, t.ab, N); return s; });
+        k.put("dram_mv_B2F", () -> { byte[] w = wbs[next[0]++ & (copies - 1)]; int s = 0; for (int r = 0; r < ROWS; r++) s += (int) dotB2F(w, r * N, t.xf, N); return s; });
         for (String n : k.keySet()) macs.putIfAbsent(n, ROWS * N);
         java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         java.util.Map<String, double[]> cpu = new java.util.LinkedHashMap<>(), wall = new java.util.HashMap<>(), frac = new java.util.HashMap<>();
