@@ -63,6 +63,7 @@ public final class KernelReport {
                 continue;
             }
             String key = r.getParams().getParam("shape") != null ? r.getParams().getParam("shape") : r.getParams().getParam("threads");
+            if (key == null) continue;   // no shape: JMH's own table reports it (Int16DotAutoVecBenchmark, in multiply-adds/ns)
             micros.put(method + "|" + key, r.getPrimaryResult().getScore());
         }
         List<String> lines = new ArrayList<>();
