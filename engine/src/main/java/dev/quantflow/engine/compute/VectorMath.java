@@ -48,6 +48,19 @@ public final class VectorMath {
         return v.lane(0);
     }
 
+    /**
+     * sumLanes of the F.length() lanes stored at a[off..] (the same tree, so the same bits), for
+     * the end of a big kernel: there C2 stops inlining (NodeCountInliningCutoff, even under
+     * CompileCommand=inline), and a vector handed to an out-of-line sumLanes is boxed, ~100 bytes
+     * per call (w4a16 decode allocated 0.5-0.8 GB/s so, JFR); a vector stored with intoArray and
+     * summed from the array allocates nothing whether or not this call is inlined. Overwrites a.
+     */
+    public static float sumLanes(float[] a, int off) {
+        for (int h = F.length() / 2; h >= 1; h /= 2)
+            for (int i = 0; i < h; i++) a[off + i] = a[off + i] + a[off + i + h];
+        return a[off];
+    }
+
     /** sum_i a[ao+i] * b[bo+i], four accumulators to hide FMA latency. */
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;

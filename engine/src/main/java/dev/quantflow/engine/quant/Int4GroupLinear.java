@@ -244,13 +244,13 @@ public final class Int4GroupLinear implements RowDecodable {
         }
         int band = Math.max(1, BAND_BYTES / (4 * bytesPerRow));
         Parallel.range((out + 3) / 4, 4L * in * rows, (first, last) -> {
-            float[] dots = new float[8];
+            float[] dots = new float[8], lanes = new float[8 * L];   // lanes: the totals' lanes, summed from memory (VectorMath.sumLanes(float[], int))
             for (int b0 = first; b0 < last; b0 += band)
                 for (int r = 0; r < rows; r += 2)
                     for (int q = b0; q < Math.min(last, b0 + band); q++) {
                         int o = 4 * q, n = Math.min(4, out - o);
-                        if (r + 1 < rows) decodeRows2(xp, r * padded, xsum, r * ng, o, n, dots);
-                        else decodeRows(xp, r * padded, xsum, r * ng, o, n, dots);
+                        if (r + 1 < rows) decodeRows2(xp, r * padded, xsum, r * ng, o, n, dots, lanes);
+                        else decodeRows(xp, r * padded, xsum, r * ng, o, n, dots, lanes);
                         for (int t = 0; t < Math.min(2, rows - r); t++)
                             for (int j = 0; j < n; j++) y[(r + t) * out + o + j] = (bias == null ? 0f : bias[o + j]) + dots[4 * t + j];
                     }
@@ -264,7 +264,7 @@ public final class Int4GroupLinear implements RowDecodable {
      * dots[j] = W row (o + j) . x[xo ..] for j < n <= 4, o a multiple of 4 (one interleaved group,
      * one stream of 16 * n bytes per block); missing rows repeat the last (computed, not stored).
      */
-    private void decodeRows(float[] xp, int xo, float[] xsum, int so, int o, int n, float[] dots) {
+    private void decodeRows(float[] xp, int xo, float[] xsum, int so, int o, int n, float[] dots, float[] lanes) {
         int ng = layout.groups();
         int r0 = o, r1 = n > 1 ? o + 1 : r0, r2 = n > 2 ? o + 2 : r1, r3 = n > 3 ? o + 3 : r2;
         int base = o * bytesPerRow, step = 16 * n;
@@ -295,17 +295,21 @@ public final class Int4GroupLinear implements RowDecodable {
             c2 += s2 * zeros[r2 * ng + g] * xs;
             c3 += s3 * zeros[r3 * ng + g] * xs;
         }
-        dots[0] = VectorMath.sumLanes(t0) - c0;
-        dots[1] = VectorMath.sumLanes(t1) - c1;
-        dots[2] = VectorMath.sumLanes(t2) - c2;
-        dots[3] = VectorMath.sumLanes(t3) - c3;
+        t0.intoArray(lanes, 0 * L);
+        t1.intoArray(lanes, 1 * L);
+        t2.intoArray(lanes, 2 * L);
+        t3.intoArray(lanes, 3 * L);
+        dots[0] = VectorMath.sumLanes(lanes, 0) - c0;
+        dots[1] = VectorMath.sumLanes(lanes, L) - c1;
+        dots[2] = VectorMath.sumLanes(lanes, 2 * L) - c2;
+        dots[3] = VectorMath.sumLanes(lanes, 3 * L) - c3;
     }
 
     /**
      * decodeRows for two activation rows, x[xo ..] and x[xo + padded ..] (xsum at so and so + ng):
      * dots[j] and dots[4 + j], each summed in decodeRows' order; the codes unpacked once for both.
      */
-    private void decodeRows2(float[] xp, int xo, float[] xsum, int so, int o, int n, float[] dots) {
+    private void decodeRows2(float[] xp, int xo, float[] xsum, int so, int o, int n, float[] dots, float[] lanes) {
         int ng = layout.groups(), yo = xo + padded;
         int r0 = o, r1 = n > 1 ? o + 1 : r0, r2 = n > 2 ? o + 2 : r1, r3 = n > 3 ? o + 3 : r2;
         int base = o * bytesPerRow, step = 16 * n;
@@ -364,14 +368,22 @@ public final class Int4GroupLinear implements RowDecodable {
             d2 += s2 * z2 * ys;
             d3 += s3 * z3 * ys;
         }
-        dots[0] = VectorMath.sumLanes(t0) - c0;
-        dots[1] = VectorMath.sumLanes(t1) - c1;
-        dots[2] = VectorMath.sumLanes(t2) - c2;
-        dots[3] = VectorMath.sumLanes(t3) - c3;
-        dots[4] = VectorMath.sumLanes(u0) - d0;
-        dots[5] = VectorMath.sumLanes(u1) - d1;
-        dots[6] = VectorMath.sumLanes(u2) - d2;
-        dots[7] = VectorMath.sumLanes(u3) - d3;
+        t0.intoArray(lanes, 0 * L);
+        t1.intoArray(lanes, 1 * L);
+        t2.intoArray(lanes, 2 * L);
+        t3.intoArray(lanes, 3 * L);
+        u0.intoArray(lanes, 4 * L);
+        u1.intoArray(lanes, 5 * L);
+        u2.intoArray(lanes, 6 * L);
+        u3.intoArray(lanes, 7 * L);
+        dots[0] = VectorMath.sumLanes(lanes, 0) - c0;
+        dots[1] = VectorMath.sumLanes(lanes, L) - c1;
+        dots[2] = VectorMath.sumLanes(lanes, 2 * L) - c2;
+        dots[3] = VectorMath.sumLanes(lanes, 3 * L) - c3;
+        dots[4] = VectorMath.sumLanes(lanes, 4 * L) - d0;
+        dots[5] = VectorMath.sumLanes(lanes, 5 * L) - d1;
+        dots[6] = VectorMath.sumLanes(lanes, 6 * L) - d2;
+        dots[7] = VectorMath.sumLanes(lanes, 7 * L) - d3;
     }
 
     /** L packed bytes at off, zero-extended to int lanes (so the high nibble is one shift; sign extension needs a shift and a mask). */
