@@ -122,8 +122,10 @@ public final class FourBitKernels {
      * block costs one int load, one x load and per row a shift, a mask, a permute and an fma;
      * each row's sum is one fma chain per lane over the chunk in column order, reduced by
      * sumLanes: the order of PanelMatmul.forwardChained(segment CHUNK, chains L) over decodeRow.
+     * <p>lanes: scratch of at least 8 * F.length() floats; the eight totals are summed from it
+     * (VectorMath.sumLanes(float[], int)) so that none is boxed into an out-of-line sumLanes.
      */
-    public static void dot8(int[] p, int go, float[] x, int xo, int n, int bs, float[] am, int ao, int amStride, FloatVector[] table, float[] dst, int d) {
+    public static void dot8(int[] p, int go, float[] x, int xo, int n, int bs, float[] am, int ao, int amStride, FloatVector[] table, float[] dst, int d, float[] lanes) {
         FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
         FloatVector tl = table[0], th = WIDE ? tl : table[1];
         for (int b0 = 0, k = ao; b0 < n; b0 += bs, k++) {
@@ -160,14 +162,22 @@ public final class FourBitKernels {
                 }
             }
         }
-        dst[d] += VectorMath.sumLanes(c0);
-        dst[d + 1] += VectorMath.sumLanes(c1);
-        dst[d + 2] += VectorMath.sumLanes(c2);
-        dst[d + 3] += VectorMath.sumLanes(c3);
-        dst[d + 4] += VectorMath.sumLanes(c4);
-        dst[d + 5] += VectorMath.sumLanes(c5);
-        dst[d + 6] += VectorMath.sumLanes(c6);
-        dst[d + 7] += VectorMath.sumLanes(c7);
+        c0.intoArray(lanes, 0 * L);
+        c1.intoArray(lanes, 1 * L);
+        c2.intoArray(lanes, 2 * L);
+        c3.intoArray(lanes, 3 * L);
+        c4.intoArray(lanes, 4 * L);
+        c5.intoArray(lanes, 5 * L);
+        c6.intoArray(lanes, 6 * L);
+        c7.intoArray(lanes, 7 * L);
+        dst[d] += VectorMath.sumLanes(lanes, 0);
+        dst[d + 1] += VectorMath.sumLanes(lanes, 1 * L);
+        dst[d + 2] += VectorMath.sumLanes(lanes, 2 * L);
+        dst[d + 3] += VectorMath.sumLanes(lanes, 3 * L);
+        dst[d + 4] += VectorMath.sumLanes(lanes, 4 * L);
+        dst[d + 5] += VectorMath.sumLanes(lanes, 5 * L);
+        dst[d + 6] += VectorMath.sumLanes(lanes, 6 * L);
+        dst[d + 7] += VectorMath.sumLanes(lanes, 7 * L);
     }
 
     /**

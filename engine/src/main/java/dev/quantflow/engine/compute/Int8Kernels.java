@@ -586,8 +586,10 @@ public final class Int8Kernels {
      * in / block() * block()): each x vector is loaded once for eight weight rows, eight FMA
      * chains. A caller may cut the columns into chunks so that its slice of x stays in L1 while
      * many groups pass (measured for Int8Linear: no better, see its decode).
+     * <p>lanes: scratch of at least 8 * F.length() floats; the eight totals are summed from it
+     * (VectorMath.sumLanes(float[], int)) so that none is boxed into an out-of-line sumLanes.
      */
-    public static void dotI8F32x8(byte[] w, int go, float[] x, int xo, int from, int to, float[] dst, int d) {
+    public static void dotI8F32x8(byte[] w, int go, float[] x, int xo, int from, int to, float[] dst, int d, float[] lanes) {
         int K = F.length();
         if (NARROW) {
             for (int j = 0; j < ROWS; j++) {
@@ -610,14 +612,22 @@ public final class Int8Kernels {
             c6 = b2f(w, p + 6 * K).fma(xv, c6);
             c7 = b2f(w, p + 7 * K).fma(xv, c7);
         }
-        dst[d] += VectorMath.sumLanes(c0);
-        dst[d + 1] += VectorMath.sumLanes(c1);
-        dst[d + 2] += VectorMath.sumLanes(c2);
-        dst[d + 3] += VectorMath.sumLanes(c3);
-        dst[d + 4] += VectorMath.sumLanes(c4);
-        dst[d + 5] += VectorMath.sumLanes(c5);
-        dst[d + 6] += VectorMath.sumLanes(c6);
-        dst[d + 7] += VectorMath.sumLanes(c7);
+        c0.intoArray(lanes, 0 * K);
+        c1.intoArray(lanes, 1 * K);
+        c2.intoArray(lanes, 2 * K);
+        c3.intoArray(lanes, 3 * K);
+        c4.intoArray(lanes, 4 * K);
+        c5.intoArray(lanes, 5 * K);
+        c6.intoArray(lanes, 6 * K);
+        c7.intoArray(lanes, 7 * K);
+        dst[d] += VectorMath.sumLanes(lanes, 0);
+        dst[d + 1] += VectorMath.sumLanes(lanes, 1 * K);
+        dst[d + 2] += VectorMath.sumLanes(lanes, 2 * K);
+        dst[d + 3] += VectorMath.sumLanes(lanes, 3 * K);
+        dst[d + 4] += VectorMath.sumLanes(lanes, 4 * K);
+        dst[d + 5] += VectorMath.sumLanes(lanes, 5 * K);
+        dst[d + 6] += VectorMath.sumLanes(lanes, 6 * K);
+        dst[d + 7] += VectorMath.sumLanes(lanes, 7 * K);
     }
 
     /**
@@ -639,7 +649,8 @@ public final class Int8Kernels {
      */
     public static void dotI8F32x8Rows(byte[] w, int go, float[] x, int xo, int xStride, int rows, int from, int to, float[] dst, int d, int dStride) {
         if (NARROW) {
-            for (int r = 0; r < rows; r++) dotI8F32x8(w, go, x, xo + r * xStride, from, to, dst, d + r * dStride);
+            float[] lanes = new float[8 * F.length()];
+            for (int r = 0; r < rows; r++) dotI8F32x8(w, go, x, xo + r * xStride, from, to, dst, d + r * dStride, lanes);
             return;
         }
         int tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;

@@ -93,7 +93,7 @@ public final class FourBitLinear implements Linear {
         }
         int bs = stats.blockSize(), perRow = in / bs, chunkBlocks = FourBitKernels.CHUNK / bs;
         Parallel.range(groups, (long) in * R, (first, last) -> {
-            float[] dots = new float[R * (last - first)], am = new float[R * chunkBlocks];
+            float[] dots = new float[R * (last - first)], am = new float[R * chunkBlocks], lanes = new float[8 * FloatVector.SPECIES_PREFERRED.length()];
             for (int ch = 0; ch * FourBitKernels.CHUNK < in; ch++) {
                 int c0 = ch * FourBitKernels.CHUNK, n = Math.min(FourBitKernels.CHUNK, in - c0), nb = n / bs, base = groups * c0;
                 for (int g = first; g < last; g++) {
@@ -101,7 +101,7 @@ public final class FourBitLinear implements Linear {
                         int o = g * R + j, b = o * perRow + c0 / bs;
                         for (int k = 0; k < nb; k++) am[j * chunkBlocks + k] = o < out ? stats.absmax(b + k) : 0f;
                     }
-                    FourBitKernels.dot8(packed, base + g * n, x, c0, n, bs, am, 0, chunkBlocks, table, dots, (g - first) * R);
+                    FourBitKernels.dot8(packed, base + g * n, x, c0, n, bs, am, 0, chunkBlocks, table, dots, (g - first) * R, lanes);
                 }
             }
             for (int o = first * R; o < Math.min(out, last * R); o++) y[o] = (bias == null ? 0f : bias[o]) + dots[o - first * R];

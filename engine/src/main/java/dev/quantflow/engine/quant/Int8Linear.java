@@ -1,5 +1,6 @@
 package dev.quantflow.engine.quant;
 
+import jdk.incubator.vector.FloatVector;
 import dev.quantflow.engine.compute.Int8Kernels;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.PanelMatmul;
@@ -211,12 +212,12 @@ public final class Int8Linear implements RowDecodable {
     private void decode(float[] x, float[] y) {
         int R = Int8Kernels.ROWS, groups = out / R, K = Int8Kernels.block(), chunks = Int8Kernels.chunks(in);
         Parallel.range(groups + (out % R == 0 ? 0 : 1), (long) in * R, (first, last) -> {
-            float[] dots = new float[R * (last - first)];
+            float[] dots = new float[R * (last - first)], lanes = new float[8 * FloatVector.SPECIES_PREFERRED.length()];
             for (int c = 0; c < chunks; c++) {
                 int c0 = c * Int8Kernels.CHUNK, n = Int8Kernels.chunkColumns(c, in), full = n / K * K, base = out * c0;
                 for (int g = first; g < Math.min(last, groups); g++) {
                     int go = base + g * R * n, d = (g - first) * R;
-                    Int8Kernels.dotI8F32x8(q, go, x, c0, 0, full, dots, d);
+                    Int8Kernels.dotI8F32x8(q, go, x, c0, 0, full, dots, d, lanes);
                     Int8Kernels.dotI8F32x8Tail(q, go, x, c0, n, dots, d);
                 }
                 if (last > groups)
