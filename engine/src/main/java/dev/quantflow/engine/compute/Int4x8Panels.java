@@ -112,9 +112,14 @@ public final class Int4x8Panels {
             }
             ShortVector s = s0.add(s1).sub(a.centering()[xb + b]);
             float d = xd[xb + b];
-            FloatVector d0 = f16(w, off + BLOCK_CODE_BYTES).mul(d), d1 = f16(w, off + BLOCK_CODE_BYTES + 2L * L).mul(d);
-            f0 = low(s).fma(d0, f0);
-            f1 = high(s).fma(d1, f1);
+            // low, high and f16 written out (as the sums above): past C2's inlining node cutoff
+            // they stayed out of line, their vectors boxed and their conversions not
+            // intrinsified (6-7 GB/s of garbage in a GGUF Q4_0 decode, JFR)
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(HALF, w, off + BLOCK_CODE_BYTES, LE).convertShape(VectorOperators.S2I, I, 0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(HALF, w, off + BLOCK_CODE_BYTES + 2L * L, LE).convertShape(VectorOperators.S2I, I, 0);
+            FloatVector d0 = h0.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(d), d1 = h1.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().or(h1.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(d);
+            f0 = ((FloatVector) s.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(d0, f0);
+            f1 = ((FloatVector) s.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(d1, f1);
         }
         store(f0, f1, y, yOff + r * yStride, n);
     }
@@ -122,36 +127,21 @@ public final class Int4x8Panels {
     /**
      * The lane of a panel's row j: rows 0..P/2-1 in the even lanes, P/2..P-1 in the odd ones, so
      * that a block's int16 sums widen to int32 in row order by shifts within each 32-bit pair
-     * ({@link #low}, {@link #high}) instead of a cross-lane conversion. Scales stay in row order.
+     * (written out in each kernel, below) instead of a cross-lane conversion. Scales stay in row order.
      */
     public static int lane(int j) {
         return j < P / 2 ? 2 * j : 2 * (j - P / 2) + 1;
     }
 
-    /** Rows 0..P/2-1 of a panel's int16 sums (the even lanes, sign-extended) as floats. */
-    private static FloatVector low(ShortVector s) {
-        return (FloatVector) s.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
-    }
-
-    /** Rows P/2..P-1 (the odd lanes) as floats. */
-    private static FloatVector high(ShortVector s) {
-        return (FloatVector) s.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
-    }
-
+    // A block's int16 sums as floats, written out in each kernel: rows 0..P/2-1 are the even
+    // lanes (shift left 16, arithmetic shift right 16), rows P/2..P-1 the odd lanes (arithmetic
+    // shift right 16).
     private static final VectorSpecies<Short> HALF = VectorSpecies.of(short.class, jdk.incubator.vector.VectorShape.forBitSize(F.length() * 16));
+    // The f16 scales as floats, exact for every finite half (subnormals included): exponent and
+    // mantissa shifted into an f32's place and scaled by 2^112, the sign put back. No Inf/NaN case
+    // (VectorMath.f16 has one; its mask blend was not intrinsified in these loops): the packers
+    // refuse non-finite scales.
     private static final float F16_SCALE = 0x1p112f;
-
-    /**
-     * F.length() f16 scales at byte off of w as floats, exact for every finite half (subnormals
-     * included): exponent and mantissa shifted into an f32's place and scaled by 2^112, the sign
-     * put back. No Inf/NaN case (VectorMath.f16 has one; its mask blend was not intrinsified in
-     * this loop): the packers refuse non-finite scales.
-     */
-    private static FloatVector f16(MemorySegment w, long off) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(HALF, w, off, LE).convertShape(VectorOperators.S2I, I, 0);
-        FloatVector magnitude = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE);
-        return magnitude.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-    }
 
     /** Four x rows at once: each quad's codes are split once and meet four broadcasts (the batched path). */
     private static void q4_0Tile(MemorySegment w, long panelOff, Activations a, float[] xd, int r, float[] y, int yStride, int yOff, int n) {
@@ -177,17 +167,19 @@ public final class Int4x8Panels {
             s1 = s1.sub(cen[xb + blocks]);
             s2 = s2.sub(cen[xb + 2 * blocks]);
             s3 = s3.sub(cen[xb + 3 * blocks]);
-            FloatVector w0 = f16(w, off + BLOCK_CODE_BYTES), w1 = f16(w, off + BLOCK_CODE_BYTES + 2L * L);
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(HALF, w, off + BLOCK_CODE_BYTES, LE).convertShape(VectorOperators.S2I, I, 0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(HALF, w, off + BLOCK_CODE_BYTES + 2L * L, LE).convertShape(VectorOperators.S2I, I, 0);
+            FloatVector w0 = h0.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats(), w1 = h1.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().or(h1.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
             float d0 = xd[xb], d1 = xd[xb + blocks], d2 = xd[xb + 2 * blocks], d3 = xd[xb + 3 * blocks];
             // the same operations, in the same order, as q4_0Row: bit-identical per row
-            f00 = low(s0).fma(w0.mul(d0), f00);
-            f01 = high(s0).fma(w1.mul(d0), f01);
-            f10 = low(s1).fma(w0.mul(d1), f10);
-            f11 = high(s1).fma(w1.mul(d1), f11);
-            f20 = low(s2).fma(w0.mul(d2), f20);
-            f21 = high(s2).fma(w1.mul(d2), f21);
-            f30 = low(s3).fma(w0.mul(d3), f30);
-            f31 = high(s3).fma(w1.mul(d3), f31);
+            f00 = ((FloatVector) s0.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w0.mul(d0), f00);
+            f01 = ((FloatVector) s0.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w1.mul(d0), f01);
+            f10 = ((FloatVector) s1.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w0.mul(d1), f10);
+            f11 = ((FloatVector) s1.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w1.mul(d1), f11);
+            f20 = ((FloatVector) s2.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w0.mul(d2), f20);
+            f21 = ((FloatVector) s2.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w1.mul(d2), f21);
+            f30 = ((FloatVector) s3.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w0.mul(d3), f30);
+            f31 = ((FloatVector) s3.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w1.mul(d3), f31);
         }
         store(f00, f01, y, yOff + r * yStride, n);
         store(f10, f11, y, yOff + (r + 1) * yStride, n);
@@ -215,13 +207,15 @@ public final class Int4x8Panels {
             int xb = r * blocks + b;
             s0 = s0.sub(cen[xb]);
             s1 = s1.sub(cen[xb + blocks]);
-            FloatVector w0 = f16(w, off + BLOCK_CODE_BYTES), w1 = f16(w, off + BLOCK_CODE_BYTES + 2L * L);
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(HALF, w, off + BLOCK_CODE_BYTES, LE).convertShape(VectorOperators.S2I, I, 0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(HALF, w, off + BLOCK_CODE_BYTES + 2L * L, LE).convertShape(VectorOperators.S2I, I, 0);
+            FloatVector w0 = h0.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats(), w1 = h1.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().or(h1.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
             float d0 = xd[xb], d1 = xd[xb + blocks];
             // the same operations, in the same order, as q4_0Row: bit-identical per row
-            f00 = low(s0).fma(w0.mul(d0), f00);
-            f01 = high(s0).fma(w1.mul(d0), f01);
-            f10 = low(s1).fma(w0.mul(d1), f10);
-            f11 = high(s1).fma(w1.mul(d1), f11);
+            f00 = ((FloatVector) s0.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w0.mul(d0), f00);
+            f01 = ((FloatVector) s0.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w1.mul(d0), f01);
+            f10 = ((FloatVector) s1.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w0.mul(d1), f10);
+            f11 = ((FloatVector) s1.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w1.mul(d1), f11);
         }
         store(f00, f01, y, yOff + r * yStride, n);
         store(f10, f11, y, yOff + (r + 1) * yStride, n);
