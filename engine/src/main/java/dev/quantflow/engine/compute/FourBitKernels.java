@@ -163,8 +163,10 @@ public final class FourBitKernels {
     /**
      * dot8 on 8 lanes for the four rows whose codes sit at bits shift..shift+15 of each int: per
      * block each row's two table halves scaled by its absmax (the same fl(value * absmax)), so a
-     * weight is a shift, a mask and a two-table select, no multiply; 8 tables + 4 chains + codes, x
-     * and index fit 16 registers (AVX2). The chunk's codes and x are read twice (L1). Why: with all
+     * weight is a shift and a two-table select, no multiply; 8 tables + 4 chains + codes, x and
+     * index fit 16 registers (AVX2). No nibble mask: selectFrom(v1, v2) wraps an index mod 16 and
+     * C2 emits that and itself (with ours as well it merged both into a ternary-logic op plus a
+     * register copy). The chunk's codes and x are read twice (L1). Why: with all
      * eight rows at once the scaled halves (16 registers) did not fit, and the unscaled lookup
      * times absmax cost a multiply per row and column block (docs/BENCHMARKS.md "256-bit one-row
      * kernels (h-avx2)"). Each row's chain and order are dot8's.
@@ -178,10 +180,10 @@ public final class FourBitKernels {
             for (int i = b0; i < b0 + bs; i += L) {
                 IntVector v = IntVector.fromArray(I, p, go + i).lanewise(VectorOperators.LSHR, shift);
                 FloatVector xv = FloatVector.fromArray(F, x, xo + i);
-                c0 = v.and(NIBBLE).selectFrom(l0, h0).reinterpretAsFloats().fma(xv, c0);
-                c1 = v.lanewise(VectorOperators.LSHR, 4).and(NIBBLE).selectFrom(l1, h1).reinterpretAsFloats().fma(xv, c1);
-                c2 = v.lanewise(VectorOperators.LSHR, 8).and(NIBBLE).selectFrom(l2, h2).reinterpretAsFloats().fma(xv, c2);
-                c3 = v.lanewise(VectorOperators.LSHR, 12).and(NIBBLE).selectFrom(l3, h3).reinterpretAsFloats().fma(xv, c3);
+                c0 = v.selectFrom(l0, h0).reinterpretAsFloats().fma(xv, c0);
+                c1 = v.lanewise(VectorOperators.LSHR, 4).selectFrom(l1, h1).reinterpretAsFloats().fma(xv, c1);
+                c2 = v.lanewise(VectorOperators.LSHR, 8).selectFrom(l2, h2).reinterpretAsFloats().fma(xv, c2);
+                c3 = v.lanewise(VectorOperators.LSHR, 12).selectFrom(l3, h3).reinterpretAsFloats().fma(xv, c3);
             }
         }
         dst[d] += VectorMath.sumLanes(c0);

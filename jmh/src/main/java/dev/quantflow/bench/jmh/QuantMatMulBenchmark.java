@@ -79,7 +79,7 @@ public class QuantMatMulBenchmark {
     public int threads;
 
     @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w8a8Int32", "w8a8g32", "w8a8g32Int32", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old", "w4a16g128Panel", "w4a16g32Panel",
-            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "w8a16Chained", "nf4", "nf4Old", "nf4Cur", "fp4", "fp4Old", "fp4Cur", "fp8", "fp8Old", "fp8w8a8", "fp8w8a8Old", "q8_0", "q8_0Old", "q8_0Cur", "q8_0Scratch", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "w8a16Chained", "nf4", "nf4Old", "nf4Cur", "nf4Masked", "fp4", "fp4Old", "fp4Cur", "fp8", "fp8Old", "fp8w8a8", "fp8w8a8Old", "q8_0", "q8_0Old", "q8_0Cur", "q8_0Scratch", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
     public String kernel;
 
     int out, in, next;
@@ -131,6 +131,7 @@ public class QuantMatMulBenchmark {
                 case "nf4", "fp4" -> linears[c] = new FourBitLinear(FourBitMatrix.quantize(FourBitCode.valueOf(kernel.toUpperCase(java.util.Locale.ROOT)), w, out, in, 64, true), null);
                 // the one-row path before h-avx2 (dot8's 8-lane branch: unscaled two-half lookup times absmax)
                 case "nf4Cur", "fp4Cur" -> linears[c] = new dev.quantflow.engine.quant.FourBitLinearCur(FourBitMatrix.quantize(FourBitCode.valueOf(kernel.substring(0, 3).toUpperCase(java.util.Locale.ROOT)), w, out, in, 64, true));
+                case "nf4Masked" -> linears[c] = new dev.quantflow.engine.quant.FourBitLinearCur(FourBitMatrix.quantize(FourBitCode.NF4, w, out, in, 64, true), true);
                 case "nf4Old", "fp4Old" -> linears[c] = new FourBitLinearOld(FourBitMatrix.quantize(FourBitCode.valueOf(kernel.substring(0, 3).toUpperCase(java.util.Locale.ROOT)), w, out, in, 64, true), null);
                 case "fp8" -> linears[c] = new Fp8Linear(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), null);
                 case "fp8Old" -> linears[c] = new Fp8LinearOld(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), null);

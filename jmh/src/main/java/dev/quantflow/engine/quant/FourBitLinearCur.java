@@ -24,8 +24,15 @@ public final class FourBitLinearCur implements Linear {
     private final FourBitMatrix stats;
     private final int[] packed;
     private final FloatVector[] table;
+    private final boolean masked;
 
     public FourBitLinearCur(FourBitMatrix w) {
+        this(w, false);
+    }
+
+    /** masked: the h-avx2 8-lane kernel (two passes of four rows) with an explicit nibble mask before each select (QuantKernelAB "nf4Masked"). */
+    public FourBitLinearCur(FourBitMatrix w, boolean masked) {
+        this.masked = masked;
         if (L < 8 || w.cols() % w.blockSize() != 0 || FourBitKernels.CHUNK % w.blockSize() != 0 || w.blockSize() % L != 0)
             throw new IllegalArgumentException("FourBitLinearCur takes dot8's shapes on 8 or more lanes");
         this.packed = FourBitKernels.pack(w.q(), w.rows(), w.cols());
@@ -67,7 +74,10 @@ public final class FourBitLinearCur implements Linear {
                         int o = g * R + j, b = o * perRow + c0 / bs;
                         for (int k = 0; k < nb; k++) am[j * chunkBlocks + k] = o < out ? stats.absmax(b + k) : 0f;
                     }
-                    dot8(packed, base + g * n, x, c0, n, bs, am, 0, chunkBlocks, table, dots, (g - first) * R);
+                    if (masked && !WIDE) {
+                        quad(packed, base + g * n, x, c0, n, bs, am, 0, chunkBlocks, table[0], table[1], 0, dots, (g - first) * R);
+                        quad(packed, base + g * n, x, c0, n, bs, am, 4 * chunkBlocks, chunkBlocks, table[0], table[1], 16, dots, (g - first) * R + 4);
+                    } else dot8(packed, base + g * n, x, c0, n, bs, am, 0, chunkBlocks, table, dots, (g - first) * R);
                 }
             }
             for (int o = first * R; o < Math.min(out, last * R); o++) y[o] = dots[o - first * R];
@@ -124,5 +134,26 @@ public final class FourBitLinearCur implements Linear {
         dst[d + 5] += VectorMath.sumLanes(c5);
         dst[d + 6] += VectorMath.sumLanes(c6);
         dst[d + 7] += VectorMath.sumLanes(c7);
+    }
+
+    private static void quad(int[] p, int go, float[] x, int xo, int n, int bs, float[] am, int ao, int amStride, FloatVector tl, FloatVector th, int shift, float[] dst, int d) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        for (int b0 = 0, k = ao; b0 < n; b0 += bs, k++) {
+            float a0 = am[k], a1 = am[k + amStride], a2 = am[k + 2 * amStride], a3 = am[k + 3 * amStride];
+            IntVector l0 = tl.mul(a0).reinterpretAsInts(), h0 = th.mul(a0).reinterpretAsInts(), l1 = tl.mul(a1).reinterpretAsInts(), h1 = th.mul(a1).reinterpretAsInts();
+            IntVector l2 = tl.mul(a2).reinterpretAsInts(), h2 = th.mul(a2).reinterpretAsInts(), l3 = tl.mul(a3).reinterpretAsInts(), h3 = th.mul(a3).reinterpretAsInts();
+            for (int i = b0; i < b0 + bs; i += L) {
+                IntVector v = IntVector.fromArray(I, p, go + i).lanewise(VectorOperators.LSHR, shift);
+                FloatVector xv = FloatVector.fromArray(F, x, xo + i);
+                c0 = v.and(NIBBLE).selectFrom(l0, h0).reinterpretAsFloats().fma(xv, c0);
+                c1 = v.lanewise(VectorOperators.LSHR, 4).and(NIBBLE).selectFrom(l1, h1).reinterpretAsFloats().fma(xv, c1);
+                c2 = v.lanewise(VectorOperators.LSHR, 8).and(NIBBLE).selectFrom(l2, h2).reinterpretAsFloats().fma(xv, c2);
+                c3 = v.lanewise(VectorOperators.LSHR, 12).and(NIBBLE).selectFrom(l3, h3).reinterpretAsFloats().fma(xv, c3);
+            }
+        }
+        dst[d] += VectorMath.sumLanes(c0);
+        dst[d + 1] += VectorMath.sumLanes(c1);
+        dst[d + 2] += VectorMath.sumLanes(c2);
+        dst[d + 3] += VectorMath.sumLanes(c3);
     }
 }

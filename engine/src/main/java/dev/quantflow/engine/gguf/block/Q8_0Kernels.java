@@ -224,8 +224,9 @@ public final class Q8_0Kernels {
      * raw - (high << 16) + high, the exact integer that group1 sums in floats. Then the same
      * y += sum_b * (d_w * d_x) as group1, so the bits are group1's. Per 32 weights: two 16-byte
      * loads and byte shuffles, two widenings, two multiplies, five adds and a shift (group1: four
-     * loads, widenings, converts, broadcasts and FMAs). QuantKernelAB at 256 bits: 1.3-1.4x
-     * group1 (docs/BENCHMARKS.md "256-bit one-row kernels (h-avx2)").
+     * loads, widenings, converts, broadcasts and FMAs). QuantKernelAB 2048x5632 at 256 bits: about
+     * 1.2x group1 with the same f16 widening, 1.47x the one-row path before h-avx2, 1.29x h-q8i's
+     * block loop (docs/BENCHMARKS.md "256-bit one-row kernels (h-avx2)").
      */
     static void groupPairs(MemorySegment w, long go, int nb, int[] xp, float[] dx, float[] y, int yo) {
         FloatVector acc = FloatVector.zero(F);
