@@ -122,6 +122,7 @@ public final class FourBitKernels {
      * block costs one int load, one x load and per row a shift, a mask, a permute and an fma;
      * each row's sum is one fma chain per lane over the chunk in column order, reduced by
      * sumLanes: the order of PanelMatmul.forwardChained(segment CHUNK, chains L) over decodeRow.
+     * On 8 lanes the rows go in two passes of four (quad), each row's chain and order unchanged.
      */
     public static void dot8(int[] p, int go, float[] x, int xo, int n, int bs, float[] am, int ao, int amStride, FloatVector[] table, float[] dst, int d) {
         if (!WIDE) {   // 8 lanes: rows in two passes of four (below)
