@@ -122,44 +122,35 @@ public final class FourBitKernels {
      * block costs one int load, one x load and per row a shift, a mask, a permute and an fma;
      * each row's sum is one fma chain per lane over the chunk in column order, reduced by
      * sumLanes: the order of PanelMatmul.forwardChained(segment CHUNK, chains L) over decodeRow.
-     * <p>lanes: scratch of at least 8 * F.length() floats; the eight totals are summed from it
+     * On 8 lanes the rows go in two passes of four (quad), each row's chain and order unchanged.
+     * <p>lanes: scratch of at least 8 * F.length() floats; the totals are summed from it
      * (VectorMath.sumLanes(float[], int)) so that none is boxed into an out-of-line sumLanes.
      */
     public static void dot8(int[] p, int go, float[] x, int xo, int n, int bs, float[] am, int ao, int amStride, FloatVector[] table, float[] dst, int d, float[] lanes) {
+        if (!WIDE) {   // 8 lanes: rows in two passes of four (below)
+            quad(p, go, x, xo, n, bs, am, ao, amStride, table[0], table[1], 0, dst, d, lanes);
+            quad(p, go, x, xo, n, bs, am, ao + 4 * amStride, amStride, table[0], table[1], 16, dst, d + 4, lanes);
+            return;
+        }
         FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-        FloatVector tl = table[0], th = WIDE ? tl : table[1];
+        FloatVector tl = table[0];
         for (int b0 = 0, k = ao; b0 < n; b0 += bs, k++) {
             float a0 = am[k], a1 = am[k + amStride], a2 = am[k + 2 * amStride], a3 = am[k + 3 * amStride];
             float a4 = am[k + 4 * amStride], a5 = am[k + 5 * amStride], a6 = am[k + 6 * amStride], a7 = am[k + 7 * amStride];
-            if (WIDE) {   // eight scaled tables stay in registers (8 + 8 chains + x + codes + index: 19 of 32)
-                IntVector s0 = tl.mul(a0).reinterpretAsInts(), s1 = tl.mul(a1).reinterpretAsInts(), s2 = tl.mul(a2).reinterpretAsInts(), s3 = tl.mul(a3).reinterpretAsInts();
-                IntVector s4 = tl.mul(a4).reinterpretAsInts(), s5 = tl.mul(a5).reinterpretAsInts(), s6 = tl.mul(a6).reinterpretAsInts(), s7 = tl.mul(a7).reinterpretAsInts();
-                for (int i = b0; i < b0 + bs; i += L) {
-                    IntVector v = IntVector.fromArray(I, p, go + i);
-                    FloatVector xv = FloatVector.fromArray(F, x, xo + i);
-                    c0 = v.and(NIBBLE).selectFrom(s0).reinterpretAsFloats().fma(xv, c0);
-                    c1 = v.lanewise(VectorOperators.LSHR, 4).and(NIBBLE).selectFrom(s1).reinterpretAsFloats().fma(xv, c1);
-                    c2 = v.lanewise(VectorOperators.LSHR, 8).and(NIBBLE).selectFrom(s2).reinterpretAsFloats().fma(xv, c2);
-                    c3 = v.lanewise(VectorOperators.LSHR, 12).and(NIBBLE).selectFrom(s3).reinterpretAsFloats().fma(xv, c3);
-                    c4 = v.lanewise(VectorOperators.LSHR, 16).and(NIBBLE).selectFrom(s4).reinterpretAsFloats().fma(xv, c4);
-                    c5 = v.lanewise(VectorOperators.LSHR, 20).and(NIBBLE).selectFrom(s5).reinterpretAsFloats().fma(xv, c5);
-                    c6 = v.lanewise(VectorOperators.LSHR, 24).and(NIBBLE).selectFrom(s6).reinterpretAsFloats().fma(xv, c6);
-                    c7 = v.lanewise(VectorOperators.LSHR, 28).selectFrom(s7).reinterpretAsFloats().fma(xv, c7);
-                }
-            } else {   // 8 lanes (16 registers): the unscaled halves, each value times its absmax (the same fl(value * absmax))
-                IntVector t0 = tl.reinterpretAsInts(), t1 = th.reinterpretAsInts();
-                for (int i = b0; i < b0 + bs; i += L) {
-                    IntVector v = IntVector.fromArray(I, p, go + i);
-                    FloatVector xv = FloatVector.fromArray(F, x, xo + i);
-                    c0 = lookup(v.and(NIBBLE), t0, t1).mul(a0).fma(xv, c0);
-                    c1 = lookup(v.lanewise(VectorOperators.LSHR, 4).and(NIBBLE), t0, t1).mul(a1).fma(xv, c1);
-                    c2 = lookup(v.lanewise(VectorOperators.LSHR, 8).and(NIBBLE), t0, t1).mul(a2).fma(xv, c2);
-                    c3 = lookup(v.lanewise(VectorOperators.LSHR, 12).and(NIBBLE), t0, t1).mul(a3).fma(xv, c3);
-                    c4 = lookup(v.lanewise(VectorOperators.LSHR, 16).and(NIBBLE), t0, t1).mul(a4).fma(xv, c4);
-                    c5 = lookup(v.lanewise(VectorOperators.LSHR, 20).and(NIBBLE), t0, t1).mul(a5).fma(xv, c5);
-                    c6 = lookup(v.lanewise(VectorOperators.LSHR, 24).and(NIBBLE), t0, t1).mul(a6).fma(xv, c6);
-                    c7 = lookup(v.lanewise(VectorOperators.LSHR, 28), t0, t1).mul(a7).fma(xv, c7);
-                }
+            // eight scaled tables stay in registers (8 + 8 chains + x + codes + index: 19 of 32)
+            IntVector s0 = tl.mul(a0).reinterpretAsInts(), s1 = tl.mul(a1).reinterpretAsInts(), s2 = tl.mul(a2).reinterpretAsInts(), s3 = tl.mul(a3).reinterpretAsInts();
+            IntVector s4 = tl.mul(a4).reinterpretAsInts(), s5 = tl.mul(a5).reinterpretAsInts(), s6 = tl.mul(a6).reinterpretAsInts(), s7 = tl.mul(a7).reinterpretAsInts();
+            for (int i = b0; i < b0 + bs; i += L) {
+                IntVector v = IntVector.fromArray(I, p, go + i);
+                FloatVector xv = FloatVector.fromArray(F, x, xo + i);
+                c0 = v.and(NIBBLE).selectFrom(s0).reinterpretAsFloats().fma(xv, c0);
+                c1 = v.lanewise(VectorOperators.LSHR, 4).and(NIBBLE).selectFrom(s1).reinterpretAsFloats().fma(xv, c1);
+                c2 = v.lanewise(VectorOperators.LSHR, 8).and(NIBBLE).selectFrom(s2).reinterpretAsFloats().fma(xv, c2);
+                c3 = v.lanewise(VectorOperators.LSHR, 12).and(NIBBLE).selectFrom(s3).reinterpretAsFloats().fma(xv, c3);
+                c4 = v.lanewise(VectorOperators.LSHR, 16).and(NIBBLE).selectFrom(s4).reinterpretAsFloats().fma(xv, c4);
+                c5 = v.lanewise(VectorOperators.LSHR, 20).and(NIBBLE).selectFrom(s5).reinterpretAsFloats().fma(xv, c5);
+                c6 = v.lanewise(VectorOperators.LSHR, 24).and(NIBBLE).selectFrom(s6).reinterpretAsFloats().fma(xv, c6);
+                c7 = v.lanewise(VectorOperators.LSHR, 28).selectFrom(s7).reinterpretAsFloats().fma(xv, c7);
             }
         }
         c0.intoArray(lanes, 0 * L);
@@ -178,6 +169,42 @@ public final class FourBitKernels {
         dst[d + 5] += VectorMath.sumLanes(lanes, 5 * L);
         dst[d + 6] += VectorMath.sumLanes(lanes, 6 * L);
         dst[d + 7] += VectorMath.sumLanes(lanes, 7 * L);
+    }
+
+    /**
+     * dot8 on 8 lanes for the four rows whose codes sit at bits shift..shift+15 of each int: per
+     * block each row's two table halves scaled by its absmax (the same fl(value * absmax)), so a
+     * weight is a shift and a two-table select, no multiply; 8 tables + 4 chains + codes, x and
+     * index fit 16 registers (AVX2). No nibble mask: selectFrom(v1, v2) wraps an index mod 16 and
+     * C2 emits that and itself (with ours as well it merged both into a ternary-logic op plus a
+     * register copy). The chunk's codes and x are read twice (L1). Why: with all
+     * eight rows at once the scaled halves (16 registers) did not fit, and the unscaled lookup
+     * times absmax cost a multiply per row and column block (docs/BENCHMARKS.md "256-bit one-row
+     * kernels (h-avx2)"). Each row's chain and order are dot8's.
+     */
+    private static void quad(int[] p, int go, float[] x, int xo, int n, int bs, float[] am, int ao, int amStride, FloatVector tl, FloatVector th, int shift, float[] dst, int d, float[] lanes) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        for (int b0 = 0, k = ao; b0 < n; b0 += bs, k++) {
+            float a0 = am[k], a1 = am[k + amStride], a2 = am[k + 2 * amStride], a3 = am[k + 3 * amStride];
+            IntVector l0 = tl.mul(a0).reinterpretAsInts(), h0 = th.mul(a0).reinterpretAsInts(), l1 = tl.mul(a1).reinterpretAsInts(), h1 = th.mul(a1).reinterpretAsInts();
+            IntVector l2 = tl.mul(a2).reinterpretAsInts(), h2 = th.mul(a2).reinterpretAsInts(), l3 = tl.mul(a3).reinterpretAsInts(), h3 = th.mul(a3).reinterpretAsInts();
+            for (int i = b0; i < b0 + bs; i += L) {
+                IntVector v = IntVector.fromArray(I, p, go + i).lanewise(VectorOperators.LSHR, shift);
+                FloatVector xv = FloatVector.fromArray(F, x, xo + i);
+                c0 = v.selectFrom(l0, h0).reinterpretAsFloats().fma(xv, c0);
+                c1 = v.lanewise(VectorOperators.LSHR, 4).selectFrom(l1, h1).reinterpretAsFloats().fma(xv, c1);
+                c2 = v.lanewise(VectorOperators.LSHR, 8).selectFrom(l2, h2).reinterpretAsFloats().fma(xv, c2);
+                c3 = v.lanewise(VectorOperators.LSHR, 12).selectFrom(l3, h3).reinterpretAsFloats().fma(xv, c3);
+            }
+        }
+        c0.intoArray(lanes, 0);
+        c1.intoArray(lanes, L);
+        c2.intoArray(lanes, 2 * L);
+        c3.intoArray(lanes, 3 * L);
+        dst[d] += VectorMath.sumLanes(lanes, 0);
+        dst[d + 1] += VectorMath.sumLanes(lanes, L);
+        dst[d + 2] += VectorMath.sumLanes(lanes, 2 * L);
+        dst[d + 3] += VectorMath.sumLanes(lanes, 3 * L);
     }
 
     /**

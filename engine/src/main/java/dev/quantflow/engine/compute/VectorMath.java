@@ -7,7 +7,6 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
@@ -23,7 +22,6 @@ public final class VectorMath {
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.length() * 16));
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final FloatVector F16_SCALE = FloatVector.broadcast(F, 0x1p112f);
 
     private VectorMath() {}
 
@@ -100,17 +98,23 @@ public final class VectorMath {
     }
 
     /**
-     * IEEE half lanes widened to f32, exactly. The Vector API has no f16 lane conversion, so: the
-     * half's exponent and mantissa shifted into an f32's place and scaled by 2^112 (subnormals
-     * included), its sign put back, Inf/NaN (exponent 31) given the f32's. Shifts on IntVector
-     * only, as in {@link #bf16}.
+     * IEEE half lanes widened to f32, exactly. The Vector API has no f16 lane conversion, so: a
+     * normal half's exponent and mantissa shifted into an f32's place and rebiased by an integer
+     * add (2^112 in the exponent), a subnormal one (exponent 0) converted from its integer mantissa
+     * and scaled by 2^-24, Inf/NaN (exponent 31) given the f32's, the sign put back. Why not the
+     * shifted bits times 2^112 in float (the conversion before h-avx2): for a subnormal half the
+     * shifted bits are an f32 subnormal, and a multiply with a subnormal operand took a microcode
+     * assist; Q8_0's one-row kernel at 256 bits spent a sixth of its samples there with the
+     * benchmark's random scales (about 6% subnormal halves). Here every float operand is normal.
+     * Shifts on IntVector only, as in {@link #bf16}.
      */
     private static FloatVector f16(ShortVector halves) {
         IntVector h = (IntVector) halves.convertShape(VectorOperators.S2I, I, 0);
-        IntVector magnitude = h.and(0x7FFF);
-        VectorMask<Integer> special = magnitude.compare(VectorOperators.GE, 0x7C00);
-        IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
-        IntVector bits = shifted.reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().blend(shifted.or(0x70000000), special);
+        IntVector magnitude = h.and(0x7FFF), shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
+        IntVector subnormal = ((FloatVector) magnitude.convert(VectorOperators.I2F, 0)).mul(0x1p-24f).reinterpretAsInts();
+        IntVector bits = shifted.add(0x38000000)
+                .blend(subnormal, magnitude.compare(VectorOperators.LT, 0x400))
+                .blend(shifted.or(0x7F800000), magnitude.compare(VectorOperators.GE, 0x7C00));
         return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
 

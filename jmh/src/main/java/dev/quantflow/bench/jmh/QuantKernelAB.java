@@ -15,7 +15,8 @@ import java.util.Locale;
  * (coarse: the process clock ticks here at 10 ms; with one thread the thread's own clock, in ns, is
  * used) discounts time the threads were not scheduled. "x pair" is the median over rounds of this
  * kernel's time per byte against the next-named kernel's in the same round (kernels given in
- * pairs new, old): a ratio both saw under the same load.
+ * pairs new, old): a ratio both saw under the same load; "cpu pair" the same by CPU time (with
+ * one thread: the thread's own clock, which leaves out the time other processes held the core).
  * Usage: java ... QuantKernelAB SHAPE ROWS THREADS ROUNDS KERNEL...   (e.g. 2048x5632 1 1 7 w8a16 w8a16Old)
  */
 public final class QuantKernelAB {
@@ -49,18 +50,22 @@ public final class QuantKernelAB {
                 cpu[k][round] = bytes / c;
             }
         System.out.printf(Locale.ROOT, "%s rows=%d threads=%d rounds=%d load=%s%n", shape, rows, threads, rounds, loadAverage());
-        System.out.printf(Locale.ROOT, "%-22s %10s %10s %14s %9s %8s%n", "kernel", "GB/s wall", "best", "GB/CPU-second", "GFLOP/s", "x pair");
+        System.out.printf(Locale.ROOT, "%-22s %10s %10s %14s %9s %8s %8s%n", "kernel", "GB/s wall", "best", "GB/CPU-second", "GFLOP/s", "x pair", "cpu pair");
         for (int k = 0; k < kernels.length; k++) {
             double w = median(wall[k]);
             String[] d = shape.split("x");
             double flopPerByte = 2.0 * Long.parseLong(d[0]) * Long.parseLong(d[1]) * rows / b.get(k).weightBytes;
-            String pair = "";
+            String pair = "", cpuPair = "";
             if (k % 2 == 0 && k + 1 < kernels.length) {
-                double[] r = new double[rounds];
-                for (int i = 0; i < rounds; i++) r[i] = wall[k][i] / wall[k + 1][i];
+                double[] r = new double[rounds], rc = new double[rounds];
+                for (int i = 0; i < rounds; i++) {
+                    r[i] = wall[k][i] / wall[k + 1][i];
+                    rc[i] = cpu[k][i] / cpu[k + 1][i];
+                }
                 pair = String.format(Locale.ROOT, "%.2f", median(r));
+                cpuPair = String.format(Locale.ROOT, "%.2f", median(rc));
             }
-            System.out.printf(Locale.ROOT, "%-22s %10.2f %10.2f %14.2f %9.2f %8s%n", kernels[k], w, Arrays.stream(wall[k]).max().orElse(0), median(cpu[k]), w * flopPerByte, pair);
+            System.out.printf(Locale.ROOT, "%-22s %10.2f %10.2f %14.2f %9.2f %8s %8s%n", kernels[k], w, Arrays.stream(wall[k]).max().orElse(0), median(cpu[k]), w * flopPerByte, pair, cpuPair);
         }
         for (QuantMatMulBenchmark s : b) s.tearDown();
         System.exit(0);

@@ -55,7 +55,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * (one row only), "read" streams the same rotation of byte arrays with no arithmetic (the
  * bandwidth the int8 kernels can reach). Weights rotate over copies totalling >= 128 MiB so every
  * call streams them from DRAM. "nf4Old", "fp4Old", "fp8Old", "fp8w8a8Old": the 4-bit and FP8
- * linears before h-fast4 (one code per byte or row-major e4m3, a row at a time). GB/s = weight bytes per call / time (KernelReport prints it).
+ * linears before h-fast4 (one code per byte or row-major e4m3, a row at a time); "q8_0Cur": Q8_0Linear's
+ * one-row path before h-avx2 (rows = 1 only). GB/s = weight bytes per call / time (KernelReport prints it).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -64,7 +65,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 4, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx2g"})
 public class QuantMatMulBenchmark {
-    static final long ROTATION_BYTES = 128L << 20;   // 4x the 32 MiB L3
+    /** 4x the 32 MiB L3; -Dquantflow.bench.rotationBytes=0 keeps two copies (a cache-resident comparison of the arithmetic). */
+    static final long ROTATION_BYTES = Long.getLong("quantflow.bench.rotationBytes", 128L << 20);
 
     /** out x in */
     @Param({"2048x5632", "5632x2048"})
@@ -77,7 +79,7 @@ public class QuantMatMulBenchmark {
     public int threads;
 
     @Param({"bf16", "w8a16", "w8a16Old", "w8a8", "w8a8Old", "w8a8Int32", "w8a8g32", "w8a8g32Int32", "w4a16g128", "w4a16g128Old", "w4a16g32", "w4a16g32Old", "w4a16g128Panel", "w4a16g32Panel",
-            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "w8a16Chained", "nf4", "nf4Old", "fp4", "fp4Old", "fp8", "fp8Old", "fp8w8a8", "fp8w8a8Old", "q8_0", "q8_0Old", "q8_0Scratch", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
+            "w4a16g128FourStreams", "w4a16g32FourStreams", "read", "readNative", "w8a16Unchunked", "w8a16Panel", "w8a16Chained", "nf4", "nf4Old", "nf4Cur", "nf4Masked", "fp4", "fp4Old", "fp4Cur", "fp8", "fp8Old", "fp8w8a8", "fp8w8a8Old", "q8_0", "q8_0Old", "q8_0Cur", "q8_0Scratch", "q4_0", "q4_0Old", "w4a8", "w4a8Old"})
     public String kernel;
 
     int out, in, next;
@@ -88,6 +90,7 @@ public class QuantMatMulBenchmark {
     byte[][] packed4;
     KernelMemory.View[] nativeCopies;
     Q8_0Baseline[] q8_0Old;
+    Q8_0Cur[] q8_0Cur;
     long weightBytes;
     long sink;
 
@@ -114,6 +117,7 @@ public class QuantMatMulBenchmark {
         packed4 = new byte[copies][];
         nativeCopies = new KernelMemory.View[copies];
         q8_0Old = new Q8_0Baseline[copies];
+        q8_0Cur = new Q8_0Cur[copies];
         for (int c = 0; c < copies; c++) {
             QuantizedMatrix mc = m == null ? null : new QuantizedMatrix(m.range(), out, in, m.layout(), m.q().clone(), m.scales().clone(), m.zeros().clone());
             matrices[c] = mc;
@@ -125,6 +129,9 @@ public class QuantMatMulBenchmark {
                 }
                 case "w8a16", "w8a16Panel", "w8a16Chained" -> linears[c] = new Int8Linear(mc, null);
                 case "nf4", "fp4" -> linears[c] = new FourBitLinear(FourBitMatrix.quantize(FourBitCode.valueOf(kernel.toUpperCase(java.util.Locale.ROOT)), w, out, in, 64, true), null);
+                // the one-row path before h-avx2 (dot8's 8-lane branch: unscaled two-half lookup times absmax)
+                case "nf4Cur", "fp4Cur" -> linears[c] = new dev.quantflow.engine.quant.FourBitLinearCur(FourBitMatrix.quantize(FourBitCode.valueOf(kernel.substring(0, 3).toUpperCase(java.util.Locale.ROOT)), w, out, in, 64, true));
+                case "nf4Masked" -> linears[c] = new dev.quantflow.engine.quant.FourBitLinearCur(FourBitMatrix.quantize(FourBitCode.NF4, w, out, in, 64, true), true);
                 case "nf4Old", "fp4Old" -> linears[c] = new FourBitLinearOld(FourBitMatrix.quantize(FourBitCode.valueOf(kernel.substring(0, 3).toUpperCase(java.util.Locale.ROOT)), w, out, in, 64, true), null);
                 case "fp8" -> linears[c] = new Fp8Linear(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), null);
                 case "fp8Old" -> linears[c] = new Fp8LinearOld(Fp8Matrix.quantize(w, out, in, Fp8Format.E4M3, true), null);
@@ -135,6 +142,7 @@ public class QuantMatMulBenchmark {
                 case "w4a16g128Old", "w4a16g32Old", "w4a16g128FourStreams", "w4a16g32FourStreams" -> packed4[c] = c == 0 ? QuantBaselines.pack4(mc) : packed4[0].clone();
                 case "q8_0", "q8_0Scratch" -> linears[c] = new Q8_0Linear(Q8_0Baseline.randomBlocks(out, in, rnd, arena), out, in);
                 case "q8_0Old" -> q8_0Old[c] = new Q8_0Baseline(Q8_0Baseline.randomBlocks(out, in, rnd, arena), out, in);
+                case "q8_0Cur" -> q8_0Cur[c] = new Q8_0Cur(Q8_0Baseline.randomBlocks(out, in, rnd, arena), out, in);
                 case "w4a8" -> linears[c] = new W4A8Linear(new Int4GroupLinear(mc, null, null, "w4a8"), "w4a8:group=64");
                 case "w4a8Old" -> linears[c] = new W4A8LinearOld(new Int4GroupLinear(mc, null, null, "w4a8"), "w4a8:group=64");
                 case "w8a16Unchunked" -> packed4[c] = QuantBaselines.interleave8Unchunked(mc.q(), out, in);
@@ -207,6 +215,8 @@ public class QuantMatMulBenchmark {
             case "w4a16g128FourStreams", "w4a16g32FourStreams" -> QuantBaselines.w4a16FourStreams(packed4[c], m.scales(), m.zeros(), m.layout(), out, in, x, y);
             case "read" -> sink += QuantBaselines.read(m.q());
             case "q8_0Old" -> q8_0Old[c].forward(x, rows, y);
+            // the one-row path before h-avx2 (group1 and the f16 widening that multiplied subnormals)
+            case "q8_0Cur" -> q8_0Cur[c].forward(x, rows, y);
             case "w8a16Unchunked" -> QuantBaselines.w8a16Unchunked(packed4[c], m.scales(), out, in, x, y);
             case "readNative" -> sink += (long) QuantBaselines.readNative(nativeCopies[c].view(), weightBytes);
             // the batched path before h-binv: the dense panel order over rows dequantized with their scale

@@ -10,8 +10,11 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -28,7 +31,8 @@ import jdk.incubator.vector.VectorSpecies;
  * contiguous stream.
  *
  * <p>Exactness: |xq| <= 127 and |code| <= 128, so a block's 32 products sum to at most 520192 <
- * 2^24: the block sums, accumulated as floats in any order or chain split, are exact integers.
+ * 2^24: the block sums, accumulated as floats in any order or chain split (or in integers: the
+ * 8-lane one-row kernel groupPairs), are exact integers.
  * Only y += sum_b * (d_w * d_x), in block order, rounds; every path (one x row, a tile of x rows,
  * the scalar leftover rows) does exactly that per row, so a row's output does not depend on the
  * batch it came in.
@@ -114,19 +118,25 @@ public final class Q8_0Kernels {
 
     /**
      * y[r * out + o] = sum_b d_w[o, b] * dx[r * nb + b] * (sum_k code[o, 32b + k] * xq[r * in + 32b + k])
-     * for r < rows, o < out; w in pack's layout (a global-scope native view, see KernelMemory).
+     * for r < rows, o < out; w in pack's layout (a global-scope native view, see KernelMemory);
+     * xq q8_0 codes (integers in [-127, 127]).
      * Groups split over the threads; each group's bytes serve every x row: 2..MAX_TILED_ROWS rows
      * (the decode steps of several sequences) widen each code vector once per tile of rows
      * (groupRows), more rows widen a chunk once into a float scratch (groupPairBatch, groupBatch).
      */
     public static void matmul(MemorySegment w, int out, int in, float[] xq, float[] dx, int rows, float[] y) {
-        matmul(w, out, in, xq, dx, rows, y, MAX_TILED_ROWS);
+        matmul(w, out, in, xq, dx, rows, y, MAX_TILED_ROWS, true);
     }
 
-    /** matmul with row tiles up to min(tiledRows, MAX_TILED_ROWS) rows (1: the batched path before them, which benchmarks compare against). */
-    public static void matmul(MemorySegment w, int out, int in, float[] xq, float[] dx, int rows, float[] y, int tiledRows) {
+    /**
+     * matmul with row tiles up to min(tiledRows, MAX_TILED_ROWS) rows (1: the batched path before
+     * them, which benchmarks compare against); codes: xq holds q8_0 codes (false: any floats, the
+     * fp32-activation comparison, which the int16 one-row kernel cannot take).
+     */
+    public static void matmul(MemorySegment w, int out, int in, float[] xq, float[] dx, int rows, float[] y, int tiledRows, boolean codes) {
         int nb = in / BLOCK, groups = (out + ROWS - 1) / ROWS;
         long rowBytes = (long) nb * BYTES;
+        int[] xp = rows == 1 && codes && PAIRED ? codePairs(xq, in) : null;
         Parallel.range(groups, (long) ROWS * in * rows, (first, last) -> {
             boolean scratch = rows > Math.min(tiledRows, MAX_TILED_ROWS);
             float[] wf = scratch ? new float[2 * CHUNK * BLOCK * ROWS] : null, sf = scratch ? new float[2 * CHUNK * ROWS] : null, sums = new float[MAX_TILED_ROWS * ROWS];
@@ -142,6 +152,7 @@ public final class Q8_0Kernels {
                     groupPairBatch(w, go, rowBytes, nb, in, xq, dx, rows, y, out, o, wf, sf);
                     g++;
                 } else if (rows >= TILE) groupBatch(w, go, nb, in, xq, dx, rows, y, out, o, wf, sf);
+                else if (xp != null) groupPairs(w, go, nb, xp, dx, y, o);
                 else for (int r = 0; r < rows; r++) group1(w, go, nb, xq, r * in, dx, r * nb, y, r * out + o);
             }
         });
@@ -172,6 +183,68 @@ public final class Q8_0Kernels {
             }
             FloatVector scale = VectorMath.f16(w, p + (long) BLOCK * ROWS);
             acc = c0.add(c1).add(c2.add(c3)).fma(scale.mul(dx[dxo + b]), acc);
+        }
+        acc.intoArray(y, yo);
+    }
+
+    /**
+     * The one-row kernel of the 8-lane (256-bit) species: groupPairs. Why only there: at 8 lanes
+     * group1 does one 8-byte load, widening and convert, broadcast and FMA per 8 weights; it ran
+     * at 0.83-0.92x h-q8i's block loop (q8_0Old) where the 512-bit one runs at 1.1-1.2x.
+     */
+    static final boolean PAIRED = ROWS == 8;
+    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    /** Columns k and k + 1 of a group (8 bytes each) interleaved row by row: row j's pair in bytes 2j, 2j + 1. */
+    private static final VectorShuffle<Byte> ZIP = PAIRED ? VectorShuffle.fromValues(B16, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15) : null;
+
+    /** x codes k and k + 1 (k even) as the low and high shorts of an int, for groupPairs' broadcasts. */
+    private static int[] codePairs(float[] xq, int in) {
+        int[] xp = new int[in / 2];
+        for (int i = 0; i < xp.length; i++) xp[i] = ((int) xq[2 * i] & 0xFFFF) | ((int) xq[2 * i + 1] << 16);
+        return xp;
+    }
+
+    /** Columns k, k + 1 of the 8-row group at at as 16 shorts, row j's two codes in lanes 2j, 2j + 1. */
+    private static ShortVector zipped(MemorySegment w, long at) {
+        return (ShortVector) ByteVector.fromMemorySegment(B16, w, at, LE).rearrange(ZIP).convertShape(VectorOperators.B2S, S16, 0);
+    }
+
+    /** 2^15 in each even short: biases the low short of every int lane into [0, 2^16). */
+    private static final int LOW_BIAS = 0x8000;
+
+    /**
+     * group1 in int16 for 8 rows (PAIRED): a column pair's codes (zipped) times the broadcast x
+     * pair (codePairs) in one 16-lane multiply, two pairs' products added per short (|sum| <=
+     * 2 * 128 * 127 = 32512, no overflow). Read as 8 ints, lane j holds row j's two partial sums,
+     * the high one signed and the low one plus LOW_BIAS (added per short, so it stays in [0, 2^16)
+     * and never borrows from the high short): the ints accumulate (wrapping, from minus the 8
+     * steps' bias) next to the high shorts (arithmetic shift right 16), and the block sum is
+     * raw - (high << 16) + high, the exact integer that group1 sums in floats. Then the same
+     * y += sum_b * (d_w * d_x) as group1, so the bits are group1's. Per 32 weights: two 16-byte
+     * loads and byte shuffles, two widenings, two multiplies, five adds and a shift (group1: four
+     * loads, widenings, converts, broadcasts and FMAs). QuantKernelAB 2048x5632 at 256 bits: about
+     * 1.2x group1 with the same f16 widening, 1.47x the one-row path before h-avx2, 1.29x h-q8i's
+     * block loop (docs/BENCHMARKS.md "256-bit one-row kernels (h-avx2)").
+     */
+    static void groupPairs(MemorySegment w, long go, int nb, int[] xp, float[] dx, float[] y, int yo) {
+        FloatVector acc = FloatVector.zero(F);
+        ShortVector bias = IntVector.broadcast(I8, LOW_BIAS).reinterpretAsShorts();
+        long p = go;
+        for (int b = 0; b < nb; b++, p += (long) BYTES * ROWS) {
+            int xb = b * BLOCK / 2;
+            IntVector raw = IntVector.broadcast(I8, -LOW_BIAS * (BLOCK / 4)), high = IntVector.zero(I8);
+            for (int k = 0; k < BLOCK; k += 4) {
+                long at = p + (long) k * ROWS;
+                ShortVector x01 = IntVector.broadcast(I8, xp[xb + k / 2]).reinterpretAsShorts(), x23 = IntVector.broadcast(I8, xp[xb + k / 2 + 1]).reinterpretAsShorts();
+                IntVector v = zipped(w, at).mul(x01).add(zipped(w, at + 2 * ROWS).mul(x23)).add(bias).reinterpretAsInts();
+                raw = raw.add(v);
+                high = high.add(v.lanewise(VectorOperators.ASHR, 16));
+            }
+            IntVector sum = raw.sub(high.lanewise(VectorOperators.LSHL, 16)).add(high);
+            FloatVector scale = VectorMath.f16(w, p + (long) BLOCK * ROWS);
+            acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(scale.mul(dx[b]), acc);
         }
         acc.intoArray(y, yo);
     }

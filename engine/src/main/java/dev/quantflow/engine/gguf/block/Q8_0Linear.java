@@ -75,7 +75,7 @@ public final class Q8_0Linear implements Linear {
             xq = x;
             java.util.Arrays.fill(dx, 1f);
         }
-        Q8_0Kernels.matmul(w, out, in, xq, dx, rows, y, tiledRows);
+        Q8_0Kernels.matmul(w, out, in, xq, dx, rows, y, tiledRows, BlockLinear.Q8);
     }
 
     @Override

@@ -61,6 +61,35 @@ class Q8_0KernelsTest {
         }
     }
 
+    /**
+     * The largest products: weight codes -128 and 127 against x codes +-127 (x constant per block
+     * up to sign, so every x code is +-127), where the one-row int16 kernel's per-short pair sums
+     * (2 * 128 * 127) are at their bound; against the reference and the batched path bit for bit.
+     */
+    @Test
+    void extremeCodesStayExact() {
+        Random rnd = new Random(17);
+        int out = 2 * Q8_0Kernels.ROWS + 1, in = 256, nb = in / 32;
+        byte[] bytes = new byte[out * nb * 34];
+        for (int o = 0; o < out; o++)
+            for (int b = 0; b < nb; b++) {
+                int at = (o * nb + b) * 34;
+                short d = Float.floatToFloat16(0.01f + rnd.nextFloat());
+                bytes[at] = (byte) d;
+                bytes[at + 1] = (byte) (d >> 8);
+                for (int k = 0; k < 32; k++) bytes[at + 2 + k] = (byte) (o % 3 == 0 ? -128 : o % 3 == 1 ? 127 : (k % 2 == 0 ? -128 : 127));
+            }
+        Q8_0Linear l = new Q8_0Linear(nativeCopy(bytes), out, in);
+        float[] x = new float[2 * in];
+        for (int i = 0; i < x.length; i++) x[i] = (i / 32 % 2 == 0 ? 1 : -1) * (i % 32 % 2 == 0 || i >= in ? 2.5f : -2.5f);
+        float[] one = new float[out], two = new float[2 * out];
+        l.forward(x, 1, one);
+        assertMatchesReference(bytes, out, in, x, 1, one);
+        l.forward(x, 2, two);
+        assertMatchesReference(bytes, out, in, x, 2, two);
+        for (int o = 0; o < out; o++) assertThat(Float.floatToRawIntBits(two[o])).as("y[%d]", o).isEqualTo(Float.floatToRawIntBits(one[o]));
+    }
+
     @Test
     void mappedBlocksAreUnloadedAndStillCorrect(@TempDir Path dir) throws IOException {
         Random rnd = new Random(3);
