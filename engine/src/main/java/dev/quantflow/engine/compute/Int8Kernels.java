@@ -646,10 +646,11 @@ public final class Int8Kernels {
      * 6). Measured on QuantKernelAB 2048x5632, one thread (docs/BENCHMARKS.md "Multi-row int8 decode
      * kernel"): per CPU-second 8 x 2 tiles (one pass) and 8 x 3 tiles were as fast at 8 rows and
      * 0.8-0.95x at 3, 4 and 16 rows.
+     * lanes: scratch of at least 24 * F.length() floats (a tile's totals, summed from it as
+     * dotI8F32x8 does).
      */
-    public static void dotI8F32x8Rows(byte[] w, int go, float[] x, int xo, int xStride, int rows, int from, int to, float[] dst, int d, int dStride) {
+    public static void dotI8F32x8Rows(byte[] w, int go, float[] x, int xo, int xStride, int rows, int from, int to, float[] dst, int d, int dStride, float[] lanes) {
         if (NARROW) {
-            float[] lanes = new float[8 * F.length()];
             for (int r = 0; r < rows; r++) dotI8F32x8(w, go, x, xo + r * xStride, from, to, dst, d + r * dStride, lanes);
             return;
         }
@@ -658,19 +659,19 @@ public final class Int8Kernels {
             int k = (rows - r) / (tiles - t), xr = xo + r * xStride, dr = d + r * dStride;
             for (int j0 = 0; j0 < ROWS; j0 += 4)
                 switch (k) {
-                    case 1 -> tile4x1(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride);
-                    case 2 -> tile4x2(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride);
-                    case 3 -> tile4x3(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride);
-                    case 4 -> tile4x4(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride);
-                    case 5 -> tile4x5(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride);
-                    default -> tile4x6(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride);
+                    case 1 -> tile4x1(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride, lanes);
+                    case 2 -> tile4x2(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride, lanes);
+                    case 3 -> tile4x3(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride, lanes);
+                    case 4 -> tile4x4(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride, lanes);
+                    case 5 -> tile4x5(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride, lanes);
+                    default -> tile4x6(w, go, j0, x, xr, xStride, from, to, dst, dr, dStride, lanes);
                 }
             r += k;
         }
     }
 
     /** dotI8F32x8Rows' tile (C2 keeps its chains, the x vectors and a weight vector in registers): weight rows [j0, j0 + 4) of the group times 1 activation rows, 4 chains. */
-    private static void tile4x1(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride) {
+    private static void tile4x1(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride, float[] lanes) {
         int K = F.length();
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
         int x0 = xo;
@@ -686,14 +687,18 @@ public final class Int8Kernels {
             FloatVector w3 = b2f(w, p + 3 * K);
             a03 = w3.fma(v0, a03);
         }
-        dst[d + j0] += VectorMath.sumLanes(a00);
-        dst[d + j0 + 1] += VectorMath.sumLanes(a01);
-        dst[d + j0 + 2] += VectorMath.sumLanes(a02);
-        dst[d + j0 + 3] += VectorMath.sumLanes(a03);
+        a00.intoArray(lanes, 0 * F.length());
+        a01.intoArray(lanes, 1 * F.length());
+        a02.intoArray(lanes, 2 * F.length());
+        a03.intoArray(lanes, 3 * F.length());
+        dst[d + j0] += VectorMath.sumLanes(lanes, 0 * F.length());
+        dst[d + j0 + 1] += VectorMath.sumLanes(lanes, 1 * F.length());
+        dst[d + j0 + 2] += VectorMath.sumLanes(lanes, 2 * F.length());
+        dst[d + j0 + 3] += VectorMath.sumLanes(lanes, 3 * F.length());
     }
 
     /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 2 activation rows, 8 chains. */
-    private static void tile4x2(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride) {
+    private static void tile4x2(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride, float[] lanes) {
         int K = F.length();
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
         int x0 = xo, x1 = xo + xStride;
@@ -714,18 +719,26 @@ public final class Int8Kernels {
             a03 = w3.fma(v0, a03);
             a13 = w3.fma(v1, a13);
         }
-        dst[d + j0] += VectorMath.sumLanes(a00);
-        dst[d + j0 + 1] += VectorMath.sumLanes(a01);
-        dst[d + j0 + 2] += VectorMath.sumLanes(a02);
-        dst[d + j0 + 3] += VectorMath.sumLanes(a03);
-        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(a10);
-        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(a11);
-        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(a12);
-        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(a13);
+        a00.intoArray(lanes, 0 * F.length());
+        a01.intoArray(lanes, 1 * F.length());
+        a02.intoArray(lanes, 2 * F.length());
+        a03.intoArray(lanes, 3 * F.length());
+        a10.intoArray(lanes, 4 * F.length());
+        a11.intoArray(lanes, 5 * F.length());
+        a12.intoArray(lanes, 6 * F.length());
+        a13.intoArray(lanes, 7 * F.length());
+        dst[d + j0] += VectorMath.sumLanes(lanes, 0 * F.length());
+        dst[d + j0 + 1] += VectorMath.sumLanes(lanes, 1 * F.length());
+        dst[d + j0 + 2] += VectorMath.sumLanes(lanes, 2 * F.length());
+        dst[d + j0 + 3] += VectorMath.sumLanes(lanes, 3 * F.length());
+        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(lanes, 4 * F.length());
+        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 5 * F.length());
+        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 6 * F.length());
+        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 7 * F.length());
     }
 
     /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 3 activation rows, 12 chains. */
-    private static void tile4x3(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride) {
+    private static void tile4x3(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride, float[] lanes) {
         int K = F.length();
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00;
         int x0 = xo, x1 = xo + xStride, x2 = xo + 2 * xStride;
@@ -751,22 +764,34 @@ public final class Int8Kernels {
             a13 = w3.fma(v1, a13);
             a23 = w3.fma(v2, a23);
         }
-        dst[d + j0] += VectorMath.sumLanes(a00);
-        dst[d + j0 + 1] += VectorMath.sumLanes(a01);
-        dst[d + j0 + 2] += VectorMath.sumLanes(a02);
-        dst[d + j0 + 3] += VectorMath.sumLanes(a03);
-        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(a10);
-        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(a11);
-        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(a12);
-        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(a13);
-        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(a20);
-        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(a21);
-        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(a22);
-        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(a23);
+        a00.intoArray(lanes, 0 * F.length());
+        a01.intoArray(lanes, 1 * F.length());
+        a02.intoArray(lanes, 2 * F.length());
+        a03.intoArray(lanes, 3 * F.length());
+        a10.intoArray(lanes, 4 * F.length());
+        a11.intoArray(lanes, 5 * F.length());
+        a12.intoArray(lanes, 6 * F.length());
+        a13.intoArray(lanes, 7 * F.length());
+        a20.intoArray(lanes, 8 * F.length());
+        a21.intoArray(lanes, 9 * F.length());
+        a22.intoArray(lanes, 10 * F.length());
+        a23.intoArray(lanes, 11 * F.length());
+        dst[d + j0] += VectorMath.sumLanes(lanes, 0 * F.length());
+        dst[d + j0 + 1] += VectorMath.sumLanes(lanes, 1 * F.length());
+        dst[d + j0 + 2] += VectorMath.sumLanes(lanes, 2 * F.length());
+        dst[d + j0 + 3] += VectorMath.sumLanes(lanes, 3 * F.length());
+        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(lanes, 4 * F.length());
+        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 5 * F.length());
+        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 6 * F.length());
+        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 7 * F.length());
+        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(lanes, 8 * F.length());
+        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 9 * F.length());
+        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 10 * F.length());
+        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 11 * F.length());
     }
 
     /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 4 activation rows, 16 chains. */
-    private static void tile4x4(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride) {
+    private static void tile4x4(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride, float[] lanes) {
         int K = F.length();
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
         int x0 = xo, x1 = xo + xStride, x2 = xo + 2 * xStride, x3 = xo + 3 * xStride;
@@ -797,26 +822,42 @@ public final class Int8Kernels {
             a23 = w3.fma(v2, a23);
             a33 = w3.fma(v3, a33);
         }
-        dst[d + j0] += VectorMath.sumLanes(a00);
-        dst[d + j0 + 1] += VectorMath.sumLanes(a01);
-        dst[d + j0 + 2] += VectorMath.sumLanes(a02);
-        dst[d + j0 + 3] += VectorMath.sumLanes(a03);
-        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(a10);
-        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(a11);
-        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(a12);
-        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(a13);
-        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(a20);
-        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(a21);
-        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(a22);
-        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(a23);
-        dst[d + 3 * dStride + j0] += VectorMath.sumLanes(a30);
-        dst[d + 3 * dStride + j0 + 1] += VectorMath.sumLanes(a31);
-        dst[d + 3 * dStride + j0 + 2] += VectorMath.sumLanes(a32);
-        dst[d + 3 * dStride + j0 + 3] += VectorMath.sumLanes(a33);
+        a00.intoArray(lanes, 0 * F.length());
+        a01.intoArray(lanes, 1 * F.length());
+        a02.intoArray(lanes, 2 * F.length());
+        a03.intoArray(lanes, 3 * F.length());
+        a10.intoArray(lanes, 4 * F.length());
+        a11.intoArray(lanes, 5 * F.length());
+        a12.intoArray(lanes, 6 * F.length());
+        a13.intoArray(lanes, 7 * F.length());
+        a20.intoArray(lanes, 8 * F.length());
+        a21.intoArray(lanes, 9 * F.length());
+        a22.intoArray(lanes, 10 * F.length());
+        a23.intoArray(lanes, 11 * F.length());
+        a30.intoArray(lanes, 12 * F.length());
+        a31.intoArray(lanes, 13 * F.length());
+        a32.intoArray(lanes, 14 * F.length());
+        a33.intoArray(lanes, 15 * F.length());
+        dst[d + j0] += VectorMath.sumLanes(lanes, 0 * F.length());
+        dst[d + j0 + 1] += VectorMath.sumLanes(lanes, 1 * F.length());
+        dst[d + j0 + 2] += VectorMath.sumLanes(lanes, 2 * F.length());
+        dst[d + j0 + 3] += VectorMath.sumLanes(lanes, 3 * F.length());
+        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(lanes, 4 * F.length());
+        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 5 * F.length());
+        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 6 * F.length());
+        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 7 * F.length());
+        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(lanes, 8 * F.length());
+        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 9 * F.length());
+        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 10 * F.length());
+        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 11 * F.length());
+        dst[d + 3 * dStride + j0] += VectorMath.sumLanes(lanes, 12 * F.length());
+        dst[d + 3 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 13 * F.length());
+        dst[d + 3 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 14 * F.length());
+        dst[d + 3 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 15 * F.length());
     }
 
     /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 5 activation rows, 20 chains. */
-    private static void tile4x5(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride) {
+    private static void tile4x5(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride, float[] lanes) {
         int K = F.length();
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00, a40 = a00, a41 = a00, a42 = a00, a43 = a00;
         int x0 = xo, x1 = xo + xStride, x2 = xo + 2 * xStride, x3 = xo + 3 * xStride, x4 = xo + 4 * xStride;
@@ -852,30 +893,50 @@ public final class Int8Kernels {
             a33 = w3.fma(v3, a33);
             a43 = w3.fma(v4, a43);
         }
-        dst[d + j0] += VectorMath.sumLanes(a00);
-        dst[d + j0 + 1] += VectorMath.sumLanes(a01);
-        dst[d + j0 + 2] += VectorMath.sumLanes(a02);
-        dst[d + j0 + 3] += VectorMath.sumLanes(a03);
-        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(a10);
-        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(a11);
-        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(a12);
-        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(a13);
-        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(a20);
-        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(a21);
-        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(a22);
-        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(a23);
-        dst[d + 3 * dStride + j0] += VectorMath.sumLanes(a30);
-        dst[d + 3 * dStride + j0 + 1] += VectorMath.sumLanes(a31);
-        dst[d + 3 * dStride + j0 + 2] += VectorMath.sumLanes(a32);
-        dst[d + 3 * dStride + j0 + 3] += VectorMath.sumLanes(a33);
-        dst[d + 4 * dStride + j0] += VectorMath.sumLanes(a40);
-        dst[d + 4 * dStride + j0 + 1] += VectorMath.sumLanes(a41);
-        dst[d + 4 * dStride + j0 + 2] += VectorMath.sumLanes(a42);
-        dst[d + 4 * dStride + j0 + 3] += VectorMath.sumLanes(a43);
+        a00.intoArray(lanes, 0 * F.length());
+        a01.intoArray(lanes, 1 * F.length());
+        a02.intoArray(lanes, 2 * F.length());
+        a03.intoArray(lanes, 3 * F.length());
+        a10.intoArray(lanes, 4 * F.length());
+        a11.intoArray(lanes, 5 * F.length());
+        a12.intoArray(lanes, 6 * F.length());
+        a13.intoArray(lanes, 7 * F.length());
+        a20.intoArray(lanes, 8 * F.length());
+        a21.intoArray(lanes, 9 * F.length());
+        a22.intoArray(lanes, 10 * F.length());
+        a23.intoArray(lanes, 11 * F.length());
+        a30.intoArray(lanes, 12 * F.length());
+        a31.intoArray(lanes, 13 * F.length());
+        a32.intoArray(lanes, 14 * F.length());
+        a33.intoArray(lanes, 15 * F.length());
+        a40.intoArray(lanes, 16 * F.length());
+        a41.intoArray(lanes, 17 * F.length());
+        a42.intoArray(lanes, 18 * F.length());
+        a43.intoArray(lanes, 19 * F.length());
+        dst[d + j0] += VectorMath.sumLanes(lanes, 0 * F.length());
+        dst[d + j0 + 1] += VectorMath.sumLanes(lanes, 1 * F.length());
+        dst[d + j0 + 2] += VectorMath.sumLanes(lanes, 2 * F.length());
+        dst[d + j0 + 3] += VectorMath.sumLanes(lanes, 3 * F.length());
+        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(lanes, 4 * F.length());
+        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 5 * F.length());
+        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 6 * F.length());
+        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 7 * F.length());
+        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(lanes, 8 * F.length());
+        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 9 * F.length());
+        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 10 * F.length());
+        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 11 * F.length());
+        dst[d + 3 * dStride + j0] += VectorMath.sumLanes(lanes, 12 * F.length());
+        dst[d + 3 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 13 * F.length());
+        dst[d + 3 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 14 * F.length());
+        dst[d + 3 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 15 * F.length());
+        dst[d + 4 * dStride + j0] += VectorMath.sumLanes(lanes, 16 * F.length());
+        dst[d + 4 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 17 * F.length());
+        dst[d + 4 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 18 * F.length());
+        dst[d + 4 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 19 * F.length());
     }
 
     /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 6 activation rows, 24 chains. */
-    private static void tile4x6(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride) {
+    private static void tile4x6(byte[] w, int go, int j0, float[] x, int xo, int xStride, int from, int to, float[] dst, int d, int dStride, float[] lanes) {
         int K = F.length();
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00, a40 = a00, a41 = a00, a42 = a00, a43 = a00, a50 = a00, a51 = a00, a52 = a00, a53 = a00;
         int x0 = xo, x1 = xo + xStride, x2 = xo + 2 * xStride, x3 = xo + 3 * xStride, x4 = xo + 4 * xStride, x5 = xo + 5 * xStride;
@@ -916,30 +977,54 @@ public final class Int8Kernels {
             a43 = w3.fma(v4, a43);
             a53 = w3.fma(v5, a53);
         }
-        dst[d + j0] += VectorMath.sumLanes(a00);
-        dst[d + j0 + 1] += VectorMath.sumLanes(a01);
-        dst[d + j0 + 2] += VectorMath.sumLanes(a02);
-        dst[d + j0 + 3] += VectorMath.sumLanes(a03);
-        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(a10);
-        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(a11);
-        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(a12);
-        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(a13);
-        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(a20);
-        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(a21);
-        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(a22);
-        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(a23);
-        dst[d + 3 * dStride + j0] += VectorMath.sumLanes(a30);
-        dst[d + 3 * dStride + j0 + 1] += VectorMath.sumLanes(a31);
-        dst[d + 3 * dStride + j0 + 2] += VectorMath.sumLanes(a32);
-        dst[d + 3 * dStride + j0 + 3] += VectorMath.sumLanes(a33);
-        dst[d + 4 * dStride + j0] += VectorMath.sumLanes(a40);
-        dst[d + 4 * dStride + j0 + 1] += VectorMath.sumLanes(a41);
-        dst[d + 4 * dStride + j0 + 2] += VectorMath.sumLanes(a42);
-        dst[d + 4 * dStride + j0 + 3] += VectorMath.sumLanes(a43);
-        dst[d + 5 * dStride + j0] += VectorMath.sumLanes(a50);
-        dst[d + 5 * dStride + j0 + 1] += VectorMath.sumLanes(a51);
-        dst[d + 5 * dStride + j0 + 2] += VectorMath.sumLanes(a52);
-        dst[d + 5 * dStride + j0 + 3] += VectorMath.sumLanes(a53);
+        a00.intoArray(lanes, 0 * F.length());
+        a01.intoArray(lanes, 1 * F.length());
+        a02.intoArray(lanes, 2 * F.length());
+        a03.intoArray(lanes, 3 * F.length());
+        a10.intoArray(lanes, 4 * F.length());
+        a11.intoArray(lanes, 5 * F.length());
+        a12.intoArray(lanes, 6 * F.length());
+        a13.intoArray(lanes, 7 * F.length());
+        a20.intoArray(lanes, 8 * F.length());
+        a21.intoArray(lanes, 9 * F.length());
+        a22.intoArray(lanes, 10 * F.length());
+        a23.intoArray(lanes, 11 * F.length());
+        a30.intoArray(lanes, 12 * F.length());
+        a31.intoArray(lanes, 13 * F.length());
+        a32.intoArray(lanes, 14 * F.length());
+        a33.intoArray(lanes, 15 * F.length());
+        a40.intoArray(lanes, 16 * F.length());
+        a41.intoArray(lanes, 17 * F.length());
+        a42.intoArray(lanes, 18 * F.length());
+        a43.intoArray(lanes, 19 * F.length());
+        a50.intoArray(lanes, 20 * F.length());
+        a51.intoArray(lanes, 21 * F.length());
+        a52.intoArray(lanes, 22 * F.length());
+        a53.intoArray(lanes, 23 * F.length());
+        dst[d + j0] += VectorMath.sumLanes(lanes, 0 * F.length());
+        dst[d + j0 + 1] += VectorMath.sumLanes(lanes, 1 * F.length());
+        dst[d + j0 + 2] += VectorMath.sumLanes(lanes, 2 * F.length());
+        dst[d + j0 + 3] += VectorMath.sumLanes(lanes, 3 * F.length());
+        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(lanes, 4 * F.length());
+        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 5 * F.length());
+        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 6 * F.length());
+        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 7 * F.length());
+        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(lanes, 8 * F.length());
+        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 9 * F.length());
+        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 10 * F.length());
+        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 11 * F.length());
+        dst[d + 3 * dStride + j0] += VectorMath.sumLanes(lanes, 12 * F.length());
+        dst[d + 3 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 13 * F.length());
+        dst[d + 3 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 14 * F.length());
+        dst[d + 3 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 15 * F.length());
+        dst[d + 4 * dStride + j0] += VectorMath.sumLanes(lanes, 16 * F.length());
+        dst[d + 4 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 17 * F.length());
+        dst[d + 4 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 18 * F.length());
+        dst[d + 4 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 19 * F.length());
+        dst[d + 5 * dStride + j0] += VectorMath.sumLanes(lanes, 20 * F.length());
+        dst[d + 5 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 21 * F.length());
+        dst[d + 5 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 22 * F.length());
+        dst[d + 5 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 23 * F.length());
     }
 
 

@@ -183,12 +183,12 @@ public final class Int8Linear implements RowDecodable {
         int R = Int8Kernels.ROWS, groups = out / R, K = Int8Kernels.block(), chunks = Int8Kernels.chunks(in);
         Parallel.range(groups + (out % R == 0 ? 0 : 1), (long) in * R * rows, (first, last) -> {
             int span = Math.min(out, last * R) - first * R;   // dots: rows x span, this thread's outputs
-            float[] dots = new float[rows * span];
+            float[] dots = new float[rows * span], lanes = new float[24 * FloatVector.SPECIES_PREFERRED.length()];   // a 4 x 6 tile's totals (Int8Kernels.dotI8F32x8Rows)
             for (int c = 0; c < chunks; c++) {
                 int c0 = c * Int8Kernels.CHUNK, n = Int8Kernels.chunkColumns(c, in), full = n / K * K, base = out * c0;
                 for (int g = first; g < Math.min(last, groups); g++) {
                     int go = base + g * R * n, d = (g - first) * R;
-                    Int8Kernels.dotI8F32x8Rows(q, go, x, c0, in, rows, 0, full, dots, d, span);
+                    Int8Kernels.dotI8F32x8Rows(q, go, x, c0, in, rows, 0, full, dots, d, span, lanes);
                     for (int r = 0; r < rows; r++) Int8Kernels.dotI8F32x8Tail(q, go, x, r * in + c0, n, dots, r * span + d);
                 }
                 if (last > groups)
