@@ -161,14 +161,7 @@ public final class FourBitKernels {
         c5.intoArray(lanes, 5 * L);
         c6.intoArray(lanes, 6 * L);
         c7.intoArray(lanes, 7 * L);
-        dst[d] += VectorMath.sumLanes(lanes, 0);
-        dst[d + 1] += VectorMath.sumLanes(lanes, 1 * L);
-        dst[d + 2] += VectorMath.sumLanes(lanes, 2 * L);
-        dst[d + 3] += VectorMath.sumLanes(lanes, 3 * L);
-        dst[d + 4] += VectorMath.sumLanes(lanes, 4 * L);
-        dst[d + 5] += VectorMath.sumLanes(lanes, 5 * L);
-        dst[d + 6] += VectorMath.sumLanes(lanes, 6 * L);
-        dst[d + 7] += VectorMath.sumLanes(lanes, 7 * L);
+        VectorMath.addLaneSums(lanes, 0, 8, dst, d);
     }
 
     /**
@@ -201,10 +194,7 @@ public final class FourBitKernels {
         c1.intoArray(lanes, L);
         c2.intoArray(lanes, 2 * L);
         c3.intoArray(lanes, 3 * L);
-        dst[d] += VectorMath.sumLanes(lanes, 0);
-        dst[d + 1] += VectorMath.sumLanes(lanes, L);
-        dst[d + 2] += VectorMath.sumLanes(lanes, 2 * L);
-        dst[d + 3] += VectorMath.sumLanes(lanes, 3 * L);
+        VectorMath.addLaneSums(lanes, 0, 4, dst, d);
     }
 
     /**

@@ -135,14 +135,7 @@ public final class Fp8Kernels {
         c5.intoArray(lanes, 5 * K);
         c6.intoArray(lanes, 6 * K);
         c7.intoArray(lanes, 7 * K);
-        dst[d] += VectorMath.sumLanes(lanes, 0);
-        dst[d + 1] += VectorMath.sumLanes(lanes, 1 * K);
-        dst[d + 2] += VectorMath.sumLanes(lanes, 2 * K);
-        dst[d + 3] += VectorMath.sumLanes(lanes, 3 * K);
-        dst[d + 4] += VectorMath.sumLanes(lanes, 4 * K);
-        dst[d + 5] += VectorMath.sumLanes(lanes, 5 * K);
-        dst[d + 6] += VectorMath.sumLanes(lanes, 6 * K);
-        dst[d + 7] += VectorMath.sumLanes(lanes, 7 * K);
+        VectorMath.addLaneSums(lanes, 0, 8, dst, d);
     }
 
     /** dst[d + j] += the in % block() tail columns of row j of the interleave8 group at w[go..] times x's (dotI8F32x8Tail). */

@@ -620,14 +620,7 @@ public final class Int8Kernels {
         c5.intoArray(lanes, 5 * K);
         c6.intoArray(lanes, 6 * K);
         c7.intoArray(lanes, 7 * K);
-        dst[d] += VectorMath.sumLanes(lanes, 0);
-        dst[d + 1] += VectorMath.sumLanes(lanes, 1 * K);
-        dst[d + 2] += VectorMath.sumLanes(lanes, 2 * K);
-        dst[d + 3] += VectorMath.sumLanes(lanes, 3 * K);
-        dst[d + 4] += VectorMath.sumLanes(lanes, 4 * K);
-        dst[d + 5] += VectorMath.sumLanes(lanes, 5 * K);
-        dst[d + 6] += VectorMath.sumLanes(lanes, 6 * K);
-        dst[d + 7] += VectorMath.sumLanes(lanes, 7 * K);
+        VectorMath.addLaneSums(lanes, 0, 8, dst, d);
     }
 
     /**
@@ -691,10 +684,7 @@ public final class Int8Kernels {
         a01.intoArray(lanes, 1 * F.length());
         a02.intoArray(lanes, 2 * F.length());
         a03.intoArray(lanes, 3 * F.length());
-        dst[d + j0] += VectorMath.sumLanes(lanes, 0 * F.length());
-        dst[d + j0 + 1] += VectorMath.sumLanes(lanes, 1 * F.length());
-        dst[d + j0 + 2] += VectorMath.sumLanes(lanes, 2 * F.length());
-        dst[d + j0 + 3] += VectorMath.sumLanes(lanes, 3 * F.length());
+        VectorMath.addTileSums(lanes, 1, dst, d + j0, dStride);
     }
 
     /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 2 activation rows, 8 chains. */
@@ -727,14 +717,7 @@ public final class Int8Kernels {
         a11.intoArray(lanes, 5 * F.length());
         a12.intoArray(lanes, 6 * F.length());
         a13.intoArray(lanes, 7 * F.length());
-        dst[d + j0] += VectorMath.sumLanes(lanes, 0 * F.length());
-        dst[d + j0 + 1] += VectorMath.sumLanes(lanes, 1 * F.length());
-        dst[d + j0 + 2] += VectorMath.sumLanes(lanes, 2 * F.length());
-        dst[d + j0 + 3] += VectorMath.sumLanes(lanes, 3 * F.length());
-        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(lanes, 4 * F.length());
-        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 5 * F.length());
-        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 6 * F.length());
-        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 7 * F.length());
+        VectorMath.addTileSums(lanes, 2, dst, d + j0, dStride);
     }
 
     /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 3 activation rows, 12 chains. */
@@ -776,18 +759,7 @@ public final class Int8Kernels {
         a21.intoArray(lanes, 9 * F.length());
         a22.intoArray(lanes, 10 * F.length());
         a23.intoArray(lanes, 11 * F.length());
-        dst[d + j0] += VectorMath.sumLanes(lanes, 0 * F.length());
-        dst[d + j0 + 1] += VectorMath.sumLanes(lanes, 1 * F.length());
-        dst[d + j0 + 2] += VectorMath.sumLanes(lanes, 2 * F.length());
-        dst[d + j0 + 3] += VectorMath.sumLanes(lanes, 3 * F.length());
-        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(lanes, 4 * F.length());
-        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 5 * F.length());
-        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 6 * F.length());
-        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 7 * F.length());
-        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(lanes, 8 * F.length());
-        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 9 * F.length());
-        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 10 * F.length());
-        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 11 * F.length());
+        VectorMath.addTileSums(lanes, 3, dst, d + j0, dStride);
     }
 
     /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 4 activation rows, 16 chains. */
@@ -838,22 +810,7 @@ public final class Int8Kernels {
         a31.intoArray(lanes, 13 * F.length());
         a32.intoArray(lanes, 14 * F.length());
         a33.intoArray(lanes, 15 * F.length());
-        dst[d + j0] += VectorMath.sumLanes(lanes, 0 * F.length());
-        dst[d + j0 + 1] += VectorMath.sumLanes(lanes, 1 * F.length());
-        dst[d + j0 + 2] += VectorMath.sumLanes(lanes, 2 * F.length());
-        dst[d + j0 + 3] += VectorMath.sumLanes(lanes, 3 * F.length());
-        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(lanes, 4 * F.length());
-        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 5 * F.length());
-        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 6 * F.length());
-        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 7 * F.length());
-        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(lanes, 8 * F.length());
-        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 9 * F.length());
-        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 10 * F.length());
-        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 11 * F.length());
-        dst[d + 3 * dStride + j0] += VectorMath.sumLanes(lanes, 12 * F.length());
-        dst[d + 3 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 13 * F.length());
-        dst[d + 3 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 14 * F.length());
-        dst[d + 3 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 15 * F.length());
+        VectorMath.addTileSums(lanes, 4, dst, d + j0, dStride);
     }
 
     /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 5 activation rows, 20 chains. */
@@ -913,26 +870,7 @@ public final class Int8Kernels {
         a41.intoArray(lanes, 17 * F.length());
         a42.intoArray(lanes, 18 * F.length());
         a43.intoArray(lanes, 19 * F.length());
-        dst[d + j0] += VectorMath.sumLanes(lanes, 0 * F.length());
-        dst[d + j0 + 1] += VectorMath.sumLanes(lanes, 1 * F.length());
-        dst[d + j0 + 2] += VectorMath.sumLanes(lanes, 2 * F.length());
-        dst[d + j0 + 3] += VectorMath.sumLanes(lanes, 3 * F.length());
-        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(lanes, 4 * F.length());
-        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 5 * F.length());
-        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 6 * F.length());
-        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 7 * F.length());
-        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(lanes, 8 * F.length());
-        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 9 * F.length());
-        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 10 * F.length());
-        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 11 * F.length());
-        dst[d + 3 * dStride + j0] += VectorMath.sumLanes(lanes, 12 * F.length());
-        dst[d + 3 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 13 * F.length());
-        dst[d + 3 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 14 * F.length());
-        dst[d + 3 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 15 * F.length());
-        dst[d + 4 * dStride + j0] += VectorMath.sumLanes(lanes, 16 * F.length());
-        dst[d + 4 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 17 * F.length());
-        dst[d + 4 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 18 * F.length());
-        dst[d + 4 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 19 * F.length());
+        VectorMath.addTileSums(lanes, 5, dst, d + j0, dStride);
     }
 
     /** dotI8F32x8Rows' tile: weight rows [j0, j0 + 4) of the group times 6 activation rows, 24 chains. */
@@ -1001,30 +939,7 @@ public final class Int8Kernels {
         a51.intoArray(lanes, 21 * F.length());
         a52.intoArray(lanes, 22 * F.length());
         a53.intoArray(lanes, 23 * F.length());
-        dst[d + j0] += VectorMath.sumLanes(lanes, 0 * F.length());
-        dst[d + j0 + 1] += VectorMath.sumLanes(lanes, 1 * F.length());
-        dst[d + j0 + 2] += VectorMath.sumLanes(lanes, 2 * F.length());
-        dst[d + j0 + 3] += VectorMath.sumLanes(lanes, 3 * F.length());
-        dst[d + 1 * dStride + j0] += VectorMath.sumLanes(lanes, 4 * F.length());
-        dst[d + 1 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 5 * F.length());
-        dst[d + 1 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 6 * F.length());
-        dst[d + 1 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 7 * F.length());
-        dst[d + 2 * dStride + j0] += VectorMath.sumLanes(lanes, 8 * F.length());
-        dst[d + 2 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 9 * F.length());
-        dst[d + 2 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 10 * F.length());
-        dst[d + 2 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 11 * F.length());
-        dst[d + 3 * dStride + j0] += VectorMath.sumLanes(lanes, 12 * F.length());
-        dst[d + 3 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 13 * F.length());
-        dst[d + 3 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 14 * F.length());
-        dst[d + 3 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 15 * F.length());
-        dst[d + 4 * dStride + j0] += VectorMath.sumLanes(lanes, 16 * F.length());
-        dst[d + 4 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 17 * F.length());
-        dst[d + 4 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 18 * F.length());
-        dst[d + 4 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 19 * F.length());
-        dst[d + 5 * dStride + j0] += VectorMath.sumLanes(lanes, 20 * F.length());
-        dst[d + 5 * dStride + j0 + 1] += VectorMath.sumLanes(lanes, 21 * F.length());
-        dst[d + 5 * dStride + j0 + 2] += VectorMath.sumLanes(lanes, 22 * F.length());
-        dst[d + 5 * dStride + j0 + 3] += VectorMath.sumLanes(lanes, 23 * F.length());
+        VectorMath.addTileSums(lanes, 6, dst, d + j0, dStride);
     }
 
 

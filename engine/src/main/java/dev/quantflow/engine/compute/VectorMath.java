@@ -59,6 +59,16 @@ public final class VectorMath {
         return a[off];
     }
 
+    /** dst[d + k] += sumLanes(lanes, (first + k) * F.length()) for k < count: a kernel's totals, stored with intoArray. */
+    public static void addLaneSums(float[] lanes, int first, int count, float[] dst, int d) {
+        for (int k = 0; k < count; k++) dst[d + k] += sumLanes(lanes, (first + k) * F.length());
+    }
+
+    /** A tile's totals: dst[d + r * dStride + c] += sumLanes(lanes, (4r + c) * F.length()), r < rows, c < 4. */
+    public static void addTileSums(float[] lanes, int rows, float[] dst, int d, int dStride) {
+        for (int r = 0; r < rows; r++) addLaneSums(lanes, 4 * r, 4, dst, d + r * dStride);
+    }
+
     /** sum_i a[ao+i] * b[bo+i], four accumulators to hide FMA latency. */
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
