@@ -88,34 +88,15 @@ public final class Int4x8Panels {
      * y[r * yStride + p * P + j] for rows j < n of panel p: sum_b ws[j, b] * xd[r, b] * isum[j, b],
      * panel p's blocks at byte panelOff of w (Q4_0 layout), x rows [r0, r1) of a.
      */
-    public static void q4_0(MemorySegment w, long panelOff, Activations a, float[] xd, int r0, int r1, float[] y, int yStride, int yOff, int n, float[] scales) {
-        q4_0Scales(w, panelOff, a.blocks(), scales);
+    public static void q4_0(MemorySegment w, long panelOff, Activations a, float[] xd, int r0, int r1, float[] y, int yStride, int yOff, int n) {
         int r = r0;
-        if (TILE == 4) for (; r + 4 <= r1; r += 4) q4_0Tile(w, panelOff, a, xd, r, y, yStride, yOff, n, scales);
-        for (; r + 2 <= r1; r += 2) q4_0Tile2(w, panelOff, a, xd, r, y, yStride, yOff, n, scales);
-        for (; r < r1; r++) q4_0Row(w, panelOff, a, xd, r, y, yStride, yOff, n, scales);
-    }
-
-    /**
-     * The panel's f16 scales as floats, block by block (P per block, rows in lane order), in a pass
-     * of their own: converted inside the kernels' block loops they grew those loops past C2's
-     * limits, and its FMA intrinsics fell back to Java (docs/BENCHMARKS.md, "Boxed vectors in the
-     * decode kernels"). Exact for every finite half (subnormals included): exponent and mantissa
-     * shifted into an f32's place and scaled by 2^112, the sign put back. No Inf/NaN case
-     * (VectorMath.f16 has one): the packers refuse non-finite scales.
-     */
-    static void q4_0Scales(MemorySegment w, long panelOff, int blocks, float[] dst) {
-        int L = F.length();
-        for (int b = 0; b < blocks; b++)
-            for (int h = 0; h < 2; h++) {
-                IntVector v = (IntVector) ShortVector.fromMemorySegment(HALF, w, panelOff + (long) b * Q4_0_BLOCK_BYTES + BLOCK_CODE_BYTES + 2L * h * L, LE).convertShape(VectorOperators.S2I, I, 0);
-                FloatVector magnitude = v.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE);
-                magnitude.reinterpretAsInts().or(v.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().intoArray(dst, (2 * b + h) * L);
-            }
+        if (TILE == 4) for (; r + 4 <= r1; r += 4) q4_0Tile(w, panelOff, a, xd, r, y, yStride, yOff, n);
+        for (; r + 2 <= r1; r += 2) q4_0Tile2(w, panelOff, a, xd, r, y, yStride, yOff, n);
+        for (; r < r1; r++) q4_0Row(w, panelOff, a, xd, r, y, yStride, yOff, n);
     }
 
     /** One x row against one panel. */
-    public static void q4_0Row(MemorySegment w, long panelOff, Activations a, float[] xd, int r, float[] y, int yStride, int yOff, int n, float[] scales) {
+    public static void q4_0Row(MemorySegment w, long panelOff, Activations a, float[] xd, int r, float[] y, int yStride, int yOff, int n) {
         int blocks = a.blocks(), L = F.length();
         short[] x = a.q();
         FloatVector f0 = FloatVector.zero(F), f1 = f0;
@@ -131,9 +112,12 @@ public final class Int4x8Panels {
             }
             ShortVector s = s0.add(s1).sub(a.centering()[xb + b]);
             float d = xd[xb + b];
-            // low and high written out (as the sums above): past C2's inlining node cutoff they
-            // stayed out of line, their vectors boxed and their conversions not intrinsified
-            FloatVector d0 = FloatVector.fromArray(F, scales, 2 * b * L).mul(d), d1 = FloatVector.fromArray(F, scales, (2 * b + 1) * L).mul(d);
+            // low, high and f16 written out (as the sums above): past C2's inlining node cutoff
+            // they stayed out of line, their vectors boxed and their conversions not
+            // intrinsified (6-7 GB/s of garbage in a GGUF Q4_0 decode, JFR)
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(HALF, w, off + BLOCK_CODE_BYTES, LE).convertShape(VectorOperators.S2I, I, 0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(HALF, w, off + BLOCK_CODE_BYTES + 2L * L, LE).convertShape(VectorOperators.S2I, I, 0);
+            FloatVector d0 = h0.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(d), d1 = h1.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().or(h1.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(d);
             f0 = ((FloatVector) s.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(d0, f0);
             f1 = ((FloatVector) s.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(d1, f1);
         }
@@ -153,10 +137,14 @@ public final class Int4x8Panels {
     // lanes (shift left 16, arithmetic shift right 16), rows P/2..P-1 the odd lanes (arithmetic
     // shift right 16).
     private static final VectorSpecies<Short> HALF = VectorSpecies.of(short.class, jdk.incubator.vector.VectorShape.forBitSize(F.length() * 16));
+    // The f16 scales as floats, exact for every finite half (subnormals included): exponent and
+    // mantissa shifted into an f32's place and scaled by 2^112, the sign put back. No Inf/NaN case
+    // (VectorMath.f16 has one; its mask blend was not intrinsified in these loops): the packers
+    // refuse non-finite scales.
     private static final float F16_SCALE = 0x1p112f;
 
     /** Four x rows at once: each quad's codes are split once and meet four broadcasts (the batched path). */
-    private static void q4_0Tile(MemorySegment w, long panelOff, Activations a, float[] xd, int r, float[] y, int yStride, int yOff, int n, float[] scales) {
+    private static void q4_0Tile(MemorySegment w, long panelOff, Activations a, float[] xd, int r, float[] y, int yStride, int yOff, int n) {
         int blocks = a.blocks(), L = F.length(), n32 = blocks * K;
         short[] x = a.q();
         short[] cen = a.centering();
@@ -179,7 +167,9 @@ public final class Int4x8Panels {
             s1 = s1.sub(cen[xb + blocks]);
             s2 = s2.sub(cen[xb + 2 * blocks]);
             s3 = s3.sub(cen[xb + 3 * blocks]);
-            FloatVector w0 = FloatVector.fromArray(F, scales, 2 * b * L), w1 = FloatVector.fromArray(F, scales, (2 * b + 1) * L);
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(HALF, w, off + BLOCK_CODE_BYTES, LE).convertShape(VectorOperators.S2I, I, 0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(HALF, w, off + BLOCK_CODE_BYTES + 2L * L, LE).convertShape(VectorOperators.S2I, I, 0);
+            FloatVector w0 = h0.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats(), w1 = h1.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().or(h1.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
             float d0 = xd[xb], d1 = xd[xb + blocks], d2 = xd[xb + 2 * blocks], d3 = xd[xb + 3 * blocks];
             // the same operations, in the same order, as q4_0Row: bit-identical per row
             f00 = ((FloatVector) s0.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w0.mul(d0), f00);
@@ -198,7 +188,7 @@ public final class Int4x8Panels {
     }
 
     /** Two x rows at once (fewer registers than four; chosen by measurement, see docs/BENCHMARKS.md, "Int4 x int8 kernel"). */
-    private static void q4_0Tile2(MemorySegment w, long panelOff, Activations a, float[] xd, int r, float[] y, int yStride, int yOff, int n, float[] scales) {
+    private static void q4_0Tile2(MemorySegment w, long panelOff, Activations a, float[] xd, int r, float[] y, int yStride, int yOff, int n) {
         int blocks = a.blocks(), L = F.length(), n32 = blocks * K;
         short[] x = a.q();
         short[] cen = a.centering();
@@ -217,7 +207,9 @@ public final class Int4x8Panels {
             int xb = r * blocks + b;
             s0 = s0.sub(cen[xb]);
             s1 = s1.sub(cen[xb + blocks]);
-            FloatVector w0 = FloatVector.fromArray(F, scales, 2 * b * L), w1 = FloatVector.fromArray(F, scales, (2 * b + 1) * L);
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(HALF, w, off + BLOCK_CODE_BYTES, LE).convertShape(VectorOperators.S2I, I, 0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(HALF, w, off + BLOCK_CODE_BYTES + 2L * L, LE).convertShape(VectorOperators.S2I, I, 0);
+            FloatVector w0 = h0.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats(), w1 = h1.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE).reinterpretAsInts().or(h1.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
             float d0 = xd[xb], d1 = xd[xb + blocks];
             // the same operations, in the same order, as q4_0Row: bit-identical per row
             f00 = ((FloatVector) s0.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(w0.mul(d0), f00);

@@ -86,9 +86,8 @@ public final class Q4_0Linear implements Linear {
         long panelBytes = (long) blocks * Int4x8Panels.Q4_0_BLOCK_BYTES;
         int panels = Int4x8Panels.panels(out);
         Parallel.range(panels, (long) P * in * rows, (first, last) -> {
-            float[] scales = new float[blocks * P];   // a panel's f16 scales as floats (Int4x8Panels.q4_0)
             for (int p = first; p < last; p++)
-                Int4x8Panels.q4_0(w, p * panelBytes, a, d, 0, rows, y, out, p * P, Math.min(P, out - p * P), scales);
+                Int4x8Panels.q4_0(w, p * panelBytes, a, d, 0, rows, y, out, p * P, Math.min(P, out - p * P));
         });
     }
 
