@@ -680,10 +680,10 @@ public final class Int8Kernels {
             FloatVector w3 = b2f(w, p + 3 * K);
             a03 = w3.fma(v0, a03);
         }
-        a00.intoArray(lanes, 0 * F.length());
-        a01.intoArray(lanes, 1 * F.length());
-        a02.intoArray(lanes, 2 * F.length());
-        a03.intoArray(lanes, 3 * F.length());
+        a00.intoArray(lanes, 0 * K);
+        a01.intoArray(lanes, 1 * K);
+        a02.intoArray(lanes, 2 * K);
+        a03.intoArray(lanes, 3 * K);
         VectorMath.addTileSums(lanes, 1, dst, d + j0, dStride);
     }
 
@@ -709,14 +709,14 @@ public final class Int8Kernels {
             a03 = w3.fma(v0, a03);
             a13 = w3.fma(v1, a13);
         }
-        a00.intoArray(lanes, 0 * F.length());
-        a01.intoArray(lanes, 1 * F.length());
-        a02.intoArray(lanes, 2 * F.length());
-        a03.intoArray(lanes, 3 * F.length());
-        a10.intoArray(lanes, 4 * F.length());
-        a11.intoArray(lanes, 5 * F.length());
-        a12.intoArray(lanes, 6 * F.length());
-        a13.intoArray(lanes, 7 * F.length());
+        a00.intoArray(lanes, 0 * K);
+        a01.intoArray(lanes, 1 * K);
+        a02.intoArray(lanes, 2 * K);
+        a03.intoArray(lanes, 3 * K);
+        a10.intoArray(lanes, 4 * K);
+        a11.intoArray(lanes, 5 * K);
+        a12.intoArray(lanes, 6 * K);
+        a13.intoArray(lanes, 7 * K);
         VectorMath.addTileSums(lanes, 2, dst, d + j0, dStride);
     }
 
@@ -747,18 +747,18 @@ public final class Int8Kernels {
             a13 = w3.fma(v1, a13);
             a23 = w3.fma(v2, a23);
         }
-        a00.intoArray(lanes, 0 * F.length());
-        a01.intoArray(lanes, 1 * F.length());
-        a02.intoArray(lanes, 2 * F.length());
-        a03.intoArray(lanes, 3 * F.length());
-        a10.intoArray(lanes, 4 * F.length());
-        a11.intoArray(lanes, 5 * F.length());
-        a12.intoArray(lanes, 6 * F.length());
-        a13.intoArray(lanes, 7 * F.length());
-        a20.intoArray(lanes, 8 * F.length());
-        a21.intoArray(lanes, 9 * F.length());
-        a22.intoArray(lanes, 10 * F.length());
-        a23.intoArray(lanes, 11 * F.length());
+        a00.intoArray(lanes, 0 * K);
+        a01.intoArray(lanes, 1 * K);
+        a02.intoArray(lanes, 2 * K);
+        a03.intoArray(lanes, 3 * K);
+        a10.intoArray(lanes, 4 * K);
+        a11.intoArray(lanes, 5 * K);
+        a12.intoArray(lanes, 6 * K);
+        a13.intoArray(lanes, 7 * K);
+        a20.intoArray(lanes, 8 * K);
+        a21.intoArray(lanes, 9 * K);
+        a22.intoArray(lanes, 10 * K);
+        a23.intoArray(lanes, 11 * K);
         VectorMath.addTileSums(lanes, 3, dst, d + j0, dStride);
     }
 
@@ -794,22 +794,22 @@ public final class Int8Kernels {
             a23 = w3.fma(v2, a23);
             a33 = w3.fma(v3, a33);
         }
-        a00.intoArray(lanes, 0 * F.length());
-        a01.intoArray(lanes, 1 * F.length());
-        a02.intoArray(lanes, 2 * F.length());
-        a03.intoArray(lanes, 3 * F.length());
-        a10.intoArray(lanes, 4 * F.length());
-        a11.intoArray(lanes, 5 * F.length());
-        a12.intoArray(lanes, 6 * F.length());
-        a13.intoArray(lanes, 7 * F.length());
-        a20.intoArray(lanes, 8 * F.length());
-        a21.intoArray(lanes, 9 * F.length());
-        a22.intoArray(lanes, 10 * F.length());
-        a23.intoArray(lanes, 11 * F.length());
-        a30.intoArray(lanes, 12 * F.length());
-        a31.intoArray(lanes, 13 * F.length());
-        a32.intoArray(lanes, 14 * F.length());
-        a33.intoArray(lanes, 15 * F.length());
+        a00.intoArray(lanes, 0 * K);
+        a01.intoArray(lanes, 1 * K);
+        a02.intoArray(lanes, 2 * K);
+        a03.intoArray(lanes, 3 * K);
+        a10.intoArray(lanes, 4 * K);
+        a11.intoArray(lanes, 5 * K);
+        a12.intoArray(lanes, 6 * K);
+        a13.intoArray(lanes, 7 * K);
+        a20.intoArray(lanes, 8 * K);
+        a21.intoArray(lanes, 9 * K);
+        a22.intoArray(lanes, 10 * K);
+        a23.intoArray(lanes, 11 * K);
+        a30.intoArray(lanes, 12 * K);
+        a31.intoArray(lanes, 13 * K);
+        a32.intoArray(lanes, 14 * K);
+        a33.intoArray(lanes, 15 * K);
         VectorMath.addTileSums(lanes, 4, dst, d + j0, dStride);
     }
 
@@ -850,26 +850,26 @@ public final class Int8Kernels {
             a33 = w3.fma(v3, a33);
             a43 = w3.fma(v4, a43);
         }
-        a00.intoArray(lanes, 0 * F.length());
-        a01.intoArray(lanes, 1 * F.length());
-        a02.intoArray(lanes, 2 * F.length());
-        a03.intoArray(lanes, 3 * F.length());
-        a10.intoArray(lanes, 4 * F.length());
-        a11.intoArray(lanes, 5 * F.length());
-        a12.intoArray(lanes, 6 * F.length());
-        a13.intoArray(lanes, 7 * F.length());
-        a20.intoArray(lanes, 8 * F.length());
-        a21.intoArray(lanes, 9 * F.length());
-        a22.intoArray(lanes, 10 * F.length());
-        a23.intoArray(lanes, 11 * F.length());
-        a30.intoArray(lanes, 12 * F.length());
-        a31.intoArray(lanes, 13 * F.length());
-        a32.intoArray(lanes, 14 * F.length());
-        a33.intoArray(lanes, 15 * F.length());
-        a40.intoArray(lanes, 16 * F.length());
-        a41.intoArray(lanes, 17 * F.length());
-        a42.intoArray(lanes, 18 * F.length());
-        a43.intoArray(lanes, 19 * F.length());
+        a00.intoArray(lanes, 0 * K);
+        a01.intoArray(lanes, 1 * K);
+        a02.intoArray(lanes, 2 * K);
+        a03.intoArray(lanes, 3 * K);
+        a10.intoArray(lanes, 4 * K);
+        a11.intoArray(lanes, 5 * K);
+        a12.intoArray(lanes, 6 * K);
+        a13.intoArray(lanes, 7 * K);
+        a20.intoArray(lanes, 8 * K);
+        a21.intoArray(lanes, 9 * K);
+        a22.intoArray(lanes, 10 * K);
+        a23.intoArray(lanes, 11 * K);
+        a30.intoArray(lanes, 12 * K);
+        a31.intoArray(lanes, 13 * K);
+        a32.intoArray(lanes, 14 * K);
+        a33.intoArray(lanes, 15 * K);
+        a40.intoArray(lanes, 16 * K);
+        a41.intoArray(lanes, 17 * K);
+        a42.intoArray(lanes, 18 * K);
+        a43.intoArray(lanes, 19 * K);
         VectorMath.addTileSums(lanes, 5, dst, d + j0, dStride);
     }
 
@@ -915,30 +915,30 @@ public final class Int8Kernels {
             a43 = w3.fma(v4, a43);
             a53 = w3.fma(v5, a53);
         }
-        a00.intoArray(lanes, 0 * F.length());
-        a01.intoArray(lanes, 1 * F.length());
-        a02.intoArray(lanes, 2 * F.length());
-        a03.intoArray(lanes, 3 * F.length());
-        a10.intoArray(lanes, 4 * F.length());
-        a11.intoArray(lanes, 5 * F.length());
-        a12.intoArray(lanes, 6 * F.length());
-        a13.intoArray(lanes, 7 * F.length());
-        a20.intoArray(lanes, 8 * F.length());
-        a21.intoArray(lanes, 9 * F.length());
-        a22.intoArray(lanes, 10 * F.length());
-        a23.intoArray(lanes, 11 * F.length());
-        a30.intoArray(lanes, 12 * F.length());
-        a31.intoArray(lanes, 13 * F.length());
-        a32.intoArray(lanes, 14 * F.length());
-        a33.intoArray(lanes, 15 * F.length());
-        a40.intoArray(lanes, 16 * F.length());
-        a41.intoArray(lanes, 17 * F.length());
-        a42.intoArray(lanes, 18 * F.length());
-        a43.intoArray(lanes, 19 * F.length());
-        a50.intoArray(lanes, 20 * F.length());
-        a51.intoArray(lanes, 21 * F.length());
-        a52.intoArray(lanes, 22 * F.length());
-        a53.intoArray(lanes, 23 * F.length());
+        a00.intoArray(lanes, 0 * K);
+        a01.intoArray(lanes, 1 * K);
+        a02.intoArray(lanes, 2 * K);
+        a03.intoArray(lanes, 3 * K);
+        a10.intoArray(lanes, 4 * K);
+        a11.intoArray(lanes, 5 * K);
+        a12.intoArray(lanes, 6 * K);
+        a13.intoArray(lanes, 7 * K);
+        a20.intoArray(lanes, 8 * K);
+        a21.intoArray(lanes, 9 * K);
+        a22.intoArray(lanes, 10 * K);
+        a23.intoArray(lanes, 11 * K);
+        a30.intoArray(lanes, 12 * K);
+        a31.intoArray(lanes, 13 * K);
+        a32.intoArray(lanes, 14 * K);
+        a33.intoArray(lanes, 15 * K);
+        a40.intoArray(lanes, 16 * K);
+        a41.intoArray(lanes, 17 * K);
+        a42.intoArray(lanes, 18 * K);
+        a43.intoArray(lanes, 19 * K);
+        a50.intoArray(lanes, 20 * K);
+        a51.intoArray(lanes, 21 * K);
+        a52.intoArray(lanes, 22 * K);
+        a53.intoArray(lanes, 23 * K);
         VectorMath.addTileSums(lanes, 6, dst, d + j0, dStride);
     }
 

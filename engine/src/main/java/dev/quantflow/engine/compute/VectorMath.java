@@ -59,6 +59,11 @@ public final class VectorMath {
         return a[off];
     }
 
+    /** Scratch for a kernel's totals: room for the lanes of that many vectors (sumLanes(float[], int), addLaneSums). */
+    public static float[] lanes(int vectors) {
+        return new float[vectors * F.length()];
+    }
+
     /** dst[d + k] += sumLanes(lanes, (first + k) * F.length()) for k < count: a kernel's totals, stored with intoArray. */
     public static void addLaneSums(float[] lanes, int first, int count, float[] dst, int d) {
         for (int k = 0; k < count; k++) dst[d + k] += sumLanes(lanes, (first + k) * F.length());

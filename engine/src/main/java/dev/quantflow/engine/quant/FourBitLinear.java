@@ -4,6 +4,7 @@ import dev.quantflow.engine.compute.FourBitKernels;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.PanelMatmul;
 import dev.quantflow.engine.compute.Parallel;
+import dev.quantflow.engine.compute.VectorMath;
 import jdk.incubator.vector.FloatVector;
 
 /**
@@ -93,7 +94,7 @@ public final class FourBitLinear implements Linear {
         }
         int bs = stats.blockSize(), perRow = in / bs, chunkBlocks = FourBitKernels.CHUNK / bs;
         Parallel.range(groups, (long) in * R, (first, last) -> {
-            float[] dots = new float[R * (last - first)], am = new float[R * chunkBlocks], lanes = new float[8 * FloatVector.SPECIES_PREFERRED.length()];
+            float[] dots = new float[R * (last - first)], am = new float[R * chunkBlocks], lanes = VectorMath.lanes(8);
             for (int ch = 0; ch * FourBitKernels.CHUNK < in; ch++) {
                 int c0 = ch * FourBitKernels.CHUNK, n = Math.min(FourBitKernels.CHUNK, in - c0), nb = n / bs, base = groups * c0;
                 for (int g = first; g < last; g++) {

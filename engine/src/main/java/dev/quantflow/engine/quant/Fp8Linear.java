@@ -1,11 +1,11 @@
 package dev.quantflow.engine.quant;
 
-import jdk.incubator.vector.FloatVector;
 import dev.quantflow.engine.compute.Fp8Kernels;
 import dev.quantflow.engine.compute.Int8Kernels;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.PanelMatmul;
 import dev.quantflow.engine.compute.Parallel;
+import dev.quantflow.engine.compute.VectorMath;
 import dev.quantflow.engine.model.Fp8Format;
 
 /**
@@ -125,7 +125,7 @@ public final class Fp8Linear implements Linear {
     private void decode(float[] xs, float[] y) {
         int R = Int8Kernels.ROWS, groups = out / R, K = Int8Kernels.block(), chunks = Int8Kernels.chunks(in);
         Parallel.range(groups + (out % R == 0 ? 0 : 1), (long) in * R, (first, last) -> {
-            float[] dots = new float[R * (last - first)], lanes = new float[8 * FloatVector.SPECIES_PREFERRED.length()];
+            float[] dots = new float[R * (last - first)], lanes = VectorMath.lanes(8);
             for (int c = 0; c < chunks; c++) {
                 int c0 = c * Int8Kernels.CHUNK, n = Int8Kernels.chunkColumns(c, in), full = n / K * K, base = out * c0;
                 for (int g = first; g < Math.min(last, groups); g++) {

@@ -244,7 +244,7 @@ public final class Int4GroupLinear implements RowDecodable {
         }
         int band = Math.max(1, BAND_BYTES / (4 * bytesPerRow));
         Parallel.range((out + 3) / 4, 4L * in * rows, (first, last) -> {
-            float[] dots = new float[8], lanes = new float[8 * L];   // lanes: the totals' lanes, summed from memory (VectorMath.sumLanes(float[], int))
+            float[] dots = new float[8], lanes = VectorMath.lanes(8);   // the totals' lanes, summed from memory
             for (int b0 = first; b0 < last; b0 += band)
                 for (int r = 0; r < rows; r += 2)
                     for (int q = b0; q < Math.min(last, b0 + band); q++) {

@@ -1,6 +1,5 @@
 package dev.quantflow.engine.quant;
 
-import jdk.incubator.vector.FloatVector;
 import dev.quantflow.engine.compute.Int8Kernels;
 import dev.quantflow.engine.compute.Linear;
 import dev.quantflow.engine.compute.PanelMatmul;
@@ -183,7 +182,7 @@ public final class Int8Linear implements RowDecodable {
         int R = Int8Kernels.ROWS, groups = out / R, K = Int8Kernels.block(), chunks = Int8Kernels.chunks(in);
         Parallel.range(groups + (out % R == 0 ? 0 : 1), (long) in * R * rows, (first, last) -> {
             int span = Math.min(out, last * R) - first * R;   // dots: rows x span, this thread's outputs
-            float[] dots = new float[rows * span], lanes = new float[24 * FloatVector.SPECIES_PREFERRED.length()];   // a 4 x 6 tile's totals (Int8Kernels.dotI8F32x8Rows)
+            float[] dots = new float[rows * span], lanes = VectorMath.lanes(24);   // a 4 x 6 tile's totals (Int8Kernels.dotI8F32x8Rows)
             for (int c = 0; c < chunks; c++) {
                 int c0 = c * Int8Kernels.CHUNK, n = Int8Kernels.chunkColumns(c, in), full = n / K * K, base = out * c0;
                 for (int g = first; g < Math.min(last, groups); g++) {
@@ -212,7 +211,7 @@ public final class Int8Linear implements RowDecodable {
     private void decode(float[] x, float[] y) {
         int R = Int8Kernels.ROWS, groups = out / R, K = Int8Kernels.block(), chunks = Int8Kernels.chunks(in);
         Parallel.range(groups + (out % R == 0 ? 0 : 1), (long) in * R, (first, last) -> {
-            float[] dots = new float[R * (last - first)], lanes = new float[8 * FloatVector.SPECIES_PREFERRED.length()];
+            float[] dots = new float[R * (last - first)], lanes = VectorMath.lanes(8);
             for (int c = 0; c < chunks; c++) {
                 int c0 = c * Int8Kernels.CHUNK, n = Int8Kernels.chunkColumns(c, in), full = n / K * K, base = out * c0;
                 for (int g = first; g < Math.min(last, groups); g++) {

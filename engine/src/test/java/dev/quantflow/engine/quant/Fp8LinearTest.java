@@ -147,7 +147,7 @@ class Fp8LinearTest {
                 x[c] = Fp8Kernels.X_SCALE;
                 assertThat(Fp8Kernels.dotF8F32(f, codes, 0, x, 0, in) * Fp8Kernels.outScale(f)).isEqualTo(f.decode((byte) c));
                 float[] dots = new float[out];
-                Fp8Kernels.dotF8F32x8(f, w, 0, x, 0, 0, in, dots, 0, new float[8 * jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length()]);
+                Fp8Kernels.dotF8F32x8(f, w, 0, x, 0, 0, in, dots, 0, dev.quantflow.engine.compute.VectorMath.lanes(8));
                 for (int j = 0; j < out; j++)
                     if (Float.isFinite(f.decode(codes[j * in + c]))) assertThat(dots[j] * Fp8Kernels.outScale(f)).isEqualTo(f.decode(codes[j * in + c]));
             }

@@ -200,7 +200,7 @@ final class QuantBaselines {
             float[] dots = new float[R];
             for (int g = first; g < Math.min(last, groups); g++) {
                 java.util.Arrays.fill(dots, 0f);
-                Int8Kernels.dotI8F32x8(q, g * R * in, x, 0, 0, full, dots, 0, new float[8 * jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length()]);
+                Int8Kernels.dotI8F32x8(q, g * R * in, x, 0, 0, full, dots, 0, dev.quantflow.engine.compute.VectorMath.lanes(8));
                 Int8Kernels.dotI8F32x8Tail(q, g * R * in, x, 0, in, dots, 0);
                 for (int j = 0; j < R; j++) y[g * R + j] = scale[g * R + j] * dots[j];
             }
